@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# One idempotent provisioning command for a fresh clone (used by the README's commands and by .ci/run).
+# Installs and checks: Node.js >= 22, the npm packages, every pinned nats-server, natscli and a Pulumi engine.
+# Downloads and builds go to a versioned cache outside the repo ($NATS_CLUSTER_CACHE, default ~/.cache/nats-cluster);
+# nothing depends on that cache existing: a fresh machine builds it all again.
+# It ends by writing $NATS_CLUSTER_CACHE/env.sh, which the other scripts source.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=../versions.env
+source "$repo/versions.env"
+cache="${NATS_CLUSTER_CACHE:-$HOME/.cache/nats-cluster}"
+mkdir -p "$cache"
+started=$SECONDS
+step() { printf '[provision %3ds] %s\n' "$((SECONDS - started))" "$*"; }
+
+export PATH="/usr/local/go/bin:$PATH"
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+
+# --- Node.js >= NODE_MIN_MAJOR ------------------------------------------------------------
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+node_bin_dir=""
+if command -v node >/dev/null && [ "$(node_major node)" -ge "$NODE_MIN_MAJOR" ]; then
+  node_bin_dir="$(dirname "$(command -v node)")"
+  step "node $(node --version) on PATH is >= $NODE_MIN_MAJOR: using it"
+else
+  node_dir="$cache/node/v$NODE_VERSION"
+  if [ -x "$node_dir/node_modules/node/bin/node" ]; then
+    step "node v$NODE_VERSION: cached in $node_dir"
+  else
+    command -v npm >/dev/null || { echo "provision: npm is needed to fetch Node.js from the npm registry (apt-get install -y npm)" >&2; exit 1; }
+    step "node: machine has $(node --version 2>/dev/null || echo none), installing node@$NODE_VERSION from the npm registry into $node_dir"
+    mkdir -p "$node_dir"
+    # The `node` package's preinstall fetches the platform binary package from the npm registry.
+    npm install --prefix "$node_dir" --no-save --no-audit --no-fund --loglevel=error "node@$NODE_VERSION" >/dev/null
+  fi
+  node_bin_dir="$node_dir/node_modules/node/bin"
+  [ "$(node_major "$node_bin_dir/node")" -ge "$NODE_MIN_MAJOR" ] || { echo "provision: $node_bin_dir/node is not Node >= $NODE_MIN_MAJOR" >&2; exit 1; }
+fi
+export PATH="$node_bin_dir:$PATH"
+step "node $(node --version), npm $(npm --version)"
+
+# --- npm packages ---------------------------------------------------------------------------
+stamp="$repo/node_modules/.provision-lock-sha"
+lock_sha="$(sha256sum "$repo/package-lock.json" | cut -d' ' -f1)-$(node --version)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_sha" ]; then
+  step "npm packages: node_modules matches package-lock.json"
+else
+  step "npm packages: npm ci"
+  (cd "$repo" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_sha" > "$stamp"
+fi
+
+# --- nats-server at every pinned version ----------------------------------------------------
+go_install() { # module@version into dir, unless the binary is there
+  local pkg="$1" dir="$2" bin="$3"
+  if [ -x "$dir/$bin" ]; then return 0; fi
+  mkdir -p "$dir"
+  GOBIN="$dir" nice -n 5 go install "$pkg" || { echo "provision: 'go install $pkg' failed" >&2; exit 1; }
+}
+for v in $NATS_SERVER_VERSIONS; do
+  dir="$cache/nats-server/v$v"
+  if [ -x "$dir/nats-server" ]; then step "nats-server v$v: cached"; else
+    step "nats-server v$v: go install github.com/nats-io/nats-server/v2@v$v"
+    go_install "github.com/nats-io/nats-server/v2@v$v" "$dir" nats-server
+  fi
+  reported="$("$dir/nats-server" --version)"
+  case "$reported" in *"v$v"*) ;; *) echo "provision: $dir/nats-server reports '$reported', expected v$v" >&2; exit 1;; esac
+done
+step "nats-server: $(for v in $NATS_SERVER_VERSIONS; do printf 'v%s ' "$v"; done)checked with --version"
+
+# --- natscli --------------------------------------------------------------------------------
+nats_dir="$cache/natscli/v$NATSCLI_VERSION"
+if [ -x "$nats_dir/nats" ]; then step "natscli v$NATSCLI_VERSION: cached"; else
+  step "natscli v$NATSCLI_VERSION: go install github.com/nats-io/natscli/nats@v$NATSCLI_VERSION"
+  go_install "github.com/nats-io/natscli/nats@v$NATSCLI_VERSION" "$nats_dir" nats
+fi
+"$nats_dir/nats" --version >/dev/null
+
+# --- Pulumi engine (time-boxed: tests that need it skip with the reason when it is missing) --
+pulumi_status="ok"
+if [ "${SKIP_PULUMI_ENGINE:-}" = "1" ]; then
+  pulumi_status="skipped: SKIP_PULUMI_ENGINE=1"
+  step "pulumi engine: $pulumi_status"
+elif ! bash "$repo/scripts/provision-pulumi.sh" > "$cache/provision-pulumi.log" 2>&1; then
+  pulumi_status="failed: bash scripts/provision-pulumi.sh (last lines: $(tail -n 3 "$cache/provision-pulumi.log" | tr '\n' ' '))"
+  step "pulumi engine: FAILED, see $cache/provision-pulumi.log"
+  tail -n 20 "$cache/provision-pulumi.log" | sed 's/^/  | /'
+else
+  sed 's/^/  | /' "$cache/provision-pulumi.log" | tail -n 8
+fi
+
+# --- environment for the other scripts ------------------------------------------------------
+cat > "$cache/env.sh" <<ENV
+# Written by scripts/provision.sh; sourced by scripts/test.sh and scripts/local-rollout.sh.
+export PATH="$node_bin_dir:$cache/pulumi/v$PULUMI_VERSION/bin:$nats_dir:/usr/local/go/bin:\$PATH"
+export NATS_CLUSTER_CACHE="$cache"
+export NATS_SERVER_BIN_CACHE="$cache/nats-server"
+export NATSCLI_BIN="$nats_dir/nats"
+export PULUMI_ENGINE_STATUS="$pulumi_status"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+ENV
+step "done: environment in $cache/env.sh"
