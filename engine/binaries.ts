@@ -1,0 +1,385 @@
+/**
+ * Where nats-server binaries come from.
+ *
+ * `BinaryStore` gives the local engine (and the tests) an executable nats-server for a version: from the cache that
+ * scripts/provision.sh fills (`<cacheDir>/v<version>/nats-server`), otherwise from the official GitHub release,
+ * verified against the release's SHA256SUMS before anything touches the disk.
+ * `installScriptFor` is the same procedure as a POSIX shell snippet, for hosts the engine reaches only through a
+ * shell (EC2 user data, SSM commands).
+ */
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
+import { access, chmod, lstat, mkdir, mkdtemp, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import * as http from "node:http";
+import * as https from "node:https";
+import * as path from "node:path";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+
+/** Where GitHub serves nats-server release assets (`<base>/v<version>/<asset>`). */
+export const DEFAULT_RELEASE_BASE_URL = "https://github.com/nats-io/nats-server/releases/download";
+
+/** The CPU architectures nats-server publishes linux release tarballs for that this project deploys to. */
+export type ReleaseArch = "amd64" | "arm64";
+
+/** GitHub answers an asset download with one redirect (to its object storage); a few more is still sane. */
+const MAX_REDIRECTS = 5;
+
+const VERSION_PATTERN = /^\d+\.\d+\.\d+$/;
+
+/** Options of {@link BinaryStore}. */
+export interface BinaryStoreOptions {
+  /** The cache directory: binaries live at `<cacheDir>/v<version>/nats-server` (the layout provision.sh builds). */
+  readonly cacheDir: string;
+  /** Release download base URL; default {@link DEFAULT_RELEASE_BASE_URL}. Tests point it at a local server. */
+  readonly releaseBaseUrl?: string;
+  /** Which release tarball to fetch; default derived from `process.arch`. */
+  readonly arch?: ReleaseArch;
+  /** Progress lines (download started, verified, installed). Never carries secrets. */
+  readonly onProgress?: (line: string) => void;
+  /** Deadline for each download (redirects included); default 120000 ms. */
+  readonly downloadTimeoutMs?: number;
+}
+
+/** A failure to provide a nats-server binary; the message names the version, the URL and the problem. */
+export class BinaryDownloadError extends Error {
+  constructor(
+    readonly version: string,
+    readonly url: string,
+    problem: string,
+  ) {
+    super(`nats-server v${version}: ${problem}`);
+    this.name = "BinaryDownloadError";
+  }
+}
+
+/** Throws unless `version` is a plain `MAJOR.MINOR.PATCH` (no leading "v": paths and URLs add it). */
+export function assertVersion(version: string): void {
+  if (!VERSION_PATTERN.test(version)) {
+    throw new Error(`invalid nats-server version ${JSON.stringify(version)}: expected MAJOR.MINOR.PATCH like 2.15.2 (no leading "v")`);
+  }
+}
+
+/** The release tarball's file name, e.g. `nats-server-v2.15.2-linux-amd64.tar.gz`. */
+export function releaseAssetName(version: string, arch: string): string {
+  assertVersion(version);
+  assertArch(arch);
+  return `nats-server-v${version}-linux-${arch}.tar.gz`;
+}
+
+/** The directory inside the release tarball that holds the binary. */
+function releaseDirName(version: string, arch: string): string {
+  return `nats-server-v${version}-linux-${arch}`;
+}
+
+function assertArch(arch: string): void {
+  // The arch ends up in file names, URLs and shell text: allow only what a Go GOARCH can look like.
+  if (!/^[a-z0-9_]+$/.test(arch)) throw new Error(`invalid architecture ${JSON.stringify(arch)}: expected a GOARCH such as amd64 or arm64`);
+}
+
+/** Maps Node's `process.arch` to the release naming. */
+function defaultArch(): ReleaseArch {
+  if (process.arch === "x64") return "amd64";
+  if (process.arch === "arm64") return "arm64";
+  throw new Error(`no nats-server linux release for process.arch ${process.arch}: pass the arch option explicitly`);
+}
+
+/**
+ * Resolves nats-server versions to executable files, downloading and verifying release tarballs on a cache miss.
+ * A failed download leaves the cache directory exactly as it was: everything is fetched and checked in memory first,
+ * then unpacked in a temporary directory inside the cache and renamed into place.
+ */
+export class BinaryStore {
+  private readonly cacheDir: string;
+  private readonly releaseBaseUrl: string;
+  private readonly arch: ReleaseArch;
+  private readonly onProgress: (line: string) => void;
+  private readonly downloadTimeoutMs: number;
+  /** One resolution per version at a time, so concurrent callers share a single download. */
+  private readonly inflight = new Map<string, Promise<string>>();
+
+  constructor(options: BinaryStoreOptions) {
+    this.cacheDir = path.resolve(options.cacheDir);
+    this.releaseBaseUrl = (options.releaseBaseUrl ?? DEFAULT_RELEASE_BASE_URL).replace(/\/+$/, "");
+    this.arch = options.arch ?? defaultArch();
+    assertArch(this.arch);
+    this.onProgress = options.onProgress ?? (() => undefined);
+    this.downloadTimeoutMs = options.downloadTimeoutMs ?? 120_000;
+  }
+
+  /** Where the binary for `version` lives in the cache (whether or not it is there yet). */
+  binaryPath(version: string): string {
+    assertVersion(version);
+    return path.join(this.cacheDir, `v${version}`, "nats-server");
+  }
+
+  /** Whether the cache holds an executable binary for `version`. */
+  async has(version: string): Promise<boolean> {
+    const file = this.binaryPath(version);
+    try {
+      const info = await stat(file);
+      if (!info.isFile()) return false;
+      await access(file, fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The absolute path of an executable nats-server for `version`, downloading it on a cache miss. */
+  async resolve(version: string): Promise<string> {
+    assertVersion(version);
+    const pending = this.inflight.get(version);
+    if (pending) return pending;
+    const resolution = this.resolveUnshared(version).finally(() => this.inflight.delete(version));
+    this.inflight.set(version, resolution);
+    return resolution;
+  }
+
+  private async resolveUnshared(version: string): Promise<string> {
+    if (await this.has(version)) return this.binaryPath(version);
+    return this.download(version);
+  }
+
+  private async download(version: string): Promise<string> {
+    const asset = releaseAssetName(version, this.arch);
+    const releaseUrl = `${this.releaseBaseUrl}/v${version}`;
+    const sumsUrl = `${releaseUrl}/SHA256SUMS`;
+    const tarballUrl = `${releaseUrl}/${asset}`;
+
+    // SHA256SUMS first: it is small, and a release without a line for our tarball fails before the big download.
+    this.onProgress(`nats-server v${version}: fetching ${sumsUrl}`);
+    const sums = await this.fetch(version, sumsUrl);
+    const expected = checksumFor(sums.toString("utf8"), asset);
+    if (expected === undefined) throw new BinaryDownloadError(version, sumsUrl, `${sumsUrl} has no line for ${asset}`);
+
+    this.onProgress(`nats-server v${version}: downloading ${tarballUrl}`);
+    const tarball = await this.fetch(version, tarballUrl);
+    const actual = createHash("sha256").update(tarball).digest("hex");
+    if (actual !== expected) {
+      throw new BinaryDownloadError(version, tarballUrl, `checksum mismatch for ${tarballUrl}: expected ${expected}, got ${actual} (per ${sumsUrl})`);
+    }
+    this.onProgress(`nats-server v${version}: ${tarball.length} bytes, sha256 ${actual} verified`);
+
+    const installed = await this.installVerified(version, asset, tarballUrl, tarball);
+    this.onProgress(`nats-server v${version}: installed ${installed}`);
+    return installed;
+  }
+
+  /** Unpacks a verified tarball next to the cache entry and renames the binary into place. */
+  private async installVerified(version: string, asset: string, tarballUrl: string, tarball: Buffer): Promise<string> {
+    const createdRoot = await mkdir(this.cacheDir, { recursive: true });
+    // Inside cacheDir so the final rename stays on one file system (rename is only atomic there).
+    const work = await mkdtemp(path.join(this.cacheDir, `.v${version}.partial-`));
+    let succeeded = false;
+    try {
+      const tarPath = path.join(work, asset);
+      await writeFile(tarPath, tarball);
+      try {
+        await execFileAsync("tar", ["-xzf", tarPath, "-C", work]);
+      } catch (error) {
+        throw new BinaryDownloadError(version, tarballUrl, `cannot extract ${asset} from ${tarballUrl}: ${errorText(error)}`);
+      }
+      const inner = `${releaseDirName(version, this.arch)}/nats-server`;
+      const extracted = path.join(work, inner);
+      // lstat: a symlink in the tarball must not be followed out of the work directory.
+      const info = await lstat(extracted).catch(() => undefined);
+      if (!info?.isFile()) throw new BinaryDownloadError(version, tarballUrl, `${asset} from ${tarballUrl} does not contain ${inner}`);
+      await chmod(extracted, 0o755);
+
+      const stage = path.join(work, "stage");
+      await mkdir(stage);
+      await rename(extracted, path.join(stage, "nats-server"));
+      await this.moveIntoPlace(version, stage);
+      succeeded = true;
+      return this.binaryPath(version);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+      if (!succeeded && createdRoot !== undefined) await removeEmptyDirs(this.cacheDir, createdRoot);
+    }
+  }
+
+  /** Renames the staged `v<version>` directory into the cache; if the directory already exists, renames just the file. */
+  private async moveIntoPlace(version: string, stage: string): Promise<void> {
+    const finalDir = path.join(this.cacheDir, `v${version}`);
+    try {
+      await rename(stage, finalDir);
+    } catch (error) {
+      // The directory exists (a non-executable leftover, or another process won the race): replacing the file alone
+      // is still a single atomic rename.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
+      await rename(path.join(stage, "nats-server"), path.join(finalDir, "nats-server"));
+    }
+  }
+
+  private async fetch(version: string, url: string): Promise<Buffer> {
+    try {
+      return await httpGet(url, this.downloadTimeoutMs);
+    } catch (error) {
+      throw new BinaryDownloadError(version, url, `GET ${url} failed: ${errorText(error)}`);
+    }
+  }
+}
+
+/** The lower-case hex SHA-256 for `fileName` in a SHA256SUMS text (`<sha256>  <name>` or `<sha256> *<name>`). */
+export function checksumFor(sumsText: string, fileName: string): string | undefined {
+  for (const line of sumsText.split(/\r?\n/)) {
+    const match = /^([0-9a-fA-F]{64})\s+\*?(?:\.\/)?(.+?)\s*$/.exec(line.trim());
+    // Exact name match: a substring test would also accept `<asset>.sig` or `<asset>.sbom` lines.
+    if (match && match[2] === fileName) return match[1].toLowerCase();
+  }
+  return undefined;
+}
+
+/** GET `url` into memory, following redirects; one deadline covers every hop. */
+async function httpGet(url: string, timeoutMs: number): Promise<Buffer> {
+  const deadline = Date.now() + timeoutMs;
+  let current = new URL(url);
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    let answer: HopAnswer;
+    try {
+      answer = await getOnce(current, deadline, timeoutMs);
+    } catch (error) {
+      // After a redirect the failing URL is not the one the caller asked for: name both.
+      if (hop === 0) throw error;
+      throw new Error(`${errorText(error)} (at ${current.href}, redirected from ${url})`);
+    }
+    if (answer.kind === "body") return answer.body;
+    const next = new URL(answer.location, current);
+    // The checksum protects the tarball, but SHA256SUMS arrives over the same channel: never downgrade it to http.
+    if (current.protocol === "https:" && next.protocol !== "https:") {
+      throw new Error(`refusing redirect from ${current.href} to non-https ${next.href}`);
+    }
+    current = next;
+  }
+  throw new Error(`more than ${MAX_REDIRECTS} redirects (last to ${current.href})`);
+}
+
+type HopAnswer = { readonly kind: "body"; readonly body: Buffer } | { readonly kind: "redirect"; readonly location: string };
+
+/** One HTTP(S) request: a 200 body, a redirect target, or an error naming the status or the timeout. */
+function getOnce(url: URL, deadline: number, timeoutMs: number): Promise<HopAnswer> {
+  return new Promise<HopAnswer>((resolve, reject) => {
+    const client = url.protocol === "https:" ? https : url.protocol === "http:" ? http : undefined;
+    if (!client) {
+      reject(new Error(`unsupported protocol ${url.protocol} in ${url.href}`));
+      return;
+    }
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      reject(new Error(`timed out after ${timeoutMs}ms`));
+      return;
+    }
+    // agent: false → `Connection: close`, so no pooled keep-alive socket outlives a one-off download.
+    const request = client.get(url, { agent: false }, (response) => {
+      const status = response.statusCode ?? 0;
+      const location = response.headers.location;
+      if ([301, 302, 303, 307, 308].includes(status) && location) {
+        response.resume();
+        settle(() => resolve({ kind: "redirect", location }));
+        return;
+      }
+      if (status !== 200) {
+        response.resume();
+        settle(() => reject(new Error(`HTTP ${status} ${response.statusMessage ?? ""}`.trimEnd())));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => settle(() => resolve({ kind: "body", body: Buffer.concat(chunks) })));
+      response.on("error", (error) => settle(() => reject(error)));
+    });
+    let done = false;
+    const timer = setTimeout(() => request.destroy(new Error(`timed out after ${timeoutMs}ms`)), remaining);
+    request.on("error", (error) => settle(() => reject(error)));
+    function settle(action: () => void): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      action();
+    }
+  });
+}
+
+/** After a failed first install: removes the directories `mkdir -p` created, innermost first, while they are empty. */
+async function removeEmptyDirs(innermost: string, outermostCreated: string): Promise<void> {
+  let dir = innermost;
+  for (;;) {
+    try {
+      await rmdir(dir);
+    } catch {
+      return; // not empty (someone else uses it) or already gone: leave it
+    }
+    if (dir === outermostCreated) return;
+    const parent = path.dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const stderr = (error as { stderr?: unknown }).stderr;
+    return typeof stderr === "string" && stderr.trim() !== "" ? `${error.message.split("\n")[0]}: ${stderr.trim()}` : error.message;
+  }
+  return String(error);
+}
+
+/** Quotes a value for POSIX sh: single quotes, with embedded single quotes spliced in. */
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A POSIX shell snippet that installs nats-server `version` on a linux host: downloads the release tarball and
+ * SHA256SUMS with curl, checks the tarball with `sha256sum -c` against its own line only, unpacks it, installs the
+ * binary as `<installDir>/nats-server-<version>` and then atomically points the symlink `<installDir>/nats-server`
+ * at it. Any failure (download, missing line, checksum mismatch, a binary that does not run) exits non-zero before
+ * the symlink moves, so the running version stays the one the host starts with.
+ *
+ * The snippet runs `set -eu` and installs an EXIT trap, so it is meant to be a script body of its own (user data,
+ * an SSM RunShellScript command), not sourced into a larger script. Needs curl, sha256sum, tar, awk and mktemp.
+ */
+export function installScriptFor(version: string, arch: string, installDir: string, releaseBaseUrl: string = DEFAULT_RELEASE_BASE_URL): string {
+  const asset = releaseAssetName(version, arch);
+  if (!path.posix.isAbsolute(installDir)) throw new Error(`installDir must be an absolute path, got ${JSON.stringify(installDir)}`);
+  const dir = installDir.length > 1 ? installDir.replace(/\/+$/, "") : installDir;
+  const releaseUrl = `${releaseBaseUrl.replace(/\/+$/, "")}/v${version}`;
+  const inner = `${releaseDirName(version, arch)}/nats-server`;
+  return [
+    "set -eu",
+    `# Install nats-server v${version} (linux-${arch}) into ${dir}: verified against SHA256SUMS, switched in by an atomic rename.`,
+    `nats_ver=${shellQuote(version)}`,
+    `nats_asset=${shellQuote(asset)}`,
+    `nats_url=${shellQuote(releaseUrl)}`,
+    `nats_dir=${shellQuote(dir)}`,
+    `nats_fail() { echo "install nats-server v$nats_ver: $*" >&2; exit 1; }`,
+    // The versioned file only ever appears by the rename below, after verification: its presence means verified.
+    `if [ ! -x "$nats_dir/nats-server-$nats_ver" ]; then`,
+    `  nats_tmp="$(mktemp -d)"`,
+    `  trap 'rm -rf "$nats_tmp"' EXIT`,
+    `  curl -fsSL --retry 3 --connect-timeout 10 --max-time 300 -o "$nats_tmp/$nats_asset" "$nats_url/$nats_asset" || nats_fail "download of $nats_url/$nats_asset failed"`,
+    `  curl -fsSL --retry 3 --connect-timeout 10 --max-time 60 -o "$nats_tmp/SHA256SUMS" "$nats_url/SHA256SUMS" || nats_fail "download of $nats_url/SHA256SUMS failed"`,
+    // Exact file-name match (awk, not grep): a substring match would also pick `<asset>.sig`-style lines.
+    `  awk -v f="$nats_asset" '$2 == f || $2 == "*" f' "$nats_tmp/SHA256SUMS" > "$nats_tmp/SHA256SUMS.asset"`,
+    `  [ -s "$nats_tmp/SHA256SUMS.asset" ] || nats_fail "no line for $nats_asset in $nats_url/SHA256SUMS"`,
+    `  (cd "$nats_tmp" && sha256sum -c SHA256SUMS.asset) >&2 || nats_fail "checksum mismatch for $nats_url/$nats_asset (per $nats_url/SHA256SUMS)"`,
+    `  tar -xzf "$nats_tmp/$nats_asset" -C "$nats_tmp" || nats_fail "cannot extract $nats_asset"`,
+    `  [ -f "$nats_tmp/${inner}" ] || nats_fail "$nats_asset does not contain ${inner}"`,
+    `  mkdir -p "$nats_dir"`,
+    `  nats_new="$nats_dir/.nats-server-$nats_ver.partial.$$"`,
+    `  cp "$nats_tmp/${inner}" "$nats_new"`,
+    `  chmod 0755 "$nats_new"`,
+    `  "$nats_new" --version >/dev/null 2>&1 || { rm -f "$nats_new"; nats_fail "the downloaded binary does not run on this host"; }`,
+    `  mv -f "$nats_new" "$nats_dir/nats-server-$nats_ver"`,
+    `fi`,
+    // rename(2) over the old link: readers see the old or the new target, never a missing file.
+    `ln -sfn "$nats_dir/nats-server-$nats_ver" "$nats_dir/.nats-server.link.$$"`,
+    `mv -f "$nats_dir/.nats-server.link.$$" "$nats_dir/nats-server"`,
+    `echo "nats-server v$nats_ver installed: $nats_dir/nats-server -> $nats_dir/nats-server-$nats_ver"`,
+    "",
+  ].join("\n");
+}

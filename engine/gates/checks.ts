@@ -1,0 +1,108 @@
+import { MonitorClient } from "../monitor/client";
+import { HealthzResult, routePeers } from "../monitor/types";
+import { describeError, Gate, GateObservation, GateTarget } from "./gate";
+
+/** Quote a `/healthz` answer the way an operator would want to read it. */
+function quoteHealthz(result: HealthzResult): string {
+  const errors = result.body.errors?.map((e) => e.error).join("; ");
+  return `/healthz HTTP ${result.httpStatus} ${result.body.status}${errors ? `: ${errors}` : result.body.error ? `: ${result.body.error}` : ""}`;
+}
+
+async function observe(fn: () => Promise<GateObservation>): Promise<GateObservation> {
+  try {
+    return await fn();
+  } catch (err) {
+    return { ok: false, observation: describeError(err) };
+  }
+}
+
+/** Listeners are up: `/healthz?js-server-only=true` (on 2.11+ only "ready for connections"; the Helm chart's readiness probe). */
+export const readyGate: Gate = {
+  name: "ready",
+  check: ({ monitor }) =>
+    observe(async () => {
+      const result = await monitor.healthz({ "js-server-only": "true" });
+      return { ok: result.httpStatus === 200, observation: quoteHealthz(result) };
+    }),
+};
+
+/** The server runs the version it should: `/varz` version. */
+export const versionGate: Gate = {
+  name: "version",
+  check: ({ monitor, expect }) =>
+    observe(async () => {
+      const varz = await monitor.varz();
+      return {
+        ok: varz.version === expect.version,
+        observation: `/varz version ${varz.version}${varz.version === expect.version ? "" : `, expected ${expect.version}`}`,
+      };
+    }),
+};
+
+/** Routes to every expected peer, counted as distinct `remote_name`s (`num_routes` counts pooled connections). */
+export const routesGate: Gate = {
+  name: "routes",
+  check: ({ monitor, expect }) =>
+    observe(async () => {
+      const peers = routePeers(await monitor.routez());
+      const missing = expect.routePeers.filter((p) => !peers.includes(p));
+      return {
+        ok: missing.length === 0,
+        observation:
+          `/routez peers [${peers.join(", ")}]` + (missing.length ? `, missing ${missing.join(", ")}` : ""),
+      };
+    }),
+};
+
+/**
+ * JetStream is current: the full `/healthz` passes (meta leader known, every stream and consumer replica on the
+ * server current) and the meta leader's own `/jsz` shows every meta peer current (only the leader's view of
+ * `current` is authoritative).
+ */
+export function jetstreamGate(monitorFor: (serverName: string) => MonitorClient | undefined): Gate {
+  return {
+    name: "jetstream",
+    check: ({ server, monitor, expect }) =>
+      observe(async () => {
+        const health = await monitor.healthz({ details: "true" });
+        if (health.httpStatus !== 200) return { ok: false, observation: quoteHealthz(health) };
+        const metaPeers = expect.metaPeers ?? [];
+        if (metaPeers.length === 0) return { ok: true, observation: quoteHealthz(health) };
+        const leaderName = (await monitor.jsz()).meta_cluster?.leader;
+        if (!leaderName) return { ok: false, observation: `/jsz on ${server.name}: no meta leader known` };
+        const leaderMonitor = monitorFor(leaderName);
+        if (!leaderMonitor) return { ok: false, observation: `meta leader ${leaderName} is not a known server` };
+        const meta = (await leaderMonitor.jsz()).meta_cluster;
+        if (meta?.leader !== leaderName) {
+          return { ok: false, observation: `meta leadership moving (${leaderName} now reports leader ${meta?.leader ?? "none"})` };
+        }
+        const replicas = meta.replicas ?? [];
+        const known = [leaderName, ...replicas.map((r) => r.name)];
+        const notCurrent = replicas.filter((r) => metaPeers.includes(r.name) && (!r.current || r.offline)).map((r) => r.name);
+        const absent = metaPeers.filter((p) => !known.includes(p));
+        const extra = known.filter((p) => !metaPeers.includes(p));
+        const problems = [
+          notCurrent.length ? `not current: ${notCurrent.join(", ")}` : "",
+          absent.length ? `absent: ${absent.join(", ")}` : "",
+          extra.length ? `unexpected peers: ${extra.join(", ")}` : "",
+        ].filter(Boolean);
+        return {
+          ok: notCurrent.length === 0 && absent.length === 0,
+          observation: `meta leader ${leaderName}, peers [${known.join(", ")}]${problems.length ? `: ${problems.join("; ")}` : " all current"}`,
+        };
+      }),
+  };
+}
+
+/** After a config reload: `/varz` config_load_time moved past the reload signal. */
+export const configReloadedGate: Gate = {
+  name: "config-reloaded",
+  check: ({ monitor, expect }: GateTarget) =>
+    observe(async () => {
+      const varz = await monitor.varz();
+      const after = expect.configLoadedAfter;
+      const loaded = varz.config_load_time ?? "";
+      const ok = !after || (loaded !== "" && Date.parse(loaded) > Date.parse(after));
+      return { ok, observation: `/varz config_load_time ${loaded || "absent"}${after ? ` (reload sent ${after})` : ""}` };
+    }),
+};

@@ -1,0 +1,39 @@
+import { MonitorClient } from "../monitor/client";
+import { ServerEndpoint } from "../spec";
+
+/** The health gates a server must pass, in the order they are checked. */
+export type GateName = "ready" | "version" | "routes" | "jetstream" | "client-probe" | "config-reloaded";
+
+/** One look at a server: did the gate pass, and what did the server say (quoted in progress and failure reports). */
+export interface GateObservation {
+  readonly ok: boolean;
+  readonly observation: string;
+}
+
+/** What a server is expected to show once it is healthy. */
+export interface GateExpectation {
+  /** nats-server version the server must report in `/varz`. */
+  readonly version: string;
+  /** Names of the servers it must have routes to (distinct peers, not connections). */
+  readonly routePeers: ReadonlyArray<string>;
+  /** Names of the JetStream meta group members, when JetStream is on; every one must be current at the leader. */
+  readonly metaPeers?: ReadonlyArray<string>;
+  /** After a reload: `/varz` config_load_time must be later than this ISO time. */
+  readonly configLoadedAfter?: string;
+}
+
+export interface GateTarget {
+  readonly server: ServerEndpoint;
+  readonly monitor: MonitorClient;
+  readonly expect: GateExpectation;
+}
+
+/** A gate is one check against one server; it never throws (an unreachable server is a failed observation). */
+export interface Gate {
+  readonly name: GateName;
+  check(target: GateTarget): Promise<GateObservation>;
+}
+
+export function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,100 @@
+/**
+ * Typed views of what nats-server's monitoring endpoints report, limited to the fields the engine reads.
+ * Field names follow nats-server's own monitor types (server/monitor.go: Varz, Routez, JSInfo, HealthStatus, Connz);
+ * fields added in later releases are optional.
+ */
+
+/** `/varz` (subset). */
+export interface Varz {
+  readonly server_id: string;
+  readonly server_name: string;
+  readonly version: string;
+  readonly start: string;
+  readonly now: string;
+  readonly connections: number;
+  readonly routes: number;
+  readonly connect_urls?: ReadonlyArray<string>;
+  readonly config_load_time?: string;
+  /** 2.11+: sha256 of the loaded config. */
+  readonly config_digest?: string;
+  readonly cluster?: { readonly name?: string; readonly urls?: ReadonlyArray<string>; readonly pool_size?: number };
+  readonly jetstream?: {
+    readonly config?: { readonly store_dir?: string };
+    readonly meta?: MetaClusterInfo;
+  };
+}
+
+/** One Raft peer as the meta group reports it. */
+export interface PeerInfo {
+  readonly name: string;
+  readonly current: boolean;
+  readonly offline?: boolean;
+  readonly active?: number;
+  readonly lag?: number;
+  readonly peer?: string;
+}
+
+/** `meta_cluster` of `/jsz`, `jetstream.meta` of `/varz`. The leader's own entry is not in `replicas`. */
+export interface MetaClusterInfo {
+  readonly name?: string;
+  readonly leader?: string;
+  readonly peer?: string;
+  readonly replicas?: ReadonlyArray<PeerInfo>;
+  readonly cluster_size?: number;
+}
+
+/** `/jsz` (subset). */
+export interface Jsz {
+  readonly server_id: string;
+  readonly disabled?: boolean;
+  readonly streams?: number;
+  readonly messages?: number;
+  readonly meta_cluster?: MetaClusterInfo;
+}
+
+/** One route connection of `/routez`. With route pooling there are several per peer. */
+export interface RouteInfo {
+  readonly rid: number;
+  readonly remote_id: string;
+  readonly remote_name?: string;
+  readonly did_solicit?: boolean;
+  readonly is_configured?: boolean;
+  readonly ip?: string;
+  readonly port?: number;
+}
+
+/** `/routez`: `num_routes` counts connections, not peers. */
+export interface Routez {
+  readonly server_id: string;
+  readonly server_name?: string;
+  readonly num_routes: number;
+  readonly routes: ReadonlyArray<RouteInfo> | null;
+}
+
+/** `/healthz` body. With `details=true` (2.10+) failures are listed in `errors`. */
+export interface Healthz {
+  readonly status: "ok" | "unavailable" | "error" | string;
+  readonly status_code?: number;
+  readonly error?: string;
+  readonly errors?: ReadonlyArray<{ readonly type?: string; readonly error: string }>;
+}
+
+/** `/connz` (subset). */
+export interface Connz {
+  readonly server_id: string;
+  readonly num_connections: number;
+  readonly total: number;
+}
+
+/** What one health check saw: the HTTP status and the body, so failures can quote the server. */
+export interface HealthzResult {
+  readonly httpStatus: number;
+  readonly body: Healthz;
+}
+
+/** Distinct peers of a `/routez` answer (by name, falling back to id for servers without names). */
+export function routePeers(r: Routez): string[] {
+  const names = new Set<string>();
+  for (const route of r.routes ?? []) names.add(route.remote_name || route.remote_id);
+  return [...names].sort();
+}

@@ -1,0 +1,40 @@
+import { connect, ConnectionOptions, NatsConnection, nkeyAuthenticator } from "nats";
+import { ClusterSpec, clientUrl, ServerEndpoint } from "./spec";
+
+/**
+ * Connection options for the engine's own clients (client probe, traffic watch, meta-leader step-down), built from
+ * the spec's auth and TLS. Credentials come from the spec in memory and are never logged.
+ */
+export function clientOptions(spec: ClusterSpec, servers: ReadonlyArray<ServerEndpoint>, extra: Partial<ConnectionOptions> = {}): ConnectionOptions {
+  const options: ConnectionOptions = {
+    servers: servers.map(clientUrl),
+    name: "nats-cluster-rollout",
+    timeout: 2000,
+    ...extra,
+  };
+  const auth = spec.auth;
+  if (auth?.token) options.token = auth.token;
+  else if (auth?.users?.length) {
+    options.user = auth.users[0].user;
+    options.pass = auth.users[0].password;
+  } else if (auth?.probeNkeySeed) {
+    options.authenticator = nkeyAuthenticator(new TextEncoder().encode(auth.probeNkeySeed));
+  }
+  if (spec.tls?.caFile) options.tls = { caFile: spec.tls.caFile };
+  return options;
+}
+
+/** Options for the system account user (meta-leader step-down, peer removal), when the spec has one. */
+export function systemClientOptions(spec: ClusterSpec, servers: ReadonlyArray<ServerEndpoint>): ConnectionOptions | undefined {
+  const sys = spec.auth?.systemAccount;
+  if (!sys) return undefined;
+  const options = clientOptions(spec, servers, { name: "nats-cluster-rollout-system" });
+  delete options.token;
+  delete options.authenticator;
+  return { ...options, user: sys.user, pass: sys.password };
+}
+
+/** Connect to exactly one server, without following gossip to others (a probe must test that server). */
+export function connectTo(spec: ClusterSpec, server: ServerEndpoint): Promise<NatsConnection> {
+  return connect(clientOptions(spec, [server], { ignoreClusterUpdates: true, reconnect: false, noRandomize: true }));
+}

@@ -1,0 +1,55 @@
+import { GateName } from "../gates/gate";
+
+export type StepKind =
+  | "preflight"
+  | "surge-up"
+  | "recover-member"
+  | "restart-member"
+  | "reload-member"
+  | "rollback-member"
+  | "surge-down"
+  | "final-check";
+
+/** Something the rollout did or saw, emitted as it happens. */
+export interface RolloutEvent {
+  /** Milliseconds since the rollout started. */
+  readonly elapsedMs: number;
+  readonly kind: "info" | "step-start" | "step-done" | "step-skip" | "gate-wait" | "gate-pass" | "warning" | "halt";
+  readonly step?: StepKind;
+  readonly server?: string;
+  readonly gate?: GateName;
+  /** How long the step or gate took, for `step-done` and `gate-pass`. */
+  readonly durationMs?: number;
+  readonly message: string;
+}
+
+export type EventSink = (event: RolloutEvent) => void;
+
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** One readable line per event: `[  12.3s] nats-b  restart-member  gate routes waiting 4.0s: /routez peers [...]`. */
+export function formatEvent(e: RolloutEvent): string {
+  const at = `[${seconds(e.elapsedMs).padStart(7)}]`;
+  const who = (e.server ?? "cluster").padEnd(14);
+  const what = e.gate ? `gate ${e.gate}` : (e.step ?? "");
+  const mark = e.kind === "halt" ? "HALT " : e.kind === "warning" ? "WARN " : "";
+  return `${at} ${who} ${mark}${what ? `${what}: ` : ""}${e.message}`;
+}
+
+/** An EventSink that also records every event (reports and tests read them back). */
+export class EventLog {
+  readonly events: RolloutEvent[] = [];
+  private readonly started = Date.now();
+  constructor(private readonly forward?: EventSink) {}
+
+  emit(event: Omit<RolloutEvent, "elapsedMs">): void {
+    const full = { ...event, elapsedMs: Date.now() - this.started } as RolloutEvent;
+    this.events.push(full);
+    this.forward?.(full);
+  }
+  elapsedMs(): number {
+    return Date.now() - this.started;
+  }
+}

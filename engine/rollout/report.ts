@@ -1,0 +1,72 @@
+import { GateName } from "../gates/gate";
+import { GateTiming } from "../gates/run";
+import { seconds, StepKind } from "./events";
+import { TrafficSummary } from "./traffic-watch";
+
+export interface MemberReport {
+  readonly name: string;
+  readonly action: StepKind;
+  readonly from?: string;
+  readonly to: string;
+  readonly result: "done" | "skipped" | "rolled-back" | "failed";
+  /** Lame-duck signal until the process exited (clients drained). */
+  readonly drainMs?: number;
+  /** Lame-duck signal until the ready gate passed again: how long the member did not serve clients. */
+  readonly downMs?: number;
+  readonly gateTimings?: ReadonlyArray<GateTiming>;
+  readonly soakMs?: number;
+  readonly totalMs?: number;
+  readonly note?: string;
+}
+
+export interface HaltReport {
+  readonly server: string;
+  readonly step: StepKind;
+  readonly gate: GateName | "start" | "lame-duck";
+  readonly observation: string;
+  /** Last lines of the failed server's log. */
+  readonly logTail: string;
+  readonly rolledBack: boolean;
+  /** What the operator should do next. */
+  readonly advice: string;
+}
+
+export interface RolloutReport {
+  readonly targetVersion: string;
+  readonly result: "succeeded" | "halted" | "no-change";
+  readonly members: ReadonlyArray<MemberReport>;
+  readonly surge?: { readonly name: string; readonly version?: string; readonly lifetimeMs: number; readonly removed: boolean };
+  readonly totalMs: number;
+  readonly halt?: HaltReport;
+  readonly clientImpact?: TrafficSummary;
+}
+
+/** The report as text, for the console and `pulumi up` output. */
+export function formatReport(r: RolloutReport): string {
+  const lines = [`Rollout to ${r.targetVersion}: ${r.result.toUpperCase()} in ${seconds(r.totalMs)}`];
+  for (const m of r.members) {
+    const gates = m.gateTimings?.map((g) => `${g.gate} ${seconds(g.ms)}`).join(", ");
+    lines.push(
+      `  ${m.name.padEnd(14)} ${m.result.padEnd(11)} ${(m.from ?? "?")} → ${m.to}` +
+        (m.downMs !== undefined ? `  down ${seconds(m.downMs)}` : "") +
+        (m.drainMs !== undefined ? ` (drain ${seconds(m.drainMs)})` : "") +
+        (gates ? `  gates: ${gates}` : "") +
+        (m.soakMs !== undefined ? `, soak ${seconds(m.soakMs)}` : "") +
+        (m.note ? `  ${m.note}` : ""),
+    );
+  }
+  if (r.surge) {
+    lines.push(`  surge ${r.surge.name} (${r.surge.version ?? "?"}): up ${seconds(r.surge.lifetimeMs)}, ${r.surge.removed ? "removed" : "STILL RUNNING"}`);
+  }
+  if (r.clientImpact) {
+    const c = r.clientImpact;
+    lines.push(`  clients: ${c.requests} requests, ${c.failures} failed, longest gap without a reply ${seconds(c.maxGapMs)}, ${c.reconnects} reconnects`);
+  }
+  if (r.halt) {
+    const h = r.halt;
+    lines.push(`  HALTED at ${h.server} (${h.step}), gate ${h.gate}: ${h.observation}`);
+    lines.push(`  ${h.rolledBack ? "rolled back to its previous version and healthy again" : "NOT rolled back"}; ${h.advice}`);
+    if (h.logTail) lines.push("  last log lines:", ...h.logTail.split("\n").map((l) => `    ${l}`));
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,148 @@
+/**
+ * The typed description of a NATS cluster that the rollout engine works from.
+ * Everything here is plain data (no Pulumi types): the Pulumi components build a ClusterSpec from stack config,
+ * the engine validates it (engine/validate.ts), renders server configs from it (engine/config/) and rolls it out.
+ */
+
+/** Where one nats-server listens. Every server (member or surge) has its own name and ports. */
+export interface ServerEndpoint {
+  /** `server_name`: unique in the cluster; the JetStream Raft peer id is derived from it. */
+  readonly name: string;
+  /** Address clients, peers and the engine use to reach the server (an IP or DNS name; `127.0.0.1` locally). */
+  readonly host: string;
+  /** Client port (nats-server default 4222). */
+  readonly clientPort: number;
+  /** Cluster (route) port (default 6222). */
+  readonly clusterPort: number;
+  /** Monitoring HTTP port (default 8222): every health gate reads it. */
+  readonly monitorPort: number;
+}
+
+/** A permanent cluster member. */
+export type MemberSpec = ServerEndpoint;
+
+/** The temporary surge server that carries clients while members restart. */
+export interface SurgeSpec extends ServerEndpoint {
+  /**
+   * Run JetStream on the surge server too. Default false: a client-only surge server never joins the JetStream
+   * meta group, so it cannot leave a ghost Raft peer behind. When true, the engine peer-removes it when it leaves
+   * (needs `auth.systemAccount`).
+   */
+  readonly jetstream?: boolean;
+}
+
+/** Client authentication. Values here are secrets: they are rendered into config files and never logged. */
+export interface AuthSpec {
+  /** `authorization { token }`. Mutually exclusive with users and nkeys. */
+  readonly token?: string;
+  /** `authorization { users: [{user, password}] }`. */
+  readonly users?: ReadonlyArray<{ readonly user: string; readonly password: string }>;
+  /** `authorization { users: [{nkey}] }`: user public nkeys (`U…`). The engine's own client needs `probeNkeySeed`. */
+  readonly nkeys?: ReadonlyArray<string>;
+  /** Seed (`SU…`) of one of `nkeys`, used by the engine's client probe when only nkeys are configured. */
+  readonly probeNkeySeed?: string;
+  /**
+   * A system-account user (`system_account`), so the engine can ask the meta leader to step down before it
+   * restarts it and can peer-remove a JetStream surge server. Optional: without it the meta leader steps down by
+   * itself when lame duck mode starts.
+   */
+  readonly systemAccount?: { readonly user: string; readonly password: string };
+}
+
+/** TLS for client connections. Paths are on the server's host; the key file is a secret on disk. */
+export interface TlsSpec {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile?: string;
+  /** Require client certificates (`verify: true`). */
+  readonly verify?: boolean;
+}
+
+export interface JetStreamSpec {
+  readonly enabled: boolean;
+  /** `max_memory_store` in bytes (optional). */
+  readonly maxMemoryBytes?: number;
+  /** `max_file_store` in bytes (optional). */
+  readonly maxFileBytes?: number;
+}
+
+export interface LameDuckSpec {
+  /** `lame_duck_duration` in seconds; nats-server refuses less than 30. Default 30 (Helm chart). */
+  readonly durationSeconds: number;
+  /** `lame_duck_grace_period` in seconds; must be below the duration. Default 10 (Helm chart). */
+  readonly gracePeriodSeconds: number;
+}
+
+/** How members find each other (the docs' "explicit routes" vs "seed servers"). */
+export type RouteMode =
+  /** Every member lists every member (self-routes are ignored by nats-server, one config for all). */
+  | { readonly kind: "explicit" }
+  /** Members list only the seed servers; gossip completes the full mesh. */
+  | { readonly kind: "seed"; readonly seeds: ReadonlyArray<string> };
+
+/** The whole cluster as the operator wants it. */
+export interface ClusterSpec {
+  /** `cluster.name`. */
+  readonly name: string;
+  /** Target nats-server version, e.g. "2.15.2" (no leading v). */
+  readonly version: string;
+  readonly members: ReadonlyArray<MemberSpec>;
+  readonly surge: SurgeSpec;
+  readonly routes: RouteMode;
+  readonly jetstream: JetStreamSpec;
+  readonly lameDuck: LameDuckSpec;
+  readonly auth?: AuthSpec;
+  readonly tls?: TlsSpec;
+  /** `cluster.no_advertise` (Helm chart default true). Default false here: clients must learn the surge server. */
+  readonly noAdvertise?: boolean;
+  /** Extra top-level settings that need a restart when changed, e.g. `{ max_payload: 2097152 }`. Rendered verbatim. */
+  readonly extraSettings?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** How the rollout behaves. Every default is documented in the README next to the controller it was taken from. */
+export interface RolloutPolicy {
+  /** Roll a failed member back to its previous version through the same gates. Default true. */
+  readonly autoRollback: boolean;
+  /** Bring up the surge server before touching members. Default true. */
+  readonly useSurge: boolean;
+  /** Deadline for a member's gates to pass after a restart (Nomad healthy_deadline 5m). Default 300. */
+  readonly healthyDeadlineSeconds: number;
+  /** Soak: the gates must keep passing this long (Nomad min_healthy_time 10s). Default 10. */
+  readonly minHealthySeconds: number;
+  /** How often gates poll. Default 1000 ms. */
+  readonly pollIntervalMs: number;
+  /** Deadline for a server in lame duck to exit before it is killed (systemd TimeoutStopSec 150). Default 150. */
+  readonly stopTimeoutSeconds: number;
+  /** Allow downgrades across known storage-format boundaries. Default false. */
+  readonly allowUnsafeDowngrade: boolean;
+  /** Publish through the member and receive through a peer as part of its gates. Default true. */
+  readonly clientProbe: boolean;
+}
+
+export const DEFAULT_POLICY: RolloutPolicy = {
+  autoRollback: true,
+  useSurge: true,
+  healthyDeadlineSeconds: 300,
+  minHealthySeconds: 10,
+  pollIntervalMs: 1000,
+  stopTimeoutSeconds: 150,
+  allowUnsafeDowngrade: false,
+  clientProbe: true,
+};
+
+export const DEFAULT_LAME_DUCK: LameDuckSpec = { durationSeconds: 30, gracePeriodSeconds: 10 };
+
+/** Every server of the spec, members first, the surge server last. */
+export function allServers(spec: ClusterSpec): ServerEndpoint[] {
+  return [...spec.members, spec.surge];
+}
+
+export function clientUrl(s: ServerEndpoint): string {
+  return `nats://${s.host}:${s.clientPort}`;
+}
+export function clusterUrl(s: ServerEndpoint): string {
+  return `nats://${s.host}:${s.clusterPort}`;
+}
+export function monitorUrl(s: ServerEndpoint): string {
+  return `http://${s.host}:${s.monitorPort}`;
+}

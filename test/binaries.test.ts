@@ -1,0 +1,362 @@
+/**
+ * BinaryStore and installScriptFor against a local HTTP server that serves release-shaped assets built at test time
+ * from a real cached nats-server binary (renamed to the fake version 9.9.9, so nothing can come from a real cache).
+ *
+ * Fake versions, one scenario each:
+ *   9.9.9 good release (tarball and SHA256SUMS both behind redirects)   9.9.3 good release, served directly
+ *   9.9.8 SHA256SUMS with the wrong hash          9.9.7 SHA256SUMS without a line for the asset
+ *   9.9.6 nothing (404)                            9.9.5 SHA256SUMS never answers (timeout)
+ *   9.9.2 SHA256SUMS sends headers and a few bytes, then stalls (timeout mid-body)
+ *   9.9.4 correct checksum, but the tarball holds 9.9.9's directory, not 9.9.4's
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { lstat, mkdtemp, readdir, readlink, rm } from "node:fs/promises";
+import * as http from "node:http";
+import { AddressInfo } from "node:net";
+import { homedir, tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { BinaryDownloadError, BinaryStore, checksumFor, installScriptFor, releaseAssetName } from "../engine/binaries";
+
+const execFileAsync = promisify(execFile);
+
+/** The pinned nats-server versions from versions.env (the single source of truth for tool versions). */
+function pinnedVersions(): string[] {
+  const text = readFileSync(path.join(__dirname, "..", "versions.env"), "utf8");
+  const match = /^NATS_SERVER_VERSIONS="([^"]*)"/m.exec(text);
+  if (!match) throw new Error("versions.env has no NATS_SERVER_VERSIONS line");
+  return match[1].trim().split(/\s+/);
+}
+
+const REAL_CACHE = process.env.NATS_SERVER_BIN_CACHE ?? path.join(homedir(), ".cache", "nats-cluster", "nats-server");
+const PINNED = pinnedVersions();
+const REAL_VERSION = PINNED[PINNED.length - 1];
+const sha256 = (data: Buffer | string): string => createHash("sha256").update(data).digest("hex");
+
+type Route = { readonly kind: "body"; readonly body: Buffer } | { readonly kind: "redirect"; readonly status: number; readonly to: string } | { readonly kind: "hang" } | { readonly kind: "stall" };
+
+/** The fake release server: fixed routes, everything else 404; records every request path. */
+class ReleaseServer {
+  readonly requests: string[] = [];
+  readonly routes = new Map<string, Route>();
+  private readonly server = http.createServer((req, res) => this.answer(req, res));
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+  }
+
+  get origin(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  get base(): string {
+    return `${this.origin}/releases/download`;
+  }
+
+  count(predicate: (requestPath: string) => boolean = () => true): number {
+    return this.requests.filter(predicate).length;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private answer(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const requestPath = req.url ?? "";
+    this.requests.push(requestPath);
+    const route = this.routes.get(requestPath);
+    if (!route) {
+      res.writeHead(404, { "content-type": "text/plain" }).end("Not Found");
+    } else if (route.kind === "redirect") {
+      res.writeHead(route.status, { location: route.to }).end();
+    } else if (route.kind === "body") {
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": route.body.length }).end(route.body);
+    } else if (route.kind === "stall") {
+      // Promise 1000 bytes, send 10: the client has the headers and then waits forever.
+      res.writeHead(200, { "content-length": 1000 });
+      res.write("0123456789");
+    }
+    // "hang": never answer; the client's timeout has to end it (closeAllConnections cleans up).
+  }
+}
+
+const releases = new ReleaseServer();
+let fixtureDir: string;
+/** 9.9.9's tarball; the failing fake versions serve it too (only its checksum or directory name matters there). */
+let tarball: Buffer;
+/** Temp dirs the tests create, removed in afterAll (each holds copies of a ~20 MB binary). */
+const scratch: string[] = [];
+const asset = (version: string): string => releaseAssetName(version, "amd64");
+
+/** Builds a release-shaped tarball for a fake version around a copy of the real newest pinned binary. */
+function buildTarball(version: string): Buffer {
+  const name = `nats-server-v${version}-linux-amd64`;
+  const dir = path.join(fixtureDir, name);
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(path.join(REAL_CACHE, `v${REAL_VERSION}`, "nats-server"), path.join(dir, "nats-server"));
+  writeFileSync(path.join(dir, "README.md"), "test fixture\n");
+  const out = path.join(fixtureDir, asset(version));
+  execFileSync("tar", ["-czf", out, "-C", fixtureDir, name]);
+  return readFileSync(out);
+}
+
+function serveRelease(version: string, sums: string, via: "direct" | "redirect", body: Buffer = tarball): void {
+  const prefix = `/releases/download/v${version}`;
+  releases.routes.set(`/objects/v${version}/${asset(version)}`, { kind: "body", body });
+  releases.routes.set(`/objects/v${version}/SHA256SUMS`, { kind: "body", body: Buffer.from(sums) });
+  if (via === "redirect") {
+    // GitHub redirects release assets to its object storage: one absolute and one relative Location header.
+    releases.routes.set(`${prefix}/${asset(version)}`, { kind: "redirect", status: 302, to: `${releases.origin}/objects/v${version}/${asset(version)}` });
+    releases.routes.set(`${prefix}/SHA256SUMS`, { kind: "redirect", status: 301, to: `/objects/v${version}/SHA256SUMS` });
+  } else {
+    releases.routes.set(`${prefix}/${asset(version)}`, { kind: "body", body });
+    releases.routes.set(`${prefix}/SHA256SUMS`, { kind: "body", body: Buffer.from(sums) });
+  }
+}
+
+beforeAll(async () => {
+  fixtureDir = mkdtempSync(path.join(tmpdir(), "binaries-fixture-"));
+  tarball = buildTarball("9.9.9");
+  const tarball993 = buildTarball("9.9.3");
+  await releases.start();
+  const good = sha256(tarball);
+  const other = sha256("something else");
+  serveRelease("9.9.9", `${other}  ${releaseAssetName("9.9.9", "arm64")}\n${good}  ${asset("9.9.9")}\n`, "redirect");
+  serveRelease("9.9.3", `${sha256(tarball993)}  ${asset("9.9.3")}\n`, "direct", tarball993);
+  serveRelease("9.9.8", `${other}  ${asset("9.9.8")}\n`, "direct");
+  // Near-miss names must not count as the asset's line.
+  serveRelease("9.9.7", `${good}  ${releaseAssetName("9.9.7", "arm64")}\n${good}  ${asset("9.9.7")}.sbom\n`, "direct");
+  releases.routes.set("/releases/download/v9.9.5/SHA256SUMS", { kind: "hang" });
+  releases.routes.set("/releases/download/v9.9.2/SHA256SUMS", { kind: "stall" });
+  serveRelease("9.9.4", `${good} *${asset("9.9.4")}\n`, "direct");
+});
+
+afterAll(async () => {
+  await releases.close();
+  await rm(fixtureDir, { recursive: true, force: true });
+  await Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+/** Every path under `dir` (relative, sorted), to prove a failure changed nothing. */
+async function snapshot(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true });
+  return entries.map(String).sort();
+}
+
+async function freshCache(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "binaries-cache-"));
+  scratch.push(dir);
+  return dir;
+}
+
+function store(cacheDir: string, extra: Partial<ConstructorParameters<typeof BinaryStore>[0]> = {}): BinaryStore {
+  return new BinaryStore({ cacheDir, releaseBaseUrl: releases.base, arch: "amd64", ...extra });
+}
+
+describe("releaseAssetName and checksumFor", () => {
+  it("names the linux tarball per version and arch", () => {
+    expect(releaseAssetName("2.15.2", "amd64")).toBe("nats-server-v2.15.2-linux-amd64.tar.gz");
+    expect(releaseAssetName("2.14.9", "arm64")).toBe("nats-server-v2.14.9-linux-arm64.tar.gz");
+  });
+
+  it("finds only the exact file name, in text or binary mode", () => {
+    const hash = "a".repeat(64);
+    expect(checksumFor(`${hash}  x.tar.gz.sig\n${hash.toUpperCase()} *x.tar.gz\n`, "x.tar.gz")).toBe(hash);
+    expect(checksumFor(`${hash}  x.tar.gz.sig\n`, "x.tar.gz")).toBeUndefined();
+  });
+});
+
+describe("BinaryStore", () => {
+  it("downloads through redirects, verifies, caches, and the binary runs", async () => {
+    const cacheDir = await freshCache();
+    const progress: string[] = [];
+    const before = releases.count();
+    const binary = await store(cacheDir, { onProgress: (line) => progress.push(line) }).resolve("9.9.9");
+
+    expect(binary).toBe(path.join(cacheDir, "v9.9.9", "nats-server"));
+    expect(path.isAbsolute(binary)).toBe(true);
+    const { stdout } = await execFileAsync(binary, ["--version"]);
+    expect(stdout).toContain(`v${REAL_VERSION}`);
+    // Both assets went through their redirect: 2 redirects + 2 bodies.
+    expect(releases.requests.slice(before)).toEqual([
+      "/releases/download/v9.9.9/SHA256SUMS",
+      "/objects/v9.9.9/SHA256SUMS",
+      `/releases/download/v9.9.9/${asset("9.9.9")}`,
+      `/objects/v9.9.9/${asset("9.9.9")}`,
+    ]);
+    expect(await snapshot(cacheDir)).toEqual(["v9.9.9", path.join("v9.9.9", "nats-server")]);
+    expect(progress.some((line) => line.includes("verified"))).toBe(true);
+
+    // A second store on the same cache (a new process, in effect) makes no request.
+    const afterFirst = releases.count();
+    const second = store(cacheDir);
+    expect(await second.has("9.9.9")).toBe(true);
+    expect(await second.resolve("9.9.9")).toBe(binary);
+    expect(releases.count()).toBe(afterFirst);
+  });
+
+  it("replaces a non-executable leftover in the version's directory", async () => {
+    const cacheDir = await freshCache();
+    mkdirSync(path.join(cacheDir, "v9.9.9"));
+    writeFileSync(path.join(cacheDir, "v9.9.9", "nats-server"), "not a binary", { mode: 0o644 });
+    const binaries = store(cacheDir);
+    expect(await binaries.has("9.9.9")).toBe(false);
+    const binary = await binaries.resolve("9.9.9");
+    const { stdout } = await execFileAsync(binary, ["--version"]);
+    expect(stdout).toContain(`v${REAL_VERSION}`);
+    expect(await snapshot(cacheDir)).toEqual(["v9.9.9", path.join("v9.9.9", "nats-server")]);
+  });
+
+  it("shares one download between concurrent resolves of a version", async () => {
+    const cacheDir = await freshCache();
+    const binaries = store(cacheDir);
+    const tarballRequests = (): number => releases.count((p) => p === `/objects/v9.9.9/${asset("9.9.9")}`);
+    const before = tarballRequests();
+    const [a, b, c] = await Promise.all([binaries.resolve("9.9.9"), binaries.resolve("9.9.9"), binaries.resolve("9.9.9")]);
+    expect(new Set([a, b, c]).size).toBe(1);
+    expect(tarballRequests() - before).toBe(1);
+  });
+
+  it("rejects a checksum mismatch, naming version, URL and both hashes, and leaves the cache untouched", async () => {
+    const cacheDir = await freshCache();
+    const binaries = store(cacheDir);
+    const before = await snapshot(cacheDir);
+    const error = await binaries.resolve("9.9.8").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BinaryDownloadError);
+    const message = (error as Error).message;
+    expect(message).toContain("v9.9.8");
+    expect(message).toContain(`${releases.base}/v9.9.8/${asset("9.9.8")}`);
+    expect(message).toContain(`expected ${sha256("something else")}, got ${sha256(tarball)}`);
+    expect(await snapshot(cacheDir)).toEqual(before);
+    expect(await binaries.has("9.9.8")).toBe(false);
+  });
+
+  it("rejects a SHA256SUMS without a line for the tarball", async () => {
+    const cacheDir = await freshCache();
+    const error = await store(cacheDir).resolve("9.9.7").catch((e: unknown) => e);
+    expect((error as Error).message).toBe(
+      `nats-server v9.9.7: ${releases.base}/v9.9.7/SHA256SUMS has no line for ${asset("9.9.7")}`,
+    );
+    expect(await snapshot(cacheDir)).toEqual([]);
+    // It stopped before the tarball download.
+    expect(releases.count((p) => p === `/releases/download/v9.9.7/${asset("9.9.7")}`)).toBe(0);
+  });
+
+  it("reports an HTTP 404 with the URL", async () => {
+    const cacheDir = await freshCache();
+    await expect(store(cacheDir).resolve("9.9.6")).rejects.toThrow(
+      `nats-server v9.9.6: GET ${releases.base}/v9.9.6/SHA256SUMS failed: HTTP 404 Not Found`,
+    );
+    expect(await snapshot(cacheDir)).toEqual([]);
+  });
+
+  it("times out a server that never answers", async () => {
+    const cacheDir = await freshCache();
+    await expect(store(cacheDir, { downloadTimeoutMs: 300 }).resolve("9.9.5")).rejects.toThrow(
+      `nats-server v9.9.5: GET ${releases.base}/v9.9.5/SHA256SUMS failed: timed out after 300ms`,
+    );
+    expect(await snapshot(cacheDir)).toEqual([]);
+  });
+
+  it("times out a download that stalls mid-body", async () => {
+    const cacheDir = await freshCache();
+    await expect(store(cacheDir, { downloadTimeoutMs: 300 }).resolve("9.9.2")).rejects.toThrow(
+      `nats-server v9.9.2: GET ${releases.base}/v9.9.2/SHA256SUMS failed: timed out after 300ms`,
+    );
+    expect(await snapshot(cacheDir)).toEqual([]);
+  });
+
+  it("rejects a verified tarball without the expected binary, removing its temp dir and the cache dir it created", async () => {
+    const parent = await freshCache();
+    const cacheDir = path.join(parent, "not", "yet");
+    await expect(store(cacheDir).resolve("9.9.4")).rejects.toThrow(
+      `nats-server v9.9.4: ${asset("9.9.4")} from ${releases.base}/v9.9.4/${asset("9.9.4")} does not contain nats-server-v9.9.4-linux-amd64/nats-server`,
+    );
+    expect(await snapshot(parent)).toEqual([]);
+  });
+
+  it("rejects malformed versions before any request", async () => {
+    const cacheDir = await freshCache();
+    const before = releases.count();
+    for (const bad of ["v2.15.2", "2.15", "2.15.2-rc.1", "../2.15.2", ""]) {
+      await expect(store(cacheDir).resolve(bad)).rejects.toThrow(/invalid nats-server version/);
+    }
+    await expect(store(cacheDir).has("latest")).rejects.toThrow(/invalid nats-server version/);
+    expect(() => releaseAssetName("2.15", "amd64")).toThrow(/invalid nats-server version/);
+    expect(releases.count()).toBe(before);
+  });
+
+  it("resolves the real pinned versions from the provisioned cache without downloading", async () => {
+    const before = releases.count();
+    const binaries = store(REAL_CACHE);
+    for (const version of PINNED) {
+      const binary = await binaries.resolve(version);
+      expect(binary).toBe(path.join(path.resolve(REAL_CACHE), `v${version}`, "nats-server"));
+      const { stdout } = await execFileAsync(binary, ["--version"]);
+      expect(stdout.trim()).toBe(`nats-server: v${version}`);
+    }
+    expect(releases.count()).toBe(before);
+  });
+});
+
+describe("installScriptFor", () => {
+  // curl must reach 127.0.0.1 directly even where a proxy is configured.
+  const env = { ...process.env, no_proxy: "127.0.0.1,localhost", NO_PROXY: "127.0.0.1,localhost" };
+  const run = (script: string): Promise<{ stdout: string; stderr: string }> => execFileAsync("sh", ["-c", script], { env });
+  const failure = (script: string): Promise<{ code: number; stderr: string }> =>
+    run(script).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+
+  it("installs, verifies and switches the symlink; a tampered or incomplete SHA256SUMS fails and keeps it", async () => {
+    const installDir = path.join(await freshCache(), "opt", "nats");
+    const link = path.join(installDir, "nats-server");
+
+    await run(installScriptFor("9.9.9", "amd64", installDir, releases.base));
+    expect(await readlink(link)).toBe(path.join(installDir, "nats-server-9.9.9"));
+    const { stdout } = await execFileAsync(link, ["--version"]);
+    expect(stdout).toContain(`v${REAL_VERSION}`);
+
+    // An upgrade: the link moves to the new version, the old binary stays for a rollback.
+    await run(installScriptFor("9.9.3", "amd64", installDir, releases.base));
+    expect(await readlink(link)).toBe(path.join(installDir, "nats-server-9.9.3"));
+    await run(installScriptFor("9.9.9", "amd64", installDir, releases.base));
+    expect(await readlink(link)).toBe(path.join(installDir, "nats-server-9.9.9"));
+
+    const tampered = await failure(installScriptFor("9.9.8", "amd64", installDir, releases.base));
+    expect(tampered.code).not.toBe(0);
+    expect(tampered.stderr).toContain(`install nats-server v9.9.8: checksum mismatch for ${releases.base}/v9.9.8/${asset("9.9.8")}`);
+
+    const noLine = await failure(installScriptFor("9.9.7", "amd64", installDir, releases.base));
+    expect(noLine.code).not.toBe(0);
+    expect(noLine.stderr).toContain(`no line for ${asset("9.9.7")}`);
+
+    const missing = await failure(installScriptFor("9.9.6", "amd64", installDir, releases.base));
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain("download of");
+
+    // The link still points at the verified version and nothing half-written is left.
+    expect(await readlink(link)).toBe(path.join(installDir, "nats-server-9.9.9"));
+    expect((await readdir(installDir)).sort()).toEqual(["nats-server", "nats-server-9.9.3", "nats-server-9.9.9"]);
+
+    // A re-run for the installed version downloads nothing and leaves the link as it is.
+    const before = releases.count();
+    await run(installScriptFor("9.9.9", "amd64", installDir, releases.base));
+    expect(releases.count()).toBe(before);
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
+    expect(await readlink(link)).toBe(path.join(installDir, "nats-server-9.9.9"));
+  });
+
+  it("quotes its inputs and refuses a relative install dir", () => {
+    const script = installScriptFor("2.15.2", "arm64", "/opt/it's here/");
+    expect(script.startsWith("set -eu\n")).toBe(true);
+    expect(script).toContain(`nats_dir='/opt/it'\\''s here'`);
+    expect(script).toContain("nats_url='https://github.com/nats-io/nats-server/releases/download/v2.15.2'");
+    expect(() => installScriptFor("2.15.2", "amd64", "opt/nats")).toThrow(/absolute/);
+    expect(() => installScriptFor("2.15.2", "amd64;rm", "/opt")).toThrow(/invalid architecture/);
+  });
+});

@@ -1,0 +1,101 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { BinaryStore } from "../../engine/binaries";
+import { LocalProcessDriver, BinarySource } from "../../engine/hosts/local";
+import { ClusterSpec, DEFAULT_LAME_DUCK, allServers, ServerEndpoint } from "../../engine/spec";
+import { freePorts } from "./ports";
+import { BIN_CACHE } from "./versions";
+
+export interface LocalClusterOptions {
+  readonly members: number;
+  readonly version: string;
+  readonly jetstream?: boolean;
+  readonly namePrefix?: string;
+  readonly overrides?: Partial<ClusterSpec>;
+  /** Extra versions (fake binaries) the tests need, mapped to executables. */
+  readonly extraBinaries?: Record<string, string>;
+}
+
+/**
+ * A cluster of real nats-server processes for one test file: its own temp state dir, its own free loopback ports,
+ * and a teardown that stops every process it started by PID (even when the test failed).
+ */
+export class LocalTestCluster {
+  readonly stateDir: string;
+  readonly driver: LocalProcessDriver;
+  spec: ClusterSpec;
+  /** Every pid any server of this cluster ever had, so teardown can be sure nothing is left. */
+  private readonly pids = new Set<number>();
+
+  private constructor(spec: ClusterSpec, stateDir: string, binaries: BinarySource) {
+    this.spec = spec;
+    this.stateDir = stateDir;
+    this.driver = new LocalProcessDriver({ stateDir, binaries });
+    // Record pids as servers start, so teardown can kill by pid even after a test lost track of them.
+    const start = this.driver.start.bind(this.driver);
+    this.driver.start = async (server: ServerEndpoint) => {
+      try {
+        await start(server);
+      } finally {
+        const pid = this.driver.pid(server);
+        if (pid) this.pids.add(pid);
+      }
+    };
+  }
+
+  static async create(options: LocalClusterOptions): Promise<LocalTestCluster> {
+    const count = options.members + 1;
+    const ports = await freePorts(count * 3);
+    const prefix = options.namePrefix ?? "n";
+    const endpoint = (name: string, i: number): ServerEndpoint => ({
+      name,
+      host: "127.0.0.1",
+      clientPort: ports[i],
+      clusterPort: ports[count + i],
+      monitorPort: ports[2 * count + i],
+    });
+    const members = Array.from({ length: options.members }, (_, i) => endpoint(`${prefix}${i + 1}`, i));
+    const spec: ClusterSpec = {
+      name: `test-${prefix}`,
+      version: options.version,
+      members,
+      surge: endpoint(`${prefix}-surge`, options.members),
+      routes: { kind: "explicit" },
+      jetstream: { enabled: options.jetstream ?? false },
+      lameDuck: DEFAULT_LAME_DUCK,
+      ...options.overrides,
+    };
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "nats-cluster-test-"));
+    const store = new BinaryStore({ cacheDir: BIN_CACHE });
+    const extra = options.extraBinaries ?? {};
+    const binaries: BinarySource = { resolve: (v) => (extra[v] ? Promise.resolve(extra[v]) : store.resolve(v)) };
+    return new LocalTestCluster(spec, stateDir, binaries);
+  }
+
+  /** Stop every process by pid (SIGKILL: a test teardown must not wait out lame duck), then remove the state dir. */
+  async destroy(): Promise<void> {
+    for (const server of allServers(this.spec)) {
+      const pid = this.driver.pid(server);
+      if (pid) this.pids.add(pid);
+    }
+    for (const pid of this.pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }
+    for (const server of allServers(this.spec)) await this.driver.waitForExit(server, 5000);
+    fs.rmSync(this.stateDir, { recursive: true, force: true });
+  }
+}
+
+/** A pid is alive when /proc has it and it is not a zombie (an exited child its parent has yet to reap). */
+export function isAlive(pid: number): boolean {
+  try {
+    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
