@@ -1,0 +1,129 @@
+/**
+ * The whole rolling upgrade against real servers: a 3-member JetStream cluster at the older minor version with an
+ * R3 file stream, a publisher publishing with acks and a request/reply client running throughout; upgrade to the
+ * newer minor, then downgrade back the same path.
+ */
+import { NatsConnection } from "nats";
+import { MonitorClient } from "../../engine/monitor/client";
+import { bootstrapCluster } from "../../engine/rollout/bootstrap";
+import { formatEvent, RolloutEvent } from "../../engine/rollout/events";
+import { runRollout } from "../../engine/rollout/execute";
+import { formatReport, RolloutReport } from "../../engine/rollout/report";
+import { TrafficWatch } from "../../engine/rollout/traffic-watch";
+import { monitorUrl, RolloutPolicy } from "../../engine/spec";
+import { LocalTestCluster } from "../support/local-cluster";
+import { AckedPublisher, appOptions, connect, createR3Stream } from "../support/traffic";
+import { NEW_MINOR, OLD_MINOR } from "../support/versions";
+
+const FAST: Partial<RolloutPolicy> = { minHealthySeconds: 2, pollIntervalMs: 250, healthyDeadlineSeconds: 60 };
+
+describe("rolling upgrade of a JetStream cluster under traffic", () => {
+  let cluster: LocalTestCluster;
+  let nc: NatsConnection;
+  const events: RolloutEvent[] = [];
+
+  beforeAll(async () => {
+    cluster = await LocalTestCluster.create({
+      members: 3,
+      version: OLD_MINOR,
+      jetstream: true,
+      namePrefix: "up",
+      overrides: { lameDuck: { durationSeconds: 30, gracePeriodSeconds: 2 } },
+    });
+    await bootstrapCluster({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST });
+    nc = await connect(appOptions(cluster.spec, "test-publisher"));
+    await createR3Stream(nc, "ORDERS", "orders.>");
+  });
+
+  afterAll(async () => {
+    await nc?.close().catch(() => undefined);
+    await cluster?.destroy();
+  });
+
+  async function rollTo(version: string): Promise<{ report: RolloutReport; publisher: AckedPublisher; watch: TrafficWatch }> {
+    const publisher = new AckedPublisher(nc, "orders.new");
+    const watch = new TrafficWatch(cluster.spec);
+    await watch.start();
+    publisher.start();
+    cluster.spec = { ...cluster.spec, version };
+    try {
+      const report = await runRollout({
+        spec: cluster.spec,
+        driver: cluster.driver,
+        listenHost: "127.0.0.1",
+        policy: FAST,
+        onEvent: (e) => {
+          events.push(e);
+          process.stdout.write(formatEvent(e) + "\n");
+        },
+      });
+      process.stdout.write(formatReport(report) + "\n");
+      return { report, publisher, watch };
+    } finally {
+      await publisher.stop();
+    }
+  }
+
+  async function expectAllAcked(publisher: AckedPublisher): Promise<void> {
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.streams.info("ORDERS");
+    expect(publisher.acked.size).toBeGreaterThan(20);
+    expect(info.state.messages).toBeGreaterThanOrEqual(publisher.acked.size);
+    for (const [seq, id] of publisher.acked) {
+      const msg = await jsm.streams.getMessage("ORDERS", { seq });
+      expect(new TextDecoder().decode(msg.data)).toBe(id);
+    }
+  }
+
+  async function expectClusterAt(version: string): Promise<void> {
+    for (const m of cluster.spec.members) {
+      expect((await new MonitorClient(monitorUrl(m)).varz()).version).toBe(version);
+    }
+    // The surge server is gone and left no ghost: the meta leader sees exactly the three members.
+    expect(await cluster.driver.isRunning(cluster.spec.surge)).toBe(false);
+    const anyMember = new MonitorClient(monitorUrl(cluster.spec.members[0]));
+    const leader = (await anyMember.jsz()).meta_cluster!.leader!;
+    const leaderMember = cluster.spec.members.find((m) => m.name === leader)!;
+    const meta = (await new MonitorClient(monitorUrl(leaderMember)).jsz()).meta_cluster!;
+    const peers = [meta.leader, ...(meta.replicas ?? []).map((r) => r.name)].sort();
+    expect(peers).toEqual(cluster.spec.members.map((m) => m.name).sort());
+    expect((meta.replicas ?? []).every((r) => r.current && !r.offline)).toBe(true);
+  }
+
+  it("upgrades every member to the newer minor, one at a time, with no acked message lost", async () => {
+    const { report, publisher, watch } = await rollTo(NEW_MINOR);
+    const felt = await watch.stop();
+    expect(report.result).toBe("succeeded");
+    expect(report.members.map((m) => m.result)).toEqual(["done", "done", "done"]);
+    expect(report.surge?.removed).toBe(true);
+    await expectClusterAt(NEW_MINOR);
+    await expectAllAcked(publisher);
+    // Request/reply kept working: report the longest gap, and it must be far below a member's downtime budget.
+    process.stdout.write(`request/reply: ${felt.requests} requests, ${felt.failures} failed, max gap ${felt.maxGapMs} ms\n`);
+    expect(felt.requests).toBeGreaterThan(20);
+    expect(felt.maxGapMs).toBeLessThan(10_000);
+    // Never a second member down: restarts never overlap.
+    const starts = events.filter((e) => e.kind === "step-start" && e.step === "restart-member").map((e) => e.elapsedMs);
+    const dones = events.filter((e) => e.kind === "step-done" && e.step === "restart-member").map((e) => e.elapsedMs);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]).toBeGreaterThanOrEqual(dones[i - 1]);
+    // Surge up before the first member, down after the last.
+    const order = events.filter((e) => e.kind === "step-start").map((e) => e.step);
+    expect(order[0]).toBe("preflight");
+    expect(order[1]).toBe("surge-up");
+    expect(order.slice(-2)).toEqual(["surge-down", "final-check"]);
+  });
+
+  it("downgrades back to the older minor by the same path", async () => {
+    events.length = 0;
+    const { report, publisher, watch } = await rollTo(OLD_MINOR);
+    await watch.stop();
+    expect(report.result).toBe("succeeded");
+    await expectClusterAt(OLD_MINOR);
+    await expectAllAcked(publisher);
+  });
+
+  it("a second run with nothing to change does nothing", async () => {
+    const report = await runRollout({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST });
+    expect(report.result).toBe("no-change");
+  });
+});

@@ -1,0 +1,58 @@
+import { connect, ConnectionOptions, JetStreamClient, NatsConnection, RetentionPolicy, StorageType } from "nats";
+import { clientUrl, ClusterSpec } from "../../engine/spec";
+
+/** Options that reconnect forever across every member (what a well-configured application does). */
+export function appOptions(spec: ClusterSpec, name: string, extra: Partial<ConnectionOptions> = {}): ConnectionOptions {
+  return { servers: spec.members.map(clientUrl), name, maxReconnectAttempts: -1, reconnectTimeWait: 100, ...extra };
+}
+
+/** An R3 file stream to prove no acknowledged write is lost during a rollout. */
+export async function createR3Stream(nc: NatsConnection, name: string, subject: string): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.add({ name, subjects: [subject], num_replicas: 3, storage: StorageType.File, retention: RetentionPolicy.Limits });
+}
+
+/**
+ * Publishes with acks as fast as acks come back (bounded by `intervalMs`), each message carrying a unique id;
+ * remembers what the stream acknowledged (sequence → id) and how many publishes failed (timeouts while a stream
+ * leader moves are expected; a failed publish is retried with the same id, so it is stored at most once).
+ */
+export class AckedPublisher {
+  readonly acked = new Map<number, string>();
+  failures = 0;
+  private running = false;
+  private loop?: Promise<void>;
+  private js?: JetStreamClient;
+
+  constructor(private readonly nc: NatsConnection, private readonly subject: string, private readonly intervalMs = 20) {}
+
+  start(): void {
+    this.js = this.nc.jetstream({ timeout: 2000 });
+    this.running = true;
+    this.loop = (async () => {
+      let n = 0;
+      while (this.running) {
+        const id = `m-${++n}`;
+        for (let attempt = 0; this.running || attempt === 0; attempt++) {
+          try {
+            const ack = await this.js!.publish(this.subject, new TextEncoder().encode(id), { msgID: id });
+            this.acked.set(ack.seq, id);
+            break;
+          } catch {
+            this.failures++;
+            await new Promise((r) => setTimeout(r, 100));
+            if (!this.running) break;
+          }
+        }
+        await new Promise((r) => setTimeout(r, this.intervalMs));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+}
+
+export { connect };
