@@ -78,7 +78,10 @@ export function jetstreamGate(monitorFor: (serverName: string) => MonitorClient 
         }
         const replicas = meta.replicas ?? [];
         const known = [leaderName, ...replicas.map((r) => r.name)];
-        const notCurrent = replicas.filter((r) => metaPeers.includes(r.name) && (!r.current || r.offline)).map((r) => r.name);
+        const mayLag = expect.metaPeersAllowedOffline ?? [];
+        const notCurrent = replicas
+          .filter((r) => metaPeers.includes(r.name) && !mayLag.includes(r.name) && (!r.current || r.offline))
+          .map((r) => r.name);
         const absent = metaPeers.filter((p) => !known.includes(p));
         const extra = known.filter((p) => !metaPeers.includes(p));
         const problems = [
@@ -87,7 +90,8 @@ export function jetstreamGate(monitorFor: (serverName: string) => MonitorClient 
           extra.length ? `unexpected peers: ${extra.join(", ")}` : "",
         ].filter(Boolean);
         return {
-          ok: notCurrent.length === 0 && absent.length === 0,
+          // Strict: an unexpected peer is a ghost (a surge server or renamed member that was never peer-removed).
+          ok: notCurrent.length === 0 && absent.length === 0 && extra.length === 0,
           observation: `meta leader ${leaderName}, peers [${known.join(", ")}]${problems.length ? `: ${problems.join("; ")}` : " all current"}`,
         };
       }),

@@ -18,6 +18,8 @@ export interface GateExpectation {
   readonly routePeers: ReadonlyArray<string>;
   /** Names of the JetStream meta group members, when JetStream is on; every one must be current at the leader. */
   readonly metaPeers?: ReadonlyArray<string>;
+  /** Meta peers that may be offline or behind (a member known to be down): present, but not required current. */
+  readonly metaPeersAllowedOffline?: ReadonlyArray<string>;
   /** After a reload: `/varz` config_load_time must be later than this ISO time. */
   readonly configLoadedAfter?: string;
 }

@@ -16,6 +16,8 @@ export class RolloutContext {
   readonly monitors: ReadonlyMap<string, MonitorClient>;
   /** Whether the surge server is part of the cluster right now (its routes are expected). */
   surgeInCluster = false;
+  /** Members known to be down (an interrupted rollout's member, until it is recovered): no peer expects them. */
+  readonly down = new Set<string>();
 
   constructor(
     readonly spec: ClusterSpec,
@@ -41,7 +43,7 @@ export class RolloutContext {
 
   /** The servers a healthy `server` must route to: every other member, and the surge server while it is in. */
   routePeersOf(server: ServerEndpoint): string[] {
-    const peers = this.spec.members.map((m) => m.name);
+    const peers = this.spec.members.map((m) => m.name).filter((p) => !this.down.has(p));
     if (this.surgeInCluster) peers.push(this.spec.surge.name);
     return peers.filter((p) => p !== server.name);
   }
@@ -56,7 +58,7 @@ export class RolloutContext {
 
   /** Another member to receive a client probe published through `server`. */
   probePeer(server: ServerEndpoint): ServerEndpoint | undefined {
-    return this.spec.members.find((m) => m.name !== server.name);
+    return this.spec.members.find((m) => m.name !== server.name && !this.down.has(m.name));
   }
 
   /** The gates for a server at a version; `reloadedAfter` adds the config-reload gate. */
@@ -75,6 +77,7 @@ export class RolloutContext {
       version,
       routePeers: this.routePeersOf(server),
       metaPeers: this.metaPeers(),
+      metaPeersAllowedOffline: [...this.down],
       configLoadedAfter: opts.reloadedAfter,
     };
     return { server, monitor: this.monitor(server), expect };

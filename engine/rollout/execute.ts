@@ -76,6 +76,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
   let surgeStarted: number | undefined;
   let surgeVersion: string | undefined;
   ctx.surgeInCluster = observed.surge.running;
+  for (const m of observed.members) if (!m.reachable) ctx.down.add(m.name);
   const watch = options.watchTraffic === false ? undefined : new TrafficWatch(spec);
   const finish = async (result: RolloutReport["result"], halt?: HaltReport): Promise<RolloutReport> => {
     const clientImpact = await watch?.stop().catch(() => undefined);

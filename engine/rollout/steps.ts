@@ -83,6 +83,8 @@ export async function restartMember(ctx: RolloutContext, member: ServerEndpoint,
 
 /** Start a member that is down (the trace of an interrupted rollout) at the target. */
 export async function recoverMember(ctx: RolloutContext, member: ServerEndpoint): Promise<Partial<MemberReport>> {
+  // From here on every gate expects it back, its own included.
+  ctx.down.delete(member.name);
   return startAndGate(ctx, "recover-member", member, ctx.spec.version, ctx.configFor(member), Date.now(), undefined);
 }
 

@@ -1,0 +1,182 @@
+import { AuthSpec, TlsSpec } from "../spec";
+import { ServerConfig } from "./server-config";
+
+/**
+ * Turns a ServerConfig into nats-server config file text.
+ *
+ * The output is deterministic (same input, same text, extra settings sorted by key) because the engine compares
+ * rendered text to decide whether a server needs a restart. Every string is double-quoted and escaped, so no value
+ * (a password with `$`, `#` or `}` in it) can be read as a variable, a comment or syntax; control characters are
+ * refused instead of escaped, since no setting legitimately holds one. Checked with `nats-server -t` of every pinned
+ * version in test/config/render.test.ts.
+ */
+
+/** The account the system-account user lives in (`system_account`). */
+export const SYSTEM_ACCOUNT_NAME = "SYS";
+
+/** Top-level keys this renderer writes itself; extraSettings may not override them (nats-server would see both). */
+export const RENDERED_KEYS: ReadonlySet<string> = new Set([
+  "server_name",
+  "listen",
+  "host",
+  "net",
+  "port",
+  "http",
+  "http_port",
+  "monitor_port",
+  "pid_file",
+  "lame_duck_duration",
+  "lame_duck_grace_period",
+  "cluster",
+  "jetstream",
+  "authorization",
+  "accounts",
+  "system_account",
+  "no_auth_user",
+  "tls",
+]);
+
+/** An identifier nats conf reads as a bare key. */
+const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** A nats conf double-quoted string: `\` and `"` escaped; `$` inside quotes is literal, not a variable. */
+export function quote(value: string, what = "value"): string {
+  if (CONTROL.test(value)) throw new Error(`${what} contains a control character, which a config file cannot hold`);
+  return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+function port(value: number, what: string): number {
+  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`${what} must be a port 1..65535, got ${value}`);
+  return value;
+}
+
+/** `host:port` as Go's net.SplitHostPort reads it (IPv6 literals in brackets). */
+function hostPort(host: string, p: number, what: string): string {
+  const h = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+  return quote(`${h}:${port(p, what)}`, what);
+}
+
+function byteCount(value: number, what: string): string {
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${what} must be a whole number of bytes, got ${value}`);
+  return String(value);
+}
+
+function seconds(value: number, what: string): string {
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${what} must be a non-negative number of seconds, got ${value}`);
+  return quote(`${value}s`, what);
+}
+
+/** A scalar setting: strings quoted, numbers and booleans bare (exponent notation is not nats conf number syntax). */
+function scalar(value: string | number | boolean, what: string): string {
+  if (typeof value === "string") return quote(value, what);
+  if (typeof value === "boolean") return value ? "true" : "false";
+  const text = String(value);
+  if (!Number.isFinite(value) || /e/i.test(text)) throw new Error(`${what} must be a plain finite number, got ${text}`);
+  return text;
+}
+
+function block(name: string, lines: ReadonlyArray<string>): string[] {
+  return [`${name} {`, ...lines.map((l) => `  ${l}`), "}"];
+}
+
+function list(name: string, items: ReadonlyArray<string>): string[] {
+  return items.length === 0 ? [`${name}: []`] : [`${name}: [`, ...items.map((i) => `  ${i}`), "]"];
+}
+
+function userEntry(user: string, password: string, what: string): string {
+  return `{ user: ${quote(user, `${what} user`)}, password: ${quote(password, `${what} password`)} }`;
+}
+
+/**
+ * Client authorization and the system account.
+ *
+ * Layout choice (tested against 2.14.9, 2.15.1 and 2.15.2 with real clients): app clients always stay in the global
+ * account `$G`, through a top-level `authorization` block, and the system user lives in its own `accounts { SYS }`
+ * block. Keeping app clients in `$G` means their JetStream streams do not move to another account when a system
+ * account is added or removed later; nats-server keeps JetStream enabled for `$G` when the only configured account is
+ * the system account, so no `APP` account and no `no_auth_user` are needed. Three server behaviours shape this:
+ * - `authorization { token }` together with `accounts` is refused ("Can not have a token and accounts" / "… and a users array"), so a token
+ *   cannot be combined with a system account (validate.ts reports it; this function throws).
+ * - with only system-account users configured, clients without credentials are still let into `$G`, so adding a
+ *   system account to an open cluster does not lock its clients out.
+ * - a user name may appear only once across `authorization` and `accounts` ("Duplicate user"): validate.ts checks.
+ */
+function authLines(auth: AuthSpec): string[] {
+  const kinds = [auth.token !== undefined, auth.users !== undefined, auth.nkeys !== undefined].filter(Boolean).length;
+  if (kinds > 1) throw new Error("auth: set only one of token, users, nkeys");
+  if (auth.token !== undefined && auth.systemAccount) {
+    throw new Error('auth: nats-server refuses a token together with accounts ("Can not have a token and accounts"); use users with a system account');
+  }
+
+  const lines: string[] = [];
+  if (auth.token !== undefined) {
+    lines.push(...block("authorization", [`token: ${quote(auth.token, "auth.token")}`]));
+  } else if (auth.users !== undefined) {
+    const users = auth.users.map((u, i) => userEntry(u.user, u.password, `auth.users[${i}]`));
+    lines.push(...block("authorization", list("users", users)));
+  } else if (auth.nkeys !== undefined) {
+    const users = auth.nkeys.map((k, i) => `{ nkey: ${quote(k, `auth.nkeys[${i}]`)} }`);
+    lines.push(...block("authorization", list("users", users)));
+  }
+
+  if (auth.systemAccount) {
+    const sys = userEntry(auth.systemAccount.user, auth.systemAccount.password, "auth.systemAccount");
+    lines.push(...block("accounts", block(SYSTEM_ACCOUNT_NAME, list("users", [sys]))));
+    lines.push(`system_account: ${quote(SYSTEM_ACCOUNT_NAME)}`);
+  }
+  return lines;
+}
+
+function tlsLines(tls: TlsSpec): string[] {
+  const lines = [`cert_file: ${quote(tls.certFile, "tls.certFile")}`, `key_file: ${quote(tls.keyFile, "tls.keyFile")}`];
+  if (tls.caFile !== undefined) lines.push(`ca_file: ${quote(tls.caFile, "tls.caFile")}`);
+  if (tls.verify !== undefined) lines.push(`verify: ${tls.verify ? "true" : "false"}`);
+  return block("tls", lines);
+}
+
+function extraLines(extra: Readonly<Record<string, string | number | boolean>>): string[] {
+  // Plain code-unit order, not localeCompare: the text must not depend on the machine's locale.
+  const keys = Object.keys(extra).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return keys.map((key) => {
+    if (!KEY.test(key)) throw new Error(`extraSettings key "${key}" is not a plain setting name ([A-Za-z_][A-Za-z0-9_]*)`);
+    if (RENDERED_KEYS.has(key)) throw new Error(`extraSettings.${key} is written by the engine from the cluster spec; set it there`);
+    return `${key}: ${scalar(extra[key], `extraSettings.${key}`)}`;
+  });
+}
+
+/** The nats-server config file for one server. Throws on a value no config file could hold safely. */
+export function renderServerConfig(cfg: ServerConfig): string {
+  const lines: string[] = [
+    `server_name: ${quote(cfg.serverName, "serverName")}`,
+    `listen: ${hostPort(cfg.listenHost, cfg.clientPort, "clientPort")}`,
+    `http: ${hostPort(cfg.listenHost, cfg.monitorPort, "monitorPort")}`,
+    `pid_file: ${quote(cfg.pidFile, "pidFile")}`,
+    `lame_duck_duration: ${seconds(cfg.lameDuck.durationSeconds, "lameDuck.durationSeconds")}`,
+    `lame_duck_grace_period: ${seconds(cfg.lameDuck.gracePeriodSeconds, "lameDuck.gracePeriodSeconds")}`,
+    "",
+    ...block("cluster", [
+      `name: ${quote(cfg.cluster.name, "cluster.name")}`,
+      `listen: ${hostPort(cfg.cluster.listenHost, cfg.cluster.port, "clusterPort")}`,
+      ...list("routes", cfg.cluster.routes.map((r, i) => quote(r, `cluster.routes[${i}]`))),
+      `no_advertise: ${cfg.cluster.noAdvertise ? "true" : "false"}`,
+    ]),
+  ];
+
+  const js = cfg.jetstream;
+  if (js !== undefined && js.enabled) {
+    const jsLines = [`store_dir: ${quote(js.storeDir, "jetstream.storeDir")}`];
+    if (js.maxMemoryBytes !== undefined) jsLines.push(`max_memory_store: ${byteCount(js.maxMemoryBytes, "jetstream.maxMemoryBytes")}`);
+    if (js.maxFileBytes !== undefined) jsLines.push(`max_file_store: ${byteCount(js.maxFileBytes, "jetstream.maxFileBytes")}`);
+    lines.push("", ...block("jetstream", jsLines));
+  }
+
+  const auth = cfg.auth ? authLines(cfg.auth) : [];
+  if (auth.length > 0) lines.push("", ...auth);
+  if (cfg.tls) lines.push("", ...tlsLines(cfg.tls));
+
+  const extra = cfg.extraSettings ? extraLines(cfg.extraSettings) : [];
+  if (extra.length > 0) lines.push("", ...extra);
+
+  return `${lines.join("\n")}\n`;
+}
