@@ -57,6 +57,8 @@ export function planRollout(observed: ObservedCluster, spec: ClusterSpec, desire
   const actions = observed.members.map((m) => ({ member: m, action: memberAction(spec, m, desired.get(m.name)) }));
   const down = actions.filter((a) => a.action?.kind === "recover-member");
   const surgeUp = observed.surge.running;
+  // A surge host that exists but no longer runs (killed mid-way through surge-down) still needs removing.
+  const surgeLeft = surgeUp || observed.surge.installedVersion !== undefined;
 
   // A member down is only acceptable as the trace of an interrupted rollout (the surge server is still up) and
   // only one: otherwise pre-flight refuses and names it.
@@ -76,7 +78,7 @@ export function planRollout(observed: ObservedCluster, spec: ClusterSpec, desire
 
   const changing = actions.filter((a) => a.action !== undefined);
   if (changing.length === 0) {
-    const steps: PlannedStep[] = surgeUp
+    const steps: PlannedStep[] = surgeLeft
       ? [{ kind: "surge-down", server: spec.surge.name, reason: "left over from an interrupted rollout: every member is already at the target" }]
       : [];
     return { targetVersion: spec.version, steps, refusals, estimatedSeconds: steps.length ? spec.lameDuck.gracePeriodSeconds + 5 : 0 };
@@ -117,7 +119,7 @@ export function planRollout(observed: ObservedCluster, spec: ClusterSpec, desire
       reason: action!.reason + (isLeader && action!.kind === "restart-member" ? "; JetStream meta leader: last, steps down first" : ""),
     });
   }
-  if (useSurge || surgeUp) {
+  if (useSurge || surgeLeft) {
     steps.push({ kind: "surge-down", server: spec.surge.name, reason: "lame duck: its clients move back to the members; then removed" });
   }
   steps.push({ kind: "final-check", reason: "every member healthy at the target, no surge server, no ghost peers" });

@@ -1,0 +1,74 @@
+/**
+ * Lame duck really drains: clients connected only to the first member to be restarted are moved by lame duck mode to
+ * other servers (the surge server among them) before that member's process exits, and none of them errors.
+ */
+import { connect, NatsConnection } from "nats";
+import { bootstrapCluster } from "../../engine/rollout/bootstrap";
+import { runRollout } from "../../engine/rollout/execute";
+import { clientUrl, RolloutPolicy } from "../../engine/spec";
+import { LocalTestCluster } from "../support/local-cluster";
+import { NEW_MINOR, OLD_MINOR } from "../support/versions";
+
+const FAST: Partial<RolloutPolicy> = { minHealthySeconds: 1, pollIntervalMs: 250, healthyDeadlineSeconds: 30 };
+
+describe("lame duck drains clients before the member exits", () => {
+  let cluster: LocalTestCluster;
+  const clients: NatsConnection[] = [];
+
+  beforeAll(async () => {
+    cluster = await LocalTestCluster.create({
+      members: 3,
+      version: OLD_MINOR,
+      namePrefix: "ldm",
+      overrides: { lameDuck: { durationSeconds: 30, gracePeriodSeconds: 2 } },
+    });
+    await bootstrapCluster({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await cluster?.destroy();
+  });
+
+  it("moves every client of the restarted member elsewhere first", async () => {
+    const first = cluster.spec.members[0];
+    const moves: { client: number; at: number; to: string }[] = [];
+    const ldmNotices: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      // Each client knows only the first member; it learns the others (and the surge server) through gossip.
+      const nc = await connect({ servers: [clientUrl(first)], name: `ldm-client-${i}`, maxReconnectAttempts: -1, reconnectTimeWait: 50 });
+      clients.push(nc);
+      void (async () => {
+        for await (const s of nc.status()) {
+          if (s.type === "ldm") ldmNotices.push(i);
+          if (s.type === "reconnect") moves.push({ client: i, at: Date.now(), to: String(s.data) });
+        }
+      })();
+    }
+    let firstRestartedAt = 0;
+    const report = await runRollout({
+      spec: { ...cluster.spec, version: NEW_MINOR },
+      driver: cluster.driver,
+      listenHost: "127.0.0.1",
+      policy: FAST,
+      watchTraffic: false,
+      onEvent: (e) => {
+        if (e.server === first.name && e.message.startsWith("started ") && !firstRestartedAt) firstRestartedAt = Date.now();
+      },
+    });
+    expect(report.result).toBe("succeeded");
+    const firstReport = report.members.find((m) => m.name === first.name)!;
+    expect(firstReport.drainMs).toBeGreaterThan(1500); // the grace period and the spread-out closes, not an instant kill
+
+    // Every client was told about lame duck and moved to another server before the member came back.
+    expect(new Set(ldmNotices).size).toBe(6);
+    const firstMoves = new Map<number, { at: number; to: string }>();
+    for (const m of moves) if (!firstMoves.has(m.client)) firstMoves.set(m.client, m);
+    expect(firstMoves.size).toBe(6);
+    for (const [, move] of firstMoves) {
+      expect(move.to).not.toContain(`:${first.clientPort}`);
+      expect(move.at).toBeLessThan(firstRestartedAt);
+    }
+    // And they all still work.
+    for (const nc of clients) await nc.flush();
+  });
+});

@@ -1,0 +1,39 @@
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ClusterSpec, RolloutPolicy } from "../../engine/spec";
+import { BIN_CACHE } from "./versions";
+
+const REPO = path.join(__dirname, "..", "..");
+const CLI = path.join(REPO, "dist", "engine", "cli.js");
+
+/** The engine CLI runs from the compiled JavaScript; build it when a test runs before `npm run build` did. */
+export function ensureBuilt(): void {
+  if (!fs.existsSync(CLI)) execFileSync(process.execPath, [path.join(REPO, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(REPO, "tsconfig.json")], { stdio: "inherit" });
+}
+
+/**
+ * Run `cli.js rollout` in its own process and SIGKILL it (by pid) the moment a line of its progress matches
+ * `killWhen`: the engine dies mid-rollout with no chance to clean up, as after a crash or a lost CI runner.
+ */
+export function rolloutKilledWhen(spec: ClusterSpec, stateDir: string, policy: Partial<RolloutPolicy>, killWhen: RegExp): Promise<{ killed: boolean; output: string }> {
+  ensureBuilt();
+  const specFile = path.join(stateDir, "spec.json");
+  fs.writeFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
+  const child: ChildProcess = spawn(process.execPath, [CLI, "rollout", "--spec", specFile, "--state-dir", stateDir, "--bin-cache", BIN_CACHE, "--policy", JSON.stringify(policy)], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  let killed = false;
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!killed && killWhen.test(output)) {
+        killed = true;
+        process.kill(child.pid!, "SIGKILL");
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.on("error", reject);
+    child.on("exit", () => resolve({ killed, output }));
+  });
+}
