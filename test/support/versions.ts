@@ -4,7 +4,10 @@ import * as path from "node:path";
 
 /** versions.env is the one place pinned versions live; tests read it rather than repeat the numbers. */
 function readVersionsEnv(): Record<string, string> {
-  const text = fs.readFileSync(path.join(__dirname, "..", "..", "versions.env"), "utf8");
+  // Found by walking up, so this works from test/support and from the compiled dist/test/support (the benchmark).
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, "versions.env")) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  const text = fs.readFileSync(path.join(dir, "versions.env"), "utf8");
   const out: Record<string, string> = {};
   for (const line of text.split("\n")) {
     const m = line.match(/^([A-Z0-9_]+)=(?:"([^"]*)"|(\S*))/);
