@@ -8,14 +8,15 @@ import { ServerConfig } from "./server-config";
 const DIGEST_LINE = /^# nats-cluster restart-digest: (sha256:[0-9a-f]{64})$/m;
 
 /**
- * The digest of the settings a config reload cannot change (names, listeners, JetStream, extra settings).
- * Auth, TLS and the route list are left out: nats-server reloads those on SIGHUP, so changing only them is a
- * rolling reload, not a rolling restart.
+ * The digest of the settings a config reload cannot change safely: everything but client auth and TLS, which
+ * nats-server reloads on SIGHUP, so changing only them is a rolling reload, not a rolling restart.
+ * Routes are deliberately NOT reloadable here: reloading a smaller route list (explicit → seed) drops the removed
+ * routes and nothing re-gossips them, so the mesh stays broken (seen in test/rollout/config-change.test.ts before
+ * this rule); a restart rejoins through the seeds and gossip completes the mesh.
  */
 export function restartDigest(cfg: ServerConfig): string {
-  const { auth: _auth, tls: _tls, cluster, ...rest } = cfg;
-  const { routes: _routes, ...clusterRest } = cluster;
-  return `sha256:${createHash("sha256").update(stableStringify({ ...rest, cluster: clusterRest })).digest("hex")}`;
+  const { auth: _auth, tls: _tls, ...rest } = cfg;
+  return `sha256:${createHash("sha256").update(stableStringify(rest)).digest("hex")}`;
 }
 
 /** JSON with object keys sorted at every level, so equal settings always give equal digests. */

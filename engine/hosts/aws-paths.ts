@@ -25,6 +25,18 @@ export const DEFAULT_AWS_HOST_PATHS: AwsHostPaths = {
   pidFile: "/var/run/nats/nats.pid",
 };
 
+/**
+ * Throws unless every path is absolute and made of plain characters: they are spliced into shell scripts (user
+ * data, SSM commands) and a systemd unit, where a space or quote would change their meaning.
+ */
+export function assertHostPaths(paths: AwsHostPaths): void {
+  for (const [field, value] of Object.entries(paths)) {
+    if (typeof value !== "string" || !/^\/[A-Za-z0-9_.\/-]*[A-Za-z0-9_.-]$/.test(value)) {
+      throw new Error(`${field} ${JSON.stringify(value)} must be an absolute path of letters, digits, "_", ".", "-" and "/"`);
+    }
+  }
+}
+
 /** The systemd unit name: `systemctl … nats-server`, `journalctl -u nats-server`. */
 export const NATS_UNIT = "nats-server";
 

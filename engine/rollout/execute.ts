@@ -110,7 +110,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
           if (!(err instanceof StepFailure)) throw err;
           // No member was touched yet: take the surge server away again and stop.
           await surgeDown(ctx).catch(() => undefined);
-          return haltWith(ctx, await finish("halted", await haltReport(ctx, err, false, "the surge server could not join; no member was touched")));
+          throw new RolloutHalted(await finish("halted", await haltReport(ctx, err, false, "the surge server could not join; no member was touched")));
         }
         break;
       case "restart-member":
@@ -186,10 +186,6 @@ async function haltReport(ctx: RolloutContext, failure: StepFailure, rolledBack:
   return { server: failure.server, step: failure.step, gate: failure.gate, observation: failure.observation, logTail, rolledBack, advice };
 }
 
-function haltWith(_ctx: RolloutContext, report: RolloutReport): never {
-  throw new RolloutHalted(report);
-}
-
 /**
  * A member failed its gates: never touch another member. With auto-rollback, put it back on its previous
  * version through the same gates and take the surge server away; without (or if the rollback fails too), leave
@@ -208,7 +204,7 @@ async function halt(
   const report = await haltReport(ctx, failure, false, "");
   if (!ctx.policy.autoRollback || step === "recover-member") {
     members.push(failed);
-    return haltWith(ctx, await finish("halted", { ...report, advice: `${member.name} is left as it is and the surge server keeps carrying clients; fix the cause and run again, or set the previous version` }));
+    throw new RolloutHalted(await finish("halted", { ...report, advice: `${member.name} is left as it is and the surge server keeps carrying clients; fix the cause and run again, or set the previous version` }));
   }
   try {
     const back = await rollbackMember(ctx, member, previous);
@@ -216,8 +212,8 @@ async function halt(
   } catch (err) {
     members.push(failed);
     const why = err instanceof StepFailure ? `${err.gate}: ${err.observation}` : String(err);
-    return haltWith(ctx, await finish("halted", { ...report, advice: `the rollback failed too (${why}); ${member.name} is down, the surge server keeps carrying clients; no other member was touched` }));
+    throw new RolloutHalted(await finish("halted", { ...report, advice: `the rollback failed too (${why}); ${member.name} is down, the surge server keeps carrying clients; no other member was touched` }));
   }
   if (ctx.surgeInCluster) await surgeDown(ctx);
-  return haltWith(ctx, await finish("halted", { ...report, rolledBack: true, advice: `the cluster is back on ${previous.version}; fix the cause (see the log lines) before running again` }));
+  throw new RolloutHalted(await finish("halted", { ...report, rolledBack: true, advice: `the cluster is back on ${previous.version}; fix the cause (see the log lines) before running again` }));
 }

@@ -41,8 +41,8 @@ function memberAction(spec: ClusterSpec, m: ObservedServer, desiredConfig: strin
   if (desiredConfig !== undefined && m.configText !== desiredConfig) {
     const restart = readRestartDigest(m.configText) !== readRestartDigest(desiredConfig);
     return restart
-      ? { kind: "restart-member", reason: "config change that needs a restart (listeners, names, JetStream or extra settings)" }
-      : { kind: "reload-member", reason: "config change nats-server reloads in place (auth, TLS or routes)" };
+      ? { kind: "restart-member", reason: "config change that needs a restart (listeners, names, routes, JetStream or extra settings)" }
+      : { kind: "reload-member", reason: "config change nats-server reloads in place (client auth or TLS)" };
   }
   return undefined;
 }

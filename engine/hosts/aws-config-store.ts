@@ -1,0 +1,90 @@
+/**
+ * How a server's config (which can hold tokens, passwords and the system-account credentials) travels to its EC2
+ * host: as an SSM Parameter Store **SecureString**, which the host's SSM command fetches with its instance role
+ * (`aws ssm get-parameter --with-decryption`) and writes with mode 0600.
+ *
+ * Why not put the config in the SSM command itself (plain or base64)? Run Command parameters are stored in the
+ * command history, shown in the console to anyone with `ssm:ListCommands`, and recorded by CloudTrail; base64 hides
+ * nothing. A SecureString is encrypted with KMS, readable only with `ssm:GetParameter` + `kms:Decrypt` (the instance
+ * role may read its cluster's prefix only), and CloudTrail does not record its value. The cost: the operator
+ * running the rollout needs `ssm:PutParameter` on the prefix, and each config is limited to what fits in an
+ * advanced parameter (8 KB, base64-encoded). The parameter keeps up to 100 versions; readConfig uses them to return
+ * exactly the text the host has, without that text ever appearing in command output.
+ *
+ * AWS parts of this project are verified only with mocks (a fake client at the SDK boundary).
+ */
+import type { GetParameterCommandOutput, PutParameterCommandOutput } from "@aws-sdk/client-ssm";
+import { configParameterName } from "./aws-paths";
+import { AwsSdkClient, awsErrorName, loadSsm } from "./aws-sdk";
+
+/** Parameter Store's limit for an advanced parameter's value. */
+const MAX_VALUE_BYTES = 8192;
+
+export interface StoredConfig {
+  readonly name: string;
+  readonly version: number;
+}
+
+export class SsmConfigStore {
+  constructor(
+    private readonly client: AwsSdkClient,
+    private readonly prefix: string,
+    private readonly kmsKeyId?: string,
+  ) {}
+
+  parameterName(serverName: string): string {
+    return configParameterName(this.prefix, serverName);
+  }
+
+  /** Stores the config as a new version of the server's SecureString; the value is base64 so the bytes survive the CLI. */
+  async put(serverName: string, configText: string): Promise<StoredConfig> {
+    const name = this.parameterName(serverName);
+    const value = Buffer.from(configText, "utf8").toString("base64");
+    if (value.length > MAX_VALUE_BYTES) {
+      throw new Error(
+        `${serverName}: its config is ${configText.length} bytes (${value.length} as base64), more than an SSM parameter holds (${MAX_VALUE_BYTES}); shorten it (fewer users, nkeys instead of passwords)`,
+      );
+    }
+    const sdk = loadSsm();
+    const out = (await this.client.send(
+      new sdk.PutParameterCommand({
+        Name: name,
+        Value: value,
+        Type: "SecureString",
+        Overwrite: true,
+        // Standard (free) up to 4 KB, advanced above: Parameter Store picks per write.
+        Tier: "Intelligent-Tiering",
+        ...(this.kmsKeyId ? { KeyId: this.kmsKeyId } : {}),
+        Description: `nats-server config of ${serverName} (written by the nats-cluster rollout; base64)`,
+      }),
+    )) as PutParameterCommandOutput;
+    if (out.Version === undefined) throw new Error(`${serverName}: PutParameter ${name} returned no version`);
+    return { name, version: out.Version };
+  }
+
+  /** The config text stored as `version`, or undefined when that version (or the parameter) no longer exists. */
+  async get(serverName: string, version: number): Promise<string | undefined> {
+    const name = this.parameterName(serverName);
+    const sdk = loadSsm();
+    try {
+      const out = (await this.client.send(
+        new sdk.GetParameterCommand({ Name: `${name}:${version}`, WithDecryption: true }),
+      )) as GetParameterCommandOutput;
+      const value = out.Parameter?.Value;
+      return value === undefined ? undefined : Buffer.from(value, "base64").toString("utf8");
+    } catch (error) {
+      if (["ParameterNotFound", "ParameterVersionNotFound"].includes(awsErrorName(error) ?? "")) return undefined;
+      throw error;
+    }
+  }
+
+  /** Deletes the server's parameter (every version); a missing one is fine. */
+  async remove(serverName: string): Promise<void> {
+    const sdk = loadSsm();
+    try {
+      await this.client.send(new sdk.DeleteParameterCommand({ Name: this.parameterName(serverName) }));
+    } catch (error) {
+      if (awsErrorName(error) !== "ParameterNotFound") throw error;
+    }
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * EC2 instances the SSM driver owns itself: the surge server's VM, launched from the cluster's launch template when
+ * a rollout starts and terminated when it ends. Pulumi does not track it (it lives only during `pulumi up`), so it is
+ * found by its tags, which is also how a re-run after a crash finds and cleans up an orphan.
+ * Also: waiting until an instance is registered with SSM, which every first command on a new VM needs.
+ *
+ * AWS parts of this project are verified only with mocks (a fake client at the SDK boundary).
+ */
+import { randomUUID } from "node:crypto";
+import type { DescribeInstancesCommandOutput, RunInstancesCommandOutput } from "@aws-sdk/client-ec2";
+import type { DescribeInstanceInformationCommandOutput } from "@aws-sdk/client-ssm";
+import { ServerEndpoint } from "../spec";
+import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "./aws-paths";
+import { AwsSdkClient, awsErrorName, errorMessage, loadEc2, loadSsm, sleep } from "./aws-sdk";
+
+/** Where the surge VM comes from. */
+export interface SurgeLaunchSettings {
+  /** The launch template components/aws/surge-template.ts creates. */
+  readonly launchTemplateId: string;
+  /** Template version to launch; default `$Default` (Pulumi keeps it at the latest with `updateDefaultVersion`). */
+  readonly launchTemplateVersion?: string;
+  /** Subnet for the surge VM; the surge server's `host` must be a free private IPv4 address in it. */
+  readonly subnetId: string;
+}
+
+export interface LaunchedInstance {
+  readonly instanceId: string;
+  readonly state: string;
+}
+
+/** States in which an instance still exists (and still holds its private IP). */
+const ALIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"];
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+export class Ec2LaunchedHosts {
+  constructor(
+    private readonly ec2: AwsSdkClient,
+    private readonly ssm: AwsSdkClient,
+    private readonly clusterName: string,
+    private readonly launch: SurgeLaunchSettings | undefined,
+    private readonly pollMs: number,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Every live instance tagged as `serverName` of this cluster, oldest first. */
+  async findAll(serverName: string, states: ReadonlyArray<string> = ALIVE_STATES): Promise<LaunchedInstance[]> {
+    const sdk = loadEc2();
+    const found: Array<LaunchedInstance & { launched: number }> = [];
+    let nextToken: string | undefined;
+    do {
+      const out = (await this.ec2.send(
+        new sdk.DescribeInstancesCommand({
+          Filters: [
+            { Name: `tag:${TAG_CLUSTER}`, Values: [this.clusterName] },
+            { Name: `tag:${TAG_SERVER}`, Values: [serverName] },
+            { Name: "instance-state-name", Values: [...states] },
+          ],
+          ...(nextToken ? { NextToken: nextToken } : {}),
+        }),
+      )) as DescribeInstancesCommandOutput;
+      for (const reservation of out.Reservations ?? []) {
+        for (const instance of reservation.Instances ?? []) {
+          if (!instance.InstanceId) continue;
+          found.push({ instanceId: instance.InstanceId, state: instance.State?.Name ?? "unknown", launched: instance.LaunchTime?.getTime() ?? 0 });
+        }
+      }
+      nextToken = out.NextToken;
+    } while (nextToken);
+    return found.sort((a, b) => a.launched - b.launched).map(({ instanceId, state }) => ({ instanceId, state }));
+  }
+
+  /** The running (or starting) instance of `serverName`, if there is one. */
+  async findRunning(serverName: string): Promise<string | undefined> {
+    const [first] = await this.findAll(serverName, ["pending", "running"]);
+    return first?.instanceId;
+  }
+
+  /**
+   * Launches the VM for `server` from the launch template, at `server.host` as its private IP (the engine, the
+   * members' routes and the clients all know the surge server by that address), and waits until it runs.
+   */
+  async launchFor(server: ServerEndpoint, deadline: number): Promise<string> {
+    if (!this.launch) {
+      throw new Error(`${server.name}: no surge launch template configured for the aws driver (options.surge), so it cannot create this server's VM`);
+    }
+    if (!isIpv4(server.host)) {
+      throw new Error(`${server.name}: host "${server.host}" must be a private IPv4 address in subnet ${this.launch.subnetId}: the surge VM is launched at that address`);
+    }
+    const sdk = loadEc2();
+    // One token per launch: the SDK's own retries of this request then cannot start a second VM.
+    const clientToken = randomUUID();
+    for (;;) {
+      try {
+        const out = (await this.ec2.send(
+          new sdk.RunInstancesCommand({
+            LaunchTemplate: { LaunchTemplateId: this.launch.launchTemplateId, Version: this.launch.launchTemplateVersion ?? "$Default" },
+            MinCount: 1,
+            MaxCount: 1,
+            SubnetId: this.launch.subnetId,
+            PrivateIpAddress: server.host,
+            ClientToken: clientToken,
+            TagSpecifications: [
+              {
+                ResourceType: "instance",
+                Tags: [
+                  { Key: "Name", Value: `${this.clusterName}-${server.name}` },
+                  { Key: TAG_CLUSTER, Value: this.clusterName },
+                  { Key: TAG_SERVER, Value: server.name },
+                  { Key: TAG_ROLE, Value: "surge" },
+                ],
+              },
+            ],
+          }),
+        )) as RunInstancesCommandOutput;
+        const instanceId = out.Instances?.[0]?.InstanceId;
+        if (!instanceId) throw new Error(`${server.name}: RunInstances returned no instance`);
+        this.log(`${server.name}: launched ${instanceId} at ${server.host} from ${this.launch.launchTemplateId}`);
+        await this.waitForState(server.name, instanceId, "running", deadline);
+        return instanceId;
+      } catch (error) {
+        // The previous surge VM may still be shutting down and holding the address: wait for it, within the deadline.
+        if (awsErrorName(error) === "InvalidIPAddress.InUse" && Date.now() + this.pollMs < deadline) {
+          await sleep(this.pollMs);
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  /** Terminates every live instance of `serverName` and waits until none is left (so its IP is free again). */
+  async terminateAll(serverName: string, deadline: number): Promise<void> {
+    const sdk = loadEc2();
+    const alive = await this.findAll(serverName);
+    const ids = alive.filter((i) => i.state !== "shutting-down").map((i) => i.instanceId);
+    if (ids.length > 0) {
+      await this.ec2.send(new sdk.TerminateInstancesCommand({ InstanceIds: ids }));
+      this.log(`${serverName}: terminating ${ids.join(", ")}`);
+    }
+    while ((await this.findAll(serverName)).length > 0) {
+      if (Date.now() >= deadline) throw new Error(`${serverName}: instances ${alive.map((i) => i.instanceId).join(", ")} not terminated before the deadline`);
+      await sleep(this.pollMs);
+    }
+  }
+
+  private async waitForState(serverName: string, instanceId: string, want: string, deadline: number): Promise<void> {
+    const sdk = loadEc2();
+    let state = "unknown";
+    while (Date.now() < deadline) {
+      const out = (await this.ec2.send(new sdk.DescribeInstancesCommand({ InstanceIds: [instanceId] }))) as DescribeInstancesCommandOutput;
+      state = out.Reservations?.[0]?.Instances?.[0]?.State?.Name ?? state;
+      if (state === want) return;
+      if (state === "terminated" || state === "shutting-down") {
+        throw new Error(`${serverName} (${instanceId}): instance went to ${state} while waiting for ${want}`);
+      }
+      await sleep(this.pollMs);
+    }
+    throw new Error(`${serverName} (${instanceId}): still ${state}, not ${want}, at the deadline`);
+  }
+
+  /** Waits until the instance's SSM agent reports Online: SendCommand to an unregistered instance fails. */
+  async waitForSsm(serverName: string, instanceId: string, deadline: number): Promise<void> {
+    const sdk = loadSsm();
+    let seen = "not registered";
+    while (Date.now() < deadline) {
+      try {
+        const out = (await this.ssm.send(
+          new sdk.DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: [instanceId] }] }),
+        )) as DescribeInstanceInformationCommandOutput;
+        const ping = out.InstanceInformationList?.[0]?.PingStatus;
+        if (ping === "Online") return;
+        seen = ping ? `ping status ${ping}` : "not registered";
+      } catch (error) {
+        seen = errorMessage(error);
+      }
+      await sleep(this.pollMs);
+    }
+    throw new Error(
+      `${serverName} (${instanceId}): not reachable through SSM before the deadline (${seen}); check the instance profile has AmazonSSMManagedInstanceCore and the subnet reaches the SSM endpoints`,
+    );
+  }
+}
+
+function isIpv4(host: string): boolean {
+  const m = IPV4.exec(host);
+  return m !== null && m.slice(1).every((octet) => Number(octet) <= 255);
+}
