@@ -1,0 +1,283 @@
+/**
+ * A fake of the AWS SDK boundary for the SSM host driver: one object that answers the SSM and EC2 commands the
+ * driver sends (real SDK command objects, recorded with their inputs), with a tiny simulation of each instance
+ * (is nats-server running, which binary the symlink points at, the config file and its write-time record).
+ * It interprets the driver's scripts by their distinctive lines, so a script that loses them fails the tests.
+ * Nothing here talks to AWS.
+ */
+import { createHash } from "node:crypto";
+import type { DescribeInstancesCommandInput, RunInstancesCommandInput, TerminateInstancesCommandInput } from "@aws-sdk/client-ec2";
+import type {
+  DeleteParameterCommandInput,
+  DescribeInstanceInformationCommandInput,
+  GetCommandInvocationCommandInput,
+  GetParameterCommandInput,
+  PutParameterCommandInput,
+  SendCommandCommandInput,
+} from "@aws-sdk/client-ssm";
+import { AwsSdkClient } from "../../engine/hosts/aws-sdk";
+
+/** How a command ends: the statuses GetCommandInvocation reports in turn (the last one sticks), and its output. */
+export interface Outcome {
+  readonly statuses: ReadonlyArray<string>;
+  readonly stdout?: string;
+  readonly stderr?: string;
+  readonly responseCode?: number;
+}
+
+/** One simulated VM. */
+export class FakeHost {
+  running = false;
+  link = "";
+  config?: string;
+  meta?: { version: number; sha256: string };
+  /** After a lame duck, how many status checks still see the process draining. */
+  drainChecks = 2;
+  private drainLeft?: number;
+  pid = 4242;
+
+  /** What the agent does with a script. */
+  execute(script: string, params: Map<string, string[]>): Outcome {
+    const ok = (stdout: string): Outcome => ({ statuses: ["InProgress", "Success"], stdout, responseCode: 0 });
+    const fail = (stderr: string): Outcome => ({ statuses: ["InProgress", "Failed"], stderr, responseCode: 1 });
+    const mainPid = () => (this.running ? this.pid : 0);
+    if (script.includes("nats_ver=")) {
+      const version = /nats_ver='([^']+)'/.exec(script)?.[1];
+      const dir = /nats_dir='([^']+)'/.exec(script)?.[1];
+      this.link = `${dir}/nats-server-${version}`;
+      return ok(`nats-server v${version} installed: ${dir}/nats-server -> ${this.link}\n`);
+    }
+    if (script.includes("aws ssm get-parameter")) {
+      // The instance role fetches the exact parameter version named in the script.
+      const m = /--name '([^':]+):(\d+)'/.exec(script);
+      if (!m) return fail("no parameter name in the script");
+      const value = params.get(m[1])?.[Number(m[2]) - 1];
+      if (value === undefined) return fail(`An error occurred (ParameterVersionNotFound)`);
+      this.config = Buffer.from(value, "base64").toString("utf8");
+      this.meta = { version: Number(m[2]), sha256: sha(this.config) };
+      return ok(`config_version=${m[2]}\n`);
+    }
+    if (script.includes("echo config=absent")) {
+      if (this.config === undefined) return ok("config=absent\n");
+      if (!this.meta || this.meta.sha256 !== sha(this.config)) return ok("config=unknown\n");
+      return ok(`config_version=${this.meta.version}\n`);
+    }
+    if (script.includes("systemctl kill -s SIGKILL")) {
+      this.running = false;
+      this.drainLeft = undefined;
+      return ok("killed=yes\n");
+    }
+    if (script.includes("lame_duck=requested")) {
+      if (!this.running) return fail("nats-server is not running: no lame duck to start");
+      this.drainLeft = this.drainChecks;
+      return ok("lame_duck=requested\n");
+    }
+    if (script.includes("systemctl start")) {
+      if (this.config === undefined) return fail("no config at /etc/nats/nats.conf: write it before starting");
+      this.running = true;
+      return ok(`main_pid=${this.pid}\n`);
+    }
+    if (script.includes("active_state=")) {
+      if (this.drainLeft !== undefined) {
+        if (this.drainLeft <= 0) {
+          this.running = false;
+          this.drainLeft = undefined;
+        } else this.drainLeft--;
+      }
+      const state = this.running ? (this.drainLeft !== undefined ? "deactivating" : "active") : "inactive";
+      return ok(`main_pid=${mainPid()}\nactive_state=${state}\n`);
+    }
+    if (script.includes("--signal reload=")) return ok("reload=sent\n");
+    if (script.includes("readlink")) return ok(`link=${this.link}\n`);
+    if (script.includes("cloud-init status")) return ok("status: done\nboot=done\n");
+    if (script.includes("config=removed")) {
+      this.config = undefined;
+      this.meta = undefined;
+      return ok("config=removed\n");
+    }
+    if (script.includes("journalctl -u 'nats-server' -n")) return ok("[1] Starting nats-server\n[1] Server is ready\n");
+    return fail(`fake agent: unknown script:\n${script}`);
+  }
+}
+
+interface FakeInstance {
+  readonly id: string;
+  state: string;
+  readonly tags: Record<string, string>;
+  readonly ip?: string;
+  readonly launched: Date;
+  /** Describe calls before a pending instance runs or a terminating one is gone. */
+  settle: number;
+}
+
+interface Invocation {
+  readonly instanceId: string;
+  readonly outcome: Outcome;
+  polls: number;
+}
+
+/** Both clients in one: SSM and EC2 commands have distinct class names. */
+export class FakeAws implements AwsSdkClient {
+  /** Every command received, in order: its SDK class name and input. */
+  readonly sent: Array<{ readonly command: string; readonly input: unknown }> = [];
+  readonly hosts = new Map<string, FakeHost>();
+  /** SecureString values per name, version n at index n-1, as PutParameter stored them. */
+  readonly params = new Map<string, string[]>();
+  readonly instances: FakeInstance[] = [];
+  /** Every GetCommandInvocation answer, to check no output carries a secret. */
+  readonly outputs: string[] = [];
+  /** Overrides the simulated agent for matching scripts (failures, commands that never end). */
+  override?: (script: string, instanceId: string) => Outcome | undefined;
+  private readonly invocations = new Map<string, Invocation>();
+  private nextId = 1;
+
+  addMember(instanceId: string): FakeHost {
+    const host = new FakeHost();
+    this.hosts.set(instanceId, host);
+    this.instances.push({ id: instanceId, state: "running", tags: {}, launched: new Date(0), settle: 0 });
+    return host;
+  }
+
+  addTagged(instanceId: string, tags: Record<string, string>, state = "running"): FakeHost {
+    const host = new FakeHost();
+    this.hosts.set(instanceId, host);
+    this.instances.push({ id: instanceId, state, tags, launched: new Date(1000), settle: 0 });
+    return host;
+  }
+
+  sentOf<T>(command: string): T[] {
+    return this.sent.filter((s) => s.command === command).map((s) => s.input as T);
+  }
+
+  scripts(): string[] {
+    return this.sentOf<SendCommandCommandInput>("SendCommandCommand").map((i) => i.Parameters?.commands?.[0] ?? "");
+  }
+
+  async send(command: object): Promise<unknown> {
+    const name = command.constructor.name;
+    const input = (command as { input?: unknown }).input;
+    this.sent.push({ command: name, input });
+    switch (name) {
+      case "SendCommandCommand":
+        return this.sendCommand(input as SendCommandCommandInput);
+      case "GetCommandInvocationCommand":
+        return this.getInvocation(input as GetCommandInvocationCommandInput);
+      case "CancelCommandCommand":
+        return {};
+      case "PutParameterCommand": {
+        const i = input as PutParameterCommandInput;
+        const versions = this.params.get(i.Name ?? "") ?? [];
+        versions.push(i.Value ?? "");
+        this.params.set(i.Name ?? "", versions);
+        return { Version: versions.length, Tier: "Standard" };
+      }
+      case "GetParameterCommand": {
+        const [paramName, version] = ((input as GetParameterCommandInput).Name ?? "").split(":");
+        const value = this.params.get(paramName)?.[Number(version) - 1];
+        if (value === undefined) throw awsError("ParameterVersionNotFound");
+        return { Parameter: { Name: paramName, Value: value, Version: Number(version) } };
+      }
+      case "DeleteParameterCommand": {
+        const i = input as DeleteParameterCommandInput;
+        if (!this.params.delete(i.Name ?? "")) throw awsError("ParameterNotFound");
+        return {};
+      }
+      case "DescribeInstanceInformationCommand": {
+        const id = (input as DescribeInstanceInformationCommandInput).Filters?.[0]?.Values?.[0];
+        const instance = this.instances.find((i) => i.id === id);
+        return { InstanceInformationList: instance?.state === "running" ? [{ InstanceId: id, PingStatus: "Online" }] : [] };
+      }
+      case "DescribeInstancesCommand":
+        return this.describe(input as DescribeInstancesCommandInput);
+      case "RunInstancesCommand":
+        return this.run(input as RunInstancesCommandInput);
+      case "TerminateInstancesCommand":
+        for (const id of (input as TerminateInstancesCommandInput).InstanceIds ?? []) {
+          const instance = this.instances.find((i) => i.id === id);
+          if (instance) {
+            instance.state = "shutting-down";
+            instance.settle = 1;
+          }
+        }
+        return {};
+      default:
+        throw new Error(`fake AWS: unexpected command ${name}`);
+    }
+  }
+
+  private sendCommand(input: SendCommandCommandInput): unknown {
+    const instanceId = input.InstanceIds?.[0] ?? "";
+    const host = this.hosts.get(instanceId);
+    if (!host) throw awsError("InvalidInstanceId");
+    const script = input.Parameters?.commands?.[0] ?? "";
+    const outcome = this.override?.(script, instanceId) ?? host.execute(script, this.params);
+    const commandId = `cmd-${this.nextId++}`;
+    this.invocations.set(commandId, { instanceId, outcome, polls: 0 });
+    return { Command: { CommandId: commandId } };
+  }
+
+  private getInvocation(input: GetCommandInvocationCommandInput): unknown {
+    const invocation = this.invocations.get(input.CommandId ?? "");
+    if (!invocation || invocation.instanceId !== input.InstanceId) throw awsError("InvocationDoesNotExist");
+    invocation.polls++;
+    // SSM's eventual consistency: right after SendCommand the invocation does not exist yet.
+    if (invocation.polls === 1) throw awsError("InvocationDoesNotExist");
+    const { statuses } = invocation.outcome;
+    const status = statuses[Math.min(invocation.polls - 2, statuses.length - 1)];
+    const done = status === "Success" || status === "Failed" || status === "TimedOut" || status === "Cancelled";
+    const answer = {
+      Status: status,
+      StatusDetails: status,
+      ResponseCode: done ? (invocation.outcome.responseCode ?? 0) : -1,
+      StandardOutputContent: done ? (invocation.outcome.stdout ?? "") : "",
+      StandardErrorContent: done ? (invocation.outcome.stderr ?? "") : "",
+    };
+    this.outputs.push(JSON.stringify(answer));
+    return answer;
+  }
+
+  private describe(input: DescribeInstancesCommandInput): unknown {
+    let found = this.instances;
+    if (input.InstanceIds) {
+      found = found.filter((i) => input.InstanceIds?.includes(i.id));
+      // Time passes between describes: pending instances come up, terminating ones go.
+      for (const i of found) {
+        if (i.settle > 0) i.settle--;
+        else if (i.state === "pending") i.state = "running";
+        else if (i.state === "shutting-down") i.state = "terminated";
+      }
+    }
+    for (const filter of input.Filters ?? []) {
+      const values = filter.Values ?? [];
+      if (filter.Name === "instance-state-name") {
+        // Terminating instances finish between tag queries too.
+        for (const i of found) if (i.state === "shutting-down" && i.settle-- <= 0) i.state = "terminated";
+        found = found.filter((i) => values.includes(i.state));
+      } else if (filter.Name?.startsWith("tag:")) {
+        const key = filter.Name.slice(4);
+        found = found.filter((i) => values.includes(i.tags[key]));
+      }
+    }
+    return { Reservations: [{ Instances: found.map((i) => ({ InstanceId: i.id, State: { Name: i.state }, LaunchTime: i.launched, PrivateIpAddress: i.ip })) }] };
+  }
+
+  private run(input: RunInstancesCommandInput): unknown {
+    const ip = input.PrivateIpAddress;
+    if (this.instances.some((i) => i.ip === ip && i.state !== "terminated")) throw awsError("InvalidIPAddress.InUse");
+    const id = `i-launched-${this.nextId++}`;
+    const tags = Object.fromEntries((input.TagSpecifications?.[0]?.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
+    this.instances.push({ id, state: "pending", tags, ip, launched: new Date(), settle: 1 });
+    this.hosts.set(id, new FakeHost());
+    return { Instances: [{ InstanceId: id, State: { Name: "pending" } }] };
+  }
+}
+
+export function awsError(name: string): Error {
+  const error = new Error(`${name}: simulated by the fake AWS`);
+  error.name = name;
+  return error;
+}
+
+function sha(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}

@@ -1,0 +1,311 @@
+/**
+ * SsmHostDriver against a fake at the AWS SDK boundary (fake-aws.ts): the driver builds real SDK command objects,
+ * the fake records them and simulates the SSM agent, Parameter Store and EC2. Verified only with this mock: nothing
+ * here has run against AWS.
+ */
+import type { RunInstancesCommandInput } from "@aws-sdk/client-ec2";
+import type { PutParameterCommandInput, SendCommandCommandInput } from "@aws-sdk/client-ssm";
+import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../engine/hosts/aws-paths";
+import { SsmCommandError, SsmHostDriver, SsmHostDriverOptions } from "../../engine/hosts/aws-ssm";
+import { ServerEndpoint } from "../../engine/spec";
+import { FakeAws } from "./fake-aws";
+
+const endpoint = (name: string, host: string): ServerEndpoint => ({ name, host, clientPort: 4222, clusterPort: 6222, monitorPort: 8222 });
+const n1 = endpoint("n1", "10.0.1.10");
+const n2 = endpoint("n2", "10.0.1.11");
+const surge = endpoint("surge", "10.0.1.99");
+const MEMBER_INSTANCES: Record<string, string> = { n1: "i-0000000000000aaa1", n2: "i-0000000000000aaa2" };
+
+function setup(extra: Partial<SsmHostDriverOptions> = {}): { aws: FakeAws; driver: SsmHostDriver; log: string[] } {
+  const aws = new FakeAws();
+  for (const id of Object.values(MEMBER_INSTANCES)) aws.addMember(id);
+  const log: string[] = [];
+  const driver = new SsmHostDriver({
+    region: "eu-west-1",
+    clusterName: "nats-dev",
+    instanceIdFor: (server) => MEMBER_INSTANCES[server.name],
+    surge: { launchTemplateId: "lt-0123456789abcdef0", subnetId: "subnet-0abc" },
+    pollMs: 1,
+    commandTimeoutSeconds: 5,
+    provisionTimeoutSeconds: 5,
+    ssmClient: aws,
+    ec2Client: aws,
+    log: (line) => log.push(line),
+    ...extra,
+  });
+  return { aws, driver, log };
+}
+
+describe("SsmHostDriver: loading the AWS SDK", () => {
+  it("loads no SDK module to import or construct the driver, and loads it on the first command", async () => {
+    const loaded: string[] = [];
+    for (const sdk of ["@aws-sdk/client-ssm", "@aws-sdk/client-ec2"]) {
+      jest.doMock(sdk, () => {
+        loaded.push(sdk);
+        return jest.requireActual(sdk);
+      });
+    }
+    let fresh: typeof import("../../engine/hosts/aws-ssm") | undefined;
+    jest.isolateModules(() => {
+      fresh = jest.requireActual<typeof import("../../engine/hosts/aws-ssm")>("../../engine/hosts/aws-ssm");
+    });
+    if (!fresh) throw new Error("module not loaded");
+    const aws = new FakeAws();
+    aws.addMember("i-1");
+    const driver = new fresh.SsmHostDriver({ region: "eu-west-1", clusterName: "c", instanceIdFor: () => "i-1", pollMs: 1, ssmClient: aws, ec2Client: aws });
+    driver.layout(n1);
+    expect(loaded).toEqual([]);
+    await driver.isRunning(n1);
+    expect(loaded).toEqual(["@aws-sdk/client-ssm"]);
+    jest.dontMock("@aws-sdk/client-ssm");
+    jest.dontMock("@aws-sdk/client-ec2");
+  });
+});
+
+describe("SsmHostDriver: commands", () => {
+  it("installs through AWS-RunShellScript with the checksum-verified snippet, polling until Success", async () => {
+    const { aws, driver, log } = setup();
+    await driver.install(n1, "2.15.2");
+
+    const [send] = aws.sentOf<SendCommandCommandInput>("SendCommandCommand");
+    expect(send.DocumentName).toBe("AWS-RunShellScript");
+    expect(send.InstanceIds).toEqual([MEMBER_INSTANCES.n1]);
+    expect(send.Comment).toBe("nats-cluster: install nats-server v2.15.2");
+    expect(send.Parameters?.executionTimeout).toEqual(["600"]);
+    const script = send.Parameters?.commands?.[0] ?? "";
+    expect(script).toContain("https://github.com/nats-io/nats-server/releases/download/v2.15.2");
+    expect(script).toContain("sha256sum -c");
+    expect(script).toContain("nats_dir='/opt/nats'");
+    // InvocationDoesNotExist (retried), InProgress, Success.
+    expect(aws.sentOf("GetCommandInvocationCommand")).toHaveLength(3);
+    expect(await driver.installedVersion(n1)).toBe("2.15.2");
+    expect(log).toContain(`n1 (${MEMBER_INSTANCES.n1}): install nats-server v2.15.2: sent`);
+  });
+
+  it("maps each HostDriver method to its command", async () => {
+    const { aws, driver } = setup();
+    await driver.writeConfig(n1, "server_name: n1\n");
+    await driver.start(n1);
+    expect(await driver.isRunning(n1)).toBe(true);
+    await driver.signalReload(n1);
+    expect(await driver.readLog(n1, 25)).toContain("Server is ready");
+    await driver.signalLameDuck(n1);
+    await driver.kill(n1);
+    expect(await driver.isRunning(n1)).toBe(false);
+
+    const scripts = aws.scripts();
+    expect(scripts.find((s) => s.includes("systemctl start 'nats-server'"))).toBeDefined();
+    expect(scripts.find((s) => s.includes("/opt/nats/nats-server' --signal reload='/var/run/nats/nats.pid'"))).toBeDefined();
+    expect(scripts.find((s) => s.includes("journalctl -u 'nats-server' -n 25 --no-pager"))).toBeDefined();
+    // Lame duck through systemd, whose ExecStop sends SIGUSR2: systemd then does not restart it on exit.
+    expect(scripts.find((s) => s.includes("systemctl stop --no-block 'nats-server'") && s.includes("lame_duck=requested"))).toBeDefined();
+    expect(scripts.find((s) => s.includes("systemctl kill -s SIGKILL 'nats-server'"))).toBeDefined();
+    expect(scripts.filter((s) => s.includes("systemctl show -p MainPID --value 'nats-server'") && s.includes("active_state="))).toHaveLength(2);
+    expect(driver.layout(n1)).toEqual({ pidFile: "/var/run/nats/nats.pid", storeDir: "/var/lib/nats/jetstream" });
+  });
+
+  it("names the server, instance, command, status, exit code and stderr when a command fails", async () => {
+    const { aws, driver, log } = setup();
+    await driver.writeConfig(n1, "server_name: n1\n");
+    aws.override = (script) =>
+      script.includes("systemctl start")
+        ? { statuses: ["InProgress", "InProgress", "Failed"], responseCode: 1, stderr: "nats-server exited right after start; last journal lines:\nnats.conf:3:1: unknown field" }
+        : undefined;
+    const error = await driver.start(n1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SsmCommandError);
+    const message = (error as Error).message;
+    expect(message).toContain(`n1 (${MEMBER_INSTANCES.n1}): start nats-server: Failed, exit code 1: nats-server exited right after start`);
+    expect(message).toContain("unknown field");
+    expect(message).toMatch(/\[SSM command cmd-\d+\]$/);
+    expect((error as SsmCommandError).status).toBe("Failed");
+    expect(log.some((line) => line.includes("start nats-server: Failed"))).toBe(true);
+  });
+
+  it("gives up at its own deadline with an error naming the instance and the command, and cancels it", async () => {
+    const { aws, driver } = setup({ commandTimeoutSeconds: 0.2, pollMs: 10 });
+    aws.override = () => ({ statuses: ["InProgress"] });
+    const started = Date.now();
+    const error = await driver.signalReload(n2).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(error).toBeInstanceOf(SsmCommandError);
+    expect((error as Error).message).toMatch(
+      new RegExp(`^n2 \\(${MEMBER_INSTANCES.n2}\\): reload the config \\(SIGHUP\\): did not finish within 0.2s \\(last status InProgress\\); cancelled it \\[SSM command cmd-\\d+\\]$`),
+    );
+    const [cancel] = aws.sentOf<{ CommandId: string; InstanceIds: string[] }>("CancelCommandCommand");
+    expect(cancel.InstanceIds).toEqual([MEMBER_INSTANCES.n2]);
+    expect((error as SsmCommandError).commandId).toBe(cancel.CommandId);
+  });
+
+  it("reports an instance SSM cannot reach", async () => {
+    const { driver } = setup({ instanceIdFor: () => "i-0000000000000dead" });
+    await expect(driver.start(n1)).rejects.toThrow(/^n1 \(i-0000000000000dead\): start nats-server: SendCommand failed \(InvalidInstanceId/);
+  });
+});
+
+describe("SsmHostDriver: configs never in a command, an output or a log line", () => {
+  const config = [
+    "# Written by the nats-cluster rollout engine; edits are overwritten.",
+    "# nats-cluster restart-digest: sha256:" + "ab".repeat(32),
+    "server_name: n1",
+    "authorization {",
+    '  users: [{ user: "app", password: "pa55-w0rd-secret-1" }]',
+    '  token: "tok-secret-2"',
+    "}",
+    "",
+  ].join("\n");
+
+  it("stores it as a SecureString, has the host fetch that version, and reads back the exact text", async () => {
+    const { aws, driver, log } = setup();
+    await driver.writeConfig(n1, config);
+
+    const [put] = aws.sentOf<PutParameterCommandInput>("PutParameterCommand");
+    expect(put).toMatchObject({ Name: "/nats-cluster/nats-dev/n1/nats.conf", Type: "SecureString", Overwrite: true, Tier: "Intelligent-Tiering" });
+    expect(Buffer.from(put.Value ?? "", "base64").toString("utf8")).toBe(config);
+    const write = aws.scripts().find((s) => s.includes("aws ssm get-parameter")) ?? "";
+    expect(write).toContain("--name '/nats-cluster/nats-dev/n1/nats.conf:1' --with-decryption");
+    expect(write).toContain("chmod 0600");
+    expect(write).toContain("--region 'eu-west-1'");
+
+    expect(await driver.readConfig(n1)).toBe(config);
+    // A second write is a new version; the host names it and the text follows.
+    const changed = config.replace("tok-secret-2", "tok-secret-3");
+    await driver.writeConfig(n1, changed);
+    expect(await driver.readConfig(n1)).toBe(changed);
+
+    const secrets = ["pa55-w0rd-secret-1", "tok-secret-2", "tok-secret-3"];
+    const encoded = [config, changed].map((c) => Buffer.from(c).toString("base64"));
+    const everythingButPuts = JSON.stringify(aws.sent.filter((s) => s.command !== "PutParameterCommand"));
+    const visible = [everythingButPuts, ...aws.outputs, ...log];
+    for (const text of visible) {
+      for (const secret of [...secrets, ...encoded, config, changed]) expect(text).not.toContain(secret);
+    }
+    // The parameters themselves are the only place the text goes, encrypted (SecureString).
+    expect(aws.sentOf<PutParameterCommandInput>("PutParameterCommand").every((p) => p.Type === "SecureString")).toBe(true);
+  });
+
+  it("reads no config, an edited config, or one whose version is gone as undefined", async () => {
+    const { aws, driver, log } = setup();
+    expect(await driver.readConfig(n1)).toBeUndefined();
+    await driver.writeConfig(n1, config);
+    const host = aws.hosts.get(MEMBER_INSTANCES.n1);
+    if (!host) throw new Error("no fake host");
+    host.config = `${config}# edited by hand\n`;
+    expect(await driver.readConfig(n1)).toBeUndefined();
+    expect(log.some((line) => line.includes("was not written by this driver or was edited since"))).toBe(true);
+    await driver.writeConfig(n1, config);
+    aws.params.clear();
+    expect(await driver.readConfig(n1)).toBeUndefined();
+  });
+
+  it("refuses a config too large for a parameter, naming the server", async () => {
+    const { driver } = setup();
+    await expect(driver.writeConfig(n1, "x".repeat(7000))).rejects.toThrow(/^n1: its config is 7000 bytes .* more than an SSM parameter holds/);
+  });
+});
+
+describe("SsmHostDriver: waiting for exit", () => {
+  it("polls isRunning until the process is gone after lame duck", async () => {
+    const { aws, driver } = setup();
+    const host = aws.hosts.get(MEMBER_INSTANCES.n1);
+    if (!host) throw new Error("no fake host");
+    await driver.writeConfig(n1, "server_name: n1\n");
+    await driver.start(n1);
+    host.drainChecks = 3;
+    await driver.signalLameDuck(n1);
+    const before = aws.scripts().filter((s) => s.includes("active_state=")).length;
+    expect(await driver.waitForExit(n1, 5000)).toBe(true);
+    // Three checks still see it draining (unit deactivating, MainPID set), the fourth sees it gone.
+    expect(aws.scripts().filter((s) => s.includes("active_state=")).length - before).toBe(4);
+  });
+
+  it("returns false at its timeout while the server is still draining", async () => {
+    const { aws, driver } = setup({ pollMs: 20 });
+    const host = aws.hosts.get(MEMBER_INSTANCES.n1);
+    if (!host) throw new Error("no fake host");
+    await driver.writeConfig(n1, "server_name: n1\n");
+    await driver.start(n1);
+    host.drainChecks = 1_000_000;
+    await driver.signalLameDuck(n1);
+    const started = Date.now();
+    expect(await driver.waitForExit(n1, 150)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await driver.waitForExit(n1, 0)).toBe(false);
+  });
+});
+
+describe("SsmHostDriver: the surge VM", () => {
+  it("launches it from the launch template at its address, waits for SSM and cloud-init, and terminates it", async () => {
+    const { aws, driver } = setup();
+    // Before: no instance, so nothing to ask SSM.
+    expect(await driver.isRunning(surge)).toBe(false);
+    expect(await driver.installedVersion(surge)).toBeUndefined();
+    expect(await driver.readConfig(surge)).toBeUndefined();
+    expect(aws.sentOf("SendCommandCommand")).toHaveLength(0);
+
+    await driver.provision(surge);
+    const [run] = aws.sentOf<RunInstancesCommandInput>("RunInstancesCommand");
+    expect(run).toMatchObject({
+      LaunchTemplate: { LaunchTemplateId: "lt-0123456789abcdef0", Version: "$Default" },
+      SubnetId: "subnet-0abc",
+      PrivateIpAddress: "10.0.1.99",
+      MinCount: 1,
+      MaxCount: 1,
+    });
+    expect(run.ClientToken).toMatch(/^[0-9a-f-]{36}$/);
+    expect(run.TagSpecifications?.[0]?.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: TAG_CLUSTER, Value: "nats-dev" },
+        { Key: TAG_SERVER, Value: "surge" },
+        { Key: TAG_ROLE, Value: "surge" },
+      ]),
+    );
+    expect(aws.sentOf("DescribeInstanceInformationCommand").length).toBeGreaterThan(0);
+    const launchedId = aws.instances.find((i) => i.tags[TAG_SERVER] === "surge")?.id ?? "";
+    const boot = aws.sentOf<SendCommandCommandInput>("SendCommandCommand")[0];
+    expect(boot.InstanceIds).toEqual([launchedId]);
+    expect(boot.Parameters?.commands?.[0]).toContain("cloud-init status --wait");
+
+    await driver.install(surge, "2.15.2");
+    await driver.writeConfig(surge, "server_name: surge\n");
+    await driver.start(surge);
+    expect(await driver.isRunning(surge)).toBe(true);
+
+    await driver.deprovision(surge);
+    expect(aws.sentOf<{ InstanceIds: string[] }>("TerminateInstancesCommand")[0].InstanceIds).toEqual([launchedId]);
+    expect(aws.sentOf<{ Name: string }>("DeleteParameterCommand")[0].Name).toBe("/nats-cluster/nats-dev/surge/nats.conf");
+    expect(aws.instances.find((i) => i.id === launchedId)?.state).toBe("terminated");
+    expect(await driver.isRunning(surge)).toBe(false);
+  });
+
+  it("adopts a running orphan instead of launching a second one", async () => {
+    const { aws, driver } = setup();
+    aws.addTagged("i-0000000000000orph", { [TAG_CLUSTER]: "nats-dev", [TAG_SERVER]: "surge", [TAG_ROLE]: "surge" });
+    await driver.provision(surge);
+    expect(aws.sentOf("RunInstancesCommand")).toHaveLength(0);
+    expect(aws.sentOf<SendCommandCommandInput>("SendCommandCommand")[0].InstanceIds).toEqual(["i-0000000000000orph"]);
+  });
+
+  it("terminates a stopped orphan (it holds the address) and launches a fresh VM", async () => {
+    const { aws, driver } = setup();
+    aws.addTagged("i-0000000000000stop", { [TAG_CLUSTER]: "nats-dev", [TAG_SERVER]: "surge" }, "stopped");
+    await driver.provision(surge);
+    expect(aws.sentOf<{ InstanceIds: string[] }>("TerminateInstancesCommand")[0].InstanceIds).toEqual(["i-0000000000000stop"]);
+    expect(aws.sentOf("RunInstancesCommand")).toHaveLength(1);
+  });
+
+  it("refuses a surge host that is not an IPv4 address, and a missing launch template", async () => {
+    await expect(setup().driver.provision(endpoint("surge", "surge.internal"))).rejects.toThrow(/surge: host "surge.internal" must be a private IPv4 address in subnet subnet-0abc/);
+    await expect(setup({ surge: undefined }).driver.provision(surge)).rejects.toThrow(/surge: no surge launch template configured/);
+  });
+
+  it("provisions a member by waiting for SSM and cloud-init only, and deprovisions it without terminating", async () => {
+    const { aws, driver } = setup();
+    await driver.provision(n1);
+    await driver.writeConfig(n1, "server_name: n1\n");
+    await driver.deprovision(n1);
+    expect(aws.sentOf("RunInstancesCommand")).toHaveLength(0);
+    expect(aws.sentOf("TerminateInstancesCommand")).toHaveLength(0);
+    expect(aws.hosts.get(MEMBER_INSTANCES.n1)?.config).toBeUndefined();
+    expect(aws.params.size).toBe(0);
+  });
+});

@@ -1,0 +1,179 @@
+/**
+ * The EC2 user data: checksum-verified install (and that install part run for real with `sh` against a local
+ * release server), no secret anywhere, a systemd unit that stops by lame duck, and shell that parses.
+ * AWS itself is not involved: the user data is plain text, and cloud-init is not run here.
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtemp, readlink, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { INSTALL_HEREDOC, JETSTREAM_DEVICE, renderUserData, systemdUnitFor, userDataInputsFor } from "../../components/aws/user-data";
+import { configTextFor } from "../../engine/config/text";
+import { DEFAULT_AWS_HOST_PATHS } from "../../engine/hosts/aws-paths";
+import * as scripts from "../../engine/hosts/aws-scripts";
+import { SsmHostDriver } from "../../engine/hosts/aws-ssm";
+import { ClusterSpec } from "../../engine/spec";
+import { FakeReleaseServer } from "../support/release-server";
+
+const execFileAsync = promisify(execFile);
+
+const SECRETS = ["tok-9f8e7d6c5b4a", "pa55-w0rd-xyz", "sys-pa55-qwerty"];
+const spec: ClusterSpec = {
+  name: "nats-dev",
+  version: "2.15.2",
+  members: ["n1", "n2", "n3"].map((name, i) => ({ name, host: `10.0.1.${10 + i}`, clientPort: 4222, clusterPort: 6222, monitorPort: 8222 })),
+  surge: { name: "surge", host: "10.0.1.99", clientPort: 4222, clusterPort: 6222, monitorPort: 8222 },
+  routes: { kind: "explicit" },
+  jetstream: { enabled: true },
+  lameDuck: { durationSeconds: 30, gracePeriodSeconds: 10 },
+  auth: { users: [{ user: "app", password: SECRETS[1] }], systemAccount: { user: "sys", password: SECRETS[2] } },
+};
+const tokenSpec: ClusterSpec = { ...spec, auth: { token: SECRETS[0] } };
+
+/** The user data's install part: the body of the `sh <<'NATS_INSTALL_EOF'` here-document. */
+function installPartOf(userData: string): string {
+  const start = userData.indexOf(`sh <<'${INSTALL_HEREDOC}'\n`);
+  const end = userData.indexOf(`\n${INSTALL_HEREDOC}\n`, start);
+  expect(start).toBeGreaterThanOrEqual(0);
+  expect(end).toBeGreaterThan(start);
+  return userData.slice(userData.indexOf("\n", start) + 1, end + 1);
+}
+
+describe("user data", () => {
+  const member = renderUserData({ ...userDataInputsFor(spec, spec.members[0]), arch: "amd64", jetstreamDevice: JETSTREAM_DEVICE });
+
+  it("installs from the official release and verifies it against SHA256SUMS", () => {
+    expect(member.startsWith("#!/bin/sh\n")).toBe(true);
+    expect(member).toContain("nats_url='https://github.com/nats-io/nats-server/releases/download/v2.15.2'");
+    expect(member).toContain('"$nats_url/SHA256SUMS"');
+    expect(member).toContain("nats_asset='nats-server-v2.15.2-linux-amd64.tar.gz'");
+    expect(member).toContain("sha256sum -c");
+    expect(member).toContain("nats_dir='/opt/nats'");
+  });
+
+  it("carries no secret: not the token, not a password, not the config", () => {
+    for (const s of [spec, tokenSpec]) {
+      // The config of this very server does hold the secrets (so the test would notice them leaking)...
+      const driver = new SsmHostDriver({ region: "eu-west-1", clusterName: s.name, instanceIdFor: () => "i-1" });
+      const config = configTextFor(s, s.members[0], driver);
+      const present = SECRETS.filter((secret) => config.includes(secret));
+      expect(present.length).toBeGreaterThan(0);
+      // ...and none of them reaches the user data, for a member or the surge server.
+      for (const server of [s.members[0], s.surge]) {
+        const userData = renderUserData({ ...userDataInputsFor(s, server), arch: "arm64", jetstreamDevice: JETSTREAM_DEVICE });
+        for (const secret of SECRETS) expect(userData).not.toContain(secret);
+        expect(userData).not.toContain("authorization");
+        expect(userData).not.toMatch(/nats\.conf'? *<</); // no here-document writing the config
+      }
+    }
+  });
+
+  it("writes a systemd unit that stops by lame duck (SIGUSR2), like the official one, as user nats", () => {
+    const unit = systemdUnitFor(DEFAULT_AWS_HOST_PATHS, { withVolume: true });
+    expect(unit).toContain("ExecStop=/bin/kill -s SIGUSR2 $MAINPID");
+    expect(unit).toContain("KillSignal=SIGUSR2");
+    expect(unit).toContain("TimeoutStopSec=150");
+    expect(unit).toContain("Restart=on-failure");
+    expect(unit).toContain("User=nats");
+    expect(unit).toContain("ExecStart=/opt/nats/nats-server -c /etc/nats/nats.conf");
+    expect(unit).toContain("ConditionPathExists=/etc/nats/nats.conf");
+    expect(unit).toContain("RequiresMountsFor=/var/lib/nats");
+    expect(unit).toContain("RuntimeDirectory=nats");
+    expect(member).toContain(unit.trimEnd());
+    expect(member).toContain("systemctl enable nats-server");
+    expect(member).not.toContain("systemctl start");
+    expect(systemdUnitFor(DEFAULT_AWS_HOST_PATHS, { withVolume: false, stopTimeoutSeconds: 200 })).toContain("TimeoutStopSec=200");
+  });
+
+  it("mounts the JetStream volume on members (formatting only a blank one) and not on a client-only surge server", () => {
+    expect(member).toContain("'/dev/sdf' '/dev/xvdf'");
+    expect(member).toMatch(/if \[ -z "\$\(blkid -o value -s TYPE "\$nats_dev" \|\| true\)" \]; then mkfs\.xfs/);
+    expect(member).toContain("/var/lib/nats xfs defaults,noatime,nofail");
+    const surgeInputs = userDataInputsFor(spec, spec.surge);
+    expect(surgeInputs.jetstream).toBe(false);
+    const surge = renderUserData({ ...surgeInputs, arch: "amd64" });
+    expect(surge).not.toContain("mkfs");
+    expect(surge).not.toContain("RequiresMountsFor");
+    expect(userDataInputsFor({ ...spec, surge: { ...spec.surge, jetstream: true } }, spec.surge).jetstream).toBe(true);
+  });
+
+  it("is valid POSIX shell, and so is every SSM script", () => {
+    const check = (text: string) => execFileSync("sh", ["-n"], { input: text });
+    check(member);
+    check(renderUserData({ serverName: "surge", version: "2.14.9", arch: "arm64" }));
+    const paths = DEFAULT_AWS_HOST_PATHS;
+    for (const text of [
+      scripts.statusScript(),
+      scripts.startScript(paths),
+      scripts.lameDuckScript(),
+      scripts.reloadScript(paths),
+      scripts.killScript(10),
+      scripts.logScript(20),
+      scripts.installedVersionScript(paths),
+      scripts.readConfigScript(paths),
+      scripts.writeConfigScript({ region: "eu-west-1", parameterName: "/nats-cluster/dev/n1/nats.conf", parameterVersion: 3, paths }),
+      scripts.removeConfigScript(paths),
+      scripts.bootDoneScript(),
+    ]) {
+      check(text);
+    }
+  });
+
+  it("refuses paths that would change the meaning of the script", () => {
+    expect(() => renderUserData({ serverName: "n1", version: "2.15.2", arch: "amd64", paths: { ...DEFAULT_AWS_HOST_PATHS, configPath: "/etc/nats/x y.conf" } })).toThrow(/configPath/);
+    expect(() => renderUserData({ serverName: "n1", version: "2.15.2", arch: "amd64", paths: { ...DEFAULT_AWS_HOST_PATHS, pidFile: "/tmp/nats.pid" } })).toThrow(/pidFile/);
+  });
+});
+
+describe("the user data's install part, run with sh against a local release server", () => {
+  const releases = new FakeReleaseServer();
+  let work: string;
+  // curl must reach 127.0.0.1 directly even where a proxy is configured.
+  const env = { ...process.env, no_proxy: "127.0.0.1,localhost", NO_PROXY: "127.0.0.1,localhost" };
+
+  beforeAll(async () => {
+    await releases.start();
+    releases.publish("9.9.1");
+    releases.publish("9.9.2", { checksum: "wrong" });
+    work = await mkdtemp(path.join(tmpdir(), "aws-user-data-"));
+  });
+  afterAll(async () => {
+    await releases.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const installPart = (version: string, installDir: string): string =>
+    installPartOf(
+      renderUserData({
+        serverName: "n1",
+        version,
+        arch: "amd64",
+        jetstreamDevice: JETSTREAM_DEVICE,
+        releaseBaseUrl: releases.base,
+        paths: { ...DEFAULT_AWS_HOST_PATHS, installDir },
+      }),
+    );
+
+  it("installs a release whose SHA-256 matches, and refuses one whose SHA-256 does not", async () => {
+    const installDir = path.join(work, "opt", "nats");
+    const link = path.join(installDir, "nats-server");
+
+    const good = await execFileAsync("sh", ["-c", installPart("9.9.1", installDir)], { env });
+    expect(good.stdout).toContain("nats-server v9.9.1 installed");
+    expect(good.stderr).toContain(": OK"); // sha256sum -c's verdict
+    expect(await readlink(link)).toBe(path.join(installDir, "nats-server-9.9.1"));
+    expect((await execFileAsync(link, ["--version"])).stdout.trim()).toBe("nats-server: v9.9.1");
+
+    const bad = await execFileAsync("sh", ["-c", installPart("9.9.2", installDir)], { env }).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(`checksum mismatch for ${releases.base}/v9.9.2/nats-server-v9.9.2-linux-amd64.tar.gz`);
+    // The running version is untouched and nothing unverified was left behind.
+    expect(await readlink(link)).toBe(path.join(installDir, "nats-server-9.9.1"));
+    expect((await readdir(installDir)).sort()).toEqual(["nats-server", "nats-server-9.9.1"]);
+    expect(releases.requests).toContain("/releases/download/v9.9.2/SHA256SUMS");
+  });
+});
