@@ -7,9 +7,19 @@ import { BIN_CACHE } from "./versions";
 const REPO = path.join(__dirname, "..", "..");
 const CLI = path.join(REPO, "dist", "engine", "cli.js");
 
-/** The engine CLI runs from the compiled JavaScript; build it when a test runs before `npm run build` did. */
+/** Newest modification time of the engine's TypeScript sources. */
+function newestSource(dir = path.join(REPO, "engine")): number {
+  return Math.max(
+    0,
+    ...fs.readdirSync(dir, { withFileTypes: true }).map((e) =>
+      e.isDirectory() ? newestSource(path.join(dir, e.name)) : e.name.endsWith(".ts") ? fs.statSync(path.join(dir, e.name)).mtimeMs : 0,
+    ),
+  );
+}
+
+/** The engine CLI runs from the compiled JavaScript: (re)build it when it is missing or older than the sources. */
 export function ensureBuilt(): void {
-  if (!fs.existsSync(CLI)) execFileSync(process.execPath, [path.join(REPO, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(REPO, "tsconfig.json")], { stdio: "inherit" });
+  if (!fs.existsSync(CLI) || fs.statSync(CLI).mtimeMs < newestSource()) execFileSync(process.execPath, [path.join(REPO, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(REPO, "tsconfig.json")], { stdio: "inherit" });
 }
 
 /**
