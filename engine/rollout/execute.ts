@@ -75,6 +75,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
   const byName = new Map<string, ServerEndpoint>(spec.members.map((m) => [m.name, m]));
   let surgeStarted: number | undefined;
   let surgeVersion: string | undefined;
+  const surgeTimes: { readyMs?: number; drainMs?: number } = {};
   ctx.surgeInCluster = observed.surge.running;
   for (const m of observed.members) if (!m.reachable) ctx.down.add(m.name);
   const watch = options.watchTraffic === false ? undefined : new TrafficWatch(spec);
@@ -85,7 +86,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
       targetVersion: spec.version,
       result,
       members,
-      surge: surgeStarted !== undefined ? { name: spec.surge.name, version: surgeVersion, lifetimeMs: Date.now() - surgeStarted, removed: surgeRemoved } : undefined,
+      surge: surgeStarted !== undefined ? { name: spec.surge.name, version: surgeVersion, lifetimeMs: Date.now() - surgeStarted, ...surgeTimes, removed: surgeRemoved } : undefined,
       totalMs: log.elapsedMs(),
       halt,
       clientImpact,
@@ -105,7 +106,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
         surgeStarted = Date.now();
         surgeVersion = step.to ?? plan.surgeVersion ?? spec.version;
         try {
-          await surgeUp(ctx, surgeVersion);
+          surgeTimes.readyMs = await surgeUp(ctx, surgeVersion);
         } catch (err) {
           if (!(err instanceof StepFailure)) throw err;
           // No member was touched yet: take the surge server away again and stop.
@@ -141,7 +142,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
         break;
       }
       case "surge-down":
-        await surgeDown(ctx);
+        surgeTimes.drainMs = await surgeDown(ctx);
         break;
       case "final-check":
         await finalCheck(ctx);

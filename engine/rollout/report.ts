@@ -35,7 +35,16 @@ export interface RolloutReport {
   readonly targetVersion: string;
   readonly result: "succeeded" | "halted" | "no-change";
   readonly members: ReadonlyArray<MemberReport>;
-  readonly surge?: { readonly name: string; readonly version?: string; readonly lifetimeMs: number; readonly removed: boolean };
+  readonly surge?: {
+    readonly name: string;
+    readonly version?: string;
+    readonly lifetimeMs: number;
+    /** Start until ready for clients (0 when a left-over surge server was adopted). */
+    readonly readyMs?: number;
+    /** Lame-duck signal until it exited, when it left. */
+    readonly drainMs?: number;
+    readonly removed: boolean;
+  };
   readonly totalMs: number;
   readonly halt?: HaltReport;
   readonly clientImpact?: TrafficSummary;

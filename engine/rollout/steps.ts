@@ -52,13 +52,11 @@ async function startAndGate(ctx: RolloutContext, step: StepKind, server: ServerE
     throw new StepFailure(server.name, step, "start", describeError(err), { drainMs });
   }
   ctx.log.emit({ kind: "info", step, server: server.name, message: `started ${version}; waiting for its gates` });
+  const gatesStartedAt = Date.now();
   const gates = await ctx.gate(step, server, version);
-  const partial: Partial<MemberReport> = {
-    drainMs,
-    downMs: Date.now() - downSince - (gates.totalMs - (gates.timings.find((t) => t.gate === "ready")?.ms ?? gates.totalMs)),
-    gateTimings: gates.timings,
-    soakMs: gates.soakMs,
-  };
+  // Down = from the lame-duck signal until the server was ready for clients again.
+  const readyAt = gatesStartedAt + (gates.timings.find((t) => t.gate === "ready")?.ms ?? gates.totalMs);
+  const partial: Partial<MemberReport> = { drainMs, downMs: readyAt - downSince, gateTimings: gates.timings, soakMs: gates.soakMs };
   if (!gates.passed) throw new StepFailure(server.name, step, gates.failure!.gate, gates.failure!.observation, partial);
   return partial;
 }
@@ -111,27 +109,27 @@ export async function rollbackMember(ctx: RolloutContext, member: ServerEndpoint
   return startAndGate(ctx, step, member, previous.version, previous.configText ?? ctx.configFor(member), downSince, undefined);
 }
 
-/** Bring the surge server up (or adopt a running one) and hold its gates. */
-export async function surgeUp(ctx: RolloutContext, version: string): Promise<void> {
+/** Bring the surge server up (or adopt a running one) and hold its gates; resolves with its start-to-ready time. */
+export async function surgeUp(ctx: RolloutContext, version: string): Promise<number> {
   const surge = ctx.spec.surge;
   ctx.surgeInCluster = true;
   if (await ctx.driver.isRunning(surge)) {
     const adopted = await ctx.gate("surge-up", surge, (await ctx.monitor(surge).varz().catch(() => undefined))?.version ?? version);
     if (adopted.passed) {
       ctx.log.emit({ kind: "info", step: "surge-up", server: surge.name, message: "adopted the surge server left by an interrupted rollout" });
-      return;
+      return 0;
     }
     ctx.log.emit({ kind: "warning", step: "surge-up", server: surge.name, message: `left-over surge server unhealthy (${adopted.failure?.observation}); replacing it` });
     await ctx.driver.kill(surge);
   }
   await ctx.driver.provision(surge);
-  await startAndGate(ctx, "surge-up", surge, version, ctx.configFor(surge), Date.now(), undefined);
+  return (await startAndGate(ctx, "surge-up", surge, version, ctx.configFor(surge), Date.now(), undefined)).downMs ?? 0;
 }
 
-/** Lame duck the surge server so its clients go back to the members, remove its peer if it ran JetStream, delete it. */
-export async function surgeDown(ctx: RolloutContext): Promise<void> {
+/** Lame duck the surge server so its clients go back to the members, remove its peer if it ran JetStream, delete it. Resolves with the drain time. */
+export async function surgeDown(ctx: RolloutContext): Promise<number> {
   const surge = ctx.spec.surge;
-  await drain(ctx, "surge-down", surge);
+  const drainMs = await drain(ctx, "surge-down", surge);
   ctx.surgeInCluster = false;
   if (ctx.spec.surge.jetstream && ctx.spec.jetstream.enabled) {
     await removeMetaPeer(ctx.spec, ctx.spec.members, surge.name)
@@ -141,4 +139,5 @@ export async function surgeDown(ctx: RolloutContext): Promise<void> {
   await ctx.driver.deprovision(surge);
   // Give members a moment to drop their routes to it before the final check reads /routez.
   await sleep(200);
+  return drainMs;
 }
