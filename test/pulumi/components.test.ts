@@ -1,0 +1,183 @@
+/**
+ * The Pulumi program under mocks (`pulumi.runtime.setMocks`): the resource graph of the local stack (3 NatsServer,
+ * each with its LocalNatsProcess, and 1 RollingUpgrade that depends on every member), the program's exports, the
+ * client auth kept secret end to end, the aws stacks' graph, and bad stack config refused with a clear error.
+ * A dynamic provider's methods never run under mocks, but its serialization does: `__provider` must be present.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { readStackFile } from "./support/stack-files";
+import { asPulumiConfig, isWireSecret, ofType, recordRegistrations, registrations, valueOf } from "./support/mock-program";
+
+const TOKEN = "mock-secret-token-5f2a";
+const ROLLING_UPGRADE = "pulumi-nodejs:dynamic/nats-cluster:RollingUpgrade";
+const LOCAL_PROCESS = "pulumi-nodejs:dynamic/nats-cluster:LocalNatsProcess";
+
+/** What a RollingUpgrade's create would return, so the outputs have values. */
+function rollingUpgradeState(inputs: Record<string, unknown>): Record<string, unknown> {
+  const spec = inputs.spec as { version: string; members: Array<{ name: string }> };
+  return {
+    ...inputs,
+    versions: Object.fromEntries(spec.members.map((m) => [m.name, spec.version])),
+    surgeRunning: false,
+    lastReport: { kind: "bootstrap", result: "bootstrapped", targetVersion: spec.version, text: `Bootstrap at ${spec.version}` },
+  };
+}
+
+beforeAll(async () => {
+  recordRegistrations();
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => ({
+        id: `${args.name}-id`,
+        state: args.type === ROLLING_UPGRADE ? rollingUpgradeState(args.inputs) : args.type === "aws:ec2/instance:Instance" ? { ...args.inputs, privateIp: "10.0.1.10" } : args.inputs,
+      }),
+      // AMI lookup, partition: the aws platform's data sources.
+      call: (args) => (args.token.includes("getAmi") ? { id: "ami-0123456789abcdef0", imageId: "ami-0123456789abcdef0" } : { partition: "aws" }),
+    },
+    "nats-cluster",
+    "local",
+    false,
+  );
+});
+
+describe("the local stack's program", () => {
+  let program: Record<string, pulumi.Output<unknown>>;
+
+  beforeAll(async () => {
+    pulumi.runtime.setAllConfig(
+      asPulumiConfig({ ...readStackFile("local"), auth: { token: TOKEN } }),
+      ["nats-cluster:auth"],
+    );
+    program = require("../../index") as Record<string, pulumi.Output<unknown>>;
+    await valueOf(program.versions); // every resource is registered once the RollingUpgrade's outputs resolve
+  });
+
+  it("registers 1 NatsCluster, 3 NatsServer with a LocalNatsProcess each, 1 RollingUpgrade", () => {
+    expect(ofType(":NatsCluster").map((r) => r.name)).toEqual(["nats-local"]);
+    expect(ofType(":NatsServer").map((r) => r.name).sort()).toEqual(["nats-local-nats-a", "nats-local-nats-b", "nats-local-nats-c"]);
+    expect(ofType(LOCAL_PROCESS).map((r) => r.name).sort()).toEqual(["nats-local-nats-a-process", "nats-local-nats-b-process", "nats-local-nats-c-process"]);
+    expect(ofType(ROLLING_UPGRADE).map((r) => r.name)).toEqual(["nats-local-rollout"]);
+  });
+
+  it("wires parents and dependsOn: servers and the rollout under the cluster, the rollout after every server", () => {
+    const cluster = ofType(":NatsCluster")[0];
+    const servers = ofType(":NatsServer");
+    const rollout = ofType(ROLLING_UPGRADE)[0];
+    for (const s of servers) expect(s.parent).toBe(cluster.urn);
+    expect(rollout.parent).toBe(cluster.urn);
+    // dependsOn a component means: after every resource inside it (here each member's LocalNatsProcess).
+    const processes = ofType(LOCAL_PROCESS);
+    expect([...rollout.dependencies].sort()).toEqual(processes.map((p) => p.urn).sort());
+    for (const p of processes) expect(servers.map((s) => s.urn)).toContain(p.parent);
+  });
+
+  it("gives the RollingUpgrade the spec of the stack file, a serialized provider and the engine's dist path", () => {
+    const inputs = ofType(ROLLING_UPGRADE)[0].wireInputs;
+    const spec = inputs.spec as { version: string; members: Array<{ name: string; clientPort: number }>; surge: { name: string } };
+    expect(spec.version).toBe(readStackFile("local").version);
+    expect(spec.members.map((m) => [m.name, m.clientPort])).toEqual([["nats-a", 4222], ["nats-b", 4333], ["nats-c", 4555]]);
+    expect(spec.surge.name).toBe("nats-surge");
+    expect(inputs.driver).toMatchObject({ kind: "local" });
+    expect(String(inputs.enginePath)).toMatch(/\/dist\/engine\/index\.js$/);
+    expect(typeof inputs.__provider).toBe("string");
+    // The engine is required at run time, never captured: the provider text holds no engine code.
+    expect(String(inputs.__provider)).not.toContain("bootstrapCluster = ");
+    expect(String(inputs.__provider)).toContain("require(resolveEnginePath(");
+  });
+
+  it("keeps the auth secret: secret on the wire, additionalSecretOutputs, absent from every other input", () => {
+    const rollout = ofType(ROLLING_UPGRADE)[0];
+    expect(isWireSecret(rollout.wireInputs.auth)).toBe(true);
+    expect(rollout.additionalSecretOutputs).toContain("auth");
+    for (const r of registrations) {
+      const plain = JSON.stringify({ ...r.wireInputs, auth: undefined });
+      expect(plain).not.toContain(TOKEN);
+    }
+  });
+
+  it("a RollingUpgrade's auth output is secret, its spec output is readable", async () => {
+    const { RollingUpgrade } = require("../../components/rolling-upgrade") as typeof import("../../components/rolling-upgrade");
+    const spec = ofType(ROLLING_UPGRADE)[0].wireInputs.spec as import("../../components/rolling-upgrade-provider").PublicClusterSpec;
+    const upgrade = new RollingUpgrade("secret-check", {
+      spec,
+      auth: pulumi.secret({ token: TOKEN }),
+      platform: "local",
+      driver: { kind: "local", stateDir: "/tmp/x", binaryCacheDir: "/tmp/y" },
+      listenHost: "127.0.0.1",
+    });
+    expect(await pulumi.isSecret(upgrade.auth)).toBe(true);
+    expect(await pulumi.isSecret(upgrade.spec)).toBe(false);
+    expect((await valueOf(upgrade.spec)).version).toBe(spec.version);
+  });
+
+  it("exports client URLs, monitoring URLs, versions and the last report", async () => {
+    expect(await valueOf(program.clientUrls)).toEqual(["nats://127.0.0.1:4222", "nats://127.0.0.1:4333", "nats://127.0.0.1:4555"]);
+    expect(await valueOf(program.monitorUrls)).toEqual(["http://127.0.0.1:8222", "http://127.0.0.1:8333", "http://127.0.0.1:8555"]);
+    const version = readStackFile("local").version as string;
+    expect(await valueOf(program.versions)).toEqual({ "nats-a": version, "nats-b": version, "nats-c": version });
+    expect(await valueOf(program.lastRolloutReport)).toBe(`Bootstrap at ${version}`);
+  });
+});
+
+describe("stack config errors", () => {
+  const { readStackConfig } = require("../../components/stack-config") as typeof import("../../components/stack-config");
+
+  it("a bad version is refused before any resource, naming the key and the fix", () => {
+    pulumi.runtime.setAllConfig(asPulumiConfig({ ...readStackFile("local"), version: "v2.15.2" }));
+    expect(() => readStackConfig()).toThrow('nats-cluster:version: "v2.15.2" is not a version; write 2.15.2');
+  });
+
+  it("auth stored in plain text in the stack file is refused with the --secret command", () => {
+    pulumi.runtime.setAllConfig(asPulumiConfig({ ...readStackFile("local"), auth: { token: TOKEN } }), []);
+    let message = "";
+    try {
+      readStackConfig();
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain("nats-cluster:auth: is stored in plain text");
+    expect(message).toContain("pulumi config set --secret nats-cluster:auth");
+    expect(message).not.toContain(TOKEN);
+  });
+
+  it("readStackConfig returns the auth as a secret Output", async () => {
+    pulumi.runtime.setAllConfig(asPulumiConfig({ ...readStackFile("local"), auth: { token: TOKEN } }), ["nats-cluster:auth"]);
+    const config = readStackConfig();
+    expect(config.auth).toBeDefined();
+    expect(await pulumi.isSecret(config.auth!)).toBe(true);
+    expect(await valueOf(config.auth!)).toEqual({ token: TOKEN });
+  });
+});
+
+describe("the aws stacks' graph", () => {
+  const { readStackConfig } = require("../../components/stack-config") as typeof import("../../components/stack-config");
+  const { NatsCluster } = require("../../components/nats-cluster") as typeof import("../../components/nats-cluster");
+
+  it.each([
+    ["dev", 3],
+    ["prod", 5],
+  ] as const)("%s: %i NatsServer on EC2, one RollingUpgrade through SSM after all of them", async (stack, count) => {
+    pulumi.runtime.setAllConfig(asPulumiConfig(readStackFile(stack)));
+    const before = registrations.length;
+    const config = readStackConfig({ stack });
+    const cluster = new NatsCluster(config.clusterName, { config });
+    await valueOf(cluster.versions);
+    const mine = registrations.slice(before);
+    const servers = mine.filter((r) => r.type.endsWith(":NatsServer"));
+    const rollout = mine.filter((r) => r.type === ROLLING_UPGRADE);
+    expect(servers).toHaveLength(count);
+    expect(rollout).toHaveLength(1);
+    expect(mine.filter((r) => r.type === "aws:ec2/instance:Instance")).toHaveLength(count);
+    expect(mine.filter((r) => r.type === LOCAL_PROCESS)).toHaveLength(0);
+    // After every member's instance and JetStream volume attachment (dependsOn on the NatsServer components).
+    const hostResources = mine.filter((r) => r.type === "aws:ec2/instance:Instance" || r.type === "aws:ec2/volumeAttachment:VolumeAttachment");
+    expect(hostResources).toHaveLength(2 * count);
+    for (const r of hostResources) expect(rollout[0].dependencies).toContain(r.urn);
+    const driver = rollout[0].wireInputs.driver as { kind: string; instanceIds: Record<string, string>; surge: { subnetId: string } };
+    expect(driver.kind).toBe("aws-ssm");
+    expect(Object.keys(driver.instanceIds)).toHaveLength(count);
+    expect(driver.surge.subnetId).toBe((readStackFile(stack).aws as { subnetIds: string[] }).subnetIds[0]);
+    expect(rollout[0].wireInputs.listenHost).toBe("0.0.0.0");
+    expect(await valueOf(cluster.clientUrls)).toEqual(Array(count).fill("nats://10.0.1.10:4222"));
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * Runs Pulumi programs in-process under `pulumi.runtime.setMocks` and records every resource registration with what
+ * the mocks API leaves out: parent, dependsOn, additionalSecretOutputs, and the inputs as serialized on the wire
+ * (where a secret is visibly a secret).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+
+/** The serialized form of a secret value (the SDK's `specialSigKey` → `specialSecretSig`). */
+export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface Registration {
+  readonly type: string;
+  readonly name: string;
+  readonly urn: string;
+  /** URN of the parent resource ("" for none). */
+  readonly parent: string;
+  /** URNs of explicit dependencies (dependsOn). */
+  readonly dependencies: ReadonlyArray<string>;
+  readonly additionalSecretOutputs: ReadonlyArray<string>;
+  /** Inputs as serialized by the SDK: secrets are `{ [SECRET_SIG_KEY]: SECRET_SIG, value }`. */
+  readonly wireInputs: Record<string, unknown>;
+}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getDependenciesList(): string[];
+  getAdditionalsecretoutputsList(): string[];
+  getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+interface RegisterResponse {
+  getUrn(): string;
+}
+type Callback = (err: unknown, response: RegisterResponse | undefined) => void;
+
+export const registrations: Registration[] = [];
+
+let installed = false;
+
+/** Record every registration from now on (idempotent). */
+export function recordRegistrations(): void {
+  if (installed) return;
+  installed = true;
+  const original = MockMonitor.prototype.registerResource;
+  MockMonitor.prototype.registerResource = function (this: MockMonitor, req: RegisterRequest, callback: Callback) {
+    return original.call(this, req, (err: unknown, response: RegisterResponse | undefined) => {
+      if (!err && response) {
+        registrations.push({
+          type: req.getType(),
+          name: req.getName(),
+          urn: response.getUrn(),
+          parent: req.getParent(),
+          dependencies: req.getDependenciesList(),
+          additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+          wireInputs: req.getObject()?.toJavaScript() ?? {},
+        });
+      }
+      callback(err, response);
+    });
+  };
+}
+
+/** `stack file values` → the flat `nats-cluster:key` → string map Pulumi hands a program. */
+export function asPulumiConfig(values: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [`nats-cluster:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+/** The value of an Output (mocks run with preview off, so values are known). */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((v) => resolve(v)));
+}
+
+/** Registrations of a type, by name. */
+export function ofType(suffix: string): Registration[] {
+  return registrations.filter((r) => r.type.endsWith(suffix));
+}
+
+export function isWireSecret(value: unknown): boolean {
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+}

@@ -1,0 +1,17 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { namespaceEntries } from "../../../components/stack-config";
+
+/** js-yaml ships with @pulumi/pulumi (a dependency of it); only its load function is needed here. */
+const yaml = require("js-yaml") as { load(text: string): unknown };
+
+export const STACKS = ["local", "dev", "staging", "prod"] as const;
+export type StackName = (typeof STACKS)[number];
+
+export const STACKS_DIR = path.join(__dirname, "..", "..", "..", "stacks");
+
+/** The `nats-cluster:*` values of stacks/Pulumi.<stack>.yaml, keyed without the namespace, as YAML typed them. */
+export function readStackFile(stack: StackName): Record<string, unknown> {
+  const doc = yaml.load(fs.readFileSync(path.join(STACKS_DIR, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> };
+  return namespaceEntries(doc.config ?? {});
+}
