@@ -8,7 +8,6 @@
  */
 import { connect, NatsConnection } from "nats";
 import { MonitorClient } from "../engine/monitor/client";
-import { bootstrapCluster } from "../engine/rollout/bootstrap";
 import { runRollout } from "../engine/rollout/execute";
 import { formatReport } from "../engine/rollout/report";
 import { TrafficWatch } from "../engine/rollout/traffic-watch";
@@ -71,7 +70,7 @@ async function benchOne(members: number): Promise<Record<string, number | string
   const idle: NatsConnection[] = [];
   let nc: NatsConnection | undefined;
   try {
-    await bootstrapCluster({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: POLICY });
+    await cluster.bootstrap(POLICY);
     nc = await connect(appOptions(cluster.spec, "bench-publisher"));
     await createR3Stream(nc, "BENCH", "bench.>");
     for (let i = 0; i < IDLE_CLIENTS; i++) {
@@ -86,7 +85,7 @@ async function benchOne(members: number): Promise<Record<string, number | string
     publisher.start();
     const elections = new ElectionCounter(cluster.spec.members);
 
-    const report = await runRollout({ spec: { ...cluster.spec, version: NEW_MINOR }, driver: cluster.driver, listenHost: "127.0.0.1", policy: POLICY, watchTraffic: false });
+    const report = await runRollout(cluster.options(POLICY, { spec: { ...cluster.spec, version: NEW_MINOR }, watchTraffic: false }));
     const electionCount = await elections.stop();
     const felt = await watch.stop();
     await publisher.stop();

@@ -82,12 +82,13 @@ pulumi_status="ok"
 if [ "${SKIP_PULUMI_ENGINE:-}" = "1" ]; then
   pulumi_status="skipped: SKIP_PULUMI_ENGINE=1"
   step "pulumi engine: $pulumi_status"
-elif ! bash "$repo/scripts/provision-pulumi.sh" > "$cache/provision-pulumi.log" 2>&1; then
-  pulumi_status="failed: bash scripts/provision-pulumi.sh (last lines: $(tail -n 3 "$cache/provision-pulumi.log" | tr '\n' ' '))"
-  step "pulumi engine: FAILED, see $cache/provision-pulumi.log"
-  tail -n 20 "$cache/provision-pulumi.log" | sed 's/^/  | /'
 else
-  sed 's/^/  | /' "$cache/provision-pulumi.log" | tail -n 8
+  step "pulumi engine: bash scripts/provision-pulumi.sh (first build of the CLI takes minutes; log in $cache/provision-pulumi.log)"
+  # Shown as it happens (a first build is long) and kept in a log; pipefail makes the status the script's own.
+  if ! bash "$repo/scripts/provision-pulumi.sh" 2>&1 | tee "$cache/provision-pulumi.log" | sed -u 's/^/  | /'; then
+    pulumi_status="failed: bash scripts/provision-pulumi.sh (last lines: $(tail -n 3 "$cache/provision-pulumi.log" | tr '\n' ' '))"
+    step "pulumi engine: FAILED (tests that need it will skip and say why), see $cache/provision-pulumi.log"
+  fi
 fi
 
 # --- environment for the other scripts ------------------------------------------------------

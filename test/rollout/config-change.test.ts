@@ -3,7 +3,6 @@
  * processes, new config_load_time — and anything else (routes, max_payload) as a rolling restart through the surge path.
  */
 import { MonitorClient } from "../../engine/monitor/client";
-import { bootstrapCluster } from "../../engine/rollout/bootstrap";
 import { previewRollout, runRollout } from "../../engine/rollout/execute";
 import { monitorUrl, RolloutPolicy } from "../../engine/spec";
 import { LocalTestCluster } from "../support/local-cluster";
@@ -15,13 +14,13 @@ describe("config changes without a version change", () => {
   let cluster: LocalTestCluster;
   beforeAll(async () => {
     cluster = await LocalTestCluster.create({ members: 3, version: NEW_MINOR, namePrefix: "cfg", overrides: { lameDuck: { durationSeconds: 30, gracePeriodSeconds: 1 } } });
-    await bootstrapCluster({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST });
+    await cluster.bootstrap(FAST);
   });
   afterAll(async () => {
     await cluster?.destroy();
   });
   const pids = () => cluster.spec.members.map((m) => cluster.driver.pid(m));
-  const opts = () => ({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST, watchTraffic: false });
+  const opts = () => (cluster.options(FAST, { watchTraffic: false }));
 
   it("an auth change is a rolling reload: no restart, no surge server, config_load_time moves", async () => {
     const before = pids();

@@ -5,7 +5,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { MonitorClient } from "../../engine/monitor/client";
-import { bootstrapCluster } from "../../engine/rollout/bootstrap";
 import { formatEvent } from "../../engine/rollout/events";
 import { RolloutHalted, RolloutRefused, runRollout } from "../../engine/rollout/execute";
 import { formatReport } from "../../engine/rollout/report";
@@ -35,7 +34,7 @@ describe("failure handling", () => {
       extraBinaries: { [BROKEN]: broken, [WRONG]: wrong },
       overrides: { lameDuck: { durationSeconds: 30, gracePeriodSeconds: 1 } },
     });
-    await bootstrapCluster({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST });
+    await cluster.bootstrap(FAST);
   });
 
   afterAll(async () => {
@@ -110,7 +109,7 @@ describe("failure handling", () => {
     expect(await cluster.driver.isRunning(down)).toBe(false);
 
     // Re-running with the good old version recovers: the down member is started, the surge server leaves.
-    const recovered = await runRollout({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST, watchTraffic: false });
+    const recovered = await runRollout(cluster.options(FAST, { watchTraffic: false }));
     expect(recovered.result).toBe("succeeded");
     expect(recovered.members.map((m) => m.action)).toContain("recover-member");
     await expectHealthyAt(OLD_MINOR);
@@ -120,7 +119,7 @@ describe("failure handling", () => {
     const victim = cluster.spec.members[1];
     await cluster.driver.kill(victim);
     const before = pids();
-    const err = await runRollout({ spec: { ...cluster.spec, version: NEW_MINOR }, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST, watchTraffic: false }).catch((e: unknown) => e);
+    const err = await runRollout(cluster.options(FAST, { spec: { ...cluster.spec, version: NEW_MINOR }, watchTraffic: false })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RolloutRefused);
     expect((err as Error).message).toContain(`member ${victim.name} is down`);
     expect(pids()).toEqual(before);

@@ -3,7 +3,6 @@
  * and is peer-removed when it leaves (no ghost peer); the meta leader is asked to step down before its restart.
  */
 import { MonitorClient } from "../../engine/monitor/client";
-import { bootstrapCluster } from "../../engine/rollout/bootstrap";
 import { formatEvent, RolloutEvent } from "../../engine/rollout/events";
 import { runRollout } from "../../engine/rollout/execute";
 import { monitorUrl, RolloutPolicy } from "../../engine/spec";
@@ -26,7 +25,7 @@ describe("JetStream surge server with a system account", () => {
       },
     });
     cluster.spec = { ...cluster.spec, surge: { ...cluster.spec.surge, jetstream: true } };
-    await bootstrapCluster({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST });
+    await cluster.bootstrap(FAST);
   });
   afterAll(async () => {
     await cluster?.destroy();

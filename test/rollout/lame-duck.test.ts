@@ -3,7 +3,6 @@
  * other servers (the surge server among them) before that member's process exits, and none of them errors.
  */
 import { connect, NatsConnection } from "nats";
-import { bootstrapCluster } from "../../engine/rollout/bootstrap";
 import { runRollout } from "../../engine/rollout/execute";
 import { clientUrl, RolloutPolicy } from "../../engine/spec";
 import { LocalTestCluster } from "../support/local-cluster";
@@ -22,7 +21,7 @@ describe("lame duck drains clients before the member exits", () => {
       namePrefix: "ldm",
       overrides: { lameDuck: { durationSeconds: 30, gracePeriodSeconds: 2 } },
     });
-    await bootstrapCluster({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST });
+    await cluster.bootstrap(FAST);
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));

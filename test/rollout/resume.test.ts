@@ -4,7 +4,6 @@
  * surge server. Uses the patch step inside the newest line (e.g. 2.15.1 → 2.15.2).
  */
 import { MonitorClient } from "../../engine/monitor/client";
-import { bootstrapCluster } from "../../engine/rollout/bootstrap";
 import { formatEvent } from "../../engine/rollout/events";
 import { previewRollout, runRollout } from "../../engine/rollout/execute";
 import { monitorUrl, RolloutPolicy } from "../../engine/spec";
@@ -25,7 +24,7 @@ describe("resume after the engine is killed", () => {
       namePrefix: "res",
       overrides: { lameDuck: { durationSeconds: 30, gracePeriodSeconds: 1 } },
     });
-    await bootstrapCluster({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST });
+    await cluster.bootstrap(FAST);
   });
   afterEach(async () => {
     await cluster?.destroy();
@@ -56,7 +55,7 @@ describe("resume after the engine is killed", () => {
     expect(seen.filter((v) => v === NEW_MINOR)).toHaveLength(1);
     expect(await cluster.driver.isRunning(cluster.spec.surge)).toBe(true); // orphaned by the kill
 
-    const { plan } = await previewRollout({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST });
+    const { plan } = await previewRollout(cluster.options(FAST));
     expect(plan.steps.filter((s) => s.kind === "restart-member")).toHaveLength(2);
     expect(plan.steps.find((s) => s.kind === "surge-up")?.reason).toContain("already running");
 
@@ -78,9 +77,9 @@ describe("resume after the engine is killed", () => {
     cluster.spec = { ...cluster.spec, version: NEW_MINOR };
     const first = await rolloutKilledWhen(cluster.spec, cluster.stateDir, FAST, /surge-down: lame duck: its clients/);
     expect(first.killed).toBe(true);
-    const { plan } = await previewRollout({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST });
+    const { plan } = await previewRollout(cluster.options(FAST));
     expect(plan.steps.map((s) => s.kind)).toEqual(["surge-down"]);
-    await runRollout({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST, watchTraffic: false });
+    await runRollout(cluster.options(FAST, { watchTraffic: false }));
     expect(await cluster.driver.isRunning(cluster.spec.surge)).toBe(false);
     expect(await versions()).toEqual([NEW_MINOR, NEW_MINOR, NEW_MINOR]);
   });

@@ -5,7 +5,6 @@
  */
 import { NatsConnection } from "nats";
 import { MonitorClient } from "../../engine/monitor/client";
-import { bootstrapCluster } from "../../engine/rollout/bootstrap";
 import { formatEvent, RolloutEvent } from "../../engine/rollout/events";
 import { runRollout } from "../../engine/rollout/execute";
 import { formatReport, RolloutReport } from "../../engine/rollout/report";
@@ -30,7 +29,7 @@ describe("rolling upgrade of a JetStream cluster under traffic", () => {
       namePrefix: "up",
       overrides: { lameDuck: { durationSeconds: 30, gracePeriodSeconds: 2 } },
     });
-    await bootstrapCluster({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST });
+    await cluster.bootstrap(FAST);
     nc = await connect(appOptions(cluster.spec, "test-publisher"));
     await createR3Stream(nc, "ORDERS", "orders.>");
   });
@@ -123,7 +122,7 @@ describe("rolling upgrade of a JetStream cluster under traffic", () => {
   });
 
   it("a second run with nothing to change does nothing", async () => {
-    const report = await runRollout({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: FAST });
+    const report = await runRollout(cluster.options(FAST));
     expect(report.result).toBe("no-change");
   });
 });

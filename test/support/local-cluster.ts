@@ -3,7 +3,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { BinaryStore } from "../../engine/binaries";
 import { LocalProcessDriver, BinarySource } from "../../engine/hosts/local";
-import { ClusterSpec, DEFAULT_LAME_DUCK, allServers, ServerEndpoint } from "../../engine/spec";
+import { ClusterSpec, DEFAULT_LAME_DUCK, allServers, ServerEndpoint, RolloutPolicy } from "../../engine/spec";
+import { bootstrapCluster } from "../../engine/rollout/bootstrap";
+import { RolloutOptions } from "../../engine/rollout/execute";
 import { freePorts } from "./ports";
 import { BIN_CACHE } from "./versions";
 
@@ -71,6 +73,16 @@ export class LocalTestCluster {
     const extra = options.extraBinaries ?? {};
     const binaries: BinarySource = { resolve: (v) => (extra[v] ? Promise.resolve(extra[v]) : store.resolve(v)) };
     return new LocalTestCluster(spec, stateDir, binaries);
+  }
+
+  /** Engine options for this cluster: its spec and driver, configs listening on loopback, the given policy. */
+  options(policy: Partial<RolloutPolicy>, extra: Partial<RolloutOptions> = {}): RolloutOptions {
+    return { spec: this.spec, driver: this.driver, listenHost: "127.0.0.1", policy, ...extra };
+  }
+
+  /** Start every member at the spec's version and wait until each passes its gates. */
+  bootstrap(policy: Partial<RolloutPolicy>): Promise<void> {
+    return bootstrapCluster(this.options(policy));
   }
 
   /** Stop every process by pid (SIGKILL: a test teardown must not wait out lame duck), then remove the state dir. */
