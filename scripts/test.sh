@@ -14,6 +14,6 @@ results="$(mktemp)"
 status=0
 npx jest --runInBand --json --outputFile="$results" "$@" || status=$?
 # A plain closing line that any CI reader understands: "jest: N passed, N failed, N skipped".
-node -e 'const r = require(process.argv[1]); console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)' "$results" || true
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)' "$results" || true
 rm -f "$results"
 exit "$status"
