@@ -1,7 +1,7 @@
 import { configTextFor } from "../config/text";
 import { clientProbeGate } from "../gates/client-probe";
 import { configReloadedGate, jetstreamGate, readyGate, routesGate, versionGate } from "../gates/checks";
-import { Gate, GateExpectation, GateTarget } from "../gates/gate";
+import { Gate, GateExpectation, GateName, GateTarget } from "../gates/gate";
 import { runGates, GateRunResult } from "../gates/run";
 import { HostDriver } from "../hosts/driver";
 import { MonitorClient } from "../monitor/client";
@@ -83,19 +83,34 @@ export class RolloutContext {
     return { server, monitor: this.monitor(server), expect };
   }
 
-  /** Run a server's gates with progress events; `soak` false for one-shot checks (pre-flight, final check). */
+  /**
+   * Run a server's gates with progress events: a line while a gate keeps failing, and one summary line when all
+   * passed (time to each gate, the soak, and what JetStream reported), so a healthy restart costs one line.
+   */
   async gate(step: StepKind, server: ServerEndpoint, version: string, opts: { soak?: boolean; deadlineMs?: number; reloadedAfter?: string } = {}): Promise<GateRunResult> {
     const soakMs = opts.soak === false ? 0 : this.policy.minHealthySeconds * 1000;
-    return runGates(this.target(server, version, opts), this.gatesFor(server, opts), {
+    const lastSeen = new Map<GateName, string>();
+    const result = await runGates(this.target(server, version, opts), this.gatesFor(server, opts), {
       deadlineMs: opts.deadlineMs ?? this.policy.healthyDeadlineSeconds * 1000,
       pollMs: this.policy.pollIntervalMs,
       soakMs,
       onWaiting: (gate, elapsedMs, last) =>
         this.log.emit({ kind: "gate-wait", step, server: server.name, gate, message: `waiting ${seconds(elapsedMs)}: ${last.observation}` }),
-      onPassed: (gate, elapsedMs, last) =>
-        this.log.emit({ kind: "gate-pass", step, server: server.name, gate, durationMs: elapsedMs, message: `passed after ${seconds(elapsedMs)}: ${last.observation}` }),
+      onPassed: (gate, _elapsedMs, last) => lastSeen.set(gate, last.observation),
       onSoakReset: (gate, last) =>
         this.log.emit({ kind: "warning", step, server: server.name, gate, message: `failed during the soak, soak restarts: ${last.observation}` }),
     });
+    if (result.passed) {
+      const timings = result.timings.map((t) => `${t.gate} ${seconds(t.ms)}`).join(", ");
+      const meta = lastSeen.get("jetstream");
+      this.log.emit({
+        kind: "gate-pass",
+        step,
+        server: server.name,
+        durationMs: result.totalMs,
+        message: `gates passed in ${seconds(result.totalMs)} (${timings}${soakMs ? `; soak ${seconds(result.soakMs)}` : ""})${meta?.startsWith("meta leader") ? `; ${meta}` : ""}`,
+      });
+    }
+    return result;
   }
 }

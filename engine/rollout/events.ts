@@ -18,7 +18,7 @@ export interface RolloutEvent {
   readonly step?: StepKind;
   readonly server?: string;
   readonly gate?: GateName;
-  /** How long the step or gate took, for `step-done` and `gate-pass`. */
+  /** How long the step or the gates took, for `step-done` and `gate-pass`. */
   readonly durationMs?: number;
   readonly message: string;
 }

@@ -45,8 +45,8 @@ describe("JetStream surge server with a system account", () => {
     });
     expect(report.result).toBe("succeeded");
     // While it was in, the surge server was a meta peer: the surge-up gates saw it in the meta group.
-    const metaDuringRollout = events.filter((e) => e.server === cluster.spec.surge.name && e.gate === "jetstream").map((e) => e.message);
-    expect(metaDuringRollout.join("\n")).toContain(cluster.spec.surge.name);
+    const surgeGates = events.find((e) => e.server === cluster.spec.surge.name && e.kind === "gate-pass")!.message;
+    expect(surgeGates).toMatch(new RegExp(`meta leader \\S+, peers \\[.*${cluster.spec.surge.name}.*\\] all current`));
     expect(events.some((e) => e.message.includes("removed from the JetStream meta group"))).toBe(true);
     expect(events.some((e) => e.message.includes("asked the meta leader to step down"))).toBe(true);
 
