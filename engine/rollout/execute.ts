@@ -201,7 +201,16 @@ async function halt(
   finish: (result: RolloutReport["result"], halt?: HaltReport) => Promise<RolloutReport>,
 ): Promise<never> {
   const member = ctx.spec.members.find((m) => m.name === failure.server)!;
-  const failed: MemberReport = { name: member.name, action: step, from: previous.version, to: ctx.spec.version, result: "failed", ...failure.partial };
+  // Timings of a failed attempt would read like a healthy restart: keep only how long it drained, name the gate.
+  const failed: MemberReport = {
+    name: member.name,
+    action: step,
+    from: previous.version,
+    to: ctx.spec.version,
+    result: "failed",
+    drainMs: failure.partial?.drainMs,
+    note: `failed at gate ${failure.gate}`,
+  };
   const report = await haltReport(ctx, failure, false, "");
   if (!ctx.policy.autoRollback || step === "recover-member") {
     members.push(failed);
@@ -209,7 +218,7 @@ async function halt(
   }
   try {
     const back = await rollbackMember(ctx, member, previous);
-    members.push({ ...failed, result: "rolled-back", note: `back on ${previous.version} (gates passed in ${seconds(back.gateTimings?.at(-1)?.ms ?? 0)})` });
+    members.push({ ...failed, result: "rolled-back", note: `${failed.note}; back on ${previous.version}, its gates passed in ${seconds(back.gateTimings?.at(-1)?.ms ?? 0)}` });
   } catch (err) {
     members.push(failed);
     const why = err instanceof StepFailure ? `${err.gate}: ${err.observation}` : String(err);
