@@ -65,7 +65,7 @@ async function benchOne(members: number): Promise<Record<string, number | string
     version: OLD_MINOR,
     jetstream: true,
     namePrefix: `b${members}-`,
-    overrides: { lameDuck: { durationSeconds: 30, gracePeriodSeconds: 2 } },
+    graceSeconds: 2,
   });
   const idle: NatsConnection[] = [];
   let nc: NatsConnection | undefined;

@@ -81,6 +81,10 @@ function checkServers(add: Add, spec: ClusterSpec): void {
   const names = new Map<string, string>();
   const listeners = new Map<string, string>();
   for (const { label, server } of labelledServers(spec)) {
+    if (!server || typeof server !== "object") {
+      add(label, "not a server; give it a name, host, clientPort, clusterPort and monitorPort");
+      continue;
+    }
     if (typeof server.name !== "string" || server.name.length === 0) add(`${label}.name`, "server name is empty; give every server a name of its own");
     else if (!NAME.test(server.name)) {
       add(`${label}.name`, `server name "${server.name}" may use only letters, digits, "_" and "-" (it becomes server_name, the JetStream peer id and a directory name); rename it`);

@@ -11,33 +11,15 @@ import { serverConfigFor } from "../../engine/config/for-server";
 import { renderServerConfig } from "../../engine/config/render";
 import { ServerConfig } from "../../engine/config/server-config";
 import { HostLayout } from "../../engine/hosts/driver";
-import { ClusterSpec, DEFAULT_LAME_DUCK, MemberSpec } from "../../engine/spec";
+import { ClusterSpec } from "../../engine/spec";
 import { freePorts } from "../support/ports";
+import { sampleSpec } from "../support/sample-spec";
 import { NATS_VERSIONS, natsServerBinary } from "../support/versions";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nats-render-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const member = (i: number): MemberSpec => ({
-  name: `n${i}`,
-  host: `10.0.0.${i}`,
-  clientPort: 4222,
-  clusterPort: 6222,
-  monitorPort: 8222,
-});
-
-function spec(overrides: Partial<ClusterSpec> = {}): ClusterSpec {
-  return {
-    name: "nats-test",
-    version: "2.15.2",
-    members: [member(1), member(2), member(3)],
-    surge: { name: "n-surge", host: "10.0.0.9", clientPort: 4222, clusterPort: 6222, monitorPort: 8222 },
-    routes: { kind: "explicit" },
-    jetstream: { enabled: true },
-    lameDuck: DEFAULT_LAME_DUCK,
-    ...overrides,
-  };
-}
+const spec = (overrides: Partial<ClusterSpec> = {}): ClusterSpec => sampleSpec("vm", overrides);
 
 function layout(name: string): HostLayout {
   const dir = path.join(tmp, name);

@@ -1,21 +1,10 @@
 import { nkeys } from "nats";
-import { ClusterSpec, DEFAULT_LAME_DUCK, MemberSpec } from "../../engine/spec";
+import { ClusterSpec, MemberSpec } from "../../engine/spec";
 import { assertValidClusterSpec, clusterSpecWarnings, SpecError, SpecProblem, validateClusterSpec } from "../../engine/validate";
+import { sampleServer, sampleSpec } from "../support/sample-spec";
 
-const member = (i: number): MemberSpec => ({ name: `n${i}`, host: "127.0.0.1", clientPort: 4220 + i, clusterPort: 6220 + i, monitorPort: 8220 + i });
-
-function spec(overrides: Partial<ClusterSpec> = {}): ClusterSpec {
-  return {
-    name: "nats-test",
-    version: "2.15.2",
-    members: [member(1), member(2), member(3)],
-    surge: { name: "n-surge", host: "127.0.0.1", clientPort: 4229, clusterPort: 6229, monitorPort: 8229 },
-    routes: { kind: "explicit" },
-    jetstream: { enabled: true },
-    lameDuck: DEFAULT_LAME_DUCK,
-    ...overrides,
-  };
-}
+const member = (i: number): MemberSpec => sampleServer("loopback", `n${i}`, i);
+const spec = (overrides: Partial<ClusterSpec> = {}): ClusterSpec => sampleSpec("loopback", overrides);
 
 /** The one problem reported for `field` (fails when there is none or several). */
 function problemAt(problems: SpecProblem[], field: string): string {
@@ -196,5 +185,12 @@ describe("clusterSpecWarnings", () => {
     expect(warningAt(spec({ auth: { nkeys: [publicKey] } }), "auth.probeNkeySeed")).toMatch(/client probe/);
     const s = spec({ jetstream: { enabled: false }, surge: { ...spec().surge, jetstream: true }, auth: { users: [{ user: "a", password: "b" }], systemAccount: { user: "s", password: "p" } } });
     expect(warningAt(s, "surge.jetstream")).toMatch(/no effect/);
+  });
+});
+
+describe("validateClusterSpec on broken input", () => {
+  it("reports a member that is not an object instead of throwing", () => {
+    const broken = spec({ members: [member(1), undefined as unknown as MemberSpec, member(3)] });
+    expect(validateClusterSpec(broken)).toEqual([expect.objectContaining({ field: "members[1]" })]);
   });
 });

@@ -178,8 +178,6 @@ describe("through the real dynamic-provider process, on a real cluster", () => {
       version: OLD_MINOR,
       jetstream: true,
       namePrefix: "pv",
-      // 30 s is nats-server's minimum; with a 1 s grace an idle server leaves lame duck within about a second.
-      overrides: { lameDuck: { durationSeconds: 30, gracePeriodSeconds: 1 } },
     });
     // The provider process resolves binaries from a cache dir: the real pinned ones, plus one that cannot start.
     bins = fs.mkdtempSync(path.join(os.tmpdir(), "nats-provider-bins-"));
@@ -278,7 +276,7 @@ describe("through the real dynamic-provider process, on a real cluster", () => {
     expect(report.text).toContain(`Rollout to ${NEW_MINOR}: SUCCEEDED`);
     const progress = provider.output.slice(before);
     expect(progress).toMatch(/surge-up/);
-    expect(progress).toMatch(/gate version: passed/);
+    expect(progress).toMatch(/restart-member: gates passed in [0-9.]+s \(ready [0-9.]+s, version [0-9.]+s/);
     expect(await cluster.driver.isRunning(cluster.spec.surge)).toBe(false);
   });
 

@@ -13,7 +13,7 @@ const FAST: Partial<RolloutPolicy> = { minHealthySeconds: 1, pollIntervalMs: 250
 describe("config changes without a version change", () => {
   let cluster: LocalTestCluster;
   beforeAll(async () => {
-    cluster = await LocalTestCluster.create({ members: 3, version: NEW_MINOR, namePrefix: "cfg", overrides: { lameDuck: { durationSeconds: 30, gracePeriodSeconds: 1 } } });
+    cluster = await LocalTestCluster.create({ members: 3, version: NEW_MINOR, namePrefix: "cfg" });
     await cluster.bootstrap(FAST);
   });
   afterAll(async () => {

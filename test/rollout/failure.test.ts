@@ -32,7 +32,6 @@ describe("failure handling", () => {
       jetstream: true,
       namePrefix: "fail",
       extraBinaries: { [BROKEN]: broken, [WRONG]: wrong },
-      overrides: { lameDuck: { durationSeconds: 30, gracePeriodSeconds: 1 } },
     });
     await cluster.bootstrap(FAST);
   });

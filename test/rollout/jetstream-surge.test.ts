@@ -20,7 +20,6 @@ describe("JetStream surge server with a system account", () => {
       jetstream: true,
       namePrefix: "jss",
       overrides: {
-        lameDuck: { durationSeconds: 30, gracePeriodSeconds: 1 },
         auth: { users: [{ user: "app", password: "app-pass" }], systemAccount: { user: "sys", password: "sys-pass" } },
       },
     });

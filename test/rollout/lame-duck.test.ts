@@ -19,7 +19,7 @@ describe("lame duck drains clients before the member exits", () => {
       members: 3,
       version: OLD_MINOR,
       namePrefix: "ldm",
-      overrides: { lameDuck: { durationSeconds: 30, gracePeriodSeconds: 2 } },
+      graceSeconds: 2,
     });
     await cluster.bootstrap(FAST);
   });

@@ -22,7 +22,6 @@ describe("resume after the engine is killed", () => {
       version: NEW_MINOR_PREV_PATCH,
       jetstream: true,
       namePrefix: "res",
-      overrides: { lameDuck: { durationSeconds: 30, gracePeriodSeconds: 1 } },
     });
     await cluster.bootstrap(FAST);
   });

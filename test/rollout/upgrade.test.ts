@@ -27,7 +27,7 @@ describe("rolling upgrade of a JetStream cluster under traffic", () => {
       version: OLD_MINOR,
       jetstream: true,
       namePrefix: "up",
-      overrides: { lameDuck: { durationSeconds: 30, gracePeriodSeconds: 2 } },
+      graceSeconds: 2,
     });
     await cluster.bootstrap(FAST);
     nc = await connect(appOptions(cluster.spec, "test-publisher"));

@@ -14,6 +14,8 @@ export interface LocalClusterOptions {
   readonly version: string;
   readonly jetstream?: boolean;
   readonly namePrefix?: string;
+  /** lame_duck_grace_period; default 1 s so idle servers leave lame duck fast (the duration stays at the 30 s minimum). */
+  readonly graceSeconds?: number;
   readonly overrides?: Partial<ClusterSpec>;
   /** Extra versions (fake binaries) the tests need, mapped to executables. */
   readonly extraBinaries?: Record<string, string>;
@@ -65,7 +67,7 @@ export class LocalTestCluster {
       surge: endpoint(`${prefix}-surge`, options.members),
       routes: { kind: "explicit" },
       jetstream: { enabled: options.jetstream ?? false },
-      lameDuck: DEFAULT_LAME_DUCK,
+      lameDuck: { ...DEFAULT_LAME_DUCK, gracePeriodSeconds: options.graceSeconds ?? 1 },
       ...options.overrides,
     };
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "nats-cluster-test-"));
