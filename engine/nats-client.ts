@@ -20,7 +20,13 @@ export function clientOptions(spec: ClusterSpec, servers: ReadonlyArray<ServerEn
   } else if (auth?.probeNkeySeed) {
     options.authenticator = nkeyAuthenticator(new TextEncoder().encode(auth.probeNkeySeed));
   }
-  if (spec.tls?.caFile) options.tls = { caFile: spec.tls.caFile };
+  const tls = spec.tls;
+  if (tls?.caFile || tls?.probeCertFile) {
+    options.tls = {
+      ...(tls.caFile ? { caFile: tls.caFile } : {}),
+      ...(tls.probeCertFile && tls.probeKeyFile ? { certFile: tls.probeCertFile, keyFile: tls.probeKeyFile } : {}),
+    };
+  }
   return options;
 }
 

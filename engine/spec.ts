@@ -56,6 +56,12 @@ export interface TlsSpec {
   readonly caFile?: string;
   /** Require client certificates (`verify: true`). */
   readonly verify?: boolean;
+  /**
+   * A client certificate and key (paths on the machine running the engine) for the engine's own clients: the client
+   * probe, the traffic watch and system-account requests. Needed when `verify` is on.
+   */
+  readonly probeCertFile?: string;
+  readonly probeKeyFile?: string;
 }
 
 export interface JetStreamSpec {

@@ -269,6 +269,9 @@ function checkTls(add: Add, spec: ClusterSpec): void {
   checkText(add, "tls.certFile", tls.certFile, "certificate file path");
   checkText(add, "tls.keyFile", tls.keyFile, "key file path");
   if (tls.caFile !== undefined) checkText(add, "tls.caFile", tls.caFile, "CA file path");
+  if ((tls.probeCertFile === undefined) !== (tls.probeKeyFile === undefined)) {
+    add(tls.probeCertFile === undefined ? "tls.probeCertFile" : "tls.probeKeyFile", "the engine's client certificate needs both probeCertFile and probeKeyFile; set both or neither");
+  }
 }
 
 function checkExtraSettings(add: Add, spec: ClusterSpec): void {
@@ -324,6 +327,9 @@ export function clusterSpecWarnings(spec: ClusterSpec): SpecProblem[] {
   const auth = spec.auth;
   if (auth?.nkeys !== undefined && auth.users === undefined && auth.token === undefined && auth.probeNkeySeed === undefined) {
     add("auth.probeNkeySeed", "with only nkeys configured the engine's client probe cannot connect; set the seed of one of auth.nkeys, or turn the client probe off");
+  }
+  if (spec.tls?.verify === true && spec.tls.probeCertFile === undefined) {
+    add("tls.probeCertFile", "tls.verify requires client certificates, and the engine's client probe has none: pre-flight would refuse; set tls.probeCertFile and tls.probeKeyFile, or turn the client probe off");
   }
   return warnings;
 }

@@ -25,7 +25,7 @@ describe("validateClusterSpec", () => {
     const full = spec({
       routes: { kind: "seed", seeds: ["n1", "n2"] },
       auth: { users: [{ user: "app", password: "pw" }], systemAccount: { user: "sys", password: "spw" } },
-      tls: { certFile: "/etc/nats/cert.pem", keyFile: "/etc/nats/key.pem", caFile: "/etc/nats/ca.pem", verify: true },
+      tls: { certFile: "/etc/nats/cert.pem", keyFile: "/etc/nats/key.pem", caFile: "/etc/nats/ca.pem", verify: true, probeCertFile: "/etc/nats/probe.pem", probeKeyFile: "/etc/nats/probe.key" },
       surge: { ...spec().surge, jetstream: true },
       extraSettings: { max_payload: 2097152, write_deadline: "10s", debug: false },
     });
@@ -192,5 +192,16 @@ describe("validateClusterSpec on broken input", () => {
   it("reports a member that is not an object instead of throwing", () => {
     const broken = spec({ members: [member(1), undefined as unknown as MemberSpec, member(3)] });
     expect(validateClusterSpec(broken)).toEqual([expect.objectContaining({ field: "members[1]" })]);
+  });
+});
+
+describe("TLS with client verification", () => {
+  const tls = { certFile: "/etc/nats/server.pem", keyFile: "/etc/nats/server.key", caFile: "/etc/nats/ca.pem", verify: true };
+  it("warns that the engine's probe needs a client certificate", () => {
+    expect(clusterSpecWarnings(spec({ tls }))).toEqual([expect.objectContaining({ field: "tls.probeCertFile" })]);
+    expect(clusterSpecWarnings(spec({ tls: { ...tls, probeCertFile: "/c.pem", probeKeyFile: "/c.key" } }))).toEqual([]);
+  });
+  it("refuses half a client certificate", () => {
+    expect(validateClusterSpec(spec({ tls: { ...tls, probeCertFile: "/c.pem" } }))).toEqual([expect.objectContaining({ field: "tls.probeKeyFile" })]);
   });
 });
