@@ -389,9 +389,9 @@ function readAuth(p: Problems, raw: Raw): AuthSpec | undefined {
 }
 
 function readTls(p: Problems, raw: Raw): TlsSpec | undefined {
-  const obj = readObject(p, "tls", raw.tls, "write { certFile, keyFile, caFile?, verify? } (paths on the servers' hosts)");
+  const obj = readObject(p, "tls", raw.tls, "write { certFile, keyFile, caFile?, verify?, probeCertFile?, probeKeyFile? } (server paths on the servers' hosts; probe paths on the machine running pulumi)");
   if (!obj) return undefined;
-  refuseUnknownFields(p, "tls", obj, ["certFile", "keyFile", "caFile", "verify"]);
+  refuseUnknownFields(p, "tls", obj, ["certFile", "keyFile", "caFile", "verify", "probeCertFile", "probeKeyFile"]);
   const verify = readBool(p, "tls.verify", obj.verify);
   return { ...(obj as unknown as TlsSpec), ...(verify !== undefined ? { verify } : {}) };
 }
