@@ -154,7 +154,7 @@ describeEngine("the local stack through the real Pulumi engine", () => {
 
   it("up performs the rollout with live progress; every server's /varz reports the newer version", async () => {
     const out = await pulumi("up", "--yes");
-    expect(out).toMatch(/gate version: passed/);
+    expect(out).toMatch(/restart-member: gates passed in [0-9.]+s \(ready [0-9.]+s, version [0-9.]+s/);
     expect(out).toContain(`Rollout to ${NEW_MINOR}: SUCCEEDED`);
     recordPids();
     for (const m of members) expect((await varz(m)).version).toBe(NEW_MINOR);
