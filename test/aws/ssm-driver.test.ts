@@ -124,9 +124,8 @@ describe("SsmHostDriver: commands", () => {
   it("gives up at its own deadline with an error naming the instance and the command, and cancels it", async () => {
     const { aws, driver } = setup({ commandTimeoutSeconds: 0.2, pollMs: 10 });
     aws.override = () => ({ statuses: ["InProgress"] });
-    const started = Date.now();
+    // The fake never finishes the command, so only the driver's own deadline can end this call (else jest's timeout fails it).
     const error = await driver.signalReload(n2).catch((e: unknown) => e);
-    expect(Date.now() - started).toBeLessThan(3000);
     expect(error).toBeInstanceOf(SsmCommandError);
     expect((error as Error).message).toMatch(
       new RegExp(`^n2 \\(${MEMBER_INSTANCES.n2}\\): reload the config \\(SIGHUP\\): did not finish within 0.2s \\(last status InProgress\\); cancelled it \\[SSM command cmd-\\d+\\]$`),
@@ -226,9 +225,8 @@ describe("SsmHostDriver: waiting for exit", () => {
     await driver.start(n1);
     host.drainChecks = 1_000_000;
     await driver.signalLameDuck(n1);
-    const started = Date.now();
+    // The fake host drains forever, so only the timeout can end this wait (else jest's timeout fails the test).
     expect(await driver.waitForExit(n1, 150)).toBe(false);
-    expect(Date.now() - started).toBeLessThan(2000);
     expect(await driver.waitForExit(n1, 0)).toBe(false);
   });
 });
