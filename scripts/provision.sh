@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One idempotent provisioning command for a fresh clone (used by the README's commands and by .ci/run).
-# Installs and checks: Node.js >= 22, the npm packages, every pinned nats-server, natscli and a Pulumi engine.
+# Installs and checks: the system tools the tests call (openssl, tar), Node.js >= 22, the npm packages, every pinned nats-server, natscli and a Pulumi engine.
 # Downloads and builds go to a versioned cache outside the repo ($NATS_CLUSTER_CACHE, default ~/.cache/nats-cluster);
 # nothing depends on that cache existing: a fresh machine builds it all again.
 # It ends by writing $NATS_CLUSTER_CACHE/env.sh, which the other scripts source.
@@ -16,6 +16,22 @@ step() { printf '[provision %3ds] %s\n' "$((SECONDS - started))" "$*"; }
 
 export PATH="/usr/local/go/bin:$PATH"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+
+# --- system tools the tests call --------------------------------------------------------------
+# openssl makes the TLS test's certificates; tar and sha256sum build and check release-shaped tarballs; sh runs the
+# user data's install snippet. A fresh Debian machine normally has them all; when one is missing it comes from
+# Debian's packages (reachable here), so no test fails for a tool nobody installed.
+missing_pkgs=()
+for tool_pkg in openssl:openssl tar:tar sha256sum:coreutils sh:dash; do
+  command -v "${tool_pkg%%:*}" >/dev/null || missing_pkgs+=("${tool_pkg#*:}")
+done
+if [ "${#missing_pkgs[@]}" -gt 0 ]; then
+  step "system tools: installing ${missing_pkgs[*]} from Debian's packages"
+  sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_pkgs[@]}" >/dev/null \
+    || { echo "provision: could not install ${missing_pkgs[*]} (apt-get install -y ${missing_pkgs[*]})" >&2; exit 1; }
+fi
+step "system tools: $(openssl version | cut -d' ' -f1-2), tar $(tar --version | head -1 | awk '{print $NF}'), sha256sum, sh"
 
 # --- Node.js >= NODE_MIN_MAJOR ------------------------------------------------------------
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
