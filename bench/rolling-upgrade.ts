@@ -53,7 +53,10 @@ class ElectionCounter {
 async function waitReady(server: ServerEndpoint): Promise<void> {
   const monitor = new MonitorClient(monitorUrl(server), 1000);
   for (;;) {
-    const ok = await monitor.healthz({ "js-server-only": "true" }).then((r) => r.httpStatus === 200).catch(() => false);
+    const ok = await monitor
+      .healthz({ "js-server-only": "true" })
+      .then((r) => r.httpStatus === 200)
+      .catch(() => false);
     if (ok) return;
     await sleep(25);
   }
@@ -85,7 +88,9 @@ async function benchOne(members: number): Promise<Record<string, number | string
     publisher.start();
     const elections = new ElectionCounter(cluster.spec.members);
 
-    const report = await runRollout(cluster.options(POLICY, { spec: { ...cluster.spec, version: NEW_MINOR }, watchTraffic: false }));
+    const report = await runRollout(
+      cluster.options(POLICY, { spec: { ...cluster.spec, version: NEW_MINOR }, watchTraffic: false }),
+    );
     const electionCount = await elections.stop();
     const felt = await watch.stop();
     await publisher.stop();
@@ -130,7 +135,8 @@ async function benchOne(members: number): Promise<Record<string, number | string
     const down = report.members.map((m) => m.downMs ?? 0);
     // The same floor computed from the rollout's own drains and restarts (same run, same client placement): what
     // remains of total ÷ this is purely the tool's own work (pre-flight, gates beyond ready, final check).
-    const inRunFloorMs = down.reduce((a, b) => a + b, 0) + (report.surge?.readyMs ?? 0) + (report.surge?.drainMs ?? 0) + soakMs;
+    const inRunFloorMs =
+      down.reduce((a, b) => a + b, 0) + (report.surge?.readyMs ?? 0) + (report.surge?.drainMs ?? 0) + soakMs;
     const gates = report.members.map((m) => (m.gateTimings?.at(-1)?.ms ?? 0) + (m.soakMs ?? 0));
     return {
       members,
@@ -159,20 +165,32 @@ async function benchOne(members: number): Promise<Record<string, number | string
 
 async function main(): Promise<void> {
   const sizes = (process.env.BENCH_SIZES ?? "3,5").split(",").map(Number);
-  console.log(`bench: rolling upgrade ${OLD_MINOR} → ${NEW_MINOR}, policy ${JSON.stringify(POLICY)}, lame duck 30s/2s, ${IDLE_CLIENTS} idle clients + acked publisher + request/reply`);
+  console.log(
+    `bench: rolling upgrade ${OLD_MINOR} → ${NEW_MINOR}, policy ${JSON.stringify(POLICY)}, lame duck 30s/2s, ${IDLE_CLIENTS} idle clients + acked publisher + request/reply`,
+  );
   const rows = [];
   for (const n of sizes) rows.push(await benchOne(n));
-  console.log("\nmembers  total   floor (bare + soak)      ratio  in-run floor  ratio  max down  gates+soak/member  acked  lost  elections  req max gap  req failed");
+  console.log(
+    "\nmembers  total   floor (bare + soak)      ratio  in-run floor  ratio  max down  gates+soak/member  acked  lost  elections  req max gap  req failed",
+  );
   for (const r of rows) {
     console.log(
-      `${String(r.members).padStart(7)}  ${String(r.totalS).padStart(5)}s  ${String(r.floorS).padStart(5)}s (${r.floorBareS}s + ${r.soakS}s)`.padEnd(42) +
+      `${String(r.members).padStart(7)}  ${String(r.totalS).padStart(5)}s  ${String(r.floorS).padStart(5)}s (${r.floorBareS}s + ${r.soakS}s)`.padEnd(
+        42,
+      ) +
         `${String(r.ratio).padStart(6)}  ${String(r.inRunFloorS).padStart(11)}s  ${String(r.inRunRatio).padStart(5)}  ${String(r.maxDownS).padStart(7)}s  ${String(r.meanGatesS).padStart(16)}s  ${String(r.acked).padStart(5)}  ${String(r.ackedLost).padStart(4)}  ${String(r.metaElections).padStart(9)}  ${String(r.reqMaxGapMs).padStart(9)}ms  ${String(r.reqFailed).padStart(10)}`,
     );
   }
   console.log("\ntargets: ratio <= 1.10, 0 acked messages lost, <= 1 meta-leader election per rollout");
-  console.log("floor: the same servers drained by lame duck and restarted bare in the same order after the rollout, under the same load, plus the soaks.");
-  console.log("Lame duck closes about one client per second, so a drain's length follows how many clients the server holds at that moment;");
-  console.log("the in-run floor uses the rollout's own drains and restarts (same client placement), so its ratio is the tool's own cost alone.");
+  console.log(
+    "floor: the same servers drained by lame duck and restarted bare in the same order after the rollout, under the same load, plus the soaks.",
+  );
+  console.log(
+    "Lame duck closes about one client per second, so a drain's length follows how many clients the server holds at that moment;",
+  );
+  console.log(
+    "the in-run floor uses the rollout's own drains and restarts (same client placement), so its ratio is the tool's own cost alone.",
+  );
 }
 
 main().then(

@@ -36,30 +36,46 @@ const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 /** JSON with sorted keys: values come back from the wire with no particular key order. */
 function canonical(value: unknown): string {
   if (value && typeof value === "object" && !Array.isArray(value)) {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(",")}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
   }
   return JSON.stringify(value ?? null);
 }
 
 function loadEngine(enginePath: string): EngineModule {
   const fallback = path.join(process.cwd(), "dist", "engine", "index.js");
-  for (const candidate of [enginePath, fallback]) if (path.isAbsolute(candidate) && fs.existsSync(candidate)) return require(candidate) as EngineModule;
-  throw new Error(`the rollout engine's compiled JavaScript is missing (${enginePath}); run \`npm run build\`, then retry`);
+  for (const candidate of [enginePath, fallback])
+    if (path.isAbsolute(candidate) && fs.existsSync(candidate)) return require(candidate) as EngineModule;
+  throw new Error(
+    `the rollout engine's compiled JavaScript is missing (${enginePath}); run \`npm run build\`, then retry`,
+  );
 }
 
-/** The provider: record on create, stop and clean up on delete. Serialized by Pulumi; requires the engine at run time. */
+/** The provider: record on create, stop and clean up on delete. Serialized by Pulumi; requires the engine at run time.
+ * */
 export const localNatsProcessProvider = {
-  async check(_olds: unknown, news: LocalNatsProcessInputs): Promise<{ inputs: LocalNatsProcessInputs; failures: Array<{ property: string; reason: string }> }> {
+  async check(
+    _olds: unknown,
+    news: LocalNatsProcessInputs,
+  ): Promise<{ inputs: LocalNatsProcessInputs; failures: Array<{ property: string; reason: string }> }> {
     const failures = (["stateDir", "enginePath"] as const)
       .filter((k) => news[k] !== UNKNOWN && (typeof news[k] !== "string" || !path.isAbsolute(news[k])))
       .map((k) => ({ property: k, reason: `${JSON.stringify(news[k])} is not an absolute path` }));
     return { inputs: news, failures };
   },
 
-  async diff(_id: string, olds: LocalNatsProcessInputs, news: LocalNatsProcessInputs): Promise<{ changes: boolean; replaces: string[]; deleteBeforeReplace: boolean }> {
+  async diff(
+    _id: string,
+    olds: LocalNatsProcessInputs,
+    news: LocalNatsProcessInputs,
+  ): Promise<{ changes: boolean; replaces: string[]; deleteBeforeReplace: boolean }> {
     // A new name or directory is another host: the old one is stopped first (its ports are the same machine's).
     const moved = olds.endpoint?.name !== news.endpoint?.name || olds.stateDir !== news.stateDir;
-    const changes = (["endpoint", "enginePath", "stopTimeoutSeconds"] as const).some((k) => canonical(olds[k]) !== canonical(news[k]));
+    const changes = (["endpoint", "enginePath", "stopTimeoutSeconds"] as const).some(
+      (k) => canonical(olds[k]) !== canonical(news[k]),
+    );
     return { changes: moved || changes, replaces: moved ? ["endpoint", "stateDir"] : [], deleteBeforeReplace: moved };
   },
 
@@ -68,21 +84,30 @@ export const localNatsProcessProvider = {
   },
 
   /** Ports or deadlines changed: only the record changes; the RollingUpgrade restarts the member with them. */
-  async update(_id: string, _olds: LocalNatsProcessInputs, news: LocalNatsProcessInputs): Promise<{ outs: LocalNatsProcessInputs }> {
+  async update(
+    _id: string,
+    _olds: LocalNatsProcessInputs,
+    news: LocalNatsProcessInputs,
+  ): Promise<{ outs: LocalNatsProcessInputs }> {
     return { outs: news };
   },
 
   async delete(_id: string, props: LocalNatsProcessInputs): Promise<void> {
     const engine = loadEngine(props.enginePath);
     // Stopping needs no binary: a source that refuses keeps the driver honest.
-    const driver = new engine.LocalProcessDriver({ stateDir: props.stateDir, binaries: { resolve: () => Promise.reject(new Error("not used to stop")) } });
+    const driver = new engine.LocalProcessDriver({
+      stateDir: props.stateDir,
+      binaries: { resolve: () => Promise.reject(new Error("not used to stop")) },
+    });
     const server = props.endpoint;
     const pid = driver.pid(server);
     if (pid !== undefined) {
       console.log(`${server.name}: lame duck (pid ${pid}), then removing ${driver.dir(server)}`);
       await driver.signalLameDuck(server).catch(() => undefined);
       if (!(await driver.waitForExit(server, props.stopTimeoutSeconds * 1000))) {
-        console.log(`${server.name}: still running after ${props.stopTimeoutSeconds}s of lame duck; killing pid ${pid}`);
+        console.log(
+          `${server.name}: still running after ${props.stopTimeoutSeconds}s of lame duck; killing pid ${pid}`,
+        );
         await driver.kill(server);
       }
     }

@@ -47,29 +47,41 @@ export class NatsCluster extends pulumi.ComponentResource {
   readonly lastRolloutSummary: pulumi.Output<LastReport>;
 
   constructor(name: string, args: NatsClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("nats-cluster:index:NatsCluster", name, { platform: args.config.platform, clusterName: args.config.clusterName }, opts);
+    super(
+      "nats-cluster:index:NatsCluster",
+      name,
+      { platform: args.config.platform, clusterName: args.config.clusterName },
+      opts,
+    );
     const { config } = args;
     const enginePath = args.enginePath ?? defaultEnginePath();
     const shared = config.platform === "aws" ? this.awsShared(name, config) : undefined;
     // Local: leave lame duck time to finish before a member's host kills it on delete. aws: systemd's stop timeout.
-    const stopTimeoutSeconds = config.platform === "local" ? config.lameDuck.durationSeconds + 30 : config.rollout.stopTimeoutSeconds;
+    const stopTimeoutSeconds =
+      config.platform === "local" ? config.lameDuck.durationSeconds + 30 : config.rollout.stopTimeoutSeconds;
 
     this.servers = config.members.map(
       (member, index) =>
-        new NatsServer(`${name}-${member.name}`, { platform: config.platform, member, config, enginePath, stopTimeoutSeconds, aws: shared?.placement(index) }, { parent: this }),
+        new NatsServer(
+          `${name}-${member.name}`,
+          { platform: config.platform, member, config, enginePath, stopTimeoutSeconds, aws: shared?.placement(index) },
+          { parent: this },
+        ),
     );
-    const spec: pulumi.Output<PublicClusterSpec> = pulumi.all(this.servers.map((s) => s.endpoint)).apply((members: ServerEndpoint[]) => ({
-      name: config.clusterName,
-      version: config.version,
-      members,
-      surge: config.surge,
-      routes: config.routes,
-      jetstream: config.jetstream,
-      lameDuck: config.lameDuck,
-      ...(config.tls ? { tls: config.tls } : {}),
-      ...(config.noAdvertise !== undefined ? { noAdvertise: config.noAdvertise } : {}),
-      ...(config.extraSettings ? { extraSettings: config.extraSettings } : {}),
-    }));
+    const spec: pulumi.Output<PublicClusterSpec> = pulumi
+      .all(this.servers.map((s) => s.endpoint))
+      .apply((members: ServerEndpoint[]) => ({
+        name: config.clusterName,
+        version: config.version,
+        members,
+        surge: config.surge,
+        routes: config.routes,
+        jetstream: config.jetstream,
+        lameDuck: config.lameDuck,
+        ...(config.tls ? { tls: config.tls } : {}),
+        ...(config.noAdvertise !== undefined ? { noAdvertise: config.noAdvertise } : {}),
+        ...(config.extraSettings ? { extraSettings: config.extraSettings } : {}),
+      }));
 
     this.upgrade = new RollingUpgrade(
       `${name}-rollout`,
@@ -123,8 +135,16 @@ export class NatsCluster extends pulumi.ComponentResource {
     const { NatsInstanceProfile } = require("./aws/instance-profile") as typeof AwsInstanceProfile;
     const { SurgeLaunchTemplate } = require("./aws/surge-template") as typeof AwsSurgeTemplate;
 
-    const group = new ClusterSecurityGroup(`${name}-sg`, { vpcId: aws.vpcId, clientCidrs: aws.clientCidrs, adminCidrs: [aws.adminCidr] }, { parent: this });
-    const profile = new NatsInstanceProfile(`${name}-profile`, { configParameterPrefix: defaultConfigParameterPrefix(config.clusterName) }, { parent: this });
+    const group = new ClusterSecurityGroup(
+      `${name}-sg`,
+      { vpcId: aws.vpcId, clientCidrs: aws.clientCidrs, adminCidrs: [aws.adminCidr] },
+      { parent: this },
+    );
+    const profile = new NatsInstanceProfile(
+      `${name}-profile`,
+      { configParameterPrefix: defaultConfigParameterPrefix(config.clusterName) },
+      { parent: this },
+    );
     const securityGroupIds = [group.securityGroupId];
     const template = new SurgeLaunchTemplate(
       `${name}-surge`,
@@ -140,7 +160,11 @@ export class NatsCluster extends pulumi.ComponentResource {
       { parent: this },
     );
     return {
-      placement: (index) => ({ subnetId: aws.subnetIds[index % aws.subnetIds.length], securityGroupIds, instanceProfileName: profile.instanceProfileName }),
+      placement: (index) => ({
+        subnetId: aws.subnetIds[index % aws.subnetIds.length],
+        securityGroupIds,
+        instanceProfileName: profile.instanceProfileName,
+      }),
       // The surge server's host is a fixed private IP of the first subnet (stack config `surge.host`).
       surge: template.launchTemplateId.apply((launchTemplateId) => ({ launchTemplateId, subnetId: aws.subnetIds[0] })),
     };

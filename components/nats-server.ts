@@ -61,25 +61,45 @@ export class NatsServer extends pulumi.ComponentResource {
     }
     this.clientUrl = this.endpoint.apply(clientUrl);
     this.monitorUrl = this.endpoint.apply(monitorUrl);
-    this.registerOutputs({ endpoint: this.endpoint, clientUrl: this.clientUrl, monitorUrl: this.monitorUrl, instanceId: this.instanceId });
+    this.registerOutputs({
+      endpoint: this.endpoint,
+      clientUrl: this.clientUrl,
+      monitorUrl: this.monitorUrl,
+      instanceId: this.instanceId,
+    });
   }
 
   private localHost(name: string, args: NatsServerArgs): pulumi.Output<ServerEndpoint> {
     const { member, config } = args;
     if (!config.local) throw new Error(`NatsServer ${name}: the local platform needs config.local (stateDir)`);
     if (!member.host) throw new Error(`NatsServer ${name}: member ${member.name} has no host`);
-    const endpoint: ServerEndpoint = { name: member.name, host: member.host, clientPort: member.clientPort, clusterPort: member.clusterPort, monitorPort: member.monitorPort };
+    const endpoint: ServerEndpoint = {
+      name: member.name,
+      host: member.host,
+      clientPort: member.clientPort,
+      clusterPort: member.clusterPort,
+      monitorPort: member.monitorPort,
+    };
     const process = new LocalNatsProcess(
       `${name}-process`,
-      { endpoint, stateDir: config.local.stateDir, enginePath: args.enginePath, stopTimeoutSeconds: args.stopTimeoutSeconds },
+      {
+        endpoint,
+        stateDir: config.local.stateDir,
+        enginePath: args.enginePath,
+        stopTimeoutSeconds: args.stopTimeoutSeconds,
+      },
       { parent: this },
     );
     return process.endpoint;
   }
 
-  private awsHost(name: string, args: NatsServerArgs): { endpoint: pulumi.Output<ServerEndpoint>; instanceId: pulumi.Output<string> } {
+  private awsHost(
+    name: string,
+    args: NatsServerArgs,
+  ): { endpoint: pulumi.Output<ServerEndpoint>; instanceId: pulumi.Output<string> } {
     const { member, config } = args;
-    if (!config.aws || !args.aws) throw new Error(`NatsServer ${name}: the aws platform needs config.aws and the member's placement`);
+    if (!config.aws || !args.aws)
+      throw new Error(`NatsServer ${name}: the aws platform needs config.aws and the member's placement`);
     const { createAwsMemberHost } = require("./aws/member-host") as typeof AwsMemberHostModule;
     return createAwsMemberHost(
       `${name}-host`,

@@ -85,9 +85,22 @@ export interface LastReport {
   /** Total time in seconds. */
   readonly totalSeconds: number;
   /** Per member: from → to, result, time without serving clients. */
-  readonly members: ReadonlyArray<{ readonly name: string; readonly from?: string; readonly to: string; readonly result: string; readonly downSeconds?: number }>;
+  readonly members: ReadonlyArray<{
+    readonly name: string;
+    readonly from?: string;
+    readonly to: string;
+    readonly result: string;
+    readonly downSeconds?: number;
+  }>;
   /** Where it stopped, when it halted. */
-  readonly halt?: { readonly server: string; readonly step: string; readonly gate: string; readonly observation: string; readonly rolledBack: boolean; readonly advice: string };
+  readonly halt?: {
+    readonly server: string;
+    readonly step: string;
+    readonly gate: string;
+    readonly observation: string;
+    readonly rolledBack: boolean;
+    readonly advice: string;
+  };
   /** The engine's report, formatted for people (formatReport). */
   readonly text: string;
 }
@@ -131,7 +144,10 @@ function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (value && typeof value === "object") {
     const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`)
+      .join(",")}}`;
   }
   return JSON.stringify(value ?? null);
 }
@@ -147,7 +163,9 @@ function resolveEnginePath(enginePath: string): string {
   for (const candidate of [enginePath, fallback]) {
     if (typeof candidate === "string" && path.isAbsolute(candidate) && fs.existsSync(candidate)) return candidate;
   }
-  throw new Error(`the rollout engine's compiled JavaScript is missing (${enginePath}, ${fallback}); run \`npm run build\` in the project, then retry`);
+  throw new Error(
+    `the rollout engine's compiled JavaScript is missing (${enginePath}, ${fallback}); run \`npm run build\` in the project, then retry`,
+  );
 }
 
 function loadEngine(enginePath: string): EngineModule {
@@ -156,11 +174,16 @@ function loadEngine(enginePath: string): EngineModule {
 
 function makeDriver(engine: EngineModule, settings: DriverSettings, enginePath: string): HostDriver {
   if (settings.kind === "local") {
-    return new engine.LocalProcessDriver({ stateDir: settings.stateDir, binaries: new engine.BinaryStore({ cacheDir: settings.binaryCacheDir }) });
+    return new engine.LocalProcessDriver({
+      stateDir: settings.stateDir,
+      binaries: new engine.BinaryStore({ cacheDir: settings.binaryCacheDir }),
+    });
   }
   if (settings.kind === "aws-ssm") {
     // Loaded only here, so the local platform never loads the AWS SDK.
-    const { SsmHostDriver } = require(path.join(path.dirname(resolveEnginePath(enginePath)), "hosts", "aws-ssm.js")) as typeof AwsSsm;
+    const { SsmHostDriver } = require(
+      path.join(path.dirname(resolveEnginePath(enginePath)), "hosts", "aws-ssm.js"),
+    ) as typeof AwsSsm;
     return new SsmHostDriver({
       region: settings.region,
       clusterName: settings.clusterName,
@@ -172,7 +195,8 @@ function makeDriver(engine: EngineModule, settings: DriverSettings, enginePath: 
   const exportName = settings.exportName ?? "createHostDriver";
   const mod = require(settings.modulePath) as Record<string, unknown>;
   const factory = mod[exportName];
-  if (typeof factory !== "function") throw new Error(`${settings.modulePath} exports no function ${exportName}(settings) returning a HostDriver`);
+  if (typeof factory !== "function")
+    throw new Error(`${settings.modulePath} exports no function ${exportName}(settings) returning a HostDriver`);
   return (factory as (s: Readonly<Record<string, unknown>>) => HostDriver)(settings.settings);
 }
 
@@ -185,10 +209,15 @@ function printEvents(engine: EngineModule): Engine.EventSink {
 }
 
 /** Member → version as the servers report it now. */
-async function observeVersions(engine: EngineModule, spec: ClusterSpec, driver: HostDriver): Promise<{ versions: Record<string, string>; surgeRunning: boolean }> {
+async function observeVersions(
+  engine: EngineModule,
+  spec: ClusterSpec,
+  driver: HostDriver,
+): Promise<{ versions: Record<string, string>; surgeRunning: boolean }> {
   const observed = await engine.observeCluster(spec, driver);
   const versions: Record<string, string> = {};
-  for (const m of observed.members) versions[m.name] = m.version ?? (m.running ? `unreachable (${m.error ?? "no answer"})` : "not running");
+  for (const m of observed.members)
+    versions[m.name] = m.version ?? (m.running ? `unreachable (${m.error ?? "no answer"})` : "not running");
   return { versions, surgeRunning: observed.surge.running };
 }
 
@@ -207,7 +236,16 @@ function reportOf(engine: EngineModule, report: RolloutReport): LastReport {
       result: m.result,
       downSeconds: m.downMs === undefined ? undefined : Math.round(m.downMs / 100) / 10,
     })),
-    halt: h ? { server: h.server, step: h.step, gate: h.gate, observation: h.observation, rolledBack: h.rolledBack, advice: h.advice } : undefined,
+    halt: h
+      ? {
+          server: h.server,
+          step: h.step,
+          gate: h.gate,
+          observation: h.observation,
+          rolledBack: h.rolledBack,
+          advice: h.advice,
+        }
+      : undefined,
     text: engine.formatReport(report),
   });
 }
@@ -226,25 +264,50 @@ function partialFailure(message: string, id: string, properties: Record<string, 
  * message (the rollout's halt fails `pulumi up`); `previous` outputs, when given, are recorded with the versions
  * seen after the halt, so `pulumi stack output` shows the halt report.
  */
-async function rollout(engine: EngineModule, inputs: RollingUpgradeInputs, id: string, previous?: RollingUpgradeOutputs): Promise<RolloutReport> {
+async function rollout(
+  engine: EngineModule,
+  inputs: RollingUpgradeInputs,
+  id: string,
+  previous?: RollingUpgradeOutputs,
+): Promise<RolloutReport> {
   const spec = fullSpec(inputs);
   const driver = makeDriver(engine, inputs.driver, inputs.enginePath);
   try {
-    return await engine.runRollout({ spec, driver, policy: inputs.policy, listenHost: inputs.listenHost, onEvent: printEvents(engine) });
+    return await engine.runRollout({
+      spec,
+      driver,
+      policy: inputs.policy,
+      listenHost: inputs.listenHost,
+      onEvent: printEvents(engine),
+    });
   } catch (err) {
     if (err instanceof engine.RolloutRefused) {
-      throw new Error(`RollingUpgrade: the rollout was refused before anything was touched.\n${err.message}`);
+      throw new Error(`RollingUpgrade: the rollout was refused before anything was touched.\n${err.message}`, {
+        cause: err,
+      });
     }
     if (err instanceof engine.RolloutHalted) {
       const text = engine.formatReport(err.report);
       console.log(text);
       const message = `RollingUpgrade: the rollout HALTED.\n${text}`;
-      if (!previous) throw new Error(message);
-      const seen = await observeVersions(engine, spec, driver).catch(() => ({ versions: previous.versions, surgeRunning: previous.surgeRunning }));
+      if (!previous) throw new Error(message, { cause: err });
+      const seen = await observeVersions(engine, spec, driver).catch(() => ({
+        versions: previous.versions,
+        surgeRunning: previous.surgeRunning,
+      }));
       // The engine re-marks outputs secret by the NEW inputs' secrets: record the new auth (or none) so that the
       // recorded auth is always covered. The planner compares the configs on the hosts, so nothing is lost.
       const { auth: _previousAuth, ...kept } = previous;
-      throw partialFailure(message, id, plain({ ...kept, ...(inputs.auth ? { auth: inputs.auth } : {}), ...seen, lastReport: reportOf(engine, err.report) }));
+      throw partialFailure(
+        message,
+        id,
+        plain({
+          ...kept,
+          ...(inputs.auth ? { auth: inputs.auth } : {}),
+          ...seen,
+          lastReport: reportOf(engine, err.report),
+        }),
+      );
     }
     throw err;
   }
@@ -256,32 +319,59 @@ function propertyFor(field: string): string {
 
 function policyFailures(policy: unknown): CheckFailure[] {
   if (policy === undefined) return [];
-  if (!policy || typeof policy !== "object" || Array.isArray(policy)) return [{ property: "policy", reason: "must be an object of RolloutPolicy fields" }];
+  if (!policy || typeof policy !== "object" || Array.isArray(policy))
+    return [{ property: "policy", reason: "must be an object of RolloutPolicy fields" }];
   const failures: CheckFailure[] = [];
   for (const [k, v] of Object.entries(policy)) {
     const ok = typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v) && v >= 0);
-    if (!ok) failures.push({ property: `policy.${k}`, reason: `${JSON.stringify(v)} is neither true/false nor a number of 0 or more` });
+    if (!ok)
+      failures.push({
+        property: `policy.${k}`,
+        reason: `${JSON.stringify(v)} is neither true/false nor a number of 0 or more`,
+      });
   }
   return failures;
 }
 
 function driverFailures(driver: DriverSettings | undefined): CheckFailure[] {
-  if (!driver || typeof driver !== "object") return [{ property: "driver", reason: 'missing; set { kind: "local", stateDir, binaryCacheDir }, { kind: "aws-ssm", … } or { kind: "module", modulePath, settings }' }];
+  if (!driver || typeof driver !== "object")
+    return [
+      {
+        property: "driver",
+        reason:
+          'missing; set { kind: "local", stateDir, binaryCacheDir }, { kind: "aws-ssm", … } or { kind: "module", modulePath, settings }',
+      },
+    ];
   if (driver.kind === "local") {
     return (["stateDir", "binaryCacheDir"] as const)
       .filter((k) => typeof driver[k] !== "string" || !path.isAbsolute(driver[k]))
-      .map((k) => ({ property: `driver.${k}`, reason: `${JSON.stringify(driver[k])} is not an absolute path; the provider runs in another process and directory` }));
+      .map((k) => ({
+        property: `driver.${k}`,
+        reason: `${JSON.stringify(driver[k])} is not an absolute path; the provider runs in another process and directory`,
+      }));
   }
   if (driver.kind === "aws-ssm") {
     const failures: CheckFailure[] = [];
-    if (typeof driver.region !== "string" || driver.region.length === 0) failures.push({ property: "driver.region", reason: "missing; set the AWS region" });
-    if (!driver.instanceIds || typeof driver.instanceIds !== "object") failures.push({ property: "driver.instanceIds", reason: "missing; map every member name to its EC2 instance id" });
+    if (typeof driver.region !== "string" || driver.region.length === 0)
+      failures.push({ property: "driver.region", reason: "missing; set the AWS region" });
+    if (!driver.instanceIds || typeof driver.instanceIds !== "object")
+      failures.push({
+        property: "driver.instanceIds",
+        reason: "missing; map every member name to its EC2 instance id",
+      });
     return failures;
   }
   if (driver.kind === "module") {
-    return typeof driver.modulePath === "string" && path.isAbsolute(driver.modulePath) ? [] : [{ property: "driver.modulePath", reason: "must be an absolute path to compiled JavaScript" }];
+    return typeof driver.modulePath === "string" && path.isAbsolute(driver.modulePath)
+      ? []
+      : [{ property: "driver.modulePath", reason: "must be an absolute path to compiled JavaScript" }];
   }
-  return [{ property: "driver.kind", reason: `${JSON.stringify((driver as { kind: unknown }).kind)} is not "local", "aws-ssm" or "module"` }];
+  return [
+    {
+      property: "driver.kind",
+      reason: `${JSON.stringify((driver as { kind: unknown }).kind)} is not "local", "aws-ssm" or "module"`,
+    },
+  ];
 }
 
 /**
@@ -289,23 +379,34 @@ function driverFailures(driver: DriverSettings | undefined): CheckFailure[] {
  * (version format, duplicate names, port clashes, lame duck below 30 s, …) and an unsafe downgrade from the version
  * the resource had. Warnings (an even number of JetStream members) are printed, not refused.
  */
-async function check(olds: Partial<RollingUpgradeInputs> | undefined, news: RollingUpgradeInputs): Promise<{ inputs: RollingUpgradeInputs; failures: CheckFailure[] }> {
+async function check(
+  olds: Partial<RollingUpgradeInputs> | undefined,
+  news: RollingUpgradeInputs,
+): Promise<{ inputs: RollingUpgradeInputs; failures: CheckFailure[] }> {
   const failures: CheckFailure[] = [...policyFailures(news.policy), ...driverFailures(news.driver)];
   if (typeof news.enginePath !== "string" || !path.isAbsolute(news.enginePath)) {
-    failures.push({ property: "enginePath", reason: "must be the absolute path of the engine's compiled dist/engine/index.js" });
+    failures.push({
+      property: "enginePath",
+      reason: "must be the absolute path of the engine's compiled dist/engine/index.js",
+    });
   }
   // Values not known yet (preview before the hosts exist) are checked when they are known.
-  if (failures.length > 0 || containsUnknown(news.spec) || containsUnknown(news.auth)) return { inputs: news, failures };
+  if (failures.length > 0 || containsUnknown(news.spec) || containsUnknown(news.auth))
+    return { inputs: news, failures };
 
   const engine = loadEngine(news.enginePath);
   const spec = fullSpec(news);
-  for (const problem of engine.validateClusterSpec(spec)) failures.push({ property: propertyFor(problem.field), reason: problem.message });
-  for (const warning of engine.clusterSpecWarnings(spec)) console.log(`warning: ${propertyFor(warning.field)}: ${warning.message}`);
+  for (const problem of engine.validateClusterSpec(spec))
+    failures.push({ property: propertyFor(problem.field), reason: problem.message });
+  for (const warning of engine.clusterSpecWarnings(spec))
+    console.log(`warning: ${propertyFor(warning.field)}: ${warning.message}`);
   // A well-formed version may still be one nobody released: locally, say where its binary will come from.
   if (news.driver.kind === "local" && failures.length === 0) {
     const store = new engine.BinaryStore({ cacheDir: news.driver.binaryCacheDir });
     if (!(await store.has(spec.version))) {
-      console.log(`warning: spec.version: nats-server ${spec.version} is not in ${news.driver.binaryCacheDir}; it will be downloaded from the official release and SHA256-verified (an unreleased version fails there)`);
+      console.log(
+        `warning: spec.version: nats-server ${spec.version} is not in ${news.driver.binaryCacheDir}; it will be downloaded from the official release and SHA256-verified (an unreleased version fails there)`,
+      );
     }
   }
 
@@ -314,7 +415,11 @@ async function check(olds: Partial<RollingUpgradeInputs> | undefined, news: Roll
   const versionOk = (v: unknown): v is string => typeof v === "string" && /^\d+\.\d+\.\d+$/.test(v);
   if (versionOk(from) && versionOk(to) && news.policy?.allowUnsafeDowngrade !== true) {
     const problem = engine.downgradeProblem(from, to);
-    if (problem) failures.push({ property: "spec.version", reason: `${problem}; set rollout.allowUnsafeDowngrade to true to force it` });
+    if (problem)
+      failures.push({
+        property: "spec.version",
+        reason: `${problem}; set rollout.allowUnsafeDowngrade to true to force it`,
+      });
   }
   return { inputs: news, failures };
 }
@@ -336,7 +441,9 @@ function planFromInputs(olds: Partial<RollingUpgradeOutputs>, news: RollingUpgra
   lines.push(`  ${String(members.length + 3).padStart(2)}. surge-down      ${String(spec.surge?.name ?? "?")}`);
   lines.push(`  ${String(members.length + 4).padStart(2)}. final-check`);
   const estimate = members.length * (grace + 3 + soak + 2) + soak + 3 + grace + 2 + 3;
-  lines.push(`  (members at the target are skipped and the JetStream meta leader goes last once observed; about ${estimate}s)`);
+  lines.push(
+    `  (members at the target are skipped and the JetStream meta leader goes last once observed; about ${estimate}s)`,
+  );
   return lines.join("\n");
 }
 
@@ -367,8 +474,12 @@ async function printPlan(olds: Partial<RollingUpgradeOutputs>, news: RollingUpgr
       PREVIEW_OBSERVE_DEADLINE_MS,
       "observing the cluster",
     );
-    const seen = observed.members.map((m) => `${m.name} ${m.version ?? (m.running ? "unreachable" : "not running")}`).join(", ");
-    console.log(`servers now: ${seen}${observed.surge.running ? `; surge ${observed.surge.name} running` : ""}${observed.metaLeader ? `; meta leader ${observed.metaLeader}` : ""}`);
+    const seen = observed.members
+      .map((m) => `${m.name} ${m.version ?? (m.running ? "unreachable" : "not running")}`)
+      .join(", ");
+    console.log(
+      `servers now: ${seen}${observed.surge.running ? `; surge ${observed.surge.name} running` : ""}${observed.metaLeader ? `; meta leader ${observed.metaLeader}` : ""}`,
+    );
     console.log(engine.formatPlan(plan));
   } catch (err) {
     console.log(`could not observe the cluster (${err instanceof Error ? err.message : String(err)})`);
@@ -380,17 +491,33 @@ async function printPlan(olds: Partial<RollingUpgradeOutputs>, news: RollingUpgr
  * A change when any compared input differs, or when the servers drifted from the spec (a member on another
  * version, a left-over surge server, as `pulumi refresh` records). Prints the ordered plan when there is a change.
  */
-async function diff(_id: string, olds: Partial<RollingUpgradeOutputs>, news: RollingUpgradeInputs): Promise<{ changes: boolean; replaces: string[]; deleteBeforeReplace: boolean }> {
+async function diff(
+  _id: string,
+  olds: Partial<RollingUpgradeOutputs>,
+  news: RollingUpgradeInputs,
+): Promise<{ changes: boolean; replaces: string[]; deleteBeforeReplace: boolean }> {
   const changed = COMPARED_INPUTS.filter((k) => canonical(olds[k]) !== canonical(news[k]));
   const members = Array.isArray(news.spec?.members) ? news.spec.members : [];
   // Drift: a server reports something other than what this resource last applied (a version bump is not drift).
   const applied = olds.spec?.version ?? news.spec?.version;
-  const drifted = olds.versions && !containsUnknown(news.spec) ? members.filter((m) => olds.versions![m.name] !== applied).map((m) => `${m.name} runs ${olds.versions![m.name] ?? "?"}`) : [];
+  const drifted =
+    olds.versions && !containsUnknown(news.spec)
+      ? members
+          .filter((m) => olds.versions![m.name] !== applied)
+          .map((m) => `${m.name} runs ${olds.versions![m.name] ?? "?"}`)
+      : [];
   if (olds.surgeRunning) drifted.push(`surge ${news.spec?.surge?.name} is still running`);
   const changes = changed.length > 0 || drifted.length > 0;
   if (changes) {
-    const version = olds.spec?.version !== news.spec?.version ? `version ${olds.spec?.version} → ${news.spec?.version}` : undefined;
-    const why = [version, changed.length ? `changed: ${changed.join(", ")}` : undefined, drifted.length ? `drift: ${drifted.join("; ")}` : undefined].filter(Boolean).join("; ");
+    const version =
+      olds.spec?.version !== news.spec?.version ? `version ${olds.spec?.version} → ${news.spec?.version}` : undefined;
+    const why = [
+      version,
+      changed.length ? `changed: ${changed.join(", ")}` : undefined,
+      drifted.length ? `drift: ${drifted.join("; ")}` : undefined,
+    ]
+      .filter(Boolean)
+      .join("; ");
     await printPlan(olds, news, why);
   }
   return { changes, replaces: [], deleteBeforeReplace: false };
@@ -401,16 +528,31 @@ async function diff(_id: string, olds: Partial<RollingUpgradeOutputs>, news: Rol
  * left alone), then roll whatever still differs (members that were running another version or config). The report
  * is the rollout's when one was needed, else a bootstrap report.
  */
-async function startCluster(engine: EngineModule, inputs: RollingUpgradeInputs, id: string, why: string): Promise<LastReport> {
+async function startCluster(
+  engine: EngineModule,
+  inputs: RollingUpgradeInputs,
+  id: string,
+  why: string,
+): Promise<LastReport> {
   const spec = fullSpec(inputs);
   const driver = makeDriver(engine, inputs.driver, inputs.enginePath);
   const started = Date.now();
-  console.log(`RollingUpgrade ${spec.name}: ${why}: starting ${spec.members.length} members at nats-server ${spec.version} (${inputs.platform})`);
-  await engine.bootstrapCluster({ spec, driver, policy: inputs.policy, listenHost: inputs.listenHost, onEvent: printEvents(engine) });
+  console.log(
+    `RollingUpgrade ${spec.name}: ${why}: starting ${spec.members.length} members at nats-server ${spec.version} (${inputs.platform})`,
+  );
+  await engine.bootstrapCluster({
+    spec,
+    driver,
+    policy: inputs.policy,
+    listenHost: inputs.listenHost,
+    onEvent: printEvents(engine),
+  });
 
   const { plan } = await engine.previewRollout({ spec, driver, policy: inputs.policy, listenHost: inputs.listenHost });
   if (plan.steps.length > 0) {
-    console.log(`RollingUpgrade ${spec.name}: some members were already running with another version or config; rolling them to the spec`);
+    console.log(
+      `RollingUpgrade ${spec.name}: some members were already running with another version or config; rolling them to the spec`,
+    );
     return reportOf(engine, await rollout(engine, inputs, id));
   }
   const totalSeconds = Math.round((Date.now() - started) / 100) / 10;
@@ -440,7 +582,11 @@ async function create(inputs: RollingUpgradeInputs): Promise<{ id: string; outs:
  * member runs at all (the hosts were restarted, the processes killed), there is nothing to roll and nobody to
  * protect: the cluster is started as on create, rather than refused by the rollout's pre-flight.
  */
-async function update(id: string, olds: RollingUpgradeOutputs, news: RollingUpgradeInputs): Promise<{ outs: RollingUpgradeOutputs }> {
+async function update(
+  id: string,
+  olds: RollingUpgradeOutputs,
+  news: RollingUpgradeInputs,
+): Promise<{ outs: RollingUpgradeOutputs }> {
   const engine = loadEngine(news.enginePath);
   const spec = fullSpec(news);
   const driver = makeDriver(engine, news.driver, news.enginePath);
@@ -472,7 +618,9 @@ async function remove(_id: string, props: RollingUpgradeOutputs): Promise<void> 
   const driver = makeDriver(engine, props.driver, props.enginePath);
   const surge = props.spec.surge;
   if (await driver.isRunning(surge)) {
-    console.log(`RollingUpgrade ${props.spec.name}: removing the left-over surge server ${surge.name} (lame duck first)`);
+    console.log(
+      `RollingUpgrade ${props.spec.name}: removing the left-over surge server ${surge.name} (lame duck first)`,
+    );
     await driver.signalLameDuck(surge).catch(() => undefined);
     const stopSeconds = props.policy?.stopTimeoutSeconds ?? 150;
     if (!(await driver.waitForExit(surge, stopSeconds * 1000))) await driver.kill(surge);

@@ -10,7 +10,18 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { AuthSpec, ClusterSpec, DEFAULT_POLICY, JetStreamSpec, LameDuckSpec, RolloutPolicy, RouteMode, SurgeSpec, TlsSpec, validateClusterSpec } from "../engine";
+import {
+  AuthSpec,
+  ClusterSpec,
+  DEFAULT_POLICY,
+  JetStreamSpec,
+  LameDuckSpec,
+  RolloutPolicy,
+  RouteMode,
+  SurgeSpec,
+  TlsSpec,
+  validateClusterSpec,
+} from "../engine";
 
 /** The config namespace: every key is `nats-cluster:<key>` (the Pulumi project name). */
 export const CONFIG_NAMESPACE = "nats-cluster";
@@ -115,7 +126,10 @@ export interface ConfigProblem {
 
 /** Bad stack config: the message lists every problem as `nats-cluster:<key>: <what is wrong; how to fix it>`. */
 export class StackConfigError extends Error {
-  constructor(readonly problems: ReadonlyArray<ConfigProblem>, stack?: string) {
+  constructor(
+    readonly problems: ReadonlyArray<ConfigProblem>,
+    stack?: string,
+  ) {
     super(
       `invalid stack config${stack ? ` for stack "${stack}"` : ""} (${problems.length} problem${problems.length === 1 ? "" : "s"}; ` +
         `fix with \`pulumi config set ${CONFIG_NAMESPACE}:<key> <value>\`, \`--secret\` for auth, or edit stacks/Pulumi.<stack>.yaml):\n` +
@@ -249,7 +263,13 @@ function refuseUnknownFields(p: Problems, key: string, obj: Obj, known: Readonly
 const ENDPOINT_FIELDS = ["name", "host", "clientPort", "clusterPort", "monitorPort"] as const;
 
 /** A server entry: a name (aws) or an object with name, host and ports; missing ports take `defaults` when given. */
-function readEndpoint(p: Problems, key: string, value: unknown, platform: Platform, extraFields: ReadonlyArray<string> = []): (MemberConfig & Obj) | undefined {
+function readEndpoint(
+  p: Problems,
+  key: string,
+  value: unknown,
+  platform: Platform,
+  extraFields: ReadonlyArray<string> = [],
+): (MemberConfig & Obj) | undefined {
   const v = decode(value);
   if (typeof v === "string" && platform === "aws") return { name: v, ...DEFAULT_PORTS };
   const hint =
@@ -270,7 +290,11 @@ function readEndpoint(p: Problems, key: string, value: unknown, platform: Platfo
     }
     return DEFAULT_PORTS[field];
   };
-  const endpoint = { clientPort: port("clientPort"), clusterPort: port("clusterPort"), monitorPort: port("monitorPort") };
+  const endpoint = {
+    clientPort: port("clientPort"),
+    clusterPort: port("clusterPort"),
+    monitorPort: port("monitorPort"),
+  };
   return { ...obj, name, host: platform === "local" ? (host ?? "127.0.0.1") : host, ...endpoint };
 }
 
@@ -281,7 +305,12 @@ function readMembers(p: Problems, raw: Raw, platform: Platform, clusterName: str
     return [];
   }
   if (raw.members === undefined && count === undefined) {
-    p.add("members", platform === "local" ? "missing; list the members as { name, host, clientPort, clusterPort, monitorPort }" : "missing; set memberCount (3 or 5) or list member names");
+    p.add(
+      "members",
+      platform === "local"
+        ? "missing; list the members as { name, host, clientPort, clusterPort, monitorPort }"
+        : "missing; set memberCount (3 or 5) or list member names",
+    );
     return [];
   }
   if (count !== undefined) {
@@ -296,7 +325,9 @@ function readMembers(p: Problems, raw: Raw, platform: Platform, clusterName: str
     return Array.from({ length: count }, (_, i) => ({ name: `${clusterName}-${i + 1}`, ...DEFAULT_PORTS }));
   }
   const list = readList(p, "members", raw.members, "list the members") ?? [];
-  return list.map((m, i) => readEndpoint(p, `members[${i}]`, m, platform)).filter((m): m is MemberConfig & Obj => m !== undefined);
+  return list
+    .map((m, i) => readEndpoint(p, `members[${i}]`, m, platform))
+    .filter((m): m is MemberConfig & Obj => m !== undefined);
 }
 
 function readSurge(p: Problems, raw: Raw, platform: Platform, clusterName: string): SurgeSpec {
@@ -310,14 +341,27 @@ function readSurge(p: Problems, raw: Raw, platform: Platform, clusterName: strin
     );
     return fallback;
   }
-  const obj = readObject(p, "surge", raw.surge, "write { name, host, clientPort, clusterPort, monitorPort, jetstream? }");
+  const obj = readObject(
+    p,
+    "surge",
+    raw.surge,
+    "write { name, host, clientPort, clusterPort, monitorPort, jetstream? }",
+  );
   if (!obj) return fallback;
   const endpoint = readEndpoint(p, "surge", { name: fallback.name, ...obj }, platform, ["jetstream"]);
   if (!endpoint) return fallback;
-  if (platform === "aws" && endpoint.host === undefined) p.add("surge.host", "missing; the surge instance needs a fixed private IP in the first subnet, e.g. 10.0.1.250");
+  if (platform === "aws" && endpoint.host === undefined)
+    p.add("surge.host", "missing; the surge instance needs a fixed private IP in the first subnet, e.g. 10.0.1.250");
   const jetstream = readBool(p, "surge.jetstream", obj.jetstream);
   const { name, clientPort, clusterPort, monitorPort } = endpoint;
-  return { name, host: endpoint.host ?? "", clientPort, clusterPort, monitorPort, ...(jetstream !== undefined ? { jetstream } : {}) };
+  return {
+    name,
+    host: endpoint.host ?? "",
+    clientPort,
+    clusterPort,
+    monitorPort,
+    ...(jetstream !== undefined ? { jetstream } : {}),
+  };
 }
 
 function readJetStream(p: Problems, raw: Raw): JetStreamSpec {
@@ -340,11 +384,15 @@ function readRoutes(p: Problems, raw: Raw, members: ReadonlyArray<MemberConfig>)
   const mode = readString(p, "routeMode", raw.routeMode, 'write "explicit" or "seed"') ?? "explicit";
   const seeds = readStringList(p, "seeds", raw.seeds, "list member names");
   if (mode === "explicit") {
-    if (seeds !== undefined) p.add("seeds", 'seeds are used only with routeMode "seed"; remove seeds or set routeMode to seed');
+    if (seeds !== undefined)
+      p.add("seeds", 'seeds are used only with routeMode "seed"; remove seeds or set routeMode to seed');
     return { kind: "explicit" };
   }
   if (mode !== "seed") {
-    p.add("routeMode", `${show(mode)} is not a route mode; write "explicit" (every member lists every member) or "seed" (members list the seeds)`);
+    p.add(
+      "routeMode",
+      `${show(mode)} is not a route mode; write "explicit" (every member lists every member) or "seed" (members list the seeds)`,
+    );
     return { kind: "explicit" };
   }
   return { kind: "seed", seeds: seeds ?? (members[0] ? [members[0].name] : []) };
@@ -352,7 +400,11 @@ function readRoutes(p: Problems, raw: Raw, members: ReadonlyArray<MemberConfig>)
 
 const POLICY_KEYS = Object.keys(DEFAULT_POLICY) as Array<keyof RolloutPolicy>;
 /** Policy numbers that must be above zero (a zero deadline or poll interval makes no sense). */
-const POSITIVE_POLICY_KEYS: ReadonlyArray<keyof RolloutPolicy> = ["healthyDeadlineSeconds", "pollIntervalMs", "stopTimeoutSeconds"];
+const POSITIVE_POLICY_KEYS: ReadonlyArray<keyof RolloutPolicy> = [
+  "healthyDeadlineSeconds",
+  "pollIntervalMs",
+  "stopTimeoutSeconds",
+];
 
 function readRollout(p: Problems, raw: Raw): Partial<RolloutPolicy> {
   const obj = readObject(p, "rollout", raw.rollout, `write an object with any of ${POLICY_KEYS.join(", ")}`);
@@ -368,8 +420,10 @@ function readRollout(p: Problems, raw: Raw): Partial<RolloutPolicy> {
       continue;
     }
     const raw = typeof obj[k] === "string" ? Number(obj[k]) : obj[k];
-    if (typeof raw !== "number" || !Number.isFinite(raw) || raw < 0) p.add(key, `${show(obj[k])} is not a number of 0 or more; write e.g. ${DEFAULT_POLICY[k]}`);
-    else if (raw === 0 && POSITIVE_POLICY_KEYS.includes(k)) p.add(key, `must be above 0; write e.g. ${DEFAULT_POLICY[k]}`);
+    if (typeof raw !== "number" || !Number.isFinite(raw) || raw < 0)
+      p.add(key, `${show(obj[k])} is not a number of 0 or more; write e.g. ${DEFAULT_POLICY[k]}`);
+    else if (raw === 0 && POSITIVE_POLICY_KEYS.includes(k))
+      p.add(key, `must be above 0; write e.g. ${DEFAULT_POLICY[k]}`);
     else policy[k] = raw;
   }
   return policy as Partial<RolloutPolicy>;
@@ -377,7 +431,12 @@ function readRollout(p: Problems, raw: Raw): Partial<RolloutPolicy> {
 
 /** `auth`: exactly the engine's AuthSpec shape (token | users | nkeys [+ probeNkeySeed]); values are never echoed. */
 function readAuth(p: Problems, raw: Raw): AuthSpec | undefined {
-  const auth = readObject(p, "auth", raw.auth, "write { token } or { users: [{ user, password }] } or { nkeys: [U…], probeNkeySeed }");
+  const auth = readObject(
+    p,
+    "auth",
+    raw.auth,
+    "write { token } or { users: [{ user, password }] } or { nkeys: [U…], probeNkeySeed }",
+  );
   const sys = readObject(p, "systemAccount", raw.systemAccount, "write { user, password }");
   if (auth) refuseUnknownFields(p, "auth", auth, ["token", "users", "nkeys", "probeNkeySeed"]);
   if (sys) refuseUnknownFields(p, "systemAccount", sys, ["user", "password"]);
@@ -389,7 +448,12 @@ function readAuth(p: Problems, raw: Raw): AuthSpec | undefined {
 }
 
 function readTls(p: Problems, raw: Raw): TlsSpec | undefined {
-  const obj = readObject(p, "tls", raw.tls, "write { certFile, keyFile, caFile?, verify?, probeCertFile?, probeKeyFile? } (server paths on the servers' hosts; probe paths on the machine running pulumi)");
+  const obj = readObject(
+    p,
+    "tls",
+    raw.tls,
+    "write { certFile, keyFile, caFile?, verify?, probeCertFile?, probeKeyFile? } (server paths on the servers' hosts; probe paths on the machine running pulumi)",
+  );
   if (!obj) return undefined;
   refuseUnknownFields(p, "tls", obj, ["certFile", "keyFile", "caFile", "verify", "probeCertFile", "probeKeyFile"]);
   const verify = readBool(p, "tls.verify", obj.verify);
@@ -400,17 +464,36 @@ const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 function checkCidr(p: Problems, key: string, value: string): void {
   const m = CIDR.exec(value);
-  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) p.add(key, `${show(value)} is not an IPv4 CIDR; write one such as 10.0.0.0/16`);
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32)
+    p.add(key, `${show(value)} is not an IPv4 CIDR; write one such as 10.0.0.0/16`);
 }
 
-const AWS_FIELDS = ["region", "vpcId", "subnetIds", "instanceType", "amiId", "clientCidrs", "adminCidr", "volumeSizeGb", "keyName"];
+const AWS_FIELDS = [
+  "region",
+  "vpcId",
+  "subnetIds",
+  "instanceType",
+  "amiId",
+  "clientCidrs",
+  "adminCidr",
+  "volumeSizeGb",
+  "keyName",
+];
 
 function readAws(p: Problems, raw: Raw): AwsPlatformConfig | undefined {
   if (raw.aws === undefined) {
-    p.add("aws", "missing; the aws platform needs { region, vpcId, subnetIds, clientCidrs, adminCidr } (see stacks/Pulumi.dev.yaml)");
+    p.add(
+      "aws",
+      "missing; the aws platform needs { region, vpcId, subnetIds, clientCidrs, adminCidr } (see stacks/Pulumi.dev.yaml)",
+    );
     return undefined;
   }
-  const obj = readObject(p, "aws", raw.aws, "write { region, vpcId, subnetIds, instanceType?, amiId?, clientCidrs, adminCidr, volumeSizeGb?, keyName? }");
+  const obj = readObject(
+    p,
+    "aws",
+    raw.aws,
+    "write { region, vpcId, subnetIds, instanceType?, amiId?, clientCidrs, adminCidr, volumeSizeGb?, keyName? }",
+  );
   if (!obj) return undefined;
   refuseUnknownFields(p, "aws", obj, AWS_FIELDS);
   const need = (field: string, hint: string): string => {
@@ -419,19 +502,24 @@ function readAws(p: Problems, raw: Raw): AwsPlatformConfig | undefined {
   };
   const region = need("region", "write a region such as eu-west-1");
   const vpcId = need("vpcId", "write the VPC id (vpc-…)");
-  if (vpcId && !/^vpc-[0-9a-f]+$/.test(vpcId)) p.add("aws.vpcId", `${show(vpcId)} is not a VPC id; write one such as vpc-0abc1234def567890`);
+  if (vpcId && !/^vpc-[0-9a-f]+$/.test(vpcId))
+    p.add("aws.vpcId", `${show(vpcId)} is not a VPC id; write one such as vpc-0abc1234def567890`);
   const subnetIds = readStringList(p, "aws.subnetIds", obj.subnetIds, "list subnet ids (subnet-…)") ?? [];
-  if (obj.subnetIds === undefined || subnetIds.length === 0) p.add("aws.subnetIds", "missing; list one or more subnet ids (subnet-…), ideally one per availability zone");
+  if (obj.subnetIds === undefined || subnetIds.length === 0)
+    p.add("aws.subnetIds", "missing; list one or more subnet ids (subnet-…), ideally one per availability zone");
   subnetIds.forEach((s, i) => {
-    if (!/^subnet-[0-9a-f]+$/.test(s)) p.add(`aws.subnetIds[${i}]`, `${show(s)} is not a subnet id; write one such as subnet-0abc1234def567890`);
+    if (!/^subnet-[0-9a-f]+$/.test(s))
+      p.add(`aws.subnetIds[${i}]`, `${show(s)} is not a subnet id; write one such as subnet-0abc1234def567890`);
   });
   const clientCidrs = readStringList(p, "aws.clientCidrs", obj.clientCidrs, "list CIDRs such as 10.0.0.0/16") ?? [];
-  if (obj.clientCidrs === undefined || clientCidrs.length === 0) p.add("aws.clientCidrs", "missing; list the CIDRs clients connect from, e.g. [10.0.0.0/16]");
+  if (obj.clientCidrs === undefined || clientCidrs.length === 0)
+    p.add("aws.clientCidrs", "missing; list the CIDRs clients connect from, e.g. [10.0.0.0/16]");
   clientCidrs.forEach((c, i) => checkCidr(p, `aws.clientCidrs[${i}]`, c));
   const adminCidr = need("adminCidr", "write the one CIDR allowed to reach the monitoring port, e.g. 10.0.99.0/24");
   if (adminCidr) checkCidr(p, "aws.adminCidr", adminCidr);
   const amiId = readString(p, "aws.amiId", obj.amiId, "write an AMI id (ami-…)");
-  if (amiId !== undefined && !/^ami-[0-9a-f]+$/.test(amiId)) p.add("aws.amiId", `${show(amiId)} is not an AMI id; write one such as ami-0abc1234def567890, or leave it out`);
+  if (amiId !== undefined && !/^ami-[0-9a-f]+$/.test(amiId))
+    p.add("aws.amiId", `${show(amiId)} is not an AMI id; write one such as ami-0abc1234def567890, or leave it out`);
   const volumeSizeGb = readInt(p, "aws.volumeSizeGb", obj.volumeSizeGb, "write a size in GiB such as 20") ?? 20;
   if (volumeSizeGb < 1) p.add("aws.volumeSizeGb", `${volumeSizeGb} GiB is too small; write e.g. 20`);
   const keyName = readString(p, "aws.keyName", obj.keyName, "write an EC2 key pair name, or leave it out");
@@ -439,7 +527,8 @@ function readAws(p: Problems, raw: Raw): AwsPlatformConfig | undefined {
     region,
     vpcId,
     subnetIds,
-    instanceType: readString(p, "aws.instanceType", obj.instanceType, "write an instance type such as t3.small") ?? "t3.small",
+    instanceType:
+      readString(p, "aws.instanceType", obj.instanceType, "write an instance type such as t3.small") ?? "t3.small",
     ...(amiId !== undefined ? { amiId } : {}),
     clientCidrs,
     adminCidr,
@@ -453,7 +542,9 @@ function readLocal(p: Problems, raw: Raw, context: ParseContext): LocalPlatformC
   refuseUnknownFields(p, "local", obj, ["stateDir", "binaryCacheDir"]);
   const projectDir = context.projectDir ?? process.cwd();
   const env = context.env ?? process.env;
-  const stateDir = readString(p, "local.stateDir", obj.stateDir, "write a directory path") ?? path.join(".state", context.stack ?? "local", "servers");
+  const stateDir =
+    readString(p, "local.stateDir", obj.stateDir, "write a directory path") ??
+    path.join(".state", context.stack ?? "local", "servers");
   const binaryCacheDir =
     readString(p, "local.binaryCacheDir", obj.binaryCacheDir, "write a directory path") ??
     env.NATS_SERVER_BIN_CACHE ??
@@ -477,7 +568,8 @@ export function configKeyForField(field: string, platform: Platform): string {
   return field;
 }
 
-/** The engine's spec for a parsed config; members without a host (aws, before the instances exist) get a placeholder. */
+/** The engine's spec for a parsed config; members without a host (aws, before the instances exist) get a placeholder.
+ * */
 export function clusterSpecOf(config: ParsedStackConfig, hosts?: ReadonlyArray<string>): ClusterSpec {
   return {
     name: config.clusterName,
@@ -507,27 +599,47 @@ export function clusterSpecOf(config: ParsedStackConfig, hosts?: ReadonlyArray<s
 export function parseStackConfig(raw: Raw, context: ParseContext = {}): ParsedStackConfig {
   const p = new Problems();
   for (const key of Object.keys(raw)) {
-    if (!(CONFIG_KEYS as ReadonlyArray<string>).includes(key)) p.add(key, `unknown key; the known keys are ${CONFIG_KEYS.join(", ")}`);
+    if (!(CONFIG_KEYS as ReadonlyArray<string>).includes(key))
+      p.add(key, `unknown key; the known keys are ${CONFIG_KEYS.join(", ")}`);
   }
 
   const platformText = readString(p, "platform", raw.platform, 'write "local" or "aws"');
-  if (platformText === undefined && raw.platform === undefined) p.add("platform", 'missing; write "local" (processes on this machine) or "aws" (EC2 instances)');
-  else if (platformText !== undefined && platformText !== "local" && platformText !== "aws") p.add("platform", `${show(platformText)} is not a platform; write "local" or "aws"`);
+  if (platformText === undefined && raw.platform === undefined)
+    p.add("platform", 'missing; write "local" (processes on this machine) or "aws" (EC2 instances)');
+  else if (platformText !== undefined && platformText !== "local" && platformText !== "aws")
+    p.add("platform", `${show(platformText)} is not a platform; write "local" or "aws"`);
   const platform: Platform = platformText === "aws" ? "aws" : "local";
 
   const version = readString(p, "version", raw.version, "write a nats-server version such as 2.15.2") ?? "";
-  if (raw.version === undefined) p.add("version", "missing; set the nats-server version, e.g. `pulumi config set nats-cluster:version 2.15.2`");
-  else if (/^v\d+\.\d+\.\d+$/.test(version)) p.add("version", `${show(version)} is not a version; write ${version.slice(1)}`);
-  else if (version && !/^\d+\.\d+\.\d+$/.test(version)) p.add("version", `${show(version)} is not a version; write MAJOR.MINOR.PATCH such as 2.15.2`);
+  if (raw.version === undefined)
+    p.add("version", "missing; set the nats-server version, e.g. `pulumi config set nats-cluster:version 2.15.2`");
+  else if (/^v\d+\.\d+\.\d+$/.test(version))
+    p.add("version", `${show(version)} is not a version; write ${version.slice(1)}`);
+  else if (version && !/^\d+\.\d+\.\d+$/.test(version))
+    p.add("version", `${show(version)} is not a version; write MAJOR.MINOR.PATCH such as 2.15.2`);
 
-  const clusterName = readString(p, "clusterName", raw.clusterName, "write a name such as nats-prod") ?? `nats-${context.stack ?? "cluster"}`;
+  const clusterName =
+    readString(p, "clusterName", raw.clusterName, "write a name such as nats-prod") ??
+    `nats-${context.stack ?? "cluster"}`;
   const members = readMembers(p, raw, platform, clusterName);
   const lameDuck = {
-    durationSeconds: readInt(p, "lameDuckDurationSeconds", raw.lameDuckDurationSeconds, "write a number of seconds, 30 or more") ?? 30,
-    gracePeriodSeconds: readInt(p, "lameDuckGracePeriodSeconds", raw.lameDuckGracePeriodSeconds, "write a number of seconds below the duration, e.g. 10") ?? 10,
+    durationSeconds:
+      readInt(p, "lameDuckDurationSeconds", raw.lameDuckDurationSeconds, "write a number of seconds, 30 or more") ?? 30,
+    gracePeriodSeconds:
+      readInt(
+        p,
+        "lameDuckGracePeriodSeconds",
+        raw.lameDuckGracePeriodSeconds,
+        "write a number of seconds below the duration, e.g. 10",
+      ) ?? 10,
   };
   const noAdvertise = readBool(p, "noAdvertise", raw.noAdvertise);
-  const extraSettings = readObject(p, "extraSettings", raw.extraSettings, "write { setting: value }, e.g. { max_payload: 2097152 }") as ParsedStackConfig["extraSettings"];
+  const extraSettings = readObject(
+    p,
+    "extraSettings",
+    raw.extraSettings,
+    "write { setting: value }, e.g. { max_payload: 2097152 }",
+  ) as ParsedStackConfig["extraSettings"];
   const tls = readTls(p, raw);
   const auth = readAuth(p, raw);
   const config: ParsedStackConfig = {
@@ -547,8 +659,10 @@ export function parseStackConfig(raw: Raw, context: ParseContext = {}): ParsedSt
     ...(platform === "local" ? { local: readLocal(p, raw, context) } : {}),
     ...(platform === "aws" ? { aws: readAws(p, raw) } : {}),
   };
-  if (platform === "local" && raw.aws !== undefined) p.add("aws", 'used only with platform "aws"; remove it or set platform to aws');
-  if (platform === "aws" && raw.local !== undefined) p.add("local", 'used only with platform "local"; remove it or set platform to local');
+  if (platform === "local" && raw.aws !== undefined)
+    p.add("aws", 'used only with platform "aws"; remove it or set platform to aws');
+  if (platform === "aws" && raw.local !== undefined)
+    p.add("local", 'used only with platform "local"; remove it or set platform to local');
 
   // The engine's field checks, on the spec this config describes. Keys already reported above (in the config's own
   // words, e.g. the version) are not reported twice.
@@ -564,7 +678,10 @@ export function parseStackConfig(raw: Raw, context: ParseContext = {}): ParsedSt
 }
 
 /** The `nats-cluster:*` entries of a full config map (`ns:key` → value), keyed without the namespace. */
-export function namespaceEntries(all: Readonly<Record<string, unknown>>, namespace = CONFIG_NAMESPACE): Record<string, unknown> {
+export function namespaceEntries(
+  all: Readonly<Record<string, unknown>>,
+  namespace = CONFIG_NAMESPACE,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(all)) if (k.startsWith(`${namespace}:`)) out[k.slice(namespace.length + 1)] = v;
   return out;
@@ -588,7 +705,12 @@ export function readStackConfig(context: ParseContext = {}): StackConfig {
   for (const key of SECRET_KEYS) {
     if (raw[key] !== undefined && isSecretConfigKey(`${CONFIG_NAMESPACE}:${key}`) === false) {
       throw new StackConfigError(
-        [{ key, message: `is stored in plain text in Pulumi.${stack}.yaml; remove it and set it with \`pulumi config set --secret ${CONFIG_NAMESPACE}:${key} '<json>'\`` }],
+        [
+          {
+            key,
+            message: `is stored in plain text in Pulumi.${stack}.yaml; remove it and set it with \`pulumi config set --secret ${CONFIG_NAMESPACE}:${key} '<json>'\``,
+          },
+        ],
         stack,
       );
     }
@@ -596,9 +718,12 @@ export function readStackConfig(context: ParseContext = {}): StackConfig {
   const { auth, ...rest } = parsed;
   // Built from getSecretObject so the Output is secret from the start, whatever the validation did with the value.
   const secretAuth = auth
-    ? pulumi.all([config.getSecretObject<AuthSpec>("auth"), config.getSecretObject<AuthSpec["systemAccount"]>("systemAccount")]).apply(([a, s]) =>
-        pulumi.secret<AuthSpec>({ ...(a ?? {}), ...(s ? { systemAccount: s } : {}) }),
-      )
+    ? pulumi
+        .all([
+          config.getSecretObject<AuthSpec>("auth"),
+          config.getSecretObject<AuthSpec["systemAccount"]>("systemAccount"),
+        ])
+        .apply(([a, s]) => pulumi.secret<AuthSpec>({ ...(a ?? {}), ...(s ? { systemAccount: s } : {}) }))
     : undefined;
   return { ...rest, ...(secretAuth ? { auth: secretAuth } : {}) };
 }

@@ -58,7 +58,9 @@ export class BinaryDownloadError extends Error {
 /** Throws unless `version` is a plain `MAJOR.MINOR.PATCH` (no leading "v": paths and URLs add it). */
 export function assertVersion(version: string): void {
   if (!VERSION_PATTERN.test(version)) {
-    throw new Error(`invalid nats-server version ${JSON.stringify(version)}: expected MAJOR.MINOR.PATCH like 2.15.2 (no leading "v")`);
+    throw new Error(
+      `invalid nats-server version ${JSON.stringify(version)}: expected MAJOR.MINOR.PATCH like 2.15.2 (no leading "v")`,
+    );
   }
 }
 
@@ -76,7 +78,8 @@ function releaseDirName(version: string, arch: string): string {
 
 function assertArch(arch: string): void {
   // The arch ends up in file names, URLs and shell text: allow only what a Go GOARCH can look like.
-  if (!/^[a-z0-9_]+$/.test(arch)) throw new Error(`invalid architecture ${JSON.stringify(arch)}: expected a GOARCH such as amd64 or arm64`);
+  if (!/^[a-z0-9_]+$/.test(arch))
+    throw new Error(`invalid architecture ${JSON.stringify(arch)}: expected a GOARCH such as amd64 or arm64`);
 }
 
 /** Maps Node's `process.arch` to the release naming. */
@@ -159,7 +162,11 @@ export class BinaryStore {
     const tarball = await this.fetch(version, tarballUrl);
     const actual = createHash("sha256").update(tarball).digest("hex");
     if (actual !== expected) {
-      throw new BinaryDownloadError(version, tarballUrl, `checksum mismatch for ${tarballUrl}: expected ${expected}, got ${actual} (per ${sumsUrl})`);
+      throw new BinaryDownloadError(
+        version,
+        tarballUrl,
+        `checksum mismatch for ${tarballUrl}: expected ${expected}, got ${actual} (per ${sumsUrl})`,
+      );
     }
     this.onProgress(`nats-server v${version}: ${tarball.length} bytes, sha256 ${actual} verified`);
 
@@ -180,13 +187,18 @@ export class BinaryStore {
       try {
         await execFileAsync("tar", ["-xzf", tarPath, "-C", work]);
       } catch (error) {
-        throw new BinaryDownloadError(version, tarballUrl, `cannot extract ${asset} from ${tarballUrl}: ${errorText(error)}`);
+        throw new BinaryDownloadError(
+          version,
+          tarballUrl,
+          `cannot extract ${asset} from ${tarballUrl}: ${errorText(error)}`,
+        );
       }
       const inner = `${releaseDirName(version, this.arch)}/nats-server`;
       const extracted = path.join(work, inner);
       // lstat: a symlink in the tarball must not be followed out of the work directory.
       const info = await lstat(extracted).catch(() => undefined);
-      if (!info?.isFile()) throw new BinaryDownloadError(version, tarballUrl, `${asset} from ${tarballUrl} does not contain ${inner}`);
+      if (!info?.isFile())
+        throw new BinaryDownloadError(version, tarballUrl, `${asset} from ${tarballUrl} does not contain ${inner}`);
       await chmod(extracted, 0o755);
 
       const stage = path.join(work, "stage");
@@ -201,7 +213,8 @@ export class BinaryStore {
     }
   }
 
-  /** Renames the staged `v<version>` directory into the cache; if the directory already exists, renames just the file. */
+  /** Renames the staged `v<version>` directory into the cache; if the directory already exists, renames just the file.
+   * */
   private async moveIntoPlace(version: string, stage: string): Promise<void> {
     const finalDir = path.join(this.cacheDir, `v${version}`);
     try {
@@ -245,7 +258,7 @@ async function httpGet(url: string, timeoutMs: number): Promise<Buffer> {
     } catch (error) {
       // After a redirect the failing URL is not the one the caller asked for: name both.
       if (hop === 0) throw error;
-      throw new Error(`${errorText(error)} (at ${current.href}, redirected from ${url})`);
+      throw new Error(`${errorText(error)} (at ${current.href}, redirected from ${url})`, { cause: error });
     }
     if (answer.kind === "body") return answer.body;
     const next = new URL(answer.location, current);
@@ -258,7 +271,8 @@ async function httpGet(url: string, timeoutMs: number): Promise<Buffer> {
   throw new Error(`more than ${MAX_REDIRECTS} redirects (last to ${current.href})`);
 }
 
-type HopAnswer = { readonly kind: "body"; readonly body: Buffer } | { readonly kind: "redirect"; readonly location: string };
+type HopAnswer =
+  { readonly kind: "body"; readonly body: Buffer } | { readonly kind: "redirect"; readonly location: string };
 
 /** One HTTP(S) request: a 200 body, a redirect target, or an error naming the status or the timeout. */
 function getOnce(url: URL, deadline: number, timeoutMs: number): Promise<HopAnswer> {
@@ -323,7 +337,9 @@ async function removeEmptyDirs(innermost: string, outermostCreated: string): Pro
 function errorText(error: unknown): string {
   if (error instanceof Error) {
     const stderr = (error as { stderr?: unknown }).stderr;
-    return typeof stderr === "string" && stderr.trim() !== "" ? `${error.message.split("\n")[0]}: ${stderr.trim()}` : error.message;
+    return typeof stderr === "string" && stderr.trim() !== ""
+      ? `${error.message.split("\n")[0]}: ${stderr.trim()}`
+      : error.message;
   }
   return String(error);
 }
@@ -343,9 +359,15 @@ function shellQuote(value: string): string {
  * The snippet runs `set -eu` and installs an EXIT trap, so it is meant to be a script body of its own (user data,
  * an SSM RunShellScript command), not sourced into a larger script. Needs curl, sha256sum, tar, awk and mktemp.
  */
-export function installScriptFor(version: string, arch: string, installDir: string, releaseBaseUrl: string = DEFAULT_RELEASE_BASE_URL): string {
+export function installScriptFor(
+  version: string,
+  arch: string,
+  installDir: string,
+  releaseBaseUrl: string = DEFAULT_RELEASE_BASE_URL,
+): string {
   const asset = releaseAssetName(version, arch);
-  if (!path.posix.isAbsolute(installDir)) throw new Error(`installDir must be an absolute path, got ${JSON.stringify(installDir)}`);
+  if (!path.posix.isAbsolute(installDir))
+    throw new Error(`installDir must be an absolute path, got ${JSON.stringify(installDir)}`);
   const dir = installDir.length > 1 ? installDir.replace(/\/+$/, "") : installDir;
   const releaseUrl = `${releaseBaseUrl.replace(/\/+$/, "")}/v${version}`;
   const inner = `${releaseDirName(version, arch)}/nats-server`;

@@ -31,15 +31,27 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   const spec = JSON.parse(fs.readFileSync(flag(args, "spec"), "utf8")) as ClusterSpec;
   const policy = JSON.parse(flag(args, "policy", "{}")) as Partial<RolloutPolicy>;
-  const cacheDir = flag(args, "bin-cache", process.env.NATS_SERVER_BIN_CACHE ?? path.join(os.homedir(), ".cache", "nats-cluster", "nats-server"));
+  const cacheDir = flag(
+    args,
+    "bin-cache",
+    process.env.NATS_SERVER_BIN_CACHE ?? path.join(os.homedir(), ".cache", "nats-cluster", "nats-server"),
+  );
   const driver = new LocalProcessDriver({ stateDir: flag(args, "state-dir"), binaries: new BinaryStore({ cacheDir }) });
-  const options = { spec, driver, policy, listenHost: flag(args, "listen-host", "127.0.0.1"), onEvent: (e: Parameters<typeof formatEvent>[0]) => console.log(formatEvent(e)) };
+  const options = {
+    spec,
+    driver,
+    policy,
+    listenHost: flag(args, "listen-host", "127.0.0.1"),
+    onEvent: (e: Parameters<typeof formatEvent>[0]) => console.log(formatEvent(e)),
+  };
   switch (command) {
     case "plan":
       console.log(formatPlan((await previewRollout(options)).plan));
       return 0;
     case "observe":
-      console.log(JSON.stringify(await observeCluster(spec, driver), (k, v) => (k === "configText" ? undefined : v), 2));
+      console.log(
+        JSON.stringify(await observeCluster(spec, driver), (k, v) => (k === "configText" ? undefined : v), 2),
+      );
       return 0;
     case "bootstrap":
       await bootstrapCluster(options);

@@ -17,5 +17,12 @@ export { RolloutEvent, EventSink, formatEvent, StepKind } from "./rollout/events
 export { observeCluster, ObservedCluster, ObservedServer } from "./rollout/observe";
 export { planRollout, formatPlan, RolloutPlan, PlannedStep } from "./rollout/plan";
 export { RolloutReport, MemberReport, HaltReport, formatReport } from "./rollout/report";
-export { runRollout, previewRollout, RolloutOptions, RolloutRefused, RolloutHalted, resolvePolicy } from "./rollout/execute";
+export {
+  runRollout,
+  previewRollout,
+  RolloutOptions,
+  RolloutRefused,
+  RolloutHalted,
+  resolvePolicy,
+} from "./rollout/execute";
 export { bootstrapCluster, stopCluster } from "./rollout/bootstrap";

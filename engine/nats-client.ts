@@ -5,7 +5,11 @@ import { ClusterSpec, clientUrl, ServerEndpoint } from "./spec";
  * Connection options for the engine's own clients (client probe, traffic watch, meta-leader step-down), built from
  * the spec's auth and TLS. Credentials come from the spec in memory and are never logged.
  */
-export function clientOptions(spec: ClusterSpec, servers: ReadonlyArray<ServerEndpoint>, extra: Partial<ConnectionOptions> = {}): ConnectionOptions {
+export function clientOptions(
+  spec: ClusterSpec,
+  servers: ReadonlyArray<ServerEndpoint>,
+  extra: Partial<ConnectionOptions> = {},
+): ConnectionOptions {
   const options: ConnectionOptions = {
     servers: servers.map(clientUrl),
     name: "nats-cluster-rollout",
@@ -31,7 +35,10 @@ export function clientOptions(spec: ClusterSpec, servers: ReadonlyArray<ServerEn
 }
 
 /** Options for the system account user (meta-leader step-down, peer removal), when the spec has one. */
-export function systemClientOptions(spec: ClusterSpec, servers: ReadonlyArray<ServerEndpoint>): ConnectionOptions | undefined {
+export function systemClientOptions(
+  spec: ClusterSpec,
+  servers: ReadonlyArray<ServerEndpoint>,
+): ConnectionOptions | undefined {
   const sys = spec.auth?.systemAccount;
   if (!sys) return undefined;
   const options = clientOptions(spec, servers, { name: "nats-cluster-rollout-system" });

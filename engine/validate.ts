@@ -19,7 +19,9 @@ export interface SpecProblem {
 /** Thrown by {@link assertValidClusterSpec}; its message lists every problem as `field: message`. */
 export class SpecError extends Error {
   constructor(readonly problems: ReadonlyArray<SpecProblem>) {
-    super(`invalid cluster spec (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  ${p.field}: ${p.message}`).join("\n")}`);
+    super(
+      `invalid cluster spec (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  ${p.field}: ${p.message}`).join("\n")}`,
+    );
     this.name = "SpecError";
   }
 }
@@ -28,6 +30,7 @@ const NAME = /^[A-Za-z0-9_-]+$/;
 const VERSION = /^\d+\.\d+\.\d+$/;
 const HOST = /^[A-Za-z0-9.:-]+$/;
 const SETTING_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /** A user public nkey: `U` and 55 more base32 characters (56 in all). */
 const USER_NKEY = /^U[A-Z2-7]{55}$/;
@@ -45,7 +48,9 @@ interface Labelled {
 }
 
 function labelledServers(spec: ClusterSpec): Labelled[] {
-  const members = Array.isArray(spec.members) ? spec.members.map((server, i) => ({ label: `members[${i}]`, server })) : [];
+  const members = Array.isArray(spec.members)
+    ? spec.members.map((server, i) => ({ label: `members[${i}]`, server }))
+    : [];
   return spec.surge ? [...members, { label: "surge", server: spec.surge }] : members;
 }
 
@@ -63,20 +68,26 @@ function checkText(add: Add, field: string, value: unknown, what: string): boole
 }
 
 function checkClusterName(add: Add, spec: ClusterSpec): void {
-  if (typeof spec.name !== "string" || spec.name.length === 0) add("name", "cluster name is empty; set a name such as \"nats-prod\"");
-  else if (!NAME.test(spec.name)) add("name", `cluster name "${spec.name}" may use only letters, digits, "_" and "-"; rename it`);
+  if (typeof spec.name !== "string" || spec.name.length === 0)
+    add("name", 'cluster name is empty; set a name such as "nats-prod"');
+  else if (!NAME.test(spec.name))
+    add("name", `cluster name "${spec.name}" may use only letters, digits, "_" and "-"; rename it`);
 }
 
 function checkVersion(add: Add, spec: ClusterSpec): void {
   const v: unknown = spec.version;
   if (typeof v !== "string" || v.length === 0) add("version", "no nats-server version; set one such as 2.15.2");
-  else if (/^v\d+\.\d+\.\d+$/.test(v)) add("version", `version "${v}" has a leading "v"; write ${v.slice(1)}, not ${v}`);
-  else if (!VERSION.test(v)) add("version", `version "${v}" is not MAJOR.MINOR.PATCH; write a release number such as 2.15.2`);
+  else if (/^v\d+\.\d+\.\d+$/.test(v))
+    add("version", `version "${v}" has a leading "v"; write ${v.slice(1)}, not ${v}`);
+  else if (!VERSION.test(v))
+    add("version", `version "${v}" is not MAJOR.MINOR.PATCH; write a release number such as 2.15.2`);
 }
 
 function checkServers(add: Add, spec: ClusterSpec): void {
-  if (!Array.isArray(spec.members) || spec.members.length === 0) add("members", "the cluster has no members; list at least one (3 or 5 recommended)");
-  if (!spec.surge) add("surge", "no surge server; describe one (a name and ports of its own) to carry clients during restarts");
+  if (!Array.isArray(spec.members) || spec.members.length === 0)
+    add("members", "the cluster has no members; list at least one (3 or 5 recommended)");
+  if (!spec.surge)
+    add("surge", "no surge server; describe one (a name and ports of its own) to carry clients during restarts");
 
   const names = new Map<string, string>();
   const listeners = new Map<string, string>();
@@ -85,18 +96,29 @@ function checkServers(add: Add, spec: ClusterSpec): void {
       add(label, "not a server; give it a name, host, clientPort, clusterPort and monitorPort");
       continue;
     }
-    if (typeof server.name !== "string" || server.name.length === 0) add(`${label}.name`, "server name is empty; give every server a name of its own");
+    if (typeof server.name !== "string" || server.name.length === 0)
+      add(`${label}.name`, "server name is empty; give every server a name of its own");
     else if (!NAME.test(server.name)) {
-      add(`${label}.name`, `server name "${server.name}" may use only letters, digits, "_" and "-" (it becomes server_name, the JetStream peer id and a directory name); rename it`);
+      add(
+        `${label}.name`,
+        `server name "${server.name}" may use only letters, digits, "_" and "-" (it becomes server_name, the JetStream peer id and a directory name); rename it`,
+      );
     } else {
       const owner = names.get(server.name);
       if (owner !== undefined) {
-        add(`${label}.name`, `server name "${server.name}" is already ${owner}.name; every server (the surge server too) needs a name of its own, since the JetStream peer id is derived from it`);
+        add(
+          `${label}.name`,
+          `server name "${server.name}" is already ${owner}.name; every server (the surge server too) needs a name of its own, since the JetStream peer id is derived from it`,
+        );
       } else names.set(server.name, label);
     }
 
     const hostOk = checkText(add, `${label}.host`, server.host, "host");
-    if (hostOk && !HOST.test(server.host)) add(`${label}.host`, `host "${server.host}" is not an IP address or DNS name; use one such as 10.0.0.5 or nats-1.internal`);
+    if (hostOk && !HOST.test(server.host))
+      add(
+        `${label}.host`,
+        `host "${server.host}" is not an IP address or DNS name; use one such as 10.0.0.5 or nats-1.internal`,
+      );
 
     for (const field of PORT_FIELDS) {
       const port: unknown = server[field];
@@ -107,7 +129,8 @@ function checkServers(add: Add, spec: ClusterSpec): void {
       if (!hostOk) continue;
       const key = `${server.host.toLowerCase()}:${port}`;
       const owner = listeners.get(key);
-      if (owner !== undefined) add(`${label}.${field}`, `port ${port} on ${server.host} is already ${owner}; pick another port`);
+      if (owner !== undefined)
+        add(`${label}.${field}`, `port ${port} on ${server.host} is already ${owner}; pick another port`);
       else listeners.set(key, `${label}.${field}`);
     }
   }
@@ -115,19 +138,32 @@ function checkServers(add: Add, spec: ClusterSpec): void {
 
 function checkLameDuck(add: Add, spec: ClusterSpec): void {
   if (!spec.lameDuck) {
-    add("lameDuck", "no lame duck settings; set durationSeconds (30 or more) and gracePeriodSeconds (below it, e.g. 10)");
+    add(
+      "lameDuck",
+      "no lame duck settings; set durationSeconds (30 or more) and gracePeriodSeconds (below it, e.g. 10)",
+    );
     return;
   }
   const { durationSeconds: d, gracePeriodSeconds: g } = spec.lameDuck;
   const dOk = typeof d === "number" && Number.isInteger(d);
-  if (!dOk) add("lameDuck.durationSeconds", `lame duck duration ${String(d)} is not a whole number of seconds; use e.g. 30`);
+  if (!dOk)
+    add("lameDuck.durationSeconds", `lame duck duration ${String(d)} is not a whole number of seconds; use e.g. 30`);
   else if (d < MIN_LAME_DUCK_SECONDS) {
-    add("lameDuck.durationSeconds", `invalid lame_duck_duration of ${d}s, minimum is ${MIN_LAME_DUCK_SECONDS} seconds; set it to ${MIN_LAME_DUCK_SECONDS} or more`);
+    add(
+      "lameDuck.durationSeconds",
+      `invalid lame_duck_duration of ${d}s, minimum is ${MIN_LAME_DUCK_SECONDS} seconds; set it to ${MIN_LAME_DUCK_SECONDS} or more`,
+    );
   }
   if (typeof g !== "number" || !Number.isInteger(g) || g < 0) {
-    add("lameDuck.gracePeriodSeconds", `grace period ${String(g)} is not a whole number of seconds (0 or more); use e.g. 10`);
+    add(
+      "lameDuck.gracePeriodSeconds",
+      `grace period ${String(g)} is not a whole number of seconds (0 or more); use e.g. 10`,
+    );
   } else if (dOk && g >= d) {
-    add("lameDuck.gracePeriodSeconds", `grace period of ${g}s must be shorter than lame_duck_duration of ${d}s; lower it (10 is the usual value)`);
+    add(
+      "lameDuck.gracePeriodSeconds",
+      `grace period of ${g}s must be shorter than lame_duck_duration of ${d}s; lower it (10 is the usual value)`,
+    );
   }
 }
 
@@ -143,7 +179,10 @@ function checkRoutes(add: Add, spec: ClusterSpec): void {
     return;
   }
   if (!Array.isArray(routes.seeds) || routes.seeds.length === 0) {
-    add("routes.seeds", 'seed mode needs at least one seed; list one or more member names, or use { kind: "explicit" }');
+    add(
+      "routes.seeds",
+      'seed mode needs at least one seed; list one or more member names, or use { kind: "explicit" }',
+    );
     return;
   }
   const members = Array.isArray(spec.members) ? spec.members.map((m) => m.name) : [];
@@ -153,7 +192,11 @@ function checkRoutes(add: Add, spec: ClusterSpec): void {
     if (seen.has(seed)) add(field, `seed "${seed}" is already routes.seeds[${seen.get(seed)}]; list each seed once`);
     else seen.set(seed, i);
     if (members.includes(seed)) return;
-    if (spec.surge && seed === spec.surge.name) add(field, `seed "${seed}" is the surge server, which leaves after every rollout; seeds must be members (${members.join(", ")})`);
+    if (spec.surge && seed === spec.surge.name)
+      add(
+        field,
+        `seed "${seed}" is the surge server, which leaves after every rollout; seeds must be members (${members.join(", ")})`,
+      );
     else add(field, `seed "${seed}" is not a member; seeds must be member names (${members.join(", ")})`);
   });
 }
@@ -161,7 +204,10 @@ function checkRoutes(add: Add, spec: ClusterSpec): void {
 function checkByteLimit(add: Add, field: string, value: unknown): void {
   if (value === undefined) return;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    add(field, `${String(value)} is not a whole number of bytes; use an integer such as 1073741824 (1 GiB), or leave it out for the server default`);
+    add(
+      field,
+      `${String(value)} is not a whole number of bytes; use an integer such as 1073741824 (1 GiB), or leave it out for the server default`,
+    );
   }
 }
 
@@ -190,7 +236,10 @@ function checkJetStream(add: Add, spec: ClusterSpec): void {
 
 function checkNkey(add: Add, field: string, key: unknown): void {
   if (typeof key === "string" && USER_SEED.test(key)) {
-    add(field, "this is a seed (a secret), not a public key; list the public key (U…) here and keep the seed in auth.probeNkeySeed");
+    add(
+      field,
+      "this is a seed (a secret), not a public key; list the public key (U…) here and keep the seed in auth.probeNkeySeed",
+    );
     return;
   }
   let valid = typeof key === "string" && USER_NKEY.test(key);
@@ -201,7 +250,11 @@ function checkNkey(add: Add, field: string, key: unknown): void {
       valid = false;
     }
   }
-  if (!valid) add(field, `${JSON.stringify(key)} is not a user public nkey ("U" and 55 base32 characters with a valid checksum); generate one with \`nk -gen user -pubout\``);
+  if (!valid)
+    add(
+      field,
+      `${JSON.stringify(key)} is not a user public nkey ("U" and 55 base32 characters with a valid checksum); generate one with \`nk -gen user -pubout\``,
+    );
 }
 
 /** The public key of a user seed, or undefined when it is not a valid user seed. */
@@ -216,23 +269,35 @@ function seedPublicKey(seed: string): string | undefined {
 
 function checkAuth(add: Add, auth: AuthSpec): void {
   const kinds = (["token", "users", "nkeys"] as const).filter((k) => auth[k] !== undefined);
-  if (kinds.length > 1) add("auth", `set only one of token, users, nkeys (found ${kinds.join(" and ")}); nats-server accepts one client auth method here`);
+  if (kinds.length > 1)
+    add(
+      "auth",
+      `set only one of token, users, nkeys (found ${kinds.join(" and ")}); nats-server accepts one client auth method here`,
+    );
 
   if (auth.token !== undefined) {
     checkText(add, "auth.token", auth.token, "token");
     if (auth.systemAccount) {
-      add("auth.token", 'nats-server refuses a token together with accounts ("Can not have a token and accounts"), and auth.systemAccount defines one; use auth.users instead of a token, or drop auth.systemAccount');
+      add(
+        "auth.token",
+        'nats-server refuses a token together with accounts ("Can not have a token and accounts"), and auth.systemAccount defines one; use auth.users instead of a token, or drop auth.systemAccount',
+      );
     }
   }
 
   const userOwners = new Map<string, string>();
   if (auth.users !== undefined) {
-    if (!Array.isArray(auth.users) || auth.users.length === 0) add("auth.users", "no users listed; list at least one { user, password }, or leave users out");
+    if (!Array.isArray(auth.users) || auth.users.length === 0)
+      add("auth.users", "no users listed; list at least one { user, password }, or leave users out");
     else {
       auth.users.forEach((u, i) => {
         if (checkText(add, `auth.users[${i}].user`, u.user, "user name")) {
           const owner = userOwners.get(u.user);
-          if (owner !== undefined) add(`auth.users[${i}].user`, `user "${u.user}" is already ${owner}; nats-server refuses a duplicate user, rename one`);
+          if (owner !== undefined)
+            add(
+              `auth.users[${i}].user`,
+              `user "${u.user}" is already ${owner}; nats-server refuses a duplicate user, rename one`,
+            );
           else userOwners.set(u.user, `auth.users[${i}].user`);
         }
         checkText(add, `auth.users[${i}].password`, u.password, "password");
@@ -241,15 +306,23 @@ function checkAuth(add: Add, auth: AuthSpec): void {
   }
 
   if (auth.nkeys !== undefined) {
-    if (!Array.isArray(auth.nkeys) || auth.nkeys.length === 0) add("auth.nkeys", "no nkeys listed; list at least one user public key (U…), or leave nkeys out");
+    if (!Array.isArray(auth.nkeys) || auth.nkeys.length === 0)
+      add("auth.nkeys", "no nkeys listed; list at least one user public key (U…), or leave nkeys out");
     else auth.nkeys.forEach((k, i) => checkNkey(add, `auth.nkeys[${i}]`, k));
   }
 
   if (auth.probeNkeySeed !== undefined) {
     const pub = typeof auth.probeNkeySeed === "string" ? seedPublicKey(auth.probeNkeySeed) : undefined;
-    if (pub === undefined) add("auth.probeNkeySeed", 'not a user nkey seed ("SU" and 56 base32 characters with a valid checksum); use the seed printed by `nk -gen user`');
+    if (pub === undefined)
+      add(
+        "auth.probeNkeySeed",
+        'not a user nkey seed ("SU" and 56 base32 characters with a valid checksum); use the seed printed by `nk -gen user`',
+      );
     else if (!Array.isArray(auth.nkeys) || !auth.nkeys.includes(pub)) {
-      add("auth.probeNkeySeed", `the seed's public key ${pub} is not in auth.nkeys; add it there, or use the seed of a listed key`);
+      add(
+        "auth.probeNkeySeed",
+        `the seed's public key ${pub} is not in auth.nkeys; add it there, or use the seed of a listed key`,
+      );
     }
   }
 
@@ -257,7 +330,11 @@ function checkAuth(add: Add, auth: AuthSpec): void {
   if (sys !== undefined) {
     if (checkText(add, "auth.systemAccount.user", sys.user, "system-account user name")) {
       const owner = userOwners.get(sys.user);
-      if (owner !== undefined) add("auth.systemAccount.user", `user "${sys.user}" is already ${owner}; nats-server refuses a duplicate user ("Duplicate user"), pick another name`);
+      if (owner !== undefined)
+        add(
+          "auth.systemAccount.user",
+          `user "${sys.user}" is already ${owner}; nats-server refuses a duplicate user ("Duplicate user"), pick another name`,
+        );
     }
     checkText(add, "auth.systemAccount.password", sys.password, "system-account password");
   }
@@ -270,7 +347,10 @@ function checkTls(add: Add, spec: ClusterSpec): void {
   checkText(add, "tls.keyFile", tls.keyFile, "key file path");
   if (tls.caFile !== undefined) checkText(add, "tls.caFile", tls.caFile, "CA file path");
   if ((tls.probeCertFile === undefined) !== (tls.probeKeyFile === undefined)) {
-    add(tls.probeCertFile === undefined ? "tls.probeCertFile" : "tls.probeKeyFile", "the engine's client certificate needs both probeCertFile and probeKeyFile; set both or neither");
+    add(
+      tls.probeCertFile === undefined ? "tls.probeCertFile" : "tls.probeKeyFile",
+      "the engine's client certificate needs both probeCertFile and probeKeyFile; set both or neither",
+    );
   }
 }
 
@@ -279,12 +359,16 @@ function checkExtraSettings(add: Add, spec: ClusterSpec): void {
   if (extra === undefined) return;
   for (const [key, value] of Object.entries(extra)) {
     const field = `extraSettings.${key}`;
-    if (!SETTING_KEY.test(key)) add(field, `"${key}" is not a plain nats-server setting name (letters, digits, "_"); fix the key`);
-    else if (RENDERED_KEYS.has(key)) add(field, `${key} is written by the engine from the cluster spec; set the matching spec field instead`);
+    if (!SETTING_KEY.test(key))
+      add(field, `"${key}" is not a plain nats-server setting name (letters, digits, "_"); fix the key`);
+    else if (RENDERED_KEYS.has(key))
+      add(field, `${key} is written by the engine from the cluster spec; set the matching spec field instead`);
     if (typeof value === "string") {
-      if (CONTROL.test(value)) add(field, "value contains a control character (newline, tab, …); a config file cannot hold it, remove it");
+      if (CONTROL.test(value))
+        add(field, "value contains a control character (newline, tab, …); a config file cannot hold it, remove it");
     } else if (typeof value === "number") {
-      if (!Number.isFinite(value) || /e/i.test(String(value))) add(field, `${String(value)} is not a plain number a config file can hold; write it without an exponent`);
+      if (!Number.isFinite(value) || /e/i.test(String(value)))
+        add(field, `${String(value)} is not a plain number a config file can hold; write it without an exponent`);
     } else if (typeof value !== "boolean") add(field, `value must be a string, number or boolean, got ${typeof value}`);
   }
 }
@@ -314,7 +398,10 @@ export function clusterSpecWarnings(spec: ClusterSpec): SpecProblem[] {
 
   if (count === 1 && !jetstream) {
     // A single JetStream member is an error (validateClusterSpec), so only the plain case is a warning.
-    add("members", "a single member: clients depend on the surge server while it restarts; use 3 or 5 members for a cluster that keeps serving");
+    add(
+      "members",
+      "a single member: clients depend on the surge server while it restarts; use 3 or 5 members for a cluster that keeps serving",
+    );
   } else if (jetstream && count % 2 === 0) {
     add(
       "members",
@@ -323,13 +410,25 @@ export function clusterSpecWarnings(spec: ClusterSpec): SpecProblem[] {
         : `${count} JetStream members tolerate no more failures than ${count - 1}; use an odd member count (3 or 5) so a quorum survives one member down`,
     );
   }
-  if (spec.surge?.jetstream === true && !jetstream) add("surge.jetstream", "has no effect while jetstream.enabled is false; leave it off");
+  if (spec.surge?.jetstream === true && !jetstream)
+    add("surge.jetstream", "has no effect while jetstream.enabled is false; leave it off");
   const auth = spec.auth;
-  if (auth?.nkeys !== undefined && auth.users === undefined && auth.token === undefined && auth.probeNkeySeed === undefined) {
-    add("auth.probeNkeySeed", "with only nkeys configured the engine's client probe cannot connect; set the seed of one of auth.nkeys, or turn the client probe off");
+  if (
+    auth?.nkeys !== undefined &&
+    auth.users === undefined &&
+    auth.token === undefined &&
+    auth.probeNkeySeed === undefined
+  ) {
+    add(
+      "auth.probeNkeySeed",
+      "with only nkeys configured the engine's client probe cannot connect; set the seed of one of auth.nkeys, or turn the client probe off",
+    );
   }
   if (spec.tls?.verify === true && spec.tls.probeCertFile === undefined) {
-    add("tls.probeCertFile", "tls.verify requires client certificates, and the engine's client probe has none: pre-flight would refuse; set tls.probeCertFile and tls.probeKeyFile, or turn the client probe off");
+    add(
+      "tls.probeCertFile",
+      "tls.verify requires client certificates, and the engine's client probe has none: pre-flight would refuse; set tls.probeCertFile and tls.probeKeyFile, or turn the client probe off",
+    );
   }
   return warnings;
 }

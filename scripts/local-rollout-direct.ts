@@ -12,7 +12,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { localNatsProcessProvider } from "../components/local-host";
 import { defaultEnginePath } from "../components/rolling-upgrade";
-import { RollingUpgradeInputs, RollingUpgradeOutputs, rollingUpgradeProvider } from "../components/rolling-upgrade-provider";
+import {
+  RollingUpgradeInputs,
+  RollingUpgradeOutputs,
+  rollingUpgradeProvider,
+} from "../components/rolling-upgrade-provider";
 import { clusterSpecOf, namespaceEntries, parseStackConfig, ParsedStackConfig } from "../components/stack-config";
 
 const ENGINE = defaultEnginePath(__dirname);
@@ -32,7 +36,9 @@ function pinnedVersions(): string[] {
 }
 
 function localStack(): ParsedStackConfig {
-  const doc = yaml.load(fs.readFileSync(path.join(REPO, "stacks", "Pulumi.local.yaml"), "utf8")) as { config?: Record<string, unknown> };
+  const doc = yaml.load(fs.readFileSync(path.join(REPO, "stacks", "Pulumi.local.yaml"), "utf8")) as {
+    config?: Record<string, unknown>;
+  };
   return parseStackConfig(namespaceEntries(doc.config ?? {}), { stack: "local", projectDir: REPO });
 }
 
@@ -60,7 +66,8 @@ function save(outs: RollingUpgradeOutputs): void {
 
 async function checked(olds: RollingUpgradeInputs | undefined, news: RollingUpgradeInputs): Promise<void> {
   const { failures } = await rollingUpgradeProvider.check(olds, news);
-  if (failures.length) throw new Error(`check refused the inputs:\n${failures.map((f) => `  ${f.property}: ${f.reason}`).join("\n")}`);
+  if (failures.length)
+    throw new Error(`check refused the inputs:\n${failures.map((f) => `  ${f.property}: ${f.reason}`).join("\n")}`);
 }
 
 /** diff, then update when it reports a change: what `pulumi up` does with the resource. */
@@ -80,9 +87,19 @@ async function up(outs: RollingUpgradeOutputs, news: RollingUpgradeInputs): Prom
 
 async function destroy(config: ParsedStackConfig): Promise<void> {
   const inputs = inputsAt(config, config.version);
-  const nothing = { kind: "bootstrap" as const, result: "none", targetVersion: config.version, finishedAt: "", totalSeconds: 0, members: [], text: "" };
+  const nothing = {
+    kind: "bootstrap" as const,
+    result: "none",
+    targetVersion: config.version,
+    finishedAt: "",
+    totalSeconds: 0,
+    members: [],
+    text: "",
+  };
   const outs = saved() ?? { ...inputs, versions: {}, surgeRunning: false, lastReport: nothing };
-  say("destroy: provider.delete (a left-over surge server), then each member's LocalNatsProcess delete (lame duck, then remove)");
+  say(
+    "destroy: provider.delete (a left-over surge server), then each member's LocalNatsProcess delete (lame duck, then remove)",
+  );
   await rollingUpgradeProvider.delete(outs.spec.name, outs);
   await Promise.all(
     inputs.spec.members.map((m) =>
@@ -115,7 +132,8 @@ async function main(): Promise<void> {
     outs = (await rollingUpgradeProvider.read(outs.spec.name, outs)).props;
     save(outs);
     console.log(`servers now: ${JSON.stringify(outs.versions)}`);
-    if (Object.values(outs.versions).some((v) => v !== oldVersion)) say(`1/3 rolling the cluster back to ${oldVersion} first (a downgrade takes the same safe path)`);
+    if (Object.values(outs.versions).some((v) => v !== oldVersion))
+      say(`1/3 rolling the cluster back to ${oldVersion} first (a downgrade takes the same safe path)`);
     else say(`1/3 the cluster already runs ${oldVersion}`);
     outs = await up(outs, old);
   } else {
@@ -129,9 +147,21 @@ async function main(): Promise<void> {
   outs = await up(outs, inputsAt(config, newVersion));
 
   say("the final state and report");
-  console.log(JSON.stringify({ versions: outs.versions, surgeRunning: outs.surgeRunning, clientUrls: outs.spec.members.map((m) => `nats://${m.host}:${m.clientPort}`) }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        versions: outs.versions,
+        surgeRunning: outs.surgeRunning,
+        clientUrls: outs.spec.members.map((m) => `nats://${m.host}:${m.clientPort}`),
+      },
+      null,
+      2,
+    ),
+  );
   console.log(outs.lastReport.text);
-  console.log(`\nTo tear it down (stops every nats-server process): node dist/scripts/local-rollout-direct.js --destroy`);
+  console.log(
+    `\nTo tear it down (stops every nats-server process): node dist/scripts/local-rollout-direct.js --destroy`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -9,6 +9,8 @@ source "${NATS_CLUSTER_CACHE:-$HOME/.cache/nats-cluster}/env.sh"
 cd "$repo"
 echo "[test] building the engine's JavaScript (the Pulumi provider require()s it)"
 npm run --silent build
+echo "[test] lint: eslint (typescript-eslint) and prettier (lines <= 120)"
+npm run --silent lint
 echo "[test] pulumi engine: $PULUMI_ENGINE_STATUS"
 results="$(mktemp)"
 status=0

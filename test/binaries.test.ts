@@ -35,7 +35,11 @@ const PINNED = pinnedVersions();
 const REAL_VERSION = PINNED[PINNED.length - 1];
 const sha256 = (data: Buffer | string): string => createHash("sha256").update(data).digest("hex");
 
-type Route = { readonly kind: "body"; readonly body: Buffer } | { readonly kind: "redirect"; readonly status: number; readonly to: string } | { readonly kind: "hang" } | { readonly kind: "stall" };
+type Route =
+  | { readonly kind: "body"; readonly body: Buffer }
+  | { readonly kind: "redirect"; readonly status: number; readonly to: string }
+  | { readonly kind: "hang" }
+  | { readonly kind: "stall" };
 
 /** The fake release server: fixed routes, everything else 404; records every request path. */
 class ReleaseServer {
@@ -73,7 +77,9 @@ class ReleaseServer {
     } else if (route.kind === "redirect") {
       res.writeHead(route.status, { location: route.to }).end();
     } else if (route.kind === "body") {
-      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": route.body.length }).end(route.body);
+      res
+        .writeHead(200, { "content-type": "application/octet-stream", "content-length": route.body.length })
+        .end(route.body);
     } else if (route.kind === "stall") {
       // Promise 1000 bytes, send 10: the client has the headers and then waits forever.
       res.writeHead(200, { "content-length": 1000 });
@@ -109,8 +115,16 @@ function serveRelease(version: string, sums: string, via: "direct" | "redirect",
   releases.routes.set(`/objects/v${version}/SHA256SUMS`, { kind: "body", body: Buffer.from(sums) });
   if (via === "redirect") {
     // GitHub redirects release assets to its object storage: one absolute and one relative Location header.
-    releases.routes.set(`${prefix}/${asset(version)}`, { kind: "redirect", status: 302, to: `${releases.origin}/objects/v${version}/${asset(version)}` });
-    releases.routes.set(`${prefix}/SHA256SUMS`, { kind: "redirect", status: 301, to: `/objects/v${version}/SHA256SUMS` });
+    releases.routes.set(`${prefix}/${asset(version)}`, {
+      kind: "redirect",
+      status: 302,
+      to: `${releases.origin}/objects/v${version}/${asset(version)}`,
+    });
+    releases.routes.set(`${prefix}/SHA256SUMS`, {
+      kind: "redirect",
+      status: 301,
+      to: `/objects/v${version}/SHA256SUMS`,
+    });
   } else {
     releases.routes.set(`${prefix}/${asset(version)}`, { kind: "body", body });
     releases.routes.set(`${prefix}/SHA256SUMS`, { kind: "body", body: Buffer.from(sums) });
@@ -215,7 +229,11 @@ describe("BinaryStore", () => {
     const binaries = store(cacheDir);
     const tarballRequests = (): number => releases.count((p) => p === `/objects/v9.9.9/${asset("9.9.9")}`);
     const before = tarballRequests();
-    const [a, b, c] = await Promise.all([binaries.resolve("9.9.9"), binaries.resolve("9.9.9"), binaries.resolve("9.9.9")]);
+    const [a, b, c] = await Promise.all([
+      binaries.resolve("9.9.9"),
+      binaries.resolve("9.9.9"),
+      binaries.resolve("9.9.9"),
+    ]);
     expect(new Set([a, b, c]).size).toBe(1);
     expect(tarballRequests() - before).toBe(1);
   });
@@ -236,7 +254,9 @@ describe("BinaryStore", () => {
 
   it("rejects a SHA256SUMS without a line for the tarball", async () => {
     const cacheDir = await freshCache();
-    const error = await store(cacheDir).resolve("9.9.7").catch((e: unknown) => e);
+    const error = await store(cacheDir)
+      .resolve("9.9.7")
+      .catch((e: unknown) => e);
     expect((error as Error).message).toBe(
       `nats-server v9.9.7: ${releases.base}/v9.9.7/SHA256SUMS has no line for ${asset("9.9.7")}`,
     );
@@ -305,7 +325,8 @@ describe("BinaryStore", () => {
 describe("installScriptFor", () => {
   // curl must reach 127.0.0.1 directly even where a proxy is configured.
   const env = { ...process.env, no_proxy: "127.0.0.1,localhost", NO_PROXY: "127.0.0.1,localhost" };
-  const run = (script: string): Promise<{ stdout: string; stderr: string }> => execFileAsync("sh", ["-c", script], { env });
+  const run = (script: string): Promise<{ stdout: string; stderr: string }> =>
+    execFileAsync("sh", ["-c", script], { env });
   const failure = (script: string): Promise<{ code: number; stderr: string }> =>
     run(script).then(
       () => ({ code: 0, stderr: "" }),
@@ -329,7 +350,9 @@ describe("installScriptFor", () => {
 
     const tampered = await failure(installScriptFor("9.9.8", "amd64", installDir, releases.base));
     expect(tampered.code).not.toBe(0);
-    expect(tampered.stderr).toContain(`install nats-server v9.9.8: checksum mismatch for ${releases.base}/v9.9.8/${asset("9.9.8")}`);
+    expect(tampered.stderr).toContain(
+      `install nats-server v9.9.8: checksum mismatch for ${releases.base}/v9.9.8/${asset("9.9.8")}`,
+    );
 
     const noLine = await failure(installScriptFor("9.9.7", "amd64", installDir, releases.base));
     expect(noLine.code).not.toBe(0);

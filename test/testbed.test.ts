@@ -33,7 +33,12 @@ describe("test bed", () => {
     });
 
     it("form a full mesh seen through /routez as distinct peers", async () => {
-      await bootstrapCluster({ spec: cluster.spec, driver: cluster.driver, listenHost: "127.0.0.1", policy: { clientProbe: true } });
+      await bootstrapCluster({
+        spec: cluster.spec,
+        driver: cluster.driver,
+        listenHost: "127.0.0.1",
+        policy: { clientProbe: true },
+      });
       for (const m of cluster.spec.members) {
         const pid = cluster.driver.pid(m);
         expect(pid).toBeDefined();
@@ -41,7 +46,10 @@ describe("test bed", () => {
         const monitor = new MonitorClient(monitorUrl(m));
         expect((await monitor.varz()).version).toBe(OLD_MINOR);
         const routez = await monitor.routez();
-        const others = cluster.spec.members.filter((o) => o.name !== m.name).map((o) => o.name).sort();
+        const others = cluster.spec.members
+          .filter((o) => o.name !== m.name)
+          .map((o) => o.name)
+          .sort();
         expect(routePeers(routez)).toEqual(others);
         // Route pooling: more connections than peers, which is why the gate counts names.
         expect(routez.num_routes).toBeGreaterThanOrEqual(others.length);

@@ -18,7 +18,12 @@ describe("parseVersion / compareVersions", () => {
     expect(compareVersions("2.15.10", "2.15.2")).toBeGreaterThan(0);
     expect(compareVersions("2.15.2", "2.15.2")).toBe(0);
     expect(compareVersions("2.12.0-RC.1", "2.12.0")).toBeLessThan(0);
-    expect(["2.15.2", "2.9.22", "2.14.9", "2.15.1"].sort(compareVersions)).toEqual(["2.9.22", "2.14.9", "2.15.1", "2.15.2"]);
+    expect(["2.15.2", "2.9.22", "2.14.9", "2.15.1"].sort(compareVersions)).toEqual([
+      "2.9.22",
+      "2.14.9",
+      "2.15.1",
+      "2.15.2",
+    ]);
   });
 });
 
@@ -40,7 +45,12 @@ describe("downgradeProblem", () => {
     ["2.11 → 2.10 (stream state rebuilt)", "2.11.1", "2.10.26", /rebuilds every stream/],
     ["2.12 → 2.11 below 2.11.9", "2.12.1", "2.11.8", /2\.11\.9/],
     ["2.14 → 2.12 (feature_flags)", "2.14.9", "2.12.5", /feature_flags/],
-    ["2.15 → 2.13 (support policy)", "2.15.2", "2.13.0", /support policy covers only the current release and one prior/],
+    [
+      "2.15 → 2.13 (support policy)",
+      "2.15.2",
+      "2.13.0",
+      /support policy covers only the current release and one prior/,
+    ],
     ["major version", "3.0.0", "2.15.2", /major/],
   ])("%s is refused", (_label, from, to, reason) => {
     const problem = downgradeProblem(from, to);

@@ -25,7 +25,10 @@ export const DEFAULT_INSTANCE_TYPE: Readonly<Record<AwsArch, string>> = { amd64:
 const EC2_ARCH: Readonly<Record<AwsArch, string>> = { amd64: "x86_64", arm64: "arm64" };
 
 /** `amiId` when given, otherwise the newest Amazon-owned image matching the filter. */
-export function amiFor(arch: AwsArch, options: { amiId?: pulumi.Input<string>; amiNameFilter?: string; parent: pulumi.Resource }): pulumi.Output<string> {
+export function amiFor(
+  arch: AwsArch,
+  options: { amiId?: pulumi.Input<string>; amiNameFilter?: string; parent: pulumi.Resource },
+): pulumi.Output<string> {
   if (options.amiId !== undefined) return pulumi.output(options.amiId);
   return aws.ec2
     .getAmiOutput(

@@ -9,9 +9,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { normalizePrefix } from "../../engine/hosts/aws-paths";
 
 export interface NatsInstanceProfileArgs {
-  /** Parameter Store hierarchy of the cluster's configs, e.g. "/nats-cluster/prod"; the role may read `<prefix>/*` only. */
+  /** Parameter Store hierarchy of the cluster's configs, e.g. "/nats-cluster/prod"; the role may read `<prefix>/*`
+   * only. */
   readonly configParameterPrefix: string;
-  /** ARN of the KMS key the config SecureStrings are encrypted with; default: any key, used through SSM only (covers `alias/aws/ssm`). */
+  /** ARN of the KMS key the config SecureStrings are encrypted with; default: any key, used through SSM only (covers
+   * `alias/aws/ssm`). */
   readonly kmsKeyArn?: pulumi.Input<string>;
   /** Tags for the role and the profile. */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -51,7 +53,12 @@ export class NatsInstanceProfile extends pulumi.ComponentResource {
           JSON.stringify({
             Version: "2012-10-17",
             Statement: [
-              { Sid: "ReadClusterConfigs", Effect: "Allow", Action: ["ssm:GetParameter"], Resource: `arn:${part}:ssm:*:*:parameter${prefix}/*` },
+              {
+                Sid: "ReadClusterConfigs",
+                Effect: "Allow",
+                Action: ["ssm:GetParameter"],
+                Resource: `arn:${part}:ssm:*:*:parameter${prefix}/*`,
+              },
               {
                 Sid: "DecryptClusterConfigs",
                 Effect: "Allow",
@@ -65,7 +72,11 @@ export class NatsInstanceProfile extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: args.tags }, { parent: this });
+    const profile = new aws.iam.InstanceProfile(
+      `${name}-profile`,
+      { role: role.name, tags: args.tags },
+      { parent: this },
+    );
 
     this.instanceProfileName = profile.name;
     this.roleArn = role.arn;

@@ -54,7 +54,8 @@ export interface AwsMemberHostArgs {
    * When omitted, this member creates its own.
    */
   readonly instanceProfileName?: pulumi.Input<string>;
-  /** Parameter Store prefix of the cluster's configs (for an instance profile created here). Default "/nats-cluster/<clusterName>". */
+  /** Parameter Store prefix of the cluster's configs (for an instance profile created here). Default
+   * "/nats-cluster/<clusterName>". */
   readonly configParameterPrefix?: string;
   /** An explicit AMI; default the Amazon Linux 2023 lookup in ami.ts. */
   readonly amiId?: pulumi.Input<string>;
@@ -85,17 +86,28 @@ export function validateAwsMemberHostArgs(args: AwsMemberHostArgs): void {
   const fail = (field: string, problem: string): never => {
     throw new Error(`AwsMemberHostArgs.${field}: ${problem}`);
   };
-  if (!/^[A-Za-z0-9_-]+$/.test(args.serverName ?? "")) fail("serverName", `"${args.serverName}" must be letters, digits, "_" and "-"`);
-  if (!/^[A-Za-z0-9_-]+$/.test(args.clusterName ?? "")) fail("clusterName", `"${args.clusterName}" must be letters, digits, "_" and "-"`);
-  if (args.arch !== undefined && args.arch !== "amd64" && args.arch !== "arm64") fail("arch", `"${String(args.arch)}" must be "amd64" or "arm64"`);
+  if (!/^[A-Za-z0-9_-]+$/.test(args.serverName ?? ""))
+    fail("serverName", `"${args.serverName}" must be letters, digits, "_" and "-"`);
+  if (!/^[A-Za-z0-9_-]+$/.test(args.clusterName ?? ""))
+    fail("clusterName", `"${args.clusterName}" must be letters, digits, "_" and "-"`);
+  if (args.arch !== undefined && args.arch !== "amd64" && args.arch !== "arm64")
+    fail("arch", `"${String(args.arch)}" must be "amd64" or "arm64"`);
   for (const field of ["clientPort", "clusterPort", "monitorPort"] as const) {
     const port = args[field];
-    if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) fail(field, `${port} is not a TCP port (1-65535)`);
+    if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535))
+      fail(field, `${port} is not a TCP port (1-65535)`);
   }
   const size = args.jetstreamVolume ? args.jetstreamVolume.sizeGiB : undefined;
-  if (size !== undefined && (!Number.isInteger(size) || size < 1)) fail("jetstreamVolume.sizeGiB", `${size} must be a whole number of GiB, at least 1`);
-  if (args.rootVolumeSizeGiB !== undefined && (!Number.isInteger(args.rootVolumeSizeGiB) || args.rootVolumeSizeGiB < 8)) {
-    fail("rootVolumeSizeGiB", `${args.rootVolumeSizeGiB} must be a whole number of GiB, at least 8 (the AMI's own size)`);
+  if (size !== undefined && (!Number.isInteger(size) || size < 1))
+    fail("jetstreamVolume.sizeGiB", `${size} must be a whole number of GiB, at least 1`);
+  if (
+    args.rootVolumeSizeGiB !== undefined &&
+    (!Number.isInteger(args.rootVolumeSizeGiB) || args.rootVolumeSizeGiB < 8)
+  ) {
+    fail(
+      "rootVolumeSizeGiB",
+      `${args.rootVolumeSizeGiB} must be a whole number of GiB, at least 8 (the AMI's own size)`,
+    );
   }
 }
 
@@ -117,7 +129,10 @@ export class AwsMemberHost extends pulumi.ComponentResource {
       args.instanceProfileName ??
       new NatsInstanceProfile(
         `${name}-iam`,
-        { configParameterPrefix: args.configParameterPrefix ?? defaultConfigParameterPrefix(args.clusterName), tags: args.tags },
+        {
+          configParameterPrefix: args.configParameterPrefix ?? defaultConfigParameterPrefix(args.clusterName),
+          tags: args.tags,
+        },
         { parent: this },
       ).instanceProfileName;
 
@@ -181,21 +196,28 @@ export class AwsMemberHost extends pulumi.ComponentResource {
 
     this.instanceId = instance.id;
     this.privateIp = instance.privateIp;
-    this.endpoint = instance.privateIp.apply(
-      (host): ServerEndpoint => ({
-        name: args.serverName,
-        host,
-        clientPort: args.clientPort ?? 4222,
-        clusterPort: args.clusterPort ?? 6222,
-        monitorPort: args.monitorPort ?? 8222,
-      }),
-    );
-    this.registerOutputs({ instanceId: this.instanceId, privateIp: this.privateIp, endpoint: this.endpoint, volumeId: this.volumeId });
+    this.endpoint = instance.privateIp.apply((host): ServerEndpoint => ({
+      name: args.serverName,
+      host,
+      clientPort: args.clientPort ?? 4222,
+      clusterPort: args.clusterPort ?? 6222,
+      monitorPort: args.monitorPort ?? 8222,
+    }));
+    this.registerOutputs({
+      instanceId: this.instanceId,
+      privateIp: this.privateIp,
+      endpoint: this.endpoint,
+      volumeId: this.volumeId,
+    });
   }
 }
 
 /** Validates the arguments (errors name the field), then creates the member's host. */
-export function createAwsMemberHost(name: string, args: AwsMemberHostArgs, opts: pulumi.ComponentResourceOptions): AwsMemberHost {
+export function createAwsMemberHost(
+  name: string,
+  args: AwsMemberHostArgs,
+  opts: pulumi.ComponentResourceOptions,
+): AwsMemberHost {
   validateAwsMemberHostArgs(args);
   return new AwsMemberHost(name, args, opts);
 }

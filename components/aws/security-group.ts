@@ -20,7 +20,8 @@ export interface ClusterSecurityGroupArgs {
   readonly vpcId: pulumi.Input<string>;
   /** IPv4 CIDRs whose clients may connect to the client port, e.g. ["10.0.0.0/16"]. */
   readonly clientCidrs: ReadonlyArray<string>;
-  /** IPv4 CIDRs of the operators / CI running `pulumi up`: the monitoring port, and the client port for the client probe. At least one. */
+  /** IPv4 CIDRs of the operators / CI running `pulumi up`: the monitoring port, and the client port for the client
+   * probe. At least one. */
   readonly adminCidrs: ReadonlyArray<string>;
   /** Client port of every server. Default 4222. */
   readonly clientPort?: number;
@@ -36,16 +37,19 @@ const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 /** Throws with the field name unless every entry is an IPv4 CIDR. */
 function checkCidrs(field: string, cidrs: ReadonlyArray<string>, atLeastOne: boolean): void {
-  if (atLeastOne && cidrs.length === 0) throw new Error(`ClusterSecurityGroupArgs.${field}: give at least one CIDR, e.g. ["203.0.113.10/32"]`);
+  if (atLeastOne && cidrs.length === 0)
+    throw new Error(`ClusterSecurityGroupArgs.${field}: give at least one CIDR, e.g. ["203.0.113.10/32"]`);
   cidrs.forEach((cidr, i) => {
     const m = CIDR.exec(cidr);
     const ok = m !== null && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
-    if (!ok) throw new Error(`ClusterSecurityGroupArgs.${field}[${i}]: "${cidr}" is not an IPv4 CIDR such as 10.0.0.0/16`);
+    if (!ok)
+      throw new Error(`ClusterSecurityGroupArgs.${field}[${i}]: "${cidr}" is not an IPv4 CIDR such as 10.0.0.0/16`);
   });
 }
 
 function checkPort(field: string, port: number): void {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`ClusterSecurityGroupArgs.${field}: ${port} is not a TCP port (1-65535)`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`ClusterSecurityGroupArgs.${field}: ${port} is not a TCP port (1-65535)`);
 }
 
 /** `10.0.0.0/16` → `10-0-0-0-16`, for resource names. */
@@ -65,20 +69,39 @@ export class ClusterSecurityGroup extends pulumi.ComponentResource {
     checkPort("clusterPort", clusterPort);
     checkPort("monitorPort", monitorPort);
     if (new Set([clientPort, clusterPort, monitorPort]).size !== 3) {
-      throw new Error(`ClusterSecurityGroupArgs: client, cluster and monitoring ports must differ (got ${clientPort}, ${clusterPort}, ${monitorPort})`);
+      throw new Error(
+        `ClusterSecurityGroupArgs: client, cluster and monitoring ports must differ (got ${clientPort}, ${clusterPort}, ${monitorPort})`,
+      );
     }
 
     const group = new aws.ec2.SecurityGroup(
       `${name}-sg`,
-      { vpcId: args.vpcId, description: `nats-server hosts of ${name}: client, cluster and monitoring ports`, tags: args.tags },
+      {
+        vpcId: args.vpcId,
+        description: `nats-server hosts of ${name}: client, cluster and monitoring ports`,
+        tags: args.tags,
+      },
       { parent: this },
     );
     this.securityGroupId = group.id;
 
-    const tcp = (rule: string, port: number, from: { cidrIpv4: string } | { referencedSecurityGroupId: pulumi.Input<string> }, description: string) =>
+    const tcp = (
+      rule: string,
+      port: number,
+      from: { cidrIpv4: string } | { referencedSecurityGroupId: pulumi.Input<string> },
+      description: string,
+    ) =>
       new aws.vpc.SecurityGroupIngressRule(
         `${name}-${rule}`,
-        { securityGroupId: group.id, ipProtocol: "tcp", fromPort: port, toPort: port, description, tags: args.tags, ...from },
+        {
+          securityGroupId: group.id,
+          ipProtocol: "tcp",
+          fromPort: port,
+          toPort: port,
+          description,
+          tags: args.tags,
+          ...from,
+        },
         { parent: this },
       );
 
@@ -86,13 +109,24 @@ export class ClusterSecurityGroup extends pulumi.ComponentResource {
     for (const cidr of [...new Set([...args.clientCidrs, ...args.adminCidrs])]) {
       tcp(`client-${slug(cidr)}`, clientPort, { cidrIpv4: cidr }, `NATS clients from ${cidr}`);
     }
-    tcp("cluster-self", clusterPort, { referencedSecurityGroupId: group.id }, "NATS routes between the cluster's servers only");
+    tcp(
+      "cluster-self",
+      clusterPort,
+      { referencedSecurityGroupId: group.id },
+      "NATS routes between the cluster's servers only",
+    );
     for (const cidr of [...new Set(args.adminCidrs)]) {
       tcp(`monitor-${slug(cidr)}`, monitorPort, { cidrIpv4: cidr }, `NATS monitoring from admin ${cidr}`);
     }
     new aws.vpc.SecurityGroupEgressRule(
       `${name}-egress-all`,
-      { securityGroupId: group.id, ipProtocol: "-1", cidrIpv4: "0.0.0.0/0", description: "release downloads, SSM and KMS endpoints", tags: args.tags },
+      {
+        securityGroupId: group.id,
+        ipProtocol: "-1",
+        cidrIpv4: "0.0.0.0/0",
+        description: "release downloads, SSM and KMS endpoints",
+        tags: args.tags,
+      },
       { parent: this },
     );
 

@@ -53,20 +53,28 @@ export class SurgeLaunchTemplate extends pulumi.ComponentResource {
 
   constructor(name: string, args: SurgeLaunchTemplateArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nats-cluster:aws:SurgeLaunchTemplate", name, args, opts);
-    if (!/^[A-Za-z0-9_-]+$/.test(args.serverName ?? "")) throw new Error(`SurgeLaunchTemplateArgs.serverName: "${args.serverName}" must be letters, digits, "_" and "-"`);
-    if (!/^[A-Za-z0-9_-]+$/.test(args.clusterName ?? "")) throw new Error(`SurgeLaunchTemplateArgs.clusterName: "${args.clusterName}" must be letters, digits, "_" and "-"`);
+    if (!/^[A-Za-z0-9_-]+$/.test(args.serverName ?? ""))
+      throw new Error(`SurgeLaunchTemplateArgs.serverName: "${args.serverName}" must be letters, digits, "_" and "-"`);
+    if (!/^[A-Za-z0-9_-]+$/.test(args.clusterName ?? ""))
+      throw new Error(
+        `SurgeLaunchTemplateArgs.clusterName: "${args.clusterName}" must be letters, digits, "_" and "-"`,
+      );
     const arch = args.arch ?? "amd64";
     const tags = hostTags(args.clusterName, args.serverName, "surge", args.tags);
 
     // Launch templates take user data base64-encoded. No JetStream device: see the file header.
-    const userData = pulumi
-      .output(args.version)
-      .apply((version) =>
-        Buffer.from(
-          renderUserData({ serverName: args.serverName, version, arch, releaseBaseUrl: args.releaseBaseUrl, stopTimeoutSeconds: args.stopTimeoutSeconds }),
-          "utf8",
-        ).toString("base64"),
-      );
+    const userData = pulumi.output(args.version).apply((version) =>
+      Buffer.from(
+        renderUserData({
+          serverName: args.serverName,
+          version,
+          arch,
+          releaseBaseUrl: args.releaseBaseUrl,
+          stopTimeoutSeconds: args.stopTimeoutSeconds,
+        }),
+        "utf8",
+      ).toString("base64"),
+    );
 
     const template = new aws.ec2.LaunchTemplate(
       `${name}-lt`,
@@ -80,13 +88,22 @@ export class SurgeLaunchTemplate extends pulumi.ComponentResource {
         metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
         userData,
         blockDeviceMappings: [
-          { deviceName: "/dev/xvda", ebs: { volumeSize: args.rootVolumeSizeGiB ?? 16, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } },
+          {
+            deviceName: "/dev/xvda",
+            ebs: {
+              volumeSize: args.rootVolumeSizeGiB ?? 16,
+              volumeType: "gp3",
+              encrypted: "true",
+              deleteOnTermination: "true",
+            },
+          },
         ],
         tagSpecifications: [
           { resourceType: "instance", tags },
           { resourceType: "volume", tags },
         ],
-        // The driver launches `$Default`: keep it the newest, so a rollout starts the surge VM as Pulumi last described it.
+        // The driver launches `$Default`: keep it the newest, so a rollout starts the surge VM as Pulumi last described
+        // it.
         updateDefaultVersion: true,
         tags,
       },

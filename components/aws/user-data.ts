@@ -17,7 +17,14 @@
  * project are verified only with mocks.
  */
 import { installScriptFor } from "../../engine/binaries";
-import { assertHostPaths, AwsHostPaths, DEFAULT_AWS_HOST_PATHS, NATS_UNIT, NATS_USER, storeDirOf } from "../../engine/hosts/aws-paths";
+import {
+  assertHostPaths,
+  AwsHostPaths,
+  DEFAULT_AWS_HOST_PATHS,
+  NATS_UNIT,
+  NATS_USER,
+  storeDirOf,
+} from "../../engine/hosts/aws-paths";
 import { ClusterSpec, ServerEndpoint } from "../../engine/spec";
 
 /** The device name the JetStream volume is attached as (`aws.ec2.VolumeAttachment.deviceName`). */
@@ -53,7 +60,10 @@ export interface UserDataOptions {
  * The non-secret user-data inputs for one server of a spec: its name, the version, and whether it runs JetStream
  * (members when JetStream is on; the surge server only when `surge.jetstream`). The spec's auth and TLS stay behind.
  */
-export function userDataInputsFor(spec: ClusterSpec, server: ServerEndpoint): { serverName: string; version: string; jetstream: boolean } {
+export function userDataInputsFor(
+  spec: ClusterSpec,
+  server: ServerEndpoint,
+): { serverName: string; version: string; jetstream: boolean } {
   const isSurge = server.name === spec.surge.name;
   return {
     serverName: server.name,
@@ -62,8 +72,12 @@ export function userDataInputsFor(spec: ClusterSpec, server: ServerEndpoint): { 
   };
 }
 
-/** The systemd unit: the official one's stop behaviour (`ExecStop` SIGUSR2 = lame duck, `TimeoutStopSec=150`, `Restart=on-failure`) as user `nats`. */
-export function systemdUnitFor(paths: AwsHostPaths, options: { withVolume: boolean; stopTimeoutSeconds?: number }): string {
+/** The systemd unit: the official one's stop behaviour (`ExecStop` SIGUSR2 = lame duck, `TimeoutStopSec=150`,
+ * `Restart=on-failure`) as user `nats`. */
+export function systemdUnitFor(
+  paths: AwsHostPaths,
+  options: { withVolume: boolean; stopTimeoutSeconds?: number },
+): string {
   return [
     "[Unit]",
     "Description=NATS Server",
@@ -104,7 +118,10 @@ export function systemdUnitFor(paths: AwsHostPaths, options: { withVolume: boole
 /** `/var/run/nats/nats.pid` → `nats`: systemd creates `/run/<dir>` for the service. */
 function runtimeDirectoryOf(pidFile: string): string {
   const m = /^(?:\/var)?\/run\/([A-Za-z0-9_.-]+)\/[^/]+$/.exec(pidFile);
-  if (!m) throw new Error(`pidFile ${JSON.stringify(pidFile)} must be /run/<dir>/<file> or /var/run/<dir>/<file> (a systemd RuntimeDirectory)`);
+  if (!m)
+    throw new Error(
+      `pidFile ${JSON.stringify(pidFile)} must be /run/<dir>/<file> or /var/run/<dir>/<file> (a systemd RuntimeDirectory)`,
+    );
   return m[1];
 }
 
@@ -113,7 +130,10 @@ export function renderUserData(options: UserDataOptions): string {
   const paths = options.paths ?? DEFAULT_AWS_HOST_PATHS;
   assertHostPaths(paths);
   const install = installScriptFor(options.version, options.arch, paths.installDir, options.releaseBaseUrl);
-  const unitText = systemdUnitFor(paths, { withVolume: options.jetstreamDevice !== undefined, stopTimeoutSeconds: options.stopTimeoutSeconds });
+  const unitText = systemdUnitFor(paths, {
+    withVolume: options.jetstreamDevice !== undefined,
+    stopTimeoutSeconds: options.stopTimeoutSeconds,
+  });
   const data = paths.dataDir;
   const configDir = paths.configPath.replace(/\/[^/]*$/, "") || "/";
   return [
@@ -128,7 +148,9 @@ export function renderUserData(options: UserDataOptions): string {
     `install -d -m 0755 '${paths.installDir}'`,
     `install -d -m 0750 -o ${NATS_USER} -g ${NATS_USER} '${data}'`,
     "",
-    ...(options.jetstreamDevice !== undefined ? volumeSection(options.jetstreamDevice, paths, options.volumeWaitSeconds ?? 600) : ["# 2. No JetStream volume on this host: the data directory stays on the root disk.", ""]),
+    ...(options.jetstreamDevice !== undefined
+      ? volumeSection(options.jetstreamDevice, paths, options.volumeWaitSeconds ?? 600)
+      : ["# 2. No JetStream volume on this host: the data directory stays on the root disk.", ""]),
     `install -d -m 0750 -o ${NATS_USER} -g ${NATS_USER} '${storeDirOf(paths)}'`,
     "",
     "# 3. nats-server itself, from the official release, verified against its SHA256SUMS (own shell: it sets traps).",

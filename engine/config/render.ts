@@ -38,6 +38,7 @@ export const RENDERED_KEYS: ReadonlySet<string> = new Set([
 
 /** An identifier nats conf reads as a bare key. */
 const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** A nats conf double-quoted string: `\` and `"` escaped; `$` inside quotes is literal, not a variable. */
@@ -47,7 +48,8 @@ export function quote(value: string, what = "value"): string {
 }
 
 function port(value: number, what: string): number {
-  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`${what} must be a port 1..65535, got ${value}`);
+  if (!Number.isInteger(value) || value < 1 || value > 65535)
+    throw new Error(`${what} must be a port 1..65535, got ${value}`);
   return value;
 }
 
@@ -58,12 +60,14 @@ function hostPort(host: string, p: number, what: string): string {
 }
 
 function byteCount(value: number, what: string): string {
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${what} must be a whole number of bytes, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new Error(`${what} must be a whole number of bytes, got ${value}`);
   return String(value);
 }
 
 function seconds(value: number, what: string): string {
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${what} must be a non-negative number of seconds, got ${value}`);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`${what} must be a non-negative number of seconds, got ${value}`);
   return quote(`${value}s`, what);
 }
 
@@ -96,7 +100,8 @@ function userEntry(user: string, password: string, what: string): string {
  * block. Keeping app clients in `$G` means their JetStream streams do not move to another account when a system
  * account is added or removed later; nats-server keeps JetStream enabled for `$G` when the only configured account is
  * the system account, so no `APP` account and no `no_auth_user` are needed. Three server behaviours shape this:
- * - `authorization { token }` together with `accounts` is refused ("Can not have a token and accounts" / "… and a users array"), so a token
+ * - `authorization { token }` together with `accounts` is refused ("Can not have a token and accounts" / "… and a users
+ * array"), so a token
  *   cannot be combined with a system account (validate.ts reports it; this function throws).
  * - with only system-account users configured, clients without credentials are still let into `$G`, so adding a
  *   system account to an open cluster does not lock its clients out.
@@ -106,7 +111,9 @@ function authLines(auth: AuthSpec): string[] {
   const kinds = [auth.token !== undefined, auth.users !== undefined, auth.nkeys !== undefined].filter(Boolean).length;
   if (kinds > 1) throw new Error("auth: set only one of token, users, nkeys");
   if (auth.token !== undefined && auth.systemAccount) {
-    throw new Error('auth: nats-server refuses a token together with accounts ("Can not have a token and accounts"); use users with a system account');
+    throw new Error(
+      'auth: nats-server refuses a token together with accounts ("Can not have a token and accounts"); use users with a system account',
+    );
   }
 
   const lines: string[] = [];
@@ -139,8 +146,10 @@ function extraLines(extra: Readonly<Record<string, string | number | boolean>>):
   // Plain code-unit order, not localeCompare: the text must not depend on the machine's locale.
   const keys = Object.keys(extra).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return keys.map((key) => {
-    if (!KEY.test(key)) throw new Error(`extraSettings key "${key}" is not a plain setting name ([A-Za-z_][A-Za-z0-9_]*)`);
-    if (RENDERED_KEYS.has(key)) throw new Error(`extraSettings.${key} is written by the engine from the cluster spec; set it there`);
+    if (!KEY.test(key))
+      throw new Error(`extraSettings key "${key}" is not a plain setting name ([A-Za-z_][A-Za-z0-9_]*)`);
+    if (RENDERED_KEYS.has(key))
+      throw new Error(`extraSettings.${key} is written by the engine from the cluster spec; set it there`);
     return `${key}: ${scalar(extra[key], `extraSettings.${key}`)}`;
   });
 }
@@ -158,7 +167,10 @@ export function renderServerConfig(cfg: ServerConfig): string {
     ...block("cluster", [
       `name: ${quote(cfg.cluster.name, "cluster.name")}`,
       `listen: ${hostPort(cfg.cluster.listenHost, cfg.cluster.port, "clusterPort")}`,
-      ...list("routes", cfg.cluster.routes.map((r, i) => quote(r, `cluster.routes[${i}]`))),
+      ...list(
+        "routes",
+        cfg.cluster.routes.map((r, i) => quote(r, `cluster.routes[${i}]`)),
+      ),
       `no_advertise: ${cfg.cluster.noAdvertise ? "true" : "false"}`,
     ]),
   ];
@@ -166,8 +178,10 @@ export function renderServerConfig(cfg: ServerConfig): string {
   const js = cfg.jetstream;
   if (js !== undefined && js.enabled) {
     const jsLines = [`store_dir: ${quote(js.storeDir, "jetstream.storeDir")}`];
-    if (js.maxMemoryBytes !== undefined) jsLines.push(`max_memory_store: ${byteCount(js.maxMemoryBytes, "jetstream.maxMemoryBytes")}`);
-    if (js.maxFileBytes !== undefined) jsLines.push(`max_file_store: ${byteCount(js.maxFileBytes, "jetstream.maxFileBytes")}`);
+    if (js.maxMemoryBytes !== undefined)
+      jsLines.push(`max_memory_store: ${byteCount(js.maxMemoryBytes, "jetstream.maxMemoryBytes")}`);
+    if (js.maxFileBytes !== undefined)
+      jsLines.push(`max_file_store: ${byteCount(js.maxFileBytes, "jetstream.maxFileBytes")}`);
     lines.push("", ...block("jetstream", jsLines));
   }
 

@@ -24,13 +24,21 @@ function stableStringify(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableStringify).join(",")}]`;
   if (value && typeof value === "object") {
     const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(",")}}`;
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`)
+      .join(",")}}`;
   }
   return JSON.stringify(value);
 }
 
 /** The full config file for one server: a digest header (read back by the planner) and the rendered config. */
-export function configTextFor(spec: ClusterSpec, server: ServerEndpoint, driver: HostDriver, listenHost?: string): string {
+export function configTextFor(
+  spec: ClusterSpec,
+  server: ServerEndpoint,
+  driver: HostDriver,
+  listenHost?: string,
+): string {
   const cfg = serverConfigFor(spec, server, driver.layout(server), listenHost ? { listenHost } : undefined);
   return `# Written by the nats-cluster rollout engine; edits are overwritten.\n# nats-cluster restart-digest: ${restartDigest(cfg)}\n${renderServerConfig(cfg)}`;
 }

@@ -16,7 +16,8 @@ async function observe(fn: () => Promise<GateObservation>): Promise<GateObservat
   }
 }
 
-/** Listeners are up: `/healthz?js-server-only=true` (on 2.11+ only "ready for connections"; the Helm chart's readiness probe). */
+/** Listeners are up: `/healthz?js-server-only=true` (on 2.11+ only "ready for connections"; the Helm chart's readiness
+ * probe). */
 export const readyGate: Gate = {
   name: "ready",
   check: ({ monitor }) =>
@@ -48,8 +49,7 @@ export const routesGate: Gate = {
       const missing = expect.routePeers.filter((p) => !peers.includes(p));
       return {
         ok: missing.length === 0,
-        observation:
-          `/routez peers [${peers.join(", ")}]` + (missing.length ? `, missing ${missing.join(", ")}` : ""),
+        observation: `/routez peers [${peers.join(", ")}]` + (missing.length ? `, missing ${missing.join(", ")}` : ""),
       };
     }),
 };
@@ -74,7 +74,10 @@ export function jetstreamGate(monitorFor: (serverName: string) => MonitorClient 
         if (!leaderMonitor) return { ok: false, observation: `meta leader ${leaderName} is not a known server` };
         const meta = (await leaderMonitor.jsz()).meta_cluster;
         if (meta?.leader !== leaderName) {
-          return { ok: false, observation: `meta leadership moving (${leaderName} now reports leader ${meta?.leader ?? "none"})` };
+          return {
+            ok: false,
+            observation: `meta leadership moving (${leaderName} now reports leader ${meta?.leader ?? "none"})`,
+          };
         }
         const replicas = meta.replicas ?? [];
         const known = [leaderName, ...replicas.map((r) => r.name)];
@@ -107,6 +110,9 @@ export const configReloadedGate: Gate = {
       const after = expect.configLoadedAfter;
       const loaded = varz.config_load_time ?? "";
       const ok = !after || (loaded !== "" && Date.parse(loaded) > Date.parse(after));
-      return { ok, observation: `/varz config_load_time ${loaded || "absent"}${after ? ` (reload sent ${after})` : ""}` };
+      return {
+        ok,
+        observation: `/varz config_load_time ${loaded || "absent"}${after ? ` (reload sent ${after})` : ""}`,
+      };
     }),
 };

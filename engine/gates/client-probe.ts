@@ -7,7 +7,11 @@ import { describeError, Gate } from "./gate";
  * Real client traffic through the server under test: subscribe on a peer, publish through the server, and the
  * message must arrive. This is what "the member serves clients and routes to the cluster" means to an application.
  */
-export function clientProbeGate(spec: ClusterSpec, peerFor: (server: ServerEndpoint) => ServerEndpoint | undefined, timeoutMs = 2000): Gate {
+export function clientProbeGate(
+  spec: ClusterSpec,
+  peerFor: (server: ServerEndpoint) => ServerEndpoint | undefined,
+  timeoutMs = 2000,
+): Gate {
   return {
     name: "client-probe",
     async check({ server }) {

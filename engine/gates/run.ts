@@ -36,7 +36,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Wait for each gate in order, then hold all of them green for the soak time (one healthz pass right after a
  * restart proves little: nats-server#4875). Fails at the deadline with the last observation of the failing gate.
  */
-export async function runGates(target: GateTarget, gates: ReadonlyArray<Gate>, options: GateRunOptions): Promise<GateRunResult> {
+export async function runGates(
+  target: GateTarget,
+  gates: ReadonlyArray<Gate>,
+  options: GateRunOptions,
+): Promise<GateRunResult> {
   const started = Date.now();
   const deadline = started + options.deadlineMs;
   const progressEvery = options.progressEveryMs ?? 5000;

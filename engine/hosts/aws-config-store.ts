@@ -36,7 +36,8 @@ export class SsmConfigStore {
     return configParameterName(this.prefix, serverName);
   }
 
-  /** Stores the config as a new version of the server's SecureString; the value is base64 so the bytes survive the CLI. */
+  /** Stores the config as a new version of the server's SecureString; the value is base64 so the bytes survive the CLI.
+   * */
   async put(serverName: string, configText: string): Promise<StoredConfig> {
     const name = this.parameterName(serverName);
     const value = Buffer.from(configText, "utf8").toString("base64");

@@ -61,7 +61,11 @@ export class Ec2LaunchedHosts {
       for (const reservation of out.Reservations ?? []) {
         for (const instance of reservation.Instances ?? []) {
           if (!instance.InstanceId) continue;
-          found.push({ instanceId: instance.InstanceId, state: instance.State?.Name ?? "unknown", launched: instance.LaunchTime?.getTime() ?? 0 });
+          found.push({
+            instanceId: instance.InstanceId,
+            state: instance.State?.Name ?? "unknown",
+            launched: instance.LaunchTime?.getTime() ?? 0,
+          });
         }
       }
       nextToken = out.NextToken;
@@ -81,10 +85,14 @@ export class Ec2LaunchedHosts {
    */
   async launchFor(server: ServerEndpoint, deadline: number): Promise<string> {
     if (!this.launch) {
-      throw new Error(`${server.name}: no surge launch template configured for the aws driver (options.surge), so it cannot create this server's VM`);
+      throw new Error(
+        `${server.name}: no surge launch template configured for the aws driver (options.surge), so it cannot create this server's VM`,
+      );
     }
     if (!isIpv4(server.host)) {
-      throw new Error(`${server.name}: host "${server.host}" must be a private IPv4 address in subnet ${this.launch.subnetId}: the surge VM is launched at that address`);
+      throw new Error(
+        `${server.name}: host "${server.host}" must be a private IPv4 address in subnet ${this.launch.subnetId}: the surge VM is launched at that address`,
+      );
     }
     const sdk = loadEc2();
     // One token per launch: the SDK's own retries of this request then cannot start a second VM.
@@ -93,7 +101,10 @@ export class Ec2LaunchedHosts {
       try {
         const out = (await this.ec2.send(
           new sdk.RunInstancesCommand({
-            LaunchTemplate: { LaunchTemplateId: this.launch.launchTemplateId, Version: this.launch.launchTemplateVersion ?? "$Default" },
+            LaunchTemplate: {
+              LaunchTemplateId: this.launch.launchTemplateId,
+              Version: this.launch.launchTemplateVersion ?? "$Default",
+            },
             MinCount: 1,
             MaxCount: 1,
             SubnetId: this.launch.subnetId,
@@ -138,7 +149,10 @@ export class Ec2LaunchedHosts {
       this.log(`${serverName}: terminating ${ids.join(", ")}`);
     }
     while ((await this.findAll(serverName)).length > 0) {
-      if (Date.now() >= deadline) throw new Error(`${serverName}: instances ${alive.map((i) => i.instanceId).join(", ")} not terminated before the deadline`);
+      if (Date.now() >= deadline)
+        throw new Error(
+          `${serverName}: instances ${alive.map((i) => i.instanceId).join(", ")} not terminated before the deadline`,
+        );
       await sleep(this.pollMs);
     }
   }
@@ -147,7 +161,9 @@ export class Ec2LaunchedHosts {
     const sdk = loadEc2();
     let state = "unknown";
     while (Date.now() < deadline) {
-      const out = (await this.ec2.send(new sdk.DescribeInstancesCommand({ InstanceIds: [instanceId] }))) as DescribeInstancesCommandOutput;
+      const out = (await this.ec2.send(
+        new sdk.DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+      )) as DescribeInstancesCommandOutput;
       state = out.Reservations?.[0]?.Instances?.[0]?.State?.Name ?? state;
       if (state === want) return;
       if (state === "terminated" || state === "shutting-down") {

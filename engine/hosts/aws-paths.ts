@@ -31,8 +31,10 @@ export const DEFAULT_AWS_HOST_PATHS: AwsHostPaths = {
  */
 export function assertHostPaths(paths: AwsHostPaths): void {
   for (const [field, value] of Object.entries(paths)) {
-    if (typeof value !== "string" || !/^\/[A-Za-z0-9_.\/-]*[A-Za-z0-9_.-]$/.test(value)) {
-      throw new Error(`${field} ${JSON.stringify(value)} must be an absolute path of letters, digits, "_", ".", "-" and "/"`);
+    if (typeof value !== "string" || !/^\/[A-Za-z0-9_./-]*[A-Za-z0-9_.-]$/.test(value)) {
+      throw new Error(
+        `${field} ${JSON.stringify(value)} must be an absolute path of letters, digits, "_", ".", "-" and "/"`,
+      );
     }
   }
 }
@@ -67,7 +69,9 @@ export function defaultConfigParameterPrefix(clusterName: string): string {
  */
 export function configParameterName(prefix: string, serverName: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(serverName)) {
-    throw new Error(`server name ${JSON.stringify(serverName)} cannot be part of an SSM parameter name: use letters, digits, "_" and "-"`);
+    throw new Error(
+      `server name ${JSON.stringify(serverName)} cannot be part of an SSM parameter name: use letters, digits, "_" and "-"`,
+    );
   }
   return `${normalizePrefix(prefix)}/${serverName}/nats.conf`;
 }
@@ -76,7 +80,9 @@ export function configParameterName(prefix: string, serverName: string): string 
 export function normalizePrefix(prefix: string): string {
   const trimmed = prefix.replace(/\/+$/, "");
   if (!/^(\/[A-Za-z0-9_.-]+)+$/.test(trimmed)) {
-    throw new Error(`config parameter prefix ${JSON.stringify(prefix)} must look like /nats-cluster/prod (slash-separated letters, digits, "_", ".", "-")`);
+    throw new Error(
+      `config parameter prefix ${JSON.stringify(prefix)} must look like /nats-cluster/prod (slash-separated letters, digits, "_", ".", "-")`,
+    );
   }
   return trimmed;
 }

@@ -22,13 +22,11 @@ export type Ec2Module = typeof Ec2Sdk;
 
 /** Loads `@aws-sdk/client-ssm` on first use (the module system caches it). */
 export function loadSsm(): SsmModule {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see the file header
   return require("@aws-sdk/client-ssm") as SsmModule;
 }
 
 /** Loads `@aws-sdk/client-ec2` on first use. */
 export function loadEc2(): Ec2Module {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see the file header
   return require("@aws-sdk/client-ec2") as Ec2Module;
 }
 

@@ -22,7 +22,8 @@ export interface SsmCommandResult {
   readonly elapsedMs: number;
 }
 
-/** A command that could not be sent, failed, or did not finish in time. The message names server, instance and command. */
+/** A command that could not be sent, failed, or did not finish in time. The message names server, instance and command.
+ * */
 export class SsmCommandError extends Error {
   constructor(
     readonly target: SsmTarget,
@@ -33,7 +34,9 @@ export class SsmCommandError extends Error {
     /** The last SSM status seen (`Failed`, `TimedOut`, `InProgress` at our deadline, …). */
     readonly status?: string,
   ) {
-    super(`${target.server} (${target.instanceId}): ${what}: ${problem}${commandId ? ` [SSM command ${commandId}]` : ""}`);
+    super(
+      `${target.server} (${target.instanceId}): ${what}: ${problem}${commandId ? ` [SSM command ${commandId}]` : ""}`,
+    );
     this.name = "SsmCommandError";
   }
 }
@@ -74,13 +77,20 @@ export class SsmCommandRunner {
           DocumentName: "AWS-RunShellScript",
           Comment: `nats-cluster: ${what}`.slice(0, 100),
           // The agent kills the script at executionTimeout; our own deadline below ends the wait either way.
-          Parameters: { commands: [script], executionTimeout: [String(Math.max(1, Math.ceil(options.timeoutSeconds)))] },
+          Parameters: {
+            commands: [script],
+            executionTimeout: [String(Math.max(1, Math.ceil(options.timeoutSeconds)))],
+          },
           // Delivery timeout (SSM's minimum is 30 s): an offline agent fails the command instead of queueing it.
           TimeoutSeconds: Math.max(30, Math.ceil(options.timeoutSeconds)),
         }),
       )) as SendCommandCommandOutput;
     } catch (error) {
-      throw new SsmCommandError(target, what, `SendCommand failed (${awsErrorName(error) ?? "error"}: ${errorMessage(error)}); is the instance running and registered with SSM?`);
+      throw new SsmCommandError(
+        target,
+        what,
+        `SendCommand failed (${awsErrorName(error) ?? "error"}: ${errorMessage(error)}); is the instance running and registered with SSM?`,
+      );
     }
     const commandId = sent.Command?.CommandId;
     if (!commandId) throw new SsmCommandError(target, what, "SendCommand returned no command id");
@@ -96,17 +106,32 @@ export class SsmCommandRunner {
         )) as GetCommandInvocationCommandOutput;
       } catch (error) {
         if (RETRYABLE.has(awsErrorName(error) ?? "")) continue;
-        throw new SsmCommandError(target, what, `GetCommandInvocation failed: ${errorMessage(error)}`, commandId, lastStatus);
+        throw new SsmCommandError(
+          target,
+          what,
+          `GetCommandInvocation failed: ${errorMessage(error)}`,
+          commandId,
+          lastStatus,
+        );
       }
       lastStatus = invocation.Status ?? lastStatus;
       const elapsedMs = Date.now() - started;
       if (lastStatus === "Success") {
         if (!options.quiet) this.log(`${label}: ${what}: done in ${(elapsedMs / 1000).toFixed(1)}s`);
-        return { commandId, stdout: invocation.StandardOutputContent ?? "", stderr: invocation.StandardErrorContent ?? "", elapsedMs };
+        return {
+          commandId,
+          stdout: invocation.StandardOutputContent ?? "",
+          stderr: invocation.StandardErrorContent ?? "",
+          elapsedMs,
+        };
       }
       if (TERMINAL_FAILURES.has(lastStatus)) {
-        const detail = invocation.StatusDetails && invocation.StatusDetails !== lastStatus ? ` (${invocation.StatusDetails})` : "";
-        const code = invocation.ResponseCode !== undefined && invocation.ResponseCode >= 0 ? `, exit code ${invocation.ResponseCode}` : "";
+        const detail =
+          invocation.StatusDetails && invocation.StatusDetails !== lastStatus ? ` (${invocation.StatusDetails})` : "";
+        const code =
+          invocation.ResponseCode !== undefined && invocation.ResponseCode >= 0
+            ? `, exit code ${invocation.ResponseCode}`
+            : "";
         const stderr = tail(invocation.StandardErrorContent ?? "", 10);
         const problem = `${lastStatus}${detail}${code}${stderr ? `: ${stderr}` : ""}`;
         this.log(`${label}: ${what}: ${problem}`);
@@ -115,7 +140,9 @@ export class SsmCommandRunner {
     }
 
     // Our deadline passed first: stop the command so it cannot act later, when the engine has moved on.
-    await this.client.send(new sdk.CancelCommandCommand({ CommandId: commandId, InstanceIds: [target.instanceId] })).catch(() => undefined);
+    await this.client
+      .send(new sdk.CancelCommandCommand({ CommandId: commandId, InstanceIds: [target.instanceId] }))
+      .catch(() => undefined);
     const problem = `did not finish within ${options.timeoutSeconds}s (last status ${lastStatus}); cancelled it`;
     this.log(`${label}: ${what}: ${problem}`);
     throw new SsmCommandError(target, what, problem, commandId, lastStatus);

@@ -14,7 +14,13 @@ import { installScriptFor } from "../binaries";
 import { ServerEndpoint } from "../spec";
 import { SsmConfigStore } from "./aws-config-store";
 import { Ec2LaunchedHosts, SurgeLaunchSettings } from "./aws-ec2-hosts";
-import { assertHostPaths, AwsHostPaths, DEFAULT_AWS_HOST_PATHS, defaultConfigParameterPrefix, storeDirOf } from "./aws-paths";
+import {
+  assertHostPaths,
+  AwsHostPaths,
+  DEFAULT_AWS_HOST_PATHS,
+  defaultConfigParameterPrefix,
+  storeDirOf,
+} from "./aws-paths";
 import { AwsSdkClient, loadEc2, loadSsm, sleep } from "./aws-sdk";
 import * as scripts from "./aws-scripts";
 import { SsmCommandRunner, SsmTarget } from "./aws-ssm-runner";
@@ -48,7 +54,8 @@ export interface SsmHostDriverOptions {
   readonly pidFile?: string;
   /** Release download base URL, for mirrors. Default the official GitHub releases. */
   readonly releaseBaseUrl?: string;
-  /** Parameter Store hierarchy for configs. Default "/nats-cluster/<clusterName>"; the instance role must read `<prefix>/*`. */
+  /** Parameter Store hierarchy for configs. Default "/nats-cluster/<clusterName>"; the instance role must read
+   * `<prefix>/*`. */
   readonly configParameterPrefix?: string;
   /** KMS key for the SecureString configs. Default the account's `alias/aws/ssm`. */
   readonly kmsKeyId?: string;
@@ -105,10 +112,21 @@ export class SsmHostDriver implements HostDriver {
     return new SsmCommandRunner(this.ssm, this.pollMs, this.log);
   }
   private get configs(): SsmConfigStore {
-    return new SsmConfigStore(this.ssm, this.options.configParameterPrefix ?? defaultConfigParameterPrefix(this.options.clusterName), this.options.kmsKeyId);
+    return new SsmConfigStore(
+      this.ssm,
+      this.options.configParameterPrefix ?? defaultConfigParameterPrefix(this.options.clusterName),
+      this.options.kmsKeyId,
+    );
   }
   private get launched(): Ec2LaunchedHosts {
-    return new Ec2LaunchedHosts(this.ec2, this.ssm, this.options.clusterName, this.options.surge, this.pollMs, this.log);
+    return new Ec2LaunchedHosts(
+      this.ec2,
+      this.ssm,
+      this.options.clusterName,
+      this.options.surge,
+      this.pollMs,
+      this.log,
+    );
   }
 
   layout(_server: ServerEndpoint): HostLayout {
@@ -126,7 +144,13 @@ export class SsmHostDriver implements HostDriver {
     return { server: server.name, instanceId };
   }
 
-  private run(target: SsmTarget, what: string, script: string, timeoutSeconds = this.commandTimeoutSeconds, quiet = false) {
+  private run(
+    target: SsmTarget,
+    what: string,
+    script: string,
+    timeoutSeconds = this.commandTimeoutSeconds,
+    quiet = false,
+  ) {
     return this.runner.run(target, what, script, { timeoutSeconds, quiet });
   }
 
@@ -144,7 +168,12 @@ export class SsmHostDriver implements HostDriver {
     }
     await this.launched.waitForSsm(server.name, instanceId, deadline);
     const remaining = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
-    await this.run({ server: server.name, instanceId }, "wait for cloud-init (user data) to finish", scripts.bootDoneScript(), remaining);
+    await this.run(
+      { server: server.name, instanceId },
+      "wait for cloud-init (user data) to finish",
+      scripts.bootDoneScript(),
+      remaining,
+    );
   }
 
   /**
@@ -166,7 +195,12 @@ export class SsmHostDriver implements HostDriver {
   }
 
   async install(server: ServerEndpoint, version: string): Promise<void> {
-    const script = installScriptFor(version, this.options.arch ?? "amd64", this.paths.installDir, this.options.releaseBaseUrl);
+    const script = installScriptFor(
+      version,
+      this.options.arch ?? "amd64",
+      this.paths.installDir,
+      this.options.releaseBaseUrl,
+    );
     const target = await this.target(server, `install nats-server v${version}`);
     await this.run(target, `install nats-server v${version}`, script, this.options.installTimeoutSeconds ?? 600);
   }
@@ -174,16 +208,28 @@ export class SsmHostDriver implements HostDriver {
   async installedVersion(server: ServerEndpoint): Promise<string | undefined> {
     const instanceId = await this.instanceOf(server);
     if (!instanceId) return undefined;
-    const out = await this.run({ server: server.name, instanceId }, "read the installed version", scripts.installedVersionScript(this.paths), undefined, true);
+    const out = await this.run(
+      { server: server.name, instanceId },
+      "read the installed version",
+      scripts.installedVersionScript(this.paths),
+      undefined,
+      true,
+    );
     const link = scripts.outputValue(out.stdout, "link") ?? "";
     return /\/nats-server-(\d+\.\d+\.\d+)$/.exec(link)?.[1];
   }
 
-  /** Stores the text as a SecureString version, then has the host fetch exactly that version. The text is never in a command. */
+  /** Stores the text as a SecureString version, then has the host fetch exactly that version. The text is never in a
+   * command. */
   async writeConfig(server: ServerEndpoint, configText: string): Promise<void> {
     const target = await this.target(server, "write its config");
     const stored = await this.configs.put(server.name, configText);
-    const script = scripts.writeConfigScript({ region: this.options.region, parameterName: stored.name, parameterVersion: stored.version, paths: this.paths });
+    const script = scripts.writeConfigScript({
+      region: this.options.region,
+      parameterName: stored.name,
+      parameterVersion: stored.version,
+      paths: this.paths,
+    });
     await this.run(target, `write ${this.paths.configPath} from ${stored.name} version ${stored.version}`, script);
   }
 
@@ -195,37 +241,64 @@ export class SsmHostDriver implements HostDriver {
   async readConfig(server: ServerEndpoint): Promise<string | undefined> {
     const instanceId = await this.instanceOf(server);
     if (!instanceId) return undefined;
-    const out = await this.run({ server: server.name, instanceId }, "identify its config", scripts.readConfigScript(this.paths), undefined, true);
+    const out = await this.run(
+      { server: server.name, instanceId },
+      "identify its config",
+      scripts.readConfigScript(this.paths),
+      undefined,
+      true,
+    );
     const version = Number(scripts.outputValue(out.stdout, "config_version"));
     if (!Number.isInteger(version) || version < 1) {
       if (scripts.outputValue(out.stdout, "config") === "unknown") {
-        this.log(`${server.name} (${instanceId}): ${this.paths.configPath} was not written by this driver or was edited since; treating it as unknown`);
+        this.log(
+          `${server.name} (${instanceId}): ${this.paths.configPath} was not written by this driver or was edited since; treating it as unknown`,
+        );
       }
       return undefined;
     }
     const text = await this.configs.get(server.name, version);
-    if (text === undefined) this.log(`${server.name}: config parameter version ${version} no longer exists; treating the config as unknown`);
+    if (text === undefined)
+      this.log(`${server.name}: config parameter version ${version} no longer exists; treating the config as unknown`);
     return text;
   }
 
   async start(server: ServerEndpoint): Promise<void> {
-    await this.run(await this.target(server, "start nats-server"), "start nats-server", scripts.startScript(this.paths));
+    await this.run(
+      await this.target(server, "start nats-server"),
+      "start nats-server",
+      scripts.startScript(this.paths),
+    );
   }
 
   async isRunning(server: ServerEndpoint): Promise<boolean> {
     const instanceId = await this.instanceOf(server);
     if (!instanceId) return false;
-    const out = await this.run({ server: server.name, instanceId }, "check whether nats-server runs", scripts.statusScript(), undefined, true);
+    const out = await this.run(
+      { server: server.name, instanceId },
+      "check whether nats-server runs",
+      scripts.statusScript(),
+      undefined,
+      true,
+    );
     const pid = Number(scripts.outputValue(out.stdout, "main_pid"));
     return Number.isInteger(pid) && pid > 0;
   }
 
   async signalLameDuck(server: ServerEndpoint): Promise<void> {
-    await this.run(await this.target(server, "enter lame duck mode"), "lame duck (systemctl stop: SIGUSR2)", scripts.lameDuckScript());
+    await this.run(
+      await this.target(server, "enter lame duck mode"),
+      "lame duck (systemctl stop: SIGUSR2)",
+      scripts.lameDuckScript(),
+    );
   }
 
   async signalReload(server: ServerEndpoint): Promise<void> {
-    await this.run(await this.target(server, "reload its config"), "reload the config (SIGHUP)", scripts.reloadScript(this.paths));
+    await this.run(
+      await this.target(server, "reload its config"),
+      "reload the config (SIGHUP)",
+      scripts.reloadScript(this.paths),
+    );
   }
 
   async waitForExit(server: ServerEndpoint, timeoutMs: number): Promise<boolean> {
@@ -241,13 +314,23 @@ export class SsmHostDriver implements HostDriver {
   async kill(server: ServerEndpoint): Promise<void> {
     const instanceId = await this.instanceOf(server);
     if (!instanceId) return;
-    await this.run({ server: server.name, instanceId }, "kill nats-server (SIGKILL)", scripts.killScript(this.killWaitSeconds()));
+    await this.run(
+      { server: server.name, instanceId },
+      "kill nats-server (SIGKILL)",
+      scripts.killScript(this.killWaitSeconds()),
+    );
   }
 
   async readLog(server: ServerEndpoint, maxLines: number): Promise<string> {
     const instanceId = await this.instanceOf(server);
     if (!instanceId) return "";
-    const out = await this.run({ server: server.name, instanceId }, `read the last ${maxLines} journal lines`, scripts.logScript(maxLines), undefined, true);
+    const out = await this.run(
+      { server: server.name, instanceId },
+      `read the last ${maxLines} journal lines`,
+      scripts.logScript(maxLines),
+      undefined,
+      true,
+    );
     return out.stdout.trimEnd();
   }
 

@@ -2,7 +2,10 @@ import { Connz, HealthzResult, Jsz, Routez, Varz, Healthz } from "./types";
 
 /** A monitoring endpoint did not answer, or answered something that is not JSON. */
 export class MonitorError extends Error {
-  constructor(readonly url: string, readonly reason: string) {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
     super(`${url}: ${reason}`);
     this.name = "MonitorError";
   }
@@ -13,7 +16,10 @@ export class MonitorError extends Error {
  * `/healthz` is special: a 503 is an answer, not an error, so it returns the status with the body.
  */
 export class MonitorClient {
-  constructor(readonly baseUrl: string, private readonly timeoutMs = 3000) {}
+  constructor(
+    readonly baseUrl: string,
+    private readonly timeoutMs = 3000,
+  ) {}
 
   varz(): Promise<Varz> {
     return this.json<Varz>("/varz");

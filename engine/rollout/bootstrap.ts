@@ -22,7 +22,11 @@ export async function bootstrapCluster(options: RolloutOptions): Promise<void> {
   for (const member of spec.members) {
     const o = await observeServer(member, driver, ctx.monitor(member));
     if (o.running) {
-      log.emit({ kind: "step-skip", server: member.name, message: `already running${o.version ? ` ${o.version}` : ""}` });
+      log.emit({
+        kind: "step-skip",
+        server: member.name,
+        message: `already running${o.version ? ` ${o.version}` : ""}`,
+      });
     } else {
       toStart.push(member);
     }
@@ -41,14 +45,26 @@ export async function bootstrapCluster(options: RolloutOptions): Promise<void> {
     const result = await ctx.gate("final-check", member, version, { soak: false });
     if (!result.passed) {
       const tail = await driver.readLog(member, 10).catch(() => "");
-      throw new Error(`bootstrap: ${member.name} failed gate ${result.failure!.gate}: ${result.failure!.observation}\n${tail}`);
+      throw new Error(
+        `bootstrap: ${member.name} failed gate ${result.failure!.gate}: ${result.failure!.observation}\n${tail}`,
+      );
     }
-    log.emit({ kind: "step-done", server: member.name, durationMs: result.totalMs, message: `healthy after ${seconds(result.totalMs)}` });
+    log.emit({
+      kind: "step-done",
+      server: member.name,
+      durationMs: result.totalMs,
+      message: `healthy after ${seconds(result.totalMs)}`,
+    });
   }
 }
 
-/** Stop every server of the cluster (surge included) by lame duck, kill what outlives the stop timeout, remove hosts. */
-export async function stopCluster(spec: ClusterSpec, driver: HostDriver, options: { removeData?: boolean; stopTimeoutSeconds?: number } = {}): Promise<void> {
+/** Stop every server of the cluster (surge included) by lame duck, kill what outlives the stop timeout, remove hosts.
+ * */
+export async function stopCluster(
+  spec: ClusterSpec,
+  driver: HostDriver,
+  options: { removeData?: boolean; stopTimeoutSeconds?: number } = {},
+): Promise<void> {
   const policy = resolvePolicy({ stopTimeoutSeconds: options.stopTimeoutSeconds ?? 40 });
   const ctx = new RolloutContext(spec, driver, policy, new EventLog());
   await Promise.all(

@@ -87,7 +87,12 @@ export class RolloutContext {
    * Run a server's gates with progress events: a line while a gate keeps failing, and one summary line when all
    * passed (time to each gate, the soak, and what JetStream reported), so a healthy restart costs one line.
    */
-  async gate(step: StepKind, server: ServerEndpoint, version: string, opts: { soak?: boolean; deadlineMs?: number; reloadedAfter?: string } = {}): Promise<GateRunResult> {
+  async gate(
+    step: StepKind,
+    server: ServerEndpoint,
+    version: string,
+    opts: { soak?: boolean; deadlineMs?: number; reloadedAfter?: string } = {},
+  ): Promise<GateRunResult> {
     const soakMs = opts.soak === false ? 0 : this.policy.minHealthySeconds * 1000;
     const lastSeen = new Map<GateName, string>();
     const result = await runGates(this.target(server, version, opts), this.gatesFor(server, opts), {
@@ -95,10 +100,22 @@ export class RolloutContext {
       pollMs: this.policy.pollIntervalMs,
       soakMs,
       onWaiting: (gate, elapsedMs, last) =>
-        this.log.emit({ kind: "gate-wait", step, server: server.name, gate, message: `waiting ${seconds(elapsedMs)}: ${last.observation}` }),
+        this.log.emit({
+          kind: "gate-wait",
+          step,
+          server: server.name,
+          gate,
+          message: `waiting ${seconds(elapsedMs)}: ${last.observation}`,
+        }),
       onPassed: (gate, _elapsedMs, last) => lastSeen.set(gate, last.observation),
       onSoakReset: (gate, last) =>
-        this.log.emit({ kind: "warning", step, server: server.name, gate, message: `failed during the soak, soak restarts: ${last.observation}` }),
+        this.log.emit({
+          kind: "warning",
+          step,
+          server: server.name,
+          gate,
+          message: `failed during the soak, soak restarts: ${last.observation}`,
+        }),
     });
     if (result.passed) {
       const timings = result.timings.map((t) => `${t.gate} ${seconds(t.ms)}`).join(", ");

@@ -32,7 +32,9 @@ export class RolloutRefused extends Error {
 /** A gate failed: the rollout stopped; the report says where, what the server said, and whether it rolled back. */
 export class RolloutHalted extends Error {
   constructor(readonly report: RolloutReport) {
-    super(`rollout halted at ${report.halt?.server} (${report.halt?.step}), gate ${report.halt?.gate}: ${report.halt?.observation}`);
+    super(
+      `rollout halted at ${report.halt?.server} (${report.halt?.step}), gate ${report.halt?.gate}: ${report.halt?.observation}`,
+    );
     this.name = "RolloutHalted";
   }
 }
@@ -48,10 +50,17 @@ export function desiredConfigs(spec: ClusterSpec, driver: HostDriver, listenHost
 }
 
 /** Observe and plan without touching anything: what `pulumi preview` shows. */
-export async function previewRollout(options: RolloutOptions): Promise<{ observed: ObservedCluster; plan: RolloutPlan }> {
+export async function previewRollout(
+  options: RolloutOptions,
+): Promise<{ observed: ObservedCluster; plan: RolloutPlan }> {
   assertValidClusterSpec(options.spec);
   const observed = await observeCluster(options.spec, options.driver);
-  const plan = planRollout(observed, options.spec, desiredConfigs(options.spec, options.driver, options.listenHost), resolvePolicy(options.policy));
+  const plan = planRollout(
+    observed,
+    options.spec,
+    desiredConfigs(options.spec, options.driver, options.listenHost),
+    resolvePolicy(options.policy),
+  );
   return { observed, plan };
 }
 
@@ -69,7 +78,8 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
   const { observed, plan } = await previewRollout(options);
   log.emit({ kind: "info", message: formatPlan(plan) });
   if (plan.refusals.length) throw new RolloutRefused(plan);
-  if (plan.steps.length === 0) return { targetVersion: spec.version, result: "no-change", members: [], totalMs: log.elapsedMs() };
+  if (plan.steps.length === 0)
+    return { targetVersion: spec.version, result: "no-change", members: [], totalMs: log.elapsedMs() };
 
   const members: MemberReport[] = [];
   const byName = new Map<string, ServerEndpoint>(spec.members.map((m) => [m.name, m]));
@@ -86,7 +96,16 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
       targetVersion: spec.version,
       result,
       members,
-      surge: surgeStarted !== undefined ? { name: spec.surge.name, version: surgeVersion, lifetimeMs: Date.now() - surgeStarted, ...surgeTimes, removed: surgeRemoved } : undefined,
+      surge:
+        surgeStarted !== undefined
+          ? {
+              name: spec.surge.name,
+              version: surgeVersion,
+              lifetimeMs: Date.now() - surgeStarted,
+              ...surgeTimes,
+              removed: surgeRemoved,
+            }
+          : undefined,
       totalMs: log.elapsedMs(),
       halt,
       clientImpact,
@@ -100,7 +119,9 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
     switch (step.kind) {
       case "preflight":
         await preflight(ctx, observed);
-        await watch?.start().catch((err) => log.emit({ kind: "warning", message: `traffic watch not started: ${err}` }));
+        await watch
+          ?.start()
+          .catch((err) => log.emit({ kind: "warning", message: `traffic watch not started: ${err}` }));
         break;
       case "surge-up":
         surgeStarted = Date.now();
@@ -111,7 +132,12 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
           if (!(err instanceof StepFailure)) throw err;
           // No member was touched yet: take the surge server away again and stop.
           await surgeDown(ctx).catch(() => undefined);
-          throw new RolloutHalted(await finish("halted", await haltReport(ctx, err, false, "the surge server could not join; no member was touched")));
+          throw new RolloutHalted(
+            await finish(
+              "halted",
+              await haltReport(ctx, err, false, "the surge server could not join; no member was touched"),
+            ),
+          );
         }
         break;
       case "restart-member":
@@ -122,7 +148,14 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
         const now = await observeServer(member, driver, ctx.monitor(member));
         const desired = ctx.configFor(member);
         if (now.reachable && now.version === spec.version && now.configText === desired) {
-          members.push({ name: member.name, action: step.kind, from: now.version, to: spec.version, result: "skipped", note: "already at the target" });
+          members.push({
+            name: member.name,
+            action: step.kind,
+            from: now.version,
+            to: spec.version,
+            result: "skipped",
+            note: "already at the target",
+          });
           log.emit({ kind: "step-skip", step: step.kind, server: member.name, message: "already at the target" });
           continue;
         }
@@ -134,7 +167,15 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
               : step.kind === "recover-member"
                 ? await recoverMember(ctx, member)
                 : await restartMember(ctx, member, member.name === observed.metaLeader);
-          members.push({ name: member.name, action: step.kind, from: previous.version, to: spec.version, result: "done", ...result, totalMs: Date.now() - started });
+          members.push({
+            name: member.name,
+            action: step.kind,
+            from: previous.version,
+            to: spec.version,
+            result: "done",
+            ...result,
+            totalMs: Date.now() - started,
+          });
         } catch (err) {
           if (!(err instanceof StepFailure)) throw err;
           return halt(ctx, err, members, previous, step.kind, finish);
@@ -150,7 +191,13 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
       case "rollback-member":
         throw new Error("rollback is never planned, only done after a failure");
     }
-    log.emit({ kind: "step-done", step: step.kind, server: step.server, durationMs: Date.now() - started, message: `done in ${seconds(Date.now() - started)}` });
+    log.emit({
+      kind: "step-done",
+      step: step.kind,
+      server: step.server,
+      durationMs: Date.now() - started,
+      message: `done in ${seconds(Date.now() - started)}`,
+    });
   }
   return finish("succeeded");
 }
@@ -165,26 +212,49 @@ async function preflight(ctx: RolloutContext, observed: ObservedCluster): Promis
       throw new RolloutRefused({
         targetVersion: ctx.spec.version,
         steps: [],
-        refusals: [`pre-flight: member ${member.name} failed gate ${result.failure!.gate}: ${result.failure!.observation}`],
+        refusals: [
+          `pre-flight: member ${member.name} failed gate ${result.failure!.gate}: ${result.failure!.observation}`,
+        ],
         estimatedSeconds: 0,
       });
     }
   }
 }
 
-/** After the surge server left: every member at the target, routed to the others, JetStream meta group exactly the members. */
+/** After the surge server left: every member at the target, routed to the others, JetStream meta group exactly the
+ * members. */
 async function finalCheck(ctx: RolloutContext): Promise<void> {
   for (const member of ctx.spec.members) {
     const result = await ctx.gate("final-check", member, ctx.spec.version, { soak: false, deadlineMs: 60_000 });
-    if (!result.passed) throw new StepFailure(member.name, "final-check", result.failure!.gate, result.failure!.observation);
+    if (!result.passed)
+      throw new StepFailure(member.name, "final-check", result.failure!.gate, result.failure!.observation);
   }
 }
 
-async function haltReport(ctx: RolloutContext, failure: StepFailure, rolledBack: boolean, advice: string): Promise<HaltReport> {
-  const server = failure.server === ctx.spec.surge.name ? ctx.spec.surge : ctx.spec.members.find((m) => m.name === failure.server)!;
+async function haltReport(
+  ctx: RolloutContext,
+  failure: StepFailure,
+  rolledBack: boolean,
+  advice: string,
+): Promise<HaltReport> {
+  const server =
+    failure.server === ctx.spec.surge.name ? ctx.spec.surge : ctx.spec.members.find((m) => m.name === failure.server)!;
   const logTail = await ctx.driver.readLog(server, 15).catch(() => "");
-  ctx.log.emit({ kind: "halt", step: failure.step, server: failure.server, message: `gate ${failure.gate}: ${failure.observation}` });
-  return { server: failure.server, step: failure.step, gate: failure.gate, observation: failure.observation, logTail, rolledBack, advice };
+  ctx.log.emit({
+    kind: "halt",
+    step: failure.step,
+    server: failure.server,
+    message: `gate ${failure.gate}: ${failure.observation}`,
+  });
+  return {
+    server: failure.server,
+    step: failure.step,
+    gate: failure.gate,
+    observation: failure.observation,
+    logTail,
+    rolledBack,
+    advice,
+  };
 }
 
 /**
@@ -214,16 +284,36 @@ async function halt(
   const report = await haltReport(ctx, failure, false, "");
   if (!ctx.policy.autoRollback || step === "recover-member") {
     members.push(failed);
-    throw new RolloutHalted(await finish("halted", { ...report, advice: `${member.name} is left as it is and the surge server keeps carrying clients; fix the cause and run again, or set the previous version` }));
+    throw new RolloutHalted(
+      await finish("halted", {
+        ...report,
+        advice: `${member.name} is left as it is and the surge server keeps carrying clients; fix the cause and run again, or set the previous version`,
+      }),
+    );
   }
   try {
     const back = await rollbackMember(ctx, member, previous);
-    members.push({ ...failed, result: "rolled-back", note: `${failed.note}; back on ${previous.version}, its gates passed in ${seconds(back.gateTimings?.at(-1)?.ms ?? 0)}` });
+    members.push({
+      ...failed,
+      result: "rolled-back",
+      note: `${failed.note}; back on ${previous.version}, its gates passed in ${seconds(back.gateTimings?.at(-1)?.ms ?? 0)}`,
+    });
   } catch (err) {
     members.push(failed);
     const why = err instanceof StepFailure ? `${err.gate}: ${err.observation}` : String(err);
-    throw new RolloutHalted(await finish("halted", { ...report, advice: `the rollback failed too (${why}); ${member.name} is down, the surge server keeps carrying clients; no other member was touched` }));
+    throw new RolloutHalted(
+      await finish("halted", {
+        ...report,
+        advice: `the rollback failed too (${why}); ${member.name} is down, the surge server keeps carrying clients; no other member was touched`,
+      }),
+    );
   }
   if (ctx.surgeInCluster) await surgeDown(ctx);
-  throw new RolloutHalted(await finish("halted", { ...report, rolledBack: true, advice: `the cluster is back on ${previous.version}; fix the cause (see the log lines) before running again` }));
+  throw new RolloutHalted(
+    await finish("halted", {
+      ...report,
+      rolledBack: true,
+      advice: `the cluster is back on ${previous.version}; fix the cause (see the log lines) before running again`,
+    }),
+  );
 }

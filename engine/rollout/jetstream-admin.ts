@@ -4,9 +4,15 @@ import { ClusterSpec, ServerEndpoint } from "../spec";
 
 /**
  * JetStream meta-group operations through the system account. Both are optional extras: without a system account
- * user the meta leader steps down by itself when lame duck starts, and a client-only surge server has no peer to remove.
+ * user the meta leader steps down by itself when lame duck starts, and a client-only surge server has no peer to
+ * remove.
  */
-async function systemRequest(spec: ClusterSpec, via: ReadonlyArray<ServerEndpoint>, subject: string, body: unknown): Promise<unknown> {
+async function systemRequest(
+  spec: ClusterSpec,
+  via: ReadonlyArray<ServerEndpoint>,
+  subject: string,
+  body: unknown,
+): Promise<unknown> {
   const options = systemClientOptions(spec, via);
   if (!options) throw new Error("auth.systemAccount is not set");
   const nc = await connect(options);
@@ -26,6 +32,10 @@ export function stepDownMetaLeader(spec: ClusterSpec, via: ReadonlyArray<ServerE
 }
 
 /** Remove a server that has left for good from the meta group, so it leaves no ghost peer. */
-export function removeMetaPeer(spec: ClusterSpec, via: ReadonlyArray<ServerEndpoint>, serverName: string): Promise<unknown> {
+export function removeMetaPeer(
+  spec: ClusterSpec,
+  via: ReadonlyArray<ServerEndpoint>,
+  serverName: string,
+): Promise<unknown> {
   return systemRequest(spec, via, "$JS.API.SERVER.REMOVE", { peer: serverName });
 }

@@ -29,13 +29,18 @@ export interface ObservedCluster {
   readonly metaLeader?: string;
 }
 
-export async function observeServer(server: ServerEndpoint, driver: HostDriver, monitor = new MonitorClient(monitorUrl(server))): Promise<ObservedServer> {
+export async function observeServer(
+  server: ServerEndpoint,
+  driver: HostDriver,
+  monitor = new MonitorClient(monitorUrl(server)),
+): Promise<ObservedServer> {
   const [running, installedVersion, configText] = await Promise.all([
     driver.isRunning(server),
     driver.installedVersion(server),
     driver.readConfig(server),
   ]);
-  if (!running) return { name: server.name, running, reachable: false, installedVersion, configText, error: "not running" };
+  if (!running)
+    return { name: server.name, running, reachable: false, installedVersion, configText, error: "not running" };
   try {
     const varz = await monitor.varz();
     return {

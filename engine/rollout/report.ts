@@ -56,7 +56,7 @@ export function formatReport(r: RolloutReport): string {
   for (const m of r.members) {
     const gates = m.gateTimings?.map((g) => `${g.gate} ${seconds(g.ms)}`).join(", ");
     lines.push(
-      `  ${m.name.padEnd(14)} ${m.result.padEnd(11)} ${(m.from ?? "?")} → ${m.to}` +
+      `  ${m.name.padEnd(14)} ${m.result.padEnd(11)} ${m.from ?? "?"} → ${m.to}` +
         (m.downMs !== undefined ? `  down ${seconds(m.downMs)}` : "") +
         (m.drainMs !== undefined ? ` (drain ${seconds(m.drainMs)})` : "") +
         (gates ? `  gates: ${gates}` : "") +
@@ -65,16 +65,22 @@ export function formatReport(r: RolloutReport): string {
     );
   }
   if (r.surge) {
-    lines.push(`  surge ${r.surge.name} (${r.surge.version ?? "?"}): up ${seconds(r.surge.lifetimeMs)}, ${r.surge.removed ? "removed" : "STILL RUNNING"}`);
+    lines.push(
+      `  surge ${r.surge.name} (${r.surge.version ?? "?"}): up ${seconds(r.surge.lifetimeMs)}, ${r.surge.removed ? "removed" : "STILL RUNNING"}`,
+    );
   }
   if (r.clientImpact) {
     const c = r.clientImpact;
-    lines.push(`  clients: ${c.requests} requests, ${c.failures} failed, longest gap without a reply ${seconds(c.maxGapMs)}, ${c.reconnects} reconnects`);
+    lines.push(
+      `  clients: ${c.requests} requests, ${c.failures} failed, longest gap without a reply ${seconds(c.maxGapMs)}, ${c.reconnects} reconnects`,
+    );
   }
   if (r.halt) {
     const h = r.halt;
     lines.push(`  HALTED at ${h.server} (${h.step}), gate ${h.gate}: ${h.observation}`);
-    lines.push(`  ${h.rolledBack ? "rolled back to its previous version and healthy again" : "NOT rolled back"}; ${h.advice}`);
+    lines.push(
+      `  ${h.rolledBack ? "rolled back to its previous version and healthy again" : "NOT rolled back"}; ${h.advice}`,
+    );
     if (h.logTail) lines.push("  last log lines:", ...h.logTail.split("\n").map((l) => `    ${l}`));
   }
   return lines.join("\n");

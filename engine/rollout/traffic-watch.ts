@@ -25,10 +25,17 @@ export class TrafficWatch {
   private reconnects = 0;
   private lastReply = Date.now();
 
-  constructor(private readonly spec: ClusterSpec, private readonly intervalMs = 250) {}
+  constructor(
+    private readonly spec: ClusterSpec,
+    private readonly intervalMs = 250,
+  ) {}
 
   async start(): Promise<void> {
-    const opts = clientOptions(this.spec, allServers(this.spec), { maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: false });
+    const opts = clientOptions(this.spec, allServers(this.spec), {
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: false,
+    });
     this.responder = await connect({ ...opts, name: "nats-cluster-rollout-watch-responder" });
     this.requester = await connect({ ...opts, name: "nats-cluster-rollout-watch-requester" });
     const subject = `_nats_cluster.watch.${Date.now()}.${process.pid}`;

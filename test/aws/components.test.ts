@@ -38,7 +38,8 @@ pulumi.runtime.setMocks(
     },
     call(args: pulumi.runtime.MockCallArgs) {
       calls.push({ token: args.token, inputs: args.inputs as Props });
-      if (args.token === "aws:ec2/getAmi:getAmi") return { id: "ami-0123456789abcdef0", name: "al2023-ami-2023.6.20250107.0-kernel-6.1-x86_64" };
+      if (args.token === "aws:ec2/getAmi:getAmi")
+        return { id: "ami-0123456789abcdef0", name: "al2023-ami-2023.6.20250107.0-kernel-6.1-x86_64" };
       if (args.token === "aws:index/getPartition:getPartition") return { partition: "aws", dnsSuffix: "amazonaws.com" };
       return {};
     },
@@ -69,8 +70,16 @@ let members: AwsMemberHost[];
 let surge: SurgeLaunchTemplate;
 
 beforeAll(async () => {
-  sg = new ClusterSecurityGroup("nats-dev", { vpcId: "vpc-0abc", clientCidrs: CLIENT_CIDRS, adminCidrs: ADMIN_CIDRS }, { transformations: [capture] });
-  profile = new NatsInstanceProfile("nats-dev", { configParameterPrefix: "/nats-cluster/nats-dev" }, { transformations: [capture] });
+  sg = new ClusterSecurityGroup(
+    "nats-dev",
+    { vpcId: "vpc-0abc", clientCidrs: CLIENT_CIDRS, adminCidrs: ADMIN_CIDRS },
+    { transformations: [capture] },
+  );
+  profile = new NatsInstanceProfile(
+    "nats-dev",
+    { configParameterPrefix: "/nats-cluster/nats-dev" },
+    { transformations: [capture] },
+  );
   members = ["n1", "n2", "n3"].map((serverName) =>
     createAwsMemberHost(
       `nats-dev-${serverName}`,
@@ -104,7 +113,11 @@ beforeAll(async () => {
 describe("AwsMemberHost", () => {
   it("creates one instance per member, IMDSv2 required, SSM profile, user data that never replaces it", () => {
     const instances = ofType("aws:ec2/instance:Instance");
-    expect(instances.map((i) => i.name).sort()).toEqual(["nats-dev-n1-instance", "nats-dev-n2-instance", "nats-dev-n3-instance"]);
+    expect(instances.map((i) => i.name).sort()).toEqual([
+      "nats-dev-n1-instance",
+      "nats-dev-n2-instance",
+      "nats-dev-n3-instance",
+    ]);
     for (const instance of instances) {
       expect(instance.inputs.metadataOptions).toMatchObject({ httpTokens: "required", httpEndpoint: "enabled" });
       expect(instance.inputs.userDataReplaceOnChange).toBe(false);
@@ -119,7 +132,10 @@ describe("AwsMemberHost", () => {
       expect(userData).toContain("ExecStop=/bin/kill -s SIGUSR2 $MAINPID");
       expect(instance.inputs.tags).toMatchObject({ env: "dev", [TAG_CLUSTER]: "nats-dev", [TAG_ROLE]: "member" });
     }
-    expect(instances.find((i) => i.name === "nats-dev-n2-instance")?.inputs.tags).toMatchObject({ Name: "nats-dev-n2", [TAG_SERVER]: "n2" });
+    expect(instances.find((i) => i.name === "nats-dev-n2-instance")?.inputs.tags).toMatchObject({
+      Name: "nats-dev-n2",
+      [TAG_SERVER]: "n2",
+    });
   });
 
   it("ignores userData and ami changes, so a version bump or a newer AMI never stops or replaces a member", () => {
@@ -144,8 +160,13 @@ describe("AwsMemberHost", () => {
 
   it("gives each member an encrypted EBS volume for JetStream, attached as /dev/sdf in the instance's AZ", () => {
     const volumes = ofType("aws:ebs/volume:Volume");
-    expect(volumes.map((v) => v.name).sort()).toEqual(["nats-dev-n1-jetstream", "nats-dev-n2-jetstream", "nats-dev-n3-jetstream"]);
-    for (const volume of volumes) expect(volume.inputs).toMatchObject({ encrypted: true, size: 20, type: "gp3", availabilityZone: "eu-west-1a" });
+    expect(volumes.map((v) => v.name).sort()).toEqual([
+      "nats-dev-n1-jetstream",
+      "nats-dev-n2-jetstream",
+      "nats-dev-n3-jetstream",
+    ]);
+    for (const volume of volumes)
+      expect(volume.inputs).toMatchObject({ encrypted: true, size: 20, type: "gp3", availabilityZone: "eu-west-1a" });
     const attachments = ofType("aws:ec2/volumeAttachment:VolumeAttachment");
     expect(attachments).toHaveLength(3);
     expect(attachments.find((a) => a.name === "nats-dev-n1-jetstream-attachment")?.inputs).toMatchObject({
@@ -159,14 +180,28 @@ describe("AwsMemberHost", () => {
   it("outputs the endpoint the engine's ClusterSpec needs", async () => {
     const endpoints: ServerEndpoint[] = await Promise.all(members.map((m) => valueOf(m.endpoint)));
     expect(endpoints.map((e) => e.name)).toEqual(["n1", "n2", "n3"]);
-    for (const e of endpoints) expect(e).toMatchObject({ clientPort: 4222, clusterPort: 6222, monitorPort: 8222, host: expect.stringMatching(/^10\.0\.1\.\d+$/) });
+    for (const e of endpoints)
+      expect(e).toMatchObject({
+        clientPort: 4222,
+        clusterPort: 6222,
+        monitorPort: 8222,
+        host: expect.stringMatching(/^10\.0\.1\.\d+$/),
+      });
     expect(await valueOf(members[0].instanceId)).toBe("nats-dev-n1-instance-id");
   });
 
   it("without JetStream has no volume, and without a shared profile makes its own (arm64 picks the arm AMI and type)", async () => {
     const solo = createAwsMemberHost(
       "solo-n1",
-      { serverName: "n1", clusterName: "solo", version: "2.15.2", arch: "arm64", subnetId: "subnet-0abc", securityGroupIds: ["sg-1"], jetstreamVolume: false },
+      {
+        serverName: "n1",
+        clusterName: "solo",
+        version: "2.15.2",
+        arch: "arm64",
+        subnetId: "subnet-0abc",
+        securityGroupIds: ["sg-1"],
+        jetstreamVolume: false,
+      },
       { transformations: [capture] },
     );
     await valueOf(solo.endpoint);
@@ -175,20 +210,33 @@ describe("AwsMemberHost", () => {
     expect(mine.filter((r) => r.type === "aws:ebs/volume:Volume")).toHaveLength(0);
     expect(mine.find((r) => r.type === "aws:iam/instanceProfile:InstanceProfile")?.name).toBe("solo-n1-iam-profile");
     const instance = mine.find((r) => r.type === "aws:ec2/instance:Instance");
-    expect(instance?.inputs).toMatchObject({ instanceType: "t4g.small", iamInstanceProfile: "solo-n1-iam-profile-name" });
+    expect(instance?.inputs).toMatchObject({
+      instanceType: "t4g.small",
+      iamInstanceProfile: "solo-n1-iam-profile-name",
+    });
     expect(String(instance?.inputs.userData)).toContain("linux-arm64.tar.gz");
     expect(String(instance?.inputs.userData)).not.toContain("mkfs");
-    const policy = JSON.parse(String(mine.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy")?.inputs.policy)) as { Statement: Array<{ Resource: string }> };
+    const policy = JSON.parse(String(mine.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy")?.inputs.policy)) as {
+      Statement: Array<{ Resource: string }>;
+    };
     expect(policy.Statement[0].Resource).toBe("arn:aws:ssm:*:*:parameter/nats-cluster/solo/*");
-    expect(calls.some((c) => c.token === "aws:ec2/getAmi:getAmi" && JSON.stringify(c.inputs).includes("kernel-6.1-arm64"))).toBe(true);
+    expect(
+      calls.some((c) => c.token === "aws:ec2/getAmi:getAmi" && JSON.stringify(c.inputs).includes("kernel-6.1-arm64")),
+    ).toBe(true);
     expect(await valueOf(solo.volumeId)).toBeUndefined();
   });
 
   it("refuses bad arguments with the field's name", () => {
     const base = { clusterName: "nats-dev", version: "2.14.9", subnetId: "subnet-0abc", securityGroupIds: ["sg-1"] };
-    expect(() => createAwsMemberHost("bad", { ...base, serverName: "n 1" }, {})).toThrow(/^AwsMemberHostArgs\.serverName: "n 1"/);
-    expect(() => createAwsMemberHost("bad", { ...base, serverName: "n1", clientPort: 70000 }, {})).toThrow(/^AwsMemberHostArgs\.clientPort: 70000/);
-    expect(() => createAwsMemberHost("bad", { ...base, serverName: "n1", jetstreamVolume: { sizeGiB: 0 } }, {})).toThrow(/^AwsMemberHostArgs\.jetstreamVolume\.sizeGiB/);
+    expect(() => createAwsMemberHost("bad", { ...base, serverName: "n 1" }, {})).toThrow(
+      /^AwsMemberHostArgs\.serverName: "n 1"/,
+    );
+    expect(() => createAwsMemberHost("bad", { ...base, serverName: "n1", clientPort: 70000 }, {})).toThrow(
+      /^AwsMemberHostArgs\.clientPort: 70000/,
+    );
+    expect(() =>
+      createAwsMemberHost("bad", { ...base, serverName: "n1", jetstreamVolume: { sizeGiB: 0 } }, {}),
+    ).toThrow(/^AwsMemberHostArgs\.jetstreamVolume\.sizeGiB/);
   });
 });
 
@@ -204,13 +252,33 @@ describe("ClusterSecurityGroup", () => {
       "nats-dev-cluster-self",
       "nats-dev-monitor-203-0-113-10-32",
     ]);
-    for (const rule of byName.values()) expect(rule).toMatchObject({ securityGroupId: "nats-dev-sg-id", ipProtocol: "tcp" });
-    expect(byName.get("nats-dev-client-10-0-0-0-16")).toMatchObject({ fromPort: 4222, toPort: 4222, cidrIpv4: "10.0.0.0/16" });
-    expect(byName.get("nats-dev-client-192-168-0-0-24")).toMatchObject({ fromPort: 4222, toPort: 4222, cidrIpv4: "192.168.0.0/24" });
-    expect(byName.get("nats-dev-client-203-0-113-10-32")).toMatchObject({ fromPort: 4222, cidrIpv4: "203.0.113.10/32" });
-    expect(byName.get("nats-dev-cluster-self")).toMatchObject({ fromPort: 6222, toPort: 6222, referencedSecurityGroupId: "nats-dev-sg-id" });
+    for (const rule of byName.values())
+      expect(rule).toMatchObject({ securityGroupId: "nats-dev-sg-id", ipProtocol: "tcp" });
+    expect(byName.get("nats-dev-client-10-0-0-0-16")).toMatchObject({
+      fromPort: 4222,
+      toPort: 4222,
+      cidrIpv4: "10.0.0.0/16",
+    });
+    expect(byName.get("nats-dev-client-192-168-0-0-24")).toMatchObject({
+      fromPort: 4222,
+      toPort: 4222,
+      cidrIpv4: "192.168.0.0/24",
+    });
+    expect(byName.get("nats-dev-client-203-0-113-10-32")).toMatchObject({
+      fromPort: 4222,
+      cidrIpv4: "203.0.113.10/32",
+    });
+    expect(byName.get("nats-dev-cluster-self")).toMatchObject({
+      fromPort: 6222,
+      toPort: 6222,
+      referencedSecurityGroupId: "nats-dev-sg-id",
+    });
     expect(byName.get("nats-dev-cluster-self")?.cidrIpv4).toBeUndefined();
-    expect(byName.get("nats-dev-monitor-203-0-113-10-32")).toMatchObject({ fromPort: 8222, toPort: 8222, cidrIpv4: "203.0.113.10/32" });
+    expect(byName.get("nats-dev-monitor-203-0-113-10-32")).toMatchObject({
+      fromPort: 8222,
+      toPort: 8222,
+      cidrIpv4: "203.0.113.10/32",
+    });
     // No rule opens the cluster or monitoring port to a client CIDR.
     for (const rule of byName.values()) {
       if (rule.fromPort !== 4222) expect(CLIENT_CIDRS).not.toContain(rule.cidrIpv4);
@@ -223,8 +291,12 @@ describe("ClusterSecurityGroup", () => {
   });
 
   it("refuses a bad CIDR or no admin CIDR, naming the field", () => {
-    expect(() => new ClusterSecurityGroup("bad1", { vpcId: "v", clientCidrs: ["10.0.0.0/33"], adminCidrs: ADMIN_CIDRS })).toThrow(/^ClusterSecurityGroupArgs\.clientCidrs\[0\]: "10\.0\.0\.0\/33"/);
-    expect(() => new ClusterSecurityGroup("bad2", { vpcId: "v", clientCidrs: [], adminCidrs: [] })).toThrow(/^ClusterSecurityGroupArgs\.adminCidrs: give at least one CIDR/);
+    expect(
+      () => new ClusterSecurityGroup("bad1", { vpcId: "v", clientCidrs: ["10.0.0.0/33"], adminCidrs: ADMIN_CIDRS }),
+    ).toThrow(/^ClusterSecurityGroupArgs\.clientCidrs\[0\]: "10\.0\.0\.0\/33"/);
+    expect(() => new ClusterSecurityGroup("bad2", { vpcId: "v", clientCidrs: [], adminCidrs: [] })).toThrow(
+      /^ClusterSecurityGroupArgs\.adminCidrs: give at least one CIDR/,
+    );
   });
 });
 
@@ -232,8 +304,13 @@ describe("NatsInstanceProfile", () => {
   it("grants SSM core and read access to the cluster's config parameters only", async () => {
     const attachment = ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")[0];
     expect(attachment.inputs.policyArn).toBe("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore");
-    const policy = JSON.parse(String(ofType("aws:iam/rolePolicy:RolePolicy")[0].inputs.policy)) as { Statement: Array<{ Action: string[]; Resource: string }> };
-    expect(policy.Statement[0]).toMatchObject({ Action: ["ssm:GetParameter"], Resource: "arn:aws:ssm:*:*:parameter/nats-cluster/nats-dev/*" });
+    const policy = JSON.parse(String(ofType("aws:iam/rolePolicy:RolePolicy")[0].inputs.policy)) as {
+      Statement: Array<{ Action: string[]; Resource: string }>;
+    };
+    expect(policy.Statement[0]).toMatchObject({
+      Action: ["ssm:GetParameter"],
+      Resource: "arn:aws:ssm:*:*:parameter/nats-cluster/nats-dev/*",
+    });
     expect(policy.Statement[1].Action).toEqual(["kms:Decrypt"]);
     expect(await valueOf(profile.instanceProfileName)).toBe("nats-dev-profile-name");
   });
@@ -259,7 +336,11 @@ describe("SurgeLaunchTemplate", () => {
     expect(userData).toContain("ExecStop=/bin/kill -s SIGUSR2 $MAINPID");
     expect(userData).not.toContain("mkfs");
     const tagSpecs = template.inputs.tagSpecifications as Array<{ resourceType: string; tags: Props }>;
-    expect(tagSpecs.find((t) => t.resourceType === "instance")?.tags).toMatchObject({ [TAG_CLUSTER]: "nats-dev", [TAG_SERVER]: "surge", [TAG_ROLE]: "surge" });
+    expect(tagSpecs.find((t) => t.resourceType === "instance")?.tags).toMatchObject({
+      [TAG_CLUSTER]: "nats-dev",
+      [TAG_SERVER]: "surge",
+      [TAG_ROLE]: "surge",
+    });
     expect(await valueOf(surge.launchTemplateId)).toBe("nats-dev-surge-lt-id");
   });
 

@@ -6,7 +6,11 @@
  * Nothing here talks to AWS.
  */
 import { createHash } from "node:crypto";
-import type { DescribeInstancesCommandInput, RunInstancesCommandInput, TerminateInstancesCommandInput } from "@aws-sdk/client-ec2";
+import type {
+  DescribeInstancesCommandInput,
+  RunInstancesCommandInput,
+  TerminateInstancesCommandInput,
+} from "@aws-sdk/client-ec2";
 import type {
   DeleteParameterCommandInput,
   DescribeInstanceInformationCommandInput,
@@ -185,7 +189,9 @@ export class FakeAws implements AwsSdkClient {
       case "DescribeInstanceInformationCommand": {
         const id = (input as DescribeInstanceInformationCommandInput).Filters?.[0]?.Values?.[0];
         const instance = this.instances.find((i) => i.id === id);
-        return { InstanceInformationList: instance?.state === "running" ? [{ InstanceId: id, PingStatus: "Online" }] : [] };
+        return {
+          InstanceInformationList: instance?.state === "running" ? [{ InstanceId: id, PingStatus: "Online" }] : [],
+        };
       }
       case "DescribeInstancesCommand":
         return this.describe(input as DescribeInstancesCommandInput);
@@ -258,14 +264,27 @@ export class FakeAws implements AwsSdkClient {
         found = found.filter((i) => values.includes(i.tags[key]));
       }
     }
-    return { Reservations: [{ Instances: found.map((i) => ({ InstanceId: i.id, State: { Name: i.state }, LaunchTime: i.launched, PrivateIpAddress: i.ip })) }] };
+    return {
+      Reservations: [
+        {
+          Instances: found.map((i) => ({
+            InstanceId: i.id,
+            State: { Name: i.state },
+            LaunchTime: i.launched,
+            PrivateIpAddress: i.ip,
+          })),
+        },
+      ],
+    };
   }
 
   private run(input: RunInstancesCommandInput): unknown {
     const ip = input.PrivateIpAddress;
     if (this.instances.some((i) => i.ip === ip && i.state !== "terminated")) throw awsError("InvalidIPAddress.InUse");
     const id = `i-launched-${this.nextId++}`;
-    const tags = Object.fromEntries((input.TagSpecifications?.[0]?.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
+    const tags = Object.fromEntries(
+      (input.TagSpecifications?.[0]?.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]),
+    );
     this.instances.push({ id, state: "pending", tags, ip, launched: new Date(), settle: 1 });
     this.hosts.set(id, new FakeHost());
     return { Instances: [{ InstanceId: id, State: { Name: "pending" } }] };

@@ -10,7 +10,13 @@ import { SsmCommandError, SsmHostDriver, SsmHostDriverOptions } from "../../engi
 import { ServerEndpoint } from "../../engine/spec";
 import { FakeAws } from "./fake-aws";
 
-const endpoint = (name: string, host: string): ServerEndpoint => ({ name, host, clientPort: 4222, clusterPort: 6222, monitorPort: 8222 });
+const endpoint = (name: string, host: string): ServerEndpoint => ({
+  name,
+  host,
+  clientPort: 4222,
+  clusterPort: 6222,
+  monitorPort: 8222,
+});
 const n1 = endpoint("n1", "10.0.1.10");
 const n2 = endpoint("n2", "10.0.1.11");
 const surge = endpoint("surge", "10.0.1.99");
@@ -52,7 +58,14 @@ describe("SsmHostDriver: loading the AWS SDK", () => {
     if (!fresh) throw new Error("module not loaded");
     const aws = new FakeAws();
     aws.addMember("i-1");
-    const driver = new fresh.SsmHostDriver({ region: "eu-west-1", clusterName: "c", instanceIdFor: () => "i-1", pollMs: 1, ssmClient: aws, ec2Client: aws });
+    const driver = new fresh.SsmHostDriver({
+      region: "eu-west-1",
+      clusterName: "c",
+      instanceIdFor: () => "i-1",
+      pollMs: 1,
+      ssmClient: aws,
+      ec2Client: aws,
+    });
     driver.layout(n1);
     expect(loaded).toEqual([]);
     await driver.isRunning(n1);
@@ -95,12 +108,20 @@ describe("SsmHostDriver: commands", () => {
 
     const scripts = aws.scripts();
     expect(scripts.find((s) => s.includes("systemctl start 'nats-server'"))).toBeDefined();
-    expect(scripts.find((s) => s.includes("/opt/nats/nats-server' --signal reload='/var/run/nats/nats.pid'"))).toBeDefined();
+    expect(
+      scripts.find((s) => s.includes("/opt/nats/nats-server' --signal reload='/var/run/nats/nats.pid'")),
+    ).toBeDefined();
     expect(scripts.find((s) => s.includes("journalctl -u 'nats-server' -n 25 --no-pager"))).toBeDefined();
     // Lame duck through systemd, whose ExecStop sends SIGUSR2: systemd then does not restart it on exit.
-    expect(scripts.find((s) => s.includes("systemctl stop --no-block 'nats-server'") && s.includes("lame_duck=requested"))).toBeDefined();
+    expect(
+      scripts.find((s) => s.includes("systemctl stop --no-block 'nats-server'") && s.includes("lame_duck=requested")),
+    ).toBeDefined();
     expect(scripts.find((s) => s.includes("systemctl kill -s SIGKILL 'nats-server'"))).toBeDefined();
-    expect(scripts.filter((s) => s.includes("systemctl show -p MainPID --value 'nats-server'") && s.includes("active_state="))).toHaveLength(2);
+    expect(
+      scripts.filter(
+        (s) => s.includes("systemctl show -p MainPID --value 'nats-server'") && s.includes("active_state="),
+      ),
+    ).toHaveLength(2);
     expect(driver.layout(n1)).toEqual({ pidFile: "/var/run/nats/nats.pid", storeDir: "/var/lib/nats/jetstream" });
   });
 
@@ -109,12 +130,18 @@ describe("SsmHostDriver: commands", () => {
     await driver.writeConfig(n1, "server_name: n1\n");
     aws.override = (script) =>
       script.includes("systemctl start")
-        ? { statuses: ["InProgress", "InProgress", "Failed"], responseCode: 1, stderr: "nats-server exited right after start; last journal lines:\nnats.conf:3:1: unknown field" }
+        ? {
+            statuses: ["InProgress", "InProgress", "Failed"],
+            responseCode: 1,
+            stderr: "nats-server exited right after start; last journal lines:\nnats.conf:3:1: unknown field",
+          }
         : undefined;
     const error = await driver.start(n1).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SsmCommandError);
     const message = (error as Error).message;
-    expect(message).toContain(`n1 (${MEMBER_INSTANCES.n1}): start nats-server: Failed, exit code 1: nats-server exited right after start`);
+    expect(message).toContain(
+      `n1 (${MEMBER_INSTANCES.n1}): start nats-server: Failed, exit code 1: nats-server exited right after start`,
+    );
     expect(message).toContain("unknown field");
     expect(message).toMatch(/\[SSM command cmd-\d+\]$/);
     expect((error as SsmCommandError).status).toBe("Failed");
@@ -124,11 +151,14 @@ describe("SsmHostDriver: commands", () => {
   it("gives up at its own deadline with an error naming the instance and the command, and cancels it", async () => {
     const { aws, driver } = setup({ commandTimeoutSeconds: 0.2, pollMs: 10 });
     aws.override = () => ({ statuses: ["InProgress"] });
-    // The fake never finishes the command, so only the driver's own deadline can end this call (else jest's timeout fails it).
+    // The fake never finishes the command, so only the driver's own deadline can end this call (else jest's timeout
+    // fails it).
     const error = await driver.signalReload(n2).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SsmCommandError);
     expect((error as Error).message).toMatch(
-      new RegExp(`^n2 \\(${MEMBER_INSTANCES.n2}\\): reload the config \\(SIGHUP\\): did not finish within 0.2s \\(last status InProgress\\); cancelled it \\[SSM command cmd-\\d+\\]$`),
+      new RegExp(
+        `^n2 \\(${MEMBER_INSTANCES.n2}\\): reload the config \\(SIGHUP\\): did not finish within 0.2s \\(last status InProgress\\); cancelled it \\[SSM command cmd-\\d+\\]$`,
+      ),
     );
     const [cancel] = aws.sentOf<{ CommandId: string; InstanceIds: string[] }>("CancelCommandCommand");
     expect(cancel.InstanceIds).toEqual([MEMBER_INSTANCES.n2]);
@@ -137,7 +167,9 @@ describe("SsmHostDriver: commands", () => {
 
   it("reports an instance SSM cannot reach", async () => {
     const { driver } = setup({ instanceIdFor: () => "i-0000000000000dead" });
-    await expect(driver.start(n1)).rejects.toThrow(/^n1 \(i-0000000000000dead\): start nats-server: SendCommand failed \(InvalidInstanceId/);
+    await expect(driver.start(n1)).rejects.toThrow(
+      /^n1 \(i-0000000000000dead\): start nats-server: SendCommand failed \(InvalidInstanceId/,
+    );
   });
 });
 
@@ -158,7 +190,12 @@ describe("SsmHostDriver: configs never in a command, an output or a log line", (
     await driver.writeConfig(n1, config);
 
     const [put] = aws.sentOf<PutParameterCommandInput>("PutParameterCommand");
-    expect(put).toMatchObject({ Name: "/nats-cluster/nats-dev/n1/nats.conf", Type: "SecureString", Overwrite: true, Tier: "Intelligent-Tiering" });
+    expect(put).toMatchObject({
+      Name: "/nats-cluster/nats-dev/n1/nats.conf",
+      Type: "SecureString",
+      Overwrite: true,
+      Tier: "Intelligent-Tiering",
+    });
     expect(Buffer.from(put.Value ?? "", "base64").toString("utf8")).toBe(config);
     const write = aws.scripts().find((s) => s.includes("aws ssm get-parameter")) ?? "";
     expect(write).toContain("--name '/nats-cluster/nats-dev/n1/nats.conf:1' --with-decryption");
@@ -179,7 +216,9 @@ describe("SsmHostDriver: configs never in a command, an output or a log line", (
       for (const secret of [...secrets, ...encoded, config, changed]) expect(text).not.toContain(secret);
     }
     // The parameters themselves are the only place the text goes, encrypted (SecureString).
-    expect(aws.sentOf<PutParameterCommandInput>("PutParameterCommand").every((p) => p.Type === "SecureString")).toBe(true);
+    expect(aws.sentOf<PutParameterCommandInput>("PutParameterCommand").every((p) => p.Type === "SecureString")).toBe(
+      true,
+    );
   });
 
   it("reads no config, an edited config, or one whose version is gone as undefined", async () => {
@@ -198,7 +237,9 @@ describe("SsmHostDriver: configs never in a command, an output or a log line", (
 
   it("refuses a config too large for a parameter, naming the server", async () => {
     const { driver } = setup();
-    await expect(driver.writeConfig(n1, "x".repeat(7000))).rejects.toThrow(/^n1: its config is 7000 bytes .* more than an SSM parameter holds/);
+    await expect(driver.writeConfig(n1, "x".repeat(7000))).rejects.toThrow(
+      /^n1: its config is 7000 bytes .* more than an SSM parameter holds/,
+    );
   });
 });
 
@@ -270,7 +311,9 @@ describe("SsmHostDriver: the surge VM", () => {
 
     await driver.deprovision(surge);
     expect(aws.sentOf<{ InstanceIds: string[] }>("TerminateInstancesCommand")[0].InstanceIds).toEqual([launchedId]);
-    expect(aws.sentOf<{ Name: string }>("DeleteParameterCommand")[0].Name).toBe("/nats-cluster/nats-dev/surge/nats.conf");
+    expect(aws.sentOf<{ Name: string }>("DeleteParameterCommand")[0].Name).toBe(
+      "/nats-cluster/nats-dev/surge/nats.conf",
+    );
     expect(aws.instances.find((i) => i.id === launchedId)?.state).toBe("terminated");
     expect(await driver.isRunning(surge)).toBe(false);
   });
@@ -287,13 +330,19 @@ describe("SsmHostDriver: the surge VM", () => {
     const { aws, driver } = setup();
     aws.addTagged("i-0000000000000stop", { [TAG_CLUSTER]: "nats-dev", [TAG_SERVER]: "surge" }, "stopped");
     await driver.provision(surge);
-    expect(aws.sentOf<{ InstanceIds: string[] }>("TerminateInstancesCommand")[0].InstanceIds).toEqual(["i-0000000000000stop"]);
+    expect(aws.sentOf<{ InstanceIds: string[] }>("TerminateInstancesCommand")[0].InstanceIds).toEqual([
+      "i-0000000000000stop",
+    ]);
     expect(aws.sentOf("RunInstancesCommand")).toHaveLength(1);
   });
 
   it("refuses a surge host that is not an IPv4 address, and a missing launch template", async () => {
-    await expect(setup().driver.provision(endpoint("surge", "surge.internal"))).rejects.toThrow(/surge: host "surge.internal" must be a private IPv4 address in subnet subnet-0abc/);
-    await expect(setup({ surge: undefined }).driver.provision(surge)).rejects.toThrow(/surge: no surge launch template configured/);
+    await expect(setup().driver.provision(endpoint("surge", "surge.internal"))).rejects.toThrow(
+      /surge: host "surge.internal" must be a private IPv4 address in subnet subnet-0abc/,
+    );
+    await expect(setup({ surge: undefined }).driver.provision(surge)).rejects.toThrow(
+      /surge: no surge launch template configured/,
+    );
   });
 
   it("provisions a member by waiting for SSM and cloud-init only, and deprovisions it without terminating", async () => {

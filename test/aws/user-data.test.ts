@@ -8,7 +8,13 @@ import { mkdtemp, readlink, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { INSTALL_HEREDOC, JETSTREAM_DEVICE, renderUserData, systemdUnitFor, userDataInputsFor } from "../../components/aws/user-data";
+import {
+  INSTALL_HEREDOC,
+  JETSTREAM_DEVICE,
+  renderUserData,
+  systemdUnitFor,
+  userDataInputsFor,
+} from "../../components/aws/user-data";
 import { configTextFor } from "../../engine/config/text";
 import { DEFAULT_AWS_HOST_PATHS } from "../../engine/hosts/aws-paths";
 import * as scripts from "../../engine/hosts/aws-scripts";
@@ -22,7 +28,13 @@ const SECRETS = ["tok-9f8e7d6c5b4a", "pa55-w0rd-xyz", "sys-pa55-qwerty"];
 const spec: ClusterSpec = {
   name: "nats-dev",
   version: "2.15.2",
-  members: ["n1", "n2", "n3"].map((name, i) => ({ name, host: `10.0.1.${10 + i}`, clientPort: 4222, clusterPort: 6222, monitorPort: 8222 })),
+  members: ["n1", "n2", "n3"].map((name, i) => ({
+    name,
+    host: `10.0.1.${10 + i}`,
+    clientPort: 4222,
+    clusterPort: 6222,
+    monitorPort: 8222,
+  })),
   surge: { name: "surge", host: "10.0.1.99", clientPort: 4222, clusterPort: 6222, monitorPort: 8222 },
   routes: { kind: "explicit" },
   jetstream: { enabled: true },
@@ -41,7 +53,11 @@ function installPartOf(userData: string): string {
 }
 
 describe("user data", () => {
-  const member = renderUserData({ ...userDataInputsFor(spec, spec.members[0]), arch: "amd64", jetstreamDevice: JETSTREAM_DEVICE });
+  const member = renderUserData({
+    ...userDataInputsFor(spec, spec.members[0]),
+    arch: "amd64",
+    jetstreamDevice: JETSTREAM_DEVICE,
+  });
 
   it("installs from the official release and verifies it against SHA256SUMS", () => {
     expect(member.startsWith("#!/bin/sh\n")).toBe(true);
@@ -61,7 +77,11 @@ describe("user data", () => {
       expect(present.length).toBeGreaterThan(0);
       // ...and none of them reaches the user data, for a member or the surge server.
       for (const server of [s.members[0], s.surge]) {
-        const userData = renderUserData({ ...userDataInputsFor(s, server), arch: "arm64", jetstreamDevice: JETSTREAM_DEVICE });
+        const userData = renderUserData({
+          ...userDataInputsFor(s, server),
+          arch: "arm64",
+          jetstreamDevice: JETSTREAM_DEVICE,
+        });
         for (const secret of SECRETS) expect(userData).not.toContain(secret);
         expect(userData).not.toContain("authorization");
         expect(userData).not.toMatch(/nats\.conf'? *<</); // no here-document writing the config
@@ -83,7 +103,9 @@ describe("user data", () => {
     expect(member).toContain(unit.trimEnd());
     expect(member).toContain("systemctl enable nats-server");
     expect(member).not.toContain("systemctl start");
-    expect(systemdUnitFor(DEFAULT_AWS_HOST_PATHS, { withVolume: false, stopTimeoutSeconds: 200 })).toContain("TimeoutStopSec=200");
+    expect(systemdUnitFor(DEFAULT_AWS_HOST_PATHS, { withVolume: false, stopTimeoutSeconds: 200 })).toContain(
+      "TimeoutStopSec=200",
+    );
   });
 
   it("mounts the JetStream volume on members (formatting only a blank one) and not on a client-only surge server", () => {
@@ -112,7 +134,12 @@ describe("user data", () => {
       scripts.logScript(20),
       scripts.installedVersionScript(paths),
       scripts.readConfigScript(paths),
-      scripts.writeConfigScript({ region: "eu-west-1", parameterName: "/nats-cluster/dev/n1/nats.conf", parameterVersion: 3, paths }),
+      scripts.writeConfigScript({
+        region: "eu-west-1",
+        parameterName: "/nats-cluster/dev/n1/nats.conf",
+        parameterVersion: 3,
+        paths,
+      }),
       scripts.removeConfigScript(paths),
       scripts.bootDoneScript(),
     ]) {
@@ -121,8 +148,22 @@ describe("user data", () => {
   });
 
   it("refuses paths that would change the meaning of the script", () => {
-    expect(() => renderUserData({ serverName: "n1", version: "2.15.2", arch: "amd64", paths: { ...DEFAULT_AWS_HOST_PATHS, configPath: "/etc/nats/x y.conf" } })).toThrow(/configPath/);
-    expect(() => renderUserData({ serverName: "n1", version: "2.15.2", arch: "amd64", paths: { ...DEFAULT_AWS_HOST_PATHS, pidFile: "/tmp/nats.pid" } })).toThrow(/pidFile/);
+    expect(() =>
+      renderUserData({
+        serverName: "n1",
+        version: "2.15.2",
+        arch: "amd64",
+        paths: { ...DEFAULT_AWS_HOST_PATHS, configPath: "/etc/nats/x y.conf" },
+      }),
+    ).toThrow(/configPath/);
+    expect(() =>
+      renderUserData({
+        serverName: "n1",
+        version: "2.15.2",
+        arch: "amd64",
+        paths: { ...DEFAULT_AWS_HOST_PATHS, pidFile: "/tmp/nats.pid" },
+      }),
+    ).toThrow(/pidFile/);
   });
 });
 

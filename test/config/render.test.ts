@@ -67,7 +67,23 @@ function selfSignedCert(): { certFile: string; keyFile: string } {
   const keyFile = path.join(dir, "key.pem");
   execFileSync(
     "openssl",
-    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+    ],
     { stdio: "pipe" },
   );
   return { certFile, keyFile };
@@ -120,7 +136,10 @@ describe("renderServerConfig variants pass `nats-server -t` of every pinned vers
   });
 
   test("surge server with JetStream when surge.jetstream is true", () => {
-    const s = spec({ surge: { ...spec().surge, jetstream: true }, auth: { users: [{ user: "app", password: "pw" }], systemAccount: { user: "sys", password: "spw" } } });
+    const s = spec({
+      surge: { ...spec().surge, jetstream: true },
+      auth: { users: [{ user: "app", password: "pw" }], systemAccount: { user: "sys", password: "spw" } },
+    });
     const text = renderServerConfig(surgeConfig(s));
     expect(text).toMatch(/jetstream \{\n  store_dir: ".*n-surge\/jetstream"\n\}/);
     expectAcceptedByEveryVersion(text);
@@ -131,7 +150,9 @@ describe("renderServerConfig variants pass `nats-server -t` of every pinned vers
   });
 
   test("JetStream with memory and file limits", () => {
-    const text = renderServerConfig(memberConfig(spec({ jetstream: { enabled: true, maxMemoryBytes: 268435456, maxFileBytes: 10737418240 } })));
+    const text = renderServerConfig(
+      memberConfig(spec({ jetstream: { enabled: true, maxMemoryBytes: 268435456, maxFileBytes: 10737418240 } })),
+    );
     expect(text).toContain("max_memory_store: 268435456");
     expect(text).toContain("max_file_store: 10737418240");
     expectAcceptedByEveryVersion(text);
@@ -144,7 +165,18 @@ describe("renderServerConfig variants pass `nats-server -t` of every pinned vers
   });
 
   test("users auth", () => {
-    const text = renderServerConfig(memberConfig(spec({ auth: { users: [{ user: "app", password: "pw" }, { user: "ops", password: "p#w // {}" }] } })));
+    const text = renderServerConfig(
+      memberConfig(
+        spec({
+          auth: {
+            users: [
+              { user: "app", password: "pw" },
+              { user: "ops", password: "p#w // {}" },
+            ],
+          },
+        }),
+      ),
+    );
     expect(text).toContain('{ user: "ops", password: "p#w // {}" }');
     expectAcceptedByEveryVersion(text);
   });
@@ -157,14 +189,22 @@ describe("renderServerConfig variants pass `nats-server -t` of every pinned vers
   });
 
   test("users plus a system account", () => {
-    const text = renderServerConfig(memberConfig(spec({ auth: { users: [{ user: "app", password: "pw" }], systemAccount: { user: "sys", password: "spw" } } })));
-    expect(text).toContain('accounts {\n  SYS {\n    users: [\n      { user: "sys", password: "spw" }\n    ]\n  }\n}\nsystem_account: "SYS"');
+    const text = renderServerConfig(
+      memberConfig(
+        spec({ auth: { users: [{ user: "app", password: "pw" }], systemAccount: { user: "sys", password: "spw" } } }),
+      ),
+    );
+    expect(text).toContain(
+      'accounts {\n  SYS {\n    users: [\n      { user: "sys", password: "spw" }\n    ]\n  }\n}\nsystem_account: "SYS"',
+    );
     expectAcceptedByEveryVersion(text);
   });
 
   test("nkeys plus a system account, and a system account alone", () => {
     const sys = { user: "sys", password: "spw" };
-    expectAcceptedByEveryVersion(renderServerConfig(memberConfig(spec({ auth: { nkeys: [userPublicKey], systemAccount: sys } }))));
+    expectAcceptedByEveryVersion(
+      renderServerConfig(memberConfig(spec({ auth: { nkeys: [userPublicKey], systemAccount: sys } }))),
+    );
     const alone = renderServerConfig(memberConfig(spec({ auth: { systemAccount: sys } })));
     expect(alone).not.toContain("authorization");
     expectAcceptedByEveryVersion(alone);
@@ -173,19 +213,29 @@ describe("renderServerConfig variants pass `nats-server -t` of every pinned vers
   test("TLS with a self-signed certificate, CA and verify", () => {
     const { certFile, keyFile } = selfSignedCert();
     const text = renderServerConfig(memberConfig(spec({ tls: { certFile, keyFile, caFile: certFile, verify: true } })));
-    expect(text).toContain(`tls {\n  cert_file: "${certFile}"\n  key_file: "${keyFile}"\n  ca_file: "${certFile}"\n  verify: true\n}`);
+    expect(text).toContain(
+      `tls {\n  cert_file: "${certFile}"\n  key_file: "${keyFile}"\n  ca_file: "${certFile}"\n  verify: true\n}`,
+    );
     expectAcceptedByEveryVersion(text);
   });
 
   test("extra settings are rendered verbatim, sorted by key", () => {
-    const text = renderServerConfig(memberConfig(spec({ extraSettings: { write_deadline: "10s", max_payload: 2097152, debug: false } })));
-    expect(text.trimEnd().split("\n").slice(-3)).toEqual(["debug: false", "max_payload: 2097152", 'write_deadline: "10s"']);
+    const text = renderServerConfig(
+      memberConfig(spec({ extraSettings: { write_deadline: "10s", max_payload: 2097152, debug: false } })),
+    );
+    expect(text.trimEnd().split("\n").slice(-3)).toEqual([
+      "debug: false",
+      "max_payload: 2097152",
+      'write_deadline: "10s"',
+    ]);
     expectAcceptedByEveryVersion(text);
   });
 
   test("IPv6 and loopback listen hosts", () => {
     const s = spec();
-    expectAcceptedByEveryVersion(renderServerConfig(serverConfigFor(s, s.members[0], layout("n1"), { listenHost: "::" })));
+    expectAcceptedByEveryVersion(
+      renderServerConfig(serverConfigFor(s, s.members[0], layout("n1"), { listenHost: "::" })),
+    );
     const text = renderServerConfig(serverConfigFor(s, s.members[0], layout("n1"), { listenHost: "127.0.0.1" }));
     expect(text).toContain('listen: "127.0.0.1:4222"');
     expect(text).toContain('listen: "127.0.0.1:6222"');
@@ -193,9 +243,11 @@ describe("renderServerConfig variants pass `nats-server -t` of every pinned vers
 
   test("the server itself rejects what the renderer refuses: a token next to accounts", () => {
     // The wording depends on which block the parser meets first; either way the server will not start.
-    const text = 'server_name: "n1"\nauthorization {\n  token: "t"\n}\naccounts {\n  SYS {\n    users: [\n      { user: "sys", password: "s" }\n    ]\n  }\n}\nsystem_account: "SYS"\n';
+    const text =
+      'server_name: "n1"\nauthorization {\n  token: "t"\n}\naccounts {\n  SYS {\n    users: [\n      { user: "sys", password: "s" }\n    ]\n  }\n}\nsystem_account: "SYS"\n';
     const file = writeConfig(text);
-    for (const v of NATS_VERSIONS) expect(configTest(v, file)).toMatch(/Can not have a token and (accounts|a users array)/);
+    for (const v of NATS_VERSIONS)
+      expect(configTest(v, file)).toMatch(/Can not have a token and (accounts|a users array)/);
   });
 });
 
@@ -208,17 +260,27 @@ describe("renderServerConfig determinism and refusals", () => {
   });
 
   test("control characters are refused, not rendered", () => {
-    expect(() => renderServerConfig(memberConfig(spec({ auth: { token: "a\nserver_name: evil" } })))).toThrow(/control character/);
+    expect(() => renderServerConfig(memberConfig(spec({ auth: { token: "a\nserver_name: evil" } })))).toThrow(
+      /control character/,
+    );
   });
 
   test("a token with a system account is refused", () => {
-    expect(() => renderServerConfig(memberConfig(spec({ auth: { token: "t", systemAccount: { user: "s", password: "p" } } })))).toThrow(/token/);
+    expect(() =>
+      renderServerConfig(memberConfig(spec({ auth: { token: "t", systemAccount: { user: "s", password: "p" } } }))),
+    ).toThrow(/token/);
   });
 
   test("extra settings cannot override engine-written keys or smuggle syntax", () => {
-    expect(() => renderServerConfig(memberConfig(spec({ extraSettings: { server_name: "x" } })))).toThrow(/written by the engine/);
-    expect(() => renderServerConfig(memberConfig(spec({ extraSettings: { "a: 1\nb": 1 } })))).toThrow(/not a plain setting name/);
-    expect(() => renderServerConfig(memberConfig(spec({ extraSettings: { max_payload: Number.NaN } })))).toThrow(/finite/);
+    expect(() => renderServerConfig(memberConfig(spec({ extraSettings: { server_name: "x" } })))).toThrow(
+      /written by the engine/,
+    );
+    expect(() => renderServerConfig(memberConfig(spec({ extraSettings: { "a: 1\nb": 1 } })))).toThrow(
+      /not a plain setting name/,
+    );
+    expect(() => renderServerConfig(memberConfig(spec({ extraSettings: { max_payload: Number.NaN } })))).toThrow(
+      /finite/,
+    );
   });
 
   test("serverConfigFor refuses a server that is not in the spec", () => {
@@ -295,9 +357,19 @@ describe.each(NATS_VERSIONS)("a real nats-server v%s cluster with the rendered a
   });
 
   /** Start every member of a fresh cluster (explicit routes, loopback) with `auth`; resolves once all are healthy. */
-  async function serveCluster(members: number, jetstream: boolean, auth: ClusterSpec["auth"]): Promise<{ servers: string; names: string[] }> {
+  async function serveCluster(
+    members: number,
+    jetstream: boolean,
+    auth: ClusterSpec["auth"],
+  ): Promise<{ servers: string; names: string[] }> {
     const ports = await freePorts(3 * (members + 1));
-    const endpoint = (name: string, i: number) => ({ name, host: "127.0.0.1", clientPort: ports[3 * i], clusterPort: ports[3 * i + 1], monitorPort: ports[3 * i + 2] });
+    const endpoint = (name: string, i: number) => ({
+      name,
+      host: "127.0.0.1",
+      clientPort: ports[3 * i],
+      clusterPort: ports[3 * i + 1],
+      monitorPort: ports[3 * i + 2],
+    });
     const tag = `${version.replace(/\./g, "_")}-${++fileCounter}`;
     const s = spec({
       name: `live-${tag}`,
@@ -309,7 +381,12 @@ describe.each(NATS_VERSIONS)("a real nats-server v%s cluster with the rendered a
     });
     for (const m of s.members) {
       const dir = fs.mkdtempSync(path.join(tmp, `${m.name}-`));
-      const cfg = serverConfigFor(s, m, { pidFile: path.join(dir, "nats.pid"), storeDir: path.join(dir, "js") }, { listenHost: "127.0.0.1" });
+      const cfg = serverConfigFor(
+        s,
+        m,
+        { pidFile: path.join(dir, "nats.pid"), storeDir: path.join(dir, "js") },
+        { listenHost: "127.0.0.1" },
+      );
       started.push(await startServer(version, writeConfig(renderServerConfig(cfg))));
     }
     for (const m of s.members) await waitHealthy(m.monitorPort);
@@ -318,7 +395,10 @@ describe.each(NATS_VERSIONS)("a real nats-server v%s cluster with the rendered a
 
   test("users + system account: the app user has JetStream in $G, wrong or missing passwords fail, SYS answers pings", async () => {
     const password = 'p$HOME #"x\\y';
-    const { servers, names } = await serveCluster(3, true, { users: [{ user: "app", password }], systemAccount: { user: "sys", password: "sys-pw" } });
+    const { servers, names } = await serveCluster(3, true, {
+      users: [{ user: "app", password }],
+      systemAccount: { user: "sys", password: "sys-pw" },
+    });
 
     const nc: NatsConnection = await connect({ servers, user: "app", pass: password, reconnect: false, timeout: 5000 });
     try {
@@ -347,10 +427,21 @@ describe.each(NATS_VERSIONS)("a real nats-server v%s cluster with the rendered a
     const [clientPort, clusterPort, monitorPort, ...surgePorts] = await freePorts(6);
     const s = spec({
       members: [{ name: "lonely", host: "127.0.0.1", clientPort, clusterPort, monitorPort }],
-      surge: { name: "lonely-surge", host: "127.0.0.1", clientPort: surgePorts[0], clusterPort: surgePorts[1], monitorPort: surgePorts[2] },
+      surge: {
+        name: "lonely-surge",
+        host: "127.0.0.1",
+        clientPort: surgePorts[0],
+        clusterPort: surgePorts[1],
+        monitorPort: surgePorts[2],
+      },
     });
     const dir = fs.mkdtempSync(path.join(tmp, "lonely-"));
-    const cfg = serverConfigFor(s, s.members[0], { pidFile: path.join(dir, "nats.pid"), storeDir: path.join(dir, "js") }, { listenHost: "127.0.0.1" });
+    const cfg = serverConfigFor(
+      s,
+      s.members[0],
+      { pidFile: path.join(dir, "nats.pid"), storeDir: path.join(dir, "js") },
+      { listenHost: "127.0.0.1" },
+    );
     started.push(await startServer(version, writeConfig(renderServerConfig(cfg))));
     // A 3-member cluster is healthy in about a second; give this one several.
     await expect(waitHealthy(monitorPort, 6000)).rejects.toThrow(/meta layer|meta leader/);

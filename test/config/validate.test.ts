@@ -1,6 +1,12 @@
 import { nkeys } from "nats";
 import { ClusterSpec, MemberSpec } from "../../engine/spec";
-import { assertValidClusterSpec, clusterSpecWarnings, SpecError, SpecProblem, validateClusterSpec } from "../../engine/validate";
+import {
+  assertValidClusterSpec,
+  clusterSpecWarnings,
+  SpecError,
+  SpecProblem,
+  validateClusterSpec,
+} from "../../engine/validate";
 import { sampleServer, sampleSpec } from "../support/sample-spec";
 
 const member = (i: number): MemberSpec => sampleServer("loopback", `n${i}`, i);
@@ -25,7 +31,14 @@ describe("validateClusterSpec", () => {
     const full = spec({
       routes: { kind: "seed", seeds: ["n1", "n2"] },
       auth: { users: [{ user: "app", password: "pw" }], systemAccount: { user: "sys", password: "spw" } },
-      tls: { certFile: "/etc/nats/cert.pem", keyFile: "/etc/nats/key.pem", caFile: "/etc/nats/ca.pem", verify: true, probeCertFile: "/etc/nats/probe.pem", probeKeyFile: "/etc/nats/probe.key" },
+      tls: {
+        certFile: "/etc/nats/cert.pem",
+        keyFile: "/etc/nats/key.pem",
+        caFile: "/etc/nats/ca.pem",
+        verify: true,
+        probeCertFile: "/etc/nats/probe.pem",
+        probeKeyFile: "/etc/nats/probe.key",
+      },
       surge: { ...spec().surge, jetstream: true },
       extraSettings: { max_payload: 2097152, write_deadline: "10s", debug: false },
     });
@@ -51,54 +64,94 @@ describe("validateClusterSpec", () => {
   });
 
   test("server names: valid characters, unique across members and the surge server", () => {
-    expect(errorAt(spec({ members: [member(1), { ...member(2), name: "n 2" }, member(3)] }), "members[1].name")).toMatch(/letters, digits/);
-    expect(errorAt(spec({ members: [member(1), member(2), { ...member(3), name: "n1" }] }), "members[2].name")).toMatch(/"n1" is already members\[0\]\.name/);
-    expect(errorAt(spec({ surge: { ...spec().surge, name: "n2" } }), "surge.name")).toMatch(/already members\[1\]\.name.*name of its own/);
+    expect(
+      errorAt(spec({ members: [member(1), { ...member(2), name: "n 2" }, member(3)] }), "members[1].name"),
+    ).toMatch(/letters, digits/);
+    expect(errorAt(spec({ members: [member(1), member(2), { ...member(3), name: "n1" }] }), "members[2].name")).toMatch(
+      /"n1" is already members\[0\]\.name/,
+    );
+    expect(errorAt(spec({ surge: { ...spec().surge, name: "n2" } }), "surge.name")).toMatch(
+      /already members\[1\]\.name.*name of its own/,
+    );
   });
 
   test("ports are integers in 1..65535", () => {
     for (const bad of [0, 65536, 42.5, Number.NaN]) {
-      expect(errorAt(spec({ members: [member(1), { ...member(2), clientPort: bad }, member(3)] }), "members[1].clientPort")).toMatch(/pick another port/);
+      expect(
+        errorAt(spec({ members: [member(1), { ...member(2), clientPort: bad }, member(3)] }), "members[1].clientPort"),
+      ).toMatch(/pick another port/);
     }
   });
 
   test("no two listeners share a port on one host, naming both owners", () => {
     const clash = spec({ members: [member(1), member(2), { ...member(3), monitorPort: 8221 }] });
-    expect(errorAt(clash, "members[2].monitorPort")).toBe("port 8221 on 127.0.0.1 is already members[0].monitorPort; pick another port");
-    expect(errorAt(spec({ members: [member(1), member(2), { ...member(3), monitorPort: 4223 }] }), "members[2].monitorPort")).toMatch(/already members\[2\]\.clientPort/);
-    expect(errorAt(spec({ surge: { ...spec().surge, clusterPort: 6222 } }), "surge.clusterPort")).toMatch(/already members\[1\]\.clusterPort/);
+    expect(errorAt(clash, "members[2].monitorPort")).toBe(
+      "port 8221 on 127.0.0.1 is already members[0].monitorPort; pick another port",
+    );
+    expect(
+      errorAt(spec({ members: [member(1), member(2), { ...member(3), monitorPort: 4223 }] }), "members[2].monitorPort"),
+    ).toMatch(/already members\[2\]\.clientPort/);
+    expect(errorAt(spec({ surge: { ...spec().surge, clusterPort: 6222 } }), "surge.clusterPort")).toMatch(
+      /already members\[1\]\.clusterPort/,
+    );
     // The same port on different hosts is fine (one VM each).
-    const vms = [1, 2, 3].map((i) => ({ ...member(i), host: `10.0.0.${i}`, clientPort: 4222, clusterPort: 6222, monitorPort: 8222 }));
-    expect(validateClusterSpec(spec({ members: vms, surge: { ...vms[0], name: "surge", host: "10.0.0.9" } }))).toEqual([]);
+    const vms = [1, 2, 3].map((i) => ({
+      ...member(i),
+      host: `10.0.0.${i}`,
+      clientPort: 4222,
+      clusterPort: 6222,
+      monitorPort: 8222,
+    }));
+    expect(validateClusterSpec(spec({ members: vms, surge: { ...vms[0], name: "surge", host: "10.0.0.9" } }))).toEqual(
+      [],
+    );
   });
 
   test("hosts must be addresses", () => {
-    expect(errorAt(spec({ members: [{ ...member(1), host: "" }, member(2), member(3)] }), "members[0].host")).toMatch(/non-empty/);
-    expect(errorAt(spec({ members: [{ ...member(1), host: "a b" }, member(2), member(3)] }), "members[0].host")).toMatch(/IP address or DNS name/);
+    expect(errorAt(spec({ members: [{ ...member(1), host: "" }, member(2), member(3)] }), "members[0].host")).toMatch(
+      /non-empty/,
+    );
+    expect(
+      errorAt(spec({ members: [{ ...member(1), host: "a b" }, member(2), member(3)] }), "members[0].host"),
+    ).toMatch(/IP address or DNS name/);
   });
 
   test("lame duck: duration >= 30 s as nats-server says, grace below it", () => {
-    expect(errorAt(spec({ lameDuck: { durationSeconds: 3, gracePeriodSeconds: 1 } }), "lameDuck.durationSeconds")).toMatch(
-      /^invalid lame_duck_duration of 3s, minimum is 30 seconds/,
-    );
-    expect(errorAt(spec({ lameDuck: { durationSeconds: 30, gracePeriodSeconds: 30 } }), "lameDuck.gracePeriodSeconds")).toMatch(/shorter than lame_duck_duration of 30s/);
-    expect(errorAt(spec({ lameDuck: { durationSeconds: 30, gracePeriodSeconds: -1 } }), "lameDuck.gracePeriodSeconds")).toMatch(/whole number/);
+    expect(
+      errorAt(spec({ lameDuck: { durationSeconds: 3, gracePeriodSeconds: 1 } }), "lameDuck.durationSeconds"),
+    ).toMatch(/^invalid lame_duck_duration of 3s, minimum is 30 seconds/);
+    expect(
+      errorAt(spec({ lameDuck: { durationSeconds: 30, gracePeriodSeconds: 30 } }), "lameDuck.gracePeriodSeconds"),
+    ).toMatch(/shorter than lame_duck_duration of 30s/);
+    expect(
+      errorAt(spec({ lameDuck: { durationSeconds: 30, gracePeriodSeconds: -1 } }), "lameDuck.gracePeriodSeconds"),
+    ).toMatch(/whole number/);
   });
 
   test("seed routes name members", () => {
     expect(errorAt(spec({ routes: { kind: "seed", seeds: [] } }), "routes.seeds")).toMatch(/at least one seed/);
-    expect(errorAt(spec({ routes: { kind: "seed", seeds: ["n1", "n9"] } }), "routes.seeds[1]")).toMatch(/"n9" is not a member.*n1, n2, n3/);
+    expect(errorAt(spec({ routes: { kind: "seed", seeds: ["n1", "n9"] } }), "routes.seeds[1]")).toMatch(
+      /"n9" is not a member.*n1, n2, n3/,
+    );
     expect(errorAt(spec({ routes: { kind: "seed", seeds: ["n-surge"] } }), "routes.seeds[0]")).toMatch(/surge server/);
-    expect(errorAt(spec({ routes: { kind: "seed", seeds: ["n1", "n1"] } }), "routes.seeds[1]")).toMatch(/list each seed once/);
+    expect(errorAt(spec({ routes: { kind: "seed", seeds: ["n1", "n1"] } }), "routes.seeds[1]")).toMatch(
+      /list each seed once/,
+    );
   });
 
   test("JetStream limits are byte counts", () => {
-    expect(errorAt(spec({ jetstream: { enabled: true, maxMemoryBytes: -1 } }), "jetstream.maxMemoryBytes")).toMatch(/whole number of bytes/);
-    expect(errorAt(spec({ jetstream: { enabled: true, maxFileBytes: 1.5 } }), "jetstream.maxFileBytes")).toMatch(/whole number of bytes/);
+    expect(errorAt(spec({ jetstream: { enabled: true, maxMemoryBytes: -1 } }), "jetstream.maxMemoryBytes")).toMatch(
+      /whole number of bytes/,
+    );
+    expect(errorAt(spec({ jetstream: { enabled: true, maxFileBytes: 1.5 } }), "jetstream.maxFileBytes")).toMatch(
+      /whole number of bytes/,
+    );
   });
 
   test("a JetStream surge server needs the system account", () => {
-    expect(errorAt(spec({ surge: { ...spec().surge, jetstream: true } }), "surge.jetstream")).toMatch(/set auth\.systemAccount/);
+    expect(errorAt(spec({ surge: { ...spec().surge, jetstream: true } }), "surge.jetstream")).toMatch(
+      /set auth\.systemAccount/,
+    );
   });
 
   test("a single JetStream member is an error (it never becomes healthy in cluster mode)", () => {
@@ -107,30 +160,48 @@ describe("validateClusterSpec", () => {
 
   describe("auth", () => {
     test("at most one of token, users, nkeys", () => {
-      expect(errorAt(spec({ auth: { token: "t", users: [{ user: "a", password: "b" }] } }), "auth")).toMatch(/only one of token, users, nkeys \(found token and users\)/);
+      expect(errorAt(spec({ auth: { token: "t", users: [{ user: "a", password: "b" }] } }), "auth")).toMatch(
+        /only one of token, users, nkeys \(found token and users\)/,
+      );
     });
     test("non-empty values", () => {
       expect(errorAt(spec({ auth: { token: "" } }), "auth.token")).toMatch(/non-empty/);
       expect(errorAt(spec({ auth: { users: [] } }), "auth.users")).toMatch(/at least one/);
-      expect(errorAt(spec({ auth: { users: [{ user: "a", password: "" }] } }), "auth.users[0].password")).toMatch(/non-empty/);
+      expect(errorAt(spec({ auth: { users: [{ user: "a", password: "" }] } }), "auth.users[0].password")).toMatch(
+        /non-empty/,
+      );
       expect(errorAt(spec({ auth: { nkeys: [] } }), "auth.nkeys")).toMatch(/at least one/);
       expect(errorAt(spec({ auth: { token: "a\nb" } }), "auth.token")).toMatch(/control character/);
     });
     test("user names are unique, the system user included", () => {
-      const users = [{ user: "app", password: "a" }, { user: "app", password: "b" }];
+      const users = [
+        { user: "app", password: "a" },
+        { user: "app", password: "b" },
+      ];
       expect(errorAt(spec({ auth: { users } }), "auth.users[1].user")).toMatch(/already auth\.users\[0\]\.user/);
-      expect(errorAt(spec({ auth: { users: [users[0]], systemAccount: { user: "app", password: "s" } } }), "auth.systemAccount.user")).toMatch(/Duplicate user/);
+      expect(
+        errorAt(
+          spec({ auth: { users: [users[0]], systemAccount: { user: "app", password: "s" } } }),
+          "auth.systemAccount.user",
+        ),
+      ).toMatch(/Duplicate user/);
     });
     test("nkeys are user public keys; the probe seed is a user seed of a listed key", () => {
       expect(errorAt(spec({ auth: { nkeys: ["UABC"] } }), "auth.nkeys[0]")).toMatch(/not a user public nkey/);
       const badChecksum = publicKey.slice(0, -1) + (publicKey.endsWith("A") ? "B" : "A");
       expect(errorAt(spec({ auth: { nkeys: [badChecksum] } }), "auth.nkeys[0]")).toMatch(/checksum/);
       expect(errorAt(spec({ auth: { nkeys: [seed] } }), "auth.nkeys[0]")).toMatch(/seed \(a secret\)/);
-      expect(errorAt(spec({ auth: { nkeys: [publicKey], probeNkeySeed: "SXNOTASEED" } }), "auth.probeNkeySeed")).toMatch(/SU/);
-      expect(errorAt(spec({ auth: { nkeys: [publicKey], probeNkeySeed: otherSeed } }), "auth.probeNkeySeed")).toMatch(/not in auth\.nkeys/);
+      expect(
+        errorAt(spec({ auth: { nkeys: [publicKey], probeNkeySeed: "SXNOTASEED" } }), "auth.probeNkeySeed"),
+      ).toMatch(/SU/);
+      expect(errorAt(spec({ auth: { nkeys: [publicKey], probeNkeySeed: otherSeed } }), "auth.probeNkeySeed")).toMatch(
+        /not in auth\.nkeys/,
+      );
     });
     test("a token cannot be combined with a system account", () => {
-      expect(errorAt(spec({ auth: { token: "t", systemAccount: { user: "s", password: "p" } } }), "auth.token")).toMatch(/Can not have a token and accounts.*use auth\.users/);
+      expect(
+        errorAt(spec({ auth: { token: "t", systemAccount: { user: "s", password: "p" } } }), "auth.token"),
+      ).toMatch(/Can not have a token and accounts.*use auth\.users/);
     });
   });
 
@@ -140,7 +211,9 @@ describe("validateClusterSpec", () => {
   });
 
   test("extra settings: plain keys, not the engine's own, plain values", () => {
-    expect(errorAt(spec({ extraSettings: { server_name: "x" } }), "extraSettings.server_name")).toMatch(/written by the engine/);
+    expect(errorAt(spec({ extraSettings: { server_name: "x" } }), "extraSettings.server_name")).toMatch(
+      /written by the engine/,
+    );
     expect(errorAt(spec({ extraSettings: { "bad key": 1 } }), "extraSettings.bad key")).toMatch(/setting name/);
     expect(errorAt(spec({ extraSettings: { max_payload: 1e21 } }), "extraSettings.max_payload")).toMatch(/exponent/);
     expect(errorAt(spec({ extraSettings: { tag: "a\nb" } }), "extraSettings.tag")).toMatch(/control character/);
@@ -163,7 +236,7 @@ describe("validateClusterSpec", () => {
     expect(caught).toBeInstanceOf(SpecError);
     const err = caught as SpecError;
     expect(err.problems).toHaveLength(2);
-    expect(err.message).toContain("version: version \"v2.15.2\" has a leading \"v\"; write 2.15.2, not v2.15.2");
+    expect(err.message).toContain('version: version "v2.15.2" has a leading "v"; write 2.15.2, not v2.15.2');
     expect(err.message).toContain("lameDuck.durationSeconds: invalid lame_duck_duration of 3s, minimum is 30 seconds");
   });
 });
@@ -171,19 +244,27 @@ describe("validateClusterSpec", () => {
 describe("clusterSpecWarnings", () => {
   test("an even JetStream member count", () => {
     const four = spec({ members: [member(1), member(2), member(3), member(4)] });
-    expect(warningAt(four, "members")).toMatch(/use an odd member count \(3 or 5\) so a quorum survives one member down/);
+    expect(warningAt(four, "members")).toMatch(
+      /use an odd member count \(3 or 5\) so a quorum survives one member down/,
+    );
     expect(warningAt(spec({ members: [member(1), member(2)] }), "members")).toMatch(/lose quorum/);
     expect(validateClusterSpec(four)).toEqual([]);
     expect(clusterSpecWarnings(spec({ members: [member(1), member(2)], jetstream: { enabled: false } }))).toEqual([]);
   });
 
   test("a single member without JetStream", () => {
-    expect(warningAt(spec({ members: [member(1)], jetstream: { enabled: false } }), "members")).toMatch(/3 or 5 members/);
+    expect(warningAt(spec({ members: [member(1)], jetstream: { enabled: false } }), "members")).toMatch(
+      /3 or 5 members/,
+    );
   });
 
   test("nkeys without a probe seed, and a JetStream surge in a cluster without JetStream", () => {
     expect(warningAt(spec({ auth: { nkeys: [publicKey] } }), "auth.probeNkeySeed")).toMatch(/client probe/);
-    const s = spec({ jetstream: { enabled: false }, surge: { ...spec().surge, jetstream: true }, auth: { users: [{ user: "a", password: "b" }], systemAccount: { user: "s", password: "p" } } });
+    const s = spec({
+      jetstream: { enabled: false },
+      surge: { ...spec().surge, jetstream: true },
+      auth: { users: [{ user: "a", password: "b" }], systemAccount: { user: "s", password: "p" } },
+    });
     expect(warningAt(s, "surge.jetstream")).toMatch(/no effect/);
   });
 });
@@ -196,12 +277,19 @@ describe("validateClusterSpec on broken input", () => {
 });
 
 describe("TLS with client verification", () => {
-  const tls = { certFile: "/etc/nats/server.pem", keyFile: "/etc/nats/server.key", caFile: "/etc/nats/ca.pem", verify: true };
+  const tls = {
+    certFile: "/etc/nats/server.pem",
+    keyFile: "/etc/nats/server.key",
+    caFile: "/etc/nats/ca.pem",
+    verify: true,
+  };
   it("warns that the engine's probe needs a client certificate", () => {
     expect(clusterSpecWarnings(spec({ tls }))).toEqual([expect.objectContaining({ field: "tls.probeCertFile" })]);
     expect(clusterSpecWarnings(spec({ tls: { ...tls, probeCertFile: "/c.pem", probeKeyFile: "/c.key" } }))).toEqual([]);
   });
   it("refuses half a client certificate", () => {
-    expect(validateClusterSpec(spec({ tls: { ...tls, probeCertFile: "/c.pem" } }))).toEqual([expect.objectContaining({ field: "tls.probeKeyFile" })]);
+    expect(validateClusterSpec(spec({ tls: { ...tls, probeCertFile: "/c.pem" } }))).toEqual([
+      expect.objectContaining({ field: "tls.probeKeyFile" }),
+    ]);
   });
 });

@@ -6,7 +6,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { readStackFile } from "./support/stack-files";
-import { asPulumiConfig, isWireSecret, ofType, recordRegistrations, registrations, valueOf } from "./support/mock-program";
+import {
+  asPulumiConfig,
+  isWireSecret,
+  ofType,
+  recordRegistrations,
+  registrations,
+  valueOf,
+} from "./support/mock-program";
 
 const TOKEN = "mock-secret-token-5f2a";
 const ROLLING_UPGRADE = "pulumi-nodejs:dynamic/nats-cluster:RollingUpgrade";
@@ -19,7 +26,12 @@ function rollingUpgradeState(inputs: Record<string, unknown>): Record<string, un
     ...inputs,
     versions: Object.fromEntries(spec.members.map((m) => [m.name, spec.version])),
     surgeRunning: false,
-    lastReport: { kind: "bootstrap", result: "bootstrapped", targetVersion: spec.version, text: `Bootstrap at ${spec.version}` },
+    lastReport: {
+      kind: "bootstrap",
+      result: "bootstrapped",
+      targetVersion: spec.version,
+      text: `Bootstrap at ${spec.version}`,
+    },
   };
 }
 
@@ -29,10 +41,18 @@ beforeAll(async () => {
     {
       newResource: (args) => ({
         id: `${args.name}-id`,
-        state: args.type === ROLLING_UPGRADE ? rollingUpgradeState(args.inputs) : args.type === "aws:ec2/instance:Instance" ? { ...args.inputs, privateIp: "10.0.1.10" } : args.inputs,
+        state:
+          args.type === ROLLING_UPGRADE
+            ? rollingUpgradeState(args.inputs)
+            : args.type === "aws:ec2/instance:Instance"
+              ? { ...args.inputs, privateIp: "10.0.1.10" }
+              : args.inputs,
       }),
       // AMI lookup, partition: the aws platform's data sources.
-      call: (args) => (args.token.includes("getAmi") ? { id: "ami-0123456789abcdef0", imageId: "ami-0123456789abcdef0" } : { partition: "aws" }),
+      call: (args) =>
+        args.token.includes("getAmi")
+          ? { id: "ami-0123456789abcdef0", imageId: "ami-0123456789abcdef0" }
+          : { partition: "aws" },
     },
     "nats-cluster",
     "local",
@@ -44,18 +64,25 @@ describe("the local stack's program", () => {
   let program: Record<string, pulumi.Output<unknown>>;
 
   beforeAll(async () => {
-    pulumi.runtime.setAllConfig(
-      asPulumiConfig({ ...readStackFile("local"), auth: { token: TOKEN } }),
-      ["nats-cluster:auth"],
-    );
+    pulumi.runtime.setAllConfig(asPulumiConfig({ ...readStackFile("local"), auth: { token: TOKEN } }), [
+      "nats-cluster:auth",
+    ]);
     program = require("../../index") as Record<string, pulumi.Output<unknown>>;
     await valueOf(program.versions); // every resource is registered once the RollingUpgrade's outputs resolve
   });
 
   it("registers 1 NatsCluster, 3 NatsServer with a LocalNatsProcess each, 1 RollingUpgrade", () => {
     expect(ofType(":NatsCluster").map((r) => r.name)).toEqual(["nats-local"]);
-    expect(ofType(":NatsServer").map((r) => r.name).sort()).toEqual(["nats-local-nats-a", "nats-local-nats-b", "nats-local-nats-c"]);
-    expect(ofType(LOCAL_PROCESS).map((r) => r.name).sort()).toEqual(["nats-local-nats-a-process", "nats-local-nats-b-process", "nats-local-nats-c-process"]);
+    expect(
+      ofType(":NatsServer")
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["nats-local-nats-a", "nats-local-nats-b", "nats-local-nats-c"]);
+    expect(
+      ofType(LOCAL_PROCESS)
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["nats-local-nats-a-process", "nats-local-nats-b-process", "nats-local-nats-c-process"]);
     expect(ofType(ROLLING_UPGRADE).map((r) => r.name)).toEqual(["nats-local-rollout"]);
   });
 
@@ -73,9 +100,17 @@ describe("the local stack's program", () => {
 
   it("gives the RollingUpgrade the spec of the stack file, a serialized provider and the engine's dist path", () => {
     const inputs = ofType(ROLLING_UPGRADE)[0].wireInputs;
-    const spec = inputs.spec as { version: string; members: Array<{ name: string; clientPort: number }>; surge: { name: string } };
+    const spec = inputs.spec as {
+      version: string;
+      members: Array<{ name: string; clientPort: number }>;
+      surge: { name: string };
+    };
     expect(spec.version).toBe(readStackFile("local").version);
-    expect(spec.members.map((m) => [m.name, m.clientPort])).toEqual([["nats-a", 4222], ["nats-b", 4333], ["nats-c", 4555]]);
+    expect(spec.members.map((m) => [m.name, m.clientPort])).toEqual([
+      ["nats-a", 4222],
+      ["nats-b", 4333],
+      ["nats-c", 4555],
+    ]);
     expect(spec.surge.name).toBe("nats-surge");
     expect(inputs.driver).toMatchObject({ kind: "local" });
     expect(String(inputs.enginePath)).toMatch(/\/dist\/engine\/index\.js$/);
@@ -96,8 +131,10 @@ describe("the local stack's program", () => {
   });
 
   it("a RollingUpgrade's auth output is secret, its spec output is readable", async () => {
-    const { RollingUpgrade } = require("../../components/rolling-upgrade") as typeof import("../../components/rolling-upgrade");
-    const spec = ofType(ROLLING_UPGRADE)[0].wireInputs.spec as import("../../components/rolling-upgrade-provider").PublicClusterSpec;
+    const { RollingUpgrade } =
+      require("../../components/rolling-upgrade") as typeof import("../../components/rolling-upgrade");
+    const spec = ofType(ROLLING_UPGRADE)[0].wireInputs
+      .spec as import("../../components/rolling-upgrade-provider").PublicClusterSpec;
     const upgrade = new RollingUpgrade("secret-check", {
       spec,
       auth: pulumi.secret({ token: TOKEN }),
@@ -111,8 +148,16 @@ describe("the local stack's program", () => {
   });
 
   it("exports client URLs, monitoring URLs, versions and the last report", async () => {
-    expect(await valueOf(program.clientUrls)).toEqual(["nats://127.0.0.1:4222", "nats://127.0.0.1:4333", "nats://127.0.0.1:4555"]);
-    expect(await valueOf(program.monitorUrls)).toEqual(["http://127.0.0.1:8222", "http://127.0.0.1:8333", "http://127.0.0.1:8555"]);
+    expect(await valueOf(program.clientUrls)).toEqual([
+      "nats://127.0.0.1:4222",
+      "nats://127.0.0.1:4333",
+      "nats://127.0.0.1:4555",
+    ]);
+    expect(await valueOf(program.monitorUrls)).toEqual([
+      "http://127.0.0.1:8222",
+      "http://127.0.0.1:8333",
+      "http://127.0.0.1:8555",
+    ]);
     const version = readStackFile("local").version as string;
     expect(await valueOf(program.versions)).toEqual({ "nats-a": version, "nats-b": version, "nats-c": version });
     expect(await valueOf(program.lastRolloutReport)).toBe(`Bootstrap at ${version}`);
@@ -120,7 +165,8 @@ describe("the local stack's program", () => {
 });
 
 describe("stack config errors", () => {
-  const { readStackConfig } = require("../../components/stack-config") as typeof import("../../components/stack-config");
+  const { readStackConfig } =
+    require("../../components/stack-config") as typeof import("../../components/stack-config");
 
   it("a bad version is refused before any resource, naming the key and the fix", () => {
     pulumi.runtime.setAllConfig(asPulumiConfig({ ...readStackFile("local"), version: "v2.15.2" }));
@@ -141,7 +187,9 @@ describe("stack config errors", () => {
   });
 
   it("readStackConfig returns the auth as a secret Output", async () => {
-    pulumi.runtime.setAllConfig(asPulumiConfig({ ...readStackFile("local"), auth: { token: TOKEN } }), ["nats-cluster:auth"]);
+    pulumi.runtime.setAllConfig(asPulumiConfig({ ...readStackFile("local"), auth: { token: TOKEN } }), [
+      "nats-cluster:auth",
+    ]);
     const config = readStackConfig();
     expect(config.auth).toBeDefined();
     expect(await pulumi.isSecret(config.auth!)).toBe(true);
@@ -150,7 +198,8 @@ describe("stack config errors", () => {
 });
 
 describe("the aws stacks' graph", () => {
-  const { readStackConfig } = require("../../components/stack-config") as typeof import("../../components/stack-config");
+  const { readStackConfig } =
+    require("../../components/stack-config") as typeof import("../../components/stack-config");
   const { NatsCluster } = require("../../components/nats-cluster") as typeof import("../../components/nats-cluster");
 
   it.each([
@@ -170,10 +219,16 @@ describe("the aws stacks' graph", () => {
     expect(mine.filter((r) => r.type === "aws:ec2/instance:Instance")).toHaveLength(count);
     expect(mine.filter((r) => r.type === LOCAL_PROCESS)).toHaveLength(0);
     // After every member's instance and JetStream volume attachment (dependsOn on the NatsServer components).
-    const hostResources = mine.filter((r) => r.type === "aws:ec2/instance:Instance" || r.type === "aws:ec2/volumeAttachment:VolumeAttachment");
+    const hostResources = mine.filter(
+      (r) => r.type === "aws:ec2/instance:Instance" || r.type === "aws:ec2/volumeAttachment:VolumeAttachment",
+    );
     expect(hostResources).toHaveLength(2 * count);
     for (const r of hostResources) expect(rollout[0].dependencies).toContain(r.urn);
-    const driver = rollout[0].wireInputs.driver as { kind: string; instanceIds: Record<string, string>; surge: { subnetId: string } };
+    const driver = rollout[0].wireInputs.driver as {
+      kind: string;
+      instanceIds: Record<string, string>;
+      surge: { subnetId: string };
+    };
     expect(driver.kind).toBe("aws-ssm");
     expect(Object.keys(driver.instanceIds)).toHaveLength(count);
     expect(driver.surge.subnetId).toBe((readStackFile(stack).aws as { subnetIds: string[] }).subnetIds[0]);

@@ -25,7 +25,8 @@ const TOKEN = "engine-test-token-7c1e9b";
 /** Why the engine cannot be used here, or undefined when it can. */
 function engineUnavailable(): string | undefined {
   const status = process.env.PULUMI_ENGINE_STATUS;
-  if (status !== "ok") return `PULUMI_ENGINE_STATUS is ${status === undefined ? "unset (run through scripts/test.sh, which sources the provisioned env)" : `"${status}"`}`;
+  if (status !== "ok")
+    return `PULUMI_ENGINE_STATUS is ${status === undefined ? "unset (run through scripts/test.sh, which sources the provisioned env)" : `"${status}"`}`;
   try {
     execFileSync("pulumi", ["version"], { stdio: "pipe" });
   } catch {
@@ -49,7 +50,8 @@ function isAlive(pid: number): boolean {
 }
 
 const unavailable = engineUnavailable();
-if (unavailable) console.warn(`test/pulumi/engine.test.ts SKIPPED: the real Pulumi engine is not available: ${unavailable}`);
+if (unavailable)
+  console.warn(`test/pulumi/engine.test.ts SKIPPED: the real Pulumi engine is not available: ${unavailable}`);
 const describeEngine = unavailable ? describe.skip : describe;
 
 describeEngine("the local stack through the real Pulumi engine", () => {
@@ -75,11 +77,18 @@ describeEngine("the local stack through the real Pulumi engine", () => {
   /** Run a pulumi command in the project copy; on failure, the error carries its whole output. */
   async function pulumi(...args: string[]): Promise<string> {
     try {
-      const { stdout, stderr } = await run("pulumi", [...args, "--non-interactive"], { cwd: project, env: env(), maxBuffer: 64 * 1024 * 1024, timeout: 600_000 });
+      const { stdout, stderr } = await run("pulumi", [...args, "--non-interactive"], {
+        cwd: project,
+        env: env(),
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: 600_000,
+      });
       return stdout + stderr;
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`pulumi ${args.join(" ")} failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
+      throw new Error(`pulumi ${args.join(" ")} failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`, {
+        cause: err,
+      });
     }
   }
 
@@ -92,14 +101,21 @@ describeEngine("the local stack through the real Pulumi engine", () => {
     fs.mkdirSync(path.join(project, "stacks"), { recursive: true });
     fs.mkdirSync(path.join(dir, "state"));
     fs.mkdirSync(path.join(dir, "home"));
-    for (const f of ["index.ts", "Pulumi.yaml", "package.json", "tsconfig.json"]) fs.copyFileSync(path.join(REPO, f), path.join(project, f));
+    for (const f of ["index.ts", "Pulumi.yaml", "package.json", "tsconfig.json"])
+      fs.copyFileSync(path.join(REPO, f), path.join(project, f));
     for (const d of ["components", "engine"]) fs.cpSync(path.join(REPO, d), path.join(project, d), { recursive: true });
     // The repo's packages and compiled engine (the provider require()s dist/engine/index.js).
     fs.symlinkSync(path.join(REPO, "node_modules"), path.join(project, "node_modules"));
     fs.symlinkSync(path.join(REPO, "dist"), path.join(project, "dist"));
 
     const ports = await freePorts(12);
-    const at = (name: string, i: number): ServerEndpoint => ({ name, host: "127.0.0.1", clientPort: ports[i], clusterPort: ports[4 + i], monitorPort: ports[8 + i] });
+    const at = (name: string, i: number): ServerEndpoint => ({
+      name,
+      host: "127.0.0.1",
+      clientPort: ports[i],
+      clusterPort: ports[4 + i],
+      monitorPort: ports[8 + i],
+    });
     members = ["nats-a", "nats-b", "nats-c"].map(at);
     surge = at("nats-surge", 3);
     // The local stack file, on free ports, with the shortest lame duck grace and soak that keep the suite fast.
@@ -111,9 +127,15 @@ describeEngine("the local stack through the real Pulumi engine", () => {
       lameDuckGracePeriodSeconds: 1,
       rollout: { minHealthySeconds: 1, pollIntervalMs: 250 },
     };
-    const yaml = ["config:", ...Object.entries(stack).map(([k, v]) => `  nats-cluster:${k}: ${JSON.stringify(v)}`)].join("\n");
+    const yaml = [
+      "config:",
+      ...Object.entries(stack).map(([k, v]) => `  nats-cluster:${k}: ${JSON.stringify(v)}`),
+    ].join("\n");
     fs.writeFileSync(path.join(project, "stacks", "Pulumi.local.yaml"), `${yaml}\n`);
-    driver = new LocalProcessDriver({ stateDir: path.join(project, ".state", "local", "servers"), binaries: { resolve: () => Promise.reject(new Error("unused")) } });
+    driver = new LocalProcessDriver({
+      stateDir: path.join(project, ".state", "local", "servers"),
+      binaries: { resolve: () => Promise.reject(new Error("unused")) },
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -136,7 +158,10 @@ describeEngine("the local stack through the real Pulumi engine", () => {
     expect(out).toContain(`starting 3 members at nats-server ${OLD_MINOR}`);
     recordPids();
     for (const m of members) expect((await varz(m)).version).toBe(OLD_MINOR);
-    const outputs = JSON.parse(await pulumi("stack", "output", "--json")) as { versions: Record<string, string>; clientUrls: string[] };
+    const outputs = JSON.parse(await pulumi("stack", "output", "--json")) as {
+      versions: Record<string, string>;
+      clientUrls: string[];
+    };
     expect(outputs.versions).toEqual({ "nats-a": OLD_MINOR, "nats-b": OLD_MINOR, "nats-c": OLD_MINOR });
     expect(outputs.clientUrls).toEqual(members.map((m) => `nats://127.0.0.1:${m.clientPort}`));
   });
@@ -146,7 +171,12 @@ describeEngine("the local stack through the real Pulumi engine", () => {
     const out = await pulumi("preview");
     expect(out).toContain(`Rollout to nats-server ${NEW_MINOR}`);
     expect(out).toMatch(/surge-up\s+nats-surge/);
-    for (const m of members) expect(out).toMatch(new RegExp(`restart-member\\s+${m.name}\\s+${OLD_MINOR.replace(/\./g, "\\.")} → ${NEW_MINOR.replace(/\./g, "\\.")}`));
+    for (const m of members)
+      expect(out).toMatch(
+        new RegExp(
+          `restart-member\\s+${m.name}\\s+${OLD_MINOR.replace(/\./g, "\\.")} → ${NEW_MINOR.replace(/\./g, "\\.")}`,
+        ),
+      );
     expect(out).toMatch(/surge-down\s+nats-surge/);
     expect(out).toMatch(/RollingUpgrade nats-local-rollout update/);
     for (const m of members) expect((await varz(m)).version).toBe(OLD_MINOR);
@@ -159,7 +189,10 @@ describeEngine("the local stack through the real Pulumi engine", () => {
     recordPids();
     for (const m of members) expect((await varz(m)).version).toBe(NEW_MINOR);
     expect(await driver.isRunning(surge)).toBe(false);
-    const outputs = JSON.parse(await pulumi("stack", "output", "--json", "--show-secrets")) as { versions: Record<string, string>; lastRolloutReport: string };
+    const outputs = JSON.parse(await pulumi("stack", "output", "--json", "--show-secrets")) as {
+      versions: Record<string, string>;
+      lastRolloutReport: string;
+    };
     expect(outputs.versions).toEqual({ "nats-a": NEW_MINOR, "nats-b": NEW_MINOR, "nats-c": NEW_MINOR });
     expect(outputs.lastRolloutReport).toContain(`Rollout to ${NEW_MINOR}: SUCCEEDED`);
   });

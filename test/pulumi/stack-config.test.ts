@@ -37,7 +37,13 @@ describe("stack files", () => {
       ["nats-b", "127.0.0.1", 4333, 6333, 8333],
       ["nats-c", "127.0.0.1", 4555, 6555, 8555],
     ]);
-    expect(config.surge).toEqual({ name: "nats-surge", host: "127.0.0.1", clientPort: 4444, clusterPort: 6444, monitorPort: 8444 });
+    expect(config.surge).toEqual({
+      name: "nats-surge",
+      host: "127.0.0.1",
+      clientPort: 4444,
+      clusterPort: 6444,
+      monitorPort: 8444,
+    });
     expect(config.local?.stateDir).toBe(path.join("/project", ".state", "local", "servers"));
     expect(config.rollout.minHealthySeconds).toBeLessThanOrEqual(5);
   });
@@ -45,8 +51,18 @@ describe("stack files", () => {
   it("aws stacks: members named from the cluster on the default ports, aws settings present", () => {
     const prod = parseStackConfig(readStackFile("prod"), { stack: "prod", projectDir: "/project" });
     expect(prod.platform).toBe("aws");
-    expect(prod.members.map((m) => m.name)).toEqual(["nats-prod-1", "nats-prod-2", "nats-prod-3", "nats-prod-4", "nats-prod-5"]);
-    expect(prod.members.every((m) => m.clientPort === 4222 && m.clusterPort === 6222 && m.monitorPort === 8222 && m.host === undefined)).toBe(true);
+    expect(prod.members.map((m) => m.name)).toEqual([
+      "nats-prod-1",
+      "nats-prod-2",
+      "nats-prod-3",
+      "nats-prod-4",
+      "nats-prod-5",
+    ]);
+    expect(
+      prod.members.every(
+        (m) => m.clientPort === 4222 && m.clusterPort === 6222 && m.monitorPort === 8222 && m.host === undefined,
+      ),
+    ).toBe(true);
     expect(prod.aws?.subnetIds.length).toBeGreaterThan(0);
     expect(prod.aws?.adminCidr).toMatch(/\/\d+$/);
     expect(prod.auth).toBeUndefined(); // secrets are set with `pulumi config set --secret`, never in the file
@@ -55,7 +71,9 @@ describe("stack files", () => {
 
 describe("bad config names the key and the fix", () => {
   it("a leading v on the version", () => {
-    expect(errorOf({ ...local(), version: "v2.15.2" })).toContain('nats-cluster:version: "v2.15.2" is not a version; write 2.15.2');
+    expect(errorOf({ ...local(), version: "v2.15.2" })).toContain(
+      'nats-cluster:version: "v2.15.2" is not a version; write 2.15.2',
+    );
   });
 
   it("a missing version says how to set it", () => {
@@ -70,7 +88,9 @@ describe("bad config names the key and the fix", () => {
   });
 
   it("lame duck below nats-server's 30 s minimum maps to lameDuckDurationSeconds", () => {
-    expect(errorOf({ ...local(), lameDuckDurationSeconds: 5 })).toMatch(/nats-cluster:lameDuckDurationSeconds: invalid lame_duck_duration of 5s, minimum is 30 seconds/);
+    expect(errorOf({ ...local(), lameDuckDurationSeconds: 5 })).toMatch(
+      /nats-cluster:lameDuckDurationSeconds: invalid lame_duck_duration of 5s, minimum is 30 seconds/,
+    );
   });
 
   it("duplicate member names and port clashes name the member field", () => {
@@ -79,7 +99,9 @@ describe("bad config names the key and the fix", () => {
     members[2].clientPort = 4222;
     const message = errorOf({ ...local(), members });
     expect(message).toMatch(/nats-cluster:members\[1\]\.name: server name "nats-a" is already members\[0\]\.name/);
-    expect(message).toMatch(/nats-cluster:members\[2\]\.clientPort: port 4222 on 127\.0\.0\.1 is already members\[0\]\.clientPort/);
+    expect(message).toMatch(
+      /nats-cluster:members\[2\]\.clientPort: port 4222 on 127\.0\.0\.1 is already members\[0\]\.clientPort/,
+    );
   });
 
   it("a local member without ports", () => {
@@ -87,7 +109,12 @@ describe("bad config names the key and the fix", () => {
   });
 
   it("wrong types say what to write", () => {
-    const message = errorOf({ ...local(), jetstream: "yes", lameDuckGracePeriodSeconds: "ten", rollout: { minHealthySeconds: -1, autoRollback: "maybe", bogus: 1 } });
+    const message = errorOf({
+      ...local(),
+      jetstream: "yes",
+      lameDuckGracePeriodSeconds: "ten",
+      rollout: { minHealthySeconds: -1, autoRollback: "maybe", bogus: 1 },
+    });
     expect(message).toContain('nats-cluster:jetstream: "yes" is not true or false; write true or false');
     expect(message).toContain('nats-cluster:lameDuckGracePeriodSeconds: "ten" is not a whole number');
     expect(message).toContain("nats-cluster:rollout.minHealthySeconds: -1 is not a number of 0 or more");
@@ -96,7 +123,11 @@ describe("bad config names the key and the fix", () => {
   });
 
   it("auth problems map to auth and systemAccount keys without echoing secrets", () => {
-    const message = errorOf({ ...local(), auth: { token: "tok-secret-1" }, systemAccount: { user: "sys", password: "" } });
+    const message = errorOf({
+      ...local(),
+      auth: { token: "tok-secret-1" },
+      systemAccount: { user: "sys", password: "" },
+    });
     expect(message).toMatch(/nats-cluster:auth\.token: nats-server refuses a token together with accounts/);
     expect(message).toMatch(/nats-cluster:systemAccount\.password: system-account password must be a non-empty string/);
     expect(message).not.toContain("tok-secret-1");
@@ -104,18 +135,26 @@ describe("bad config names the key and the fix", () => {
 
   it("aws: placeholders must still look like ids; missing settings are named", () => {
     const prod = readStackFile("prod");
-    const aws: Record<string, unknown> = { ...(prod.aws as Record<string, unknown>), vpcId: "my-vpc", adminCidr: "10.0.0.0/33" };
+    const aws: Record<string, unknown> = {
+      ...(prod.aws as Record<string, unknown>),
+      vpcId: "my-vpc",
+      adminCidr: "10.0.0.0/33",
+    };
     delete aws.region;
     const message = errorOf({ ...prod, aws, memberCount: 0 });
     expect(message).toContain('nats-cluster:aws.vpcId: "my-vpc" is not a VPC id');
-    expect(message).toContain("nats-cluster:aws.adminCidr: \"10.0.0.0/33\" is not an IPv4 CIDR");
+    expect(message).toContain('nats-cluster:aws.adminCidr: "10.0.0.0/33" is not an IPv4 CIDR');
     expect(message).toContain("nats-cluster:aws.region: missing");
     expect(message).toContain("nats-cluster:memberCount: 0 members is not a cluster size this supports");
   });
 
   it("values arrive from Pulumi as strings (JSON for structured ones) and parse the same", () => {
-    const raw = Object.fromEntries(Object.entries(local()).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
-    expect(parseStackConfig(raw, { stack: "local", projectDir: "/project" })).toEqual(parseStackConfig(local(), { stack: "local", projectDir: "/project" }));
+    const raw = Object.fromEntries(
+      Object.entries(local()).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+    );
+    expect(parseStackConfig(raw, { stack: "local", projectDir: "/project" })).toEqual(
+      parseStackConfig(local(), { stack: "local", projectDir: "/project" }),
+    );
   });
 
   it("engine field paths map to config keys", () => {

@@ -1,6 +1,7 @@
 /**
  * Config-only changes: what nats-server reloads in place (client auth, TLS) is rolled out as a reload — same
- * processes, new config_load_time — and anything else (routes, max_payload) as a rolling restart through the surge path.
+ * processes, new config_load_time — and anything else (routes, max_payload) as a rolling restart through the surge
+ * path.
  */
 import { MonitorClient } from "../../engine/monitor/client";
 import { previewRollout, runRollout } from "../../engine/rollout/execute";
@@ -20,11 +21,13 @@ describe("config changes without a version change", () => {
     await cluster?.destroy();
   });
   const pids = () => cluster.spec.members.map((m) => cluster.driver.pid(m));
-  const opts = () => (cluster.options(FAST, { watchTraffic: false }));
+  const opts = () => cluster.options(FAST, { watchTraffic: false });
 
   it("an auth change is a rolling reload: no restart, no surge server, config_load_time moves", async () => {
     const before = pids();
-    const loadedBefore = await Promise.all(cluster.spec.members.map(async (m) => (await new MonitorClient(monitorUrl(m)).varz()).config_load_time));
+    const loadedBefore = await Promise.all(
+      cluster.spec.members.map(async (m) => (await new MonitorClient(monitorUrl(m)).varz()).config_load_time),
+    );
     cluster.spec = { ...cluster.spec, auth: { users: [{ user: "app", password: "s3cret-pass" }] } };
     const { plan } = await previewRollout(opts());
     expect(plan.steps.filter((s) => s.kind === "reload-member")).toHaveLength(3);
@@ -32,7 +35,9 @@ describe("config changes without a version change", () => {
     const report = await runRollout(opts());
     expect(report.result).toBe("succeeded");
     expect(pids()).toEqual(before);
-    const loadedAfter = await Promise.all(cluster.spec.members.map(async (m) => (await new MonitorClient(monitorUrl(m)).varz()).config_load_time));
+    const loadedAfter = await Promise.all(
+      cluster.spec.members.map(async (m) => (await new MonitorClient(monitorUrl(m)).varz()).config_load_time),
+    );
     loadedAfter.forEach((t, i) => expect(Date.parse(t!)).toBeGreaterThan(Date.parse(loadedBefore[i]!)));
     for (const m of cluster.spec.members) expect(await cluster.driver.readConfig(m)).toContain("s3cret-pass");
     // The secret never shows in what the rollout reports.

@@ -23,7 +23,9 @@ describe("failure handling", () => {
   beforeAll(async () => {
     fakes = fs.mkdtempSync("/tmp/nats-fake-bins-");
     const broken = path.join(fakes, "broken");
-    fs.writeFileSync(broken, "#!/bin/sh\necho 'nats-server: simulated fatal error: cannot start' >&2\nexit 1\n", { mode: 0o755 });
+    fs.writeFileSync(broken, "#!/bin/sh\necho 'nats-server: simulated fatal error: cannot start' >&2\nexit 1\n", {
+      mode: 0o755,
+    });
     const wrong = path.join(fakes, "wrong");
     fs.writeFileSync(wrong, `#!/bin/sh\nexec ${natsServerBinary(NEW_MINOR)} "$@"\n`, { mode: 0o755 });
     cluster = await LocalTestCluster.create({
@@ -118,7 +120,9 @@ describe("failure handling", () => {
     const victim = cluster.spec.members[1];
     await cluster.driver.kill(victim);
     const before = pids();
-    const err = await runRollout(cluster.options(FAST, { spec: { ...cluster.spec, version: NEW_MINOR }, watchTraffic: false })).catch((e: unknown) => e);
+    const err = await runRollout(
+      cluster.options(FAST, { spec: { ...cluster.spec, version: NEW_MINOR }, watchTraffic: false }),
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RolloutRefused);
     expect((err as Error).message).toContain(`member ${victim.name} is down`);
     expect(pids()).toEqual(before);

@@ -53,6 +53,8 @@ describe("JetStream surge server with a system account", () => {
     const leaderName = (await new MonitorClient(monitorUrl(cluster.spec.members[0])).jsz()).meta_cluster!.leader!;
     const leader = cluster.spec.members.find((m) => m.name === leaderName)!;
     const meta = (await new MonitorClient(monitorUrl(leader)).jsz()).meta_cluster!;
-    expect([meta.leader, ...(meta.replicas ?? []).map((r) => r.name)].sort()).toEqual(cluster.spec.members.map((m) => m.name).sort());
+    expect([meta.leader, ...(meta.replicas ?? []).map((r) => r.name)].sort()).toEqual(
+      cluster.spec.members.map((m) => m.name).sort(),
+    );
   });
 });

@@ -34,7 +34,12 @@ describe("lame duck drains clients before the member exits", () => {
     const ldmNotices: number[] = [];
     for (let i = 0; i < 6; i++) {
       // Each client knows only the first member; it learns the others (and the surge server) through gossip.
-      const nc = await connect({ servers: [clientUrl(first)], name: `ldm-client-${i}`, maxReconnectAttempts: -1, reconnectTimeWait: 50 });
+      const nc = await connect({
+        servers: [clientUrl(first)],
+        name: `ldm-client-${i}`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 50,
+      });
       clients.push(nc);
       void (async () => {
         for await (const s of nc.status()) {
@@ -51,12 +56,14 @@ describe("lame duck drains clients before the member exits", () => {
       policy: FAST,
       watchTraffic: false,
       onEvent: (e) => {
-        if (e.server === first.name && e.message.startsWith("started ") && !firstRestartedAt) firstRestartedAt = Date.now();
+        if (e.server === first.name && e.message.startsWith("started ") && !firstRestartedAt)
+          firstRestartedAt = Date.now();
       },
     });
     expect(report.result).toBe("succeeded");
     const firstReport = report.members.find((m) => m.name === first.name)!;
-    expect(firstReport.drainMs).toBeGreaterThan(1500); // the grace period and the spread-out closes, not an instant kill
+    // The grace period and the spread-out closes, not an instant kill.
+    expect(firstReport.drainMs).toBeGreaterThan(1500);
 
     // Every client was told about lame duck and moved to another server before the member came back.
     expect(new Set(ldmNotices).size).toBe(6);

@@ -5,7 +5,13 @@ import { ObservedCluster, ObservedServer } from "../../engine/rollout/observe";
 import { formatPlan, planRollout } from "../../engine/rollout/plan";
 import { ClusterSpec, DEFAULT_LAME_DUCK, DEFAULT_POLICY, ServerEndpoint } from "../../engine/spec";
 
-const ep = (name: string, i: number): ServerEndpoint => ({ name, host: "127.0.0.1", clientPort: 4000 + i, clusterPort: 5000 + i, monitorPort: 6000 + i });
+const ep = (name: string, i: number): ServerEndpoint => ({
+  name,
+  host: "127.0.0.1",
+  clientPort: 4000 + i,
+  clusterPort: 5000 + i,
+  monitorPort: 6000 + i,
+});
 const spec = (version: string): ClusterSpec => ({
   name: "c",
   version,
@@ -15,17 +21,43 @@ const spec = (version: string): ClusterSpec => ({
   jetstream: { enabled: true },
   lameDuck: DEFAULT_LAME_DUCK,
 });
-const up = (name: string, version: string, config = `cfg-${name}`): ObservedServer => ({ name, running: true, reachable: true, version, installedVersion: version, configText: config });
+const up = (name: string, version: string, config = `cfg-${name}`): ObservedServer => ({
+  name,
+  running: true,
+  reachable: true,
+  version,
+  installedVersion: version,
+  configText: config,
+});
 const down = (name: string): ObservedServer => ({ name, running: false, reachable: false, error: "not running" });
-const observed = (members: ObservedServer[], surge: ObservedServer = down("s"), metaLeader = "a"): ObservedCluster => ({ members, surge, metaLeader });
-const desired = new Map([["a", "cfg-a"], ["b", "cfg-b"], ["c", "cfg-c"]]);
+const observed = (members: ObservedServer[], surge: ObservedServer = down("s"), metaLeader = "a"): ObservedCluster => ({
+  members,
+  surge,
+  metaLeader,
+});
+const desired = new Map([
+  ["a", "cfg-a"],
+  ["b", "cfg-b"],
+  ["c", "cfg-c"],
+]);
 
 describe("planRollout", () => {
   it("orders followers first and the meta leader last, between surge up and surge down", () => {
-    const plan = planRollout(observed([up("a", "2.14.9"), up("b", "2.14.9"), up("c", "2.14.9")]), spec("2.15.2"), desired, DEFAULT_POLICY);
+    const plan = planRollout(
+      observed([up("a", "2.14.9"), up("b", "2.14.9"), up("c", "2.14.9")]),
+      spec("2.15.2"),
+      desired,
+      DEFAULT_POLICY,
+    );
     expect(plan.refusals).toEqual([]);
     expect(plan.steps.map((s) => `${s.kind}:${s.server ?? ""}`)).toEqual([
-      "preflight:", "surge-up:s", "restart-member:b", "restart-member:c", "restart-member:a", "surge-down:s", "final-check:",
+      "preflight:",
+      "surge-up:s",
+      "restart-member:b",
+      "restart-member:c",
+      "restart-member:a",
+      "surge-down:s",
+      "final-check:",
     ]);
     expect(plan.surgeVersion).toBe("2.14.9");
     expect(plan.steps.find((s) => s.server === "a")?.reason).toContain("meta leader");
@@ -33,12 +65,22 @@ describe("planRollout", () => {
   });
 
   it("skips members already at the target", () => {
-    const plan = planRollout(observed([up("a", "2.15.2"), up("b", "2.14.9"), up("c", "2.15.2")]), spec("2.15.2"), desired, DEFAULT_POLICY);
+    const plan = planRollout(
+      observed([up("a", "2.15.2"), up("b", "2.14.9"), up("c", "2.15.2")]),
+      spec("2.15.2"),
+      desired,
+      DEFAULT_POLICY,
+    );
     expect(plan.steps.filter((s) => s.kind === "restart-member").map((s) => s.server)).toEqual(["b"]);
   });
 
   it("does nothing when everything is at the target", () => {
-    const plan = planRollout(observed([up("a", "2.15.2"), up("b", "2.15.2"), up("c", "2.15.2")]), spec("2.15.2"), desired, DEFAULT_POLICY);
+    const plan = planRollout(
+      observed([up("a", "2.15.2"), up("b", "2.15.2"), up("c", "2.15.2")]),
+      spec("2.15.2"),
+      desired,
+      DEFAULT_POLICY,
+    );
     expect(plan.steps).toEqual([]);
     expect(formatPlan(plan)).toMatch(/No rollout/);
   });
@@ -47,35 +89,92 @@ describe("planRollout", () => {
     const o = observed([up("a", "2.11.9"), up("b", "2.11.9"), up("c", "2.11.9")]);
     const refused = planRollout(o, spec("2.10.22"), desired, DEFAULT_POLICY);
     expect(refused.refusals.join("\n")).toMatch(/^version: downgrade of a 2\.11\.9 → 2\.10\.22 refused/m);
-    expect(planRollout(o, spec("2.10.22"), desired, { ...DEFAULT_POLICY, allowUnsafeDowngrade: true }).refusals).toEqual([]);
+    expect(
+      planRollout(o, spec("2.10.22"), desired, { ...DEFAULT_POLICY, allowUnsafeDowngrade: true }).refusals,
+    ).toEqual([]);
   });
 
   it("refuses a member down when no rollout was interrupted, and more than one down in any case", () => {
-    expect(planRollout(observed([up("a", "2.14.9"), down("b"), up("c", "2.14.9")]), spec("2.15.2"), desired, DEFAULT_POLICY).refusals[0]).toMatch(/member b is down/);
-    expect(planRollout(observed([down("a"), down("b"), up("c", "2.14.9")], up("s", "2.14.9")), spec("2.15.2"), desired, DEFAULT_POLICY).refusals[0]).toMatch(/2 members are down/);
+    expect(
+      planRollout(observed([up("a", "2.14.9"), down("b"), up("c", "2.14.9")]), spec("2.15.2"), desired, DEFAULT_POLICY)
+        .refusals[0],
+    ).toMatch(/member b is down/);
+    expect(
+      planRollout(
+        observed([down("a"), down("b"), up("c", "2.14.9")], up("s", "2.14.9")),
+        spec("2.15.2"),
+        desired,
+        DEFAULT_POLICY,
+      ).refusals[0],
+    ).toMatch(/2 members are down/);
   });
 
   it("resumes an interrupted rollout: recovers the member that is down first, adopts the surge server", () => {
-    const plan = planRollout(observed([up("a", "2.15.2"), down("b"), up("c", "2.14.9")], up("s", "2.14.9")), spec("2.15.2"), desired, DEFAULT_POLICY);
+    const plan = planRollout(
+      observed([up("a", "2.15.2"), down("b"), up("c", "2.14.9")], up("s", "2.14.9")),
+      spec("2.15.2"),
+      desired,
+      DEFAULT_POLICY,
+    );
     expect(plan.refusals).toEqual([]);
-    expect(plan.steps.map((s) => `${s.kind}:${s.server ?? ""}`)).toEqual(["preflight:", "surge-up:s", "recover-member:b", "restart-member:c", "surge-down:s", "final-check:"]);
+    expect(plan.steps.map((s) => `${s.kind}:${s.server ?? ""}`)).toEqual([
+      "preflight:",
+      "surge-up:s",
+      "recover-member:b",
+      "restart-member:c",
+      "surge-down:s",
+      "final-check:",
+    ]);
     expect(plan.steps[1].reason).toContain("already running");
   });
 
   it("removes a surge server left behind when there is nothing else to do", () => {
     const leftover = { ...down("s"), installedVersion: "2.14.9" };
-    const plan = planRollout(observed([up("a", "2.15.2"), up("b", "2.15.2"), up("c", "2.15.2")], leftover), spec("2.15.2"), desired, DEFAULT_POLICY);
+    const plan = planRollout(
+      observed([up("a", "2.15.2"), up("b", "2.15.2"), up("c", "2.15.2")], leftover),
+      spec("2.15.2"),
+      desired,
+      DEFAULT_POLICY,
+    );
     expect(plan.steps.map((s) => s.kind)).toEqual(["surge-down"]);
   });
 
   it("a config change that only touches auth is a reload without a surge server", () => {
     const header = (d: string) => `# nats-cluster restart-digest: sha256:${d.repeat(64)}\n`;
-    const want = new Map([["a", header("a") + "new"], ["b", header("a") + "new"], ["c", header("a") + "new"]]);
-    const plan = planRollout(observed([up("a", "2.15.2", header("a") + "old"), up("b", "2.15.2", header("a") + "old"), up("c", "2.15.2", header("b") + "old")]), spec("2.15.2"), want, DEFAULT_POLICY);
-    expect(plan.steps.map((s) => `${s.kind}:${s.server ?? ""}`)).toEqual([
-      "preflight:", "surge-up:s", "reload-member:b", "restart-member:c", "reload-member:a", "surge-down:s", "final-check:",
+    const want = new Map([
+      ["a", header("a") + "new"],
+      ["b", header("a") + "new"],
+      ["c", header("a") + "new"],
     ]);
-    const reloadOnly = planRollout(observed([up("a", "2.15.2", header("a") + "old"), up("b", "2.15.2", header("a") + "new"), up("c", "2.15.2", header("a") + "new")]), spec("2.15.2"), want, DEFAULT_POLICY);
+    const plan = planRollout(
+      observed([
+        up("a", "2.15.2", header("a") + "old"),
+        up("b", "2.15.2", header("a") + "old"),
+        up("c", "2.15.2", header("b") + "old"),
+      ]),
+      spec("2.15.2"),
+      want,
+      DEFAULT_POLICY,
+    );
+    expect(plan.steps.map((s) => `${s.kind}:${s.server ?? ""}`)).toEqual([
+      "preflight:",
+      "surge-up:s",
+      "reload-member:b",
+      "restart-member:c",
+      "reload-member:a",
+      "surge-down:s",
+      "final-check:",
+    ]);
+    const reloadOnly = planRollout(
+      observed([
+        up("a", "2.15.2", header("a") + "old"),
+        up("b", "2.15.2", header("a") + "new"),
+        up("c", "2.15.2", header("a") + "new"),
+      ]),
+      spec("2.15.2"),
+      want,
+      DEFAULT_POLICY,
+    );
     expect(reloadOnly.steps.map((s) => s.kind)).toEqual(["preflight", "reload-member", "final-check"]);
   });
 });

@@ -29,7 +29,12 @@ describe("resume after the engine is killed", () => {
     await cluster?.destroy();
   });
 
-  const versions = () => Promise.all(cluster.spec.members.map(async (m) => (await new MonitorClient(monitorUrl(m)).varz().catch(() => undefined))?.version));
+  const versions = () =>
+    Promise.all(
+      cluster.spec.members.map(
+        async (m) => (await new MonitorClient(monitorUrl(m)).varz().catch(() => undefined))?.version,
+      ),
+    );
 
   async function resume() {
     const report = await runRollout({
@@ -66,7 +71,9 @@ describe("resume after the engine is killed", () => {
     cluster.spec = { ...cluster.spec, version: NEW_MINOR };
     const first = await rolloutKilledWhen(cluster.spec, cluster.stateDir, FAST, /restart-member: lame duck/);
     expect(first.killed).toBe(true);
-    const victim = cluster.spec.members.find((m) => new RegExp(`${m.name}\\s+restart-member: lame duck`).test(first.output))!;
+    const victim = cluster.spec.members.find((m) =>
+      new RegExp(`${m.name}\\s+restart-member: lame duck`).test(first.output),
+    )!;
     expect(await cluster.driver.waitForExit(victim, 30_000)).toBe(true); // lame duck finishes without the engine
     const report = await resume();
     expect(report.members.find((m) => m.name === victim.name)?.action).toBe("recover-member");

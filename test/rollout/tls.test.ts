@@ -15,20 +15,73 @@ import { NEW_MINOR, NEW_MINOR_PREV_PATCH } from "../support/versions";
 const FAST: Partial<RolloutPolicy> = { minHealthySeconds: 1, pollIntervalMs: 250, healthyDeadlineSeconds: 30 };
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
-function makeCertificates(dir: string): { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string } {
+function makeCertificates(dir: string): {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+} {
   const f = (name: string) => path.join(dir, name);
   const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-  ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca", "-keyout", f("ca.key"), "-out", f("ca.pem"));
+  ssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=test-ca",
+    "-keyout",
+    f("ca.key"),
+    "-out",
+    f("ca.pem"),
+  );
   for (const [who, ext] of [
     // nats.js presents loopback addresses as "localhost" for TLS verification, so the server cert names both.
     ["server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth"],
     ["client", "extendedKeyUsage=clientAuth"],
   ]) {
     fs.writeFileSync(f(`${who}.ext`), `${ext}\n`);
-    ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${who}`, "-keyout", f(`${who}.key`), "-out", f(`${who}.csr`));
-    ssl("x509", "-req", "-in", f(`${who}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", f(`${who}.ext`), "-out", f(`${who}.pem`));
+    ssl(
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      `/CN=${who}`,
+      "-keyout",
+      f(`${who}.key`),
+      "-out",
+      f(`${who}.csr`),
+    );
+    ssl(
+      "x509",
+      "-req",
+      "-in",
+      f(`${who}.csr`),
+      "-CA",
+      f("ca.pem"),
+      "-CAkey",
+      f("ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      f(`${who}.ext`),
+      "-out",
+      f(`${who}.pem`),
+    );
   }
-  return { ca: f("ca.pem"), serverCert: f("server.pem"), serverKey: f("server.key"), clientCert: f("client.pem"), clientKey: f("client.key") };
+  return {
+    ca: f("ca.pem"),
+    serverCert: f("server.pem"),
+    serverKey: f("server.key"),
+    clientCert: f("client.pem"),
+    clientKey: f("client.key"),
+  };
 }
 
 describe("TLS with client verification", () => {
@@ -39,8 +92,20 @@ describe("TLS with client verification", () => {
   beforeAll(async () => {
     certDir = fs.mkdtempSync(path.join(os.tmpdir(), "nats-tls-"));
     const c = makeCertificates(certDir);
-    tls = { certFile: c.serverCert, keyFile: c.serverKey, caFile: c.ca, verify: true, probeCertFile: c.clientCert, probeKeyFile: c.clientKey };
-    cluster = await LocalTestCluster.create({ members: 3, version: NEW_MINOR_PREV_PATCH, namePrefix: "tls", overrides: { tls } });
+    tls = {
+      certFile: c.serverCert,
+      keyFile: c.serverKey,
+      caFile: c.ca,
+      verify: true,
+      probeCertFile: c.clientCert,
+      probeKeyFile: c.clientKey,
+    };
+    cluster = await LocalTestCluster.create({
+      members: 3,
+      version: NEW_MINOR_PREV_PATCH,
+      namePrefix: "tls",
+      overrides: { tls },
+    });
     await cluster.bootstrap(FAST);
   });
   afterAll(async () => {
@@ -53,7 +118,9 @@ describe("TLS with client verification", () => {
     const attempt = (withCertificate: boolean) =>
       connect({
         servers: [clientUrl(member)],
-        tls: withCertificate ? { caFile: tls.caFile, certFile: tls.probeCertFile, keyFile: tls.probeKeyFile } : { caFile: tls.caFile },
+        tls: withCertificate
+          ? { caFile: tls.caFile, certFile: tls.probeCertFile, keyFile: tls.probeKeyFile }
+          : { caFile: tls.caFile },
         reconnect: false,
         timeout: 2000,
       }).then(
@@ -78,7 +145,9 @@ describe("TLS with client verification", () => {
   it("rolls the cluster with every gate, the client probe included, over TLS", async () => {
     const report = await runRollout(cluster.options(FAST, { spec: { ...cluster.spec, version: NEW_MINOR } }));
     expect(report.result).toBe("succeeded");
-    expect(report.members.map((m) => m.gateTimings?.map((g) => g.gate))).toEqual(Array(3).fill(["ready", "version", "routes", "client-probe"]));
+    expect(report.members.map((m) => m.gateTimings?.map((g) => g.gate))).toEqual(
+      Array(3).fill(["ready", "version", "routes", "client-probe"]),
+    );
     // The traffic watch (request/reply over TLS with the client certificate) kept getting replies.
     expect(report.clientImpact!.requests).toBeGreaterThan(10);
     expect(report.clientImpact!.failures).toBeLessThan(report.clientImpact!.requests / 4);

@@ -39,7 +39,9 @@ describe("rolling upgrade of a JetStream cluster under traffic", () => {
     await cluster?.destroy();
   });
 
-  async function rollTo(version: string): Promise<{ report: RolloutReport; publisher: AckedPublisher; watch: TrafficWatch }> {
+  async function rollTo(
+    version: string,
+  ): Promise<{ report: RolloutReport; publisher: AckedPublisher; watch: TrafficWatch }> {
     const publisher = new AckedPublisher(nc, "orders.new");
     const watch = new TrafficWatch(cluster.spec);
     await watch.start();
@@ -98,7 +100,9 @@ describe("rolling upgrade of a JetStream cluster under traffic", () => {
     await expectClusterAt(NEW_MINOR);
     await expectAllAcked(publisher);
     // Request/reply kept working: report the longest gap, and it must be far below a member's downtime budget.
-    process.stdout.write(`request/reply: ${felt.requests} requests, ${felt.failures} failed, max gap ${felt.maxGapMs} ms\n`);
+    process.stdout.write(
+      `request/reply: ${felt.requests} requests, ${felt.failures} failed, max gap ${felt.maxGapMs} ms\n`,
+    );
     expect(felt.requests).toBeGreaterThan(20);
     expect(felt.maxGapMs).toBeLessThan(10_000);
     // Never a second member down: restarts never overlap.

@@ -11,26 +11,57 @@ const CLI = path.join(REPO, "dist", "engine", "cli.js");
 function newestSource(dir = path.join(REPO, "engine")): number {
   return Math.max(
     0,
-    ...fs.readdirSync(dir, { withFileTypes: true }).map((e) =>
-      e.isDirectory() ? newestSource(path.join(dir, e.name)) : e.name.endsWith(".ts") ? fs.statSync(path.join(dir, e.name)).mtimeMs : 0,
-    ),
+    ...fs
+      .readdirSync(dir, { withFileTypes: true })
+      .map((e) =>
+        e.isDirectory()
+          ? newestSource(path.join(dir, e.name))
+          : e.name.endsWith(".ts")
+            ? fs.statSync(path.join(dir, e.name)).mtimeMs
+            : 0,
+      ),
   );
 }
 
 /** The engine CLI runs from the compiled JavaScript: (re)build it when it is missing or older than the sources. */
 export function ensureBuilt(): void {
-  if (!fs.existsSync(CLI) || fs.statSync(CLI).mtimeMs < newestSource()) execFileSync(process.execPath, [path.join(REPO, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(REPO, "tsconfig.json")], { stdio: "inherit" });
+  if (!fs.existsSync(CLI) || fs.statSync(CLI).mtimeMs < newestSource())
+    execFileSync(
+      process.execPath,
+      [path.join(REPO, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(REPO, "tsconfig.json")],
+      { stdio: "inherit" },
+    );
 }
 
 /**
  * Run `cli.js rollout` in its own process and SIGKILL it (by pid) the moment a line of its progress matches
  * `killWhen`: the engine dies mid-rollout with no chance to clean up, as after a crash or a lost CI runner.
  */
-export function rolloutKilledWhen(spec: ClusterSpec, stateDir: string, policy: Partial<RolloutPolicy>, killWhen: RegExp): Promise<{ killed: boolean; output: string }> {
+export function rolloutKilledWhen(
+  spec: ClusterSpec,
+  stateDir: string,
+  policy: Partial<RolloutPolicy>,
+  killWhen: RegExp,
+): Promise<{ killed: boolean; output: string }> {
   ensureBuilt();
   const specFile = path.join(stateDir, "spec.json");
   fs.writeFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
-  const child: ChildProcess = spawn(process.execPath, [CLI, "rollout", "--spec", specFile, "--state-dir", stateDir, "--bin-cache", BIN_CACHE, "--policy", JSON.stringify(policy)], { stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      CLI,
+      "rollout",
+      "--spec",
+      specFile,
+      "--state-dir",
+      stateDir,
+      "--bin-cache",
+      BIN_CACHE,
+      "--policy",
+      JSON.stringify(policy),
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   let output = "";
   let killed = false;
   return new Promise((resolve, reject) => {

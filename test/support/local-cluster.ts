@@ -14,7 +14,8 @@ export interface LocalClusterOptions {
   readonly version: string;
   readonly jetstream?: boolean;
   readonly namePrefix?: string;
-  /** lame_duck_grace_period; default 1 s so idle servers leave lame duck fast (the duration stays at the 30 s minimum). */
+  /** lame_duck_grace_period; default 1 s so idle servers leave lame duck fast (the duration stays at the 30 s minimum).
+   * */
   readonly graceSeconds?: number;
   readonly overrides?: Partial<ClusterSpec>;
   /** Extra versions (fake binaries) the tests need, mapped to executables. */

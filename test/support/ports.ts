@@ -32,7 +32,8 @@ async function tryClaim(port: number): Promise<boolean> {
  * Free-then-bind is inherently racy; the random spread is what keeps the race rare.
  */
 export async function freePorts(count: number): Promise<number[]> {
-  if (!Number.isInteger(count) || count < 1) throw new Error(`freePorts: count must be a positive integer, got ${count}`);
+  if (!Number.isInteger(count) || count < 1)
+    throw new Error(`freePorts: count must be a positive integer, got ${count}`);
   const random = () => LOW + Math.floor(Math.random() * (HIGH - LOW - count));
 
   for (let attempt = 0; attempt < 20; attempt++) {

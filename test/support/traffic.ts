@@ -9,7 +9,13 @@ export function appOptions(spec: ClusterSpec, name: string, extra: Partial<Conne
 /** An R3 file stream to prove no acknowledged write is lost during a rollout. */
 export async function createR3Stream(nc: NatsConnection, name: string, subject: string): Promise<void> {
   const jsm = await nc.jetstreamManager();
-  await jsm.streams.add({ name, subjects: [subject], num_replicas: 3, storage: StorageType.File, retention: RetentionPolicy.Limits });
+  await jsm.streams.add({
+    name,
+    subjects: [subject],
+    num_replicas: 3,
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+  });
 }
 
 /**
@@ -24,7 +30,11 @@ export class AckedPublisher {
   private loop?: Promise<void>;
   private js?: JetStreamClient;
 
-  constructor(private readonly nc: NatsConnection, private readonly subject: string, private readonly intervalMs = 20) {}
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly subject: string,
+    private readonly intervalMs = 20,
+  ) {}
 
   start(): void {
     this.js = this.nc.jetstream({ timeout: 2000 });

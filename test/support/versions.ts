@@ -18,12 +18,14 @@ function readVersionsEnv(): Record<string, string> {
 
 const env = readVersionsEnv();
 
-/** Pinned nats-server versions, oldest first: [older minor latest patch, newer minor patch N, newer minor patch N+1]. */
+/** Pinned nats-server versions, oldest first: [older minor latest patch, newer minor patch N, newer minor patch N+1].
+ * */
 export const NATS_VERSIONS: string[] = env.NATS_SERVER_VERSIONS.split(/\s+/).filter(Boolean);
 export const [OLD_MINOR, NEW_MINOR_PREV_PATCH, NEW_MINOR] = NATS_VERSIONS;
 
 /** Where scripts/provision.sh puts the binaries: `<dir>/v<version>/nats-server`. */
-export const BIN_CACHE = process.env.NATS_SERVER_BIN_CACHE ?? path.join(os.homedir(), ".cache", "nats-cluster", "nats-server");
+export const BIN_CACHE =
+  process.env.NATS_SERVER_BIN_CACHE ?? path.join(os.homedir(), ".cache", "nats-cluster", "nats-server");
 
 export function natsServerBinary(version: string): string {
   return path.join(BIN_CACHE, `v${version}`, "nats-server");

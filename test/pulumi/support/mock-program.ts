@@ -65,7 +65,9 @@ export function recordRegistrations(): void {
 
 /** `stack file values` → the flat `nats-cluster:key` → string map Pulumi hands a program. */
 export function asPulumiConfig(values: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(Object.entries(values).map(([k, v]) => [`nats-cluster:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
+  return Object.fromEntries(
+    Object.entries(values).map(([k, v]) => [`nats-cluster:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
+  );
 }
 
 /** The value of an Output (mocks run with preview off, so values are known). */
@@ -79,5 +81,7 @@ export function ofType(suffix: string): Registration[] {
 }
 
 export function isWireSecret(value: unknown): boolean {
-  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+  return (
+    typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG
+  );
 }

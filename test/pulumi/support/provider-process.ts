@@ -13,7 +13,17 @@ import * as providerPb from "@pulumi/pulumi/proto/provider_pb";
 import * as statusPb from "@pulumi/pulumi/proto/status_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 
-const DYNAMIC_PROVIDER = path.join(__dirname, "..", "..", "..", "node_modules", "@pulumi", "pulumi", "cmd", "dynamic-provider");
+const DYNAMIC_PROVIDER = path.join(
+  __dirname,
+  "..",
+  "..",
+  "..",
+  "node_modules",
+  "@pulumi",
+  "pulumi",
+  "cmd",
+  "dynamic-provider",
+);
 
 type Props = Record<string, unknown>;
 type JsonStruct = Parameters<typeof Struct.fromJavaScript>[0];
@@ -55,10 +65,16 @@ export class ProviderProcess {
   static async start(provider: object, cwd: string): Promise<ProviderProcess> {
     const serialized = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
     // The engine address is only checked for presence: nothing here calls back into an engine.
-    const child = spawn(process.execPath, [DYNAMIC_PROVIDER, "127.0.0.1:1"], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [DYNAMIC_PROVIDER, "127.0.0.1:1"], {
+      cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`dynamic-provider printed no port within 30s: ${output}`)), 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`dynamic-provider printed no port within 30s: ${output}`)),
+        30_000,
+      );
       child.stdout!.on("data", (chunk: Buffer) => {
         output += chunk.toString();
         const m = /^(\d+)\n/.exec(output);
@@ -86,11 +102,19 @@ export class ProviderProcess {
   /** One unary RPC; a failure rejects with an RpcFailure (message and partial state). */
   private call<Res>(invoke: (callback: (err: grpc.ServiceError | null, res: Res) => void) => void): Promise<Res> {
     return new Promise((resolve, reject) =>
-      invoke((err, res) => (err ? reject({ message: err.details || err.message, partial: partialOf(err) } satisfies RpcFailure) : resolve(res))),
+      invoke((err, res) =>
+        err
+          ? reject({ message: err.details || err.message, partial: partialOf(err) } satisfies RpcFailure)
+          : resolve(res),
+      ),
     );
   }
 
-  async check(urn: string, olds: Props, news: Props): Promise<{ inputs: Props; failures: Array<{ property: string; reason: string }> }> {
+  async check(
+    urn: string,
+    olds: Props,
+    news: Props,
+  ): Promise<{ inputs: Props; failures: Array<{ property: string; reason: string }> }> {
     const req = new providerPb.CheckRequest();
     req.setUrn(urn);
     req.setOlds(struct(olds));
@@ -109,7 +133,10 @@ export class ProviderProcess {
     req.setOlds(struct(olds));
     req.setNews(struct(this.withProvider(news)));
     const res = await this.call<providerPb.DiffResponse>((cb) => this.client.diff(req, cb));
-    return { changes: res.getChanges() === providerPb.DiffResponse.DiffChanges.DIFF_SOME, replaces: res.getReplacesList() };
+    return {
+      changes: res.getChanges() === providerPb.DiffResponse.DiffChanges.DIFF_SOME,
+      replaces: res.getReplacesList(),
+    };
   }
 
   async create(urn: string, props: Props): Promise<{ id: string; outs: Props }> {

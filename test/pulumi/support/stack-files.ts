@@ -12,6 +12,8 @@ export const STACKS_DIR = path.join(__dirname, "..", "..", "..", "stacks");
 
 /** The `nats-cluster:*` values of stacks/Pulumi.<stack>.yaml, keyed without the namespace, as YAML typed them. */
 export function readStackFile(stack: StackName): Record<string, unknown> {
-  const doc = yaml.load(fs.readFileSync(path.join(STACKS_DIR, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> };
+  const doc = yaml.load(fs.readFileSync(path.join(STACKS_DIR, `Pulumi.${stack}.yaml`), "utf8")) as {
+    config?: Record<string, unknown>;
+  };
   return namespaceEntries(doc.config ?? {});
 }
