@@ -15,6 +15,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { versionProblem } from "./versions";
 
 const execFileAsync = promisify(execFile);
 
@@ -26,8 +27,6 @@ export type ReleaseArch = "amd64" | "arm64";
 
 /** GitHub answers an asset download with one redirect (to its object storage); a few more is still sane. */
 const MAX_REDIRECTS = 5;
-
-const VERSION_PATTERN = /^\d+\.\d+\.\d+$/;
 
 /** Options of {@link BinaryStore}. */
 export interface BinaryStoreOptions {
@@ -43,6 +42,13 @@ export interface BinaryStoreOptions {
   readonly downloadTimeoutMs?: number;
 }
 
+/** Whether a version can be had: cached here, listed by its release, not released, or not known (no network). */
+export interface VersionAvailability {
+  readonly state: "cached" | "released" | "missing" | "unknown";
+  /** The cache path, the release URL asked, or why it could not be asked. */
+  readonly detail: string;
+}
+
 /** A failure to provide a nats-server binary; the message names the version, the URL and the problem. */
 export class BinaryDownloadError extends Error {
   constructor(
@@ -55,13 +61,10 @@ export class BinaryDownloadError extends Error {
   }
 }
 
-/** Throws unless `version` is a plain `MAJOR.MINOR.PATCH` (no leading "v": paths and URLs add it). */
+/** Throws unless `version` is a nats-server version (versions.ts owns the grammar): it goes into paths and URLs. */
 export function assertVersion(version: string): void {
-  if (!VERSION_PATTERN.test(version)) {
-    throw new Error(
-      `invalid nats-server version ${JSON.stringify(version)}: expected MAJOR.MINOR.PATCH like 2.15.2 (no leading "v")`,
-    );
-  }
+  const problem = versionProblem(version);
+  if (problem) throw new Error(`invalid nats-server version: ${problem}`);
 }
 
 /** The release tarball's file name, e.g. `nats-server-v2.15.2-linux-amd64.tar.gz`. */
@@ -128,6 +131,28 @@ export class BinaryStore {
       return true;
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * Whether `version` can be had, without downloading it: in the cache, or listed in its release's SHA256SUMS
+   * (a small file). `unknown` when the release server cannot be asked (no network): say so, never guess.
+   */
+  async availability(version: string, timeoutMs = 5000): Promise<VersionAvailability> {
+    assertVersion(version);
+    if (await this.has(version)) return { state: "cached", detail: this.binaryPath(version) };
+    const asset = releaseAssetName(version, this.arch);
+    const sumsUrl = `${this.releaseBaseUrl}/v${version}/SHA256SUMS`;
+    try {
+      const sums = await httpGet(sumsUrl, timeoutMs);
+      return checksumFor(sums.toString("utf8"), asset) !== undefined
+        ? { state: "released", detail: sumsUrl }
+        : { state: "missing", detail: `${sumsUrl} lists no ${asset}` };
+    } catch (error) {
+      const text = errorText(error);
+      return /\bHTTP 404\b/.test(text)
+        ? { state: "missing", detail: `${sumsUrl}: no such release (HTTP 404)` }
+        : { state: "unknown", detail: `${sumsUrl} could not be reached (${text})` };
     }
   }
 
@@ -350,36 +375,31 @@ function shellQuote(value: string): string {
 }
 
 /**
- * A POSIX shell snippet that installs nats-server `version` on a linux host: downloads the release tarball and
- * SHA256SUMS with curl, checks the tarball with `sha256sum -c` against its own line only, unpacks it, installs the
- * binary as `<installDir>/nats-server-<version>` and then atomically points the symlink `<installDir>/nats-server`
- * at it. Any failure (download, missing line, checksum mismatch, a binary that does not run) exits non-zero before
- * the symlink moves, so the running version stays the one the host starts with.
- *
- * The snippet runs `set -eu` and installs an EXIT trap, so it is meant to be a script body of its own (user data,
- * an SSM RunShellScript command), not sourced into a larger script. Needs curl, sha256sum, tar, awk and mktemp.
+ * A POSIX shell snippet that downloads nats-server `version` for linux-`arch` from the release, verifies it against
+ * the release's SHA256SUMS and leaves it as `<installDir>/nats-server-<version>`, without touching the
+ * `nats-server` link a running or restarting server uses. The slow part of an upgrade, done while the member still
+ * serves clients; a failure leaves the host as it was (the versioned file appears only by a rename after
+ * verification, so its presence means verified). Needs `curl`, `sha256sum`, `tar`, `awk`; exits non-zero naming
+ * the URL and the problem.
  */
-export function installScriptFor(
+export function stageScriptFor(
   version: string,
   arch: string,
   installDir: string,
   releaseBaseUrl: string = DEFAULT_RELEASE_BASE_URL,
 ): string {
   const asset = releaseAssetName(version, arch);
-  if (!path.posix.isAbsolute(installDir))
-    throw new Error(`installDir must be an absolute path, got ${JSON.stringify(installDir)}`);
-  const dir = installDir.length > 1 ? installDir.replace(/\/+$/, "") : installDir;
+  const dir = installDirOf(installDir);
   const releaseUrl = `${releaseBaseUrl.replace(/\/+$/, "")}/v${version}`;
   const inner = `${releaseDirName(version, arch)}/nats-server`;
   return [
     "set -eu",
-    `# Install nats-server v${version} (linux-${arch}) into ${dir}: verified against SHA256SUMS, switched in by an atomic rename.`,
+    `# Stage nats-server v${version} (linux-${arch}) in ${dir}: verified against SHA256SUMS, not yet the active binary.`,
     `nats_ver=${shellQuote(version)}`,
     `nats_asset=${shellQuote(asset)}`,
     `nats_url=${shellQuote(releaseUrl)}`,
     `nats_dir=${shellQuote(dir)}`,
-    `nats_fail() { echo "install nats-server v$nats_ver: $*" >&2; exit 1; }`,
-    // The versioned file only ever appears by the rename below, after verification: its presence means verified.
+    `nats_fail() { echo "stage nats-server v$nats_ver: $*" >&2; exit 1; }`,
     `if [ ! -x "$nats_dir/nats-server-$nats_ver" ]; then`,
     `  nats_tmp="$(mktemp -d)"`,
     `  trap 'rm -rf "$nats_tmp"' EXIT`,
@@ -398,10 +418,44 @@ export function installScriptFor(
     `  "$nats_new" --version >/dev/null 2>&1 || { rm -f "$nats_new"; nats_fail "the downloaded binary does not run on this host"; }`,
     `  mv -f "$nats_new" "$nats_dir/nats-server-$nats_ver"`,
     `fi`,
-    // rename(2) over the old link: readers see the old or the new target, never a missing file.
+    `echo "staged=$nats_dir/nats-server-$nats_ver"`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * A POSIX shell snippet that makes a staged `version` the one `<installDir>/nats-server` points at: one rename(2)
+ * over the old link, so readers see the old or the new target, never a missing file. No download: it fails at once
+ * when the version was not staged.
+ */
+export function activateScriptFor(version: string, installDir: string): string {
+  assertVersion(version);
+  const dir = installDirOf(installDir);
+  return [
+    "set -eu",
+    `nats_ver=${shellQuote(version)}`,
+    `nats_dir=${shellQuote(dir)}`,
+    `[ -x "$nats_dir/nats-server-$nats_ver" ] || { echo "nats-server v$nats_ver is not staged in $nats_dir: stage it first" >&2; exit 1; }`,
     `ln -sfn "$nats_dir/nats-server-$nats_ver" "$nats_dir/.nats-server.link.$$"`,
     `mv -f "$nats_dir/.nats-server.link.$$" "$nats_dir/nats-server"`,
     `echo "nats-server v$nats_ver installed: $nats_dir/nats-server -> $nats_dir/nats-server-$nats_ver"`,
     "",
   ].join("\n");
+}
+
+/** Stage and activate in one snippet: a first install (EC2 user data), where nothing runs yet. */
+export function installScriptFor(
+  version: string,
+  arch: string,
+  installDir: string,
+  releaseBaseUrl: string = DEFAULT_RELEASE_BASE_URL,
+): string {
+  return [stageScriptFor(version, arch, installDir, releaseBaseUrl), activateScriptFor(version, installDir)].join("\n");
+}
+
+function installDirOf(installDir: string): string {
+  if (!path.posix.isAbsolute(installDir)) {
+    throw new Error(`installDir must be an absolute path, got ${JSON.stringify(installDir)}`);
+  }
+  return installDir.length > 1 ? installDir.replace(/\/+$/, "") : installDir;
 }

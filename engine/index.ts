@@ -1,21 +1,30 @@
 /**
- * The rollout engine's public API. Plain TypeScript with no Pulumi import: the Pulumi components
- * (components/) and the dynamic provider require() the compiled form of this module.
+ * The rollout engine's public API. Plain TypeScript with no Pulumi import: the Pulumi components (components/),
+ * the command line (cli/) and the dynamic provider require() the compiled form of this module.
  */
 export * from "./spec";
-export { validateClusterSpec, clusterSpecWarnings, assertValidClusterSpec, SpecError, SpecProblem } from "./validate";
-export { compareVersions, downgradeProblem } from "./versions";
+export * from "./defaults";
+export {
+  validateClusterSpec,
+  validatePolicy,
+  clusterSpecWarnings,
+  assertValidClusterSpec,
+  SpecError,
+  SpecProblem,
+  POLICY_FIELDS,
+} from "./validate";
+export { compareVersions, downgradeProblem, versionProblem, isVersion } from "./versions";
 export { renderServerConfig } from "./config/render";
 export { serverConfigFor } from "./config/for-server";
 export { configTextFor } from "./config/text";
-export { HostDriver, HostLayout } from "./hosts/driver";
-export { LocalProcessDriver, LocalDriverOptions } from "./hosts/local";
-export { BinaryStore } from "./binaries";
+export { HostDriver, HostLayout, HostPlatform, installBinary } from "./hosts/driver";
+export { loadHostPlatform, hostPlatformNames } from "./hosts/registry";
+export { BinaryStore, VersionAvailability } from "./binaries";
 export { MonitorClient } from "./monitor/client";
 export * from "./monitor/types";
 export { RolloutEvent, EventSink, formatEvent, StepKind } from "./rollout/events";
 export { observeCluster, ObservedCluster, ObservedServer } from "./rollout/observe";
-export { planRollout, formatPlan, RolloutPlan, PlannedStep } from "./rollout/plan";
+export { planRollout, formatPlan, RolloutPlan, PlannedStep, estimateSeconds } from "./rollout/plan";
 export { RolloutReport, MemberReport, HaltReport, formatReport } from "./rollout/report";
 export {
   runRollout,
@@ -23,6 +32,17 @@ export {
   RolloutOptions,
   RolloutRefused,
   RolloutHalted,
+  RolloutInterrupted,
   resolvePolicy,
 } from "./rollout/execute";
+export {
+  reconcile,
+  previewReconcile,
+  ReconcileOutcome,
+  ReconcilePreview,
+  ServersSeen,
+  serversSeen,
+} from "./rollout/reconcile";
 export { bootstrapCluster, stopCluster } from "./rollout/bootstrap";
+export { canonicalJson } from "./util/json";
+export { withDeadline, describeError } from "./util/async";

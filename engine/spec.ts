@@ -125,18 +125,8 @@ export interface RolloutPolicy {
   readonly clientProbe: boolean;
 }
 
-export const DEFAULT_POLICY: RolloutPolicy = {
-  autoRollback: true,
-  useSurge: true,
-  healthyDeadlineSeconds: 300,
-  minHealthySeconds: 10,
-  pollIntervalMs: 1000,
-  stopTimeoutSeconds: 150,
-  allowUnsafeDowngrade: false,
-  clientProbe: true,
-};
-
-export const DEFAULT_LAME_DUCK: LameDuckSpec = { durationSeconds: 30, gracePeriodSeconds: 10 };
+// The defaults live in defaults.ts (one owner); re-exported here because every caller that builds a spec needs them.
+export { DEFAULT_LAME_DUCK, DEFAULT_POLICY } from "./defaults";
 
 /** Every server of the spec, members first, the surge server last. */
 export function allServers(spec: ClusterSpec): ServerEndpoint[] {

@@ -1,6 +1,8 @@
 import { nkeys } from "nats";
 import { RENDERED_KEYS } from "./config/render";
-import { AuthSpec, ClusterSpec, ServerEndpoint } from "./spec";
+import { DEFAULT_POLICY, MIN_LAME_DUCK_SECONDS } from "./defaults";
+import { AuthSpec, ClusterSpec, RolloutPolicy, ServerEndpoint } from "./spec";
+import { versionProblem } from "./versions";
 
 /**
  * Validation of a ClusterSpec before anything touches a host (the RollingUpgrade resource's `check`).
@@ -27,7 +29,6 @@ export class SpecError extends Error {
 }
 
 const NAME = /^[A-Za-z0-9_-]+$/;
-const VERSION = /^\d+\.\d+\.\d+$/;
 const HOST = /^[A-Za-z0-9.:-]+$/;
 const SETTING_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
@@ -36,7 +37,6 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const USER_NKEY = /^U[A-Z2-7]{55}$/;
 /** A user seed: `SU` and 56 more base32 characters (58 in all). */
 const USER_SEED = /^SU[A-Z2-7]{56}$/;
-const MIN_LAME_DUCK_SECONDS = 30;
 const PORT_FIELDS = ["clientPort", "clusterPort", "monitorPort"] as const;
 
 type Add = (field: string, message: string) => void;
@@ -75,12 +75,8 @@ function checkClusterName(add: Add, spec: ClusterSpec): void {
 }
 
 function checkVersion(add: Add, spec: ClusterSpec): void {
-  const v: unknown = spec.version;
-  if (typeof v !== "string" || v.length === 0) add("version", "no nats-server version; set one such as 2.15.2");
-  else if (/^v\d+\.\d+\.\d+$/.test(v))
-    add("version", `version "${v}" has a leading "v"; write ${v.slice(1)}, not ${v}`);
-  else if (!VERSION.test(v))
-    add("version", `version "${v}" is not MAJOR.MINOR.PATCH; write a release number such as 2.15.2`);
+  const problem = versionProblem(spec.version);
+  if (problem) add("version", problem);
 }
 
 function checkServers(add: Add, spec: ClusterSpec): void {
@@ -407,7 +403,9 @@ export function clusterSpecWarnings(spec: ClusterSpec): SpecProblem[] {
       "members",
       count === 2
         ? "2 JetStream members lose quorum whenever one is down, so every member restart stops JetStream; use an odd member count (3 or 5) so a quorum survives one member down"
-        : `${count} JetStream members tolerate no more failures than ${count - 1}; use an odd member count (3 or 5) so a quorum survives one member down`,
+        : `${count} JetStream members tolerate ${count / 2 - 1} member${count / 2 - 1 === 1 ? "" : "s"} down, ` +
+          `the same as ${count - 1} members do; use an odd member count (${count - 1} or ${count + 1}) so every ` +
+          `member adds to the failures the quorum survives`,
     );
   }
   if (spec.surge?.jetstream === true && !jetstream)
@@ -437,4 +435,56 @@ export function clusterSpecWarnings(spec: ClusterSpec): SpecProblem[] {
 export function assertValidClusterSpec(spec: ClusterSpec): void {
   const problems = validateClusterSpec(spec);
   if (problems.length > 0) throw new SpecError(problems);
+}
+
+/** How each policy field is checked: booleans, or numbers with a lower bound (and whether it must be whole). */
+const POLICY_RULES: { readonly [K in keyof RolloutPolicy]: { kind: "boolean" } | { kind: "number"; min: number; why: string } } = {
+  autoRollback: { kind: "boolean" },
+  useSurge: { kind: "boolean" },
+  healthyDeadlineSeconds: { kind: "number", min: 1, why: "a member needs time to pass its gates" },
+  minHealthySeconds: { kind: "number", min: 0, why: "0 turns the soak off" },
+  pollIntervalMs: { kind: "number", min: 50, why: "polling faster only loads the servers" },
+  stopTimeoutSeconds: { kind: "number", min: 1, why: "lame duck needs time to move clients" },
+  allowUnsafeDowngrade: { kind: "boolean" },
+  clientProbe: { kind: "boolean" },
+};
+
+/** The policy fields, for messages and decoders. */
+export const POLICY_FIELDS = Object.keys(POLICY_RULES) as ReadonlyArray<keyof RolloutPolicy>;
+
+/**
+ * Every problem with rollout policy overrides (`policy.<field>`), the one owner of these rules: unknown fields,
+ * wrong types, values below their minimum, and a stop timeout shorter than lame duck (the server would be killed
+ * in the middle of moving its clients). `lameDurationSeconds` is the spec's lame duck duration when known.
+ */
+export function validatePolicy(policy: unknown, lameDuckDurationSeconds?: number): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  if (policy === undefined) return problems;
+  if (!policy || typeof policy !== "object" || Array.isArray(policy)) {
+    return [{ field: "policy", message: `must be an object of rollout settings (${POLICY_FIELDS.join(", ")})` }];
+  }
+  for (const [field, value] of Object.entries(policy as Record<string, unknown>)) {
+    const rule = (POLICY_RULES as Record<string, (typeof POLICY_RULES)[keyof RolloutPolicy] | undefined>)[field];
+    const path = `policy.${field}`;
+    if (!rule) {
+      problems.push({ field: path, message: `unknown setting; the known ones are ${POLICY_FIELDS.join(", ")}` });
+    } else if (rule.kind === "boolean") {
+      if (typeof value !== "boolean") problems.push({ field: path, message: `${JSON.stringify(value)} is not true or false` });
+    } else if (typeof value !== "number" || !Number.isFinite(value)) {
+      const example = DEFAULT_POLICY[field as keyof RolloutPolicy];
+      problems.push({ field: path, message: `${JSON.stringify(value)} is not a number; write e.g. ${example}` });
+    } else if (value < rule.min) {
+      problems.push({ field: path, message: `${value} is below the minimum of ${rule.min} (${rule.why})` });
+    }
+  }
+  const stop = (policy as Partial<RolloutPolicy>).stopTimeoutSeconds ?? DEFAULT_POLICY.stopTimeoutSeconds;
+  if (lameDuckDurationSeconds !== undefined && typeof stop === "number" && stop <= lameDuckDurationSeconds) {
+    problems.push({
+      field: "policy.stopTimeoutSeconds",
+      message:
+        `a stop timeout of ${stop}s does not outlast lame_duck_duration of ${lameDuckDurationSeconds}s: the server ` +
+        `would be killed while it moves its clients; set it above the duration (the official unit uses 150)`,
+    });
+  }
+  return problems;
 }

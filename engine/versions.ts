@@ -4,37 +4,52 @@
  * "Downgrade caveats"); the one-minor-line limit comes from the NATS support policy (current release and one prior).
  */
 
+import * as semver from "semver";
+
+/** A parsed nats-server version. */
 export interface Version {
   readonly major: number;
   readonly minor: number;
   readonly patch: number;
-  /** Pre-release tag (`2.12.0-RC.1` → `RC.1`), as a dev build's `/varz` may report; undefined for releases. */
+  /** Pre-release tag (`2.12.0-RC.1` → `RC.1`), as release candidates and dev builds report; undefined for releases. */
   readonly prerelease?: string;
 }
 
-const VERSION = /^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?$/;
+/**
+ * The one grammar of a nats-server version in this project: `MAJOR.MINOR.PATCH` with an optional pre-release tag
+ * (`2.12.0-RC.1`), no leading "v" (paths and release URLs add it) and no build metadata.
+ */
+const VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$/;
 
-/** Parse `2.15.2` (or `2.12.0-RC.1`). Throws on anything else, including a leading `v`. */
+/** Why `text` is not a version, in words that say how to write it; undefined when it is one. */
+export function versionProblem(text: unknown): string | undefined {
+  if (typeof text !== "string" || text.length === 0) return "no nats-server version; set one such as 2.15.2";
+  if (VERSION.test(text)) return undefined;
+  if (/^v/.test(text) && VERSION.test(text.slice(1))) return `"${text}" is not a version; write ${text.slice(1)}`;
+  return `"${text}" is not a version; write MAJOR.MINOR.PATCH such as 2.15.2`;
+}
+
+/** Whether `text` is a version (see {@link versionProblem}). */
+export function isVersion(text: unknown): text is string {
+  return versionProblem(text) === undefined;
+}
+
+/** Parse `2.15.2` (or `2.12.0-RC.1`). Throws with {@link versionProblem}'s words on anything else. */
 export function parseVersion(text: string): Version {
   const m = VERSION.exec(text);
-  if (!m) {
-    const hint = /^v\d/.test(text) ? ` (write ${text.slice(1)}, not ${text})` : "";
-    throw new Error(`not a nats-server version: "${text}"${hint}; expected MAJOR.MINOR.PATCH like 2.15.2`);
-  }
+  if (!m) throw new Error(`not a nats-server version: ${versionProblem(text)}`);
   const [major, minor, patch] = [m[1], m[2], m[3]].map(Number);
   return m[4] === undefined ? { major, minor, patch } : { major, minor, patch, prerelease: m[4] };
 }
 
-/** Negative when a < b, 0 when equal, positive when a > b. A pre-release sorts before its release (semver). */
+/**
+ * Negative when a < b, 0 when equal, positive when a > b, by semver precedence: a pre-release sorts before its
+ * release, and numeric identifiers compare as numbers (`2.12.0-RC.9` < `2.12.0-RC.10`).
+ */
 export function compareVersions(a: string, b: string): number {
-  const x = parseVersion(a);
-  const y = parseVersion(b);
-  const byNumber = x.major - y.major || x.minor - y.minor || x.patch - y.patch;
-  if (byNumber !== 0) return byNumber;
-  if (x.prerelease === y.prerelease) return 0;
-  if (x.prerelease === undefined) return 1;
-  if (y.prerelease === undefined) return -1;
-  return x.prerelease < y.prerelease ? -1 : 1;
+  parseVersion(a);
+  parseVersion(b);
+  return semver.compare(a, b);
 }
 
 /**

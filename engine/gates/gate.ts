@@ -36,6 +36,4 @@ export interface Gate {
   check(target: GateTarget): Promise<GateObservation>;
 }
 
-export function describeError(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export { describeError } from "../util/async";

@@ -1,3 +1,4 @@
+import { sleep } from "../util/async";
 import { Gate, GateName, GateObservation, GateTarget } from "./gate";
 
 export interface GateTiming {
@@ -6,16 +7,23 @@ export interface GateTiming {
   readonly ms: number;
 }
 
-export interface GateRunResult {
-  readonly passed: boolean;
+/** What every gate run reports, passed or not. */
+interface GateRunTimes {
   /** Per gate, how long it took to pass (gates are waited for in order). */
   readonly timings: ReadonlyArray<GateTiming>;
   /** Time spent holding every gate green (the soak). */
   readonly soakMs: number;
   readonly totalMs: number;
-  /** On failure: which gate, and the server's last answer. */
-  readonly failure?: { readonly gate: GateName; readonly observation: string };
 }
+
+/** Which gate failed, and the server's last answer. */
+export interface GateFailure {
+  readonly gate: GateName;
+  readonly observation: string;
+}
+
+/** Passed, or failed with the gate and what the server said: a failure always carries its reason. */
+export type GateRunResult = (GateRunTimes & { readonly passed: true }) | (GateRunTimes & { readonly passed: false; readonly failure: GateFailure });
 
 export interface GateRunOptions {
   /** The whole wait, soak included, must end by then (no wait in the engine is unbounded). */
@@ -30,7 +38,6 @@ export interface GateRunOptions {
   readonly progressEveryMs?: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Wait for each gate in order, then hold all of them green for the soak time (one healthz pass right after a

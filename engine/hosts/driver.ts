@@ -9,12 +9,16 @@ export interface HostLayout {
 }
 
 /**
- * How the engine touches one host. One implementation per platform: local processes (hosts/local.ts, the embedded
- * default and the one tested against real servers) and AWS EC2 through SSM (components/aws). Every method is
- * idempotent and every wait takes a deadline, so a re-run after a crash can call any of them again.
+ * How the engine touches one host. One implementation per platform, each in a folder of its own under
+ * engine/hosts/ (local processes, AWS EC2 through SSM, any Linux VM through SSH). Every method is idempotent and
+ * every wait takes a deadline, so a re-run after a crash can call any of them again.
+ *
+ * Binaries come in two steps on purpose: {@link stageBinary} (the slow part: download and verify) runs while the
+ * server still serves clients, and {@link activateBinary} (a link switch on the host) runs only once it has left
+ * lame duck, so a failed download never leaves a member down.
  */
 export interface HostDriver {
-  /** Short platform name for messages ("local", "aws"). */
+  /** Short platform name for messages ("local", "aws", "ssh"). */
   readonly platform: string;
   /** File locations on the server's host. */
   layout(server: ServerEndpoint): HostLayout;
@@ -22,8 +26,13 @@ export interface HostDriver {
   provision(server: ServerEndpoint): Promise<void>;
   /** Remove the host and everything on it (the surge server when it leaves). */
   deprovision(server: ServerEndpoint): Promise<void>;
-  /** Make `version` the binary the server starts with next. */
-  install(server: ServerEndpoint, version: string): Promise<void>;
+  /**
+   * Fetch and verify `version`'s binary onto the host, without changing what runs now or what the next start runs.
+   * Safe while the server serves clients; a failure leaves the host as it was.
+   */
+  stageBinary(server: ServerEndpoint, version: string): Promise<void>;
+  /** Make a staged `version` the binary the next start runs (a link switch on the host: no download). */
+  activateBinary(server: ServerEndpoint, version: string): Promise<void>;
   /** The version the next start runs, or undefined when nothing is installed. */
   installedVersion(server: ServerEndpoint): Promise<string | undefined>;
   /** Replace the server's config file. The text can hold secrets: never log it. */
@@ -44,4 +53,30 @@ export interface HostDriver {
   kill(server: ServerEndpoint): Promise<void>;
   /** The last lines of the server's log, for failure reports. */
   readLog(server: ServerEndpoint, maxLines: number): Promise<string>;
+  /**
+   * What would stop these servers from starting on their hosts (a port another process holds, …), checked before
+   * anything starts so a first deployment never leaves half a cluster running. Optional: platforms whose hosts
+   * are fresh VMs have nothing to check.
+   */
+  startProblems?(servers: ReadonlyArray<ServerEndpoint>): Promise<string[]>;
+}
+
+/** Stage then activate: for first installs (bootstrap, a surge server), where nothing runs yet. */
+export async function installBinary(driver: HostDriver, server: ServerEndpoint, version: string): Promise<void> {
+  await driver.stageBinary(server, version);
+  await driver.activateBinary(server, version);
+}
+
+/**
+ * What a platform folder under engine/hosts/ exports (its index.ts): the driver factory for the settings the Pulumi
+ * layer recorded, and the listen address its servers bind to. Settings are plain JSON (they live in Pulumi state):
+ * no secrets, nothing machine-specific that another checkout of the same stack would see differently.
+ */
+export interface HostPlatform {
+  /** Build the driver from the platform's settings; throws naming the bad setting. */
+  createHostDriver(settings: Readonly<Record<string, unknown>>, log?: (line: string) => void): HostDriver;
+  /** Problems with the settings (field paths inside the settings object), for `check` before anything runs. */
+  settingsProblems(settings: unknown): Array<{ field: string; message: string }>;
+  /** The address servers on this platform listen on. */
+  readonly listenHost: string;
 }

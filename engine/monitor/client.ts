@@ -1,15 +1,8 @@
-import { Connz, HealthzResult, Jsz, Routez, Varz, Healthz } from "./types";
+import { decodeConnz, decodeHealthz, decodeJsz, decodeRoutez, decodeVarz } from "./decode";
+import { MonitorError } from "./errors";
+import { Connz, HealthzResult, Jsz, Routez, Varz } from "./types";
 
-/** A monitoring endpoint did not answer, or answered something that is not JSON. */
-export class MonitorError extends Error {
-  constructor(
-    readonly url: string,
-    readonly reason: string,
-  ) {
-    super(`${url}: ${reason}`);
-    this.name = "MonitorError";
-  }
-}
+export { MonitorError } from "./errors";
 
 /**
  * Reads one server's monitoring port. Every request has its own timeout (a hung server must not hang a gate).
@@ -22,34 +15,35 @@ export class MonitorClient {
   ) {}
 
   varz(): Promise<Varz> {
-    return this.json<Varz>("/varz");
+    return this.json("/varz", decodeVarz);
   }
   routez(): Promise<Routez> {
-    return this.json<Routez>("/routez");
+    return this.json("/routez", decodeRoutez);
   }
-  jsz(): Promise<Jsz> {
-    return this.json<Jsz>("/jsz");
+  jsz(query = ""): Promise<Jsz> {
+    return this.json(`/jsz${query}`, decodeJsz);
   }
   connz(): Promise<Connz> {
-    return this.json<Connz>("/connz?limit=1");
+    return this.json("/connz?limit=1", decodeConnz);
   }
 
   /** `/healthz` with options such as `{ "js-server-only": "true" }` or `{ details: "true" }`. */
   async healthz(options: Record<string, string> = {}): Promise<HealthzResult> {
     const query = new URLSearchParams(options).toString();
-    const { status, body } = await this.get(`/healthz${query ? `?${query}` : ""}`);
-    return { httpStatus: status, body: this.parse<Healthz>(`/healthz`, body) };
+    const path = `/healthz${query ? `?${query}` : ""}`;
+    const { status, body } = await this.get(path);
+    return { httpStatus: status, body: decodeHealthz(this.baseUrl + path, this.parse(path, body)) };
   }
 
-  private async json<T>(path: string): Promise<T> {
+  private async json<T>(path: string, decode: (url: string, value: unknown) => T): Promise<T> {
     const { status, body } = await this.get(path);
     if (status !== 200) throw new MonitorError(this.baseUrl + path, `HTTP ${status}: ${body.slice(0, 200)}`);
-    return this.parse<T>(path, body);
+    return decode(this.baseUrl + path, this.parse(path, body));
   }
 
-  private parse<T>(path: string, body: string): T {
+  private parse(path: string, body: string): unknown {
     try {
-      return JSON.parse(body) as T;
+      return JSON.parse(body) as unknown;
     } catch {
       throw new MonitorError(this.baseUrl + path, `not JSON: ${body.slice(0, 200)}`);
     }

@@ -9,15 +9,39 @@ import { allServers, ClusterSpec, monitorUrl, RolloutPolicy, ServerEndpoint } fr
 import { EventLog, seconds, StepKind } from "./events";
 
 /**
- * What every step of a rollout shares: the spec, the host driver, the policy, the event log, one monitoring client
- * per server, and which servers are up as far as the rollout knows (used to compute each gate's expectations).
+ * Which servers are part of the cluster at one point of a rollout, as the plan and the observation say: the surge
+ * server while it is in, and the members known to be down (found down, until recovered). Gate expectations are
+ * derived from it. A value: the executor makes a new one at each step instead of mutating shared state.
+ */
+export interface ClusterView {
+  /** The surge server is in the cluster: peers route to it, and a JetStream surge is in the meta group. */
+  readonly surgeIn: boolean;
+  /** Members that are down: no peer expects routes to them, and the meta group may show them offline. */
+  readonly down: ReadonlySet<string>;
+}
+
+export const withSurge = (view: ClusterView, surgeIn: boolean): ClusterView => ({ ...view, surgeIn });
+export const withMemberUp = (view: ClusterView, name: string): ClusterView => ({
+  ...view,
+  down: new Set([...view.down].filter((n) => n !== name)),
+});
+
+/** Options of one gate run. */
+export interface GateOptions {
+  /** Hold the gates for the policy's soak time (default true). */
+  readonly soak?: boolean;
+  /** Overrides the policy's healthy deadline. */
+  readonly deadlineMs?: number;
+  /** After a reload: `/varz` config_load_time must be later than this ISO time. */
+  readonly reloadedAfter?: string;
+}
+
+/**
+ * What every step of a rollout shares, and never changes: the spec, the host driver, the policy, the event log and
+ * one monitoring client per server. What changes during a rollout (who is in the cluster) is a {@link ClusterView}.
  */
 export class RolloutContext {
   readonly monitors: ReadonlyMap<string, MonitorClient>;
-  /** Whether the surge server is part of the cluster right now (its routes are expected). */
-  surgeInCluster = false;
-  /** Members known to be down (an interrupted rollout's member, until it is recovered): no peer expects them. */
-  readonly down = new Set<string>();
 
   constructor(
     readonly spec: ClusterSpec,
@@ -30,7 +54,15 @@ export class RolloutContext {
   }
 
   monitor(server: ServerEndpoint): MonitorClient {
-    return this.monitors.get(server.name)!;
+    const monitor = this.monitors.get(server.name);
+    if (!monitor) throw new Error(`${server.name} is not a server of cluster ${this.spec.name}`);
+    return monitor;
+  }
+
+  member(name: string): ServerEndpoint {
+    const member = this.spec.members.find((m) => m.name === name);
+    if (!member) throw new Error(`${name} is not a member of cluster ${this.spec.name}`);
+    return member;
   }
 
   configFor(server: ServerEndpoint): string {
@@ -41,43 +73,43 @@ export class RolloutContext {
     return server.name === this.spec.surge.name;
   }
 
-  /** The servers a healthy `server` must route to: every other member, and the surge server while it is in. */
-  routePeersOf(server: ServerEndpoint): string[] {
-    const peers = this.spec.members.map((m) => m.name).filter((p) => !this.down.has(p));
-    if (this.surgeInCluster) peers.push(this.spec.surge.name);
+  /** The servers a healthy `server` must route to: every member that is up, and the surge server while it is in. */
+  routePeersOf(server: ServerEndpoint, view: ClusterView): string[] {
+    const peers = this.spec.members.map((m) => m.name).filter((p) => !view.down.has(p));
+    if (view.surgeIn) peers.push(this.spec.surge.name);
     return peers.filter((p) => p !== server.name);
   }
 
   /** The JetStream meta group as it should be: every member, plus a JetStream surge server while it is in. */
-  metaPeers(): string[] | undefined {
+  metaPeers(view: ClusterView): string[] | undefined {
     if (!this.spec.jetstream.enabled) return undefined;
     const peers = this.spec.members.map((m) => m.name);
-    if (this.surgeInCluster && this.spec.surge.jetstream) peers.push(this.spec.surge.name);
+    if (view.surgeIn && this.spec.surge.jetstream) peers.push(this.spec.surge.name);
     return peers;
   }
 
-  /** Another member to receive a client probe published through `server`. */
-  probePeer(server: ServerEndpoint): ServerEndpoint | undefined {
-    return this.spec.members.find((m) => m.name !== server.name && !this.down.has(m.name));
+  /** Another member that is up, to receive a client probe published through `server`. */
+  probePeer(server: ServerEndpoint, view: ClusterView): ServerEndpoint | undefined {
+    return this.spec.members.find((m) => m.name !== server.name && !view.down.has(m.name));
   }
 
-  /** The gates for a server at a version; `reloadedAfter` adds the config-reload gate. */
-  gatesFor(server: ServerEndpoint, opts: { reloadedAfter?: string } = {}): Gate[] {
+  /** The gates for a server; `reloadedAfter` adds the config-reload gate. */
+  gatesFor(server: ServerEndpoint, view: ClusterView, opts: GateOptions = {}): Gate[] {
     const gates: Gate[] = [readyGate, versionGate];
     if (opts.reloadedAfter) gates.push(configReloadedGate);
     gates.push(routesGate);
     const jetstreamOnServer = this.spec.jetstream.enabled && (!this.isSurge(server) || this.spec.surge.jetstream);
     if (jetstreamOnServer) gates.push(jetstreamGate((name) => this.monitors.get(name)));
-    if (this.policy.clientProbe) gates.push(clientProbeGate(this.spec, (s) => this.probePeer(s)));
+    if (this.policy.clientProbe) gates.push(clientProbeGate(this.spec, (s) => this.probePeer(s, view)));
     return gates;
   }
 
-  target(server: ServerEndpoint, version: string, opts: { reloadedAfter?: string } = {}): GateTarget {
+  target(server: ServerEndpoint, version: string, view: ClusterView, opts: GateOptions = {}): GateTarget {
     const expect: GateExpectation = {
       version,
-      routePeers: this.routePeersOf(server),
-      metaPeers: this.metaPeers(),
-      metaPeersAllowedOffline: [...this.down],
+      routePeers: this.routePeersOf(server, view),
+      metaPeers: this.metaPeers(view),
+      metaPeersAllowedOffline: [...view.down],
       configLoadedAfter: opts.reloadedAfter,
     };
     return { server, monitor: this.monitor(server), expect };
@@ -91,11 +123,12 @@ export class RolloutContext {
     step: StepKind,
     server: ServerEndpoint,
     version: string,
-    opts: { soak?: boolean; deadlineMs?: number; reloadedAfter?: string } = {},
+    view: ClusterView,
+    opts: GateOptions = {},
   ): Promise<GateRunResult> {
     const soakMs = opts.soak === false ? 0 : this.policy.minHealthySeconds * 1000;
     const lastSeen = new Map<GateName, string>();
-    const result = await runGates(this.target(server, version, opts), this.gatesFor(server, opts), {
+    const result = await runGates(this.target(server, version, view, opts), this.gatesFor(server, view, opts), {
       deadlineMs: opts.deadlineMs ?? this.policy.healthyDeadlineSeconds * 1000,
       pollMs: this.policy.pollIntervalMs,
       soakMs,
@@ -125,7 +158,9 @@ export class RolloutContext {
         step,
         server: server.name,
         durationMs: result.totalMs,
-        message: `gates passed in ${seconds(result.totalMs)} (${timings}${soakMs ? `; soak ${seconds(result.soakMs)}` : ""})${meta?.startsWith("meta leader") ? `; ${meta}` : ""}`,
+        message:
+          `gates passed in ${seconds(result.totalMs)} (${timings}${soakMs ? `; soak ${seconds(result.soakMs)}` : ""})` +
+          (meta?.startsWith("meta leader") ? `; ${meta}` : ""),
       });
     }
     return result;

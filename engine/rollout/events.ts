@@ -1,6 +1,7 @@
 import { GateName } from "../gates/gate";
 
 export type StepKind =
+  | "start-cluster"
   | "preflight"
   | "surge-up"
   | "recover-member"

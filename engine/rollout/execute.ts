@@ -1,12 +1,23 @@
-import { assertValidClusterSpec } from "../validate";
+import { DEFAULT_POLICY, FINAL_CHECK_DEADLINE_MS, PREFLIGHT_DEADLINE_MS } from "../defaults";
 import { HostDriver } from "../hosts/driver";
-import { ClusterSpec, DEFAULT_POLICY, RolloutPolicy, ServerEndpoint } from "../spec";
-import { RolloutContext } from "./context";
+import { ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
+import { assertValidClusterSpec } from "../validate";
+import { ClusterView, RolloutContext, withMemberUp, withSurge } from "./context";
 import { EventLog, EventSink, seconds, StepKind } from "./events";
 import { observeCluster, observeServer, ObservedCluster } from "./observe";
-import { DesiredConfigs, formatPlan, planRollout, RolloutPlan } from "./plan";
+import { DesiredConfigs, formatPlan, planRollout, PlannedStep, RolloutPlan } from "./plan";
 import { HaltReport, MemberReport, RolloutReport } from "./report";
-import { recoverMember, reloadMember, restartMember, rollbackMember, StepFailure, surgeDown, surgeUp } from "./steps";
+import {
+  recoverMember,
+  reloadMember,
+  restartMember,
+  rollbackMember,
+  startCluster,
+  StepFailure,
+  StepTimings,
+  surgeDown,
+  surgeUp,
+} from "./steps";
 import { TrafficWatch } from "./traffic-watch";
 
 export interface RolloutOptions {
@@ -19,9 +30,15 @@ export interface RolloutOptions {
   readonly listenHost?: string;
   /** Run a request/reply loop during the rollout and put what clients felt in the report. Default true. */
   readonly watchTraffic?: boolean;
+  /**
+   * Asked before every step that would take a server down or bring one up: a reason (e.g. "Ctrl-C") stops the
+   * rollout there, with the member in progress finished, the surge server left serving and a report saying how to
+   * resume. Undefined: go on.
+   */
+  readonly stopRequested?: () => string | undefined;
 }
 
-/** Pre-flight said no: nothing was touched. */
+/** Pre-flight or validation said no: nothing was touched. */
 export class RolloutRefused extends Error {
   constructor(readonly plan: RolloutPlan) {
     super(formatPlan(plan));
@@ -29,13 +46,20 @@ export class RolloutRefused extends Error {
   }
 }
 
-/** A gate failed: the rollout stopped; the report says where, what the server said, and whether it rolled back. */
+/** A step failed: the rollout stopped; the report says where, what the server said, and whether it rolled back. */
 export class RolloutHalted extends Error {
   constructor(readonly report: RolloutReport) {
-    super(
-      `rollout halted at ${report.halt?.server} (${report.halt?.step}), gate ${report.halt?.gate}: ${report.halt?.observation}`,
-    );
+    const h = report.halt;
+    super(`rollout halted at ${h?.server} (${h?.step}), ${h?.gate}: ${h?.observation}`);
     this.name = "RolloutHalted";
+  }
+}
+
+/** Stopped on request between two steps; the report says what is left and how to resume. */
+export class RolloutInterrupted extends Error {
+  constructor(readonly report: RolloutReport) {
+    super(`rollout interrupted before ${report.interrupted?.before}: ${report.interrupted?.advice}`);
+    this.name = "RolloutInterrupted";
   }
 }
 
@@ -43,32 +67,38 @@ export function resolvePolicy(policy?: Partial<RolloutPolicy>): RolloutPolicy {
   return { ...DEFAULT_POLICY, ...policy };
 }
 
-/** The rendered config of every server, for the planner's comparison. */
+/** The rendered config of every member, for the planner's comparison. */
 export function desiredConfigs(spec: ClusterSpec, driver: HostDriver, listenHost?: string): DesiredConfigs {
   const ctx = new RolloutContext(spec, driver, DEFAULT_POLICY, new EventLog(), listenHost);
   return new Map(spec.members.map((m) => [m.name, ctx.configFor(m)]));
 }
 
-/** Observe and plan without touching anything: what `pulumi preview` shows. */
-export async function previewRollout(
-  options: RolloutOptions,
-): Promise<{ observed: ObservedCluster; plan: RolloutPlan }> {
-  assertValidClusterSpec(options.spec);
-  const observed = await observeCluster(options.spec, options.driver);
-  const plan = planRollout(
+/** Plan from an observation (or an assumed one) without touching anything. */
+export function planFor(options: RolloutOptions, observed: ObservedCluster): RolloutPlan {
+  return planRollout(
     observed,
     options.spec,
     desiredConfigs(options.spec, options.driver, options.listenHost),
     resolvePolicy(options.policy),
   );
-  return { observed, plan };
 }
 
+/** Observe and plan without touching anything: what `pulumi preview` shows. */
+export async function previewRollout(options: RolloutOptions): Promise<{ observed: ObservedCluster; plan: RolloutPlan }> {
+  assertValidClusterSpec(options.spec);
+  const observed = await observeCluster(options.spec, options.driver);
+  return { observed, plan: planFor(options, observed) };
+}
+
+/** Steps that take a server down or bring one up: a stop request is honoured before them, never inside. */
+const STOPPABLE: ReadonlySet<StepKind> = new Set(["start-cluster", "recover-member", "surge-up", "restart-member", "reload-member"]);
+
 /**
- * Roll the cluster to the spec, the way the NATS docs' "Upgrading a cluster" does by hand: pre-flight, surge server
- * up, one member at a time through lame duck and health gates, surge server down, final check. Every decision is
- * made from what the servers report, so running it again after a crash or a halt continues from where things are.
- * Resolves with the report; throws RolloutRefused (nothing touched) or RolloutHalted (a gate failed).
+ * Take the cluster to the spec the way the NATS docs' "Upgrading a cluster" does by hand: pre-flight, surge server
+ * up, one member at a time through lame duck and health gates, surge server down, final check (or, when no member
+ * runs, start them all). Every decision is made from what the servers report, so running it again after a crash,
+ * a halt or a Ctrl-C continues from where things are.
+ * Resolves with the report; throws RolloutRefused (nothing touched), RolloutHalted or RolloutInterrupted.
  */
 export async function runRollout(options: RolloutOptions): Promise<RolloutReport> {
   const { spec, driver } = options;
@@ -78,242 +108,287 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
   const { observed, plan } = await previewRollout(options);
   log.emit({ kind: "info", message: formatPlan(plan) });
   if (plan.refusals.length) throw new RolloutRefused(plan);
-  if (plan.steps.length === 0)
-    return { targetVersion: spec.version, result: "no-change", members: [], totalMs: log.elapsedMs() };
+  const run = new Run(ctx, plan, options.watchTraffic !== false && plan.kind === "rollout");
+  if (plan.steps.length === 0) return run.finish("no-change");
 
-  const members: MemberReport[] = [];
-  const byName = new Map<string, ServerEndpoint>(spec.members.map((m) => [m.name, m]));
-  let surgeStarted: number | undefined;
-  let surgeVersion: string | undefined;
-  const surgeTimes: { readyMs?: number; drainMs?: number } = {};
-  ctx.surgeInCluster = observed.surge.running;
-  for (const m of observed.members) if (!m.reachable) ctx.down.add(m.name);
-  const watch = options.watchTraffic === false ? undefined : new TrafficWatch(spec);
-  const finish = async (result: RolloutReport["result"], halt?: HaltReport): Promise<RolloutReport> => {
-    const clientImpact = await watch?.stop().catch(() => undefined);
-    const surgeRemoved = !(await driver.isRunning(spec.surge));
-    return {
-      targetVersion: spec.version,
-      result,
-      members,
-      surge:
-        surgeStarted !== undefined
-          ? {
-              name: spec.surge.name,
-              version: surgeVersion,
-              lifetimeMs: Date.now() - surgeStarted,
-              ...surgeTimes,
-              removed: surgeRemoved,
-            }
-          : undefined,
-      totalMs: log.elapsedMs(),
-      halt,
-      clientImpact,
-    };
+  let view: ClusterView = {
+    surgeIn: observed.surge.running,
+    down: new Set(observed.members.filter((m) => !m.reachable).map((m) => m.name)),
   };
-
   for (const step of plan.steps) {
+    const stop = STOPPABLE.has(step.kind) ? options.stopRequested?.() : undefined;
+    if (stop) throw new RolloutInterrupted(await run.interrupted(step, stop, view));
     const started = Date.now();
-    const server = step.server ? byName.get(step.server) : undefined;
     log.emit({ kind: "step-start", step: step.kind, server: step.server, message: step.reason });
+    try {
+      view = await run.step(step, view, observed);
+    } catch (err) {
+      if (!(err instanceof StepFailure)) throw err;
+      throw new RolloutHalted(await run.halt(err, step, view));
+    }
+    const took = Date.now() - started;
+    log.emit({ kind: "step-done", step: step.kind, server: step.server, durationMs: took, message: `done in ${seconds(took)}` });
+  }
+  return run.finish("succeeded");
+}
+
+/** One rollout in progress: its steps, and what it has done so far (for the report). */
+class Run {
+  readonly members: MemberReport[] = [];
+  private surgeStarted?: number;
+  private surgeVersion?: string;
+  private readonly surgeTimes: { readyMs?: number; drainMs?: number } = {};
+  private readonly watch?: TrafficWatch;
+  /** Per member being changed: what it ran before (for a rollback). */
+  private previous?: { version: string; configText?: string };
+
+  constructor(
+    private readonly ctx: RolloutContext,
+    private readonly plan: RolloutPlan,
+    watchTraffic: boolean,
+  ) {
+    this.watch = watchTraffic ? new TrafficWatch(ctx.spec) : undefined;
+  }
+
+  /** Perform one planned step from `view`; resolves with the view after it. */
+  async step(step: PlannedStep, view: ClusterView, observed: ObservedCluster): Promise<ClusterView> {
+    const { ctx } = this;
+    const started = Date.now();
     switch (step.kind) {
+      case "start-cluster": {
+        for (const t of await startCluster(ctx, view)) {
+          this.members.push({ ...t, action: "start-cluster", to: ctx.spec.version, result: "done" });
+        }
+        return view;
+      }
       case "preflight":
-        await preflight(ctx, observed);
-        await watch
+        await this.preflight(view);
+        await this.watch
           ?.start()
-          .catch((err) => log.emit({ kind: "warning", message: `traffic watch not started: ${err}` }));
-        break;
-      case "surge-up":
-        surgeStarted = Date.now();
-        surgeVersion = step.to ?? plan.surgeVersion ?? spec.version;
+          .catch((err) => ctx.log.emit({ kind: "warning", message: `traffic watch not started: ${err}` }));
+        return view;
+      case "surge-up": {
+        const inView = withSurge(view, true);
+        this.surgeStarted = Date.now();
+        this.surgeVersion = step.to ?? this.plan.surgeVersion ?? ctx.spec.version;
         try {
-          surgeTimes.readyMs = await surgeUp(ctx, surgeVersion);
+          this.surgeTimes.readyMs = await surgeUp(ctx, inView, this.surgeVersion);
         } catch (err) {
-          if (!(err instanceof StepFailure)) throw err;
-          // No member was touched yet: take the surge server away again and stop.
-          await surgeDown(ctx).catch(() => undefined);
-          throw new RolloutHalted(
-            await finish(
-              "halted",
-              await haltReport(ctx, err, false, "the surge server could not join; no member was touched"),
-            ),
-          );
+          // No member was touched yet: take the surge server away again before halting.
+          if (err instanceof StepFailure) await surgeDown(ctx).catch(() => undefined);
+          throw err;
         }
-        break;
-      case "restart-member":
-      case "reload-member":
+        return inView;
+      }
       case "recover-member": {
-        const member = server!;
+        const member = ctx.member(step.server!);
+        const upView = withMemberUp(view, member.name);
+        const version = step.to ?? ctx.spec.version;
+        this.previous = undefined;
+        const timings = await recoverMember(ctx, upView, member, version);
+        // Found down: how long it had been down is unknown; the report says when it came back instead.
+        this.members.push({
+          ...timings,
+          name: member.name,
+          action: step.kind,
+          to: version,
+          result: "done",
+          downMs: undefined,
+          totalMs: Date.now() - started,
+          note: `was found down; serving again after ${seconds(Date.now() - started)}`,
+        });
+        return upView;
+      }
+      case "restart-member":
+      case "reload-member": {
+        const member = ctx.member(step.server!);
         // Reconcile from what the member reports now, not from the plan made at the start.
-        const now = await observeServer(member, driver, ctx.monitor(member));
-        const desired = ctx.configFor(member);
-        if (now.reachable && now.version === spec.version && now.configText === desired) {
-          members.push({
-            name: member.name,
-            action: step.kind,
-            from: now.version,
-            to: spec.version,
-            result: "skipped",
-            note: "already at the target",
-          });
-          log.emit({ kind: "step-skip", step: step.kind, server: member.name, message: "already at the target" });
-          continue;
+        const now = await observeServer(member, ctx.driver, ctx.monitor(member));
+        if (now.reachable && now.version === ctx.spec.version && now.configText === ctx.configFor(member)) {
+          this.members.push({ name: member.name, action: step.kind, from: now.version, to: ctx.spec.version, result: "skipped", note: "already at the target" });
+          ctx.log.emit({ kind: "step-skip", step: step.kind, server: member.name, message: "already at the target" });
+          return view;
         }
-        const previous = { version: now.version ?? now.installedVersion ?? spec.version, configText: now.configText };
-        try {
-          const result =
-            step.kind === "reload-member"
-              ? await reloadMember(ctx, member)
-              : step.kind === "recover-member"
-                ? await recoverMember(ctx, member)
-                : await restartMember(ctx, member, member.name === observed.metaLeader);
-          members.push({
-            name: member.name,
-            action: step.kind,
-            from: previous.version,
-            to: spec.version,
-            result: "done",
-            ...result,
-            totalMs: Date.now() - started,
-          });
-        } catch (err) {
-          if (!(err instanceof StepFailure)) throw err;
-          return halt(ctx, err, members, previous, step.kind, finish);
-        }
-        break;
+        this.previous = { version: now.version ?? now.installedVersion ?? ctx.spec.version, configText: now.configText };
+        const timings: StepTimings =
+          step.kind === "reload-member"
+            ? await reloadMember(ctx, view, member)
+            : await restartMember(ctx, view, member, member.name === observed.metaLeader);
+        this.members.push({
+          ...timings,
+          name: member.name,
+          action: step.kind,
+          from: this.previous.version,
+          to: ctx.spec.version,
+          result: "done",
+          totalMs: Date.now() - started,
+        });
+        return view;
       }
       case "surge-down":
-        surgeTimes.drainMs = await surgeDown(ctx);
-        break;
+        this.surgeTimes.drainMs = await surgeDown(ctx);
+        return withSurge(view, false);
       case "final-check":
-        await finalCheck(ctx);
-        break;
+        await this.finalCheck(view);
+        return view;
       case "rollback-member":
         throw new Error("rollback is never planned, only done after a failure");
     }
-    log.emit({
-      kind: "step-done",
-      step: step.kind,
-      server: step.server,
-      durationMs: Date.now() - started,
-      message: `done in ${seconds(Date.now() - started)}`,
-    });
   }
-  return finish("succeeded");
-}
 
-/** Every member healthy (one look, no soak), or the rollout is refused and names the member. */
-async function preflight(ctx: RolloutContext, observed: ObservedCluster): Promise<void> {
-  for (const member of ctx.spec.members) {
-    const o = observed.members.find((m) => m.name === member.name)!;
-    if (!o.reachable) continue; // planned as recover-member
-    const result = await ctx.gate("preflight", member, o.version!, { soak: false, deadlineMs: 15_000 });
-    if (!result.passed) {
-      throw new RolloutRefused({
-        targetVersion: ctx.spec.version,
-        steps: [],
-        refusals: [
-          `pre-flight: member ${member.name} failed gate ${result.failure!.gate}: ${result.failure!.observation}`,
-        ],
-        estimatedSeconds: 0,
-      });
+  /** Every member that is up healthy (one look, no soak), or the rollout is refused and names the member. */
+  private async preflight(view: ClusterView): Promise<void> {
+    for (const member of this.ctx.spec.members) {
+      if (view.down.has(member.name)) continue;
+      const version = (await this.ctx.monitor(member).varz().catch(() => undefined))?.version ?? this.ctx.spec.version;
+      const result = await this.ctx.gate("preflight", member, version, view, { soak: false, deadlineMs: PREFLIGHT_DEADLINE_MS });
+      if (!result.passed) {
+        throw new RolloutRefused({
+          kind: "rollout",
+          targetVersion: this.ctx.spec.version,
+          steps: [],
+          refusals: [`pre-flight: member ${member.name} failed gate ${result.failure.gate}: ${result.failure.observation}`],
+          estimatedSeconds: 0,
+        });
+      }
     }
   }
-}
 
-/** After the surge server left: every member at the target, routed to the others, JetStream meta group exactly the
- * members. */
-async function finalCheck(ctx: RolloutContext): Promise<void> {
-  for (const member of ctx.spec.members) {
-    const result = await ctx.gate("final-check", member, ctx.spec.version, { soak: false, deadlineMs: 60_000 });
-    if (!result.passed)
-      throw new StepFailure(member.name, "final-check", result.failure!.gate, result.failure!.observation);
+  /** After the surge server left: every member at the target, routed to the others, the meta group exactly the members. */
+  private async finalCheck(view: ClusterView): Promise<void> {
+    for (const member of this.ctx.spec.members) {
+      const result = await this.ctx.gate("final-check", member, this.ctx.spec.version, view, {
+        soak: false,
+        deadlineMs: FINAL_CHECK_DEADLINE_MS,
+      });
+      if (!result.passed) {
+        throw new StepFailure(member.name, "final-check", result.failure.gate, result.failure.observation);
+      }
+    }
   }
-}
 
-async function haltReport(
-  ctx: RolloutContext,
-  failure: StepFailure,
-  rolledBack: boolean,
-  advice: string,
-): Promise<HaltReport> {
-  const server =
-    failure.server === ctx.spec.surge.name ? ctx.spec.surge : ctx.spec.members.find((m) => m.name === failure.server)!;
-  const logTail = await ctx.driver.readLog(server, 15).catch(() => "");
-  ctx.log.emit({
-    kind: "halt",
-    step: failure.step,
-    server: failure.server,
-    message: `gate ${failure.gate}: ${failure.observation}`,
-  });
-  return {
-    server: failure.server,
-    step: failure.step,
-    gate: failure.gate,
-    observation: failure.observation,
-    logTail,
-    rolledBack,
-    advice,
-  };
-}
+  async finish(
+    result: RolloutReport["result"],
+    extra: Pick<RolloutReport, "halt" | "interrupted"> = {},
+  ): Promise<RolloutReport> {
+    const clientImpact = await this.watch?.stop().catch(() => undefined);
+    const surge = this.ctx.spec.surge;
+    const surgeRemoved = !(await this.ctx.driver.isRunning(surge).catch(() => true));
+    return {
+      kind: this.plan.kind,
+      targetVersion: this.ctx.spec.version,
+      result,
+      members: this.members,
+      surge:
+        this.surgeStarted !== undefined
+          ? {
+              name: surge.name,
+              version: this.surgeVersion,
+              lifetimeMs: Date.now() - this.surgeStarted,
+              ...this.surgeTimes,
+              removed: surgeRemoved,
+            }
+          : undefined,
+      totalMs: this.ctx.log.elapsedMs(),
+      clientImpact,
+      ...extra,
+    };
+  }
 
-/**
- * A member failed its gates: never touch another member. With auto-rollback, put it back on its previous
- * version through the same gates and take the surge server away; without (or if the rollback fails too), leave
- * the surge server carrying clients and say what to do.
- */
-async function halt(
-  ctx: RolloutContext,
-  failure: StepFailure,
-  members: MemberReport[],
-  previous: { version: string; configText?: string },
-  step: StepKind,
-  finish: (result: RolloutReport["result"], halt?: HaltReport) => Promise<RolloutReport>,
-): Promise<never> {
-  const member = ctx.spec.members.find((m) => m.name === failure.server)!;
-  // Timings of a failed attempt would read like a healthy restart: keep only how long it drained, name the gate.
-  const failed: MemberReport = {
-    name: member.name,
-    action: step,
-    from: previous.version,
-    to: ctx.spec.version,
-    result: "failed",
-    drainMs: failure.partial?.drainMs,
-    note: `failed at gate ${failure.gate}`,
-  };
-  const report = await haltReport(ctx, failure, false, "");
-  if (!ctx.policy.autoRollback || step === "recover-member") {
-    members.push(failed);
-    throw new RolloutHalted(
-      await finish("halted", {
+  /** Stopped on request before `next`: nothing more is touched; the surge server, if up, keeps serving. */
+  async interrupted(next: PlannedStep, why: string, view: ClusterView): Promise<RolloutReport> {
+    const before = `${next.kind}${next.server ? ` ${next.server}` : ""}`;
+    const done = this.members.filter((m) => m.result === "done").map((m) => m.name);
+    const advice =
+      `stopped on request (${why})` +
+      (done.length ? ` after ${done.join(", ")}` : ", before any server was touched") +
+      (view.surgeIn ? `; the surge server ${this.ctx.spec.surge.name} keeps serving` : "") +
+      "; run the same command again (`pulumi up`) to resume from what the servers report";
+    this.ctx.log.emit({ kind: "warning", step: next.kind, server: next.server, message: `interrupted: ${advice}` });
+    return this.finish("interrupted", { interrupted: { before, advice } });
+  }
+
+  /**
+   * A step failed: never touch another member. A failure before the member was taken down (its binary could not be
+   * fetched) leaves it as it was. Otherwise, with auto-rollback, put it back on its previous version through the
+   * same gates and take the surge server away; without (or if the rollback fails too), leave the surge server
+   * carrying clients and say what to do.
+   */
+  async halt(failure: StepFailure, step: PlannedStep, view: ClusterView): Promise<RolloutReport> {
+    const { ctx } = this;
+    const report = await this.haltReport(failure);
+    const isMember = ctx.spec.members.some((m) => m.name === failure.server);
+    const surgeUpNow = view.surgeIn;
+    const keepSurge = "the surge server keeps carrying clients";
+    if (!isMember || step.kind === "final-check") {
+      const advice =
+        step.kind === "surge-up"
+          ? "the surge server could not join and was removed; no member was touched"
+          : step.kind === "surge-down"
+            ? "every member is at the target; the surge server could not be removed: run again to remove it"
+            : "no member was changed by this step; fix the cause and run again";
+      return this.finish("halted", { halt: { ...report, advice } });
+    }
+    const member = ctx.member(failure.server);
+    const failed: MemberReport = {
+      name: member.name,
+      action: step.kind,
+      from: this.previous?.version,
+      to: ctx.spec.version,
+      result: "failed",
+      drainMs: failure.partial?.drainMs,
+      note: `failed at ${failure.gate}`,
+    };
+    this.members.push(failed);
+
+    if (failure.untouched) {
+      // Nothing is down: the surge server is not needed any more, and a re-run brings it up again.
+      if (view.surgeIn) await surgeDown(ctx).catch(() => undefined);
+      const advice =
+        `${member.name} was never taken down: it still runs ${this.previous?.version ?? "as before"} and serves ` +
+        `clients${view.surgeIn ? "; the surge server was removed" : ""}; fix the cause and run again to resume`;
+      return this.finish("halted", { halt: { ...report, advice } });
+    }
+    if (!ctx.policy.autoRollback || step.kind === "recover-member" || step.kind === "start-cluster" || !this.previous) {
+      const advice = `${member.name} is left as it is${surgeUpNow ? ` and ${keepSurge}` : ""}; fix the cause and run again, or set the previous version`;
+      return this.finish("halted", { halt: { ...report, advice } });
+    }
+    try {
+      const back = await rollbackMember(ctx, view, member, this.previous);
+      this.members[this.members.length - 1] = {
+        ...failed,
+        result: "rolled-back",
+        note: `${failed.note}; back on ${this.previous.version}, its gates passed in ${seconds(back.gateTimings?.at(-1)?.ms ?? 0)}`,
+      };
+    } catch (err) {
+      const why = err instanceof StepFailure ? `${err.gate}: ${err.observation}` : String(err);
+      const advice = `the rollback failed too (${why}); ${member.name} is down, ${keepSurge}; no other member was touched`;
+      return this.finish("halted", { halt: { ...report, advice } });
+    }
+    if (view.surgeIn) await surgeDown(ctx);
+    return this.finish("halted", {
+      halt: {
         ...report,
-        advice: `${member.name} is left as it is and the surge server keeps carrying clients; fix the cause and run again, or set the previous version`,
-      }),
-    );
-  }
-  try {
-    const back = await rollbackMember(ctx, member, previous);
-    members.push({
-      ...failed,
-      result: "rolled-back",
-      note: `${failed.note}; back on ${previous.version}, its gates passed in ${seconds(back.gateTimings?.at(-1)?.ms ?? 0)}`,
+        rolledBack: true,
+        advice: `the cluster is back on ${this.previous.version}; fix the cause (see the log lines) before running again`,
+      },
     });
-  } catch (err) {
-    members.push(failed);
-    const why = err instanceof StepFailure ? `${err.gate}: ${err.observation}` : String(err);
-    throw new RolloutHalted(
-      await finish("halted", {
-        ...report,
-        advice: `the rollback failed too (${why}); ${member.name} is down, the surge server keeps carrying clients; no other member was touched`,
-      }),
-    );
   }
-  if (ctx.surgeInCluster) await surgeDown(ctx);
-  throw new RolloutHalted(
-    await finish("halted", {
-      ...report,
-      rolledBack: true,
-      advice: `the cluster is back on ${previous.version}; fix the cause (see the log lines) before running again`,
-    }),
-  );
+
+  private async haltReport(failure: StepFailure): Promise<HaltReport> {
+    const { ctx } = this;
+    const server: ServerEndpoint | undefined =
+      failure.server === ctx.spec.surge.name ? ctx.spec.surge : ctx.spec.members.find((m) => m.name === failure.server);
+    const logTail = server ? await ctx.driver.readLog(server, 15).catch(() => "") : "";
+    ctx.log.emit({ kind: "halt", step: failure.step, server: failure.server, message: `${failure.gate}: ${failure.observation}` });
+    return {
+      server: failure.server,
+      step: failure.step,
+      gate: failure.gate,
+      observation: failure.observation,
+      logTail,
+      rolledBack: false,
+      advice: "",
+    };
+  }
 }

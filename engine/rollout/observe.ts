@@ -1,7 +1,9 @@
+import { OBSERVE_CONCURRENCY } from "../defaults";
 import { HostDriver } from "../hosts/driver";
 import { MonitorClient } from "../monitor/client";
 import { ClusterSpec, monitorUrl, ServerEndpoint } from "../spec";
-import { describeError } from "../gates/gate";
+import { describeError, mapBounded } from "../util/async";
+import { isVersion } from "../versions";
 
 /** What one server looks like right now, from its host (driver) and its monitoring port. */
 export interface ObservedServer {
@@ -27,6 +29,11 @@ export interface ObservedCluster {
   readonly surge: ObservedServer;
   /** The meta leader most members agree on. */
   readonly metaLeader?: string;
+  /**
+   * Set when the servers were not asked (preview before the hosts exist, or they did not answer in time): the
+   * observation is assumed from the stack's inputs, and this says why.
+   */
+  readonly assumed?: string;
 }
 
 export async function observeServer(
@@ -39,8 +46,7 @@ export async function observeServer(
     driver.installedVersion(server),
     driver.readConfig(server),
   ]);
-  if (!running)
-    return { name: server.name, running, reachable: false, installedVersion, configText, error: "not running" };
+  if (!running) return { name: server.name, running, reachable: false, installedVersion, configText, error: "not running" };
   try {
     const varz = await monitor.varz();
     return {
@@ -57,14 +63,35 @@ export async function observeServer(
   }
 }
 
-/** Observe every member and the surge server in parallel. Every decision of the planner starts here. */
+/**
+ * Observe every member and the surge server, a bounded number at a time (a 50-member cluster must not open 150
+ * connections at once, nor wait for them one by one). Every decision of the planner starts here.
+ */
 export async function observeCluster(spec: ClusterSpec, driver: HostDriver): Promise<ObservedCluster> {
-  const [members, surge] = await Promise.all([
-    Promise.all(spec.members.map((m) => observeServer(m, driver))),
-    observeServer(spec.surge, driver),
-  ]);
+  const servers = [...spec.members, spec.surge];
+  const seen = await mapBounded(servers, OBSERVE_CONCURRENCY, (s) => observeServer(s, driver));
+  const members = seen.slice(0, spec.members.length);
+  const surge = seen[seen.length - 1];
+  return { members, surge, metaLeader: majorityMetaLeader(members) };
+}
+
+/** The meta leader most members name (a member that just lost leadership may still name itself). */
+function majorityMetaLeader(members: ReadonlyArray<ObservedServer>): string | undefined {
   const votes = new Map<string, number>();
   for (const m of members) if (m.metaLeader) votes.set(m.metaLeader, (votes.get(m.metaLeader) ?? 0) + 1);
-  const metaLeader = [...votes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-  return { members, surge, metaLeader };
+  return [...votes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+}
+
+/**
+ * What the planner assumes when it cannot ask the servers: every member running what the stack last recorded
+ * (`versions`, from the resource's outputs) or, for a member never seen, nothing yet; no surge server.
+ */
+export function assumeObserved(spec: ClusterSpec, versions: Readonly<Record<string, string>> | undefined, why: string): ObservedCluster {
+  const members = spec.members.map((m): ObservedServer => {
+    const version = versions?.[m.name];
+    return isVersion(version)
+      ? { name: m.name, running: true, reachable: true, version, installedVersion: version }
+      : { name: m.name, running: false, reachable: false, error: "not observed" };
+  });
+  return { members, surge: { name: spec.surge.name, running: false, reachable: false }, assumed: why };
 }

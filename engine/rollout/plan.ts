@@ -1,4 +1,5 @@
 import { readRestartDigest } from "../config/text";
+import { ESTIMATE_SECONDS } from "../defaults";
 import { ClusterSpec, RolloutPolicy } from "../spec";
 import { compareVersions, downgradeProblem } from "../versions";
 import { StepKind } from "./events";
@@ -14,6 +15,8 @@ export interface PlannedStep {
 }
 
 export interface RolloutPlan {
+  /** `bootstrap` when no member runs (first deployment): all start together; else a rolling `rollout`. */
+  readonly kind: "bootstrap" | "rollout";
   readonly targetVersion: string;
   readonly steps: ReadonlyArray<PlannedStep>;
   /** Reasons the rollout must not start (pre-flight): nothing is touched when this is non-empty. */
@@ -22,25 +25,24 @@ export interface RolloutPlan {
   readonly surgeVersion?: string;
   /** Rough duration from the policy and lame-duck settings. */
   readonly estimatedSeconds: number;
+  /** Set when the servers were not observed: the plan is from the stack's inputs, and this says why. */
+  readonly assumed?: string;
 }
 
 /** The config each server should have: rendered text (compared by restart digest and then by text). */
 export type DesiredConfigs = ReadonlyMap<string, string>;
 
-type MemberAction = { kind: "restart-member" | "reload-member" | "recover-member"; reason: string } | undefined;
+type MemberChange = { kind: "restart-member" | "reload-member"; reason: string };
 
-/** Decide what a member needs, from what it reports now. */
-function memberAction(spec: ClusterSpec, m: ObservedServer, desiredConfig: string | undefined): MemberAction {
-  if (!m.reachable) {
-    return { kind: "recover-member", reason: `not answering (${m.error ?? "unknown"}): start it at ${spec.version}` };
+/** What a running member needs to reach the spec, from what it reports now (undefined: nothing). */
+function memberChange(spec: ClusterSpec, version: string | undefined, configText: string | undefined, desired: string | undefined): MemberChange | undefined {
+  if (version !== spec.version) {
+    if (version === undefined) return { kind: "restart-member", reason: `to ${spec.version}` };
+    const direction = compareVersions(spec.version, version) < 0 ? "downgrade" : "upgrade";
+    return { kind: "restart-member", reason: `${direction} ${version} → ${spec.version}` };
   }
-  if (m.version !== spec.version) {
-    const direction = compareVersions(spec.version, m.version ?? "0.0.0") < 0 ? "downgrade" : "upgrade";
-    return { kind: "restart-member", reason: `${direction} ${m.version} → ${spec.version}` };
-  }
-  if (desiredConfig !== undefined && m.configText !== desiredConfig) {
-    const restart = readRestartDigest(m.configText) !== readRestartDigest(desiredConfig);
-    return restart
+  if (desired !== undefined && configText !== desired) {
+    return readRestartDigest(configText) !== readRestartDigest(desired)
       ? {
           kind: "restart-member",
           reason: "config change that needs a restart (listeners, names, routes, JetStream or extra settings)",
@@ -50,10 +52,46 @@ function memberAction(spec: ClusterSpec, m: ObservedServer, desiredConfig: strin
   return undefined;
 }
 
+/** A member found down is started as it was: its installed version, or the target when nothing is installed. */
+function recoveryOf(spec: ClusterSpec, m: ObservedServer): PlannedStep {
+  const version = m.installedVersion ?? spec.version;
+  return {
+    kind: "recover-member",
+    server: m.name,
+    to: version,
+    reason: m.installedVersion
+      ? `found down (${m.error ?? "not running"}): start it again at its installed ${version}, through the gates`
+      : `not started yet: start it at ${version}, through the gates`,
+  };
+}
+
+/** Rough duration of a plan, in seconds: the one estimate, for observed and assumed plans alike. */
+export function estimateSeconds(steps: ReadonlyArray<PlannedStep>, spec: ClusterSpec, policy: RolloutPolicy): number {
+  const grace = spec.lameDuck.gracePeriodSeconds;
+  const soak = policy.minHealthySeconds;
+  const { restartOverhead, gateOverhead, checks, bootstrap } = ESTIMATE_SECONDS;
+  const cost: Record<StepKind, number> = {
+    "start-cluster": bootstrap,
+    preflight: checks / 2,
+    "surge-up": soak + restartOverhead,
+    "recover-member": soak + restartOverhead + gateOverhead,
+    "restart-member": grace + restartOverhead + soak + gateOverhead,
+    "rollback-member": grace + restartOverhead + soak + gateOverhead,
+    "reload-member": soak + 1,
+    "surge-down": grace + gateOverhead,
+    "final-check": checks / 2,
+  };
+  return Math.round(steps.reduce((sum, s) => sum + cost[s.kind], 0));
+}
+
 /**
- * The ordered rollout from observed state to the spec: pre-flight, surge up, one member at a time (followers first,
- * the meta leader last), surge down, final check. Pure: the same observation always gives the same plan, and a
- * re-run after a crash plans only what is left (members already at the target are skipped).
+ * The ordered plan from observed state to the spec. Pure: the same observation always gives the same plan, and a
+ * re-run after a crash, a halt or a Ctrl-C plans only what is left.
+ *
+ * - No member runs (first deployment, or every host restarted): start them all together (`start-cluster`).
+ * - Members found down are started again first (`recover-member`, at their installed version): that takes nothing
+ *   from the cluster, and pre-flight then sees the whole cluster.
+ * - Then pre-flight, surge up, one member at a time (followers first, the meta leader last), surge down, final check.
  */
 export function planRollout(
   observed: ObservedCluster,
@@ -61,71 +99,75 @@ export function planRollout(
   desired: DesiredConfigs,
   policy: RolloutPolicy,
 ): RolloutPlan {
-  const refusals: string[] = [];
-  const actions = observed.members.map((m) => ({ member: m, action: memberAction(spec, m, desired.get(m.name)) }));
-  const down = actions.filter((a) => a.action?.kind === "recover-member");
+  const base = { targetVersion: spec.version, assumed: observed.assumed };
   const surgeUp = observed.surge.running;
   // A surge host that exists but no longer runs (killed mid-way through surge-down) still needs removing.
   const surgeLeft = surgeUp || observed.surge.installedVersion !== undefined;
+  const surgeDown: PlannedStep = {
+    kind: "surge-down",
+    server: spec.surge.name,
+    reason: "lame duck: its clients move back to the members; then removed",
+  };
 
-  // A member down is only acceptable as the trace of an interrupted rollout (the surge server is still up) and
-  // only one: otherwise pre-flight refuses and names it.
-  if (down.length > 1) {
-    refusals.push(
-      `pre-flight: ${down.length} members are down (${down.map((d) => `${d.member.name}: ${d.member.error}`).join("; ")}); a rollout needs all but at most one member of an interrupted rollout up`,
-    );
-  } else if (down.length === 1 && !surgeUp) {
-    refusals.push(
-      `pre-flight: member ${down[0].member.name} is down (${down[0].member.error}); bring it back (or fix the cause) before a rollout`,
-    );
+  const anyUp = observed.members.some((m) => m.running || m.reachable);
+  if (!anyUp && !surgeUp) {
+    const steps: PlannedStep[] = [
+      {
+        kind: "start-cluster",
+        to: spec.version,
+        reason:
+          `no member runs: start all ${spec.members.length} at ${spec.version} together (JetStream needs a quorum ` +
+          "to elect a meta leader), then each must pass its gates",
+      },
+      ...(surgeLeft ? [surgeDown] : []),
+    ];
+    return { ...base, kind: "bootstrap", steps, refusals: [], estimatedSeconds: estimateSeconds(steps, spec, policy) };
   }
 
-  for (const { member, action } of actions) {
-    if (action?.kind !== "restart-member" || !member.version) continue;
-    const problem =
-      compareVersions(spec.version, member.version) < 0 ? downgradeProblem(member.version, spec.version) : undefined;
+  const recoveries = observed.members.filter((m) => !m.reachable).map((m) => recoveryOf(spec, m));
+  // What each member needs once it is up: running members as they report; recovered ones as they will start.
+  const changes = observed.members.flatMap((m) => {
+    const recovery = recoveries.find((r) => r.server === m.name);
+    const version = recovery ? recovery.to : m.version;
+    const configText = recovery ? (m.configText ?? desired.get(m.name)) : m.configText;
+    const change = memberChange(spec, version, configText, desired.get(m.name));
+    return change ? [{ member: m, from: version, ...change }] : [];
+  });
+
+  const refusals: string[] = [];
+  for (const c of changes) {
+    if (c.kind !== "restart-member" || c.from === undefined || compareVersions(spec.version, c.from) >= 0) continue;
+    const problem = downgradeProblem(c.from, spec.version);
     if (problem && !policy.allowUnsafeDowngrade) {
       refusals.push(
-        `version: downgrade of ${member.name} ${member.version} → ${spec.version} refused: ${problem} (set allowUnsafeDowngrade to force it)`,
+        `version: downgrade of ${c.member.name} ${c.from} → ${spec.version} refused: ${problem} ` +
+          "(set rollout.allowUnsafeDowngrade to force it)",
       );
     }
   }
 
-  const changing = actions.filter((a) => a.action !== undefined);
-  if (changing.length === 0) {
-    const steps: PlannedStep[] = surgeLeft
-      ? [
-          {
-            kind: "surge-down",
-            server: spec.surge.name,
-            reason: "left over from an interrupted rollout: every member is already at the target",
-          },
-        ]
-      : [];
-    return {
-      targetVersion: spec.version,
-      steps,
-      refusals,
-      estimatedSeconds: steps.length ? spec.lameDuck.gracePeriodSeconds + 5 : 0,
-    };
+  if (changes.length === 0) {
+    const steps: PlannedStep[] = [...recoveries];
+    if (surgeLeft) {
+      steps.push({ ...surgeDown, reason: "left over from an interrupted rollout: every member is already at the target" });
+    }
+    if (recoveries.length > 0) {
+      steps.push({ kind: "final-check", reason: "every member healthy at the target, no surge server, no ghost peers" });
+    }
+    return { ...base, kind: "rollout", steps, refusals, estimatedSeconds: estimateSeconds(steps, spec, policy) };
   }
 
-  // Followers first in spec order, the meta leader last (restarting it forces an election: do it once, at the end);
-  // a member that is down comes first, since the cluster is short of it until it is back.
+  // Followers first in spec order, the meta leader last (restarting it forces an election: do it once, at the end).
   const leader = observed.metaLeader;
-  const ordered = [
-    ...changing.filter((a) => a.action?.kind === "recover-member"),
-    ...changing.filter((a) => a.action?.kind !== "recover-member" && a.member.name !== leader),
-    ...changing.filter((a) => a.action?.kind !== "recover-member" && a.member.name === leader),
-  ];
-  const needsRestart = ordered.some((a) => a.action?.kind !== "reload-member");
-  const useSurge = policy.useSurge && needsRestart;
+  const ordered = [...changes.filter((c) => c.member.name !== leader), ...changes.filter((c) => c.member.name === leader)];
+  const useSurge = policy.useSurge && ordered.some((c) => c.kind === "restart-member");
   const surgeVersion =
     observed.members.find((m) => m.reachable && m.version !== spec.version)?.version ??
     observed.surge.version ??
     spec.version;
 
   const steps: PlannedStep[] = [
+    ...recoveries,
     { kind: "preflight", reason: "every member healthy (ready, routes, JetStream current) or nothing is touched" },
   ];
   if (useSurge) {
@@ -135,61 +177,46 @@ export function planRollout(
       to: surgeUp ? observed.surge.version : surgeVersion,
       reason: surgeUp
         ? "already running (interrupted rollout): adopted after its gates pass"
-        : `temporary server joins through the members' routes so clients leaving a member have somewhere to go${spec.surge.jetstream ? "" : " (client-only: never in the JetStream meta group)"}`,
+        : "temporary server joins through the members' routes so clients leaving a member have somewhere to go" +
+          (spec.surge.jetstream ? "" : " (client-only: never in the JetStream meta group)"),
     });
   }
-  for (const { member, action } of ordered) {
-    const isLeader = member.name === leader && spec.jetstream.enabled;
+  for (const c of ordered) {
+    const isLeader = c.member.name === leader && spec.jetstream.enabled && c.kind === "restart-member";
     steps.push({
-      kind: action!.kind,
-      server: member.name,
-      from: member.version ?? member.installedVersion,
+      kind: c.kind,
+      server: c.member.name,
+      from: c.from,
       to: spec.version,
-      reason:
-        action!.reason +
-        (isLeader && action!.kind === "restart-member" ? "; JetStream meta leader: last, steps down first" : ""),
+      reason: c.reason + (isLeader ? "; JetStream meta leader: last, steps down first" : ""),
     });
   }
-  if (useSurge || surgeLeft) {
-    steps.push({
-      kind: "surge-down",
-      server: spec.surge.name,
-      reason: "lame duck: its clients move back to the members; then removed",
-    });
-  }
+  if (useSurge || surgeLeft) steps.push(surgeDown);
   steps.push({ kind: "final-check", reason: "every member healthy at the target, no surge server, no ghost peers" });
-
-  const perRestart = spec.lameDuck.gracePeriodSeconds + 3 + policy.minHealthySeconds + 2;
-  const estimatedSeconds =
-    ordered.reduce(
-      (sum, a) => sum + (a.action?.kind === "reload-member" ? policy.minHealthySeconds + 1 : perRestart),
-      0,
-    ) +
-    (useSurge ? policy.minHealthySeconds + 3 + spec.lameDuck.gracePeriodSeconds + 2 : 0) +
-    3;
   return {
-    targetVersion: spec.version,
+    ...base,
+    kind: "rollout",
     steps,
     refusals,
     surgeVersion: useSurge ? surgeVersion : undefined,
-    estimatedSeconds,
+    estimatedSeconds: estimateSeconds(steps, spec, policy),
   };
 }
 
 /** The plan as lines for `pulumi preview` and the console. */
 export function formatPlan(plan: RolloutPlan): string {
-  if (plan.refusals.length)
+  if (plan.refusals.length) {
     return ["Rollout refused, nothing will be touched:", ...plan.refusals.map((r) => `  - ${r}`)].join("\n");
-  if (plan.steps.length === 0)
+  }
+  if (plan.steps.length === 0) {
     return `No rollout: every member already runs ${plan.targetVersion} with the desired config.`;
-  const lines = [
-    `Rollout to nats-server ${plan.targetVersion}, ${plan.steps.length} steps, about ${plan.estimatedSeconds}s:`,
-  ];
+  }
+  const what = plan.kind === "bootstrap" ? "Start of a new cluster at" : "Rollout to";
+  const lines = [`${what} nats-server ${plan.targetVersion}, ${plan.steps.length} steps, about ${plan.estimatedSeconds}s:`];
+  if (plan.assumed) lines.push(`  (planned from the stack's inputs: ${plan.assumed}; \`pulumi up\` plans again from the servers)`);
   plan.steps.forEach((s, i) => {
     const change = s.from || s.to ? ` ${s.from ?? "?"} → ${s.to ?? "?"}`.replace(/^ \? → /, " ") : "";
-    lines.push(
-      `  ${String(i + 1).padStart(2)}. ${s.kind.padEnd(15)} ${(s.server ?? "").padEnd(14)}${change}  (${s.reason})`,
-    );
+    lines.push(`  ${String(i + 1).padStart(2)}. ${s.kind.padEnd(15)} ${(s.server ?? "").padEnd(14)}${change}  (${s.reason})`);
   });
   return lines.join("\n");
 }

@@ -1,4 +1,4 @@
-import { GateName } from "../gates/gate";
+import { FailurePoint } from "./steps";
 import { GateTiming } from "../gates/run";
 import { seconds, StepKind } from "./events";
 import { TrafficSummary } from "./traffic-watch";
@@ -22,7 +22,7 @@ export interface MemberReport {
 export interface HaltReport {
   readonly server: string;
   readonly step: StepKind;
-  readonly gate: GateName | "start" | "lame-duck";
+  readonly gate: FailurePoint;
   readonly observation: string;
   /** Last lines of the failed server's log. */
   readonly logTail: string;
@@ -31,9 +31,18 @@ export interface HaltReport {
   readonly advice: string;
 }
 
+/** Stopped on request (Ctrl-C) between two members: what is left, and how to resume. */
+export interface InterruptReport {
+  /** The step that would have come next. */
+  readonly before: string;
+  readonly advice: string;
+}
+
 export interface RolloutReport {
+  /** A rolling change of a running cluster, or the start of one that did not run (first deployment). */
+  readonly kind: "bootstrap" | "rollout";
   readonly targetVersion: string;
-  readonly result: "succeeded" | "halted" | "no-change";
+  readonly result: "succeeded" | "halted" | "interrupted" | "no-change";
   readonly members: ReadonlyArray<MemberReport>;
   readonly surge?: {
     readonly name: string;
@@ -47,12 +56,14 @@ export interface RolloutReport {
   };
   readonly totalMs: number;
   readonly halt?: HaltReport;
+  readonly interrupted?: InterruptReport;
   readonly clientImpact?: TrafficSummary;
 }
 
 /** The report as text, for the console and `pulumi up` output. */
 export function formatReport(r: RolloutReport): string {
-  const lines = [`Rollout to ${r.targetVersion}: ${r.result.toUpperCase()} in ${seconds(r.totalMs)}`];
+  const what = r.kind === "bootstrap" ? "Start of the cluster at" : "Rollout to";
+  const lines = [`${what} ${r.targetVersion}: ${r.result.toUpperCase()} in ${seconds(r.totalMs)}`];
   for (const m of r.members) {
     const gates = m.gateTimings?.map((g) => `${g.gate} ${seconds(g.ms)}`).join(", ");
     lines.push(
@@ -74,6 +85,9 @@ export function formatReport(r: RolloutReport): string {
     lines.push(
       `  clients: ${c.requests} requests, ${c.failures} failed, longest gap without a reply ${seconds(c.maxGapMs)}, ${c.reconnects} reconnects`,
     );
+  }
+  if (r.interrupted) {
+    lines.push(`  INTERRUPTED before ${r.interrupted.before}: ${r.interrupted.advice}`);
   }
   if (r.halt) {
     const h = r.halt;

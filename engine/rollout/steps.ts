@@ -1,26 +1,61 @@
-import { GateRunResult } from "../gates/run";
+import { GateName } from "../gates/gate";
+import { installBinary } from "../hosts/driver";
 import { ServerEndpoint } from "../spec";
-import { RolloutContext } from "./context";
+import { describeError, sleep } from "../util/async";
+import { ClusterView, RolloutContext } from "./context";
 import { seconds, StepKind } from "./events";
 import { removeMetaPeer, stepDownMetaLeader } from "./jetstream-admin";
 import { MemberReport } from "./report";
-import { describeError } from "../gates/gate";
 
-/** A step failed: which server, which gate (or "start"), and what the server said. */
+/** Where a step failed: a health gate, or one of the host operations around it. */
+export type FailurePoint = GateName | "stage" | "start" | "lame-duck";
+
+/** A step failed: which server, where, and what the server (or its host) said. */
 export class StepFailure extends Error {
   constructor(
     readonly server: string,
     readonly step: StepKind,
-    readonly gate: "start" | "lame-duck" | NonNullable<GateRunResult["failure"]>["gate"],
+    readonly gate: FailurePoint,
     readonly observation: string,
     readonly partial?: Partial<MemberReport>,
+    /** The server was never taken down (the failure came before lame duck): nothing to roll back. */
+    readonly untouched = false,
   ) {
     super(`${server}: ${step} failed at ${gate}: ${observation}`);
     this.name = "StepFailure";
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** What a step that brought a server up reports (merged into its MemberReport). */
+export type StepTimings = Partial<MemberReport>;
+
+/** Run a host operation; any error is the step's failure at `point` (never an unreported crash of the rollout). */
+async function hostStep<T>(
+  server: ServerEndpoint,
+  step: StepKind,
+  point: FailurePoint,
+  op: () => Promise<T>,
+  partial?: Partial<MemberReport>,
+  untouched = false,
+): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    throw new StepFailure(server.name, step, point, describeError(err), partial, untouched);
+  }
+}
+
+/**
+ * Fetch and verify the binary a server is about to run, while it still serves: a download that fails or stalls
+ * fails the step with the server untouched.
+ */
+export async function stage(ctx: RolloutContext, step: StepKind, server: ServerEndpoint, version: string): Promise<void> {
+  const started = Date.now();
+  await hostStep(server, step, "stage", () => ctx.driver.stageBinary(server, version), undefined, true);
+  if (Date.now() - started > 1000) {
+    ctx.log.emit({ kind: "info", step, server: server.name, message: `staged ${version} in ${seconds(Date.now() - started)}` });
+  }
+}
 
 /** Lame duck, then wait for the exit with progress lines; kill only when the stop timeout runs out. */
 export async function drain(ctx: RolloutContext, step: StepKind, server: ServerEndpoint): Promise<number> {
@@ -31,7 +66,7 @@ export async function drain(ctx: RolloutContext, step: StepKind, server: ServerE
     .connz()
     .then((c) => c.num_connections)
     .catch(() => undefined);
-  await ctx.driver.signalLameDuck(server);
+  await hostStep(server, step, "lame-duck", () => ctx.driver.signalLameDuck(server));
   ctx.log.emit({
     kind: "info",
     step,
@@ -47,7 +82,7 @@ export async function drain(ctx: RolloutContext, step: StepKind, server: ServerE
         server: server.name,
         message: `still running ${ctx.policy.stopTimeoutSeconds}s after lame duck: killing it`,
       });
-      await ctx.driver.kill(server);
+      await hostStep(server, step, "lame-duck", () => ctx.driver.kill(server));
       break;
     }
     const left = await ctx
@@ -65,173 +100,177 @@ export async function drain(ctx: RolloutContext, step: StepKind, server: ServerE
   return Date.now() - started;
 }
 
-/** Install, configure and start a server, then hold its gates; throws StepFailure with what the gates saw. */
+/** What a server is brought up with. */
+interface StartTarget {
+  readonly version: string;
+  readonly configText: string;
+  /** When the server stopped serving (for the report's time down); undefined when it was found down. */
+  readonly downSince?: number;
+  readonly drainMs?: number;
+}
+
+/**
+ * Switch to the (staged) binary, write the config, start, then hold the gates. Every error on the way is a
+ * StepFailure: the caller halts and, with auto-rollback, puts the previous version back.
+ */
 async function startAndGate(
   ctx: RolloutContext,
+  view: ClusterView,
   step: StepKind,
   server: ServerEndpoint,
-  version: string,
-  configText: string,
-  downSince: number,
-  drainMs: number | undefined,
-): Promise<Partial<MemberReport>> {
-  await ctx.driver.install(server, version);
-  await ctx.driver.writeConfig(server, configText);
-  try {
-    await ctx.driver.start(server);
-  } catch (err) {
-    throw new StepFailure(server.name, step, "start", describeError(err), { drainMs });
-  }
-  ctx.log.emit({ kind: "info", step, server: server.name, message: `started ${version}; waiting for its gates` });
+  target: StartTarget,
+): Promise<StepTimings> {
+  const partial = { drainMs: target.drainMs };
+  await hostStep(server, step, "start", () => ctx.driver.activateBinary(server, target.version), partial);
+  await hostStep(server, step, "start", () => ctx.driver.writeConfig(server, target.configText), partial);
+  await hostStep(server, step, "start", () => ctx.driver.start(server), partial);
+  ctx.log.emit({ kind: "info", step, server: server.name, message: `started ${target.version}; waiting for its gates` });
   const gatesStartedAt = Date.now();
-  const gates = await ctx.gate(step, server, version);
+  const gates = await ctx.gate(step, server, target.version, view);
   // Down = from the lame-duck signal until the server was ready for clients again.
   const readyAt = gatesStartedAt + (gates.timings.find((t) => t.gate === "ready")?.ms ?? gates.totalMs);
-  const partial: Partial<MemberReport> = {
-    drainMs,
-    downMs: readyAt - downSince,
+  const timings: StepTimings = {
+    drainMs: target.drainMs,
+    downMs: target.downSince === undefined ? undefined : readyAt - target.downSince,
     gateTimings: gates.timings,
     soakMs: gates.soakMs,
   };
-  if (!gates.passed) throw new StepFailure(server.name, step, gates.failure!.gate, gates.failure!.observation, partial);
-  return partial;
+  if (!gates.passed) throw new StepFailure(server.name, step, gates.failure.gate, gates.failure.observation, timings);
+  return timings;
 }
 
-/** Restart a member on the target version/config: (step-down) → lame duck → exit → install → start → gates. */
-export async function restartMember(
-  ctx: RolloutContext,
-  member: ServerEndpoint,
-  isMetaLeader: boolean,
-): Promise<Partial<MemberReport>> {
+/** Hand JetStream meta leadership away before the leader's restart: one election, at a moment we choose. */
+async function stepDownFirst(ctx: RolloutContext, member: ServerEndpoint): Promise<void> {
   const step: StepKind = "restart-member";
-  if (isMetaLeader && ctx.spec.jetstream.enabled) {
-    if (ctx.spec.auth?.systemAccount) {
-      const others = ctx.spec.members.filter((m) => m.name !== member.name);
-      await stepDownMetaLeader(ctx.spec, others)
-        .then(() =>
-          ctx.log.emit({
-            kind: "info",
-            step,
-            server: member.name,
-            message: "asked the meta leader to step down before its restart",
-          }),
-        )
-        .catch((err) =>
-          ctx.log.emit({
-            kind: "warning",
-            step,
-            server: member.name,
-            message: `meta leader step-down failed (${describeError(err)}); lame duck steps it down`,
-          }),
-        );
-    } else {
+  if (!ctx.spec.auth?.systemAccount) {
+    ctx.log.emit({
+      kind: "info",
+      step,
+      server: member.name,
+      message: "meta leader: lame duck mode steps it down (no system account for an explicit step-down)",
+    });
+    return;
+  }
+  const others = ctx.spec.members.filter((m) => m.name !== member.name);
+  await stepDownMetaLeader(ctx.spec, others)
+    .then(() =>
+      ctx.log.emit({ kind: "info", step, server: member.name, message: "asked the meta leader to step down before its restart" }),
+    )
+    .catch((err) =>
       ctx.log.emit({
-        kind: "info",
+        kind: "warning",
         step,
         server: member.name,
-        message: "meta leader: lame duck mode steps it down (no system account for an explicit step-down)",
-      });
-    }
-  }
-  const downSince = Date.now();
-  const drainMs = await drain(ctx, step, member);
-  return startAndGate(ctx, step, member, ctx.spec.version, ctx.configFor(member), downSince, drainMs);
+        message: `meta leader step-down failed (${describeError(err)}); lame duck steps it down`,
+      }),
+    );
 }
 
-/** Start a member that is down (the trace of an interrupted rollout) at the target. */
-export async function recoverMember(ctx: RolloutContext, member: ServerEndpoint): Promise<Partial<MemberReport>> {
-  // From here on every gate expects it back, its own included.
-  ctx.down.delete(member.name);
-  return startAndGate(ctx, "recover-member", member, ctx.spec.version, ctx.configFor(member), Date.now(), undefined);
+/**
+ * Restart a member on the target version and config: stage the binary and render the config while it serves,
+ * (step-down) → lame duck → exit → switch the binary → write the config → start → gates.
+ */
+export async function restartMember(
+  ctx: RolloutContext,
+  view: ClusterView,
+  member: ServerEndpoint,
+  isMetaLeader: boolean,
+): Promise<StepTimings> {
+  const step: StepKind = "restart-member";
+  await stage(ctx, step, member, ctx.spec.version);
+  const configText = ctx.configFor(member);
+  if (isMetaLeader && ctx.spec.jetstream.enabled) await stepDownFirst(ctx, member);
+  const downSince = Date.now();
+  const drainMs = await drain(ctx, step, member);
+  return startAndGate(ctx, view, step, member, { version: ctx.spec.version, configText, downSince, drainMs });
+}
+
+/**
+ * Start a member that was found down, as it was: its installed version, and its config on the host (the desired
+ * one when it has none yet). Starting a stopped server takes nothing away from the cluster, so this comes before
+ * pre-flight; a version or config change, if any, follows as an ordinary restart.
+ */
+export async function recoverMember(
+  ctx: RolloutContext,
+  view: ClusterView,
+  member: ServerEndpoint,
+  version: string,
+): Promise<StepTimings> {
+  const step: StepKind = "recover-member";
+  await stage(ctx, step, member, version);
+  const onHost = await hostStep(member, step, "start", () => ctx.driver.readConfig(member));
+  return startAndGate(ctx, view, step, member, { version, configText: onHost ?? ctx.configFor(member) });
 }
 
 /** Write the new config and SIGHUP: the member keeps serving, so the gates also check config_load_time moved. */
-export async function reloadMember(ctx: RolloutContext, member: ServerEndpoint): Promise<Partial<MemberReport>> {
-  await ctx.driver.writeConfig(member, ctx.configFor(member));
+export async function reloadMember(ctx: RolloutContext, view: ClusterView, member: ServerEndpoint): Promise<StepTimings> {
+  const step: StepKind = "reload-member";
+  await hostStep(member, step, "start", () => ctx.driver.writeConfig(member, ctx.configFor(member)));
   const sentAt = new Date(Date.now() - 1).toISOString();
-  await ctx.driver.signalReload(member);
-  const gates = await ctx.gate("reload-member", member, ctx.spec.version, { reloadedAfter: sentAt });
-  const partial = { gateTimings: gates.timings, soakMs: gates.soakMs, downMs: 0 };
-  if (!gates.passed)
-    throw new StepFailure(member.name, "reload-member", gates.failure!.gate, gates.failure!.observation, partial);
-  return partial;
+  await hostStep(member, step, "start", () => ctx.driver.signalReload(member));
+  const gates = await ctx.gate(step, member, ctx.spec.version, view, { reloadedAfter: sentAt });
+  const timings = { gateTimings: gates.timings, soakMs: gates.soakMs, downMs: 0 };
+  if (!gates.passed) throw new StepFailure(member.name, step, gates.failure.gate, gates.failure.observation, timings);
+  return timings;
 }
 
 /** Put a failed member back on the version and config it ran before, through the same gates. */
 export async function rollbackMember(
   ctx: RolloutContext,
+  view: ClusterView,
   member: ServerEndpoint,
   previous: { version: string; configText?: string },
-): Promise<Partial<MemberReport>> {
+): Promise<StepTimings> {
   const step: StepKind = "rollback-member";
   ctx.log.emit({ kind: "info", step, server: member.name, message: `rolling back to ${previous.version}` });
+  await stage(ctx, step, member, previous.version);
   const downSince = Date.now();
-  if (await ctx.driver.isRunning(member)) {
-    // A failing member may still hold some clients: drain it like any other restart.
-    await drain(ctx, step, member);
-  }
-  return startAndGate(
-    ctx,
-    step,
-    member,
-    previous.version,
-    previous.configText ?? ctx.configFor(member),
-    downSince,
-    undefined,
-  );
+  // A failing member may still hold some clients: drain it like any other restart.
+  const drainMs = (await ctx.driver.isRunning(member)) ? await drain(ctx, step, member) : undefined;
+  const configText = previous.configText ?? ctx.configFor(member);
+  return startAndGate(ctx, view, step, member, { version: previous.version, configText, downSince, drainMs });
 }
 
-/** Bring the surge server up (or adopt a running one) and hold its gates; resolves with its start-to-ready time. */
-export async function surgeUp(ctx: RolloutContext, version: string): Promise<number> {
+/**
+ * Bring the surge server up (or adopt a healthy one left by an interrupted rollout) and hold its gates; resolves
+ * with its start-to-ready time. `view` is the cluster with the surge server in.
+ */
+export async function surgeUp(ctx: RolloutContext, view: ClusterView, version: string): Promise<number> {
   const surge = ctx.spec.surge;
-  ctx.surgeInCluster = true;
+  const step: StepKind = "surge-up";
   if (await ctx.driver.isRunning(surge)) {
-    const adopted = await ctx.gate(
-      "surge-up",
-      surge,
-      (
-        await ctx
-          .monitor(surge)
-          .varz()
-          .catch(() => undefined)
-      )?.version ?? version,
-    );
+    const running = (await ctx.monitor(surge).varz().catch(() => undefined))?.version ?? version;
+    const adopted = await ctx.gate(step, surge, running, view);
     if (adopted.passed) {
-      ctx.log.emit({
-        kind: "info",
-        step: "surge-up",
-        server: surge.name,
-        message: "adopted the surge server left by an interrupted rollout",
-      });
+      ctx.log.emit({ kind: "info", step, server: surge.name, message: "adopted the surge server left by an interrupted rollout" });
       return 0;
     }
     ctx.log.emit({
       kind: "warning",
-      step: "surge-up",
+      step,
       server: surge.name,
-      message: `left-over surge server unhealthy (${adopted.failure?.observation}); replacing it`,
+      message: `left-over surge server unhealthy (${adopted.failure.observation}); replacing it`,
     });
-    await ctx.driver.kill(surge);
+    await hostStep(surge, step, "start", () => ctx.driver.kill(surge));
   }
-  await ctx.driver.provision(surge);
-  return (await startAndGate(ctx, "surge-up", surge, version, ctx.configFor(surge), Date.now(), undefined)).downMs ?? 0;
+  await hostStep(surge, step, "start", () => ctx.driver.provision(surge), undefined, true);
+  await stage(ctx, step, surge, version);
+  const started = Date.now();
+  await startAndGate(ctx, view, step, surge, { version, configText: ctx.configFor(surge), downSince: started });
+  return Date.now() - started;
 }
 
-/** Lame duck the surge server so its clients go back to the members, remove its peer if it ran JetStream, delete it.
- * Resolves with the drain time. */
+/**
+ * Lame duck the surge server so its clients go back to the members, remove its peer if it ran JetStream, delete
+ * it. Resolves with the drain time.
+ */
 export async function surgeDown(ctx: RolloutContext): Promise<number> {
   const surge = ctx.spec.surge;
   const drainMs = await drain(ctx, "surge-down", surge);
-  ctx.surgeInCluster = false;
   if (ctx.spec.surge.jetstream && ctx.spec.jetstream.enabled) {
     await removeMetaPeer(ctx.spec, ctx.spec.members, surge.name)
       .then(() =>
-        ctx.log.emit({
-          kind: "info",
-          step: "surge-down",
-          server: surge.name,
-          message: "removed from the JetStream meta group",
-        }),
+        ctx.log.emit({ kind: "info", step: "surge-down", server: surge.name, message: "removed from the JetStream meta group" }),
       )
       .catch((err) =>
         ctx.log.emit({
@@ -242,8 +281,45 @@ export async function surgeDown(ctx: RolloutContext): Promise<number> {
         }),
       );
   }
-  await ctx.driver.deprovision(surge);
+  await hostStep(surge, "surge-down", "lame-duck", () => ctx.driver.deprovision(surge));
   // Give members a moment to drop their routes to it before the final check reads /routez.
   await sleep(200);
   return drainMs;
+}
+
+/**
+ * First deployment (or every member down): start them all together at the target (configured routes are retried
+ * forever, and JetStream needs a quorum to elect a meta leader), then each must pass its gates. A member that
+ * cannot start takes the ones this step started down with it: nothing to protect yet, and nothing left half-up.
+ */
+export async function startCluster(ctx: RolloutContext, view: ClusterView): Promise<Array<StepTimings & { name: string }>> {
+  const step: StepKind = "start-cluster";
+  const { spec, driver } = ctx;
+  const problems = (await driver.startProblems?.(spec.members)) ?? [];
+  if (problems.length > 0) {
+    throw new StepFailure(spec.members[0].name, step, "start", `nothing was started: ${problems.join("; ")}`, undefined, true);
+  }
+  const started: ServerEndpoint[] = [];
+  try {
+    await Promise.all(
+      spec.members.map(async (member) => {
+        await hostStep(member, step, "stage", () => driver.provision(member), undefined, true);
+        await hostStep(member, step, "stage", () => installBinary(driver, member, spec.version), undefined, true);
+        await hostStep(member, step, "start", () => driver.writeConfig(member, ctx.configFor(member)));
+        await hostStep(member, step, "start", () => driver.start(member));
+        started.push(member);
+        ctx.log.emit({ kind: "info", step, server: member.name, message: `started ${spec.version}` });
+      }),
+    );
+  } catch (err) {
+    await Promise.all(started.map((m) => driver.kill(m).catch(() => undefined)));
+    throw err;
+  }
+  const timings: Array<StepTimings & { name: string }> = [];
+  for (const member of spec.members) {
+    const gates = await ctx.gate(step, member, spec.version, view, { soak: false });
+    if (!gates.passed) throw new StepFailure(member.name, step, gates.failure.gate, gates.failure.observation);
+    timings.push({ name: member.name, gateTimings: gates.timings, soakMs: 0 });
+  }
+  return timings;
 }

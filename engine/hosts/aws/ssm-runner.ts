@@ -6,7 +6,7 @@
  * AWS parts of this project are verified only with mocks (a fake client at the SDK boundary).
  */
 import type { GetCommandInvocationCommandOutput, SendCommandCommandOutput } from "@aws-sdk/client-ssm";
-import { AwsSdkClient, awsErrorName, errorMessage, loadSsm, sleep } from "./aws-sdk";
+import { AwsSdkClient, awsErrorName, errorMessage, loadSsm, sleep } from "./sdk";
 
 /** Which server and instance a command is for; both go in every message. */
 export interface SsmTarget {

@@ -14,8 +14,8 @@
  * AWS parts of this project are verified only with mocks (a fake client at the SDK boundary).
  */
 import type { GetParameterCommandOutput, PutParameterCommandOutput } from "@aws-sdk/client-ssm";
-import { configParameterName } from "./aws-paths";
-import { AwsSdkClient, awsErrorName, loadSsm } from "./aws-sdk";
+import { configParameterName } from "./names";
+import { AwsSdkClient, awsErrorName, loadSsm } from "./sdk";
 
 /** Parameter Store's limit for an advanced parameter's value. */
 const MAX_VALUE_BYTES = 8192;

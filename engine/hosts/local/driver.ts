@@ -1,8 +1,10 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
-import { ServerEndpoint } from "../spec";
-import { HostDriver, HostLayout } from "./driver";
+import { ServerEndpoint } from "../../spec";
+import { sleep } from "../../util/async";
+import { HostDriver, HostLayout } from "../driver";
 
 /** Where a version's binary comes from (engine/binaries.ts BinaryStore satisfies this). */
 export interface BinarySource {
@@ -17,7 +19,8 @@ export interface LocalDriverOptions {
   readonly startTimeoutMs?: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Lines quoted from a server's log when it fails to start: its fatal lines when it has any, else the tail. */
+const START_FAILURE_LOG_LINES = 15;
 
 /**
  * The embedded default platform: every "VM" is a nats-server process on this machine, with its own directory.
@@ -54,7 +57,12 @@ export class LocalProcessDriver implements HostDriver {
     fs.rmSync(this.dir(server), { recursive: true, force: true });
   }
 
-  async install(server: ServerEndpoint, version: string): Promise<void> {
+  /** The binary cache is this machine's: resolving downloads and verifies a missing version into it. */
+  async stageBinary(_server: ServerEndpoint, version: string): Promise<void> {
+    await this.options.binaries.resolve(version);
+  }
+
+  async activateBinary(server: ServerEndpoint, version: string): Promise<void> {
     const binary = await this.options.binaries.resolve(version);
     await this.provision(server);
     // Swap the link atomically: a crash leaves either the old or the new binary, never none.
@@ -86,6 +94,7 @@ export class LocalProcessDriver implements HostDriver {
     if (!fs.existsSync(binary)) throw new Error(`${server.name}: no nats-server installed in ${this.dir(server)}`);
     const { pidFile } = this.layout(server);
     fs.rmSync(pidFile, { force: true });
+    const logStart = fileSize(this.logPath(server));
     const log = fs.openSync(this.logPath(server), "a", 0o600);
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     const child = spawn(binary, ["-c", this.configPath(server)], {
@@ -99,17 +108,13 @@ export class LocalProcessDriver implements HostDriver {
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 10_000);
     while (Date.now() < deadline) {
       if (exit) {
-        const tail = await this.readLog(server, 15);
-        throw new Error(
-          `${server.name}: nats-server exited at once (${exit.signal ?? `code ${exit.code}`}); last log lines:\n${tail}`,
-        );
+        const why = startFailureLines(readFrom(this.logPath(server), logStart));
+        throw new Error(`${server.name}: nats-server exited at once (${exit.signal ?? `code ${exit.code}`}): ${why}`);
       }
       if (readPid(pidFile) === child.pid) return;
       await sleep(50);
     }
-    throw new Error(
-      `${server.name}: nats-server (pid ${child.pid}) wrote no pid file ${pidFile} within the start timeout`,
-    );
+    throw new Error(`${server.name}: nats-server (pid ${child.pid}) wrote no pid file ${pidFile} within the start timeout`);
   }
 
   /** The pid of this server's live process, or undefined. Checks the command line so a reused pid is not ours. */
@@ -156,6 +161,22 @@ export class LocalProcessDriver implements HostDriver {
     return text.trimEnd().split("\n").slice(-maxLines).join("\n");
   }
 
+  /**
+   * Every listener of every server that is not running yet must be free on this machine: one taken port would stop
+   * that member, and the others would be left running outside any recorded state.
+   */
+  async startProblems(servers: ReadonlyArray<ServerEndpoint>): Promise<string[]> {
+    const problems: string[] = [];
+    for (const server of servers) {
+      if (await this.isRunning(server)) continue;
+      for (const field of ["clientPort", "clusterPort", "monitorPort"] as const) {
+        const why = await portTaken(server.host, server[field]);
+        if (why) problems.push(`${server.name}.${field}: ${server.host}:${server[field]} ${why}`);
+      }
+    }
+    return problems;
+  }
+
   private signal(server: ServerEndpoint, signal: NodeJS.Signals): void {
     const pid = this.pid(server);
     if (pid === undefined) throw new Error(`${server.name}: not running, cannot send ${signal}`);
@@ -163,11 +184,51 @@ export class LocalProcessDriver implements HostDriver {
   }
 }
 
+/** Why nothing could listen on host:port now (in use, not an address of this machine), or undefined when free. */
+function portTaken(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.unref();
+    probe.once("error", (err: NodeJS.ErrnoException) =>
+      resolve(
+        err.code === "EADDRINUSE"
+          ? "is already in use by another process; stop it or give this server another port"
+          : `cannot be listened on (${err.code ?? err.message})`,
+      ),
+    );
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(undefined)));
+  });
+}
+
+/** A failed start in one line: nats-server's fatal lines (`[FTL] …`), not its 15-line banner. */
+function startFailureLines(logText: string): string {
+  const lines = logText.trimEnd().split("\n");
+  const fatal = lines.filter((l) => l.includes("[FTL]"));
+  return (fatal.length ? fatal : lines.slice(-START_FAILURE_LOG_LINES)).join("\n");
+}
+
 function readIfExists(file: string): string | undefined {
   try {
     return fs.readFileSync(file, "utf8");
   } catch {
     return undefined;
+  }
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The file's text from byte `offset` on (what one start appended to the log). */
+function readFrom(file: string, offset: number): string {
+  try {
+    return fs.readFileSync(file).subarray(offset).toString("utf8");
+  } catch {
+    return "";
   }
 }
 

@@ -9,9 +9,9 @@
 import { randomUUID } from "node:crypto";
 import type { DescribeInstancesCommandOutput, RunInstancesCommandOutput } from "@aws-sdk/client-ec2";
 import type { DescribeInstanceInformationCommandOutput } from "@aws-sdk/client-ssm";
-import { ServerEndpoint } from "../spec";
-import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "./aws-paths";
-import { AwsSdkClient, awsErrorName, errorMessage, loadEc2, loadSsm, sleep } from "./aws-sdk";
+import { ServerEndpoint } from "../../spec";
+import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "./names";
+import { AwsSdkClient, awsErrorName, errorMessage, loadEc2, loadSsm, sleep } from "./sdk";
 
 /** Where the surge VM comes from. */
 export interface SurgeLaunchSettings {

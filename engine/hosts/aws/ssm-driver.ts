@@ -1,38 +1,36 @@
 /**
  * The HostDriver for nats-servers on EC2 instances, reached through SSM Run Command (no SSH, no open port: the
  * instance role has `AmazonSSMManagedInstanceCore`). Every method is one `AWS-RunShellScript` command (scripts in
- * aws-scripts.ts) sent with `SendCommand` and polled with `GetCommandInvocation` under its own deadline
- * (aws-ssm-runner.ts). Configs travel through a Parameter Store SecureString, never in a command (aws-config-store.ts).
- * The surge server's VM is launched from a launch template and terminated again (aws-ec2-hosts.ts).
+ * engine/hosts/systemd/scripts.ts and ./scripts.ts) sent with `SendCommand` and polled with `GetCommandInvocation` under its own deadline
+ * (ssm-runner.ts). Configs travel through a Parameter Store SecureString, never in a command (config-store.ts).
+ * The surge server's VM is launched from a launch template and terminated again (ec2-hosts.ts).
  *
  * No Pulumi import, and the AWS SDK is loaded lazily on first use, so the local platform never loads it.
  *
  * AWS parts of this project are verified only with mocks: fake SSM and EC2 clients at the AWS SDK boundary
  * (test/aws/ssm-driver.test.ts). Nothing here has run against a real AWS account.
  */
-import { installScriptFor } from "../binaries";
-import { ServerEndpoint } from "../spec";
-import { SsmConfigStore } from "./aws-config-store";
-import { Ec2LaunchedHosts, SurgeLaunchSettings } from "./aws-ec2-hosts";
-import {
-  assertHostPaths,
-  AwsHostPaths,
-  DEFAULT_AWS_HOST_PATHS,
-  defaultConfigParameterPrefix,
-  storeDirOf,
-} from "./aws-paths";
-import { AwsSdkClient, loadEc2, loadSsm, sleep } from "./aws-sdk";
-import * as scripts from "./aws-scripts";
-import { SsmCommandRunner, SsmTarget } from "./aws-ssm-runner";
-import { HostDriver, HostLayout } from "./driver";
+import { activateScriptFor, stageScriptFor } from "../../binaries";
+import { ServerEndpoint } from "../../spec";
+import { HostDriver, HostLayout } from "../driver";
+import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf } from "../systemd/paths";
+import * as systemd from "../systemd/scripts";
+import { SsmConfigStore } from "./config-store";
+import { Ec2LaunchedHosts, SurgeLaunchSettings } from "./ec2-hosts";
+import { defaultConfigParameterPrefix } from "./names";
+import { AwsSdkClient, loadEc2, loadSsm } from "./sdk";
+import * as scripts from "./scripts";
+import { SsmCommandRunner, SsmTarget } from "./ssm-runner";
 
-export { SsmCommandError } from "./aws-ssm-runner";
-export type { AwsSdkClient } from "./aws-sdk";
-export type { SurgeLaunchSettings } from "./aws-ec2-hosts";
+export { SsmCommandError } from "./ssm-runner";
+export type { AwsSdkClient } from "./sdk";
+export type { SurgeLaunchSettings } from "./ec2-hosts";
 
 export interface SsmHostDriverOptions {
   /** AWS region of the instances and the config parameters, e.g. "eu-west-1". */
   readonly region: string;
+  /** Named AWS profile for credentials (the stack's `aws:profile`), so the driver acts as the same identity as Pulumi. */
+  readonly profile?: string;
   /** `cluster.name`: tags the surge VM and names the default config parameter prefix. */
   readonly clusterName: string;
   /**
@@ -77,7 +75,7 @@ export interface SsmHostDriverOptions {
 
 export class SsmHostDriver implements HostDriver {
   readonly platform = "aws";
-  readonly paths: AwsHostPaths;
+  readonly paths: HostPaths;
   private readonly log: (line: string) => void;
   private readonly pollMs: number;
   private readonly commandTimeoutSeconds: number;
@@ -86,10 +84,10 @@ export class SsmHostDriver implements HostDriver {
 
   constructor(private readonly options: SsmHostDriverOptions) {
     this.paths = {
-      installDir: options.installDir ?? DEFAULT_AWS_HOST_PATHS.installDir,
-      configPath: options.configPath ?? DEFAULT_AWS_HOST_PATHS.configPath,
-      dataDir: options.dataDir ?? DEFAULT_AWS_HOST_PATHS.dataDir,
-      pidFile: options.pidFile ?? DEFAULT_AWS_HOST_PATHS.pidFile,
+      installDir: options.installDir ?? DEFAULT_HOST_PATHS.installDir,
+      configPath: options.configPath ?? DEFAULT_HOST_PATHS.configPath,
+      dataDir: options.dataDir ?? DEFAULT_HOST_PATHS.dataDir,
+      pidFile: options.pidFile ?? DEFAULT_HOST_PATHS.pidFile,
     };
     assertHostPaths(this.paths);
     this.log = options.log ?? (() => undefined);
@@ -101,12 +99,16 @@ export class SsmHostDriver implements HostDriver {
 
   // Clients are created on first use: constructing the driver (e.g. for a preview's config rendering) loads no SDK.
   private get ssm(): AwsSdkClient {
-    this.ssmClient ??= new (loadSsm().SSMClient)({ region: this.options.region });
+    this.ssmClient ??= new (loadSsm().SSMClient)(this.clientConfig());
     return this.ssmClient;
   }
   private get ec2(): AwsSdkClient {
-    this.ec2Client ??= new (loadEc2().EC2Client)({ region: this.options.region });
+    this.ec2Client ??= new (loadEc2().EC2Client)(this.clientConfig());
     return this.ec2Client;
+  }
+  /** Region and, when set, the named profile: the same account and region as every Pulumi resource of the stack. */
+  private clientConfig(): { region: string; profile?: string } {
+    return { region: this.options.region, ...(this.options.profile ? { profile: this.options.profile } : {}) };
   }
   private get runner(): SsmCommandRunner {
     return new SsmCommandRunner(this.ssm, this.pollMs, this.log);
@@ -186,7 +188,7 @@ export class SsmHostDriver implements HostDriver {
     const memberInstance = this.options.instanceIdFor(server);
     if (memberInstance) {
       const target = { server: server.name, instanceId: memberInstance };
-      await this.run(target, "stop nats-server (SIGKILL) for deprovision", scripts.killScript(this.killWaitSeconds()));
+      await this.run(target, "stop nats-server (SIGKILL) for deprovision", systemd.killScript(this.killWaitSeconds()));
       await this.run(target, "remove the config file", scripts.removeConfigScript(this.paths));
     } else {
       await this.launched.terminateAll(server.name, deadline);
@@ -194,15 +196,16 @@ export class SsmHostDriver implements HostDriver {
     await this.configs.remove(server.name);
   }
 
-  async install(server: ServerEndpoint, version: string): Promise<void> {
-    const script = installScriptFor(
-      version,
-      this.options.arch ?? "amd64",
-      this.paths.installDir,
-      this.options.releaseBaseUrl,
-    );
-    const target = await this.target(server, `install nats-server v${version}`);
-    await this.run(target, `install nats-server v${version}`, script, this.options.installTimeoutSeconds ?? 600);
+  /** Download and verify on the host, beside the active binary: the slow part, while the server still serves. */
+  async stageBinary(server: ServerEndpoint, version: string): Promise<void> {
+    const script = stageScriptFor(version, this.options.arch ?? "amd64", this.paths.installDir, this.options.releaseBaseUrl);
+    const target = await this.target(server, `stage nats-server v${version}`);
+    await this.run(target, `stage nats-server v${version}`, script, this.options.installTimeoutSeconds ?? 600);
+  }
+
+  async activateBinary(server: ServerEndpoint, version: string): Promise<void> {
+    const target = await this.target(server, `activate nats-server v${version}`);
+    await this.run(target, `activate nats-server v${version}`, activateScriptFor(version, this.paths.installDir));
   }
 
   async installedVersion(server: ServerEndpoint): Promise<string | undefined> {
@@ -211,12 +214,11 @@ export class SsmHostDriver implements HostDriver {
     const out = await this.run(
       { server: server.name, instanceId },
       "read the installed version",
-      scripts.installedVersionScript(this.paths),
+      systemd.installedVersionScript(this.paths),
       undefined,
       true,
     );
-    const link = scripts.outputValue(out.stdout, "link") ?? "";
-    return /\/nats-server-(\d+\.\d+\.\d+)$/.exec(link)?.[1];
+    return systemd.versionFromLink(systemd.outputValue(out.stdout, "link") ?? "");
   }
 
   /** Stores the text as a SecureString version, then has the host fetch exactly that version. The text is never in a
@@ -248,9 +250,9 @@ export class SsmHostDriver implements HostDriver {
       undefined,
       true,
     );
-    const version = Number(scripts.outputValue(out.stdout, "config_version"));
+    const version = Number(systemd.outputValue(out.stdout, "config_version"));
     if (!Number.isInteger(version) || version < 1) {
-      if (scripts.outputValue(out.stdout, "config") === "unknown") {
+      if (systemd.outputValue(out.stdout, "config") === "unknown") {
         this.log(
           `${server.name} (${instanceId}): ${this.paths.configPath} was not written by this driver or was edited since; treating it as unknown`,
         );
@@ -267,7 +269,7 @@ export class SsmHostDriver implements HostDriver {
     await this.run(
       await this.target(server, "start nats-server"),
       "start nats-server",
-      scripts.startScript(this.paths),
+      systemd.startScript(this.paths),
     );
   }
 
@@ -277,11 +279,11 @@ export class SsmHostDriver implements HostDriver {
     const out = await this.run(
       { server: server.name, instanceId },
       "check whether nats-server runs",
-      scripts.statusScript(),
+      systemd.statusScript(),
       undefined,
       true,
     );
-    const pid = Number(scripts.outputValue(out.stdout, "main_pid"));
+    const pid = Number(systemd.outputValue(out.stdout, "main_pid"));
     return Number.isInteger(pid) && pid > 0;
   }
 
@@ -289,7 +291,7 @@ export class SsmHostDriver implements HostDriver {
     await this.run(
       await this.target(server, "enter lame duck mode"),
       "lame duck (systemctl stop: SIGUSR2)",
-      scripts.lameDuckScript(),
+      systemd.lameDuckScript(),
     );
   }
 
@@ -297,18 +299,23 @@ export class SsmHostDriver implements HostDriver {
     await this.run(
       await this.target(server, "reload its config"),
       "reload the config (SIGHUP)",
-      scripts.reloadScript(this.paths),
+      systemd.reloadScript(this.paths),
     );
   }
 
+  /** One command that waits on the host (not one command per poll), inside the command's own deadline. */
   async waitForExit(server: ServerEndpoint, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (!(await this.isRunning(server))) return true;
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await sleep(Math.min(this.pollMs, left));
-    }
+    const instanceId = await this.instanceOf(server);
+    if (!instanceId) return true;
+    const waitSeconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+    const out = await this.run(
+      { server: server.name, instanceId },
+      `wait up to ${waitSeconds}s for nats-server to exit`,
+      systemd.waitForExitScript(waitSeconds),
+      waitSeconds + this.commandTimeoutSeconds,
+      true,
+    );
+    return systemd.outputValue(out.stdout, "exited") === "yes";
   }
 
   async kill(server: ServerEndpoint): Promise<void> {
@@ -317,7 +324,7 @@ export class SsmHostDriver implements HostDriver {
     await this.run(
       { server: server.name, instanceId },
       "kill nats-server (SIGKILL)",
-      scripts.killScript(this.killWaitSeconds()),
+      systemd.killScript(this.killWaitSeconds()),
     );
   }
 
@@ -327,7 +334,7 @@ export class SsmHostDriver implements HostDriver {
     const out = await this.run(
       { server: server.name, instanceId },
       `read the last ${maxLines} journal lines`,
-      scripts.logScript(maxLines),
+      systemd.logScript(maxLines),
       undefined,
       true,
     );

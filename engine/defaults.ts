@@ -1,0 +1,60 @@
+/**
+ * Every default and limit of the engine, named once (as nats-server's own const.go does). Everything else imports
+ * these: the stack-config decoder, validation, the planner's estimate, the platforms' stop timeouts.
+ * Each value's anchor is in the README's "Policy defaults and where they come from" table.
+ */
+import type { LameDuckSpec, RolloutPolicy } from "./spec";
+
+/** nats-server refuses a shorter `lame_duck_duration` ("invalid lame_duck_duration of 3s, minimum is 30 seconds"). */
+export const MIN_LAME_DUCK_SECONDS = 30;
+
+/** The Helm chart's `lame_duck_duration: 30s` and `lame_duck_grace_period: 10s`. */
+export const DEFAULT_LAME_DUCK: LameDuckSpec = { durationSeconds: 30, gracePeriodSeconds: 10 };
+
+/** nats-server's default ports; a VM uses them unless the stack says otherwise. */
+export const DEFAULT_PORTS = { clientPort: 4222, clusterPort: 6222, monitorPort: 8222 } as const;
+
+/** The official systemd unit's `TimeoutStopSec=150` ("lame_duck_duration + some buffer"). */
+export const DEFAULT_STOP_TIMEOUT_SECONDS = 150;
+
+/** How a rollout behaves unless the stack says otherwise. */
+export const DEFAULT_POLICY: RolloutPolicy = {
+  autoRollback: true,
+  useSurge: true,
+  healthyDeadlineSeconds: 300,
+  minHealthySeconds: 10,
+  pollIntervalMs: 1000,
+  stopTimeoutSeconds: DEFAULT_STOP_TIMEOUT_SECONDS,
+  allowUnsafeDowngrade: false,
+  clientProbe: true,
+};
+
+/** Pre-flight looks once (no soak): a healthy member passes at once, a sick one gets this long. */
+export const PREFLIGHT_DEADLINE_MS = 15_000;
+
+/** The final check after the surge server left: routes to it must have dropped by then. */
+export const FINAL_CHECK_DEADLINE_MS = 60_000;
+
+/** How long `pulumi preview` may spend observing the servers before it plans from the stack's inputs alone. */
+export const PREVIEW_OBSERVE_DEADLINE_MS = 30_000;
+
+/** How many servers are observed at once (preview and every re-observation): bounded so 50 members stay cheap. */
+export const OBSERVE_CONCURRENCY = 16;
+
+/** Listen address of servers on VMs (every interface); the local platform uses loopback. */
+export const VM_LISTEN_HOST = "0.0.0.0";
+
+/** Listen address of the local platform's processes. */
+export const LOCAL_LISTEN_HOST = "127.0.0.1";
+
+/** Rough per-step costs for the plan's estimate, in seconds, on top of lame-duck grace and soak. */
+export const ESTIMATE_SECONDS = {
+  /** A restart: process exit after grace, start, routes (nats-server connects routes about 1 s after start). */
+  restartOverhead: 3,
+  /** Gates after a restart, beyond the soak. */
+  gateOverhead: 2,
+  /** Pre-flight and final check together. */
+  checks: 3,
+  /** Starting a whole cluster (bootstrap): start, meta leader election, gates. */
+  bootstrap: 15,
+} as const;

@@ -1,0 +1,58 @@
+/**
+ * The aws platform: members are EC2 instances Pulumi creates (components/platforms/aws), reached through SSM Run
+ * Command; the surge server is a VM the driver launches from a launch template for the length of a rollout.
+ * Settings are what the Pulumi layer records: region (and profile), the cluster name, member → instance id, the
+ * surge launch template and subnet. AWS parts are verified only with mocks at the SDK boundary.
+ */
+import { VM_LISTEN_HOST } from "../../defaults";
+import { HostDriver, HostPlatform } from "../driver";
+import { SsmHostDriver } from "./ssm-driver";
+
+export { SsmHostDriver, SsmHostDriverOptions, SsmCommandError } from "./ssm-driver";
+
+/** Settings of the aws platform, as recorded in the RollingUpgrade's inputs. */
+export interface AwsSettings {
+  /** AWS region of the instances and the config parameters. */
+  readonly region: string;
+  /** Named profile for the SDK's credentials, when the stack sets `aws:profile`. */
+  readonly profile?: string;
+  /** `cluster.name`: tags and the default config parameter prefix. */
+  readonly clusterName: string;
+  /** Member name → EC2 instance id (the surge VM is found by its tags). */
+  readonly instanceIds: Readonly<Record<string, string>>;
+  /** Launch template and subnet of the surge VM. */
+  readonly surge?: { readonly launchTemplateId: string; readonly subnetId: string };
+  /** Release tarball architecture of the instances. Default amd64. */
+  readonly arch?: "amd64" | "arm64";
+  /** Release download base URL (a mirror reachable from the VPC). Default the official GitHub releases. */
+  readonly releaseBaseUrl?: string;
+}
+
+export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => {
+  const s = (settings ?? {}) as Partial<AwsSettings>;
+  const problems: Array<{ field: string; message: string }> = [];
+  if (typeof s.region !== "string" || s.region.length === 0) problems.push({ field: "region", message: "missing; set the AWS region" });
+  if (typeof s.clusterName !== "string" || s.clusterName.length === 0) problems.push({ field: "clusterName", message: "missing" });
+  if (!s.instanceIds || typeof s.instanceIds !== "object") {
+    problems.push({ field: "instanceIds", message: "missing; map every member name to its EC2 instance id" });
+  }
+  return problems;
+};
+
+export function createHostDriver(settings: Readonly<Record<string, unknown>>, log?: (line: string) => void): HostDriver {
+  const problems = settingsProblems(settings);
+  if (problems.length) throw new Error(`aws platform settings: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`);
+  const s = settings as unknown as AwsSettings;
+  return new SsmHostDriver({
+    region: s.region,
+    profile: s.profile,
+    clusterName: s.clusterName,
+    instanceIdFor: (server) => s.instanceIds[server.name],
+    surge: s.surge,
+    arch: s.arch,
+    releaseBaseUrl: s.releaseBaseUrl,
+    log,
+  });
+}
+
+export const listenHost = VM_LISTEN_HOST;

@@ -1,0 +1,170 @@
+/**
+ * The host-side shell scripts of every systemd platform, one per HostDriver operation: the SSM driver sends them as
+ * `AWS-RunShellScript` commands, the SSH driver pipes them to `sh -s`. Plain functions of paths and names: no
+ * secrets ever go in, because SSM stores command text (history, CloudTrail) and shows it in the console.
+ *
+ * Results come back on stdout as `key=value` lines the drivers parse, and every script exits 0 unless the
+ * operation itself failed, so a failed command always means "the step failed", never "the answer is no".
+ */
+import { isVersion } from "../../versions";
+import { dirOf, HostPaths, NATS_UNIT, NATS_USER } from "./paths";
+import { STOP_TIMEOUT_DROP_IN_PATH, stopTimeoutDropIn } from "./unit";
+
+/** Quotes a value for POSIX sh: single quotes, embedded single quotes spliced in. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+const unit = shellQuote(NATS_UNIT);
+
+/**
+ * Prints `main_pid=<n>` and `active_state=<state>`.
+ * MainPID, not `systemctl is-active`: during lame duck the unit is `deactivating`, which is-active reports as not
+ * active although the process is still draining clients; MainPID stays set until the process has really exited.
+ */
+export function statusScript(): string {
+  return [
+    "set -eu",
+    `echo "main_pid=$(systemctl show -p MainPID --value ${unit})"`,
+    `echo "active_state=$(systemctl show -p ActiveState --value ${unit})"`,
+  ].join("\n");
+}
+
+/**
+ * `systemctl start`, then a short check that the process is still up, so a config nats-server refuses fails the
+ * step with the journal's reason instead of looking like a slow start. `reset-failed` first: a unit that hit its
+ * start limit earlier would otherwise refuse to start at all.
+ */
+export function startScript(paths: HostPaths): string {
+  const conf = shellQuote(paths.configPath);
+  return [
+    "set -eu",
+    `[ -f ${conf} ] || { echo "no config at ${paths.configPath}: write it before starting" >&2; exit 1; }`,
+    `[ -x ${shellQuote(`${paths.installDir}/nats-server`)} ] || { echo "no nats-server installed at ${paths.installDir}/nats-server" >&2; exit 1; }`,
+    `systemctl reset-failed ${unit} 2>/dev/null || true`,
+    `systemctl start ${unit}`,
+    "sleep 2",
+    `if [ "$(systemctl show -p MainPID --value ${unit})" = "0" ]; then`,
+    `  echo "nats-server exited right after start; last journal lines:" >&2`,
+    `  journalctl -u ${unit} -n 20 --no-pager >&2 || true`,
+    "  exit 1",
+    "fi",
+    `echo "main_pid=$(systemctl show -p MainPID --value ${unit})"`,
+  ].join("\n");
+}
+
+/**
+ * Lame duck through systemd: `systemctl stop --no-block` runs the unit's `ExecStop=/bin/kill -s SIGUSR2 $MAINPID`
+ * (the same signal as `nats-server --signal ldm=<pidfile>`) and returns at once; the engine then waits for the exit.
+ * Going through systemd rather than signalling the process directly matters: systemd then knows the stop is
+ * intended, so `Restart=on-failure` never restarts the server behind the engine's back, and a later SIGKILL (kill)
+ * ends a stop job instead of counting as a crash.
+ */
+export function lameDuckScript(): string {
+  return [
+    "set -eu",
+    `if [ "$(systemctl show -p MainPID --value ${unit})" = "0" ]; then echo "nats-server is not running: no lame duck to start" >&2; exit 1; fi`,
+    `systemctl stop --no-block ${unit}`,
+    "echo lame_duck=requested",
+  ].join("\n");
+}
+
+/** `nats-server --signal reload=<pidfile>` (SIGHUP): the server re-reads its config and keeps running. */
+export function reloadScript(paths: HostPaths): string {
+  return [
+    "set -eu",
+    `${shellQuote(`${paths.installDir}/nats-server`)} --signal reload=${shellQuote(paths.pidFile)}`,
+    "echo reload=sent",
+  ].join("\n");
+}
+
+/**
+ * Last resort: queue a stop (so `Restart=on-failure` does not bring it back), SIGKILL the process, and wait up to
+ * `waitSeconds` for systemd to see it gone.
+ */
+export function killScript(waitSeconds: number): string {
+  const tries = Math.max(1, Math.ceil(waitSeconds));
+  return [
+    "set -u",
+    `systemctl stop --no-block ${unit} 2>/dev/null || true`,
+    `systemctl kill -s SIGKILL ${unit} 2>/dev/null || true`,
+    `i=0; while [ "$(systemctl show -p MainPID --value ${unit})" != "0" ] && [ "$i" -lt ${tries} ]; do sleep 1; i=$((i + 1)); done`,
+    `if [ "$(systemctl show -p MainPID --value ${unit})" != "0" ]; then echo "nats-server still running ${tries}s after SIGKILL" >&2; exit 1; fi`,
+    "echo killed=yes",
+  ].join("\n");
+}
+
+/** The last lines of the unit's journal. Never the config: nats-server does not log its secrets. */
+export function logScript(maxLines: number): string {
+  const n = Math.max(1, Math.floor(maxLines));
+  return `journalctl -u ${unit} -n ${n} --no-pager -o short-iso 2>&1 || true`;
+}
+
+/** Prints `link=<target of the nats-server symlink>` (empty when nothing is installed). */
+export function installedVersionScript(paths: HostPaths): string {
+  return `echo "link=$(readlink ${shellQuote(`${paths.installDir}/nats-server`)} 2>/dev/null || true)"`;
+}
+
+/** The value of a `key=value` line in a script's output, or undefined. */
+export function outputValue(stdout: string, key: string): string | undefined {
+  for (const line of stdout.split(/\r?\n/)) {
+    if (line.startsWith(`${key}=`)) return line.slice(key.length + 1).trim();
+  }
+  return undefined;
+}
+
+/** The version a `nats-server` link points at (`/opt/nats/nats-server-2.15.2` → `2.15.2`), when it is one. */
+export function versionFromLink(link: string): string | undefined {
+  const candidate = /\/nats-server-([^/]+)$/.exec(link.trim())?.[1];
+  return isVersion(candidate) ? candidate : undefined;
+}
+
+/**
+ * Waits on the host (one command, not one per poll) until nats-server has exited or `timeoutSeconds` passed;
+ * prints `exited=yes` or `exited=no`.
+ */
+export function waitForExitScript(timeoutSeconds: number): string {
+  const tries = Math.max(1, Math.ceil(timeoutSeconds));
+  return [
+    "set -u",
+    `i=0; while [ "$(systemctl show -p MainPID --value ${unit})" != "0" ] && [ "$i" -lt ${tries} ]; do sleep 1; i=$((i + 1)); done`,
+    `if [ "$(systemctl show -p MainPID --value ${unit})" = "0" ]; then echo exited=yes; else echo exited=no; fi`,
+  ].join("\n");
+}
+
+/**
+ * Makes the unit's stop timeout at least lame duck's needs (a drop-in, rewritten only when it differs, then
+ * `daemon-reload`): the unit written at first boot keeps whatever timeout it had then.
+ */
+export function stopTimeoutScript(stopTimeoutSeconds: number): string {
+  const text = stopTimeoutDropIn(stopTimeoutSeconds);
+  const file = shellQuote(STOP_TIMEOUT_DROP_IN_PATH);
+  return [
+    "set -eu",
+    `want=${shellQuote(text)}`,
+    `if [ "$(cat ${file} 2>/dev/null || true)" != "$(printf '%s' "$want")" ]; then`,
+    `  mkdir -p ${shellQuote(dirOf(STOP_TIMEOUT_DROP_IN_PATH))}`,
+    `  printf '%s' "$want" > ${file}`,
+    "  systemctl daemon-reload",
+    "  echo stop_timeout=updated",
+    "else",
+    "  echo stop_timeout=unchanged",
+    "fi",
+  ].join("\n");
+}
+
+/**
+ * The user nats-server runs as and its directories (idempotent): what a fresh host needs before a binary, a config
+ * and the unit go on it. `configDir` is root-owned and readable by the nats group only.
+ */
+export function prepareHostScript(paths: HostPaths): string {
+  const data = paths.dataDir;
+  return [
+    "set -eu",
+    `id -u ${NATS_USER} >/dev/null 2>&1 || useradd --system --no-create-home --home-dir ${shellQuote(data)} --shell /usr/sbin/nologin ${NATS_USER}`,
+    `install -d -m 0750 -o root -g ${NATS_USER} ${shellQuote(dirOf(paths.configPath))}`,
+    `install -d -m 0755 ${shellQuote(paths.installDir)}`,
+    `install -d -m 0750 -o ${NATS_USER} -g ${NATS_USER} ${shellQuote(data)}`,
+    "echo prepared=yes",
+  ].join("\n");
+}

@@ -1,0 +1,76 @@
+/**
+ * Small decode guards for what the gates read from the monitoring endpoints: a server that answers something
+ * else (a proxy's error page, another product on the port, a future format) fails the gate with the field named,
+ * instead of a gate reading `undefined` and deciding from it. Only the fields the engine reads are checked; the rest
+ * of each answer passes through as nats-server sent it.
+ */
+import { MonitorError } from "./errors";
+import { Connz, Healthz, Jsz, MetaClusterInfo, Routez, Varz } from "./types";
+
+type Json = Record<string, unknown>;
+
+function object(url: string, value: unknown, what: string): Json {
+  if (!value || typeof value !== "object" || Array.isArray(value)) throw new MonitorError(url, `${what} is not an object`);
+  return value as Json;
+}
+
+function expect(url: string, obj: Json, field: string, type: "string" | "number" | "boolean", optional = false): void {
+  const value = obj[field];
+  if (value === undefined && optional) return;
+  if (typeof value !== type) throw new MonitorError(url, `field ${field} is ${value === undefined ? "missing" : typeof value}, expected a ${type}`);
+}
+
+function meta(url: string, value: unknown, where: string): void {
+  if (value === undefined || value === null) return;
+  const m = object(url, value, where);
+  expect(url, m, "leader", "string", true);
+  if (m.replicas !== undefined && m.replicas !== null) {
+    if (!Array.isArray(m.replicas)) throw new MonitorError(url, `${where}.replicas is not a list`);
+    m.replicas.forEach((r, i) => {
+      const replica = object(url, r, `${where}.replicas[${i}]`);
+      expect(url, replica, "name", "string");
+      expect(url, replica, "current", "boolean", true);
+    });
+  }
+}
+
+export function decodeVarz(url: string, value: unknown): Varz {
+  const v = object(url, value, "/varz");
+  expect(url, v, "version", "string");
+  expect(url, v, "server_name", "string", true);
+  expect(url, v, "config_load_time", "string", true);
+  if (v.jetstream !== undefined) meta(url, object(url, v.jetstream, "jetstream").meta, "jetstream.meta");
+  return v as unknown as Varz;
+}
+
+export function decodeJsz(url: string, value: unknown): Jsz {
+  const j = object(url, value, "/jsz");
+  meta(url, j.meta_cluster, "meta_cluster");
+  return j as unknown as Jsz;
+}
+
+export function decodeRoutez(url: string, value: unknown): Routez {
+  const r = object(url, value, "/routez");
+  if (r.routes !== null && r.routes !== undefined && !Array.isArray(r.routes)) throw new MonitorError(url, "routes is not a list");
+  ((r.routes as unknown[] | null) ?? []).forEach((route, i) => {
+    const entry = object(url, route, `routes[${i}]`);
+    expect(url, entry, "remote_id", "string");
+    expect(url, entry, "remote_name", "string", true);
+  });
+  return r as unknown as Routez;
+}
+
+export function decodeHealthz(url: string, value: unknown): Healthz {
+  const h = object(url, value, "/healthz");
+  expect(url, h, "status", "string");
+  if (h.errors !== undefined && h.errors !== null && !Array.isArray(h.errors)) throw new MonitorError(url, "errors is not a list");
+  return h as unknown as Healthz;
+}
+
+export function decodeConnz(url: string, value: unknown): Connz {
+  const c = object(url, value, "/connz");
+  expect(url, c, "num_connections", "number");
+  return c as unknown as Connz;
+}
+
+export type { MetaClusterInfo };

@@ -1,0 +1,83 @@
+/**
+ * The one reconcile entry of the engine, as a controller's: observe what the servers report, build the plan to the
+ * spec, compare, act (start a cluster that does not run, recover members found down, roll the rest), then observe
+ * again. The Pulumi provider's create and update, the command line and the scripts all come through here, so
+ * there is one planner, one estimate and one report. Modelled on nats-io/nack's createOrUpdate.
+ */
+import { describeError, withDeadline } from "../util/async";
+import { assertValidClusterSpec } from "../validate";
+import { PREVIEW_OBSERVE_DEADLINE_MS } from "../defaults";
+import { planFor, RolloutHalted, RolloutInterrupted, RolloutOptions, RolloutRefused, runRollout } from "./execute";
+import { assumeObserved, observeCluster, ObservedCluster } from "./observe";
+import { RolloutPlan } from "./plan";
+import { RolloutReport } from "./report";
+
+/** What the servers report, in the form the Pulumi resource records it (its outputs `versions`, `surgeRunning`). */
+export interface ServersSeen {
+  /** Member name → the version its `/varz` reports, or why it could not say (`not running`, `unreachable (…)`). */
+  readonly versions: Readonly<Record<string, string>>;
+  /** Whether a surge server is running (left over from an interrupted rollout). */
+  readonly surgeRunning: boolean;
+}
+
+export function serversSeen(observed: ObservedCluster): ServersSeen {
+  const versions: Record<string, string> = {};
+  for (const m of observed.members) {
+    versions[m.name] = m.version ?? (m.running ? `unreachable (${m.error ?? "no answer"})` : "not running");
+  }
+  return { versions, surgeRunning: observed.surge.running };
+}
+
+/** How a reconcile ended: its report (or the refused plan) and what the servers report afterwards. */
+export type ReconcileOutcome =
+  | { readonly status: "done"; readonly report: RolloutReport; readonly seen: ServersSeen }
+  | { readonly status: "halted"; readonly report: RolloutReport; readonly seen: ServersSeen }
+  | { readonly status: "interrupted"; readonly report: RolloutReport; readonly seen: ServersSeen }
+  | { readonly status: "refused"; readonly plan: RolloutPlan; readonly seen: ServersSeen };
+
+/** Take the cluster to the spec and say how it went; throws only for what is not a rollout outcome (a bug, I/O). */
+export async function reconcile(options: RolloutOptions): Promise<ReconcileOutcome> {
+  const seenNow = async (): Promise<ServersSeen> => {
+    try {
+      return serversSeen(await observeCluster(options.spec, options.driver));
+    } catch (err) {
+      const why = `not observed (${describeError(err)})`;
+      return { versions: Object.fromEntries(options.spec.members.map((m) => [m.name, why])), surgeRunning: false };
+    }
+  };
+  try {
+    const report = await runRollout(options);
+    return { status: "done", report, seen: await seenNow() };
+  } catch (err) {
+    if (err instanceof RolloutHalted) return { status: "halted", report: err.report, seen: await seenNow() };
+    if (err instanceof RolloutInterrupted) return { status: "interrupted", report: err.report, seen: await seenNow() };
+    if (err instanceof RolloutRefused) return { status: "refused", plan: err.plan, seen: await seenNow() };
+    throw err;
+  }
+}
+
+/** What `pulumi preview` shows: the plan from the servers, or from the stack's inputs when they cannot be asked. */
+export interface ReconcilePreview {
+  readonly plan: RolloutPlan;
+  readonly observed: ObservedCluster;
+}
+
+export interface PreviewFallback {
+  /** The versions last recorded, used when the servers cannot be observed. */
+  readonly versions?: Readonly<Record<string, string>>;
+  /** How long observing may take before the plan is made from the inputs. Default 30 s. */
+  readonly deadlineMs?: number;
+}
+
+/** Observe (within a deadline) and plan, touching nothing. */
+export async function previewReconcile(options: RolloutOptions, fallback: PreviewFallback = {}): Promise<ReconcilePreview> {
+  assertValidClusterSpec(options.spec);
+  let observed: ObservedCluster;
+  try {
+    const deadline = fallback.deadlineMs ?? PREVIEW_OBSERVE_DEADLINE_MS;
+    observed = await withDeadline(observeCluster(options.spec, options.driver), deadline, "observing the servers");
+  } catch (err) {
+    observed = assumeObserved(options.spec, fallback.versions, `the servers could not be observed (${describeError(err)})`);
+  }
+  return { plan: planFor(options, observed), observed };
+}
