@@ -67,6 +67,17 @@ export async function installBinary(driver: HostDriver, server: ServerEndpoint, 
   await driver.activateBinary(server, version);
 }
 
+/** What a platform's driver factory gets besides its settings. */
+export interface HostDriverContext {
+  /**
+   * The platform's secrets (an SSH private key, …) from the resource's secret input: in memory only, never in
+   * settings, state in plain text, command lines or logs.
+   */
+  readonly secrets?: Readonly<Record<string, string>>;
+  /** Progress lines of the driver (commands sent, downloads). Never carries a secret. */
+  readonly log?: (line: string) => void;
+}
+
 /**
  * What a platform folder under engine/hosts/ exports (its index.ts): the driver factory for the settings the Pulumi
  * layer recorded, and the listen address its servers bind to. Settings are plain JSON (they live in Pulumi state):
@@ -74,7 +85,7 @@ export async function installBinary(driver: HostDriver, server: ServerEndpoint, 
  */
 export interface HostPlatform {
   /** Build the driver from the platform's settings; throws naming the bad setting. */
-  createHostDriver(settings: Readonly<Record<string, unknown>>, log?: (line: string) => void): HostDriver;
+  createHostDriver(settings: Readonly<Record<string, unknown>>, context?: HostDriverContext): HostDriver;
   /** Problems with the settings (field paths inside the settings object), for `check` before anything runs. */
   settingsProblems(settings: unknown): Array<{ field: string; message: string }>;
   /** The address servers on this platform listen on. */

@@ -5,7 +5,7 @@
  * surge launch template and subnet. AWS parts are verified only with mocks at the SDK boundary.
  */
 import { VM_LISTEN_HOST } from "../../defaults";
-import { HostDriver, HostPlatform } from "../driver";
+import { HostDriver, HostDriverContext, HostPlatform } from "../driver";
 import { SsmHostDriver } from "./ssm-driver";
 
 export { SsmHostDriver, SsmHostDriverOptions, SsmCommandError } from "./ssm-driver";
@@ -39,7 +39,7 @@ export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => 
   return problems;
 };
 
-export function createHostDriver(settings: Readonly<Record<string, unknown>>, log?: (line: string) => void): HostDriver {
+export function createHostDriver(settings: Readonly<Record<string, unknown>>, context: HostDriverContext = {}): HostDriver {
   const problems = settingsProblems(settings);
   if (problems.length) throw new Error(`aws platform settings: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`);
   const s = settings as unknown as AwsSettings;
@@ -51,7 +51,7 @@ export function createHostDriver(settings: Readonly<Record<string, unknown>>, lo
     surge: s.surge,
     arch: s.arch,
     releaseBaseUrl: s.releaseBaseUrl,
-    log,
+    log: context.log,
   });
 }
 
