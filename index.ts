@@ -2,17 +2,37 @@
  * The Pulumi program: stack config (stacks/Pulumi.<stack>.yaml) → one NatsCluster → exports.
  * Change `nats-cluster:version` and run `pulumi preview` to see the rollout plan, `pulumi up` to perform it.
  */
+import * as pulumi from "@pulumi/pulumi";
+import { readStackConfig } from "./components/config/read";
 import { NatsCluster } from "./components/nats-cluster";
-import { readStackConfig } from "./components/stack-config";
 
 const config = readStackConfig();
-const cluster = new NatsCluster(config.clusterName, { config });
+const cluster = new NatsCluster(config.clusterName, {
+  platform: config.platform,
+  platformSettings: config.platformSettings,
+  platformSecrets: config.platformSecrets,
+  stack: pulumi.getStack(),
+  clusterName: config.clusterName,
+  version: config.version,
+  members: config.members,
+  surge: config.surge,
+  jetstream: config.jetstream,
+  lameDuck: config.lameDuck,
+  routes: config.routes,
+  rollout: config.rollout,
+  auth: config.auth,
+  tls: config.tls,
+  noAdvertise: config.noAdvertise,
+  extraSettings: config.extraSettings,
+});
 
 /** `nats://host:port` of every member. */
 export const clientUrls = cluster.clientUrls;
+/** The same, comma-joined: `nats --server "$(pulumi stack output clientUrl)"`. */
+export const clientUrl = cluster.clientUrl;
 /** `http://host:port` of every member's monitoring endpoint. */
 export const monitorUrls = cluster.monitorUrls;
-/** Member name → the version its `/varz` reported when last seen (`pulumi refresh` updates it). */
+/** Member name → the version its `/varz` reported when last seen. */
 export const versions = cluster.versions;
 /** The last bootstrap or rollout report (text). */
 export const lastRolloutReport = cluster.lastRolloutReport;

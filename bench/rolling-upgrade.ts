@@ -7,6 +7,7 @@
  * Not a test: it asserts nothing, it measures.
  */
 import { connect, NatsConnection } from "nats";
+import { installBinary } from "../engine/hosts/driver";
 import { MonitorClient } from "../engine/monitor/client";
 import { runRollout } from "../engine/rollout/execute";
 import { formatReport } from "../engine/rollout/report";
@@ -113,7 +114,7 @@ async function benchOne(members: number): Promise<Record<string, number | string
     floorPublisher.start();
     const floorStart = Date.now();
     await cluster.driver.provision(spec.surge);
-    await cluster.driver.install(spec.surge, NEW_MINOR);
+    await installBinary(cluster.driver, spec.surge, NEW_MINOR);
     await cluster.driver.writeConfig(spec.surge, configTextFor(spec, spec.surge, cluster.driver, "127.0.0.1"));
     await cluster.driver.start(spec.surge);
     await waitReady(spec.surge);

@@ -1,81 +1,259 @@
 /**
- * A command line over the engine for the local platform, without Pulumi: for operators debugging a rollout and for
- * the tests that must kill a rollout mid-way (it runs in its own process).
+ * `nats-rollout`: the engine's reconcile path from a shell, without `pulumi up`: for the operator at 3 a.m. who
+ * wants to see the plan or finish a rollout by hand, for the main job on a machine without a Pulumi engine, and
+ * for the tests that must kill a rollout mid-way (it runs in a process of its own).
  *
- *   node dist/engine/cli.js plan|rollout|bootstrap|observe --spec spec.json --state-dir DIR [--bin-cache DIR]
- *                                 [--policy '{"minHealthySeconds":2}'] [--listen-host 127.0.0.1]
- *
- * Exit codes: 0 done, 2 halted (a gate failed), 3 refused (nothing touched), 1 anything else.
+ * Run `node dist/cli/nats-rollout.js --help` for the commands and options. Exit codes: 0 done, 1 error, 2 halted
+ * (a gate failed), 3 refused (nothing touched), 4 interrupted (Ctrl-C between two members).
  */
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { BinaryStore } from "./binaries";
-import { LocalProcessDriver } from "./hosts/local";
-import { bootstrapCluster } from "./rollout/bootstrap";
-import { formatEvent } from "./rollout/events";
-import { previewRollout, RolloutHalted, RolloutRefused, runRollout } from "./rollout/execute";
-import { observeCluster } from "./rollout/observe";
-import { formatPlan } from "./rollout/plan";
-import { formatReport } from "./rollout/report";
-import { ClusterSpec, RolloutPolicy } from "./spec";
+import { parseArgs } from "node:util";
+import {
+  ClusterSpec,
+  formatEvent,
+  formatPlan,
+  formatReport,
+  loadHostPlatform,
+  previewReconcile,
+  reconcile,
+  RolloutEvent,
+  RolloutOptions,
+  RolloutPolicy,
+  observeCluster,
+  stopCluster,
+} from "../engine";
+import { clusterSpecOf, decodeStackConfig, namespaceEntries } from "../components/config/decode";
+import { loadClusterPlatform } from "../components/platforms";
 
-function flag(args: string[], name: string, fallback?: string): string {
-  const i = args.indexOf(`--${name}`);
-  const value = i >= 0 ? args[i + 1] : fallback;
-  if (value === undefined) throw new Error(`missing --${name}`);
-  return value;
+const HELP = `nats-rollout: plan, perform or inspect a NATS cluster rollout with the engine Pulumi uses
+
+Usage: node dist/cli/nats-rollout.js <command> <source> [options]
+
+Commands:
+  plan       observe the servers and print the plan; touches nothing
+  rollout    take the cluster to the spec: start it, recover members found down, roll the rest
+  observe    print what every server reports (versions, running, reachable) as JSON
+  stop       stop every server of the cluster (lame duck first) and remove their hosts' state
+
+Where the cluster comes from (one of):
+  --stack NAME         what \`pulumi up\` recorded for that stack (\`pulumi stack export --show-secrets\`, run in
+                       the project directory with the stack's backend and passphrase): any platform
+  --stack-file FILE    a stack file (stacks/Pulumi.<stack>.yaml) decoded as \`pulumi preview\` would; no secrets
+                       (local and ssh platforms: the hosts must be in the file)
+  --spec FILE          a ClusterSpec as JSON (engine form), with --platform and --settings or --state-dir
+
+Options:
+  --version V          roll to this version instead of the source's
+  --platform NAME      with --spec: the platform (default local)
+  --settings JSON      with --spec: the platform's settings as JSON
+  --state-dir DIR      with --spec and the local platform: the servers' directory (relative to the current one)
+  --policy JSON        rollout policy overrides, e.g. '{"minHealthySeconds":2}'
+  -h, --help           this text
+
+Ctrl-C during a rollout: the member in progress is finished, then it stops (the surge server keeps serving); run
+the same command again to resume. A second Ctrl-C exits at once.
+
+Exit codes: 0 done, 1 error, 2 halted, 3 refused (nothing touched), 4 interrupted.`;
+
+/** What the command works on: the engine's spec and the platform's driver inputs. */
+interface Target {
+  readonly spec: ClusterSpec;
+  readonly platform: string;
+  readonly settings: Record<string, unknown>;
+  readonly secrets?: Record<string, string>;
+  readonly policy: Partial<RolloutPolicy>;
+}
+
+class UsageError extends Error {}
+
+function readJson<T>(text: string, what: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new UsageError(`${what} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The RollingUpgrade's recorded inputs in `pulumi stack export --show-secrets` output. */
+function fromStack(stack: string): Target {
+  let exported: string;
+  try {
+    exported = execFileSync("pulumi", ["stack", "export", "--show-secrets", "--stack", stack], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim();
+    throw new UsageError(`pulumi stack export --stack ${stack} failed: ${stderr || (err as Error).message}`);
+  }
+  const state = readJson<{ deployment?: { resources?: Array<{ type: string; inputs?: Record<string, unknown> }> } }>(
+    exported,
+    "the stack export",
+  );
+  const resource = state.deployment?.resources?.find((r) => r.type.endsWith("RollingUpgrade"));
+  if (!resource?.inputs)
+    throw new UsageError(`stack ${stack} has no RollingUpgrade resource yet: run \`pulumi up\` first`);
+  const inputs = resource.inputs as {
+    spec: Omit<ClusterSpec, "auth">;
+    auth?: ClusterSpec["auth"];
+    policy?: Partial<RolloutPolicy>;
+    platform: string;
+    settings: Record<string, unknown>;
+    platformSecrets?: Record<string, string>;
+  };
+  if (typeof inputs.platform !== "string" || !inputs.settings) {
+    throw new UsageError(`stack ${stack} was recorded by an older version of this program: run \`pulumi up\` once`);
+  }
+  return {
+    spec: inputs.auth ? { ...inputs.spec, auth: inputs.auth } : inputs.spec,
+    platform: inputs.platform,
+    settings: inputs.settings,
+    secrets: inputs.platformSecrets,
+    policy: inputs.policy ?? {},
+  };
+}
+
+/** A stack file decoded as `pulumi preview` would (no secrets: those live encrypted in the file). */
+function fromStackFile(file: string): Target {
+  const yaml = require("js-yaml") as { load(text: string): unknown };
+  const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
+  const stack = /Pulumi\.(.+)\.ya?ml$/.exec(path.basename(file))?.[1] ?? "cli";
+  const config = decodeStackConfig(namespaceEntries(doc.config ?? {}), {
+    stack,
+    projectDir: path.dirname(path.dirname(path.resolve(file))),
+  });
+  const platform = loadClusterPlatform(config.platform);
+  if (platform.members.host === "assigned") {
+    throw new UsageError(
+      `the ${config.platform} platform's hosts are known only to the stack's state: use --stack ${stack}`,
+    );
+  }
+  const settings = platform.driverSettingsFromConfig?.(config.platformSettings);
+  if (!settings)
+    throw new UsageError(`the ${config.platform} platform cannot be driven from a stack file: use --stack ${stack}`);
+  return {
+    spec: clusterSpecOf(config),
+    platform: config.platform,
+    settings,
+    secrets: config.platformSecrets,
+    policy: config.rollout,
+  };
+}
+
+function fromSpecFile(file: string, values: Record<string, string | boolean | undefined>): Target {
+  const spec = readJson<ClusterSpec>(fs.readFileSync(file, "utf8"), file);
+  const platform = (values.platform as string | undefined) ?? "local";
+  let settings: Record<string, unknown> = values.settings ? readJson(values.settings as string, "--settings") : {};
+  if (values["state-dir"]) settings = { ...settings, stateDir: path.resolve(values["state-dir"] as string) };
+  if (platform === "local" && !settings.stateDir)
+    throw new UsageError("the local platform needs --state-dir DIR (or --settings)");
+  return { spec, platform, settings, policy: {} };
+}
+
+function targetOf(values: Record<string, string | boolean | undefined>): Target {
+  const sources = ["stack", "stack-file", "spec"].filter((k) => values[k] !== undefined);
+  if (sources.length !== 1) throw new UsageError("give exactly one of --stack NAME, --stack-file FILE, --spec FILE");
+  const target =
+    values.stack !== undefined
+      ? fromStack(values.stack as string)
+      : values["stack-file"] !== undefined
+        ? fromStackFile(values["stack-file"] as string)
+        : fromSpecFile(values.spec as string, values);
+  const policy = values.policy
+    ? { ...target.policy, ...readJson<Partial<RolloutPolicy>>(values.policy as string, "--policy") }
+    : target.policy;
+  const spec = values.version ? { ...target.spec, version: values.version as string } : target.spec;
+  return { ...target, spec, policy };
+}
+
+/** First Ctrl-C: stop between two steps. Second: leave now. */
+function stopOnCtrlC(): () => string | undefined {
+  let requested: string | undefined;
+  process.on("SIGINT", () => {
+    if (requested) process.exit(130);
+    requested = "Ctrl-C";
+    console.error("\nCtrl-C: finishing the step in progress, then stopping (press Ctrl-C again to leave at once)");
+  });
+  return () => requested;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...args] = argv;
-  const spec = JSON.parse(fs.readFileSync(flag(args, "spec"), "utf8")) as ClusterSpec;
-  const policy = JSON.parse(flag(args, "policy", "{}")) as Partial<RolloutPolicy>;
-  const cacheDir = flag(
-    args,
-    "bin-cache",
-    process.env.NATS_SERVER_BIN_CACHE ?? path.join(os.homedir(), ".cache", "nats-cluster", "nats-server"),
-  );
-  const driver = new LocalProcessDriver({ stateDir: flag(args, "state-dir"), binaries: new BinaryStore({ cacheDir }) });
-  const options = {
-    spec,
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      stack: { type: "string" },
+      "stack-file": { type: "string" },
+      spec: { type: "string" },
+      version: { type: "string" },
+      platform: { type: "string" },
+      settings: { type: "string" },
+      "state-dir": { type: "string" },
+      policy: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    console.log(HELP);
+    return values.help ? 0 : 1;
+  }
+  if (!["plan", "rollout", "observe", "stop"].includes(command))
+    throw new UsageError(`unknown command ${command}; see --help`);
+  const target = targetOf(values);
+  const platform = loadHostPlatform(target.platform);
+  const driver = platform.createHostDriver(target.settings, {
+    secrets: target.secrets,
+    log: (line) => console.log(line),
+  });
+  const options: RolloutOptions = {
+    spec: target.spec,
     driver,
-    policy,
-    listenHost: flag(args, "listen-host", "127.0.0.1"),
-    onEvent: (e: Parameters<typeof formatEvent>[0]) => console.log(formatEvent(e)),
+    policy: target.policy,
+    listenHost: platform.listenHost,
+    onEvent: (e: RolloutEvent) => console.log(formatEvent(e)),
   };
   switch (command) {
     case "plan":
-      console.log(formatPlan((await previewRollout(options)).plan));
+      console.log(formatPlan((await previewReconcile(options)).plan));
       return 0;
     case "observe":
       console.log(
-        JSON.stringify(await observeCluster(spec, driver), (k, v) => (k === "configText" ? undefined : v), 2),
+        JSON.stringify(await observeCluster(target.spec, driver), (k, v) => (k === "configText" ? undefined : v), 2),
       );
       return 0;
-    case "bootstrap":
-      await bootstrapCluster(options);
+    case "stop":
+      await stopCluster(target.spec, driver, { stopTimeoutSeconds: target.policy.stopTimeoutSeconds });
+      console.log(`stopped every server of ${target.spec.name}`);
       return 0;
-    case "rollout":
-      console.log(formatReport(await runRollout(options)));
-      return 0;
-    default:
-      throw new Error(`unknown command ${command ?? "(none)"}: use plan, observe, bootstrap or rollout`);
+    default: {
+      const outcome = await reconcile({ ...options, stopRequested: stopOnCtrlC() });
+      switch (outcome.status) {
+        case "done":
+          console.log(formatReport(outcome.report));
+          return 0;
+        case "refused":
+          console.error(formatPlan(outcome.plan));
+          return 3;
+        case "halted":
+          console.error(formatReport(outcome.report));
+          return 2;
+        case "interrupted":
+          console.error(formatReport(outcome.report));
+          return 4;
+      }
+    }
   }
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof RolloutHalted) {
-      console.error(formatReport(err.report));
-      process.exit(2);
-    }
-    if (err instanceof RolloutRefused) {
-      console.error(err.message);
-      process.exit(3);
-    }
-    console.error(err instanceof Error ? err.message : String(err));
+    console.error(`nats-rollout: ${err instanceof Error ? err.message : String(err)}`);
+    if (err instanceof UsageError) console.error("see --help");
     process.exit(1);
   },
 );

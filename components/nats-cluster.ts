@@ -1,33 +1,58 @@
 /**
- * `NatsCluster`: N `NatsServer` members and one `RollingUpgrade` that owns their version and config.
- * The RollingUpgrade depends on every member, so on `up` the hosts exist before the cluster is bootstrapped or
- * rolled, and on `destroy` the RollingUpgrade (which removes a left-over surge server) goes before the hosts (which
- * stop their servers). On aws the cluster also owns what its instances share: the security group, the instance
- * profile and the surge server's launch template (components/aws, loaded only for that platform).
+ * `NatsCluster`: N `NatsServer` members on one platform and one `RollingUpgrade` that owns their version and config.
+ * The RollingUpgrade depends on every member, so on `up` the hosts exist before the cluster is started or rolled,
+ * and on `destroy` the RollingUpgrade (which removes a left-over surge server) goes before the hosts (which stop
+ * their servers). What the members share on their platform (a security group, a launch template, …) is created
+ * once here by the platform (components/platforms/<name>).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { defaultConfigParameterPrefix } from "../engine/hosts/aws-paths";
+import type { AuthSpec, JetStreamSpec, LameDuckSpec, RolloutPolicy, RouteMode, TlsSpec } from "../engine";
+import { DEFAULT_LAME_DUCK, DEFAULT_POLICY } from "../engine/defaults";
 import { ServerEndpoint } from "../engine/spec";
-import type * as AwsInstanceProfile from "./aws/instance-profile";
-import type * as AwsSecurityGroup from "./aws/security-group";
-import type * as AwsSurgeTemplate from "./aws/surge-template";
-import { AwsMemberPlacement, NatsServer } from "./nats-server";
-import { DriverSettings, LastReport, PublicClusterSpec } from "./rolling-upgrade-provider";
-import { defaultEnginePath, RollingUpgrade } from "./rolling-upgrade";
-import { StackConfig } from "./stack-config";
+import { LastReport } from "./last-report";
+import { NatsServer } from "./nats-server";
+import { loadClusterPlatform } from "./platforms";
+import { PlatformClusterFacts, ServerPlacement } from "./platforms/platform";
+import { PublicClusterSpec } from "./rolling-upgrade-provider";
+import { RollingUpgrade } from "./rolling-upgrade";
 
-/** Arguments of {@link NatsCluster}. */
+/**
+ * Arguments of {@link NatsCluster}. Fields that shape the resource graph (the platform, the members, JetStream's
+ * volumes, the stop timeout hosts are built with) are plain values; the rest may be Outputs.
+ */
 export interface NatsClusterArgs {
-  /** The validated stack config (readStackConfig): members, version, settings, platform, secret auth. */
-  readonly config: StackConfig;
-  /** Absolute path of the engine's compiled entry point. Default: the project's dist/engine/index.js. */
-  readonly enginePath?: string;
-}
-
-/** What the aws members share, and what the SSM driver needs to launch the surge VM. */
-interface AwsShared {
-  readonly placement: (index: number) => AwsMemberPlacement;
-  readonly surge: pulumi.Output<{ launchTemplateId: string; subnetId: string }>;
+  /** The platform (a folder of components/platforms: `local`, `aws`, `ssh`, …). */
+  readonly platform: string;
+  /** The platform's settings, as its decoder returns them (`nats-cluster:<platform>`). */
+  readonly platformSettings: unknown;
+  /** The platform's secrets (an SSH private key, …); kept secret. */
+  readonly platformSecrets?: pulumi.Input<Readonly<Record<string, string>>>;
+  /** The stack (names state directories and tags). */
+  readonly stack: string;
+  /** `cluster.name` of every server. */
+  readonly clusterName: string;
+  /** The nats-server version every member runs: change it and `pulumi up` rolls the cluster. */
+  readonly version: pulumi.Input<string>;
+  /** The members: names and ports, and addresses where the stack gives them. */
+  readonly members: ReadonlyArray<ServerPlacement>;
+  /** The temporary surge server (and whether it runs JetStream; default not). */
+  readonly surge: ServerPlacement & { readonly jetstream?: boolean };
+  /** JetStream on the members. Default enabled. */
+  readonly jetstream?: JetStreamSpec;
+  /** `lame_duck_duration` and grace period. Default 30 s and 10 s (the Helm chart). */
+  readonly lameDuck?: LameDuckSpec;
+  /** Explicit routes (every member lists every member) or seed servers. Default explicit. */
+  readonly routes?: pulumi.Input<RouteMode>;
+  /** How the rollout behaves (engine defaults for the rest). */
+  readonly rollout?: Partial<RolloutPolicy>;
+  /** Client auth and the system account. Secret. */
+  readonly auth?: pulumi.Input<AuthSpec>;
+  /** Client TLS (paths on the servers' hosts). */
+  readonly tls?: pulumi.Input<TlsSpec>;
+  /** `cluster.no_advertise`. */
+  readonly noAdvertise?: pulumi.Input<boolean>;
+  /** Extra top-level settings that need a restart when changed, rendered verbatim. */
+  readonly extraSettings?: pulumi.Input<Record<string, string | number | boolean>>;
 }
 
 export class NatsCluster extends pulumi.ComponentResource {
@@ -37,6 +62,8 @@ export class NatsCluster extends pulumi.ComponentResource {
   readonly upgrade: RollingUpgrade;
   /** `nats://host:port` of every member. */
   readonly clientUrls: pulumi.Output<string[]>;
+  /** The same, comma-joined, for `nats --server`. */
+  readonly clientUrl: pulumi.Output<string>;
   /** `http://host:port` of every member's monitoring endpoint. */
   readonly monitorUrls: pulumi.Output<string[]>;
   /** Member name → the version its `/varz` reported when last seen. */
@@ -47,126 +74,92 @@ export class NatsCluster extends pulumi.ComponentResource {
   readonly lastRolloutSummary: pulumi.Output<LastReport>;
 
   constructor(name: string, args: NatsClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(
-      "nats-cluster:index:NatsCluster",
-      name,
-      { platform: args.config.platform, clusterName: args.config.clusterName },
-      opts,
-    );
-    const { config } = args;
-    const enginePath = args.enginePath ?? defaultEnginePath();
-    const shared = config.platform === "aws" ? this.awsShared(name, config) : undefined;
-    // Local: leave lame duck time to finish before a member's host kills it on delete. aws: systemd's stop timeout.
-    const stopTimeoutSeconds =
-      config.platform === "local" ? config.lameDuck.durationSeconds + 30 : config.rollout.stopTimeoutSeconds;
-
-    this.servers = config.members.map(
+    super("nats-cluster:index:NatsCluster", name, { platform: args.platform, clusterName: args.clusterName }, opts);
+    const platform = loadClusterPlatform(args.platform);
+    const lameDuck = args.lameDuck ?? DEFAULT_LAME_DUCK;
+    const jetstream = args.jetstream ?? { enabled: true };
+    const facts: PlatformClusterFacts = {
+      stack: args.stack,
+      clusterName: args.clusterName,
+      version: args.version,
+      jetstream: jetstream.enabled,
+      surge: args.surge,
+      stopTimeoutSeconds: args.rollout?.stopTimeoutSeconds ?? DEFAULT_POLICY.stopTimeoutSeconds,
+    };
+    const shared = platform.createShared(name, facts, args.platformSettings, this);
+    this.servers = args.members.map(
       (member, index) =>
         new NatsServer(
           `${name}-${member.name}`,
-          { platform: config.platform, member, config, enginePath, stopTimeoutSeconds, aws: shared?.placement(index) },
+          { member, index, platform, settings: args.platformSettings, shared, facts },
           { parent: this },
         ),
     );
     const spec: pulumi.Output<PublicClusterSpec> = pulumi
-      .all(this.servers.map((s) => s.endpoint))
-      .apply((members: ServerEndpoint[]) => ({
-        name: config.clusterName,
-        version: config.version,
-        members,
-        surge: config.surge,
-        routes: config.routes,
-        jetstream: config.jetstream,
-        lameDuck: config.lameDuck,
-        ...(config.tls ? { tls: config.tls } : {}),
-        ...(config.noAdvertise !== undefined ? { noAdvertise: config.noAdvertise } : {}),
-        ...(config.extraSettings ? { extraSettings: config.extraSettings } : {}),
-      }));
+      .all([
+        pulumi.all(this.servers.map((s) => s.endpoint)),
+        args.version,
+        args.routes,
+        args.tls,
+        args.noAdvertise,
+        args.extraSettings,
+      ])
+      .apply(
+        ([members, version, routes, tls, noAdvertise, extraSettings]: [
+          ServerEndpoint[],
+          string,
+          RouteMode?,
+          TlsSpec?,
+          boolean?,
+          Record<string, string | number | boolean>?,
+        ]) => ({
+          name: args.clusterName,
+          version,
+          members,
+          surge: { ...args.surge, host: args.surge.host ?? "" },
+          routes: routes ?? { kind: "explicit" },
+          jetstream,
+          lameDuck,
+          ...(tls ? { tls } : {}),
+          ...(noAdvertise !== undefined ? { noAdvertise } : {}),
+          ...(extraSettings ? { extraSettings } : {}),
+        }),
+      );
+    const secrets = args.platformSecrets ? pulumi.secret(args.platformSecrets) : undefined;
+    const driver = platform.driverInputs(
+      facts,
+      args.platformSettings,
+      shared,
+      this.servers.map((s, i) => ({ name: args.members[i].name, host: { endpoint: s.endpoint, hostId: s.hostId } })),
+      secrets,
+    );
 
     this.upgrade = new RollingUpgrade(
       `${name}-rollout`,
       {
         spec,
-        auth: config.auth,
-        policy: config.rollout,
-        platform: config.platform,
-        driver: this.driverSettings(config, shared),
-        enginePath,
-        listenHost: config.platform === "local" ? "127.0.0.1" : "0.0.0.0",
+        auth: args.auth,
+        policy: args.rollout ?? {},
+        platform: args.platform,
+        settings: driver.settings,
+        platformSecrets: driver.secrets,
       },
       { parent: this, dependsOn: [...this.servers] },
     );
 
     this.clientUrls = pulumi.all(this.servers.map((s) => s.clientUrl));
+    this.clientUrl = this.clientUrls.apply((urls) => urls.join(","));
     this.monitorUrls = pulumi.all(this.servers.map((s) => s.monitorUrl));
     this.versions = this.upgrade.versions;
     this.lastRolloutSummary = this.upgrade.lastReport;
     this.lastRolloutReport = this.upgrade.lastReport.apply((r) => r?.text ?? "");
     this.registerOutputs({
       clientUrls: this.clientUrls,
+      clientUrl: this.clientUrl,
       monitorUrls: this.monitorUrls,
       versions: this.versions,
       lastRolloutReport: this.lastRolloutReport,
+      lastRolloutSummary: this.lastRolloutSummary,
     });
-  }
-
-  private driverSettings(config: StackConfig, shared: AwsShared | undefined): pulumi.Input<DriverSettings> {
-    if (config.platform === "local") {
-      if (!config.local) throw new Error("NatsCluster: the local platform needs config.local");
-      return { kind: "local", stateDir: config.local.stateDir, binaryCacheDir: config.local.binaryCacheDir };
-    }
-    const instanceIds = pulumi
-      .all(this.servers.map((s) => pulumi.all([s.endpoint, s.instanceId ?? ""])))
-      .apply((pairs) => Object.fromEntries(pairs.map(([endpoint, id]) => [endpoint.name, id])));
-    return pulumi.all([instanceIds, shared!.surge]).apply(([ids, surge]) => ({
-      kind: "aws-ssm" as const,
-      region: config.aws!.region,
-      clusterName: config.clusterName,
-      instanceIds: ids,
-      surge,
-    }));
-  }
-
-  /** The security group, instance profile and surge launch template every aws server of the cluster shares. */
-  private awsShared(name: string, config: StackConfig): AwsShared {
-    const aws = config.aws;
-    if (!aws) throw new Error("NatsCluster: the aws platform needs config.aws");
-    const { ClusterSecurityGroup } = require("./aws/security-group") as typeof AwsSecurityGroup;
-    const { NatsInstanceProfile } = require("./aws/instance-profile") as typeof AwsInstanceProfile;
-    const { SurgeLaunchTemplate } = require("./aws/surge-template") as typeof AwsSurgeTemplate;
-
-    const group = new ClusterSecurityGroup(
-      `${name}-sg`,
-      { vpcId: aws.vpcId, clientCidrs: aws.clientCidrs, adminCidrs: [aws.adminCidr] },
-      { parent: this },
-    );
-    const profile = new NatsInstanceProfile(
-      `${name}-profile`,
-      { configParameterPrefix: defaultConfigParameterPrefix(config.clusterName) },
-      { parent: this },
-    );
-    const securityGroupIds = [group.securityGroupId];
-    const template = new SurgeLaunchTemplate(
-      `${name}-surge`,
-      {
-        serverName: config.surge.name,
-        clusterName: config.clusterName,
-        version: config.version,
-        instanceType: aws.instanceType,
-        instanceProfileName: profile.instanceProfileName,
-        securityGroupIds,
-        amiId: aws.amiId,
-      },
-      { parent: this },
-    );
-    return {
-      placement: (index) => ({
-        subnetId: aws.subnetIds[index % aws.subnetIds.length],
-        securityGroupIds,
-        instanceProfileName: profile.instanceProfileName,
-      }),
-      // The surge server's host is a fixed private IP of the first subnet (stack config `surge.host`).
-      surge: template.launchTemplateId.apply((launchTemplateId) => ({ launchTemplateId, subnetId: aws.subnetIds[0] })),
-    };
   }
 }

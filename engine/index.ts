@@ -19,6 +19,7 @@ export { serverConfigFor } from "./config/for-server";
 export { configTextFor } from "./config/text";
 export { HostDriver, HostDriverContext, HostLayout, HostPlatform, installBinary } from "./hosts/driver";
 export { loadHostPlatform, hostPlatformNames } from "./hosts/registry";
+export { defaultBinaryCacheDir, expandHome } from "./hosts/local";
 export { BinaryStore, VersionAvailability } from "./binaries";
 export { MonitorClient } from "./monitor/client";
 export * from "./monitor/types";

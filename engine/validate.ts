@@ -404,8 +404,8 @@ export function clusterSpecWarnings(spec: ClusterSpec): SpecProblem[] {
       count === 2
         ? "2 JetStream members lose quorum whenever one is down, so every member restart stops JetStream; use an odd member count (3 or 5) so a quorum survives one member down"
         : `${count} JetStream members tolerate ${count / 2 - 1} member${count / 2 - 1 === 1 ? "" : "s"} down, ` +
-          `the same as ${count - 1} members do; use an odd member count (${count - 1} or ${count + 1}) so every ` +
-          `member adds to the failures the quorum survives`,
+            `the same as ${count - 1} members do; use an odd member count (${count - 1} or ${count + 1}) so every ` +
+            `member adds to the failures the quorum survives`,
     );
   }
   if (spec.surge?.jetstream === true && !jetstream)
@@ -438,7 +438,9 @@ export function assertValidClusterSpec(spec: ClusterSpec): void {
 }
 
 /** How each policy field is checked: booleans, or numbers with a lower bound (and whether it must be whole). */
-const POLICY_RULES: { readonly [K in keyof RolloutPolicy]: { kind: "boolean" } | { kind: "number"; min: number; why: string } } = {
+const POLICY_RULES: {
+  readonly [K in keyof RolloutPolicy]: { kind: "boolean" } | { kind: "number"; min: number; why: string };
+} = {
   autoRollback: { kind: "boolean" },
   useSurge: { kind: "boolean" },
   healthyDeadlineSeconds: { kind: "number", min: 1, why: "a member needs time to pass its gates" },
@@ -469,7 +471,8 @@ export function validatePolicy(policy: unknown, lameDuckDurationSeconds?: number
     if (!rule) {
       problems.push({ field: path, message: `unknown setting; the known ones are ${POLICY_FIELDS.join(", ")}` });
     } else if (rule.kind === "boolean") {
-      if (typeof value !== "boolean") problems.push({ field: path, message: `${JSON.stringify(value)} is not true or false` });
+      if (typeof value !== "boolean")
+        problems.push({ field: path, message: `${JSON.stringify(value)} is not true or false` });
     } else if (typeof value !== "number" || !Number.isFinite(value)) {
       const example = DEFAULT_POLICY[field as keyof RolloutPolicy];
       problems.push({ field: path, message: `${JSON.stringify(value)} is not a number; write e.g. ${example}` });

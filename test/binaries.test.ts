@@ -301,7 +301,8 @@ describe("BinaryStore", () => {
   it("rejects malformed versions before any request", async () => {
     const cacheDir = await freshCache();
     const before = releases.count();
-    for (const bad of ["v2.15.2", "2.15", "2.15.2-rc.1", "../2.15.2", ""]) {
+    // A pre-release (2.12.0-RC.1) is a version (release candidates are published the same way); these are not.
+    for (const bad of ["v2.15.2", "2.15", "2.15.2+build.1", "02.15.2", "../2.15.2", ""]) {
       await expect(store(cacheDir).resolve(bad)).rejects.toThrow(/invalid nats-server version/);
     }
     await expect(store(cacheDir).has("latest")).rejects.toThrow(/invalid nats-server version/);
@@ -351,7 +352,7 @@ describe("installScriptFor", () => {
     const tampered = await failure(installScriptFor("9.9.8", "amd64", installDir, releases.base));
     expect(tampered.code).not.toBe(0);
     expect(tampered.stderr).toContain(
-      `install nats-server v9.9.8: checksum mismatch for ${releases.base}/v9.9.8/${asset("9.9.8")}`,
+      `stage nats-server v9.9.8: checksum mismatch for ${releases.base}/v9.9.8/${asset("9.9.8")}`,
     );
 
     const noLine = await failure(installScriptFor("9.9.7", "amd64", installDir, releases.base));

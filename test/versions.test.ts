@@ -1,4 +1,4 @@
-import { compareVersions, downgradeProblem, parseVersion } from "../engine/versions";
+import { compareVersions, downgradeProblem, parseVersion, versionProblem } from "../engine/versions";
 import { NATS_VERSIONS } from "./support/versions";
 
 describe("parseVersion / compareVersions", () => {
@@ -8,7 +8,9 @@ describe("parseVersion / compareVersions", () => {
   });
 
   test("refuses a leading v with the fix, and other garbage", () => {
-    expect(() => parseVersion("v2.15.2")).toThrow(/write 2\.15\.2, not v2\.15\.2/);
+    expect(() => parseVersion("v2.15.2")).toThrow('"v2.15.2" is not a version; write 2.15.2');
+    expect(versionProblem("2.15.2")).toBeUndefined();
+    expect(versionProblem(undefined)).toMatch(/no nats-server version/);
     expect(() => parseVersion("2.15")).toThrow(/MAJOR\.MINOR\.PATCH/);
     expect(() => parseVersion("")).toThrow();
   });
@@ -18,6 +20,9 @@ describe("parseVersion / compareVersions", () => {
     expect(compareVersions("2.15.10", "2.15.2")).toBeGreaterThan(0);
     expect(compareVersions("2.15.2", "2.15.2")).toBe(0);
     expect(compareVersions("2.12.0-RC.1", "2.12.0")).toBeLessThan(0);
+    // Numeric pre-release identifiers compare as numbers (semver §11): RC.9 before RC.10.
+    expect(compareVersions("2.12.0-RC.9", "2.12.0-RC.10")).toBeLessThan(0);
+    expect(compareVersions("2.12.0-RC.10", "2.12.0-RC.9")).toBeGreaterThan(0);
     expect(["2.15.2", "2.9.22", "2.14.9", "2.15.1"].sort(compareVersions)).toEqual([
       "2.9.22",
       "2.14.9",

@@ -23,7 +23,9 @@ export interface GateFailure {
 }
 
 /** Passed, or failed with the gate and what the server said: a failure always carries its reason. */
-export type GateRunResult = (GateRunTimes & { readonly passed: true }) | (GateRunTimes & { readonly passed: false; readonly failure: GateFailure });
+export type GateRunResult =
+  | (GateRunTimes & { readonly passed: true })
+  | (GateRunTimes & { readonly passed: false; readonly failure: GateFailure });
 
 export interface GateRunOptions {
   /** The whole wait, soak included, must end by then (no wait in the engine is unbounded). */
@@ -37,7 +39,6 @@ export interface GateRunOptions {
   readonly onSoakReset?: (gate: GateName, last: GateObservation) => void;
   readonly progressEveryMs?: number;
 }
-
 
 /**
  * Wait for each gate in order, then hold all of them green for the soak time (one healthz pass right after a

@@ -13,7 +13,9 @@ const NAME = /^[a-z][a-z0-9-]*$/;
 export function hostPlatformNames(): string[] {
   return fs
     .readdirSync(__dirname, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && ["index.js", "index.ts"].some((f) => fs.existsSync(path.join(__dirname, d.name, f))))
+    .filter(
+      (d) => d.isDirectory() && ["index.js", "index.ts"].some((f) => fs.existsSync(path.join(__dirname, d.name, f))),
+    )
     .map((d) => d.name)
     .sort();
 }

@@ -10,14 +10,19 @@ import { Connz, Healthz, Jsz, MetaClusterInfo, Routez, Varz } from "./types";
 type Json = Record<string, unknown>;
 
 function object(url: string, value: unknown, what: string): Json {
-  if (!value || typeof value !== "object" || Array.isArray(value)) throw new MonitorError(url, `${what} is not an object`);
+  if (!value || typeof value !== "object" || Array.isArray(value))
+    throw new MonitorError(url, `${what} is not an object`);
   return value as Json;
 }
 
 function expect(url: string, obj: Json, field: string, type: "string" | "number" | "boolean", optional = false): void {
   const value = obj[field];
   if (value === undefined && optional) return;
-  if (typeof value !== type) throw new MonitorError(url, `field ${field} is ${value === undefined ? "missing" : typeof value}, expected a ${type}`);
+  if (typeof value !== type)
+    throw new MonitorError(
+      url,
+      `field ${field} is ${value === undefined ? "missing" : typeof value}, expected a ${type}`,
+    );
 }
 
 function meta(url: string, value: unknown, where: string): void {
@@ -51,7 +56,8 @@ export function decodeJsz(url: string, value: unknown): Jsz {
 
 export function decodeRoutez(url: string, value: unknown): Routez {
   const r = object(url, value, "/routez");
-  if (r.routes !== null && r.routes !== undefined && !Array.isArray(r.routes)) throw new MonitorError(url, "routes is not a list");
+  if (r.routes !== null && r.routes !== undefined && !Array.isArray(r.routes))
+    throw new MonitorError(url, "routes is not a list");
   ((r.routes as unknown[] | null) ?? []).forEach((route, i) => {
     const entry = object(url, route, `routes[${i}]`);
     expect(url, entry, "remote_id", "string");
@@ -63,7 +69,8 @@ export function decodeRoutez(url: string, value: unknown): Routez {
 export function decodeHealthz(url: string, value: unknown): Healthz {
   const h = object(url, value, "/healthz");
   expect(url, h, "status", "string");
-  if (h.errors !== undefined && h.errors !== null && !Array.isArray(h.errors)) throw new MonitorError(url, "errors is not a list");
+  if (h.errors !== undefined && h.errors !== null && !Array.isArray(h.errors))
+    throw new MonitorError(url, "errors is not a list");
   return h as unknown as Healthz;
 }
 

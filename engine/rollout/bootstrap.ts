@@ -14,7 +14,8 @@ export function bootstrapCluster(options: RolloutOptions): Promise<RolloutReport
   return runRollout({ ...options, watchTraffic: false });
 }
 
-/** Stop every server of the cluster (surge included) by lame duck, kill what outlives the stop timeout, remove hosts. */
+/** Stop every server of the cluster (surge included) by lame duck, kill what outlives the stop timeout, remove hosts.
+ * */
 export async function stopCluster(
   spec: ClusterSpec,
   driver: HostDriver,

@@ -84,14 +84,22 @@ export function planFor(options: RolloutOptions, observed: ObservedCluster): Rol
 }
 
 /** Observe and plan without touching anything: what `pulumi preview` shows. */
-export async function previewRollout(options: RolloutOptions): Promise<{ observed: ObservedCluster; plan: RolloutPlan }> {
+export async function previewRollout(
+  options: RolloutOptions,
+): Promise<{ observed: ObservedCluster; plan: RolloutPlan }> {
   assertValidClusterSpec(options.spec);
   const observed = await observeCluster(options.spec, options.driver);
   return { observed, plan: planFor(options, observed) };
 }
 
 /** Steps that take a server down or bring one up: a stop request is honoured before them, never inside. */
-const STOPPABLE: ReadonlySet<StepKind> = new Set(["start-cluster", "recover-member", "surge-up", "restart-member", "reload-member"]);
+const STOPPABLE: ReadonlySet<StepKind> = new Set([
+  "start-cluster",
+  "recover-member",
+  "surge-up",
+  "restart-member",
+  "reload-member",
+]);
 
 /**
  * Take the cluster to the spec the way the NATS docs' "Upgrading a cluster" does by hand: pre-flight, surge server
@@ -127,7 +135,13 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
       throw new RolloutHalted(await run.halt(err, step, view));
     }
     const took = Date.now() - started;
-    log.emit({ kind: "step-done", step: step.kind, server: step.server, durationMs: took, message: `done in ${seconds(took)}` });
+    log.emit({
+      kind: "step-done",
+      step: step.kind,
+      server: step.server,
+      durationMs: took,
+      message: `done in ${seconds(took)}`,
+    });
   }
   return run.finish("succeeded");
 }
@@ -183,15 +197,18 @@ class Run {
       case "recover-member": {
         const member = ctx.member(step.server!);
         const upView = withMemberUp(view, member.name);
-        const version = step.to ?? ctx.spec.version;
-        this.previous = undefined;
-        const timings = await recoverMember(ctx, upView, member, version);
+        // What it had, for a rollback when the target does not come up: its installed version and config.
+        const installed = await ctx.driver.installedVersion(member).catch(() => undefined);
+        const configText = await ctx.driver.readConfig(member).catch(() => undefined);
+        this.previous = installed && installed !== ctx.spec.version ? { version: installed, configText } : undefined;
+        const timings = await recoverMember(ctx, upView, member);
         // Found down: how long it had been down is unknown; the report says when it came back instead.
         this.members.push({
           ...timings,
           name: member.name,
           action: step.kind,
-          to: version,
+          from: step.from,
+          to: ctx.spec.version,
           result: "done",
           downMs: undefined,
           totalMs: Date.now() - started,
@@ -205,11 +222,21 @@ class Run {
         // Reconcile from what the member reports now, not from the plan made at the start.
         const now = await observeServer(member, ctx.driver, ctx.monitor(member));
         if (now.reachable && now.version === ctx.spec.version && now.configText === ctx.configFor(member)) {
-          this.members.push({ name: member.name, action: step.kind, from: now.version, to: ctx.spec.version, result: "skipped", note: "already at the target" });
+          this.members.push({
+            name: member.name,
+            action: step.kind,
+            from: now.version,
+            to: ctx.spec.version,
+            result: "skipped",
+            note: "already at the target",
+          });
           ctx.log.emit({ kind: "step-skip", step: step.kind, server: member.name, message: "already at the target" });
           return view;
         }
-        this.previous = { version: now.version ?? now.installedVersion ?? ctx.spec.version, configText: now.configText };
+        this.previous = {
+          version: now.version ?? now.installedVersion ?? ctx.spec.version,
+          configText: now.configText,
+        };
         const timings: StepTimings =
           step.kind === "reload-member"
             ? await reloadMember(ctx, view, member)
@@ -240,21 +267,33 @@ class Run {
   private async preflight(view: ClusterView): Promise<void> {
     for (const member of this.ctx.spec.members) {
       if (view.down.has(member.name)) continue;
-      const version = (await this.ctx.monitor(member).varz().catch(() => undefined))?.version ?? this.ctx.spec.version;
-      const result = await this.ctx.gate("preflight", member, version, view, { soak: false, deadlineMs: PREFLIGHT_DEADLINE_MS });
+      const version =
+        (
+          await this.ctx
+            .monitor(member)
+            .varz()
+            .catch(() => undefined)
+        )?.version ?? this.ctx.spec.version;
+      const result = await this.ctx.gate("preflight", member, version, view, {
+        soak: false,
+        deadlineMs: PREFLIGHT_DEADLINE_MS,
+      });
       if (!result.passed) {
         throw new RolloutRefused({
           kind: "rollout",
           targetVersion: this.ctx.spec.version,
           steps: [],
-          refusals: [`pre-flight: member ${member.name} failed gate ${result.failure.gate}: ${result.failure.observation}`],
+          refusals: [
+            `pre-flight: member ${member.name} failed gate ${result.failure.gate}: ${result.failure.observation}`,
+          ],
           estimatedSeconds: 0,
         });
       }
     }
   }
 
-  /** After the surge server left: every member at the target, routed to the others, the meta group exactly the members. */
+  /** After the surge server left: every member at the target, routed to the others, the meta group exactly the members.
+   * */
   private async finalCheck(view: ClusterView): Promise<void> {
     for (const member of this.ctx.spec.members) {
       const result = await this.ctx.gate("final-check", member, this.ctx.spec.version, view, {
@@ -349,12 +388,13 @@ class Run {
         `clients${view.surgeIn ? "; the surge server was removed" : ""}; fix the cause and run again to resume`;
       return this.finish("halted", { halt: { ...report, advice } });
     }
-    if (!ctx.policy.autoRollback || step.kind === "recover-member" || step.kind === "start-cluster" || !this.previous) {
+    if (!ctx.policy.autoRollback || step.kind === "start-cluster" || !this.previous) {
       const advice = `${member.name} is left as it is${surgeUpNow ? ` and ${keepSurge}` : ""}; fix the cause and run again, or set the previous version`;
       return this.finish("halted", { halt: { ...report, advice } });
     }
     try {
-      const back = await rollbackMember(ctx, view, member, this.previous);
+      const rollbackView = step.kind === "recover-member" ? withMemberUp(view, member.name) : view;
+      const back = await rollbackMember(ctx, rollbackView, member, this.previous);
       this.members[this.members.length - 1] = {
         ...failed,
         result: "rolled-back",
@@ -380,7 +420,12 @@ class Run {
     const server: ServerEndpoint | undefined =
       failure.server === ctx.spec.surge.name ? ctx.spec.surge : ctx.spec.members.find((m) => m.name === failure.server);
     const logTail = server ? await ctx.driver.readLog(server, 15).catch(() => "") : "";
-    ctx.log.emit({ kind: "halt", step: failure.step, server: failure.server, message: `${failure.gate}: ${failure.observation}` });
+    ctx.log.emit({
+      kind: "halt",
+      step: failure.step,
+      server: failure.server,
+      message: `${failure.gate}: ${failure.observation}`,
+    });
     return {
       server: failure.server,
       step: failure.step,

@@ -46,7 +46,8 @@ export async function observeServer(
     driver.installedVersion(server),
     driver.readConfig(server),
   ]);
-  if (!running) return { name: server.name, running, reachable: false, installedVersion, configText, error: "not running" };
+  if (!running)
+    return { name: server.name, running, reachable: false, installedVersion, configText, error: "not running" };
   try {
     const varz = await monitor.varz();
     return {
@@ -86,7 +87,11 @@ function majorityMetaLeader(members: ReadonlyArray<ObservedServer>): string | un
  * What the planner assumes when it cannot ask the servers: every member running what the stack last recorded
  * (`versions`, from the resource's outputs) or, for a member never seen, nothing yet; no surge server.
  */
-export function assumeObserved(spec: ClusterSpec, versions: Readonly<Record<string, string>> | undefined, why: string): ObservedCluster {
+export function assumeObserved(
+  spec: ClusterSpec,
+  versions: Readonly<Record<string, string>> | undefined,
+  why: string,
+): ObservedCluster {
   const members = spec.members.map((m): ObservedServer => {
     const version = versions?.[m.name];
     return isVersion(version)

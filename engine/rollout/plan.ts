@@ -35,7 +35,12 @@ export type DesiredConfigs = ReadonlyMap<string, string>;
 type MemberChange = { kind: "restart-member" | "reload-member"; reason: string };
 
 /** What a running member needs to reach the spec, from what it reports now (undefined: nothing). */
-function memberChange(spec: ClusterSpec, version: string | undefined, configText: string | undefined, desired: string | undefined): MemberChange | undefined {
+function memberChange(
+  spec: ClusterSpec,
+  version: string | undefined,
+  configText: string | undefined,
+  desired: string | undefined,
+): MemberChange | undefined {
   if (version !== spec.version) {
     if (version === undefined) return { kind: "restart-member", reason: `to ${spec.version}` };
     const direction = compareVersions(spec.version, version) < 0 ? "downgrade" : "upgrade";
@@ -52,16 +57,20 @@ function memberChange(spec: ClusterSpec, version: string | undefined, configText
   return undefined;
 }
 
-/** A member found down is started as it was: its installed version, or the target when nothing is installed. */
+/**
+ * A member found down is started at the target with the desired config, before anything else: it serves nobody
+ * now, so starting it takes nothing from the cluster, and starting it at the target spares it a second restart.
+ * (A recovery that fails its gates puts back the version it had installed, when that is another one.)
+ */
 function recoveryOf(spec: ClusterSpec, m: ObservedServer): PlannedStep {
-  const version = m.installedVersion ?? spec.version;
   return {
     kind: "recover-member",
     server: m.name,
-    to: version,
+    from: m.installedVersion,
+    to: spec.version,
     reason: m.installedVersion
-      ? `found down (${m.error ?? "not running"}): start it again at its installed ${version}, through the gates`
-      : `not started yet: start it at ${version}, through the gates`,
+      ? `found down (${m.error ?? "not running"}): start it again at ${spec.version}, through the gates`
+      : `not started yet: start it at ${spec.version}, through the gates`,
   };
 }
 
@@ -89,8 +98,8 @@ export function estimateSeconds(steps: ReadonlyArray<PlannedStep>, spec: Cluster
  * re-run after a crash, a halt or a Ctrl-C plans only what is left.
  *
  * - No member runs (first deployment, or every host restarted): start them all together (`start-cluster`).
- * - Members found down are started again first (`recover-member`, at their installed version): that takes nothing
- *   from the cluster, and pre-flight then sees the whole cluster.
+ * - Members found down are started again first (`recover-member`, at the target): that takes nothing from the
+ *   cluster, and pre-flight then sees the whole cluster.
  * - Then pre-flight, surge up, one member at a time (followers first, the meta leader last), surge down, final check.
  */
 export function planRollout(
@@ -125,13 +134,11 @@ export function planRollout(
   }
 
   const recoveries = observed.members.filter((m) => !m.reachable).map((m) => recoveryOf(spec, m));
-  // What each member needs once it is up: running members as they report; recovered ones as they will start.
+  // What each running member needs; a recovered member starts at the target with the desired config.
   const changes = observed.members.flatMap((m) => {
-    const recovery = recoveries.find((r) => r.server === m.name);
-    const version = recovery ? recovery.to : m.version;
-    const configText = recovery ? (m.configText ?? desired.get(m.name)) : m.configText;
-    const change = memberChange(spec, version, configText, desired.get(m.name));
-    return change ? [{ member: m, from: version, ...change }] : [];
+    if (!m.reachable) return [];
+    const change = memberChange(spec, m.version, m.configText, desired.get(m.name));
+    return change ? [{ member: m, from: m.version, ...change }] : [];
   });
 
   const refusals: string[] = [];
@@ -149,17 +156,26 @@ export function planRollout(
   if (changes.length === 0) {
     const steps: PlannedStep[] = [...recoveries];
     if (surgeLeft) {
-      steps.push({ ...surgeDown, reason: "left over from an interrupted rollout: every member is already at the target" });
+      steps.push({
+        ...surgeDown,
+        reason: "left over from an interrupted rollout: every member is already at the target",
+      });
     }
     if (recoveries.length > 0) {
-      steps.push({ kind: "final-check", reason: "every member healthy at the target, no surge server, no ghost peers" });
+      steps.push({
+        kind: "final-check",
+        reason: "every member healthy at the target, no surge server, no ghost peers",
+      });
     }
     return { ...base, kind: "rollout", steps, refusals, estimatedSeconds: estimateSeconds(steps, spec, policy) };
   }
 
   // Followers first in spec order, the meta leader last (restarting it forces an election: do it once, at the end).
   const leader = observed.metaLeader;
-  const ordered = [...changes.filter((c) => c.member.name !== leader), ...changes.filter((c) => c.member.name === leader)];
+  const ordered = [
+    ...changes.filter((c) => c.member.name !== leader),
+    ...changes.filter((c) => c.member.name === leader),
+  ];
   const useSurge = policy.useSurge && ordered.some((c) => c.kind === "restart-member");
   const surgeVersion =
     observed.members.find((m) => m.reachable && m.version !== spec.version)?.version ??
@@ -212,11 +228,16 @@ export function formatPlan(plan: RolloutPlan): string {
     return `No rollout: every member already runs ${plan.targetVersion} with the desired config.`;
   }
   const what = plan.kind === "bootstrap" ? "Start of a new cluster at" : "Rollout to";
-  const lines = [`${what} nats-server ${plan.targetVersion}, ${plan.steps.length} steps, about ${plan.estimatedSeconds}s:`];
-  if (plan.assumed) lines.push(`  (planned from the stack's inputs: ${plan.assumed}; \`pulumi up\` plans again from the servers)`);
+  const lines = [
+    `${what} nats-server ${plan.targetVersion}, ${plan.steps.length} steps, about ${plan.estimatedSeconds}s:`,
+  ];
+  if (plan.assumed)
+    lines.push(`  (planned from the stack's inputs: ${plan.assumed}; \`pulumi up\` plans again from the servers)`);
   plan.steps.forEach((s, i) => {
     const change = s.from || s.to ? ` ${s.from ?? "?"} → ${s.to ?? "?"}`.replace(/^ \? → /, " ") : "";
-    lines.push(`  ${String(i + 1).padStart(2)}. ${s.kind.padEnd(15)} ${(s.server ?? "").padEnd(14)}${change}  (${s.reason})`);
+    lines.push(
+      `  ${String(i + 1).padStart(2)}. ${s.kind.padEnd(15)} ${(s.server ?? "").padEnd(14)}${change}  (${s.reason})`,
+    );
   });
   return lines.join("\n");
 }

@@ -70,14 +70,21 @@ export interface PreviewFallback {
 }
 
 /** Observe (within a deadline) and plan, touching nothing. */
-export async function previewReconcile(options: RolloutOptions, fallback: PreviewFallback = {}): Promise<ReconcilePreview> {
+export async function previewReconcile(
+  options: RolloutOptions,
+  fallback: PreviewFallback = {},
+): Promise<ReconcilePreview> {
   assertValidClusterSpec(options.spec);
   let observed: ObservedCluster;
   try {
     const deadline = fallback.deadlineMs ?? PREVIEW_OBSERVE_DEADLINE_MS;
     observed = await withDeadline(observeCluster(options.spec, options.driver), deadline, "observing the servers");
   } catch (err) {
-    observed = assumeObserved(options.spec, fallback.versions, `the servers could not be observed (${describeError(err)})`);
+    observed = assumeObserved(
+      options.spec,
+      fallback.versions,
+      `the servers could not be observed (${describeError(err)})`,
+    );
   }
   return { plan: planFor(options, observed), observed };
 }

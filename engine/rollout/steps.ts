@@ -49,11 +49,21 @@ async function hostStep<T>(
  * Fetch and verify the binary a server is about to run, while it still serves: a download that fails or stalls
  * fails the step with the server untouched.
  */
-export async function stage(ctx: RolloutContext, step: StepKind, server: ServerEndpoint, version: string): Promise<void> {
+export async function stage(
+  ctx: RolloutContext,
+  step: StepKind,
+  server: ServerEndpoint,
+  version: string,
+): Promise<void> {
   const started = Date.now();
   await hostStep(server, step, "stage", () => ctx.driver.stageBinary(server, version), undefined, true);
   if (Date.now() - started > 1000) {
-    ctx.log.emit({ kind: "info", step, server: server.name, message: `staged ${version} in ${seconds(Date.now() - started)}` });
+    ctx.log.emit({
+      kind: "info",
+      step,
+      server: server.name,
+      message: `staged ${version} in ${seconds(Date.now() - started)}`,
+    });
   }
 }
 
@@ -124,7 +134,12 @@ async function startAndGate(
   await hostStep(server, step, "start", () => ctx.driver.activateBinary(server, target.version), partial);
   await hostStep(server, step, "start", () => ctx.driver.writeConfig(server, target.configText), partial);
   await hostStep(server, step, "start", () => ctx.driver.start(server), partial);
-  ctx.log.emit({ kind: "info", step, server: server.name, message: `started ${target.version}; waiting for its gates` });
+  ctx.log.emit({
+    kind: "info",
+    step,
+    server: server.name,
+    message: `started ${target.version}; waiting for its gates`,
+  });
   const gatesStartedAt = Date.now();
   const gates = await ctx.gate(step, server, target.version, view);
   // Down = from the lame-duck signal until the server was ready for clients again.
@@ -154,7 +169,12 @@ async function stepDownFirst(ctx: RolloutContext, member: ServerEndpoint): Promi
   const others = ctx.spec.members.filter((m) => m.name !== member.name);
   await stepDownMetaLeader(ctx.spec, others)
     .then(() =>
-      ctx.log.emit({ kind: "info", step, server: member.name, message: "asked the meta leader to step down before its restart" }),
+      ctx.log.emit({
+        kind: "info",
+        step,
+        server: member.name,
+        message: "asked the meta leader to step down before its restart",
+      }),
     )
     .catch((err) =>
       ctx.log.emit({
@@ -186,24 +206,25 @@ export async function restartMember(
 }
 
 /**
- * Start a member that was found down, as it was: its installed version, and its config on the host (the desired
- * one when it has none yet). Starting a stopped server takes nothing away from the cluster, so this comes before
- * pre-flight; a version or config change, if any, follows as an ordinary restart.
+ * Start a member that was found down, at the target with the desired config. Starting a stopped server takes
+ * nothing from the cluster, so this comes before pre-flight.
  */
 export async function recoverMember(
   ctx: RolloutContext,
   view: ClusterView,
   member: ServerEndpoint,
-  version: string,
 ): Promise<StepTimings> {
   const step: StepKind = "recover-member";
-  await stage(ctx, step, member, version);
-  const onHost = await hostStep(member, step, "start", () => ctx.driver.readConfig(member));
-  return startAndGate(ctx, view, step, member, { version, configText: onHost ?? ctx.configFor(member) });
+  await stage(ctx, step, member, ctx.spec.version);
+  return startAndGate(ctx, view, step, member, { version: ctx.spec.version, configText: ctx.configFor(member) });
 }
 
 /** Write the new config and SIGHUP: the member keeps serving, so the gates also check config_load_time moved. */
-export async function reloadMember(ctx: RolloutContext, view: ClusterView, member: ServerEndpoint): Promise<StepTimings> {
+export async function reloadMember(
+  ctx: RolloutContext,
+  view: ClusterView,
+  member: ServerEndpoint,
+): Promise<StepTimings> {
   const step: StepKind = "reload-member";
   await hostStep(member, step, "start", () => ctx.driver.writeConfig(member, ctx.configFor(member)));
   const sentAt = new Date(Date.now() - 1).toISOString();
@@ -239,10 +260,21 @@ export async function surgeUp(ctx: RolloutContext, view: ClusterView, version: s
   const surge = ctx.spec.surge;
   const step: StepKind = "surge-up";
   if (await ctx.driver.isRunning(surge)) {
-    const running = (await ctx.monitor(surge).varz().catch(() => undefined))?.version ?? version;
+    const running =
+      (
+        await ctx
+          .monitor(surge)
+          .varz()
+          .catch(() => undefined)
+      )?.version ?? version;
     const adopted = await ctx.gate(step, surge, running, view);
     if (adopted.passed) {
-      ctx.log.emit({ kind: "info", step, server: surge.name, message: "adopted the surge server left by an interrupted rollout" });
+      ctx.log.emit({
+        kind: "info",
+        step,
+        server: surge.name,
+        message: "adopted the surge server left by an interrupted rollout",
+      });
       return 0;
     }
     ctx.log.emit({
@@ -270,7 +302,12 @@ export async function surgeDown(ctx: RolloutContext): Promise<number> {
   if (ctx.spec.surge.jetstream && ctx.spec.jetstream.enabled) {
     await removeMetaPeer(ctx.spec, ctx.spec.members, surge.name)
       .then(() =>
-        ctx.log.emit({ kind: "info", step: "surge-down", server: surge.name, message: "removed from the JetStream meta group" }),
+        ctx.log.emit({
+          kind: "info",
+          step: "surge-down",
+          server: surge.name,
+          message: "removed from the JetStream meta group",
+        }),
       )
       .catch((err) =>
         ctx.log.emit({
@@ -292,12 +329,22 @@ export async function surgeDown(ctx: RolloutContext): Promise<number> {
  * forever, and JetStream needs a quorum to elect a meta leader), then each must pass its gates. A member that
  * cannot start takes the ones this step started down with it: nothing to protect yet, and nothing left half-up.
  */
-export async function startCluster(ctx: RolloutContext, view: ClusterView): Promise<Array<StepTimings & { name: string }>> {
+export async function startCluster(
+  ctx: RolloutContext,
+  view: ClusterView,
+): Promise<Array<StepTimings & { name: string }>> {
   const step: StepKind = "start-cluster";
   const { spec, driver } = ctx;
   const problems = (await driver.startProblems?.(spec.members)) ?? [];
   if (problems.length > 0) {
-    throw new StepFailure(spec.members[0].name, step, "start", `nothing was started: ${problems.join("; ")}`, undefined, true);
+    throw new StepFailure(
+      spec.members[0].name,
+      step,
+      "start",
+      `nothing was started: ${problems.join("; ")}`,
+      undefined,
+      true,
+    );
   }
   const started: ServerEndpoint[] = [];
   try {

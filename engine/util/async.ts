@@ -16,7 +16,11 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, what: str
 }
 
 /** `fn` over `items` with at most `limit` calls in flight; results in the order of `items`. */
-export async function mapBounded<T, R>(items: ReadonlyArray<T>, limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapBounded<T, R>(
+  items: ReadonlyArray<T>,
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {

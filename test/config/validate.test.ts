@@ -54,7 +54,7 @@ describe("validateClusterSpec", () => {
   });
 
   test("version: semver without a v", () => {
-    expect(errorAt(spec({ version: "v2.15.2" }), "version")).toMatch(/write 2\.15\.2, not v2\.15\.2/);
+    expect(errorAt(spec({ version: "v2.15.2" }), "version")).toBe('"v2.15.2" is not a version; write 2.15.2');
     expect(errorAt(spec({ version: "2.15" }), "version")).toMatch(/MAJOR\.MINOR\.PATCH/);
     expect(errorAt(spec({ version: "" }), "version")).toMatch(/2\.15\.2/);
   });
@@ -236,7 +236,7 @@ describe("validateClusterSpec", () => {
     expect(caught).toBeInstanceOf(SpecError);
     const err = caught as SpecError;
     expect(err.problems).toHaveLength(2);
-    expect(err.message).toContain('version: version "v2.15.2" has a leading "v"; write 2.15.2, not v2.15.2');
+    expect(err.message).toContain('version: "v2.15.2" is not a version; write 2.15.2');
     expect(err.message).toContain("lameDuck.durationSeconds: invalid lame_duck_duration of 3s, minimum is 30 seconds");
   });
 });
@@ -244,8 +244,11 @@ describe("validateClusterSpec", () => {
 describe("clusterSpecWarnings", () => {
   test("an even JetStream member count", () => {
     const four = spec({ members: [member(1), member(2), member(3), member(4)] });
-    expect(warningAt(four, "members")).toMatch(
-      /use an odd member count \(3 or 5\) so a quorum survives one member down/,
+    expect(warningAt(four, "members")).toMatch(/4 JetStream members tolerate 1 member down, the same as 3 members do/);
+    const forty = spec({ members: Array.from({ length: 40 }, (_, i) => member(i + 1)) });
+    // 40 members: quorum 21, so 19 may be down, the same as 39 members tolerate.
+    expect(warningAt(forty, "members")).toMatch(
+      /40 JetStream members tolerate 19 members down, the same as 39 members do/,
     );
     expect(warningAt(spec({ members: [member(1), member(2)] }), "members")).toMatch(/lose quorum/);
     expect(validateClusterSpec(four)).toEqual([]);

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { MonitorClient } from "../../engine/monitor/client";
 import { formatEvent } from "../../engine/rollout/events";
-import { RolloutHalted, RolloutRefused, runRollout } from "../../engine/rollout/execute";
+import { RolloutHalted, runRollout } from "../../engine/rollout/execute";
 import { formatReport } from "../../engine/rollout/report";
 import { monitorUrl, RolloutPolicy } from "../../engine/spec";
 import { LocalTestCluster } from "../support/local-cluster";
@@ -116,17 +116,33 @@ describe("failure handling", () => {
     await expectHealthyAt(OLD_MINOR);
   });
 
-  it("pre-flight refuses a cluster with a member down and touches nothing", async () => {
+  it("a member found down is started again first (at the target, through its gates), then the rollout goes on", async () => {
     const victim = cluster.spec.members[1];
     await cluster.driver.kill(victim);
-    const before = pids();
-    const err = await runRollout(
+    const report = await runRollout(
       cluster.options(FAST, { spec: { ...cluster.spec, version: NEW_MINOR }, watchTraffic: false }),
-    ).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RolloutRefused);
-    expect((err as Error).message).toContain(`member ${victim.name} is down`);
-    expect(pids()).toEqual(before);
-    expect(await cluster.driver.isRunning(cluster.spec.surge)).toBe(false);
-    await cluster.driver.start(victim);
+    );
+    expect(report.result).toBe("succeeded");
+    expect(report.members[0]).toMatchObject({
+      name: victim.name,
+      action: "recover-member",
+      to: NEW_MINOR,
+      result: "done",
+    });
+    // Found down: the report does not invent how long it was down.
+    expect(report.members[0].downMs).toBeUndefined();
+    expect(report.members[0].note).toMatch(/was found down; serving again after/);
+    expect(
+      report.members
+        .filter((m) => m.action === "restart-member")
+        .map((m) => m.name)
+        .sort(),
+    ).toEqual(
+      cluster.spec.members
+        .filter((m) => m !== victim)
+        .map((m) => m.name)
+        .sort(),
+    );
+    await expectHealthyAt(NEW_MINOR);
   });
 });

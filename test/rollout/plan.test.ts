@@ -94,19 +94,44 @@ describe("planRollout", () => {
     ).toEqual([]);
   });
 
-  it("refuses a member down when no rollout was interrupted, and more than one down in any case", () => {
-    expect(
-      planRollout(observed([up("a", "2.14.9"), down("b"), up("c", "2.14.9")]), spec("2.15.2"), desired, DEFAULT_POLICY)
-        .refusals[0],
-    ).toMatch(/member b is down/);
-    expect(
-      planRollout(
-        observed([down("a"), down("b"), up("c", "2.14.9")], up("s", "2.14.9")),
-        spec("2.15.2"),
-        desired,
-        DEFAULT_POLICY,
-      ).refusals[0],
-    ).toMatch(/2 members are down/);
+  it("recovers members found down first, at the target, then rolls the others", () => {
+    const b = { ...down("b"), installedVersion: "2.14.9", configText: "cfg-b" };
+    const plan = planRollout(
+      observed([up("a", "2.14.9"), b, up("c", "2.14.9")]),
+      spec("2.15.2"),
+      desired,
+      DEFAULT_POLICY,
+    );
+    expect(plan.refusals).toEqual([]);
+    expect(plan.steps.map((s) => `${s.kind}:${s.server ?? ""}:${s.to ?? ""}`)).toEqual([
+      "recover-member:b:2.15.2",
+      "preflight::",
+      "surge-up:s:2.14.9",
+      "restart-member:c:2.15.2",
+      "restart-member:a:2.15.2",
+      "surge-down:s:",
+      "final-check::",
+    ]);
+    expect(plan.steps[0]).toMatchObject({ from: "2.14.9", to: "2.15.2" });
+    expect(plan.steps[0].reason).toMatch(/found down \(not running\): start it again at 2\.15\.2, through the gates/);
+  });
+
+  it("a crashed member with nothing else to change: recover it, then the final check", () => {
+    const b = { ...down("b"), installedVersion: "2.15.2", configText: "cfg-b" };
+    const plan = planRollout(
+      observed([up("a", "2.15.2"), b, up("c", "2.15.2")]),
+      spec("2.15.2"),
+      desired,
+      DEFAULT_POLICY,
+    );
+    expect(plan.steps.map((s) => `${s.kind}:${s.server ?? ""}`)).toEqual(["recover-member:b", "final-check:"]);
+  });
+
+  it("no member running: the cluster is started as a whole", () => {
+    const plan = planRollout(observed([down("a"), down("b"), down("c")]), spec("2.15.2"), desired, DEFAULT_POLICY);
+    expect(plan.kind).toBe("bootstrap");
+    expect(plan.steps.map((s) => s.kind)).toEqual(["start-cluster"]);
+    expect(formatPlan(plan)).toMatch(/^Start of a new cluster at nats-server 2\.15\.2/);
   });
 
   it("resumes an interrupted rollout: recovers the member that is down first, adopts the surge server", () => {
@@ -118,14 +143,14 @@ describe("planRollout", () => {
     );
     expect(plan.refusals).toEqual([]);
     expect(plan.steps.map((s) => `${s.kind}:${s.server ?? ""}`)).toEqual([
+      "recover-member:b",
       "preflight:",
       "surge-up:s",
-      "recover-member:b",
       "restart-member:c",
       "surge-down:s",
       "final-check:",
     ]);
-    expect(plan.steps[1].reason).toContain("already running");
+    expect(plan.steps[2].reason).toContain("already running");
   });
 
   it("removes a surge server left behind when there is nothing else to do", () => {

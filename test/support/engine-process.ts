@@ -5,22 +5,27 @@ import { ClusterSpec, RolloutPolicy } from "../../engine/spec";
 import { BIN_CACHE } from "./versions";
 
 const REPO = path.join(__dirname, "..", "..");
-const CLI = path.join(REPO, "dist", "engine", "cli.js");
+const CLI = path.join(REPO, "dist", "cli", "nats-rollout.js");
 
-/** Newest modification time of the engine's TypeScript sources. */
-function newestSource(dir = path.join(REPO, "engine")): number {
+/** Newest modification time of the TypeScript sources under `dir`. */
+function newestSourceIn(dir: string): number {
   return Math.max(
     0,
     ...fs
       .readdirSync(dir, { withFileTypes: true })
       .map((e) =>
         e.isDirectory()
-          ? newestSource(path.join(dir, e.name))
+          ? newestSourceIn(path.join(dir, e.name))
           : e.name.endsWith(".ts")
             ? fs.statSync(path.join(dir, e.name)).mtimeMs
             : 0,
       ),
   );
+}
+
+/** Newest modification time of the sources the command line is compiled from. */
+function newestSource(): number {
+  return Math.max(...["engine", "cli", "components"].map((d) => newestSourceIn(path.join(REPO, d))));
 }
 
 /** The engine CLI runs from the compiled JavaScript: (re)build it when it is missing or older than the sources. */
@@ -53,10 +58,8 @@ export function rolloutKilledWhen(
       "rollout",
       "--spec",
       specFile,
-      "--state-dir",
-      stateDir,
-      "--bin-cache",
-      BIN_CACHE,
+      "--settings",
+      JSON.stringify({ stateDir, binaryCacheDir: BIN_CACHE }),
       "--policy",
       JSON.stringify(policy),
     ],

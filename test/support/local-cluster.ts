@@ -84,8 +84,8 @@ export class LocalTestCluster {
   }
 
   /** Start every member at the spec's version and wait until each passes its gates. */
-  bootstrap(policy: Partial<RolloutPolicy>): Promise<void> {
-    return bootstrapCluster(this.options(policy));
+  async bootstrap(policy: Partial<RolloutPolicy>): Promise<void> {
+    await bootstrapCluster(this.options(policy));
   }
 
   /** Stop every process by pid (SIGKILL: a test teardown must not wait out lame duck), then remove the state dir. */

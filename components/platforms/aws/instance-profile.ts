@@ -6,7 +6,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { normalizePrefix } from "../../engine/hosts/aws-paths";
+import { normalizePrefix } from "../../../engine/hosts/aws/names";
 
 export interface NatsInstanceProfileArgs {
   /** Parameter Store hierarchy of the cluster's configs, e.g. "/nats-cluster/prod"; the role may read `<prefix>/*`

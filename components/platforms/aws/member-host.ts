@@ -13,8 +13,8 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultConfigParameterPrefix } from "../../engine/hosts/aws-paths";
-import { ServerEndpoint } from "../../engine/spec";
+import { defaultConfigParameterPrefix } from "../../../engine/hosts/aws/names";
+import { ServerEndpoint } from "../../../engine/spec";
 import { amiFor, AwsArch, DEFAULT_INSTANCE_TYPE } from "./ami";
 import { NatsInstanceProfile } from "./instance-profile";
 import { hostTags } from "./tags";

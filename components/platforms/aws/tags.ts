@@ -1,10 +1,10 @@
 /**
  * Tags of a cluster's EC2 resources. The `nats-cluster:*` keys are the ones the SSM driver filters on
- * (engine/hosts/aws-paths.ts), so they are set last and cannot be overridden by user tags.
+ * (engine/hosts/aws/names.ts), so they are set last and cannot be overridden by user tags.
  * AWS parts of this project are verified only with mocks.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../engine/hosts/aws-paths";
+import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../../engine/hosts/aws/names";
 
 export function hostTags(
   clusterName: string,

@@ -7,7 +7,7 @@
  * What it does NOT do: write the config. A config can hold tokens, passwords and system-account credentials, and
  * user data is readable by anyone with `ec2:DescribeInstanceAttribute` and from inside the VM through IMDS. The
  * config is written later, by the RollingUpgrade through SSM, from an SSM Parameter Store SecureString
- * (engine/hosts/aws-config-store.ts); until then the unit's `ConditionPathExists` keeps nats-server from starting.
+ * (engine/hosts/aws/config-store.ts); until then the unit's `ConditionPathExists` keeps nats-server from starting.
  * After a reboot the config is on the root disk and the enabled unit starts by itself.
  *
  * The user data is only read at first boot, and the instance ignores later changes to it (member-host.ts): a
@@ -16,16 +16,17 @@
  * Plain functions (no Pulumi import), so the tests run the rendered install part for real. AWS parts of this
  * project are verified only with mocks.
  */
-import { installScriptFor } from "../../engine/binaries";
+import { installScriptFor } from "../../../engine/binaries";
 import {
   assertHostPaths,
-  AwsHostPaths,
-  DEFAULT_AWS_HOST_PATHS,
+  DEFAULT_HOST_PATHS,
+  HostPaths,
   NATS_UNIT,
   NATS_USER,
   storeDirOf,
-} from "../../engine/hosts/aws-paths";
-import { ClusterSpec, ServerEndpoint } from "../../engine/spec";
+} from "../../../engine/hosts/systemd/paths";
+import { systemdUnitFor } from "../../../engine/hosts/systemd/unit";
+import { ClusterSpec, ServerEndpoint } from "../../../engine/spec";
 
 /** The device name the JetStream volume is attached as (`aws.ec2.VolumeAttachment.deviceName`). */
 export const JETSTREAM_DEVICE = "/dev/sdf";
@@ -46,8 +47,8 @@ export interface UserDataOptions {
    * one (the client-only surge server), whose data directory stays on the root disk.
    */
   readonly jetstreamDevice?: string;
-  /** File locations; default {@link DEFAULT_AWS_HOST_PATHS} (what the SSM driver assumes). */
-  readonly paths?: AwsHostPaths;
+  /** File locations; default {@link DEFAULT_HOST_PATHS} (what the SSM driver assumes). */
+  readonly paths?: HostPaths;
   /** Release download base URL, for mirrors. Default the official GitHub releases. */
   readonly releaseBaseUrl?: string;
   /** How long to wait for the volume to be attached (Pulumi attaches it after the instance runs). Default 600 s. */
@@ -72,62 +73,11 @@ export function userDataInputsFor(
   };
 }
 
-/** The systemd unit: the official one's stop behaviour (`ExecStop` SIGUSR2 = lame duck, `TimeoutStopSec=150`,
- * `Restart=on-failure`) as user `nats`. */
-export function systemdUnitFor(
-  paths: AwsHostPaths,
-  options: { withVolume: boolean; stopTimeoutSeconds?: number },
-): string {
-  return [
-    "[Unit]",
-    "Description=NATS Server",
-    "Documentation=https://docs.nats.io/running-a-nats-service/introduction/running",
-    "After=network-online.target",
-    "Wants=network-online.target",
-    // No config yet (first boot, before the rollout writes it): skip the start instead of crash-looping.
-    `ConditionPathExists=${paths.configPath}`,
-    // JetStream must never fall back to the root disk because the volume is missing.
-    ...(options.withVolume ? [`RequiresMountsFor=${paths.dataDir}`] : []),
-    "",
-    "[Service]",
-    "Type=simple",
-    `User=${NATS_USER}`,
-    `Group=${NATS_USER}`,
-    `ExecStart=${paths.installDir}/nats-server -c ${paths.configPath}`,
-    "ExecReload=/bin/kill -s HUP $MAINPID",
-    // Lame duck: close listeners, hand clients to the other servers, then exit (nats-server --signal ldm).
-    "ExecStop=/bin/kill -s SIGUSR2 $MAINPID",
-    // systemd sends KillSignal right after ExecStop; SIGUSR2 again is harmless, SIGTERM could race lame duck.
-    "KillSignal=SIGUSR2",
-    `TimeoutStopSec=${options.stopTimeoutSeconds ?? 150}`,
-    "Restart=on-failure",
-    "RestartSec=5",
-    // Holds the pid file; recreated at every start (it is on tmpfs).
-    `RuntimeDirectory=${runtimeDirectoryOf(paths.pidFile)}`,
-    "RuntimeDirectoryMode=0755",
-    "LimitNOFILE=800000",
-    "PrivateTmp=true",
-    "NoNewPrivileges=true",
-    "",
-    "[Install]",
-    "WantedBy=multi-user.target",
-    "",
-  ].join("\n");
-}
-
-/** `/var/run/nats/nats.pid` → `nats`: systemd creates `/run/<dir>` for the service. */
-function runtimeDirectoryOf(pidFile: string): string {
-  const m = /^(?:\/var)?\/run\/([A-Za-z0-9_.-]+)\/[^/]+$/.exec(pidFile);
-  if (!m)
-    throw new Error(
-      `pidFile ${JSON.stringify(pidFile)} must be /run/<dir>/<file> or /var/run/<dir>/<file> (a systemd RuntimeDirectory)`,
-    );
-  return m[1];
-}
+export { systemdUnitFor };
 
 /** Renders the whole user data script (`#!/bin/sh`, run once by cloud-init as root). */
 export function renderUserData(options: UserDataOptions): string {
-  const paths = options.paths ?? DEFAULT_AWS_HOST_PATHS;
+  const paths = options.paths ?? DEFAULT_HOST_PATHS;
   assertHostPaths(paths);
   const install = installScriptFor(options.version, options.arch, paths.installDir, options.releaseBaseUrl);
   const unitText = systemdUnitFor(paths, {
@@ -175,7 +125,7 @@ export function renderUserData(options: UserDataOptions): string {
  * block boot (the unit's RequiresMountsFor then keeps nats-server down instead).
  * Nitro instances expose EBS as NVMe; Amazon Linux's udev rules add the `/dev/sdf` name, Xen ones use `/dev/xvdf`.
  */
-function volumeSection(device: string, paths: AwsHostPaths, waitSeconds: number): string[] {
+function volumeSection(device: string, paths: HostPaths, waitSeconds: number): string[] {
   const alt = device.replace(/^\/dev\/sd/, "/dev/xvd");
   const data = paths.dataDir;
   return [

@@ -31,17 +31,23 @@ export interface AwsSettings {
 export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => {
   const s = (settings ?? {}) as Partial<AwsSettings>;
   const problems: Array<{ field: string; message: string }> = [];
-  if (typeof s.region !== "string" || s.region.length === 0) problems.push({ field: "region", message: "missing; set the AWS region" });
-  if (typeof s.clusterName !== "string" || s.clusterName.length === 0) problems.push({ field: "clusterName", message: "missing" });
+  if (typeof s.region !== "string" || s.region.length === 0)
+    problems.push({ field: "region", message: "missing; set the AWS region" });
+  if (typeof s.clusterName !== "string" || s.clusterName.length === 0)
+    problems.push({ field: "clusterName", message: "missing" });
   if (!s.instanceIds || typeof s.instanceIds !== "object") {
     problems.push({ field: "instanceIds", message: "missing; map every member name to its EC2 instance id" });
   }
   return problems;
 };
 
-export function createHostDriver(settings: Readonly<Record<string, unknown>>, context: HostDriverContext = {}): HostDriver {
+export function createHostDriver(
+  settings: Readonly<Record<string, unknown>>,
+  context: HostDriverContext = {},
+): HostDriver {
   const problems = settingsProblems(settings);
-  if (problems.length) throw new Error(`aws platform settings: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`);
+  if (problems.length)
+    throw new Error(`aws platform settings: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`);
   const s = settings as unknown as AwsSettings;
   return new SsmHostDriver({
     region: s.region,

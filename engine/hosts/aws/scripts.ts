@@ -93,4 +93,3 @@ export function bootDoneScript(): string {
     "echo boot=done",
   ].join("\n");
 }
-

@@ -1,7 +1,8 @@
 /**
  * The HostDriver for nats-servers on EC2 instances, reached through SSM Run Command (no SSH, no open port: the
  * instance role has `AmazonSSMManagedInstanceCore`). Every method is one `AWS-RunShellScript` command (scripts in
- * engine/hosts/systemd/scripts.ts and ./scripts.ts) sent with `SendCommand` and polled with `GetCommandInvocation` under its own deadline
+ * engine/hosts/systemd/scripts.ts and ./scripts.ts) sent with `SendCommand` and polled with `GetCommandInvocation`
+ * under its own deadline
  * (ssm-runner.ts). Configs travel through a Parameter Store SecureString, never in a command (config-store.ts).
  * The surge server's VM is launched from a launch template and terminated again (ec2-hosts.ts).
  *
@@ -29,7 +30,8 @@ export type { SurgeLaunchSettings } from "./ec2-hosts";
 export interface SsmHostDriverOptions {
   /** AWS region of the instances and the config parameters, e.g. "eu-west-1". */
   readonly region: string;
-  /** Named AWS profile for credentials (the stack's `aws:profile`), so the driver acts as the same identity as Pulumi. */
+  /** Named AWS profile for credentials (the stack's `aws:profile`), so the driver acts as the same identity as Pulumi.
+   * */
   readonly profile?: string;
   /** `cluster.name`: tags the surge VM and names the default config parameter prefix. */
   readonly clusterName: string;
@@ -198,7 +200,12 @@ export class SsmHostDriver implements HostDriver {
 
   /** Download and verify on the host, beside the active binary: the slow part, while the server still serves. */
   async stageBinary(server: ServerEndpoint, version: string): Promise<void> {
-    const script = stageScriptFor(version, this.options.arch ?? "amd64", this.paths.installDir, this.options.releaseBaseUrl);
+    const script = stageScriptFor(
+      version,
+      this.options.arch ?? "amd64",
+      this.paths.installDir,
+      this.options.releaseBaseUrl,
+    );
     const target = await this.target(server, `stage nats-server v${version}`);
     await this.run(target, `stage nats-server v${version}`, script, this.options.installTimeoutSeconds ?? 600);
   }

@@ -114,7 +114,9 @@ export class LocalProcessDriver implements HostDriver {
       if (readPid(pidFile) === child.pid) return;
       await sleep(50);
     }
-    throw new Error(`${server.name}: nats-server (pid ${child.pid}) wrote no pid file ${pidFile} within the start timeout`);
+    throw new Error(
+      `${server.name}: nats-server (pid ${child.pid}) wrote no pid file ${pidFile} within the start timeout`,
+    );
   }
 
   /** The pid of this server's live process, or undefined. Checks the command line so a reused pid is not ours. */

@@ -17,7 +17,8 @@ export { LocalProcessDriver, LocalDriverOptions, BinarySource } from "./driver";
 export interface LocalSettings {
   /** Directory with one directory per server; absolute or `~/…`. */
   readonly stateDir: string;
-  /** nats-server binary cache (`<dir>/v<version>/nats-server`); default $NATS_SERVER_BIN_CACHE or ~/.cache/nats-cluster/nats-server. */
+  /** nats-server binary cache (`<dir>/v<version>/nats-server`); default $NATS_SERVER_BIN_CACHE or
+   * ~/.cache/nats-cluster/nats-server. */
   readonly binaryCacheDir?: string;
   /** Release download base URL for versions not in the cache; default the official GitHub releases. */
   readonly releaseBaseUrl?: string;
@@ -31,7 +32,8 @@ export function expandHome(p: string): string {
 /** The binary cache the machine running the engine uses. */
 export function defaultBinaryCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return (
-    env.NATS_SERVER_BIN_CACHE ?? path.join(env.NATS_CLUSTER_CACHE ?? path.join(os.homedir(), ".cache", "nats-cluster"), "nats-server")
+    env.NATS_SERVER_BIN_CACHE ??
+    path.join(env.NATS_CLUSTER_CACHE ?? path.join(os.homedir(), ".cache", "nats-cluster"), "nats-server")
   );
 }
 
@@ -46,14 +48,21 @@ export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => 
     problems.push({ field: "stateDir", message: `${JSON.stringify(s.stateDir)} is not an absolute or ~/ path` });
   }
   if (s.binaryCacheDir !== undefined && !isPathSetting(s.binaryCacheDir)) {
-    problems.push({ field: "binaryCacheDir", message: `${JSON.stringify(s.binaryCacheDir)} is not an absolute or ~/ path` });
+    problems.push({
+      field: "binaryCacheDir",
+      message: `${JSON.stringify(s.binaryCacheDir)} is not an absolute or ~/ path`,
+    });
   }
   return problems;
 };
 
-export function createHostDriver(settings: Readonly<Record<string, unknown>>, context: HostDriverContext = {}): HostDriver {
+export function createHostDriver(
+  settings: Readonly<Record<string, unknown>>,
+  context: HostDriverContext = {},
+): HostDriver {
   const problems = settingsProblems(settings);
-  if (problems.length) throw new Error(`local platform settings: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`);
+  if (problems.length)
+    throw new Error(`local platform settings: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`);
   const s = settings as unknown as LocalSettings;
   const binaries = new BinaryStore({
     cacheDir: expandHome(s.binaryCacheDir ?? defaultBinaryCacheDir()),

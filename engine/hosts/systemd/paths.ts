@@ -30,7 +30,9 @@ export const DEFAULT_HOST_PATHS: HostPaths = {
 export function assertHostPaths(paths: HostPaths): void {
   for (const [field, value] of Object.entries(paths)) {
     if (typeof value !== "string" || !/^\/[A-Za-z0-9_./-]*[A-Za-z0-9_.-]$/.test(value)) {
-      throw new Error(`${field} ${JSON.stringify(value)} must be an absolute path of letters, digits, "_", ".", "-" and "/"`);
+      throw new Error(
+        `${field} ${JSON.stringify(value)} must be an absolute path of letters, digits, "_", ".", "-" and "/"`,
+      );
     }
   }
 }

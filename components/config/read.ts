@@ -1,0 +1,70 @@
+/**
+ * Reads the stack's config through Pulumi and decodes it (decode.ts). The secret keys become secret Outputs: their
+ * plain values exist only in memory while the program runs (to validate them), never in state or outputs.
+ *
+ * Bad config fails `pulumi preview` the way Pulumi's own errors read: the problems, one per line, and nothing else
+ * (no stack trace, no dump of an error object that could hold a secret, no colour codes).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { AuthSpec } from "../../engine";
+import {
+  CONFIG_NAMESPACE,
+  decodeStackConfig,
+  DecodeOptions,
+  namespaceEntries,
+  SECRET_KEYS,
+  StackConfig,
+  StackConfigError,
+} from "./decode";
+import { findClusterPlatform } from "../platforms";
+
+/** The decoded config with its secrets as secret Outputs. */
+export interface SecretStackConfig extends Omit<StackConfig, "auth" | "platformSecrets"> {
+  readonly auth?: pulumi.Output<AuthSpec>;
+  readonly platformSecrets?: pulumi.Output<Readonly<Record<string, string>>>;
+}
+
+/** Whether a config key holds a secret (internal SDK helper, present at run time though not in the typings). */
+function isSecretConfigKey(fullKey: string): boolean | undefined {
+  const runtime = pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean };
+  return typeof runtime.isConfigSecret === "function" ? runtime.isConfigSecret(fullKey) : undefined;
+}
+
+/**
+ * Read and validate the stack's config. A problem ends the program with a `RunError` carrying only the message:
+ * Pulumi prints it as the error of the update, without the program's stack trace.
+ */
+export function readStackConfig(options: DecodeOptions = {}): SecretStackConfig {
+  const stack = options.stack ?? pulumi.getStack();
+  const raw = namespaceEntries(pulumi.runtime.allConfig());
+  let config: StackConfig;
+  try {
+    config = decodeStackConfig(raw, { ...options, stack });
+  } catch (err) {
+    if (err instanceof StackConfigError) throw new pulumi.RunError(err.message);
+    throw err;
+  }
+  const secretKeys = [...SECRET_KEYS, ...(findClusterPlatform(config.platform)?.secretKeys ?? [])];
+  const plain = secretKeys.filter(
+    (key) => raw[key] !== undefined && isSecretConfigKey(`${CONFIG_NAMESPACE}:${key}`) === false,
+  );
+  if (plain.length > 0) {
+    throw new pulumi.RunError(
+      new StackConfigError(
+        plain.map((key) => ({
+          key,
+          message:
+            `is stored in plain text in Pulumi.${stack}.yaml; remove it and set it with ` +
+            `\`pulumi config set --secret ${CONFIG_NAMESPACE}:${key} '<value>'\``,
+        })),
+        stack,
+      ).message,
+    );
+  }
+  const { auth, platformSecrets, ...rest } = config;
+  return {
+    ...rest,
+    ...(auth ? { auth: pulumi.secret(auth) } : {}),
+    ...(platformSecrets ? { platformSecrets: pulumi.secret(platformSecrets) } : {}),
+  };
+}
