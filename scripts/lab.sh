@@ -21,7 +21,8 @@
 #   LAB_RELEASE_PORT (8081), LAB_STATE_DIR (/var/lib/nats-cluster-lab/$LAB_NAME), LAB_USER_DATA (a file: every VM's
 #   cloud-init user data), LAB_ROOT_MODE (overlay: the image under a per-VM overlayfs upper directory; copy: cp -a of
 #   the image; overlay falls back to copy when the mount fails), LAB_BOOT_TIMEOUT (180 s), LAB_STOP_TIMEOUT (30 s),
-#   LAB_KEEP_FAILED=1 (a failed `up` leaves the lab for inspection instead of tearing it down).
+#   LAB_KEEP_FAILED=1 (a failed `up` leaves the lab for inspection instead of tearing it down), LAB_OWNER_PID (recorded
+#   as $LAB_STATE_DIR/owner.pid: test/support/lab.ts removes test labs whose owner process is gone).
 set -euo pipefail
 shopt -s inherit_errexit
 export LC_ALL=C
@@ -269,7 +270,8 @@ make_network() {
   ip addr add "$host_ip/24" dev "$bridge"
   ip link set "$bridge" up
   # The VMs reach the host only at the release server (and answer what the host opened); the host forwards nothing
-  # from or to the lab (the VMs have no default route either).
+  # from or to the lab (the VMs have no default route either). VM to VM is bridged, but with br_netfilter loaded (as
+  # here) bridged packets pass the forward hook too, in and out through the bridge: those are accepted.
   nft -f - <<NFT
 table inet $nft_table {
   chain input {
@@ -282,6 +284,7 @@ table inet $nft_table {
   }
   chain forward {
     type filter hook forward priority filter; policy accept;
+    iifname "$bridge" oifname "$bridge" accept
     iifname "$bridge" drop
     oifname "$bridge" drop
   }
@@ -570,6 +573,7 @@ lab_up() {
   trap '' PIPE
   mkdir -p "$state/ssh" "$state/vms"
   echo "$LAB_NAME" > "$marker"
+  [ -z "${LAB_OWNER_PID:-}" ] || echo "$LAB_OWNER_PID" > "$state/owner.pid"
   ssh-keygen -q -t ed25519 -N '' -C "nats-cluster-lab-$LAB_NAME" -f "$ssh_key"
   prepare_release
   save_config
