@@ -235,34 +235,41 @@ lab_down() {
 }
 
 # --- up ------------------------------------------------------------------------------------------------------------
-# Refuses a /24 that overlaps an address or route the machine has (the lab's own bridge excepted).
-check_subnet() {
-  local cidr="$LAB_SUBNET.0/24" conflicts=() line dev addr dest words i
+# The machine's IPv4 addresses and routes as "CIDR<TAB>what" lines, the lab's own bridge left out.
+machine_networks() {
+  local line words dest dev i
   while read -r line; do
     read -r -a words <<<"$line"
-    dev="${words[1]}" addr="${words[3]}"
-    [ "$dev" = "$bridge" ] && continue
-    lab_cidr_overlap "$cidr" "$addr" && conflicts+=("address $addr on $dev")
+    [ "${words[1]}" = "$bridge" ] || printf '%s\taddress %s on %s\n' "${words[3]}" "${words[3]}" "${words[1]}"
   done < <(ip -o -4 addr show)
   while read -r line; do
     read -r -a words <<<"$line"
     [ "${#words[@]}" -gt 0 ] || continue
     dest="${words[0]}"
     case "$dest" in local|broadcast|unicast|multicast|unreachable|blackhole|prohibit|throw|anycast|nat) dest="${words[1]}" ;; esac
-    [ "$dest" = default ] || [ "$dest" = 0.0.0.0/0 ] && continue
+    [ "$dest" = default ] || [ "$dest" = 0.0.0.0/0 ] && continue # a default route overlaps everything and nothing
     dev=""
     for ((i = 0; i < ${#words[@]} - 1; i++)); do [ "${words[i]}" = dev ] && dev="${words[i + 1]}"; done
-    [ "$dev" = "$bridge" ] && continue
-    lab_cidr_overlap "$cidr" "$dest" && conflicts+=("route '$line'")
+    [ "$dev" = "$bridge" ] || printf '%s\troute %s\n' "$dest" "$line"
   done < <(ip -4 route show table all)
+}
+
+# Refuses a /24 that overlaps an address or route the machine has (the lab's own bridge excepted), naming a free one.
+check_subnet() {
+  local nets conflicts=() cidr what c free=""
+  nets="$(machine_networks)"
+  while IFS=$'\t' read -r cidr what; do
+    [ -n "$cidr" ] && lab_cidr_overlap "$LAB_SUBNET.0/24" "$cidr" && conflicts+=("$what")
+  done <<<"$nets"
   [ "${#conflicts[@]}" -eq 0 ] && return 0
-  local free="" c
   for c in $(seq 0 255); do
-    free_candidate="10.213.$c"
-    [ "$free_candidate" = "$LAB_SUBNET" ] && continue
-    if ! ip -o -4 addr show | awk '{print $4}' | grep -q "^10\.213\.$c\." && ! ip -4 route show table all | grep -q "10\.213\.$c\."; then free="$free_candidate"; break; fi
+    free="10.213.$c"
+    while IFS=$'\t' read -r cidr what; do
+      [ -n "$cidr" ] && lab_cidr_overlap "$free.0/24" "$cidr" && { free=""; break; }
+    done <<<"$nets"
+    [ -n "$free" ] && break
   done
-  lab_die "LAB_SUBNET=$LAB_SUBNET ($cidr) overlaps what this machine already has: $(IFS=';'; echo "${conflicts[*]}"). Choose a free /24 by its first three octets${free:+, e.g. LAB_SUBNET=$free}."
+  lab_die "LAB_SUBNET=$LAB_SUBNET ($LAB_SUBNET.0/24) overlaps what this machine already has: $(printf '%s; ' "${conflicts[@]}")choose a free /24 by its first three octets${free:+, e.g. LAB_SUBNET=$free}."
 }
 
 make_network() {
