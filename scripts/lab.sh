@@ -117,7 +117,18 @@ ssh_opts() {
 }
 
 need_root() { [ "$(id -u)" -eq 0 ] || lab_die "the lab needs root (network namespaces, systemd-nspawn, loop devices)"; }
-take_lock() { exec 8>"/run/nats-cluster-lab-$LAB_NAME.lock"; flock -w 900 8 || lab_die "another lab.sh is working on lab $LAB_NAME"; }
+lock_file="/run/nats-cluster-lab-$LAB_NAME.lock"
+# One lab.sh at a time per lab. `down` deletes the lock file (no litter per test lab in /run), so a waiter that got
+# the lock of a deleted file tries again with the new one.
+take_lock() {
+  local end=$((SECONDS + 900))
+  while :; do
+    exec 8>>"$lock_file"
+    flock -w 900 8 || lab_die "another lab.sh is working on lab $LAB_NAME"
+    [ "/proc/self/fd/8" -ef "$lock_file" ] && return 0
+    [ "$SECONDS" -lt "$end" ] || lab_die "could not lock $lock_file"
+  done
+}
 
 # --- what exists, found by name ----------------------------------------------------------------------------------
 # The nspawn processes of this lab: `systemd-nspawn ... -M <LAB_NAME>-vmN ...`.
@@ -231,6 +242,7 @@ lab_down() {
     printf 'lab %s: down left these behind:\n%s\n' "$LAB_NAME" "$left" >&2
     return 1
   fi
+  [ "$verb" != down ] || rm -f "$lock_file"
   echo "lab $LAB_NAME: down in $(lab_since "$started")s (no container, namespace, link, loop device, release server or state left)"
 }
 
@@ -269,7 +281,8 @@ check_subnet() {
     done <<<"$nets"
     [ -n "$free" ] && break
   done
-  lab_die "LAB_SUBNET=$LAB_SUBNET ($LAB_SUBNET.0/24) overlaps what this machine already has: $(printf '%s; ' "${conflicts[@]}")choose a free /24 by its first three octets${free:+, e.g. LAB_SUBNET=$free}."
+  printf 'lab: %s\n' "LAB_SUBNET=$LAB_SUBNET ($LAB_SUBNET.0/24) overlaps what this machine already has: $(printf '%s; ' "${conflicts[@]}")choose a free /24 by its first three octets${free:+, e.g. LAB_SUBNET=$free}." >&2
+  return 1
 }
 
 make_network() {
@@ -551,7 +564,7 @@ up_failed() {
     lab_log "up failed; the lab is left as it is (LAB_KEEP_FAILED=1): inspect $state, then run: LAB_NAME=$LAB_NAME bash scripts/lab.sh down"
   else
     lab_log "up failed; tearing down what it made (LAB_KEEP_FAILED=1 keeps it for inspection)"
-    lab_down >&2 || true
+    lab_down >&2 && rm -f "$lock_file" || true
   fi
   exit "$rc"
 }
@@ -572,7 +585,8 @@ lab_up() {
     lab_log "up: lab $LAB_NAME exists but is not the one requested or not fully up: removing it first"
     lab_down >&2
   fi
-  check_subnet
+  # Nothing of this lab exists at this point: a refusal leaves no lock file behind either.
+  check_subnet || { rm -f "$lock_file"; exit 1; }
   # Interrupted (Ctrl-C, a test runner's SIGTERM, a closed pipe): tear down what was made, as on any failure.
   trap up_failed EXIT
   trap 'exit 130' INT
