@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One idempotent provisioning command for a fresh clone (used by the README's commands and by .ci/run).
-# Installs and checks: the system tools the tests call (openssl, tar), Node.js >= 22, the npm packages, every pinned nats-server, natscli and a Pulumi engine.
+# Installs and checks: the system tools the tests call (openssl, tar), Node.js >= 22, the npm packages, every pinned nats-server, natscli,
+# the lab's host tools and VM image (root only) and a Pulumi engine.
 # Downloads and builds go to a versioned cache outside the repo ($NATS_CLUSTER_CACHE, default ~/.cache/nats-cluster);
 # nothing depends on that cache existing: a fresh machine builds it all again.
 # It ends by writing $NATS_CLUSTER_CACHE/env.sh, which the other scripts source.
@@ -93,6 +94,31 @@ if [ -x "$nats_dir/nats" ]; then step "natscli v$NATSCLI_VERSION: cached"; else
 fi
 "$nats_dir/nats" --version >/dev/null
 
+# --- the lab: real systemd VMs on this machine (scripts/lab.sh; the ssh platform's and fault tests' hosts) ----
+# Root only (network namespaces, systemd-nspawn, loop devices). Installs systemd-container, debootstrap, nftables,
+# openssh-client and iproute2 from Debian's packages when missing, then builds the VM image once into
+# $cache/lab (debootstrap; about a minute). Not fatal: the lab tests skip and say why when it cannot be done.
+lab_status="ok"
+if [ "${SKIP_LAB:-}" = "1" ]; then
+  lab_status="skipped: SKIP_LAB=1"
+elif [ "$(id -u)" -ne 0 ]; then
+  lab_status="skipped: not root (the lab needs root for network namespaces, systemd-nspawn and loop devices)"
+elif ! command -v systemd-nspawn >/dev/null && ! command -v apt-get >/dev/null; then
+  lab_status="skipped: no systemd-nspawn and no apt-get to install systemd-container"
+fi
+if [ "$lab_status" = ok ]; then
+  lab_started=$SECONDS
+  step "lab: host tools and VM image (bash scripts/lab.sh prepare; log in $cache/lab-prepare.log)"
+  if bash "$repo/scripts/lab.sh" prepare 2>&1 | tee "$cache/lab-prepare.log" | sed -u 's/^/  | /'; then
+    step "lab: ready in $((SECONDS - lab_started))s"
+  else
+    lab_status="failed: bash scripts/lab.sh prepare (last lines: $(tail -n 3 "$cache/lab-prepare.log" | tr '\n' ' '))"
+    step "lab: FAILED (the lab tests will skip and say why), see $cache/lab-prepare.log"
+  fi
+else
+  step "lab: $lab_status"
+fi
+
 # --- Pulumi engine (time-boxed: tests that need it skip with the reason when it is missing) --
 pulumi_status="ok"
 if [ "${SKIP_PULUMI_ENGINE:-}" = "1" ]; then
@@ -115,6 +141,7 @@ export NATS_CLUSTER_CACHE="$cache"
 export NATS_SERVER_BIN_CACHE="$cache/nats-server"
 export NATSCLI_BIN="$nats_dir/nats"
 export PULUMI_ENGINE_STATUS="$pulumi_status"
+export LAB_STATUS="$lab_status"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
