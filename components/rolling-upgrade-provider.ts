@@ -94,8 +94,14 @@ function optionsFor(engine: EngineModule, inputs: RollingUpgradeInputs) {
   };
 }
 
-/** The plans printed by `diff` in this process, by cluster, so `update` need not print the same plan again. */
-const shownPlans = new Map<string, string>();
+/**
+ * The plans printed by `diff` in this process, by cluster, so `update` need not print the same plan again. On
+ * `globalThis`: Pulumi's closure serializer gives each function its own copy of a captured module variable.
+ */
+function shownPlans(): Record<string, string> {
+  const g = globalThis as { __natsClusterShownPlans?: Record<string, string> };
+  return (g.__natsClusterShownPlans ??= {});
+}
 
 /**
  * Refuse bad input before anything is touched, with failures naming the property: the engine's spec and policy
@@ -148,9 +154,12 @@ async function check(
       });
   }
   if (failures.length === 0 && from !== spec.version) {
+    const setting = (key: string) =>
+      typeof news.settings[key] === "string" ? (news.settings[key] as string) : undefined;
+    const cacheDir = setting("binaryCacheDir");
     const store = new engine.BinaryStore({
-      cacheDir: engine.defaultBinaryCacheDir(),
-      releaseBaseUrl: typeof news.settings.releaseBaseUrl === "string" ? news.settings.releaseBaseUrl : undefined,
+      cacheDir: cacheDir ? engine.expandHome(cacheDir) : engine.defaultBinaryCacheDir(),
+      releaseBaseUrl: setting("releaseBaseUrl"),
     });
     const availability = await store.availability(spec.version);
     if (availability.state === "missing") {
@@ -199,7 +208,7 @@ async function diff(
     if (plan) {
       const text = engine.formatPlan(plan);
       console.log(text);
-      shownPlans.set(news.spec.name, text);
+      shownPlans()[news.spec.name] = text;
     } else {
       console.log("the hosts are not created yet: the plan is made when they are (`pulumi up` prints it)");
     }
@@ -218,11 +227,15 @@ function partialFailure(message: string, id: string, properties: object): Error 
  * the rollout stops it after the member in progress. A halt, a refusal or a stop fails the operation with the
  * report as its message and records what the servers run now.
  */
-async function apply(id: string, inputs: RollingUpgradeInputs): Promise<RollingUpgradeOutputs> {
+async function apply(
+  id: string,
+  inputs: RollingUpgradeInputs,
+  previous?: RollingUpgradeOutputs,
+): Promise<RollingUpgradeOutputs> {
   const engine = loadEngine();
   const options = optionsFor(engine, inputs);
   const stop = watchForStop();
-  const shown = shownPlans.get(inputs.spec.name);
+  const shown = shownPlans()[inputs.spec.name];
   try {
     const outcome = await engine.reconcile({
       ...options,
@@ -237,6 +250,14 @@ async function apply(id: string, inputs: RollingUpgradeInputs): Promise<RollingU
       },
     });
     const record = (lastReport: LastReport): RollingUpgradeOutputs => plain({ ...inputs, ...outcome.seen, lastReport });
+    // After a halt, a refusal or a stop, the state keeps the inputs last applied (so the next diff still sees the
+    // change), with what the servers run now. The secrets are the new inputs': Pulumi marks outputs secret by them.
+    const recordFailure = (lastReport: LastReport): RollingUpgradeOutputs => {
+      if (!previous) return record(lastReport);
+      const { auth: _auth, platformSecrets: _secrets, ...kept } = previous;
+      const secrets = { auth: inputs.auth, platformSecrets: inputs.platformSecrets };
+      return plain({ ...kept, ...secrets, ...outcome.seen, lastReport });
+    };
     switch (outcome.status) {
       case "done": {
         const lastReport = reportOf(engine, outcome.report);
@@ -247,7 +268,7 @@ async function apply(id: string, inputs: RollingUpgradeInputs): Promise<RollingU
         throw partialFailure(
           `RollingUpgrade ${inputs.spec.name}: refused before anything was touched.\n${engine.formatPlan(outcome.plan)}`,
           id,
-          record(refusedReport(engine, inputs, outcome.plan)),
+          recordFailure(refusedReport(engine, inputs, outcome.plan)),
         );
       case "halted":
       case "interrupted": {
@@ -256,13 +277,13 @@ async function apply(id: string, inputs: RollingUpgradeInputs): Promise<RollingU
         throw partialFailure(
           `RollingUpgrade ${inputs.spec.name}: ${headline}.\n${lastReport.text}`,
           id,
-          record(lastReport),
+          recordFailure(lastReport),
         );
       }
     }
   } finally {
     stop.dispose();
-    shownPlans.delete(inputs.spec.name);
+    delete shownPlans()[inputs.spec.name];
   }
 }
 
@@ -286,10 +307,10 @@ async function create(inputs: RollingUpgradeInputs): Promise<{ id: string; outs:
 /** Any change of inputs, or drift seen by `diff`: reconcile the cluster to the inputs. */
 async function update(
   id: string,
-  _olds: RollingUpgradeOutputs,
+  olds: RollingUpgradeOutputs,
   news: RollingUpgradeInputs,
 ): Promise<{ outs: RollingUpgradeOutputs }> {
-  return { outs: await apply(id, news) };
+  return { outs: await apply(id, news, olds) };
 }
 
 /** What the servers run now (`pulumi refresh`); everything else is kept as it was. */

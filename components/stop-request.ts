@@ -20,8 +20,18 @@ interface GrpcServerPrototype {
   __natsClusterCancelWatch?: boolean;
 }
 
-/** Set once the CLI asked the provider to cancel; shared by every operation of this process. */
-let cancelRequested: string | undefined;
+/**
+ * Process-wide state on `globalThis`, not in module variables: Pulumi's closure serializer copies the variables a
+ * function captures, so two functions of this module would each see a copy of their own.
+ */
+interface StopState {
+  cancelRequested?: string;
+  warned?: boolean;
+}
+function stopState(): StopState {
+  const g = globalThis as { __natsClusterStop?: StopState };
+  return (g.__natsClusterStop ??= {});
+}
 
 function watchCancelRpc(): boolean {
   try {
@@ -36,7 +46,7 @@ function watchCancelRpc(): boolean {
     const original = proto._retrieveHandler;
     if (typeof original !== "function") return false;
     proto._retrieveHandler = function (this: unknown, handlerPath: string) {
-      if (handlerPath === CANCEL_PATH) cancelRequested ??= "Ctrl-C: the Pulumi CLI cancelled the update";
+      if (handlerPath === CANCEL_PATH) stopState().cancelRequested ??= "Ctrl-C: the Pulumi CLI cancelled the update";
       return original.call(this, handlerPath);
     };
     proto.__natsClusterCancelWatch = true;
@@ -46,24 +56,23 @@ function watchCancelRpc(): boolean {
   }
 }
 
-let warned = false;
-
 /** Start watching for a stop request; `requested()` says why once one came. Call `dispose()` when done. */
 export function watchForStop(): { requested: () => string | undefined; dispose: () => void } {
-  if (!watchCancelRpc() && !warned) {
-    warned = true;
+  const state = stopState();
+  if (!watchCancelRpc() && !state.warned) {
+    state.warned = true;
     console.log(
       "note: Ctrl-C cannot be seen by this provider (grpc-js changed); a rollout in progress runs to its end",
     );
   }
   const onSignal = (signal: NodeJS.Signals) => {
-    cancelRequested ??= `${signal} received`;
+    state.cancelRequested ??= `${signal} received`;
     console.log(`${signal}: finishing the step in progress, then stopping before the next server`);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   return {
-    requested: () => cancelRequested,
+    requested: () => state.cancelRequested,
     dispose: () => {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);

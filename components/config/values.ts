@@ -122,11 +122,13 @@ export function refuseUnknownFields(p: Problems, key: string, obj: Obj, known: R
   }
 }
 
-/** `; did you mean "version"?` when a known name is within two edits (or differs only in case), else "". */
+/** ` (did you mean version?)` when a known name is within two edits, differs in case or starts with it; else "". */
 export function didYouMean(name: string, known: ReadonlyArray<string>): string {
   let best: { name: string; distance: number } | undefined;
   for (const k of known) {
-    const d = k.toLowerCase() === name.toLowerCase() ? 0 : editDistance(name.toLowerCase(), k.toLowerCase());
+    const [a, b] = [name.toLowerCase(), k.toLowerCase()];
+    // The same word cut short (`lameDuckDuration`) counts as one edit, like a typo.
+    const d = a === b ? 0 : a.length >= 5 && b.startsWith(a) ? 1 : editDistance(a, b);
     if (!best || d < best.distance) best = { name: k, distance: d };
   }
   return best && best.distance <= Math.max(1, Math.min(2, Math.floor(name.length / 3)))

@@ -30,7 +30,8 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms${last ? ` (last: ${String(last)})` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not after ${timeoutMs} ms${last ? ` (last: ${String(last)})` : ""}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
@@ -68,7 +69,10 @@ function firstBytes(host: string, port: number): Promise<string> {
     }
     expect(vm(3).volumeDevice).toMatch(/^\/dev\/loop\d+$/);
     expect(vm(1).volumeDevice).toBeUndefined();
-    const status = spawnSync("bash", [LAB_SH, "status"], { env: { ...process.env, LAB_NAME: lab.name, LAB_STATE_DIR: lab.stateDir }, encoding: "utf8" });
+    const status = spawnSync("bash", [LAB_SH, "status"], {
+      env: { ...process.env, LAB_NAME: lab.name, LAB_STATE_DIR: lab.stateDir },
+      encoding: "utf8",
+    });
     expect(status.stdout.match(/systemd running\s+ssh ok/g)).toHaveLength(3);
     expect(status.status).toBe(0);
   });
@@ -85,7 +89,9 @@ function firstBytes(host: string, port: number): Promise<string> {
     try {
       const lines = readFileSync(lab.knownHostsPath, "utf8").trim().split("\n");
       // vm1's address and name, listed with vm2's real host keys
-      const wrong = lines.filter((l) => l.startsWith(`${vm(2).ip},`)).map((l) => l.replace(`${vm(2).ip},${vm(2).name}`, `${vm(1).ip},${vm(1).name}`));
+      const wrong = lines
+        .filter((l) => l.startsWith(`${vm(2).ip},`))
+        .map((l) => l.replace(`${vm(2).ip},${vm(2).name}`, `${vm(1).ip},${vm(1).name}`));
       expect(wrong.length).toBeGreaterThan(0);
       writeFileSync(path.join(dir, "wrong"), `${wrong.join("\n")}\n`);
       writeFileSync(path.join(dir, "empty"), "");
@@ -105,7 +111,12 @@ function firstBytes(host: string, port: number): Promise<string> {
     const ids = new Set<string>();
     const keys = new Set<string>();
     for (const v of lab.vms) {
-      const out = (await lab.exec(v, "hostname; cat /etc/machine-id; cat /etc/ssh/ssh_host_ed25519_key.pub; cloud-init status --wait --long")).stdout.split("\n");
+      const out = (
+        await lab.exec(
+          v,
+          "hostname; cat /etc/machine-id; cat /etc/ssh/ssh_host_ed25519_key.pub; cloud-init status --wait --long",
+        )
+      ).stdout.split("\n");
       expect(out[0]).toBe(v.name);
       expect(out[1]).toMatch(/^[0-9a-f]{32}$/);
       ids.add(out[1]);
@@ -140,22 +151,38 @@ function firstBytes(host: string, port: number): Promise<string> {
     const routes = lab.vms.map((v) => `nats://${v.name}:6222`).join(","); // names from the lab's /etc/hosts
     await Promise.all(
       lab.vms.map(async (v) => {
-        await lab.exec(v, ["sh", "-s"], { input: installScriptFor(NEW_MINOR, lab.info.releaseArch, "/usr/local/bin", lab.releaseBaseUrl) });
-        await lab.exec(v, `systemd-run --unit nats-test /usr/local/bin/nats-server --name ${v.name} -p 4222 -m 8222 --cluster_name lab --cluster nats://0.0.0.0:6222 --routes ${routes}`);
+        await lab.exec(v, ["sh", "-s"], {
+          input: installScriptFor(NEW_MINOR, lab.info.releaseArch, "/usr/local/bin", lab.releaseBaseUrl),
+        });
+        await lab.exec(
+          v,
+          `systemd-run --unit nats-test /usr/local/bin/nats-server --name ${v.name} -p 4222 -m 8222 --cluster_name lab --cluster nats://0.0.0.0:6222 --routes ${routes}`,
+        );
       }),
     );
     try {
       for (const v of lab.vms) {
         expect((await lab.exec(v, "systemctl is-active nats-test")).stdout.trim()).toBe("active");
-        const varz = await eventually(`/varz of ${v.name}`, async () => (await (await fetch(`http://${v.ip}:8222/varz`)).json()) as { version: string; server_name: string });
+        const varz = await eventually(
+          `/varz of ${v.name}`,
+          async () =>
+            (await (await fetch(`http://${v.ip}:8222/varz`)).json()) as { version: string; server_name: string },
+        );
         expect(varz).toMatchObject({ version: NEW_MINOR, server_name: v.name });
         expect(await firstBytes(v.ip, 4222)).toMatch(/^INFO \{/);
         const peers = await eventually(`routes of ${v.name}`, async () => {
-          const routez = (await (await fetch(`http://${v.ip}:8222/routez`)).json()) as { routes?: { remote_name: string }[] };
+          const routez = (await (await fetch(`http://${v.ip}:8222/routez`)).json()) as {
+            routes?: { remote_name: string }[];
+          };
           const names = [...new Set((routez.routes ?? []).map((r) => r.remote_name))].sort();
           return names.length === 2 ? names : undefined;
         });
-        expect(peers).toEqual(lab.vms.filter((o) => o !== v).map((o) => o.name).sort());
+        expect(peers).toEqual(
+          lab.vms
+            .filter((o) => o !== v)
+            .map((o) => o.name)
+            .sort(),
+        );
       }
       const listening = (await lab.exec(vm(1), "ss -Hltn")).stdout;
       for (const port of [4222, 6222, 8222]) expect(listening).toMatch(new RegExp(`:${port}\\s`));
@@ -169,7 +196,9 @@ function firstBytes(host: string, port: number): Promise<string> {
     expect(routes).not.toMatch(/default/);
     expect(routes.trim()).toBe(`${lab.info.subnet}.0/24 dev eth0 proto kernel scope link src ${vm(1).ip}`);
     // 203.0.113.0/24 is TEST-NET-3: with no route the kernel refuses before any packet leaves the VM.
-    const outside = await lab.exec(vm(1), "ip route get 203.0.113.1; curl -sS --max-time 3 http://203.0.113.1/", { allowFailure: true });
+    const outside = await lab.exec(vm(1), "ip route get 203.0.113.1; curl -sS --max-time 3 http://203.0.113.1/", {
+      allowFailure: true,
+    });
     expect(outside.code).not.toBe(0);
     expect(outside.stderr).toMatch(/unreachable/i);
     // A port of the host's own that is not the release server's: the lab's nftables table refuses it.
@@ -178,7 +207,9 @@ function firstBytes(host: string, port: number): Promise<string> {
     try {
       const port = (server.address() as net.AddressInfo).port;
       expect(await firstBytes(lab.info.hostIp, port)).toBe("host service\n"); // it is there
-      const refused = await lab.exec(vm(1), `curl -sS --max-time 5 http://${lab.info.hostIp}:${port}/`, { allowFailure: true });
+      const refused = await lab.exec(vm(1), `curl -sS --max-time 5 http://${lab.info.hostIp}:${port}/`, {
+        allowFailure: true,
+      });
       expect(refused.code).toBe(7); // curl: could not connect
     } finally {
       server.close();
@@ -187,8 +218,15 @@ function firstBytes(host: string, port: number): Promise<string> {
 
   test("the volume VM has the loop device as /dev/sdf: XFS, mounted, written", async () => {
     const device = vm(3).volumeDevice!;
-    expect(spawnSync("losetup", ["-n", "-O", "BACK-FILE", device], { encoding: "utf8" }).stdout.trim()).toBe(vm(3).volumeFile);
-    const out = (await lab.exec(vm(3), "mkfs.xfs -q -L natsdata /dev/sdf && blkid -o value -s LABEL /dev/sdf && mkdir -p /data && mount /dev/sdf /data && echo kept > /data/f && cat /data/f && umount /data")).stdout;
+    expect(spawnSync("losetup", ["-n", "-O", "BACK-FILE", device], { encoding: "utf8" }).stdout.trim()).toBe(
+      vm(3).volumeFile,
+    );
+    const out = (
+      await lab.exec(
+        vm(3),
+        "mkfs.xfs -q -L natsdata /dev/sdf && blkid -o value -s LABEL /dev/sdf && mkdir -p /data && mount /dev/sdf /data && echo kept > /data/f && cat /data/f && umount /data",
+      )
+    ).stdout;
     expect(out).toBe("natsdata\nkept\n");
     // the host sees the same file system on the loop device
     expect(spawnSync("blkid", ["-o", "value", "-s", "TYPE", device], { encoding: "utf8" }).stdout.trim()).toBe("xfs");
@@ -210,14 +248,19 @@ function firstBytes(host: string, port: number): Promise<string> {
       expect(stat === "" || / Z /.test(stat)).toBe(true);
     }
     expect((await lab.ssh(vm(2), "true", { allowFailure: true })).code).toBe(255);
-    const status = spawnSync("bash", [LAB_SH, "status"], { env: { ...process.env, LAB_NAME: lab.name, LAB_STATE_DIR: lab.stateDir }, encoding: "utf8" });
+    const status = spawnSync("bash", [LAB_SH, "status"], {
+      env: { ...process.env, LAB_NAME: lab.name, LAB_STATE_DIR: lab.stateDir },
+      encoding: "utf8",
+    });
     expect(status.status).not.toBe(0);
     expect(status.stdout).toMatch(new RegExp(`${vm(2).name}\\s.*powered off`));
 
     await lab.boot(vm(2));
     expect(vm(2).nspawnPid).not.toBe(oldNspawn);
     // known_hosts was not touched: the host key survived the reboot
-    expect((await lab.ssh(vm(2), "cat /root/marker /etc/machine-id; systemctl is-system-running")).stdout).toBe(`${token}\n${machineId}running\n`);
+    expect((await lab.ssh(vm(2), "cat /root/marker /etc/machine-id; systemctl is-system-running")).stdout).toBe(
+      `${token}\n${machineId}running\n`,
+    );
   });
 
   test("stop() leaves no container, namespace, link, loop device, release server, mount or state with the lab's name", async () => {
@@ -225,8 +268,16 @@ function firstBytes(host: string, port: number): Promise<string> {
     const device = vm(3).volumeDevice!;
     await lab.stop();
     const sh = (cmd: string, args: string[]): string => spawnSync(cmd, args, { encoding: "utf8" }).stdout;
-    expect(sh("ip", ["netns", "list"]).split("\n").filter((l) => l.startsWith(`${name}-`))).toEqual([]);
-    expect(sh("ip", ["-o", "link", "show"]).split("\n").filter((l) => l.includes(`${name}-`))).toEqual([]);
+    expect(
+      sh("ip", ["netns", "list"])
+        .split("\n")
+        .filter((l) => l.startsWith(`${name}-`)),
+    ).toEqual([]);
+    expect(
+      sh("ip", ["-o", "link", "show"])
+        .split("\n")
+        .filter((l) => l.includes(`${name}-`)),
+    ).toEqual([]);
     expect(sh("pgrep", ["-af", name]).trim()).toBe(""); // nspawn (-M NAME-vmN), the release server (--lab NAME), anything else
     expect(sh("losetup", ["-a"])).not.toContain(`${name}-vm`);
     expect(sh("losetup", ["-n", "-O", "BACK-FILE", device])).not.toContain(name);

@@ -98,7 +98,7 @@ describe("the local stack's program", () => {
     for (const p of processes) expect(servers.map((s) => s.urn)).toContain(p.parent);
   });
 
-  it("gives the RollingUpgrade the spec of the stack file, a serialized provider and the engine's dist path", () => {
+  it("gives the RollingUpgrade the spec of the stack file, the platform's settings and a serialized provider", () => {
     const inputs = ofType(ROLLING_UPGRADE)[0].wireInputs;
     const spec = inputs.spec as {
       version: string;
@@ -112,12 +112,15 @@ describe("the local stack's program", () => {
       ["nats-c", 4555],
     ]);
     expect(spec.surge.name).toBe("nats-surge");
-    expect(inputs.driver).toMatchObject({ kind: "local" });
-    expect(String(inputs.enginePath)).toMatch(/\/dist\/engine\/index\.js$/);
+    expect(inputs.platform).toBe("local");
+    // Nothing machine-specific: the state directory keeps its ~/, and no path to this checkout is recorded.
+    expect(inputs.settings).toEqual({ stateDir: "~/.local/state/nats-cluster/local" });
+    expect(JSON.stringify({ ...inputs, __provider: undefined })).not.toContain(process.cwd());
+    expect(inputs.enginePath).toBeUndefined();
     expect(typeof inputs.__provider).toBe("string");
     // The engine is required at run time, never captured: the provider text holds no engine code.
-    expect(String(inputs.__provider)).not.toContain("bootstrapCluster = ");
-    expect(String(inputs.__provider)).toContain("require(resolveEnginePath(");
+    expect(String(inputs.__provider)).not.toContain("function planRollout");
+    expect(String(inputs.__provider)).toContain("engineEntryPoint");
   });
 
   it("keeps the auth secret: secret on the wire, additionalSecretOutputs, absent from every other input", () => {
@@ -139,8 +142,7 @@ describe("the local stack's program", () => {
       spec,
       auth: pulumi.secret({ token: TOKEN }),
       platform: "local",
-      driver: { kind: "local", stateDir: "/tmp/x", binaryCacheDir: "/tmp/y" },
-      listenHost: "127.0.0.1",
+      settings: { stateDir: "/tmp/x" },
     });
     expect(await pulumi.isSecret(upgrade.auth)).toBe(true);
     expect(await pulumi.isSecret(upgrade.spec)).toBe(false);
@@ -161,16 +163,26 @@ describe("the local stack's program", () => {
     const version = readStackFile("local").version as string;
     expect(await valueOf(program.versions)).toEqual({ "nats-a": version, "nats-b": version, "nats-c": version });
     expect(await valueOf(program.lastRolloutReport)).toBe(`Bootstrap at ${version}`);
+    expect(await valueOf(program.clientUrl)).toBe("nats://127.0.0.1:4222,nats://127.0.0.1:4333,nats://127.0.0.1:4555");
+    expect(await valueOf(program.lastRolloutSummary)).toMatchObject({ kind: "bootstrap", targetVersion: version });
   });
 });
 
 describe("stack config errors", () => {
-  const { readStackConfig } =
-    require("../../components/stack-config") as typeof import("../../components/stack-config");
+  const { readStackConfig } = require("../../components/config/read") as typeof import("../../components/config/read");
 
-  it("a bad version is refused before any resource, naming the key and the fix", () => {
+  it("a bad version is refused before any resource, as a RunError: the message alone, no object dump", () => {
     pulumi.runtime.setAllConfig(asPulumiConfig({ ...readStackFile("local"), version: "v2.15.2" }));
-    expect(() => readStackConfig()).toThrow('nats-cluster:version: "v2.15.2" is not a version; write 2.15.2');
+    let caught: unknown;
+    try {
+      readStackConfig();
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(pulumi.RunError);
+    expect((caught as Error).message).toContain('nats-cluster:version: "v2.15.2" is not a version; write 2.15.2');
+    // Nothing but the message: no `problems` or other fields Node would print with an uncaught error.
+    expect(Object.keys(caught as object).filter((k) => k !== "__pulumiRunError")).toEqual([]);
   });
 
   it("auth stored in plain text in the stack file is refused with the --secret command", () => {
@@ -198,8 +210,7 @@ describe("stack config errors", () => {
 });
 
 describe("the aws stacks' graph", () => {
-  const { readStackConfig } =
-    require("../../components/stack-config") as typeof import("../../components/stack-config");
+  const { readStackConfig } = require("../../components/config/read") as typeof import("../../components/config/read");
   const { NatsCluster } = require("../../components/nats-cluster") as typeof import("../../components/nats-cluster");
 
   it.each([
@@ -209,7 +220,7 @@ describe("the aws stacks' graph", () => {
     pulumi.runtime.setAllConfig(asPulumiConfig(readStackFile(stack)));
     const before = registrations.length;
     const config = readStackConfig({ stack });
-    const cluster = new NatsCluster(config.clusterName, { config });
+    const cluster = new NatsCluster(config.clusterName, { ...config, stack });
     await valueOf(cluster.versions);
     const mine = registrations.slice(before);
     const servers = mine.filter((r) => r.type.endsWith(":NatsServer"));
@@ -224,15 +235,13 @@ describe("the aws stacks' graph", () => {
     );
     expect(hostResources).toHaveLength(2 * count);
     for (const r of hostResources) expect(rollout[0].dependencies).toContain(r.urn);
-    const driver = rollout[0].wireInputs.driver as {
-      kind: string;
+    const driver = rollout[0].wireInputs.settings as {
       instanceIds: Record<string, string>;
       surge: { subnetId: string };
     };
-    expect(driver.kind).toBe("aws-ssm");
+    expect(rollout[0].wireInputs.platform).toBe("aws");
     expect(Object.keys(driver.instanceIds)).toHaveLength(count);
     expect(driver.surge.subnetId).toBe((readStackFile(stack).aws as { subnetIds: string[] }).subnetIds[0]);
-    expect(rollout[0].wireInputs.listenHost).toBe("0.0.0.0");
     expect(await valueOf(cluster.clientUrls)).toEqual(Array(count).fill("nats://10.0.1.10:4222"));
   });
 });

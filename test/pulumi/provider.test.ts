@@ -1,10 +1,12 @@
 /**
- * The RollingUpgrade provider: its methods called directly (check failures name the property; diff detects a
- * version change, drift and no change), then the same provider serialized and run in the REAL dynamic-provider
- * process over gRPC (Check, Diff, Create, Update, Read, Delete) against a real 3-member JetStream cluster of the
- * oldest pinned version on free loopback ports: bootstrap, a halted rollout to a binary that cannot start (it rolls
- * back and fails the update with the report), the rollout to the newer minor checked through each server's /varz,
- * and the LocalNatsProcess delete that stops each member. Every process is stopped by PID in afterAll.
+ * The RollingUpgrade provider: its check called directly (failures name the property; a version that was never
+ * released is refused, one that cannot be checked is a warning), then the same provider serialized and run in the
+ * REAL dynamic-provider process over gRPC (Check, Diff, Create, Update, Cancel, Read, Delete) against a real
+ * 3-member JetStream cluster of the oldest pinned version on free loopback ports: bootstrap, a halted rollout to a
+ * binary that cannot start (it rolls back and fails the update with the report), a rollout stopped by the CLI's
+ * Cancel (Ctrl-C) after the member in progress and resumed by the next update, a crashed member healed by a plain
+ * update (diff sees the drift), and the LocalNatsProcess delete that stops each member. Every process is stopped by
+ * PID in afterAll.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -12,8 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { MonitorClient } from "../../engine/monitor/client";
 import { monitorUrl, ServerEndpoint } from "../../engine/spec";
-import { localNatsProcessProvider } from "../../components/local-host";
-import { defaultEnginePath } from "../../components/rolling-upgrade";
+import { localNatsProcessProvider } from "../../components/platforms/local/process";
 import {
   PublicClusterSpec,
   RollingUpgradeInputs,
@@ -21,10 +22,12 @@ import {
   rollingUpgradeProvider,
 } from "../../components/rolling-upgrade-provider";
 import { LocalTestCluster } from "../support/local-cluster";
+import { FakeReleaseServer } from "../support/release-server";
 import { BIN_CACHE, NEW_MINOR, OLD_MINOR, natsServerBinary } from "../support/versions";
 import { ProviderProcess, RpcFailure } from "./support/provider-process";
 
-const ENGINE = defaultEnginePath();
+const REPO = path.join(__dirname, "..", "..");
+const ENGINE = path.join(REPO, "dist", "engine", "index.js");
 const URN = "urn:pulumi:test::nats-cluster::pulumi-nodejs:dynamic/nats-cluster:RollingUpgrade::test-rollout";
 /** A version whose "binary" exits at once: the rollout must halt at the first member and roll it back. */
 const BROKEN = "9.9.9";
@@ -59,9 +62,12 @@ function inputs(
     },
     policy: {},
     platform: "local",
-    driver: { kind: "local", stateDir: "/nonexistent/state", binaryCacheDir: BIN_CACHE },
-    enginePath: ENGINE,
-    listenHost: "127.0.0.1",
+    // A closed loopback port: a version not in the cache is never looked up on the internet by a test.
+    settings: {
+      stateDir: "/nonexistent/state",
+      binaryCacheDir: BIN_CACHE,
+      releaseBaseUrl: "http://127.0.0.1:9/releases",
+    },
     ...extra,
   };
 }
@@ -74,7 +80,7 @@ function outputsOf(i: RollingUpgradeInputs, versions?: Record<string, string>): 
     surgeRunning: false,
     lastReport: {
       kind: "bootstrap",
-      result: "bootstrapped",
+      result: "succeeded",
       targetVersion: i.spec.version,
       finishedAt: "",
       totalSeconds: 0,
@@ -83,6 +89,7 @@ function outputsOf(i: RollingUpgradeInputs, versions?: Record<string, string>): 
     },
   };
 }
+void outputsOf;
 
 /** console.log lines printed while `fn` runs. */
 async function printed<T>(fn: () => Promise<T>): Promise<{ result: T; lines: string }> {
@@ -154,16 +161,16 @@ describe("provider methods, called directly", () => {
     expect(await properties(inputs({ version: OLD_MINOR }), inputs({ version: NEW_MINOR }))).toEqual([]);
   });
 
-  it("check: auth problems name auth.*, policy problems policy.*, a relative state dir driver.stateDir", async () => {
+  it("check: auth problems name auth.*, policy problems policy.*, a relative state dir settings.stateDir", async () => {
     const bad = inputs(
       {},
       {
         auth: { token: "t", systemAccount: { user: "sys", password: "p" } },
         policy: { minHealthySeconds: -1 },
-        driver: { kind: "local", stateDir: "rel", binaryCacheDir: "/b" },
+        settings: { stateDir: "rel" },
       },
     );
-    expect(await properties(bad)).toEqual(["policy.minHealthySeconds", "driver.stateDir"]);
+    expect(await properties(bad)).toEqual(["settings.stateDir", "auth.token", "policy.minHealthySeconds"]);
     expect(
       await properties(inputs({}, { auth: { token: "t", systemAccount: { user: "sys", password: "p" } } })),
     ).toEqual(["auth.token"]);
@@ -177,12 +184,34 @@ describe("provider methods, called directly", () => {
     expect(lines).toMatch(/warning: spec\.members: 2 JetStream members lose quorum/);
   });
 
-  it("check: a well-formed version that is not in the binary cache is a printed warning (it would be downloaded)", async () => {
-    const { result, lines } = await printed(() => check(undefined, inputs({ version: "2.99.1" })));
-    expect(result.failures).toEqual([]);
-    expect(lines).toMatch(
-      /warning: spec\.version: nats-server 2\.99\.1 is not in .*; it will be downloaded from the official release and SHA256-verified/,
-    );
+  it("check: a version that was never released is refused; one that cannot be checked is a warning", async () => {
+    const releases = new FakeReleaseServer();
+    await releases.start();
+    try {
+      const at = (version: string, releaseBaseUrl: string) =>
+        inputs(
+          { version },
+          { settings: { stateDir: "/nonexistent/state", binaryCacheDir: BIN_CACHE, releaseBaseUrl } },
+        );
+      // The release server has no 2.99.1: its SHA256SUMS answers 404.
+      const { failures } = await check(undefined, at("2.99.1", releases.base));
+      expect(failures).toEqual([
+        {
+          property: "spec.version",
+          reason: expect.stringMatching(/nats-server 2\.99\.1 was never released: .*HTTP 404/),
+        },
+      ]);
+      // Nothing answers on port 9: not refused, and the warning says plainly that it could not be checked.
+      const { result, lines } = await printed(() => check(undefined, at("2.99.1", "http://127.0.0.1:9/releases")));
+      expect(result.failures).toEqual([]);
+      expect(lines).toMatch(
+        /warning: spec\.version: nats-server 2\.99\.1 could not be checked \(not in the binary cache/,
+      );
+      // A cached version needs no network at all.
+      expect((await check(undefined, at(NEW_MINOR, "http://127.0.0.1:9/releases"))).failures).toEqual([]);
+    } finally {
+      await releases.close();
+    }
   });
 
   it("check: values not known yet (preview) are not judged", async () => {
@@ -192,44 +221,9 @@ describe("provider methods, called directly", () => {
     ).toEqual([]);
   });
 
-  it("diff: no change when inputs and what the servers ran match", async () => {
-    const { result, lines } = await printed(() => rollingUpgradeProvider.diff("id", outputsOf(inputs()), inputs()));
-    expect(result.changes).toBe(false);
-    expect(lines).toBe("");
-  });
-
-  it("diff: a version change is a change, and the plan is printed (from the inputs when the hosts cannot be reached)", async () => {
-    const olds = outputsOf(
-      inputs(
-        { version: OLD_MINOR },
-        { driver: { kind: "module", modulePath: "/nonexistent/driver.js", settings: {} } },
-      ),
-    );
-    const news = inputs({}, { driver: olds.driver });
-    const { result, lines } = await printed(() => rollingUpgradeProvider.diff("id", olds, news));
-    expect(result).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
-    expect(lines).toContain(`version ${OLD_MINOR} → ${NEW_MINOR}`);
-    expect(lines).toContain("could not observe the cluster");
-    for (const m of ["a", "b", "c"])
-      expect(lines).toMatch(new RegExp(`restart-member  ${m}\\s+${OLD_MINOR} → ${NEW_MINOR}`));
-    expect(lines).toMatch(/surge-up\s+s /);
-    expect(lines).toMatch(/about \d+s/);
-  });
-
-  it("diff: drift (a server on another version, a left-over surge server) is a change", async () => {
-    const i = inputs();
-    expect(
-      (
-        await printed(() =>
-          rollingUpgradeProvider.diff("id", outputsOf(i, { a: NEW_MINOR, b: OLD_MINOR, c: NEW_MINOR }), i),
-        )
-      ).lines,
-    ).toContain(`drift: b runs ${OLD_MINOR}`);
-    const { result, lines } = await printed(() =>
-      rollingUpgradeProvider.diff("id", { ...outputsOf(i), surgeRunning: true }, i),
-    );
-    expect(result.changes).toBe(true);
-    expect(lines).toContain("surge s is still running");
+  it("check: an unknown platform names the ones there are", async () => {
+    const { failures } = await check(undefined, inputs({}, { platform: "gcp" }));
+    expect(failures).toEqual([{ property: "platform", reason: expect.stringMatching(/"gcp" is not one of .*local/) }]);
   });
 });
 
@@ -269,11 +263,9 @@ describe("through the real dynamic-provider process, on a real cluster", () => {
       spec,
       policy: { minHealthySeconds: 1, pollIntervalMs: 250, healthyDeadlineSeconds: 60, stopTimeoutSeconds: 40 },
       platform: "local",
-      driver: { kind: "local", stateDir: cluster.stateDir, binaryCacheDir: bins },
-      enginePath: ENGINE,
-      listenHost: "127.0.0.1",
+      settings: { stateDir: cluster.stateDir, binaryCacheDir: bins },
     };
-    provider = await ProviderProcess.start(rollingUpgradeProvider, path.join(__dirname, "..", ".."));
+    provider = await ProviderProcess.start(rollingUpgradeProvider, REPO);
   });
 
   afterAll(async () => {
@@ -302,10 +294,11 @@ describe("through the real dynamic-provider process, on a real cluster", () => {
     expect(await varzVersions()).toEqual([OLD_MINOR, OLD_MINOR, OLD_MINOR]);
     expect(outs.versions).toEqual(Object.fromEntries(cluster.spec.members.map((m) => [m.name, OLD_MINOR])));
     expect(outs.spec).toEqual(at(OLD_MINOR).spec);
-    expect(outs.driver).toEqual(props.driver);
-    expect(outs.enginePath).toBe(ENGINE);
-    expect((outs.lastReport as { result: string }).result).toBe("bootstrapped");
-    expect(provider.output).toContain(`starting 3 members at nats-server ${OLD_MINOR}`);
+    expect(outs.settings).toEqual(props.settings);
+    expect(outs).not.toHaveProperty("enginePath");
+    expect(outs.lastReport).toMatchObject({ kind: "bootstrap", result: "succeeded" });
+    expect(provider.output).toContain(`Start of a new cluster at nats-server ${OLD_MINOR}`);
+    expect(provider.output).toMatch(/start-cluster: no member runs: start all 3 at/);
   });
 
   it("Diff: no change at the same version; a version bump prints the ordered plan from the live cluster", async () => {
@@ -317,7 +310,7 @@ describe("through the real dynamic-provider process, on a real cluster", () => {
       true,
     );
     const plan = provider.output.slice(before);
-    expect(plan).toContain(`servers now: pv1 ${OLD_MINOR}, pv2 ${OLD_MINOR}, pv3 ${OLD_MINOR}`);
+    expect(plan).toContain(`version ${OLD_MINOR} → ${NEW_MINOR}`);
     expect(plan).toContain(`Rollout to nats-server ${NEW_MINOR}`);
     expect(plan).toMatch(
       /preflight[\s\S]*surge-up\s+pv-surge[\s\S]*restart-member[\s\S]*restart-member[\s\S]*restart-member[\s\S]*surge-down[\s\S]*final-check/,
@@ -345,8 +338,43 @@ describe("through the real dynamic-provider process, on a real cluster", () => {
     expect(partial?.properties.versions).toEqual(outs.versions);
     expect(await varzVersions()).toEqual([OLD_MINOR, OLD_MINOR, OLD_MINOR]);
     // Progress was printed as it happened, the halt included.
-    expect(provider.output).toMatch(/HALT restart-member: gate start/);
+    expect(provider.output).toMatch(/HALT restart-member: start: /);
     outs = partial!.properties;
+  });
+
+  it("Cancel (the CLI's first Ctrl-C) stops the rollout after the member in progress; the next update resumes", async () => {
+    const before = provider.output.length;
+    const update = provider.update(URN, id, outs, at(NEW_MINOR) as unknown as Record<string, unknown>);
+    // Cancel while the first member restarts.
+    const deadline = Date.now() + 60_000;
+    while (!/restart-member: (upgrade|lame duck)/.test(provider.output.slice(before)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await provider.cancel();
+    const failure = (await update.then(
+      () => undefined,
+      (err: RpcFailure) => err,
+    )) as RpcFailure;
+    expect(failure?.message).toContain("the rollout was INTERRUPTED");
+    expect(failure?.message).toMatch(/INTERRUPTED before restart-member pv\d/);
+    expect(failure?.message).toContain("run the same command again (`pulumi up`) to resume");
+    const partial = failure.partial!.properties;
+    expect(partial.surgeRunning).toBe(true); // kept serving, as the report says
+    const versions = Object.values(partial.versions as Record<string, string>);
+    // Exactly the member in progress was finished: one at the new version, two untouched.
+    expect(versions.filter((v) => v === NEW_MINOR)).toHaveLength(1);
+    expect(versions.filter((v) => v === OLD_MINOR)).toHaveLength(2);
+    expect(partial.lastReport).toMatchObject({ result: "interrupted" });
+    // A Ctrl-C is a one-time request: a fresh provider process (as the next `pulumi up` starts) resumes.
+    await provider.stop();
+    provider = await ProviderProcess.start(rollingUpgradeProvider, REPO);
+    outs = await provider.update(URN, id, partial, at(NEW_MINOR) as unknown as Record<string, unknown>);
+    expect(await varzVersions()).toEqual([NEW_MINOR, NEW_MINOR, NEW_MINOR]);
+    expect(outs.surgeRunning).toBe(false);
+    expect(provider.output).toMatch(/adopted the surge server left by an interrupted rollout/);
+    // Back to the old version for the next test.
+    outs = await provider.update(URN, id, outs, at(OLD_MINOR) as unknown as Record<string, unknown>);
+    expect(await varzVersions()).toEqual([OLD_MINOR, OLD_MINOR, OLD_MINOR]);
   });
 
   it("Update to the newer minor rolls every member, checked through each server's /varz", async () => {
@@ -388,6 +416,25 @@ describe("through the real dynamic-provider process, on a real cluster", () => {
     await expect(provider.read(URN, id, outs)).resolves.toMatchObject({ versions: outs.versions });
   });
 
+  it("a crashed member is healed by a plain update: diff sees it without a refresh, update recovers it", async () => {
+    const victim = cluster.spec.members[2];
+    await cluster.driver.kill(victim);
+    // The stored outputs still say every member runs: only observing the servers shows the drift.
+    const before = provider.output.length;
+    expect((await provider.diff(URN, id, outs, at(NEW_MINOR) as unknown as Record<string, unknown>)).changes).toBe(
+      true,
+    );
+    const plan = provider.output.slice(before);
+    expect(plan).toContain("the servers differ from the stack (drift)");
+    expect(plan).toMatch(new RegExp(`recover-member\\s+${victim.name}`));
+    outs = await provider.update(URN, id, outs, at(NEW_MINOR) as unknown as Record<string, unknown>);
+    expect(await varzVersions()).toEqual([NEW_MINOR, NEW_MINOR, NEW_MINOR]);
+    expect(outs.lastReport).toMatchObject({
+      result: "succeeded",
+      members: [{ name: victim.name, action: "recover-member" }],
+    });
+  });
+
   it("Update when no member runs at all (hosts restarted) starts the cluster again instead of refusing", async () => {
     for (const m of cluster.spec.members) await cluster.driver.kill(m);
     const before = provider.output.length;
@@ -397,11 +444,9 @@ describe("through the real dynamic-provider process, on a real cluster", () => {
       await provider.read(URN, id, outs),
       at(NEW_MINOR) as unknown as Record<string, unknown>,
     );
-    expect(provider.output.slice(before)).toContain(
-      `no member is running: starting 3 members at nats-server ${NEW_MINOR}`,
-    );
+    expect(provider.output.slice(before)).toContain(`Start of a new cluster at nats-server ${NEW_MINOR}`);
     expect(await varzVersions()).toEqual([NEW_MINOR, NEW_MINOR, NEW_MINOR]);
-    expect((outs.lastReport as { result: string }).result).toBe("bootstrapped");
+    expect(outs.lastReport).toMatchObject({ kind: "bootstrap", result: "succeeded" });
   });
 
   it("Delete removes only a left-over surge server; LocalNatsProcess delete stops each member and removes its directory", async () => {
@@ -417,13 +462,12 @@ describe("through the real dynamic-provider process, on a real cluster", () => {
           localNatsProcessProvider.delete(path.join(cluster.stateDir, m.name), {
             endpoint: m,
             stateDir: cluster.stateDir,
-            enginePath: ENGINE,
             stopTimeoutSeconds: 40,
           }),
         ),
       ),
     );
-    expect(lines).toMatch(/pv1: lame duck \(pid \d+\)/);
+    expect(lines).toMatch(/pv1: lame duck, then removing its directory/);
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
     for (const m of cluster.spec.members) expect(fs.existsSync(cluster.driver.dir(m))).toBe(false);
   });

@@ -2,9 +2,8 @@
  * The one schema of stack config: every stack file in stacks/ parses, and bad config is refused with an error that
  * names the config key and says how to fix it. Pure parsing: no Pulumi engine, no servers.
  */
-import * as path from "node:path";
-import { configKeyForField, parseStackConfig, StackConfigError } from "../../components/stack-config";
-import { OLD_MINOR } from "../support/versions";
+import { decodeStackConfig as parseStackConfig, StackConfigError } from "../../components/config/decode";
+import { LocalPlatformSettings } from "../../components/platforms/local";
 import { readStackFile, STACKS } from "./support/stack-files";
 
 const local = () => readStackFile("local");
@@ -28,10 +27,10 @@ describe("stack files", () => {
     expect(config.members.length).toBe({ local: 3, dev: 3, staging: 3, prod: 5 }[stack]);
   });
 
-  it("local: the docs' walkthrough layout at the oldest pinned version", () => {
+  // The version is not asserted: it is what an operator's `pulumi config set nats-cluster:version` changes.
+  it("local: the docs' walkthrough layout", () => {
     const config = parseStackConfig(local(), { stack: "local", projectDir: "/project" });
     expect(config.platform).toBe("local");
-    expect(config.version).toBe(OLD_MINOR);
     expect(config.members.map((m) => [m.name, m.host, m.clientPort, m.clusterPort, m.monitorPort])).toEqual([
       ["nats-a", "127.0.0.1", 4222, 6222, 8222],
       ["nats-b", "127.0.0.1", 4333, 6333, 8333],
@@ -44,7 +43,8 @@ describe("stack files", () => {
       clusterPort: 6444,
       monitorPort: 8444,
     });
-    expect(config.local?.stateDir).toBe(path.join("/project", ".state", "local", "servers"));
+    // Kept as ~/…: the same stack looks the same from any checkout (no home directory or clone path in state).
+    expect((config.platformSettings as LocalPlatformSettings).stateDir).toBe("~/.local/state/nats-cluster/local");
     expect(config.rollout.minHealthySeconds).toBeLessThanOrEqual(5);
   });
 
@@ -63,8 +63,9 @@ describe("stack files", () => {
         (m) => m.clientPort === 4222 && m.clusterPort === 6222 && m.monitorPort === 8222 && m.host === undefined,
       ),
     ).toBe(true);
-    expect(prod.aws?.subnetIds.length).toBeGreaterThan(0);
-    expect(prod.aws?.adminCidr).toMatch(/\/\d+$/);
+    const aws = prod.platformSettings as { subnetIds: string[]; adminCidr: string };
+    expect(aws.subnetIds.length).toBeGreaterThan(0);
+    expect(aws.adminCidr).toMatch(/\/\d+$/);
     expect(prod.auth).toBeUndefined(); // secrets are set with `pulumi config set --secret`, never in the file
   });
 });
@@ -83,8 +84,8 @@ describe("bad config names the key and the fix", () => {
 
   it("an unknown platform and a typo'd key", () => {
     const message = errorOf({ ...local(), platform: "gcp", verison: "2.15.2" });
-    expect(message).toContain('nats-cluster:platform: "gcp" is not a platform; write "local" or "aws"');
-    expect(message).toContain("nats-cluster:verison: unknown key");
+    expect(message).toMatch(/nats-cluster:platform: "gcp" is not a platform; write one of "aws", "local"/);
+    expect(message).toContain("nats-cluster:verison: unknown key (did you mean version?)");
   });
 
   it("lame duck below nats-server's 30 s minimum maps to lameDuckDurationSeconds", () => {
@@ -117,9 +118,10 @@ describe("bad config names the key and the fix", () => {
     });
     expect(message).toContain('nats-cluster:jetstream: "yes" is not true or false; write true or false');
     expect(message).toContain('nats-cluster:lameDuckGracePeriodSeconds: "ten" is not a whole number');
-    expect(message).toContain("nats-cluster:rollout.minHealthySeconds: -1 is not a number of 0 or more");
+    // The rollout's rules are the engine's validatePolicy, reported under the config key.
+    expect(message).toContain("nats-cluster:rollout.minHealthySeconds: -1 is below the minimum of 0");
     expect(message).toContain('nats-cluster:rollout.autoRollback: "maybe" is not true or false');
-    expect(message).toContain("nats-cluster:rollout.bogus: unknown field");
+    expect(message).toContain("nats-cluster:rollout.bogus: unknown setting");
   });
 
   it("auth problems map to auth and systemAccount keys without echoing secrets", () => {
@@ -157,12 +159,43 @@ describe("bad config names the key and the fix", () => {
     );
   });
 
-  it("engine field paths map to config keys", () => {
-    expect(configKeyForField("name", "local")).toBe("clusterName");
-    expect(configKeyForField("lameDuck.gracePeriodSeconds", "local")).toBe("lameDuckGracePeriodSeconds");
-    expect(configKeyForField("routes.seeds[0]", "local")).toBe("seeds[0]");
-    expect(configKeyForField("auth.systemAccount.user", "aws")).toBe("systemAccount.user");
-    expect(configKeyForField("members", "aws")).toBe("memberCount");
-    expect(configKeyForField("surge.clientPort", "local")).toBe("surge.clientPort");
+  it("engine problems are reported under the config key they came from", () => {
+    const seeds = errorOf({ ...local(), routeMode: "seed", seeds: ["nats-x"] });
+    expect(seeds).toMatch(/nats-cluster:seeds\[0\]: seed "nats-x" is not a member/);
+    expect(errorOf({ ...local(), clusterName: "bad name" })).toMatch(
+      /nats-cluster:clusterName: cluster name "bad name"/,
+    );
+    expect(errorOf({ ...local(), systemAccount: { user: "sys" } })).toMatch(/nats-cluster:systemAccount\.password:/);
+    expect(errorOf({ ...local(), lameDuckGracePeriodSeconds: 40 })).toMatch(
+      /nats-cluster:lameDuckGracePeriodSeconds: grace period of 40s must be shorter/,
+    );
+    // A stop timeout that lame duck outlasts: the server would be killed while moving its clients.
+    expect(errorOf({ ...local(), rollout: { stopTimeoutSeconds: 20 } })).toMatch(
+      /nats-cluster:rollout\.stopTimeoutSeconds: a stop timeout of 20s does not outlast lame_duck_duration of 30s/,
+    );
+  });
+
+  it("never quotes a secret, even when it is not valid JSON", () => {
+    const message = errorOf({ ...local(), auth: '{"users":[{"user":"app","password":"hunter2-secret"}' });
+    expect(message).toContain("nats-cluster:auth: expected an object, got text that is not valid JSON");
+    expect(message).not.toContain("hunter2-secret");
+    const wrongType = errorOf({ ...local(), auth: "hunter2-secret" });
+    expect(wrongType).toContain('nats-cluster:auth: expected an object, got "[secret]"');
+    expect(wrongType).not.toContain("hunter2-secret");
+  });
+
+  it("suggests the nearest key or field for a typo", () => {
+    expect(errorOf({ ...local(), lameDuckDuration: 30 })).toContain(
+      "unknown key (did you mean lameDuckDurationSeconds?)",
+    );
+    expect(errorOf({ ...local(), rollout: { minHealthySecond: 2 } })).toMatch(
+      /rollout\.minHealthySecond: unknown setting/,
+    );
+    expect(
+      errorOf({
+        ...local(),
+        surge: { name: "s", host: "127.0.0.1", clientPort: 1, clusterPort: 2, monitorPort: 3, jetstrem: true },
+      }),
+    ).toContain("nats-cluster:surge.jetstrem: unknown field (did you mean jetstream?)");
   });
 });

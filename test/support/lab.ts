@@ -120,7 +120,8 @@ export class Lab {
 
   constructor(private readonly options: LabOptions) {
     this.name = options.name ?? `nlt${random(10000, 99999)}`;
-    if (!/^[a-z][a-z0-9]{0,9}$/.test(this.name)) throw new Error(`lab name ${this.name}: 1-10 of [a-z0-9], starting with a letter`);
+    if (!/^[a-z][a-z0-9]{0,9}$/.test(this.name))
+      throw new Error(`lab name ${this.name}: 1-10 of [a-z0-9], starting with a letter`);
     this.subnetGiven = options.subnet !== undefined;
     this.subnet = options.subnet ?? `10.213.${random(100, 199)}`;
   }
@@ -129,7 +130,11 @@ export class Lab {
   async start(): Promise<Lab> {
     sweepStaleTestLabs();
     for (let attempt = 1; ; attempt++) {
-      const result = await this.labSh(["up"], { allowFailure: true, timeoutMs: this.options.upTimeoutMs ?? 240_000, trackAsUp: true });
+      const result = await this.labSh(["up"], {
+        allowFailure: true,
+        timeoutMs: this.options.upTimeoutMs ?? 240_000,
+        trackAsUp: true,
+      });
       if (result.code === 0) {
         this.refresh();
         console.log(`[lab ${this.name}] ${result.stdout.split("\n")[0]}`);
@@ -142,7 +147,9 @@ export class Lab {
         continue;
       }
       await this.stop().catch(() => undefined); // up tears down after itself; this also covers a timeout
-      throw new Error(`lab ${this.name}: scripts/lab.sh up failed (exit ${result.code}):\n${result.stderr.slice(-6000)}\n${result.stdout.slice(-2000)}`);
+      throw new Error(
+        `lab ${this.name}: scripts/lab.sh up failed (exit ${result.code}):\n${result.stderr.slice(-6000)}\n${result.stdout.slice(-2000)}`,
+      );
     }
   }
 
@@ -174,7 +181,14 @@ export class Lab {
 
   /** A VM by its lab.json entry, its name (nlt123-vm2), short name (vm2) or number (2). */
   vm(ref: VmRef): LabVm {
-    const name = typeof ref === "number" ? `${this.name}-vm${ref}` : typeof ref === "string" ? (ref.startsWith(`${this.name}-`) ? ref : `${this.name}-${ref}`) : ref.name;
+    const name =
+      typeof ref === "number"
+        ? `${this.name}-vm${ref}`
+        : typeof ref === "string"
+          ? ref.startsWith(`${this.name}-`)
+            ? ref
+            : `${this.name}-${ref}`
+          : ref.name;
     const found = this.vms.find((vm) => vm.name === name);
     if (!found) throw new Error(`lab ${this.name} has no VM ${name}`);
     return found;
@@ -189,22 +203,36 @@ export class Lab {
   /** The ssh command line for a VM (without the remote command), host key pinned. */
   sshArgs(vm: VmRef, options: Pick<SshOptions, "user" | "knownHosts"> = {}): string[] {
     return [
-      "-F", "/dev/null",
-      "-i", this.sshKeyPath,
-      "-o", "IdentitiesOnly=yes",
-      "-o", `UserKnownHostsFile=${options.knownHosts ?? this.knownHostsPath}`,
-      "-o", "GlobalKnownHostsFile=/dev/null",
-      "-o", "StrictHostKeyChecking=yes",
-      "-o", "BatchMode=yes",
-      "-o", "ConnectTimeout=5",
-      "-o", "LogLevel=ERROR",
+      "-F",
+      "/dev/null",
+      "-i",
+      this.sshKeyPath,
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      `UserKnownHostsFile=${options.knownHosts ?? this.knownHostsPath}`,
+      "-o",
+      "GlobalKnownHostsFile=/dev/null",
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "ConnectTimeout=5",
+      "-o",
+      "LogLevel=ERROR",
       `${options.user ?? "root"}@${this.vm(vm).ip}`,
     ];
   }
 
   /** Runs a command on a VM over ssh (as root unless options.user). */
   ssh(vm: VmRef, command: string, options: SshOptions = {}): Promise<CommandResult> {
-    return run("ssh", [...this.sshArgs(vm, options), command], options, `ssh ${options.user ?? "root"}@${this.vm(vm).name} ${command}`);
+    return run(
+      "ssh",
+      [...this.sshArgs(vm, options), command],
+      options,
+      `ssh ${options.user ?? "root"}@${this.vm(vm).name} ${command}`,
+    );
   }
 
   /** Kills the VM hard (its systemd and everything in it at once, as a VM dying). */
@@ -236,7 +264,10 @@ export class Lab {
     }
     const result = await this.labSh(["down"], { allowFailure: true, timeoutMs: 120_000 });
     this.state = undefined;
-    if (result.code !== 0) throw new Error(`lab ${this.name}: scripts/lab.sh down failed (exit ${result.code}):\n${result.stderr}\n${result.stdout}`);
+    if (result.code !== 0)
+      throw new Error(
+        `lab ${this.name}: scripts/lab.sh down failed (exit ${result.code}):\n${result.stderr}\n${result.stdout}`,
+      );
   }
 
   private labSh(args: string[], options: RunOptions & { trackAsUp?: boolean } = {}): Promise<CommandResult> {
@@ -253,9 +284,16 @@ export class Lab {
       LAB_OWNER_PID: String(process.pid),
       LAB_USER_DATA: this.options.userDataFile ?? "",
     };
-    return run("bash", [LAB_SH, ...args], { timeoutMs: 60_000, ...options }, `scripts/lab.sh ${args.join(" ")}`, env, (child) => {
-      if (options.trackAsUp) this.upProcess = child;
-    });
+    return run(
+      "bash",
+      [LAB_SH, ...args],
+      { timeoutMs: 60_000, ...options },
+      `scripts/lab.sh ${args.join(" ")}`,
+      env,
+      (child) => {
+        if (options.trackAsUp) this.upProcess = child;
+      },
+    );
   }
 }
 
@@ -286,9 +324,17 @@ function run(
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      const result = { code: code ?? 128, stdout, stderr: timedOut ? `${stderr}\n(timed out after ${timeoutMs} ms)` : stderr };
+      const result = {
+        code: code ?? 128,
+        stdout,
+        stderr: timedOut ? `${stderr}\n(timed out after ${timeoutMs} ms)` : stderr,
+      };
       if (result.code !== 0 && !options.allowFailure) {
-        reject(new Error(`${label}: exit ${code ?? signal}${timedOut ? ` (timed out after ${timeoutMs} ms)` : ""}\nstdout: ${stdout.slice(-3000)}\nstderr: ${stderr.slice(-3000)}`));
+        reject(
+          new Error(
+            `${label}: exit ${code ?? signal}${timedOut ? ` (timed out after ${timeoutMs} ms)` : ""}\nstdout: ${stdout.slice(-3000)}\nstderr: ${stderr.slice(-3000)}`,
+          ),
+        );
       } else {
         resolve(result);
       }
@@ -311,7 +357,11 @@ function sweepStaleTestLabs(): void {
     }
     if (Number.isInteger(owner) && processAlive(owner)) continue;
     console.warn(`[lab] removing stale test lab ${name} (its owner, pid ${owner}, is gone)`);
-    spawnSync("bash", [LAB_SH, "down"], { env: { ...process.env, LAB_NAME: name, LAB_STATE_DIR: path.join(STATE_ROOT, name) }, stdio: "ignore", timeout: 120_000 });
+    spawnSync("bash", [LAB_SH, "down"], {
+      env: { ...process.env, LAB_NAME: name, LAB_STATE_DIR: path.join(STATE_ROOT, name) },
+      stdio: "ignore",
+      timeout: 120_000,
+    });
   }
 }
 
@@ -340,7 +390,8 @@ export function labSkipReason(): string | undefined {
 
 function computeSkipReason(): string | undefined {
   if (process.platform !== "linux") return `the lab needs Linux (this is ${process.platform})`;
-  if (process.getuid?.() !== 0) return "the lab needs root (network namespaces, systemd-nspawn, loop devices); run the tests as root";
+  if (process.getuid?.() !== 0)
+    return "the lab needs root (network namespaces, systemd-nspawn, loop devices); run the tests as root";
   const prepared = spawnSync("bash", [LAB_SH, "prepare"], {
     env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ""}` },
     encoding: "utf8",

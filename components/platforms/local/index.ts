@@ -4,7 +4,7 @@
  * engine's local driver (engine/hosts/local) runs them, and a LocalNatsProcess per member stops its process when
  * the member is deleted.
  *
- * `nats-cluster:local`: `{ stateDir?, binaryCacheDir? }`. The default state directory is
+ * `nats-cluster:local`: `{ stateDir?, binaryCacheDir?, releaseBaseUrl? }`. The default state directory is
  * `~/.local/state/nats-cluster/<stack>`, kept with its `~/` so the same stack looks the same from any checkout; a
  * relative path is resolved against the project directory (the cluster then belongs to that checkout).
  */
@@ -20,9 +20,11 @@ export interface LocalPlatformSettings {
   readonly stateDir: string;
   /** nats-server binary cache; default (unset) is the machine's ($NATS_SERVER_BIN_CACHE or ~/.cache/nats-cluster). */
   readonly binaryCacheDir?: string;
+  /** Where versions missing from the cache are downloaded from (a mirror); default the official GitHub releases. */
+  readonly releaseBaseUrl?: string;
 }
 
-const FIELDS = ["stateDir", "binaryCacheDir"];
+const FIELDS = ["stateDir", "binaryCacheDir", "releaseBaseUrl"];
 
 function pathSetting(value: string, projectDir: string): string {
   return value === "~" || value.startsWith("~/") || path.isAbsolute(value) ? value : path.resolve(projectDir, value);
@@ -39,13 +41,15 @@ export const platform: ClusterPlatform<LocalPlatformSettings, undefined> = {
   },
 
   decodeSettings(raw, p: Problems, context) {
-    const obj = readObject(p, "local", raw, "write { stateDir?, binaryCacheDir? }") ?? {};
+    const obj = readObject(p, "local", raw, "write { stateDir?, binaryCacheDir?, releaseBaseUrl? }") ?? {};
     refuseUnknownFields(p, "local", obj, FIELDS);
     const stateDir = readString(p, "local.stateDir", obj.stateDir, "write a directory path");
     const binaryCacheDir = readString(p, "local.binaryCacheDir", obj.binaryCacheDir, "write a directory path");
+    const releaseBaseUrl = readString(p, "local.releaseBaseUrl", obj.releaseBaseUrl, "write an http(s) URL");
     return {
       stateDir: pathSetting(stateDir ?? `~/.local/state/nats-cluster/${context.stack}`, context.projectDir),
       ...(binaryCacheDir ? { binaryCacheDir: pathSetting(binaryCacheDir, context.projectDir) } : {}),
+      ...(releaseBaseUrl ? { releaseBaseUrl } : {}),
     };
   },
 

@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as providerGrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as providerPb from "@pulumi/pulumi/proto/provider_pb";
 import * as statusPb from "@pulumi/pulumi/proto/status_pb";
+import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 
 const DYNAMIC_PROVIDER = path.join(
@@ -172,6 +173,11 @@ export class ProviderProcess {
     req.setId(id);
     req.setProperties(struct(props));
     await this.call((cb) => this.client.delete(req, cb));
+  }
+
+  /** What the CLI sends on the first Ctrl-C of `pulumi up`: the Cancel RPC. */
+  async cancel(): Promise<void> {
+    await this.call((cb) => this.client.cancel(new Empty(), cb));
   }
 
   /** Stop the process (it holds no servers: they are detached, and stopped by the test's teardown). */

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { namespaceEntries } from "../../../components/stack-config";
+import { namespaceEntries } from "../../../components/config/decode";
 
 /** js-yaml ships with @pulumi/pulumi (a dependency of it); only its load function is needed here. */
 const yaml = require("js-yaml") as { load(text: string): unknown };
