@@ -105,7 +105,7 @@ export function createLab(options: LabOptions = {}): Lab {
   return new Lab(options);
 }
 
-/** createLab(options).start(). Prefer createLab in a beforeAll, so that afterAll can stop a lab whose start timed out. */
+/** createLab(options).start(). Prefer createLab in a beforeAll: afterAll can then stop a lab whose start timed out. */
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
   return createLab(options).start();
 }
@@ -344,12 +344,12 @@ function run(
   });
 }
 
-/** Test labs (nlt<digits>) whose owner process is gone: a crashed or killed jest run. Removed before a new one starts. */
+/** Test labs (nlt<digits>) whose owner process is gone (a crashed or killed jest run): removed before a new one. */
 function sweepStaleTestLabs(): void {
   if (!existsSync(STATE_ROOT)) return;
   for (const name of readdirSync(STATE_ROOT)) {
     if (!TEST_LAB_NAME.test(name)) continue;
-    let owner = NaN;
+    let owner: number;
     try {
       owner = Number(readFileSync(path.join(STATE_ROOT, name, "owner.pid"), "utf8").trim());
     } catch {
