@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// The lab's stand-in for the nats-server GitHub release downloads: a static file server for a directory laid out
+// like `<base>/v<version>/nats-server-v<version>-linux-<arch>.tar.gz` and `<base>/v<version>/SHA256SUMS`.
+// Plain Node.js, no dependencies. Started detached by scripts/lab.sh:
+//   node release-server.js --lab NAME --root DIR --host IP --port PORT --pid-file FILE
+// `--lab NAME` is only there so the process can be found by the lab's name (`pgrep -f "release-server.js --lab NAME "`).
+"use strict";
+const fs = require("node:fs");
+const http = require("node:http");
+const path = require("node:path");
+
+function args(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i += 2) {
+    if (!argv[i].startsWith("--") || argv[i + 1] === undefined) throw new Error(`bad argument ${argv[i]}`);
+    out[argv[i].slice(2)] = argv[i + 1];
+  }
+  for (const key of ["lab", "root", "host", "port", "pid-file"]) if (!out[key]) throw new Error(`missing --${key}`);
+  return out;
+}
+
+const opts = args(process.argv.slice(2));
+const root = path.resolve(opts.root);
+const types = { ".gz": "application/gzip", "": "text/plain; charset=utf-8" };
+
+const server = http.createServer((req, res) => {
+  const started = Date.now();
+  const done = (status, size) => console.log(`${new Date().toISOString()} ${req.socket.remoteAddress} ${req.method} ${req.url} ${status} ${size} ${Date.now() - started}ms`);
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    res.writeHead(405, { allow: "GET, HEAD" }).end();
+    return done(405, 0);
+  }
+  let rel;
+  try {
+    rel = decodeURIComponent(new URL(req.url ?? "/", "http://lab").pathname);
+  } catch {
+    res.writeHead(400).end();
+    return done(400, 0);
+  }
+  const file = path.join(root, rel);
+  // Only regular files below root; no directory listings, no symlinks out.
+  if (!file.startsWith(root + path.sep) || rel.split("/").includes("..")) {
+    res.writeHead(404).end("Not Found\n");
+    return done(404, 0);
+  }
+  fs.lstat(file, (err, info) => {
+    if (err || !info.isFile()) {
+      res.writeHead(404, { "content-type": "text/plain" }).end("Not Found\n");
+      return done(404, 0);
+    }
+    res.writeHead(200, { "content-type": types[path.extname(file)] ?? "application/octet-stream", "content-length": info.size });
+    if (req.method === "HEAD") {
+      res.end();
+      return done(200, 0);
+    }
+    const stream = fs.createReadStream(file);
+    stream.on("error", () => res.destroy());
+    stream.on("end", () => done(200, info.size));
+    stream.pipe(res);
+  });
+});
+
+server.on("error", (error) => {
+  console.error(`release server: ${error.message}`);
+  process.exit(1);
+});
+
+server.listen(Number(opts.port), opts.host, () => {
+  const tmp = `${opts["pid-file"]}.tmp`;
+  fs.writeFileSync(tmp, `${process.pid}\n`);
+  fs.renameSync(tmp, opts["pid-file"]);
+  console.log(`release server for lab ${opts.lab}: http://${opts.host}:${opts.port}/ serving ${root} (pid ${process.pid})`);
+});
+
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  process.on(signal, () => {
+    server.closeAllConnections();
+    server.close(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
+  });
+}
