@@ -117,7 +117,18 @@ ssh_opts() {
 }
 
 need_root() { [ "$(id -u)" -eq 0 ] || lab_die "the lab needs root (network namespaces, systemd-nspawn, loop devices)"; }
-take_lock() { exec 8>"/run/nats-cluster-lab-$LAB_NAME.lock"; flock -w 900 8 || lab_die "another lab.sh is working on lab $LAB_NAME"; }
+lock_file="/run/nats-cluster-lab-$LAB_NAME.lock"
+# One lab.sh at a time per lab. `down` deletes the lock file (no litter per test lab in /run), so a waiter that got
+# the lock of a deleted file tries again with the new one.
+take_lock() {
+  local end=$((SECONDS + 900))
+  while :; do
+    exec 8>>"$lock_file"
+    flock -w 900 8 || lab_die "another lab.sh is working on lab $LAB_NAME"
+    [ "/proc/self/fd/8" -ef "$lock_file" ] && return 0
+    [ "$SECONDS" -lt "$end" ] || lab_die "could not lock $lock_file"
+  done
+}
 
 # --- what exists, found by name ----------------------------------------------------------------------------------
 # The nspawn processes of this lab: `systemd-nspawn ... -M <LAB_NAME>-vmN ...`.
@@ -231,38 +242,47 @@ lab_down() {
     printf 'lab %s: down left these behind:\n%s\n' "$LAB_NAME" "$left" >&2
     return 1
   fi
+  [ "$verb" != down ] || rm -f "$lock_file"
   echo "lab $LAB_NAME: down in $(lab_since "$started")s (no container, namespace, link, loop device, release server or state left)"
 }
 
 # --- up ------------------------------------------------------------------------------------------------------------
-# Refuses a /24 that overlaps an address or route the machine has (the lab's own bridge excepted).
-check_subnet() {
-  local cidr="$LAB_SUBNET.0/24" conflicts=() line dev addr dest words i
+# The machine's IPv4 addresses and routes as "CIDR<TAB>what" lines, the lab's own bridge left out.
+machine_networks() {
+  local line words dest dev i
   while read -r line; do
     read -r -a words <<<"$line"
-    dev="${words[1]}" addr="${words[3]}"
-    [ "$dev" = "$bridge" ] && continue
-    lab_cidr_overlap "$cidr" "$addr" && conflicts+=("address $addr on $dev")
+    [ "${words[1]}" = "$bridge" ] || printf '%s\taddress %s on %s\n' "${words[3]}" "${words[3]}" "${words[1]}"
   done < <(ip -o -4 addr show)
   while read -r line; do
     read -r -a words <<<"$line"
     [ "${#words[@]}" -gt 0 ] || continue
     dest="${words[0]}"
     case "$dest" in local|broadcast|unicast|multicast|unreachable|blackhole|prohibit|throw|anycast|nat) dest="${words[1]}" ;; esac
-    [ "$dest" = default ] || [ "$dest" = 0.0.0.0/0 ] && continue
+    [ "$dest" = default ] || [ "$dest" = 0.0.0.0/0 ] && continue # a default route overlaps everything and nothing
     dev=""
     for ((i = 0; i < ${#words[@]} - 1; i++)); do [ "${words[i]}" = dev ] && dev="${words[i + 1]}"; done
-    [ "$dev" = "$bridge" ] && continue
-    lab_cidr_overlap "$cidr" "$dest" && conflicts+=("route '$line'")
+    [ "$dev" = "$bridge" ] || printf '%s\troute %s\n' "$dest" "$line"
   done < <(ip -4 route show table all)
+}
+
+# Refuses a /24 that overlaps an address or route the machine has (the lab's own bridge excepted), naming a free one.
+check_subnet() {
+  local nets conflicts=() cidr what c free=""
+  nets="$(machine_networks)"
+  while IFS=$'\t' read -r cidr what; do
+    [ -n "$cidr" ] && lab_cidr_overlap "$LAB_SUBNET.0/24" "$cidr" && conflicts+=("$what")
+  done <<<"$nets"
   [ "${#conflicts[@]}" -eq 0 ] && return 0
-  local free="" c
   for c in $(seq 0 255); do
-    free_candidate="10.213.$c"
-    [ "$free_candidate" = "$LAB_SUBNET" ] && continue
-    if ! ip -o -4 addr show | awk '{print $4}' | grep -q "^10\.213\.$c\." && ! ip -4 route show table all | grep -q "10\.213\.$c\."; then free="$free_candidate"; break; fi
+    free="10.213.$c"
+    while IFS=$'\t' read -r cidr what; do
+      [ -n "$cidr" ] && lab_cidr_overlap "$free.0/24" "$cidr" && { free=""; break; }
+    done <<<"$nets"
+    [ -n "$free" ] && break
   done
-  lab_die "LAB_SUBNET=$LAB_SUBNET ($cidr) overlaps what this machine already has: $(IFS=';'; echo "${conflicts[*]}"). Choose a free /24 by its first three octets${free:+, e.g. LAB_SUBNET=$free}."
+  printf 'lab: %s\n' "LAB_SUBNET=$LAB_SUBNET ($LAB_SUBNET.0/24) overlaps what this machine already has: $(printf '%s; ' "${conflicts[@]}")choose a free /24 by its first three octets${free:+, e.g. LAB_SUBNET=$free}." >&2
+  return 1
 }
 
 make_network() {
@@ -544,7 +564,7 @@ up_failed() {
     lab_log "up failed; the lab is left as it is (LAB_KEEP_FAILED=1): inspect $state, then run: LAB_NAME=$LAB_NAME bash scripts/lab.sh down"
   else
     lab_log "up failed; tearing down what it made (LAB_KEEP_FAILED=1 keeps it for inspection)"
-    lab_down >&2 || true
+    lab_down >&2 && rm -f "$lock_file" || true
   fi
   exit "$rc"
 }
@@ -565,7 +585,8 @@ lab_up() {
     lab_log "up: lab $LAB_NAME exists but is not the one requested or not fully up: removing it first"
     lab_down >&2
   fi
-  check_subnet
+  # Nothing of this lab exists at this point: a refusal leaves no lock file behind either.
+  check_subnet || { rm -f "$lock_file"; exit 1; }
   # Interrupted (Ctrl-C, a test runner's SIGTERM, a closed pipe): tear down what was made, as on any failure.
   trap up_failed EXIT
   trap 'exit 130' INT
