@@ -219,6 +219,10 @@ const SYS_PASSWORD = `sys-${Math.random().toString(36).slice(2)}`;
     ).toMatch(/No such file or directory[\s\S]*No such file or directory/);
     expect(await onVm(spec.surge, "pgrep -x nats-server || echo none")).toBe("none");
 
+    // Request/reply kept working: the longest gap far below a member's downtime budget.
+    expect(felt.requests).toBeGreaterThan(20);
+    expect(felt.maxGapMs).toBeLessThan(10_000);
+
     const down = reach.longestDownMs();
     figures.push(
       `rollout to ${version}: total ${report.totalMs} ms; surge ready in ${report.surge?.readyMs} ms; ` +
