@@ -351,4 +351,17 @@ const SYS_PASSWORD = `sys-${Math.random().toString(36).slice(2)}`;
       `connections opened by the rollouts' driver: ${connects.length} (${connects.slice(0, 2).join("; ")} …)`,
     );
   });
+
+  it("deprovision of a running member stops it by lame duck (no SIGKILL) and removes its config; its unit stays", async () => {
+    const member = spec.members[2];
+    const started = Date.now();
+    await driver.deprovision(member);
+    figures.push(`deprovision of a running member (lame duck, then removal): ${Date.now() - started} ms`);
+    expect(await driver.isRunning(member)).toBe(false);
+    expect(await driver.readConfig(member)).toBeUndefined();
+    expect(await onVm(member, "systemctl is-enabled nats-server")).toBe("enabled");
+    const journal = await onVm(member, "sudo -n journalctl -u nats-server --no-pager -n 30");
+    expect(journal).toMatch(/Entering lame duck mode/);
+    expect(journal).not.toMatch(/SIGKILL|Killing process/);
+  }, 120_000);
 });

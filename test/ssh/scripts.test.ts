@@ -45,10 +45,14 @@ function run(cmd: string, args: string[], input?: string): string | undefined {
     };
     calls = `${dir}/calls.log`;
     fs.mkdirSync(`${dir}/bin`);
-    // Stand-ins: log the call; `show -p MainPID --value` answers 0 (nothing runs).
+    // Stand-ins: log the call; `show -p MainPID --value` answers the pid in <dir>/mainpid (0: nothing runs), which
+    // only SIGKILL clears (a server that never leaves lame duck).
     const standIn = (name: string, body = "") =>
       fs.writeFileSync(`${dir}/bin/${name}`, `#!/bin/sh\necho "${name} $*" >> ${calls}\n${body}\n`, { mode: 0o755 });
-    standIn("systemctl", 'case "$*" in *MainPID*) echo 0 ;; esac');
+    standIn(
+      "systemctl",
+      `case "$*" in *MainPID*) cat ${dir}/mainpid 2>/dev/null || echo 0 ;; *SIGKILL*) echo 0 > ${dir}/mainpid ;; esac`,
+    );
     standIn("chown");
     standIn("install", 'for last; do :; done; mkdir -p "$last"');
   });
@@ -123,10 +127,10 @@ function run(cmd: string, args: string[], input?: string): string | undefined {
     fs.mkdirSync(`${dir}/etc`);
     fs.mkdirSync(`${dir}/data/jetstream`, { recursive: true });
     fs.writeFileSync(paths.configPath, "x");
-    const surge = removeServerScript(paths, { unit: true, data: true }, 1);
+    const surge = removeServerScript(paths, { unit: true, data: true }, { drainSeconds: 1, killSeconds: 1 });
     const out = sandbox([unitScript, surge, `ls /etc/systemd/system; ls ${dir}/etc ${dir}/data`]);
     expect(out).toBe(`unit=installed\nremoved=yes\n${dir}/data:\n\n${dir}/etc:\n`);
-    expect(systemctlCalls()).toMatch(/stop --no-block nats-server\n.*kill -s SIGKILL nats-server/s);
+    expect(systemctlCalls()).not.toContain("SIGKILL"); // nothing ran: nothing to kill
     expect(systemctlCalls()).toContain("disable --quiet nats-server");
   });
 
@@ -135,10 +139,19 @@ function run(cmd: string, args: string[], input?: string): string | undefined {
     fs.mkdirSync(`${dir}/etc`);
     fs.mkdirSync(`${dir}/data/jetstream`, { recursive: true });
     fs.writeFileSync(paths.configPath, "x");
-    const member = removeServerScript(paths, { unit: false, data: false }, 1);
+    const member = removeServerScript(paths, { unit: false, data: false }, { drainSeconds: 1, killSeconds: 1 });
     const out = sandbox([unitScript, member, `ls /etc/systemd/system; ls ${dir}/etc ${dir}/data`]);
     expect(out).toBe(
       `unit=installed\nremoved=yes\nnats-server.service\nnats-server.service.d\n${dir}/data:\njetstream\n\n${dir}/etc:\n`,
     );
+  });
+
+  it("removeServerScript stops a running server by lame duck, and SIGKILLs it when it does not leave in time", () => {
+    fs.writeFileSync(`${dir}/mainpid`, "4242\n");
+    const started = Date.now();
+    const out = sandbox([removeServerScript(paths, { unit: false, data: false }, { drainSeconds: 1, killSeconds: 1 })]);
+    expect(out).toBe("removed=yes\n");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(systemctlCalls()).toMatch(/stop --no-block nats-server\n(.*\n)*systemctl kill -s SIGKILL nats-server/);
   });
 });

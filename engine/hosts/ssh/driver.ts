@@ -17,6 +17,12 @@ import * as systemd from "../systemd/scripts";
 import * as scripts from "./scripts";
 import { SshCommandError, SshEndpoint, SshResult, SshTransport } from "./transport";
 
+/**
+ * How long deprovision lets a server that still runs drain before SIGKILL. The engine drains servers itself before
+ * it deprovisions them (surge-down, stopCluster); this covers a direct call, bounded like the minimum lame duck.
+ */
+const DEPROVISION_DRAIN_SECONDS = 35;
+
 /** What `uname -m` says for each release architecture. */
 const MACHINE_OF_ARCH: Readonly<Record<string, ReadonlyArray<string>>> = {
   amd64: ["x86_64", "amd64"],
@@ -106,18 +112,16 @@ export class SshHostDriver implements HostDriver {
   }
 
   /**
-   * The surge server: stop it (SIGKILL if it still runs after its drain), remove its config, unit and JetStream
-   * store, so the VM is as before provision but for the binaries. A member: stop it and remove its config; its unit,
-   * binaries and data stay (the VM is the operator's).
+   * The surge server: stop it if it still runs (lame duck, SIGKILL after {@link DEPROVISION_DRAIN_SECONDS}), remove
+   * its config, unit and JetStream store, so the VM is as before provision but for the binaries. A member: stop it
+   * the same way and remove its config; its unit, binaries and data stay (the VM is the operator's).
    */
   async deprovision(server: ServerEndpoint): Promise<void> {
     const surge = server.name === this.options.surge;
     const what = surge ? "remove nats-server (config, unit, JetStream store)" : "stop nats-server, remove its config";
-    await this.run(
-      server,
-      what,
-      systemd.removeServerScript(this.paths, { unit: surge, data: surge }, this.killWaitSeconds()),
-    );
+    const waits = { drainSeconds: DEPROVISION_DRAIN_SECONDS, killSeconds: this.killWaitSeconds() };
+    const script = systemd.removeServerScript(this.paths, { unit: surge, data: surge }, waits);
+    await this.run(server, what, script, (waits.drainSeconds + waits.killSeconds) * 1000 + this.commandTimeoutMs);
   }
 
   /** Download and verify on the VM, beside the active binary: the slow part, while the server still serves. */

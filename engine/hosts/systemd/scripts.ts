@@ -273,19 +273,37 @@ export interface RemoveServerOptions {
   readonly data: boolean;
 }
 
+/** How long {@link removeServerScript} gives a running server to leave. */
+export interface RemoveServerWaits {
+  /** After the lame-duck stop, before SIGKILL. */
+  readonly drainSeconds: number;
+  /** After SIGKILL, before the script fails. */
+  readonly killSeconds: number;
+}
+
 /**
- * Deprovision: stop nats-server (it was drained by lame duck before; SIGKILL is the backstop), wait up to
- * `waitSeconds` for it to be gone, remove its config and, as asked, its unit and its JetStream store. Binaries stay
- * (they are small, and a later provision reuses them). Idempotent. Prints `removed=yes`.
+ * Deprovision: a server still running (normally the engine drained it already) gets the lame-duck stop and up to
+ * `drainSeconds` to leave, then SIGKILL; then its config goes and, as asked, its unit and its JetStream store.
+ * Binaries stay (small, and a later provision reuses them). Idempotent. Prints `removed=yes`.
  */
-export function removeServerScript(paths: HostPaths, options: RemoveServerOptions, waitSeconds: number): string {
-  const tries = Math.max(1, Math.ceil(waitSeconds));
+export function removeServerScript(paths: HostPaths, options: RemoveServerOptions, waits: RemoveServerWaits): string {
+  const drain = Math.max(1, Math.ceil(waits.drainSeconds));
+  const kill = Math.max(1, Math.ceil(waits.killSeconds));
+  const running = `[ "$(systemctl show -p MainPID --value ${unit})" != "0" ]`;
   return [
     "set -u",
+    `if ${running}; then`,
+    `  systemctl stop --no-block ${unit} 2>/dev/null || true`,
+    `  i=0; while ${running} && [ "$i" -lt ${drain} ]; do sleep 1; i=$((i + 1)); done`,
+    "fi",
+    `if ${running}; then`,
+    `  echo "nats-server still running ${drain}s after the lame-duck stop: SIGKILL" >&2`,
+    `  systemctl kill -s SIGKILL ${unit} 2>/dev/null || true`,
+    `  i=0; while ${running} && [ "$i" -lt ${kill} ]; do sleep 1; i=$((i + 1)); done`,
+    `  if ${running}; then echo "nats-server still running ${kill}s after SIGKILL" >&2; exit 1; fi`,
+    "fi",
+    // A stop job may still be queued (the process is gone): make sure the unit is stopped, not restarting.
     `systemctl stop --no-block ${unit} 2>/dev/null || true`,
-    `systemctl kill -s SIGKILL ${unit} 2>/dev/null || true`,
-    `i=0; while [ "$(systemctl show -p MainPID --value ${unit})" != "0" ] && [ "$i" -lt ${tries} ]; do sleep 1; i=$((i + 1)); done`,
-    `if [ "$(systemctl show -p MainPID --value ${unit})" != "0" ]; then echo "nats-server still running ${tries}s after SIGKILL" >&2; exit 1; fi`,
     "set -e",
     `rm -f ${shellQuote(paths.configPath)}`,
     ...(options.unit
