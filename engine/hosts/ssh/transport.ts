@@ -14,9 +14,10 @@
  *   after 30 s and never keep the process alive (the socket is unref'd while idle).
  * - No child process per command: a deadline closes the channel, and connection failures come as error codes
  *   (refused, reset, timed out, host key, authentication) instead of an exit code 255 and text on stderr.
- * Measured on the lab (4 systemd VMs on this 2-core machine, `sudo -n sh -s` as ops, a 1-line status script;
- * test/ssh/lab.test.ts prints it): this transport 15 ms per command on its open connection (first command with
- * connect ~70-90 ms); OpenSSH with ControlMaster 21-27 ms (first ~220 ms), OpenSSH without it 220-245 ms.
+ * Measured on the lab (4 systemd VMs on this 2-core machine, `sudo -n sh -s` as ops, a 1-line status script,
+ * sequential; test/ssh/lab.test.ts prints it): this transport 20-22 ms per command on its open connection (12-16 ms
+ * from a plain node process), the first one with the connection 66-90 ms; OpenSSH with ControlMaster 27 ms (first
+ * ~220 ms), OpenSSH without it ~225 ms per command.
  * Cost: one dependency, `ssh2` (with `@types/ssh2` for the compiler); its optional native parts are not needed.
  *
  * Retries: connection-level failures (refused, reset, timeout while connecting, dropped before the command was
