@@ -7,8 +7,15 @@
  * operation itself failed, so a failed command always means "the step failed", never "the answer is no".
  */
 import { isVersion } from "../../versions";
-import { dirOf, HostPaths, NATS_UNIT, NATS_USER } from "./paths";
-import { STOP_TIMEOUT_DROP_IN_PATH, stopTimeoutDropIn } from "./unit";
+import { dirOf, HostPaths, NATS_UNIT, NATS_USER, storeDirOf } from "./paths";
+import {
+  STOP_TIMEOUT_DROP_IN_PATH,
+  STOP_TIMEOUT_MARGIN_SECONDS,
+  stopTimeoutDropIn,
+  systemdUnitFor,
+  UNIT_PATH,
+  UnitOptions,
+} from "./unit";
 
 /** Quotes a value for POSIX sh: single quotes, embedded single quotes spliced in. */
 export function shellQuote(value: string): string {
@@ -166,5 +173,149 @@ export function prepareHostScript(paths: HostPaths): string {
     `install -d -m 0755 ${shellQuote(paths.installDir)}`,
     `install -d -m 0750 -o ${NATS_USER} -g ${NATS_USER} ${shellQuote(data)}`,
     "echo prepared=yes",
+  ].join("\n");
+}
+
+/**
+ * Before lame duck: makes the unit's stop timeout at least `floorSeconds` and at least the config's
+ * `lame_duck_duration` plus {@link STOP_TIMEOUT_MARGIN_SECONDS}, read from the config file on the host, so systemd
+ * never SIGKILLs a server that is still handing clients over (a lame duck raised after the unit was written, or a
+ * floor lowered by mistake). The drop-in is rewritten, and `daemon-reload` run, only when it changes.
+ * Prints `stop_timeout=<seconds>`.
+ */
+export function lameDuckStopTimeoutScript(paths: HostPaths, floorSeconds: number): string {
+  stopTimeoutDropIn(floorSeconds); // throws on a bad floor
+  // The drop-in's text comes from unit.ts with the number left to printf, so the two can never disagree.
+  const template = stopTimeoutDropIn(1).replace("TimeoutStopSec=1\n", "TimeoutStopSec=%s\n");
+  const file = shellQuote(STOP_TIMEOUT_DROP_IN_PATH);
+  return [
+    "set -eu",
+    `need=${floorSeconds}`,
+    // engine/config/render.ts writes `lame_duck_duration: "30s"`; anything else leaves the floor alone.
+    `ldm="$(sed -n 's/^lame_duck_duration: *"\\{0,1\\}\\([0-9][0-9]*\\)s"\\{0,1\\} *$/\\1/p' ${shellQuote(paths.configPath)} 2>/dev/null | head -n 1)"`,
+    `if [ -n "$ldm" ] && [ $((ldm + ${STOP_TIMEOUT_MARGIN_SECONDS})) -gt "$need" ]; then need=$((ldm + ${STOP_TIMEOUT_MARGIN_SECONDS})); fi`,
+    `want="$(printf ${shellQuote(template)} "$need")"`,
+    `if [ "$(cat ${file} 2>/dev/null || true)" != "$want" ]; then`,
+    `  mkdir -p ${shellQuote(dirOf(STOP_TIMEOUT_DROP_IN_PATH))}`,
+    `  printf '%s\\n' "$want" > ${file}`,
+    "  systemctl daemon-reload",
+    "fi",
+    'echo "stop_timeout=$need"',
+  ].join("\n");
+}
+
+/**
+ * Installs the unit ({@link systemdUnitFor}) and its stop-timeout drop-in, reloads systemd when either changed and
+ * enables the unit, so the server comes back after a reboot (idempotent: an unchanged host is left alone). The unit
+ * starts nothing before a config exists (`ConditionPathExists`). Prints `unit=installed` or `unit=unchanged`.
+ */
+export function installUnitScript(paths: HostPaths, options: UnitOptions & { stopTimeoutSeconds: number }): string {
+  const files: Array<[string, string]> = [
+    [UNIT_PATH, systemdUnitFor(paths, options)],
+    [STOP_TIMEOUT_DROP_IN_PATH, stopTimeoutDropIn(options.stopTimeoutSeconds)],
+  ];
+  return [
+    "set -eu",
+    "umask 022",
+    "changed=no",
+    ...files.flatMap(([file, text]) => [
+      `want=${shellQuote(text)}`,
+      `if [ "$(cat ${shellQuote(file)} 2>/dev/null || true)" != "$(printf '%s' "$want")" ]; then`,
+      `  mkdir -p ${shellQuote(dirOf(file))}`,
+      // A temp file and a rename: systemd never reads half a unit.
+      `  printf '%s' "$want" > ${shellQuote(`${file}.tmp`)}`,
+      `  mv -f ${shellQuote(`${file}.tmp`)} ${shellQuote(file)}`,
+      "  changed=yes",
+      "fi",
+    ]),
+    `if [ "$changed" = yes ]; then systemctl daemon-reload; fi`,
+    `systemctl enable --quiet ${unit}`,
+    `if [ "$changed" = yes ]; then echo unit=installed; else echo unit=unchanged; fi`,
+  ].join("\n");
+}
+
+/** The commands the host-side scripts of every systemd platform call, beyond a POSIX shell's builtins. */
+export const HOST_TOOLS = [
+  "systemctl",
+  "journalctl",
+  "curl",
+  "tar",
+  "sha256sum",
+  "awk",
+  "sed",
+  "base64",
+  "mktemp",
+  "install",
+  "useradd",
+  "timeout",
+] as const;
+
+/**
+ * Fails naming every tool the scripts need that the host lacks, and a host not booted with systemd; otherwise prints
+ * `machine=<uname -m>` so the driver can check the release architecture it is about to download.
+ */
+export function hostCheckScript(): string {
+  return [
+    "set -eu",
+    'missing=""',
+    `for t in ${HOST_TOOLS.join(" ")}; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done`,
+    `if [ -n "$missing" ]; then echo "missing on this host:$missing (install them with its package manager)" >&2; exit 1; fi`,
+    `[ -d /run/systemd/system ] || { echo "this host was not booted with systemd (no /run/systemd/system)" >&2; exit 1; }`,
+    'echo "machine=$(uname -m)"',
+  ].join("\n");
+}
+
+/** What {@link removeServerScript} takes away besides the config file. */
+export interface RemoveServerOptions {
+  /** Disable and delete the unit and its drop-in (a host that stops being a nats host: the surge VM). */
+  readonly unit: boolean;
+  /** Delete the JetStream store (a surge server must come back clean next time, never as a stale peer). */
+  readonly data: boolean;
+}
+
+/** How long {@link removeServerScript} gives a running server to leave. */
+export interface RemoveServerWaits {
+  /** After the lame-duck stop, before SIGKILL. */
+  readonly drainSeconds: number;
+  /** After SIGKILL, before the script fails. */
+  readonly killSeconds: number;
+}
+
+/**
+ * Deprovision: a server still running (normally the engine drained it already) gets the lame-duck stop and up to
+ * `drainSeconds` to leave, then SIGKILL; then its config goes and, as asked, its unit and its JetStream store.
+ * Binaries stay (small, and a later provision reuses them). Idempotent. Prints `removed=yes`.
+ */
+export function removeServerScript(paths: HostPaths, options: RemoveServerOptions, waits: RemoveServerWaits): string {
+  const drain = Math.max(1, Math.ceil(waits.drainSeconds));
+  const kill = Math.max(1, Math.ceil(waits.killSeconds));
+  const running = `[ "$(systemctl show -p MainPID --value ${unit})" != "0" ]`;
+  return [
+    "set -u",
+    `if ${running}; then`,
+    `  systemctl stop --no-block ${unit} 2>/dev/null || true`,
+    `  i=0; while ${running} && [ "$i" -lt ${drain} ]; do sleep 1; i=$((i + 1)); done`,
+    "fi",
+    `if ${running}; then`,
+    `  echo "nats-server still running ${drain}s after the lame-duck stop: SIGKILL" >&2`,
+    `  systemctl kill -s SIGKILL ${unit} 2>/dev/null || true`,
+    `  i=0; while ${running} && [ "$i" -lt ${kill} ]; do sleep 1; i=$((i + 1)); done`,
+    `  if ${running}; then echo "nats-server still running ${kill}s after SIGKILL" >&2; exit 1; fi`,
+    "fi",
+    // A stop job may still be queued (the process is gone): make sure the unit is stopped, not restarting.
+    `systemctl stop --no-block ${unit} 2>/dev/null || true`,
+    "set -e",
+    `rm -f ${shellQuote(paths.configPath)}`,
+    ...(options.unit
+      ? [
+          `systemctl disable --quiet ${unit} 2>/dev/null || true`,
+          `rm -f ${shellQuote(UNIT_PATH)} ${shellQuote(STOP_TIMEOUT_DROP_IN_PATH)}`,
+          `rmdir ${shellQuote(dirOf(STOP_TIMEOUT_DROP_IN_PATH))} 2>/dev/null || true`,
+          "systemctl daemon-reload",
+          `systemctl reset-failed ${unit} 2>/dev/null || true`,
+        ]
+      : []),
+    ...(options.data ? [`rm -rf ${shellQuote(storeDirOf(paths))}`] : []),
+    "echo removed=yes",
   ].join("\n");
 }

@@ -56,6 +56,12 @@ export function systemdUnitFor(paths: HostPaths, options: UnitOptions): string {
   ].join("\n");
 }
 
+/**
+ * How much longer than `lame_duck_duration` systemd waits before it SIGKILLs a stopping server: the official unit's
+ * `TimeoutStopSec=150` is the default lame duck of 120 s plus this ("lame_duck_duration + some buffer").
+ */
+export const STOP_TIMEOUT_MARGIN_SECONDS = 30;
+
 /** The drop-in overriding `TimeoutStopSec`, so raising lame duck later never gets the server killed mid-drain. */
 export function stopTimeoutDropIn(stopTimeoutSeconds: number): string {
   if (!Number.isInteger(stopTimeoutSeconds) || stopTimeoutSeconds < 1) {
