@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import {
   ClusterSpec,
+  DEFAULT_POLICY,
   formatEvent,
   formatPlan,
   formatReport,
@@ -131,7 +132,12 @@ function fromStackFile(file: string): Target {
       `the ${config.platform} platform's hosts are known only to the stack's state: use --stack ${stack}`,
     );
   }
-  const settings = platform.driverSettingsFromConfig?.(config.platformSettings);
+  const servers = {
+    members: config.members,
+    surge: config.surge,
+    stopTimeoutSeconds: config.rollout.stopTimeoutSeconds ?? DEFAULT_POLICY.stopTimeoutSeconds,
+  };
+  const settings = platform.driverSettingsFromConfig?.(config.platformSettings, servers);
   if (!settings)
     throw new UsageError(`the ${config.platform} platform cannot be driven from a stack file: use --stack ${stack}`);
   return {

@@ -83,10 +83,12 @@ export class NatsCluster extends pulumi.ComponentResource {
       clusterName: args.clusterName,
       version: args.version,
       jetstream: jetstream.enabled,
+      members: args.members,
       surge: args.surge,
       stopTimeoutSeconds: args.rollout?.stopTimeoutSeconds ?? DEFAULT_POLICY.stopTimeoutSeconds,
     };
-    const shared = platform.createShared(name, facts, args.platformSettings, this);
+    const secrets = args.platformSecrets ? pulumi.secret(args.platformSecrets) : undefined;
+    const shared = platform.createShared(name, facts, args.platformSettings, secrets, this);
     this.servers = args.members.map(
       (member, index) =>
         new NatsServer(
@@ -125,13 +127,11 @@ export class NatsCluster extends pulumi.ComponentResource {
           ...(extraSettings ? { extraSettings } : {}),
         }),
       );
-    const secrets = args.platformSecrets ? pulumi.secret(args.platformSecrets) : undefined;
     const driver = platform.driverInputs(
       facts,
       args.platformSettings,
       shared,
-      this.servers.map((s, i) => ({ name: args.members[i].name, host: { endpoint: s.endpoint, hostId: s.hostId } })),
-      secrets,
+      this.servers.map((s, i) => ({ placement: args.members[i], host: { endpoint: s.endpoint, hostId: s.hostId } })),
     );
 
     this.upgrade = new RollingUpgrade(

@@ -42,6 +42,8 @@ export interface PlatformClusterFacts {
   readonly version: pulumi.Input<string>;
   /** Members run JetStream (a data volume per member, where the platform has volumes). */
   readonly jetstream: boolean;
+  /** The members as the stack places them. */
+  readonly members: ReadonlyArray<ServerPlacement>;
   /** The temporary surge server. */
   readonly surge: ServerPlacement;
   /** How long lame duck may take on a host before the server is killed (systemd's TimeoutStopSec). */
@@ -61,6 +63,13 @@ export interface DriverInputs {
   readonly secrets?: pulumi.Input<Record<string, string>>;
 }
 
+/** The servers as the stack config places them, and the stop timeout their hosts are built with. */
+export interface ConfiguredServers {
+  readonly members: ReadonlyArray<ServerPlacement>;
+  readonly surge: ServerPlacement;
+  readonly stopTimeoutSeconds: number;
+}
+
 /** Where decoding resolves relative paths and defaults. */
 export interface DecodeContext {
   readonly stack: string;
@@ -78,8 +87,17 @@ export interface ClusterPlatform<Settings = unknown, Shared = unknown> {
   requiredSecrets?(settings: Settings): ReadonlyArray<{ readonly key: string; readonly message: string }>;
   /** Decode `nats-cluster:<name>` (raw is undefined when the block is absent); problems go under that key. */
   decodeSettings(raw: unknown, p: Problems, context: DecodeContext): Settings;
-  /** Resources every member shares (security group, launch template, …), as children of the cluster component. */
-  createShared(name: string, facts: PlatformClusterFacts, settings: Settings, parent: pulumi.Resource): Shared;
+  /**
+   * Resources and values every member shares (a security group, a launch template, the driver's secrets, …), as
+   * children of the cluster component. `secrets` are the platform's secret keys (a secret Output), if any.
+   */
+  createShared(
+    name: string,
+    facts: PlatformClusterFacts,
+    settings: Settings,
+    secrets: pulumi.Output<Readonly<Record<string, string>>> | undefined,
+    parent: pulumi.Resource,
+  ): Shared;
   /** One member's host, as children of its NatsServer component. */
   createMemberHost(
     name: string,
@@ -92,13 +110,12 @@ export interface ClusterPlatform<Settings = unknown, Shared = unknown> {
    * The driver's settings from stack config alone, for platforms whose hosts are all in the config (so the command
    * line can drive a stack file without Pulumi state); undefined elsewhere.
    */
-  driverSettingsFromConfig?(settings: Settings): Record<string, unknown>;
+  driverSettingsFromConfig?(settings: Settings, servers: ConfiguredServers): Record<string, unknown>;
   /** The settings and secrets the engine's driver of the same name is built from. */
   driverInputs(
     facts: PlatformClusterFacts,
     settings: Settings,
     shared: Shared,
-    members: ReadonlyArray<{ readonly name: string; readonly host: MemberHost }>,
-    secrets: pulumi.Output<Readonly<Record<string, string>>> | undefined,
+    members: ReadonlyArray<{ readonly placement: ServerPlacement; readonly host: MemberHost }>,
   ): DriverInputs;
 }

@@ -151,7 +151,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
 
   decodeSettings: (raw, p) => decode(raw, p),
 
-  createShared(name, facts, aws, parent) {
+  createShared(name, facts, aws, _secrets, parent) {
     const group = new ClusterSecurityGroup(
       `${name}-sg`,
       { vpcId: aws.vpcId, clientCidrs: aws.clientCidrs, adminCidrs: [aws.adminCidr] },
@@ -210,7 +210,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
 
   driverInputs(facts, aws, shared, members) {
     const instanceIds = pulumi
-      .all(members.map((m) => pulumi.all([m.name, m.host.hostId ?? ""])))
+      .all(members.map((m) => pulumi.all([m.placement.name, m.host.hostId ?? ""])))
       .apply((pairs) => Object.fromEntries(pairs));
     return {
       settings: pulumi.all([instanceIds, shared.surge]).apply(([ids, surge]) => ({
