@@ -27,6 +27,7 @@ export const DEFAULT_POLICY: RolloutPolicy = {
   stopTimeoutSeconds: DEFAULT_STOP_TIMEOUT_SECONDS,
   allowUnsafeDowngrade: false,
   clientProbe: true,
+  maxUnavailable: 1,
 };
 
 /** Pre-flight looks once (no soak): a healthy member passes at once, a sick one gets this long. */

@@ -123,6 +123,13 @@ export interface RolloutPolicy {
   readonly allowUnsafeDowngrade: boolean;
   /** Publish through the member and receive through a peer as part of its gates. Default true. */
   readonly clientProbe: boolean;
+  /**
+   * How many members may be down at once (a whole number, at least 1). Default 1: one member at a time, the NATS
+   * docs' way. Above 1 the planner groups members into batches that can be down together without any JetStream Raft
+   * group (the meta group, every stream's and consumer's) losing its quorum and without more clients than the
+   * servers left up (the surge server included) have room for; the meta leader still goes last, alone.
+   */
+  readonly maxUnavailable: number;
 }
 
 // The defaults live in defaults.ts (one owner); re-exported here because every caller that builds a spec needs them.

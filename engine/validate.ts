@@ -439,7 +439,8 @@ export function assertValidClusterSpec(spec: ClusterSpec): void {
 
 /** How each policy field is checked: booleans, or numbers with a lower bound (and whether it must be whole). */
 const POLICY_RULES: {
-  readonly [K in keyof RolloutPolicy]: { kind: "boolean" } | { kind: "number"; min: number; why: string };
+  readonly [K in keyof RolloutPolicy]:
+    { kind: "boolean" } | { kind: "number"; min: number; why: string; whole?: string };
 } = {
   autoRollback: { kind: "boolean" },
   useSurge: { kind: "boolean" },
@@ -449,6 +450,12 @@ const POLICY_RULES: {
   stopTimeoutSeconds: { kind: "number", min: 1, why: "lame duck needs time to move clients" },
   allowUnsafeDowngrade: { kind: "boolean" },
   clientProbe: { kind: "boolean" },
+  maxUnavailable: {
+    kind: "number",
+    min: 1,
+    why: "1 is one member at a time",
+    whole: "a count of members; write e.g. 3",
+  },
 };
 
 /** The policy fields, for messages and decoders. */
@@ -478,6 +485,8 @@ export function validatePolicy(policy: unknown, lameDuckDurationSeconds?: number
       problems.push({ field: path, message: `${JSON.stringify(value)} is not a number; write e.g. ${example}` });
     } else if (value < rule.min) {
       problems.push({ field: path, message: `${value} is below the minimum of ${rule.min} (${rule.why})` });
+    } else if (rule.whole && !Number.isInteger(value)) {
+      problems.push({ field: path, message: `${value} is not a whole number (${rule.whole})` });
     }
   }
   const stop = (policy as Partial<RolloutPolicy>).stopTimeoutSeconds ?? DEFAULT_POLICY.stopTimeoutSeconds;

@@ -23,6 +23,13 @@ export class MonitorClient {
   jsz(query = ""): Promise<Jsz> {
     return this.json(`/jsz${query}`, decodeJsz);
   }
+  /**
+   * Where every Raft group with a replica on this server lives: `/jsz` with every account's streams and their
+   * consumers (`streams=true` implies the accounts). Only the quorum-aware batching reads it.
+   */
+  jszPlacement(): Promise<Jsz> {
+    return this.jsz("?accounts=true&streams=true&consumers=true");
+  }
   connz(): Promise<Connz> {
     return this.json("/connz?limit=1", decodeConnz);
   }

@@ -44,13 +44,48 @@ export function decodeVarz(url: string, value: unknown): Varz {
   expect(url, v, "version", "string");
   expect(url, v, "server_name", "string", true);
   expect(url, v, "config_load_time", "string", true);
+  expect(url, v, "connections", "number", true);
+  expect(url, v, "max_connections", "number", true);
   if (v.jetstream !== undefined) meta(url, object(url, v.jetstream, "jetstream").meta, "jetstream.meta");
   return v as unknown as Varz;
+}
+
+/** A list field: absent or null is an empty list; anything else but a list is refused. */
+function list(url: string, value: unknown, where: string): unknown[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new MonitorError(url, `${where} is not a list`);
+  return value;
+}
+
+/** ClusterInfo of a stream or consumer: where its Raft group lives (names are what the planner reads). */
+function raftCluster(url: string, value: unknown, where: string): void {
+  if (value === undefined || value === null) return;
+  const c = object(url, value, where);
+  expect(url, c, "leader", "string", true);
+  expect(url, c, "raft_group", "string", true);
+  list(url, c.replicas, `${where}.replicas`).forEach((r, i) => {
+    expect(url, object(url, r, `${where}.replicas[${i}]`), "name", "string");
+  });
 }
 
 export function decodeJsz(url: string, value: unknown): Jsz {
   const j = object(url, value, "/jsz");
   meta(url, j.meta_cluster, "meta_cluster");
+  list(url, j.account_details, "account_details").forEach((a, i) => {
+    const account = object(url, a, `account_details[${i}]`);
+    expect(url, account, "name", "string");
+    list(url, account.stream_detail, `account_details[${i}].stream_detail`).forEach((s, k) => {
+      const where = `account_details[${i}].stream_detail[${k}]`;
+      const stream = object(url, s, where);
+      expect(url, stream, "name", "string");
+      raftCluster(url, stream.cluster, `${where}.cluster`);
+      list(url, stream.consumer_detail, `${where}.consumer_detail`).forEach((c, n) => {
+        const consumer = object(url, c, `${where}.consumer_detail[${n}]`);
+        expect(url, consumer, "name", "string");
+        raftCluster(url, consumer.cluster, `${where}.consumer_detail[${n}].cluster`);
+      });
+    });
+  });
   return j as unknown as Jsz;
 }
 

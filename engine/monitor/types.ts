@@ -12,6 +12,8 @@ export interface Varz {
   readonly start: string;
   readonly now: string;
   readonly connections: number;
+  /** `max_connections`: the server's client limit (nats-server default 65536). */
+  readonly max_connections?: number;
   readonly routes: number;
   readonly connect_urls?: ReadonlyArray<string>;
   readonly config_load_time?: string;
@@ -50,6 +52,42 @@ export interface Jsz {
   readonly streams?: number;
   readonly messages?: number;
   readonly meta_cluster?: MetaClusterInfo;
+  /** With `streams=true` (and `consumers=true`): the accounts' assets that have a replica on THIS server. */
+  readonly account_details?: ReadonlyArray<AccountDetail> | null;
+}
+
+/**
+ * Where one Raft group lives, as a server hosting a replica of it reports it (ClusterInfo). On the reporting server
+ * `replicas` lists the other peers (the reporter itself is left out, the leader is in it unless the reporter leads);
+ * an R1 asset has no `replicas` and no `raft_group`, only `leader`. Checked on nats-server 2.14.9 and 2.15.x.
+ */
+export interface RaftClusterInfo {
+  readonly name?: string;
+  /** 2.10+: the Raft group's name (`S-R3F-…`, `C-R3F-…`); absent for R1. */
+  readonly raft_group?: string;
+  readonly leader?: string;
+  readonly replicas?: ReadonlyArray<PeerInfo> | null;
+}
+
+/** One stream of `/jsz?streams=true&consumers=true` `account_details[].stream_detail`. */
+export interface StreamDetail {
+  readonly name: string;
+  readonly cluster?: RaftClusterInfo;
+  readonly consumer_detail?: ReadonlyArray<ConsumerDetail> | null;
+}
+
+/** One consumer of a {@link StreamDetail}. */
+export interface ConsumerDetail {
+  readonly stream_name?: string;
+  readonly name: string;
+  readonly cluster?: RaftClusterInfo;
+}
+
+/** One account of `/jsz` `account_details` (`$G` when no accounts are configured). */
+export interface AccountDetail {
+  readonly name: string;
+  readonly id?: string;
+  readonly stream_detail?: ReadonlyArray<StreamDetail> | null;
 }
 
 /** One route connection of `/routez`. With route pooling there are several per peer. */

@@ -1,7 +1,8 @@
 import { OBSERVE_CONCURRENCY } from "../defaults";
 import { HostDriver } from "../hosts/driver";
 import { MonitorClient } from "../monitor/client";
-import { ClusterSpec, monitorUrl, ServerEndpoint } from "../spec";
+import { Jsz, RaftClusterInfo } from "../monitor/types";
+import { ClusterSpec, monitorUrl, RolloutPolicy, ServerEndpoint } from "../spec";
 import { describeError, mapBounded } from "../util/async";
 import { isVersion } from "../versions";
 
@@ -20,8 +21,34 @@ export interface ObservedServer {
   readonly configText?: string;
   /** The JetStream meta leader as this server sees it. */
   readonly metaLeader?: string;
+  /** The meta group's peers as this server sees them (`/varz` jetstream.meta: leader and replicas). */
+  readonly metaPeers?: ReadonlyArray<string>;
+  /** Client connections now and the server's limit (`/varz` connections, max_connections): the capacity rule. */
+  readonly connections?: number;
+  readonly maxConnections?: number;
+  /** The Raft groups with a replica on this server (only when placement was asked for). */
+  readonly raftGroups?: ReadonlyArray<RaftGroup>;
+  /** Why its placement (`/jsz`) could not be read, when it was asked for and could not. */
+  readonly placementError?: string;
   /** Why it is not reachable, when it is not. */
   readonly error?: string;
+}
+
+/** One Raft group: the JetStream meta group, or one stream's or consumer's, with the server name of every peer. */
+export interface RaftGroup {
+  readonly kind: "meta" | "stream" | "consumer";
+  /** As an operator names it: `meta`, `stream ORDERS`, `consumer ORDERS > C1` (`ACC/ORDERS` outside `$G`). */
+  readonly name: string;
+  /** Every peer, sorted (the leader included). */
+  readonly peers: ReadonlyArray<string>;
+}
+
+/** Where the cluster's Raft groups live, read only when the planner batches members (maxUnavailable > 1). */
+export interface ObservedPlacement {
+  /** The meta group and every stream's and consumer's group that some reachable member hosts. */
+  readonly groups: ReadonlyArray<RaftGroup>;
+  /** Reachable members whose `/jsz` could not be read: what they host is unknown, so each is changed alone. */
+  readonly unread: ReadonlyArray<string>;
 }
 
 export interface ObservedCluster {
@@ -29,6 +56,8 @@ export interface ObservedCluster {
   readonly surge: ObservedServer;
   /** The meta leader most members agree on. */
   readonly metaLeader?: string;
+  /** Raft placement: present only when asked for (JetStream on and rollout.maxUnavailable > 1). */
+  readonly placement?: ObservedPlacement;
   /**
    * Set when the servers were not asked (preview before the hosts exist, or they did not answer in time): the
    * observation is assumed from the stack's inputs, and this says why.
@@ -36,10 +65,52 @@ export interface ObservedCluster {
   readonly assumed?: string;
 }
 
+/** What to observe beyond versions and configs. */
+export interface ObserveOptions {
+  /** Read where every Raft group lives (`/jsz` streams and consumers of every account). Default false. */
+  readonly placement?: boolean;
+}
+
+/**
+ * What the planner needs observed for this spec and policy: Raft placement only when it batches members of a
+ * JetStream cluster. At maxUnavailable 1 (the default) nothing more is read than before, so a preview costs the same.
+ */
+export function observeOptionsFor(spec: ClusterSpec, policy: Pick<RolloutPolicy, "maxUnavailable">): ObserveOptions {
+  return { placement: spec.jetstream.enabled && policy.maxUnavailable > 1 };
+}
+
+/** The peers of a group as one of its replicas reports it: itself, the leader, and the replicas it lists. */
+function peersOf(reporter: string, cluster: RaftClusterInfo | undefined): string[] {
+  const names = new Set([reporter]);
+  if (cluster?.leader) names.add(cluster.leader);
+  for (const r of cluster?.replicas ?? []) names.add(r.name);
+  return [...names].sort();
+}
+
+/** The stream and consumer groups with a replica on `reporter`, from its `/jsz?streams=true&consumers=true`. */
+export function raftGroupsOf(reporter: string, jsz: Jsz): RaftGroup[] {
+  const groups: RaftGroup[] = [];
+  for (const account of jsz.account_details ?? []) {
+    const prefix = account.name === "$G" ? "" : `${account.name}/`;
+    for (const stream of account.stream_detail ?? []) {
+      groups.push({ kind: "stream", name: `stream ${prefix}${stream.name}`, peers: peersOf(reporter, stream.cluster) });
+      for (const consumer of stream.consumer_detail ?? []) {
+        groups.push({
+          kind: "consumer",
+          name: `consumer ${prefix}${stream.name} > ${consumer.name}`,
+          peers: peersOf(reporter, consumer.cluster),
+        });
+      }
+    }
+  }
+  return groups;
+}
+
 export async function observeServer(
   server: ServerEndpoint,
   driver: HostDriver,
   monitor = new MonitorClient(monitorUrl(server)),
+  options: ObserveOptions = {},
 ): Promise<ObservedServer> {
   const [running, installedVersion, configText] = await Promise.all([
     driver.isRunning(server),
@@ -50,15 +121,25 @@ export async function observeServer(
     return { name: server.name, running, reachable: false, installedVersion, configText, error: "not running" };
   try {
     const varz = await monitor.varz();
-    return {
+    const meta = varz.jetstream?.meta;
+    const seen: ObservedServer = {
       name: server.name,
       running,
       reachable: true,
       version: varz.version,
       installedVersion,
       configText,
-      metaLeader: varz.jetstream?.meta?.leader || undefined,
+      metaLeader: meta?.leader || undefined,
+      metaPeers: meta?.leader ? peersOf(meta.leader, meta) : undefined,
+      connections: varz.connections,
+      maxConnections: varz.max_connections,
     };
+    if (!options.placement) return seen;
+    try {
+      return { ...seen, raftGroups: raftGroupsOf(server.name, await monitor.jszPlacement()) };
+    } catch (err) {
+      return { ...seen, placementError: describeError(err) };
+    }
   } catch (err) {
     return { name: server.name, running, reachable: false, installedVersion, configText, error: describeError(err) };
   }
@@ -68,12 +149,44 @@ export async function observeServer(
  * Observe every member and the surge server, a bounded number at a time (a 50-member cluster must not open 150
  * connections at once, nor wait for them one by one). Every decision of the planner starts here.
  */
-export async function observeCluster(spec: ClusterSpec, driver: HostDriver): Promise<ObservedCluster> {
+export async function observeCluster(
+  spec: ClusterSpec,
+  driver: HostDriver,
+  options: ObserveOptions = {},
+): Promise<ObservedCluster> {
   const servers = [...spec.members, spec.surge];
-  const seen = await mapBounded(servers, OBSERVE_CONCURRENCY, (s) => observeServer(s, driver));
+  const seen = await mapBounded(servers, OBSERVE_CONCURRENCY, (s) =>
+    observeServer(s, driver, undefined, s === spec.surge ? {} : options),
+  );
   const members = seen.slice(0, spec.members.length);
   const surge = seen[seen.length - 1];
-  return { members, surge, metaLeader: majorityMetaLeader(members) };
+  const observed: ObservedCluster = { members, surge, metaLeader: majorityMetaLeader(members) };
+  return options.placement ? { ...observed, placement: mergePlacement(spec, members) } : observed;
+}
+
+/**
+ * Every Raft group, its peers the union of what its replicas report (a peer that is down is still listed by the
+ * others). The meta group is every member plus any other peer a member lists (a ghost left by a renamed server).
+ */
+function mergePlacement(spec: ClusterSpec, members: ReadonlyArray<ObservedServer>): ObservedPlacement {
+  const meta = new Set(spec.members.map((m) => m.name));
+  const groups = new Map<string, { kind: RaftGroup["kind"]; name: string; peers: Set<string> }>();
+  for (const m of members) {
+    for (const p of m.metaPeers ?? []) meta.add(p);
+    for (const g of m.raftGroups ?? []) {
+      const key = `${g.kind}\u0000${g.name}`;
+      const group = groups.get(key) ?? { kind: g.kind, name: g.name, peers: new Set<string>() };
+      g.peers.forEach((p) => group.peers.add(p));
+      groups.set(key, group);
+    }
+  }
+  return {
+    groups: [
+      { kind: "meta", name: "meta", peers: [...meta].sort() },
+      ...[...groups.values()].map((g) => ({ kind: g.kind, name: g.name, peers: [...g.peers].sort() })),
+    ],
+    unread: members.filter((m) => m.reachable && m.placementError !== undefined).map((m) => m.name),
+  };
 }
 
 /** The meta leader most members name (a member that just lost leadership may still name itself). */
