@@ -4,7 +4,7 @@ import { ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
 import { assertValidClusterSpec } from "../validate";
 import { ClusterView, RolloutContext, withMemberUp, withSurge } from "./context";
 import { EventLog, EventSink, seconds, StepKind } from "./events";
-import { observeCluster, observeServer, ObservedCluster } from "./observe";
+import { observeCluster, observeOptionsFor, observeServer, ObservedCluster } from "./observe";
 import { DesiredConfigs, formatPlan, planRollout, PlannedStep, RolloutPlan } from "./plan";
 import { HaltReport, MemberReport, RolloutReport } from "./report";
 import {
@@ -12,6 +12,7 @@ import {
   reloadMember,
   restartMember,
   rollbackMember,
+  stage,
   startCluster,
   StepFailure,
   StepTimings,
@@ -19,6 +20,7 @@ import {
   surgeUp,
 } from "./steps";
 import { TrafficWatch } from "./traffic-watch";
+import { sleep } from "../util/async";
 
 export interface RolloutOptions {
   readonly spec: ClusterSpec;
@@ -88,7 +90,11 @@ export async function previewRollout(
   options: RolloutOptions,
 ): Promise<{ observed: ObservedCluster; plan: RolloutPlan }> {
   assertValidClusterSpec(options.spec);
-  const observed = await observeCluster(options.spec, options.driver);
+  const observed = await observeCluster(
+    options.spec,
+    options.driver,
+    observeOptionsFor(options.spec, resolvePolicy(options.policy)),
+  );
   return { observed, plan: planFor(options, observed) };
 }
 
@@ -113,17 +119,30 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
   const policy = resolvePolicy(options.policy);
   const log = new EventLog(options.onEvent);
   const ctx = new RolloutContext(spec, driver, policy, log, options.listenHost);
-  const { observed, plan } = await previewRollout(options);
+  assertValidClusterSpec(spec);
+  // Rendered once: the plan compares them, and a batched rollout plans again from them before every batch.
+  const desired = desiredConfigs(spec, driver, options.listenHost);
+  const observed = await observeCluster(spec, driver, observeOptionsFor(spec, policy));
+  const plan = planRollout(observed, spec, desired, policy);
   log.emit({ kind: "info", message: formatPlan(plan) });
   if (plan.refusals.length) throw new RolloutRefused(plan);
-  const run = new Run(ctx, plan, options.watchTraffic !== false && plan.kind === "rollout");
+  const run = new Run(ctx, plan, desired, options.watchTraffic !== false && plan.kind === "rollout");
   if (plan.steps.length === 0) return run.finish("no-change");
 
   let view: ClusterView = {
     surgeIn: observed.surge.running,
     down: new Set(observed.members.filter((m) => !m.reachable).map((m) => m.name)),
   };
-  for (const step of plan.steps) {
+  for (let i = 0; i < plan.steps.length; i++) {
+    const step = plan.steps[i];
+    if (step.batch !== undefined) {
+      // The member steps of a batched rollout: one batch at a time, each planned again from the servers.
+      let end = i;
+      while (end < plan.steps.length && plan.steps[end].batch !== undefined) end++;
+      view = await run.batches(plan.steps.slice(i, end), view, options.stopRequested);
+      i = end - 1;
+      continue;
+    }
     const stop = STOPPABLE.has(step.kind) ? options.stopRequested?.() : undefined;
     if (stop) throw new RolloutInterrupted(await run.interrupted(step, stop, view));
     const started = Date.now();
@@ -153,12 +172,13 @@ class Run {
   private surgeVersion?: string;
   private readonly surgeTimes: { readyMs?: number; drainMs?: number } = {};
   private readonly watch?: TrafficWatch;
-  /** Per member being changed: what it ran before (for a rollback). */
-  private previous?: { version: string; configText?: string };
+  /** Per member changed by this run: what it ran before (for a rollback). */
+  private readonly previous = new Map<string, { version: string; configText?: string }>();
 
   constructor(
     private readonly ctx: RolloutContext,
     private readonly plan: RolloutPlan,
+    private readonly desired: DesiredConfigs,
     watchTraffic: boolean,
   ) {
     this.watch = watchTraffic ? new TrafficWatch(ctx.spec) : undefined;
@@ -200,7 +220,9 @@ class Run {
         // What it had, for a rollback when the target does not come up: its installed version and config.
         const installed = await ctx.driver.installedVersion(member).catch(() => undefined);
         const configText = await ctx.driver.readConfig(member).catch(() => undefined);
-        this.previous = installed && installed !== ctx.spec.version ? { version: installed, configText } : undefined;
+        if (installed && installed !== ctx.spec.version)
+          this.previous.set(member.name, { version: installed, configText });
+        else this.previous.delete(member.name);
         const timings = await recoverMember(ctx, upView, member);
         // Found down: how long it had been down is unknown; the report says when it came back instead.
         this.members.push({
@@ -217,41 +239,9 @@ class Run {
         return upView;
       }
       case "restart-member":
-      case "reload-member": {
-        const member = ctx.member(step.server!);
-        // Reconcile from what the member reports now, not from the plan made at the start.
-        const now = await observeServer(member, ctx.driver, ctx.monitor(member));
-        if (now.reachable && now.version === ctx.spec.version && now.configText === ctx.configFor(member)) {
-          this.members.push({
-            name: member.name,
-            action: step.kind,
-            from: now.version,
-            to: ctx.spec.version,
-            result: "skipped",
-            note: "already at the target",
-          });
-          ctx.log.emit({ kind: "step-skip", step: step.kind, server: member.name, message: "already at the target" });
-          return view;
-        }
-        this.previous = {
-          version: now.version ?? now.installedVersion ?? ctx.spec.version,
-          configText: now.configText,
-        };
-        const timings: StepTimings =
-          step.kind === "reload-member"
-            ? await reloadMember(ctx, view, member)
-            : await restartMember(ctx, view, member, member.name === observed.metaLeader);
-        this.members.push({
-          ...timings,
-          name: member.name,
-          action: step.kind,
-          from: this.previous.version,
-          to: ctx.spec.version,
-          result: "done",
-          totalMs: Date.now() - started,
-        });
+      case "reload-member":
+        await this.changeMember(step, view, step.server === observed.metaLeader);
         return view;
-      }
       case "surge-down":
         this.surgeTimes.drainMs = await surgeDown(ctx);
         return withSurge(view, false);
@@ -261,6 +251,268 @@ class Run {
       case "rollback-member":
         throw new Error("rollback is never planned, only done after a failure");
     }
+  }
+
+  /**
+   * Restart or reload one member, reconciling from what it reports now (not from the plan made at the start): a
+   * member already at the target is skipped. `staged`: its binary was staged with its batch.
+   */
+  private async changeMember(
+    step: PlannedStep,
+    view: ClusterView,
+    isMetaLeader: boolean,
+    staged = false,
+  ): Promise<void> {
+    const { ctx } = this;
+    const started = Date.now();
+    const member = ctx.member(step.server!);
+    const batch = step.batch;
+    const now = await observeServer(member, ctx.driver, ctx.monitor(member));
+    if (now.reachable && now.version === ctx.spec.version && now.configText === ctx.configFor(member)) {
+      this.members.push({
+        name: member.name,
+        action: step.kind,
+        from: now.version,
+        to: ctx.spec.version,
+        result: "skipped",
+        note: "already at the target",
+        batch,
+      });
+      ctx.log.emit({ kind: "step-skip", step: step.kind, server: member.name, message: "already at the target" });
+      return;
+    }
+    const previous = { version: now.version ?? now.installedVersion ?? ctx.spec.version, configText: now.configText };
+    this.previous.set(member.name, previous);
+    const timings: StepTimings =
+      step.kind === "reload-member"
+        ? await reloadMember(ctx, view, member)
+        : await restartMember(ctx, view, member, isMetaLeader, staged);
+    this.members.push({
+      ...timings,
+      name: member.name,
+      action: step.kind,
+      from: previous.version,
+      to: ctx.spec.version,
+      result: "done",
+      totalMs: Date.now() - started,
+      batch,
+    });
+  }
+
+  /**
+   * The member steps of a batched rollout, one batch at a time. Before each batch the cluster is observed again
+   * (versions, meta leader, Raft placement, clients) and planned again by the one planner, so a stream that moved
+   * since the plan was shown, a meta leader that changed or a member already at the target is taken into account;
+   * only members of this rollout's plan are touched. The members of a batch go down together; the next batch starts
+   * when every one of them passed its gates. A failure rolls back that batch, every member of it, and nothing else.
+   */
+  async batches(
+    planned: ReadonlyArray<PlannedStep>,
+    view: ClusterView,
+    stopRequested?: () => string | undefined,
+  ): Promise<ClusterView> {
+    const { ctx } = this;
+    const pending = new Map(planned.map((s) => [s.server!, s]));
+    let number = 0;
+    while (pending.size > 0) {
+      const observed = await this.observeBeforeBatch(view);
+      const lost = observed.members.find((m) => !m.reachable && !view.down.has(m.name));
+      if (lost) {
+        const failure = new StepFailure(
+          lost.name,
+          [...pending.values()][0].kind,
+          "observe",
+          `found down before batch ${number + 1} (${lost.error ?? "no answer"}); no member of that batch was touched`,
+          undefined,
+          true,
+        );
+        throw new RolloutHalted(await this.haltLost(failure, view));
+      }
+      const fresh = planRollout(observed, ctx.spec, this.desired, ctx.policy);
+      const next = fresh.steps.filter((s) => s.batch !== undefined && pending.has(s.server!));
+      for (const [name, s] of pending) {
+        if (next.some((n) => n.server === name)) continue;
+        pending.delete(name);
+        this.members.push({
+          name,
+          action: s.kind,
+          to: ctx.spec.version,
+          result: "skipped",
+          note: "already at the target",
+        });
+        ctx.log.emit({ kind: "step-skip", step: s.kind, server: name, message: "already at the target" });
+      }
+      if (next.length === 0) break;
+      const first = Math.min(...next.map((s) => s.batch!));
+      const batch = next.filter((s) => s.batch === first).map((s) => ({ ...s, batch: number + 1 }));
+      const stop = stopRequested?.();
+      if (stop) throw new RolloutInterrupted(await this.interrupted(batch[0], stop, view));
+      number++;
+      const after = pending.size - batch.length;
+      ctx.log.emit({
+        kind: "info",
+        message:
+          `batch ${number}: ${batch.map((s) => s.server).join(", ")} ` +
+          `(planned again from what the servers report; ${after} member${after === 1 ? "" : "s"} after it)`,
+      });
+      await this.runBatch(batch, view, observed.metaLeader);
+      batch.forEach((s) => pending.delete(s.server!));
+    }
+    return view;
+  }
+
+  /** The cluster as the planner needs it before a batch; a member that does not answer gets two more looks. */
+  private async observeBeforeBatch(view: ClusterView): Promise<ObservedCluster> {
+    const { ctx } = this;
+    for (let look = 1; ; look++) {
+      const observed = await observeCluster(ctx.spec, ctx.driver, observeOptionsFor(ctx.spec, ctx.policy));
+      if (look >= 3 || observed.members.every((m) => m.reachable || view.down.has(m.name))) return observed;
+      await sleep(ctx.policy.pollIntervalMs);
+    }
+  }
+
+  /** The members of one batch go down together: each one's gates expect the others down. */
+  private async runBatch(batch: ReadonlyArray<PlannedStep>, view: ClusterView, metaLeader?: string): Promise<void> {
+    const { ctx } = this;
+    // Every binary first, while every member of the batch still serves: a download that fails touches nobody.
+    try {
+      await Promise.all(
+        batch
+          .filter((s) => s.kind === "restart-member")
+          .map((s) => stage(ctx, s.kind, ctx.member(s.server!), ctx.spec.version)),
+      );
+    } catch (err) {
+      if (!(err instanceof StepFailure)) throw err;
+      throw new RolloutHalted(await this.haltBatch([err], batch, view));
+    }
+    const outcomes = await Promise.allSettled(
+      batch.map(async (step) => {
+        const started = Date.now();
+        ctx.log.emit({ kind: "step-start", step: step.kind, server: step.server, message: step.reason });
+        await this.changeMember(step, batchView(view, batch, step.server!), step.server === metaLeader, true);
+        const took = Date.now() - started;
+        ctx.log.emit({
+          kind: "step-done",
+          step: step.kind,
+          server: step.server,
+          durationMs: took,
+          message: `done in ${seconds(took)}`,
+        });
+      }),
+    );
+    const errors = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as unknown] : []));
+    const bug = errors.find((e) => !(e instanceof StepFailure));
+    if (bug) throw bug;
+    if (errors.length > 0) throw new RolloutHalted(await this.haltBatch(errors as StepFailure[], batch, view));
+  }
+
+  /**
+   * A member of a batch failed. Every member of the batch that was taken down or changed goes back to what it ran
+   * before, all together (they were safe down together, and a rollback keeps the rollout's pacing), through the same
+   * gates; then the surge server leaves. No member outside the batch is touched. Without auto-rollback (or if a
+   * rollback fails too) the batch stays as it is and the surge server keeps carrying clients.
+   */
+  private async haltBatch(
+    failures: ReadonlyArray<StepFailure>,
+    batch: ReadonlyArray<PlannedStep>,
+    view: ClusterView,
+  ): Promise<RolloutReport> {
+    const { ctx } = this;
+    const number = batch[0].batch;
+    const names = batch.map((s) => s.server!);
+    const who = `batch ${number} (${names.join(", ")})`;
+    const report = await this.haltReport(failures[0]);
+    for (const f of failures.slice(1)) {
+      ctx.log.emit({ kind: "halt", step: f.step, server: f.server, message: `${f.gate}: ${f.observation}` });
+    }
+    for (const f of failures) {
+      this.members.push({
+        name: f.server,
+        action: batch.find((s) => s.server === f.server)?.kind ?? f.step,
+        from: this.previous.get(f.server)?.version,
+        to: ctx.spec.version,
+        result: "failed",
+        drainMs: f.partial?.drainMs,
+        note: `failed at ${f.gate}`,
+        batch: number,
+      });
+    }
+    const entry = (name: string) =>
+      [...this.members].reverse().find((m) => m.name === name && m.batch === number && m.result !== "skipped");
+    const touched = names.filter((n) => {
+      const failure = failures.find((f) => f.server === n);
+      return failure ? !failure.untouched : entry(n)?.result === "done";
+    });
+    const failedNames = failures.map((f) => f.server).join(", ");
+    if (touched.length === 0) {
+      if (view.surgeIn) await surgeDown(ctx).catch(() => undefined);
+      const advice =
+        `no member of ${who} was taken down: they still run as before and serve clients` +
+        `${view.surgeIn ? "; the surge server was removed" : ""}; fix the cause and run again to resume`;
+      return this.finish("halted", { halt: { ...report, advice } });
+    }
+    const keepSurge = view.surgeIn ? "; the surge server keeps carrying clients" : "";
+    if (!ctx.policy.autoRollback) {
+      const advice =
+        `${who} is left as it is (${touched.join(", ")} changed or down)${keepSurge}; no other member was touched; ` +
+        "fix the cause and run again, or set the previous version";
+      return this.finish("halted", { halt: { ...report, advice } });
+    }
+    const results = await Promise.allSettled(
+      touched.map((name) => {
+        const previous = this.previous.get(name);
+        if (!previous) {
+          return Promise.reject(new StepFailure(name, "rollback-member", "start", "its previous version is not known"));
+        }
+        return rollbackMember(ctx, batchView(view, batch, name), ctx.member(name), previous);
+      }),
+    );
+    const notBack: string[] = [];
+    touched.forEach((name, i) => {
+      const result = results[i];
+      const index = this.members.lastIndexOf(entry(name)!);
+      if (result.status === "rejected") {
+        const e = result.reason as unknown;
+        notBack.push(`${name}: ${e instanceof StepFailure ? `${e.gate}: ${e.observation}` : String(e)}`);
+        return;
+      }
+      const was = this.members[index];
+      const gates = seconds(result.value.gateTimings?.at(-1)?.ms ?? 0);
+      const back = `back on ${this.previous.get(name)!.version}, its gates passed in ${gates}`;
+      this.members[index] = {
+        ...was,
+        result: "rolled-back",
+        note:
+          was.result === "failed"
+            ? `${was.note}; ${back}`
+            : `rolled back with its batch (${failedNames} failed); ${back}`,
+      };
+    });
+    if (notBack.length > 0) {
+      const advice = `the rollback failed too (${notBack.join("; ")})${keepSurge}; no member outside ${who} was touched`;
+      return this.finish("halted", { halt: { ...report, advice } });
+    }
+    if (view.surgeIn) await surgeDown(ctx);
+    const versions = [...new Set(touched.map((n) => this.previous.get(n)!.version))].join(", ");
+    return this.finish("halted", {
+      halt: {
+        ...report,
+        rolledBack: true,
+        advice:
+          `${who} is back on ${versions}, every member of it rolled back together; no other member was touched; ` +
+          "fix the cause (see the log lines) before running again",
+      },
+    });
+  }
+
+  /** A member went down during a batched rollout without the rollout taking it down: stop before the next batch. */
+  private async haltLost(failure: StepFailure, view: ClusterView): Promise<RolloutReport> {
+    const report = await this.haltReport(failure);
+    const advice =
+      `${failure.server} went down during the rollout without the rollout taking it down: nothing more was touched` +
+      `${view.surgeIn ? "; the surge server keeps carrying clients" : ""}; run again: the re-run starts it first, ` +
+      "then goes on with the members left";
+    return this.finish("halted", { halt: { ...report, advice } });
   }
 
   /** Every member that is up healthy (one look, no soak), or the rollout is refused and names the member. */
@@ -369,10 +621,11 @@ class Run {
       return this.finish("halted", { halt: { ...report, advice } });
     }
     const member = ctx.member(failure.server);
+    const previous = this.previous.get(member.name);
     const failed: MemberReport = {
       name: member.name,
       action: step.kind,
-      from: this.previous?.version,
+      from: previous?.version,
       to: ctx.spec.version,
       result: "failed",
       drainMs: failure.partial?.drainMs,
@@ -384,21 +637,21 @@ class Run {
       // Nothing is down: the surge server is not needed any more, and a re-run brings it up again.
       if (view.surgeIn) await surgeDown(ctx).catch(() => undefined);
       const advice =
-        `${member.name} was never taken down: it still runs ${this.previous?.version ?? "as before"} and serves ` +
+        `${member.name} was never taken down: it still runs ${previous?.version ?? "as before"} and serves ` +
         `clients${view.surgeIn ? "; the surge server was removed" : ""}; fix the cause and run again to resume`;
       return this.finish("halted", { halt: { ...report, advice } });
     }
-    if (!ctx.policy.autoRollback || step.kind === "start-cluster" || !this.previous) {
+    if (!ctx.policy.autoRollback || step.kind === "start-cluster" || !previous) {
       const advice = `${member.name} is left as it is${surgeUpNow ? ` and ${keepSurge}` : ""}; fix the cause and run again, or set the previous version`;
       return this.finish("halted", { halt: { ...report, advice } });
     }
     try {
       const rollbackView = step.kind === "recover-member" ? withMemberUp(view, member.name) : view;
-      const back = await rollbackMember(ctx, rollbackView, member, this.previous);
+      const back = await rollbackMember(ctx, rollbackView, member, previous);
       this.members[this.members.length - 1] = {
         ...failed,
         result: "rolled-back",
-        note: `${failed.note}; back on ${this.previous.version}, its gates passed in ${seconds(back.gateTimings?.at(-1)?.ms ?? 0)}`,
+        note: `${failed.note}; back on ${previous.version}, its gates passed in ${seconds(back.gateTimings?.at(-1)?.ms ?? 0)}`,
       };
     } catch (err) {
       const why = err instanceof StepFailure ? `${err.gate}: ${err.observation}` : String(err);
@@ -410,7 +663,7 @@ class Run {
       halt: {
         ...report,
         rolledBack: true,
-        advice: `the cluster is back on ${this.previous.version}; fix the cause (see the log lines) before running again`,
+        advice: `the cluster is back on ${previous.version}; fix the cause (see the log lines) before running again`,
       },
     });
   }
@@ -436,4 +689,10 @@ class Run {
       advice: "",
     };
   }
+}
+
+/** The cluster as one member of a batch sees it: the other members of its batch are down. */
+function batchView(view: ClusterView, batch: ReadonlyArray<PlannedStep>, member: string): ClusterView {
+  const others = batch.map((s) => s.server!).filter((n) => n !== member);
+  return { ...view, down: new Set([...view.down, ...others]) };
 }

@@ -7,8 +7,16 @@
 import { describeError, withDeadline } from "../util/async";
 import { assertValidClusterSpec } from "../validate";
 import { PREVIEW_OBSERVE_DEADLINE_MS } from "../defaults";
-import { planFor, RolloutHalted, RolloutInterrupted, RolloutOptions, RolloutRefused, runRollout } from "./execute";
-import { assumeObserved, observeCluster, ObservedCluster } from "./observe";
+import {
+  planFor,
+  resolvePolicy,
+  RolloutHalted,
+  RolloutInterrupted,
+  RolloutOptions,
+  RolloutRefused,
+  runRollout,
+} from "./execute";
+import { assumeObserved, observeCluster, ObservedCluster, observeOptionsFor } from "./observe";
 import { RolloutPlan } from "./plan";
 import { RolloutReport } from "./report";
 
@@ -78,7 +86,13 @@ export async function previewReconcile(
   let observed: ObservedCluster;
   try {
     const deadline = fallback.deadlineMs ?? PREVIEW_OBSERVE_DEADLINE_MS;
-    observed = await withDeadline(observeCluster(options.spec, options.driver), deadline, "observing the servers");
+    // Raft placement only when the plan batches members of a JetStream cluster: maxUnavailable 1 reads no more.
+    const what = observeOptionsFor(options.spec, resolvePolicy(options.policy));
+    observed = await withDeadline(
+      observeCluster(options.spec, options.driver, what),
+      deadline,
+      "observing the servers",
+    );
   } catch (err) {
     observed = assumeObserved(
       options.spec,

@@ -17,6 +17,8 @@ export interface MemberReport {
   readonly soakMs?: number;
   readonly totalMs?: number;
   readonly note?: string;
+  /** The batch it was changed in (a batched rollout, rollout.maxUnavailable > 1). */
+  readonly batch?: number;
 }
 
 export interface HaltReport {
@@ -72,6 +74,7 @@ export function formatReport(r: RolloutReport): string {
         (m.drainMs !== undefined ? ` (drain ${seconds(m.drainMs)})` : "") +
         (gates ? `  gates: ${gates}` : "") +
         (m.soakMs !== undefined ? `, soak ${seconds(m.soakMs)}` : "") +
+        (m.batch !== undefined ? `  [batch ${m.batch}]` : "") +
         (m.note ? `  ${m.note}` : ""),
     );
   }

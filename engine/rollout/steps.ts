@@ -7,8 +7,11 @@ import { seconds, StepKind } from "./events";
 import { removeMetaPeer, stepDownMetaLeader } from "./jetstream-admin";
 import { MemberReport } from "./report";
 
-/** Where a step failed: a health gate, or one of the host operations around it. */
-export type FailurePoint = GateName | "stage" | "start" | "lame-duck";
+/**
+ * Where a step failed: a health gate, one of the host operations around it, or the look at the cluster before a
+ * batch (a member found down that the rollout did not take down).
+ */
+export type FailurePoint = GateName | "stage" | "start" | "lame-duck" | "observe";
 
 /** A step failed: which server, where, and what the server (or its host) said. */
 export class StepFailure extends Error {
@@ -195,9 +198,11 @@ export async function restartMember(
   view: ClusterView,
   member: ServerEndpoint,
   isMetaLeader: boolean,
+  /** The binary was staged already (a batch stages all its members first, while they all still serve). */
+  staged = false,
 ): Promise<StepTimings> {
   const step: StepKind = "restart-member";
-  await stage(ctx, step, member, ctx.spec.version);
+  if (!staged) await stage(ctx, step, member, ctx.spec.version);
   const configText = ctx.configFor(member);
   if (isMetaLeader && ctx.spec.jetstream.enabled) await stepDownFirst(ctx, member);
   const downSince = Date.now();

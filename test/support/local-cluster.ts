@@ -20,6 +20,11 @@ export interface LocalClusterOptions {
   readonly overrides?: Partial<ClusterSpec>;
   /** Extra versions (fake binaries) the tests need, mapped to executables. */
   readonly extraBinaries?: Record<string, string>;
+  /**
+   * Lines added to one server's config file as it is written (e.g. its own `server_tags`, which the spec cannot say
+   * per server), and taken off again as it is read back, so the planner sees exactly the config it rendered.
+   */
+  readonly configSuffix?: (server: ServerEndpoint) => string;
 }
 
 /**
@@ -33,10 +38,25 @@ export class LocalTestCluster {
   /** Every pid any server of this cluster ever had, so teardown can be sure nothing is left. */
   private readonly pids = new Set<number>();
 
-  private constructor(spec: ClusterSpec, stateDir: string, binaries: BinarySource) {
+  private constructor(
+    spec: ClusterSpec,
+    stateDir: string,
+    binaries: BinarySource,
+    configSuffix?: (server: ServerEndpoint) => string,
+  ) {
     this.spec = spec;
     this.stateDir = stateDir;
     this.driver = new LocalProcessDriver({ stateDir, binaries });
+    if (configSuffix) {
+      const write = this.driver.writeConfig.bind(this.driver);
+      const read = this.driver.readConfig.bind(this.driver);
+      this.driver.writeConfig = (server, text) => write(server, text + configSuffix(server));
+      this.driver.readConfig = async (server) => {
+        const text = await read(server);
+        const suffix = configSuffix(server);
+        return suffix && text?.endsWith(suffix) ? text.slice(0, -suffix.length) : text;
+      };
+    }
     // Record pids as servers start, so teardown can kill by pid even after a test lost track of them.
     const start = this.driver.start.bind(this.driver);
     this.driver.start = async (server: ServerEndpoint) => {
@@ -75,7 +95,7 @@ export class LocalTestCluster {
     const store = new BinaryStore({ cacheDir: BIN_CACHE });
     const extra = options.extraBinaries ?? {};
     const binaries: BinarySource = { resolve: (v) => (extra[v] ? Promise.resolve(extra[v]) : store.resolve(v)) };
-    return new LocalTestCluster(spec, stateDir, binaries);
+    return new LocalTestCluster(spec, stateDir, binaries, options.configSuffix);
   }
 
   /** Engine options for this cluster: its spec and driver, configs listening on loopback, the given policy. */

@@ -1,0 +1,110 @@
+/**
+ * Watchers that look at a cluster from outside while a rollout runs, for the batching tests and the benchmark:
+ * which members are not serving at each moment, and how long each stream goes without a leader.
+ */
+import { NatsConnection } from "nats";
+import { MonitorClient } from "../../engine/monitor/client";
+import { monitorUrl, ServerEndpoint } from "../../engine/spec";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Samples every member's readiness (`/healthz?js-server-only=true`, all members at once) every `intervalMs`: a
+ * member in lame duck (its JetStream already stopped), exited or starting counts as down. Keeps every distinct set
+ * of members seen down together.
+ */
+export class DownWatch {
+  private running = false;
+  private loop?: Promise<void>;
+  private readonly seen = new Map<string, ReadonlyArray<string>>();
+  samples = 0;
+
+  constructor(
+    private readonly members: ReadonlyArray<ServerEndpoint>,
+    private readonly intervalMs = 200,
+  ) {}
+
+  start(): void {
+    const monitors = this.members.map((m) => ({ name: m.name, monitor: new MonitorClient(monitorUrl(m), 1000) }));
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        const ready = await Promise.all(
+          monitors.map(({ monitor }) =>
+            monitor
+              .healthz({ "js-server-only": "true" })
+              .then((r) => r.httpStatus === 200)
+              .catch(() => false),
+          ),
+        );
+        const down = monitors.filter((_, i) => !ready[i]).map((m) => m.name);
+        this.seen.set(down.join(","), down);
+        this.samples++;
+        await sleep(this.intervalMs);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  /** Every distinct set of members seen down at one moment. */
+  get downSets(): ReadonlyArray<ReadonlyArray<string>> {
+    return [...this.seen.values()];
+  }
+
+  /** The most members seen down at one moment. */
+  get maxDown(): number {
+    return Math.max(0, ...this.downSets.map((d) => d.length));
+  }
+
+  /** The most of `peers` seen down at one moment. */
+  maxDownOf(peers: ReadonlyArray<string>): number {
+    return Math.max(0, ...this.downSets.map((d) => d.filter((n) => peers.includes(n)).length));
+  }
+}
+
+/** Polls each stream's info (its own connection) and records the longest stretch without a leader per stream. */
+export class StreamLeaderWatch {
+  private running = false;
+  private loop?: Promise<void>;
+  readonly longestLeaderlessMs = new Map<string, number>();
+  polls = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly streams: ReadonlyArray<string>,
+    private readonly intervalMs = 250,
+  ) {}
+
+  async start(): Promise<void> {
+    const jsm = await this.nc.jetstreamManager({ timeout: 1000 });
+    const since = new Map<string, number | undefined>();
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        for (const stream of this.streams) {
+          const leader = await jsm.streams
+            .info(stream)
+            .then((i) => i.cluster?.leader)
+            .catch(() => undefined);
+          const now = Date.now();
+          if (leader) since.set(stream, undefined);
+          else if (since.get(stream) === undefined) since.set(stream, now);
+          const from = since.get(stream);
+          const gap = from === undefined ? 0 : now - from;
+          this.longestLeaderlessMs.set(stream, Math.max(this.longestLeaderlessMs.get(stream) ?? 0, gap));
+        }
+        this.polls++;
+        await sleep(this.intervalMs);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+}
