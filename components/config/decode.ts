@@ -386,11 +386,22 @@ export function clusterSpecOf(config: StackConfig, hosts?: ReadonlyArray<string>
  */
 export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackConfig {
   const context: DecodeContext = { stack: options.stack ?? "dev", projectDir: options.projectDir ?? process.cwd() };
-  const platformSecretKeys = clusterPlatformNames().flatMap((n) => findClusterPlatform(n)?.secretKeys ?? []);
+  // Another platform's module is loaded only when a key may be one of its secret keys: a local stack must not load
+  // the aws platform (and @pulumi/aws with it) on every preview. The key's own platform is loaded anyway.
+  const names = clusterPlatformNames();
+  const selected = typeof raw.platform === "string" && names.includes(raw.platform) ? raw.platform : undefined;
+  const explained = new Set<string>([
+    ...CORE_KEYS,
+    ...names,
+    ...((selected && findClusterPlatform(selected)?.secretKeys) || []),
+  ]);
+  const unexplained = Object.keys(raw).filter((key) => !explained.has(key));
+  const loaded = unexplained.length > 0 ? names : selected ? [selected] : [];
+  const platformSecretKeys = loaded.flatMap((n) => findClusterPlatform(n)?.secretKeys ?? []);
   const p = new Problems([...SECRET_KEYS, ...platformSecretKeys]);
   const origins = new FieldOrigins();
-  const known = knownKeys();
-  for (const key of Object.keys(raw)) {
+  const known = unexplained.length > 0 ? knownKeys() : [];
+  for (const key of unexplained) {
     if (!known.includes(key))
       p.add(key, `unknown key${didYouMean(key, known)}; the known keys are ${known.join(", ")}`);
   }
