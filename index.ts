@@ -38,3 +38,8 @@ export const versions = cluster.versions;
 export const lastRolloutReport = cluster.lastRolloutReport;
 /** The same report as data: per member from → to, result, time down; the halt, if any. */
 export const lastRolloutSummary = cluster.lastRolloutSummary;
+
+// What a preview costs, for the benchmark (`npm run bench`): set NATS_CLUSTER_TIMINGS to print it.
+if (process.env.NATS_CLUSTER_TIMINGS) {
+  console.log(`[timing] program: ${Math.round(process.uptime() * 1000)} ms from its start to every resource declared`);
+}

@@ -1,11 +1,16 @@
 /**
- * `npm run bench`: a rolling upgrade of 3- and 5-member JetStream clusters of real nats-servers under client load.
+ * `npm run bench`: every section below; `npm run bench -- --classic|--scale|--preview` (any of them) runs only those.
+ *
+ * classic: a rolling upgrade of 3- and 5-member JetStream clusters of real nats-servers under client load.
  * Prints the rollout's total time, per member time down and time in gates, and the floor: the same servers (surge
  * included) drained by lame duck and restarted bare in the same order, start-to-ready only, measured in the same run
  * under the same load, plus the configured soak times. total ÷ floor is what the tool itself costs.
  * Also: JetStream acked messages lost, meta-leader elections during the rollout, request/reply max gap.
+ * scale (bench/scale.ts): 9 JetStream members (R3 streams) and 15 core-NATS members at rollout.maxUnavailable 1 and 3.
+ * preview (bench/preview.ts): `pulumi preview` of a 3- and a 50-member local stack, side by side, with the real CLI.
  * Not a test: it asserts nothing, it measures.
  */
+import * as os from "node:os";
 import { connect, NatsConnection } from "nats";
 import { installBinary } from "../engine/hosts/driver";
 import { MonitorClient } from "../engine/monitor/client";
@@ -17,6 +22,8 @@ import { clientUrl, monitorUrl, RolloutPolicy, ServerEndpoint } from "../engine/
 import { LocalTestCluster } from "../test/support/local-cluster";
 import { AckedPublisher, appOptions, createR3Stream } from "../test/support/traffic";
 import { NEW_MINOR, OLD_MINOR } from "../test/support/versions";
+import { benchPreview, PreviewRun } from "./preview";
+import { benchScale, scaleLine } from "./scale";
 
 const POLICY: Partial<RolloutPolicy> = { minHealthySeconds: 10, pollIntervalMs: 250 };
 const IDLE_CLIENTS = 12;
@@ -164,7 +171,119 @@ async function benchOne(members: number): Promise<Record<string, number | string
   }
 }
 
+const SECTIONS = ["classic", "scale", "preview"] as const;
+
 async function main(): Promise<void> {
+  const asked = SECTIONS.filter((s) => process.argv.includes(`--${s}`));
+  const sections = asked.length ? asked : SECTIONS;
+  console.log(
+    `bench sections: ${sections.join(", ")}  (load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")})`,
+  );
+  if (sections.includes("classic")) await classic();
+  if (sections.includes("scale")) await scale();
+  if (sections.includes("preview")) await preview();
+}
+
+/** The scale rows: speed-up of batches over one member at a time. */
+async function scale(): Promise<void> {
+  const shapes = [
+    { members: 9, jetstream: true },
+    { members: 15, jetstream: false },
+  ].filter((s) => !process.env.BENCH_SCALE_SIZES || process.env.BENCH_SCALE_SIZES.split(",").includes(`${s.members}`));
+  console.log(
+    `\nscale: rolling upgrade ${OLD_MINOR} → ${NEW_MINOR} at rollout.maxUnavailable 1 and 3, policy ${JSON.stringify(POLICY)}, ` +
+      `lame duck 30s/2s, ${IDLE_CLIENTS} idle clients + request/reply + an acked publisher per R3 stream (JetStream rows: ` +
+      "six R3 file streams, one replica per zone of three members)",
+  );
+  const rows = await benchScale(shapes, POLICY);
+  console.log(
+    "\nmembers  jetstream  max unavailable  batches   total  speed-up  acked  lost  most down at once  elections  req max gap  req failed",
+  );
+  for (const r of rows) {
+    console.log(
+      `${String(r.members).padStart(7)}  ${(r.jetstream ? "on (R3)" : "off").padEnd(9)}  ${String(r.maxUnavailable).padStart(15)}  ` +
+        `${String(r.batches).padStart(7)}  ${String(r.seconds).padStart(5)}s  ${r.speedup.toFixed(2).padStart(7)}×  ` +
+        `${String(r.jetstream ? r.acked : "—").padStart(5)}  ${String(r.lost).padStart(4)}  ${String(r.maxDown).padStart(17)}  ` +
+        `${String(r.elections ?? "—").padStart(9)}  ${String(r.reqMaxGapMs).padStart(9)}ms  ${String(r.reqFailed).padStart(10)}` +
+        (r.result === "succeeded" ? "" : `  ${r.result.toUpperCase()}`),
+    );
+  }
+  console.log(
+    "\ntargets: core NATS at 15 members >= 2.5× faster at maxUnavailable 3; 0 acked messages lost everywhere",
+  );
+  console.log("most down at once: members not ready (/healthz?js-server-only) at one moment, sampled every 200 ms");
+  for (const r of rows) console.log(scaleLine(r));
+}
+
+/** `pulumi preview` of 3 and 50 members, side by side. */
+async function preview(): Promise<void> {
+  console.log(
+    "\npreview: `pulumi preview` (real CLI, file backend) after a version bump, 3-member (JetStream) and 50-member " +
+      "(core) local stacks, and Pulumi alone with the same resources per member (floor), alternated",
+  );
+  const result = await benchPreview(Number(process.env.BENCH_PREVIEW_RUNS ?? 5));
+  if ("skipped" in result) {
+    console.log(`preview SKIPPED: ${result.skipped}`);
+    return;
+  }
+  const median = (xs: ReadonlyArray<number | undefined>) => {
+    const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+    return v.length ? v[Math.floor((v.length - 1) / 2)] : NaN;
+  };
+  const col = (runs: ReadonlyArray<PreviewRun>, f: (r: PreviewRun) => number | undefined) => median(runs.map(f));
+  const cpu = (runs: ReadonlyArray<PreviewRun>, kind?: keyof PreviewRun["cpuMs"]) =>
+    col(runs, (r) => (kind ? r.cpuMs[kind] : Object.values(r.cpuMs).reduce((a, b) => a + b, 0)));
+  const sec = (n: number) => (Number.isNaN(n) ? "—" : `${(n / 1000).toFixed(2)}s`);
+  const msOrDash = (n: number) => (Number.isNaN(n) ? "—" : `${n} ms`);
+  console.log(
+    "\nproject       members     up  preview: median (each run)               CPU    cli  lang-host  program  " +
+      "provider  peak mem  program declared  diff observe+plan",
+  );
+  for (const s of result.stacks) {
+    const wall = s.runs.map((r) => (r.wallMs / 1000).toFixed(2)).join(", ");
+    console.log(
+      `${s.project.padEnd(12)}  ${String(s.members).padStart(7)}  ${(s.upMs / 1000).toFixed(1).padStart(5)}s  ` +
+        `${sec(col(s.runs, (r) => r.wallMs))} (${wall})`.padEnd(41) +
+        `${sec(cpu(s.runs)).padStart(5)}  ${sec(cpu(s.runs, "cli")).padStart(5)}  ` +
+        `${sec(cpu(s.runs, "language-host")).padStart(9)}  ${sec(cpu(s.runs, "program")).padStart(7)}  ` +
+        `${sec(cpu(s.runs, "provider")).padStart(8)}  ${String(col(s.runs, (r) => r.peakRssMb)).padStart(5)} MB  ` +
+        `${msOrDash(col(s.runs, (r) => r.programMs)).padStart(16)}  ` +
+        `${msOrDash(col(s.runs, (r) => r.diffObservePlanMs)).padStart(17)}`,
+    );
+  }
+  const of = (project: string, members: number) =>
+    result.stacks.find((s) => s.project === project && s.members === members)!.runs;
+  const wallOf = (project: string, members: number) => col(of(project, members), (r) => r.wallMs) / 1000;
+  const cpuOf = (project: string, members: number) => cpu(of(project, members)) / 1000;
+  const delta = wallOf("nats-cluster", 50) - wallOf("nats-cluster", 3);
+  const floorDelta = wallOf("floor", 50) - wallOf("floor", 3);
+  const flatDelta = wallOf("floor-flat", 50) - wallOf("floor-flat", 3);
+  const cpuDelta = (project: string) => (cpuOf(project, 50) - cpuOf(project, 3)).toFixed(2);
+  console.log(
+    `\n50 members vs 3: +${delta.toFixed(2)} s per preview (target: at most +0.5 s), CPU +${cpuDelta("nats-cluster")} s; ` +
+      `Pulumi alone with the same resources per member: +${floorDelta.toFixed(2)} s, CPU +${cpuDelta("floor")} s; ` +
+      `with one resource per member: +${flatDelta.toFixed(2)} s, CPU +${cpuDelta("floor-flat")} s`,
+  );
+  console.log(
+    "CPU: user + system time of the preview's processes (the Pulumi CLI, the Node language host, the program, the " +
+      "dynamic provider), medians; less sensitive than wall time to what else runs on the machine. program declared: " +
+      "the program's process uptime when every resource was declared (node, the Pulumi SDK, TypeScript, config); " +
+      "diff: the RollingUpgrade diff observing every server and planning. The rest is the Pulumi CLI's own (start, " +
+      "plugins, state, a check and a diff per resource over gRPC). floor: a project with nothing of ours declaring " +
+      "the same resources per member (a component and a dynamic resource under it), run the same way; floor-flat: " +
+      "the dynamic resource alone.",
+  );
+  console.log(
+    `preview members=3 seconds=${wallOf("nats-cluster", 3).toFixed(2)} members=50 ` +
+      `seconds=${wallOf("nats-cluster", 50).toFixed(2)} delta=${delta.toFixed(2)} floor_delta=${floorDelta.toFixed(2)} ` +
+      `flat_delta=${flatDelta.toFixed(2)}`,
+  );
+}
+
+async function classic(): Promise<void> {
   const sizes = (process.env.BENCH_SIZES ?? "3,5").split(",").map(Number);
   console.log(
     `bench: rolling upgrade ${OLD_MINOR} → ${NEW_MINOR}, policy ${JSON.stringify(POLICY)}, lame duck 30s/2s, ${IDLE_CLIENTS} idle clients + acked publisher + request/reply`,

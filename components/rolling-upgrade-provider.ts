@@ -189,11 +189,21 @@ async function diff(
 ): Promise<{ changes: boolean; replaces: string[]; deleteBeforeReplace: boolean }> {
   const changed = COMPARED_INPUTS.filter((k) => canonicalJson(olds[k]) !== canonicalJson(news[k]));
   const unknown = containsUnknown(news.spec) || containsUnknown(news.auth) || containsUnknown(news.settings);
+  const started = Date.now();
   const engine = loadEngine();
+  const loaded = Date.now();
   let plan: RolloutPlan | undefined;
   if (!unknown) {
     const preview = await engine.previewReconcile(optionsFor(engine, news), { versions: olds.versions });
     plan = preview.plan;
+  }
+  // What a preview costs, for the benchmark (`npm run bench`): set NATS_CLUSTER_TIMINGS to print it.
+  if (process.env.NATS_CLUSTER_TIMINGS) {
+    console.log(
+      `[timing] RollingUpgrade diff: engine loaded in ${loaded - started} ms; ${news.spec?.members?.length} members ` +
+        `and the surge server observed and the plan made in ${Date.now() - loaded} ms ` +
+        `(provider process up ${Math.round(process.uptime() * 1000)} ms)`,
+    );
   }
   const changes =
     changed.length > 0 || unknown || (plan !== undefined && (plan.steps.length > 0 || plan.refusals.length > 0));
