@@ -6,6 +6,8 @@
  * summed over the processes: CLI, language host, program, dynamic provider), and from inside: with
  * NATS_CLUSTER_TIMINGS set, the program says when it had declared every resource (its process's uptime) and the
  * RollingUpgrade provider says how long its diff took (engine load, observe + plan). What is left is Pulumi's own.
+ * BENCH_PREVIEW_RUNS sets the number of rounds (default 5); BENCH_PREVIEW_NODE_OPTIONS is passed to the previews'
+ * Node processes as NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the program's time goes).
  */
 import { execFile, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -87,8 +89,7 @@ function sampleTree(root: number): { rssKb: number; cpu: Map<number, { kind: Pro
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       // utime and stime, in clock ticks (100 per second on Linux).
       const ms = (Number(fields[11]) + Number(fields[12])) * 10;
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      cpu.set(pid, { kind: kindOf(cmd), ms, ...(process.env.BENCH_PREVIEW_DEBUG ? { cmd: cmd.slice(0, 120) } : {}) });
+      cpu.set(pid, { kind: kindOf(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8")), ms });
     } catch {
       /* gone */
     }
@@ -128,7 +129,6 @@ function measured(
       clearInterval(sampler);
       const cpuMs: Record<ProcessKind, number> = { cli: 0, "language-host": 0, program: 0, provider: 0, other: 0 };
       for (const c of cpu.values()) cpuMs[c.kind] += c.ms;
-      if (process.env.BENCH_PREVIEW_DEBUG) console.log(JSON.stringify([...cpu.entries()]));
       resolve({ out, wallMs: Date.now() - started, peakRssMb: Math.round(peak / 1024), cpuMs, code });
     });
   });
@@ -143,15 +143,6 @@ function projectCopy(dir: string): string {
   for (const d of ["components", "engine"]) fs.cpSync(path.join(REPO, d), path.join(project, d), { recursive: true });
   fs.symlinkSync(path.join(REPO, "node_modules"), path.join(project, "node_modules"));
   fs.symlinkSync(path.join(REPO, "dist"), path.join(project, "dist"));
-  if (process.env.BENCH_PREVIEW_JS) {
-    fs.writeFileSync(
-      path.join(project, "Pulumi.yaml"),
-      fs
-        .readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8")
-        .replace("typescript: true", "typescript: false")
-        .replace("name: nats-cluster\n", "name: nats-cluster\nmain: dist/index.js\n"),
-    );
-  }
   return project;
 }
 
@@ -312,14 +303,6 @@ export async function benchPreview(runs = 3): Promise<PreviewBench> {
             ...(process.env.BENCH_PREVIEW_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_PREVIEW_NODE_OPTIONS } : {}),
           },
         });
-        if (process.env.BENCH_PREVIEW_DEBUG) {
-          console.log(
-            `${f.stack} ${res.wallMs} ms: ${res.out
-              .split("\n")
-              .filter((l) => l.includes("[timing]"))
-              .join(" | ")}`,
-          );
-        }
         const expected = f.project !== "nats-cluster" ? "unchanged" : `Rollout to nats-server ${NEW_MINOR}`;
         if (res.code !== 0 || !res.out.includes(expected)) {
           throw new Error(`pulumi preview --stack ${f.stack} did not show the rollout:\n${res.out}`);

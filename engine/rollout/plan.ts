@@ -139,7 +139,6 @@ interface Margin {
   readonly name: string;
   readonly peers: ReadonlySet<string>;
   readonly allowed: number;
-  readonly size: number;
 }
 
 /**
@@ -165,7 +164,6 @@ function marginsOf(groups: ReadonlyArray<RaftGroup>, down: ReadonlySet<string>):
       name: what + (more ? ` and ${more} more group${more > 1 ? "s" : ""} on the same peers` : ""),
       peers: new Set(group.peers),
       allowed: Math.max(1, tolerance),
-      size: n,
     };
   });
 }

@@ -4,7 +4,13 @@
  */
 import { decodeStackConfig } from "../../components/config/decode";
 import { decodeJsz } from "../../engine/monitor/decode";
-import { ObservedCluster, ObservedServer, RaftGroup, raftGroupsOf } from "../../engine/rollout/observe";
+import {
+  ObservedCluster,
+  observeOptionsFor,
+  ObservedServer,
+  RaftGroup,
+  raftGroupsOf,
+} from "../../engine/rollout/observe";
 import { estimateSeconds, formatPlan, planBatches, planRollout } from "../../engine/rollout/plan";
 import { validatePolicy } from "../../engine/validate";
 import { ClusterSpec, DEFAULT_LAME_DUCK, DEFAULT_POLICY, RolloutPolicy, ServerEndpoint } from "../../engine/spec";
@@ -273,6 +279,12 @@ describe("Raft placement from /jsz", () => {
       { name: "ACC", stream_detail: [{ name: "X", cluster: { leader: "p3", replicas: [{ name: "p1" }] } }] },
     ],
   };
+
+  it("is read only when JetStream is on and members are batched: maxUnavailable 1 reads what it always read", () => {
+    expect(observeOptionsFor(spec(3, true), policy(1))).toEqual({ placement: false });
+    expect(observeOptionsFor(spec(3, false), policy(3))).toEqual({ placement: false });
+    expect(observeOptionsFor(spec(3, true), policy(3))).toEqual({ placement: true });
+  });
 
   it("every group with its peers: the reporter, the leader and the replicas it lists", () => {
     expect(raftGroupsOf("p1", decodeJsz("u", jsz))).toEqual([
