@@ -55,9 +55,14 @@ export function copyProject(project: string): void {
   fs.symlinkSync(path.join(REPO, "dist"), path.join(project, "dist"));
 }
 
-/** Write stacks/Pulumi.<stack>.yaml: the committed local stack's settings with these values on top. */
-export function writeStack(project: string, stack: string, values: Record<string, unknown>): void {
-  const config = { ...readStackFile("local"), ...values };
+/** Write stacks/Pulumi.<stack>.yaml: a committed stack's settings (default the local one) with these on top. */
+export function writeStack(
+  project: string,
+  stack: string,
+  values: Record<string, unknown>,
+  base: "local" | "lab" = "local",
+): void {
+  const config = { ...readStackFile(base), ...values };
   const yaml = ["config:", ...Object.entries(config).map(([k, v]) => `  nats-cluster:${k}: ${JSON.stringify(v)}`)];
   fs.writeFileSync(path.join(project, "stacks", `Pulumi.${stack}.yaml`), `${yaml.join("\n")}\n`);
 }
@@ -83,15 +88,20 @@ export interface PulumiResult {
   readonly output: string;
 }
 
-/** Run a pulumi command in `project`; never throws for a non-zero exit (callers assert on it). */
-export async function pulumiIn(dir: string, project: string, args: string[]): Promise<PulumiResult> {
+/**
+ * Run a pulumi command in `project`; never throws for a non-zero exit (callers assert on it). `input` goes to its
+ * stdin (how a secret such as a private key is set without a command line that shows it).
+ */
+export async function pulumiIn(dir: string, project: string, args: string[], input?: string): Promise<PulumiResult> {
   try {
-    const { stdout, stderr } = await run("pulumi", [...args, "--non-interactive"], {
+    const pending = run("pulumi", [...args, "--non-interactive"], {
       cwd: project,
       env: pulumiEnv(dir),
       maxBuffer: 64 * 1024 * 1024,
       timeout: 600_000,
     });
+    pending.child.stdin?.end(input ?? "");
+    const { stdout, stderr } = await pending;
     return { code: 0, output: stdout + stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string; message: string };
@@ -100,8 +110,8 @@ export async function pulumiIn(dir: string, project: string, args: string[]): Pr
 }
 
 /** Run a pulumi command that must succeed; on failure the error carries its whole output. */
-export async function pulumiOk(dir: string, project: string, args: string[]): Promise<string> {
-  const result = await pulumiIn(dir, project, args);
+export async function pulumiOk(dir: string, project: string, args: string[], input?: string): Promise<string> {
+  const result = await pulumiIn(dir, project, args, input);
   if (result.code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${result.code}:\n${result.output}`);
   return result.output;
 }
