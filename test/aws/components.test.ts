@@ -3,11 +3,11 @@
  * only with mocks: the resources' inputs and options are what is checked, not how AWS would take them.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterSecurityGroup } from "../../components/aws/security-group";
-import { NatsInstanceProfile } from "../../components/aws/instance-profile";
-import { AwsMemberHost, createAwsMemberHost } from "../../components/aws/member-host";
-import { SurgeLaunchTemplate } from "../../components/aws/surge-template";
-import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../engine/hosts/aws-paths";
+import { ClusterSecurityGroup } from "../../components/platforms/aws/security-group";
+import { NatsInstanceProfile } from "../../components/platforms/aws/instance-profile";
+import { AwsMemberHost, createAwsMemberHost } from "../../components/platforms/aws/member-host";
+import { SurgeLaunchTemplate } from "../../components/platforms/aws/surge-template";
+import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../engine/hosts/aws/names";
 import { ServerEndpoint } from "../../engine/spec";
 
 type Props = Record<string, unknown>;

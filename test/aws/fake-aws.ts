@@ -19,7 +19,7 @@ import type {
   PutParameterCommandInput,
   SendCommandCommandInput,
 } from "@aws-sdk/client-ssm";
-import { AwsSdkClient } from "../../engine/hosts/aws-sdk";
+import { AwsSdkClient } from "../../engine/hosts/aws/sdk";
 
 /** How a command ends: the statuses GetCommandInvocation reports in turn (the last one sticks), and its output. */
 export interface Outcome {
@@ -33,10 +33,14 @@ export interface Outcome {
 export class FakeHost {
   running = false;
   link = "";
+  /** Versions staged (downloaded and verified) on the host. */
+  readonly staged = new Set<string>();
   config?: string;
   meta?: { version: number; sha256: string };
-  /** After a lame duck, how many status checks still see the process draining. */
+  /** After a lame duck, how many status checks (or seconds of a waiting command) still see the process draining. */
   drainChecks = 2;
+  /** How many waitForExit commands reached the host. */
+  waitCommands = 0;
   private drainLeft?: number;
   pid = 4242;
 
@@ -46,8 +50,14 @@ export class FakeHost {
     const fail = (stderr: string): Outcome => ({ statuses: ["InProgress", "Failed"], stderr, responseCode: 1 });
     const mainPid = () => (this.running ? this.pid : 0);
     if (script.includes("nats_ver=")) {
-      const version = /nats_ver='([^']+)'/.exec(script)?.[1];
+      const version = /nats_ver='([^']+)'/.exec(script)?.[1] ?? "";
       const dir = /nats_dir='([^']+)'/.exec(script)?.[1];
+      if (script.includes("nats_url=")) {
+        // Stage: download and verify beside the active binary; the link is not touched.
+        this.staged.add(version);
+        return ok(`staged=${dir}/nats-server-${version}\n`);
+      }
+      if (!this.staged.has(version)) return fail(`nats-server v${version} is not staged in ${dir}: stage it first`);
       this.link = `${dir}/nats-server-${version}`;
       return ok(`nats-server v${version} installed: ${dir}/nats-server -> ${this.link}\n`);
     }
@@ -90,6 +100,18 @@ export class FakeHost {
       }
       const state = this.running ? (this.drainLeft !== undefined ? "deactivating" : "active") : "inactive";
       return ok(`main_pid=${mainPid()}\nactive_state=${state}\n`);
+    }
+    if (script.includes("echo exited=yes")) {
+      // One command that waits on the host for up to its `-lt <seconds>`: drainChecks counts seconds here.
+      const seconds = Number(/-lt (\d+) \]/.exec(script)?.[1] ?? "1");
+      this.waitCommands++;
+      if (this.drainLeft !== undefined) {
+        if (this.drainLeft <= seconds) {
+          this.running = false;
+          this.drainLeft = undefined;
+        } else this.drainLeft -= seconds;
+      }
+      return ok(`exited=${this.running ? "no" : "yes"}\n`);
     }
     if (script.includes("--signal reload=")) return ok("reload=sent\n");
     if (script.includes("readlink")) return ok(`link=${this.link}\n`);

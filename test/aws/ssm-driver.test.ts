@@ -5,8 +5,8 @@
  */
 import type { RunInstancesCommandInput } from "@aws-sdk/client-ec2";
 import type { PutParameterCommandInput, SendCommandCommandInput } from "@aws-sdk/client-ssm";
-import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../engine/hosts/aws-paths";
-import { SsmCommandError, SsmHostDriver, SsmHostDriverOptions } from "../../engine/hosts/aws-ssm";
+import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../engine/hosts/aws/names";
+import { SsmCommandError, SsmHostDriver, SsmHostDriverOptions } from "../../engine/hosts/aws/ssm-driver";
 import { ServerEndpoint } from "../../engine/spec";
 import { FakeAws } from "./fake-aws";
 
@@ -51,9 +51,11 @@ describe("SsmHostDriver: loading the AWS SDK", () => {
         return jest.requireActual(sdk);
       });
     }
-    let fresh: typeof import("../../engine/hosts/aws-ssm") | undefined;
+    let fresh: typeof import("../../engine/hosts/aws/ssm-driver") | undefined;
     jest.isolateModules(() => {
-      fresh = jest.requireActual<typeof import("../../engine/hosts/aws-ssm")>("../../engine/hosts/aws-ssm");
+      fresh = jest.requireActual<typeof import("../../engine/hosts/aws/ssm-driver")>(
+        "../../engine/hosts/aws/ssm-driver",
+      );
     });
     if (!fresh) throw new Error("module not loaded");
     const aws = new FakeAws();
@@ -76,23 +78,30 @@ describe("SsmHostDriver: loading the AWS SDK", () => {
 });
 
 describe("SsmHostDriver: commands", () => {
-  it("installs through AWS-RunShellScript with the checksum-verified snippet, polling until Success", async () => {
+  it("stages through AWS-RunShellScript with the checksum-verified snippet, then activates with a link switch", async () => {
     const { aws, driver, log } = setup();
-    await driver.install(n1, "2.15.2");
+    await driver.stageBinary(n1, "2.15.2");
 
     const [send] = aws.sentOf<SendCommandCommandInput>("SendCommandCommand");
     expect(send.DocumentName).toBe("AWS-RunShellScript");
     expect(send.InstanceIds).toEqual([MEMBER_INSTANCES.n1]);
-    expect(send.Comment).toBe("nats-cluster: install nats-server v2.15.2");
+    expect(send.Comment).toBe("nats-cluster: stage nats-server v2.15.2");
     expect(send.Parameters?.executionTimeout).toEqual(["600"]);
     const script = send.Parameters?.commands?.[0] ?? "";
     expect(script).toContain("https://github.com/nats-io/nats-server/releases/download/v2.15.2");
     expect(script).toContain("sha256sum -c");
     expect(script).toContain("nats_dir='/opt/nats'");
+    // The stage never touches the link the running (or restarting) server uses.
+    expect(script).not.toContain("ln -s");
     // InvocationDoesNotExist (retried), InProgress, Success.
     expect(aws.sentOf("GetCommandInvocationCommand")).toHaveLength(3);
+    expect(await driver.installedVersion(n1)).toBeUndefined();
+    expect(log).toContain(`n1 (${MEMBER_INSTANCES.n1}): stage nats-server v2.15.2: sent`);
+
+    await driver.activateBinary(n1, "2.15.2");
+    const activate = aws.scripts().find((s) => s.includes("ln -sfn")) ?? "";
+    expect(activate).not.toContain("curl");
     expect(await driver.installedVersion(n1)).toBe("2.15.2");
-    expect(log).toContain(`n1 (${MEMBER_INSTANCES.n1}): install nats-server v2.15.2: sent`);
   });
 
   it("maps each HostDriver method to its command", async () => {
@@ -244,7 +253,7 @@ describe("SsmHostDriver: configs never in a command, an output or a log line", (
 });
 
 describe("SsmHostDriver: waiting for exit", () => {
-  it("polls isRunning until the process is gone after lame duck", async () => {
+  it("waits on the host with one command per call (not one command per poll) until the process is gone", async () => {
     const { aws, driver } = setup();
     const host = aws.hosts.get(MEMBER_INSTANCES.n1);
     if (!host) throw new Error("no fake host");
@@ -252,10 +261,15 @@ describe("SsmHostDriver: waiting for exit", () => {
     await driver.start(n1);
     host.drainChecks = 3;
     await driver.signalLameDuck(n1);
-    const before = aws.scripts().filter((s) => s.includes("active_state=")).length;
+    const sentBefore = aws.sentOf("SendCommandCommand").length;
     expect(await driver.waitForExit(n1, 5000)).toBe(true);
-    // Three checks still see it draining (unit deactivating, MainPID set), the fourth sees it gone.
-    expect(aws.scripts().filter((s) => s.includes("active_state=")).length - before).toBe(4);
+    // The host drains for 3 s of the 5 s allowed: one command waited for it, inside a deadline that outlasts it.
+    expect(aws.sentOf("SendCommandCommand").length - sentBefore).toBe(1);
+    expect(host.waitCommands).toBe(1);
+    const wait = aws.sentOf<SendCommandCommandInput>("SendCommandCommand").at(-1);
+    expect(wait?.Parameters?.commands?.[0]).toContain("echo exited=yes");
+    expect(Number(wait?.Parameters?.executionTimeout?.[0])).toBeGreaterThan(5);
+    expect(aws.scripts().filter((s) => s.includes("active_state="))).toHaveLength(0);
   });
 
   it("returns false at its timeout while the server is still draining", async () => {
@@ -304,7 +318,8 @@ describe("SsmHostDriver: the surge VM", () => {
     expect(boot.InstanceIds).toEqual([launchedId]);
     expect(boot.Parameters?.commands?.[0]).toContain("cloud-init status --wait");
 
-    await driver.install(surge, "2.15.2");
+    await driver.stageBinary(surge, "2.15.2");
+    await driver.activateBinary(surge, "2.15.2");
     await driver.writeConfig(surge, "server_name: surge\n");
     await driver.start(surge);
     expect(await driver.isRunning(surge)).toBe(true);

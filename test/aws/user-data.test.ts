@@ -14,11 +14,12 @@ import {
   renderUserData,
   systemdUnitFor,
   userDataInputsFor,
-} from "../../components/aws/user-data";
+} from "../../components/platforms/aws/user-data";
 import { configTextFor } from "../../engine/config/text";
-import { DEFAULT_AWS_HOST_PATHS } from "../../engine/hosts/aws-paths";
-import * as scripts from "../../engine/hosts/aws-scripts";
-import { SsmHostDriver } from "../../engine/hosts/aws-ssm";
+import * as scripts from "../../engine/hosts/aws/scripts";
+import { SsmHostDriver } from "../../engine/hosts/aws/ssm-driver";
+import { DEFAULT_HOST_PATHS } from "../../engine/hosts/systemd/paths";
+import * as systemd from "../../engine/hosts/systemd/scripts";
 import { ClusterSpec } from "../../engine/spec";
 import { FakeReleaseServer } from "../support/release-server";
 
@@ -90,7 +91,7 @@ describe("user data", () => {
   });
 
   it("writes a systemd unit that stops by lame duck (SIGUSR2), like the official one, as user nats", () => {
-    const unit = systemdUnitFor(DEFAULT_AWS_HOST_PATHS, { withVolume: true });
+    const unit = systemdUnitFor(DEFAULT_HOST_PATHS, { withVolume: true });
     expect(unit).toContain("ExecStop=/bin/kill -s SIGUSR2 $MAINPID");
     expect(unit).toContain("KillSignal=SIGUSR2");
     expect(unit).toContain("TimeoutStopSec=150");
@@ -103,7 +104,7 @@ describe("user data", () => {
     expect(member).toContain(unit.trimEnd());
     expect(member).toContain("systemctl enable nats-server");
     expect(member).not.toContain("systemctl start");
-    expect(systemdUnitFor(DEFAULT_AWS_HOST_PATHS, { withVolume: false, stopTimeoutSeconds: 200 })).toContain(
+    expect(systemdUnitFor(DEFAULT_HOST_PATHS, { withVolume: false, stopTimeoutSeconds: 200 })).toContain(
       "TimeoutStopSec=200",
     );
   });
@@ -124,15 +125,15 @@ describe("user data", () => {
     const check = (text: string) => execFileSync("sh", ["-n"], { input: text });
     check(member);
     check(renderUserData({ serverName: "surge", version: "2.14.9", arch: "arm64" }));
-    const paths = DEFAULT_AWS_HOST_PATHS;
+    const paths = DEFAULT_HOST_PATHS;
     for (const text of [
-      scripts.statusScript(),
-      scripts.startScript(paths),
-      scripts.lameDuckScript(),
-      scripts.reloadScript(paths),
-      scripts.killScript(10),
-      scripts.logScript(20),
-      scripts.installedVersionScript(paths),
+      systemd.statusScript(),
+      systemd.startScript(paths),
+      systemd.lameDuckScript(),
+      systemd.reloadScript(paths),
+      systemd.killScript(10),
+      systemd.logScript(20),
+      systemd.installedVersionScript(paths),
       scripts.readConfigScript(paths),
       scripts.writeConfigScript({
         region: "eu-west-1",
@@ -153,7 +154,7 @@ describe("user data", () => {
         serverName: "n1",
         version: "2.15.2",
         arch: "amd64",
-        paths: { ...DEFAULT_AWS_HOST_PATHS, configPath: "/etc/nats/x y.conf" },
+        paths: { ...DEFAULT_HOST_PATHS, configPath: "/etc/nats/x y.conf" },
       }),
     ).toThrow(/configPath/);
     expect(() =>
@@ -161,7 +162,7 @@ describe("user data", () => {
         serverName: "n1",
         version: "2.15.2",
         arch: "amd64",
-        paths: { ...DEFAULT_AWS_HOST_PATHS, pidFile: "/tmp/nats.pid" },
+        paths: { ...DEFAULT_HOST_PATHS, pidFile: "/tmp/nats.pid" },
       }),
     ).toThrow(/pidFile/);
   });
@@ -192,7 +193,7 @@ describe("the user data's install part, run with sh against a local release serv
         arch: "amd64",
         jetstreamDevice: JETSTREAM_DEVICE,
         releaseBaseUrl: releases.base,
-        paths: { ...DEFAULT_AWS_HOST_PATHS, installDir },
+        paths: { ...DEFAULT_HOST_PATHS, installDir },
       }),
     );
 
