@@ -42,3 +42,9 @@ export function normalizePrefix(prefix: string): string {
   }
   return trimmed;
 }
+
+/** The device name a member's data (JetStream) volume is attached as (`aws.ec2.VolumeAttachment.deviceName`). */
+export const DATA_VOLUME_DEVICE = "/dev/sdf";
+
+/** How long a first boot waits for the data volume (Pulumi attaches it once the instance runs). */
+export const DATA_VOLUME_WAIT_SECONDS = 600;
