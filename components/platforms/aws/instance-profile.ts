@@ -2,7 +2,7 @@
  * The IAM role and instance profile of a cluster's nats-server hosts (members and the surge VM share one):
  * `AmazonSSMManagedInstanceCore`, so the rollout reaches them through SSM Run Command with no SSH and no open port,
  * plus read access to the cluster's config parameters (SecureStrings under one prefix) and nothing else.
- * AWS parts of this project are verified only with mocks.
+ * Verified with Pulumi mocks; never against a real AWS account.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";

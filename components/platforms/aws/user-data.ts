@@ -1,8 +1,10 @@
 /**
- * Cloud-init user data for an EC2-hosted nats-server (a member, or the surge server's launch template): creates the
- * `nats` user and directories, mounts the JetStream EBS volume (formatting it only when blank), installs the
- * configured nats-server version from the official release with SHA-256 verification (engine/binaries.ts
- * `installScriptFor`), and writes and enables a systemd unit that stops by lame duck.
+ * Cloud-init user data for an EC2-hosted nats-server (a member, or the surge server's launch template): the host
+ * preparation of engine/hosts/systemd/host-prep.ts (the `nats` user and directories, the JetStream EBS volume
+ * formatted only when blank, the systemd unit that stops by lame duck, written and enabled before any download),
+ * then the configured nats-server version from the release with SHA-256 verification (engine/binaries.ts
+ * `installScriptFor`). A failed step is recorded for the rollout's boot check, which runs the same preparation
+ * again over SSM. The release comes from GitHub (internet egress: a NAT) unless `releaseBaseUrl` names a mirror.
  *
  * What it does NOT do: write the config. A config can hold tokens, passwords and system-account credentials, and
  * user data is readable by anyone with `ec2:DescribeInstanceAttribute` and from inside the VM through IMDS. The
@@ -13,8 +15,8 @@
  * The user data is only read at first boot, and the instance ignores later changes to it (member-host.ts): a
  * version bump in the stack is carried out in place by the RollingUpgrade, never by replacing the VM.
  *
- * Plain functions (no Pulumi import), so the tests run the rendered install part for real. AWS parts of this
- * project are verified only with mocks.
+ * Plain functions (no Pulumi import). The tests run the install part with `sh`, and the whole user data through
+ * cloud-init on lab VMs with a loop device as the volume (test/aws/lab-user-data.test.ts); never on EC2 itself.
  */
 import { DEFAULT_RELEASE_BASE_URL, installScriptFor } from "../../../engine/binaries";
 import { DATA_VOLUME_DEVICE, DATA_VOLUME_WAIT_SECONDS } from "../../../engine/hosts/aws/names";

@@ -4,7 +4,9 @@
  * found by its tags, which is also how a re-run after a crash finds and cleans up an orphan.
  * Also: waiting until an instance is registered with SSM, which every first command on a new VM needs.
  *
- * AWS parts of this project are verified only with mocks (a fake client at the SDK boundary).
+ * Verified with fakes at the SDK boundary that are eventually consistent where EC2 and SSM are (a fresh instance
+ * unknown to DescribeInstances, SendCommand before registration), and with a fake EC2 that launches a lab VM;
+ * never against a real AWS account.
  */
 import { randomUUID } from "node:crypto";
 import type {

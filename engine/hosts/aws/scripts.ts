@@ -3,7 +3,8 @@
  * host fetches it; its text is never in a command), and a new EC2 host must finish cloud-init first. The rest are
  * every systemd platform's (engine/hosts/systemd/scripts.ts).
  *
- * AWS parts of this project are verified only with mocks; the scripts' shell is checked by `sh -n` in the tests.
+ * The scripts' shell is checked by `sh -n`, and the scripts run on lab VMs (real systemd, cloud-init) through a
+ * fake SSM in test/aws/lab-ssm-rollout.test.ts; never against a real AWS account.
  */
 import { BOOT_STATUS_PATH } from "../systemd/host-prep";
 import { HostPaths, NATS_USER } from "../systemd/paths";

@@ -3,7 +3,8 @@
  * `SendCommand`, then `GetCommandInvocation` until a terminal status, under a deadline of its own (dynamic Pulumi
  * providers ignore `customTimeouts`, so every wait here must end by itself).
  *
- * AWS parts of this project are verified only with mocks (a fake client at the SDK boundary).
+ * Verified with fakes at the SDK boundary and on lab VMs (test/aws/lab-ssm-rollout.test.ts: a fake SSM that runs
+ * the scripts there); never against a real AWS account.
  */
 import type { GetCommandInvocationCommandOutput, SendCommandCommandOutput } from "@aws-sdk/client-ssm";
 import { AwsSdkClient, awsErrorName, errorMessage, loadSsm, sleep } from "./sdk";
