@@ -191,8 +191,9 @@ class Run {
         try {
           this.surgeTimes.readyMs = await surgeUp(ctx, inView, this.surgeVersion);
         } catch (err) {
-          // No member was touched yet: take the surge server away again before halting.
-          if (err instanceof StepFailure) await surgeDown(ctx).catch(() => undefined);
+          // No member was touched yet: take the surge server (and any VM launched for it) away again, whatever
+          // failed, so no half-started surge host is left for the next run to adopt.
+          await surgeDown(ctx).catch(() => undefined);
           throw err;
         }
         return inView;
