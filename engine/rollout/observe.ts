@@ -41,18 +41,24 @@ export async function observeServer(
   driver: HostDriver,
   monitor = new MonitorClient(monitorUrl(server)),
 ): Promise<ObservedServer> {
+  // A host that cannot be asked (a VM powered off, its network gone) is an observation, not a crash of the
+  // rollout: the server then counts as running only if its monitoring port still answers.
+  let hostError: string | undefined;
   const [running, installedVersion, configText] = await Promise.all([
     driver.isRunning(server),
     driver.installedVersion(server),
     driver.readConfig(server),
-  ]);
-  if (!running)
+  ]).catch((err: unknown): [boolean | undefined, undefined, undefined] => {
+    hostError = `its host does not answer (${describeError(err)})`;
+    return [undefined, undefined, undefined];
+  });
+  if (running === false)
     return { name: server.name, running, reachable: false, installedVersion, configText, error: "not running" };
   try {
     const varz = await monitor.varz();
     return {
       name: server.name,
-      running,
+      running: true,
       reachable: true,
       version: varz.version,
       installedVersion,
@@ -60,7 +66,8 @@ export async function observeServer(
       metaLeader: varz.jetstream?.meta?.leader || undefined,
     };
   } catch (err) {
-    return { name: server.name, running, reachable: false, installedVersion, configText, error: describeError(err) };
+    const error = hostError ? `${hostError}; ${describeError(err)}` : describeError(err);
+    return { name: server.name, running: running ?? false, reachable: false, installedVersion, configText, error };
   }
 }
 
