@@ -40,19 +40,36 @@ export const versionGate: Gate = {
     }),
 };
 
-/** Routes to every expected peer, counted as distinct `remote_name`s (`num_routes` counts pooled connections). */
-export const routesGate: Gate = {
-  name: "routes",
-  check: ({ monitor, expect }) =>
-    observe(async () => {
-      const peers = routePeers(await monitor.routez());
-      const missing = expect.routePeers.filter((p) => !peers.includes(p));
-      return {
-        ok: missing.length === 0,
-        observation: `/routez peers [${peers.join(", ")}]` + (missing.length ? `, missing ${missing.join(", ")}` : ""),
-      };
-    }),
-};
+/**
+ * Routes to every expected peer, counted as distinct `remote_name`s (`num_routes` counts pooled connections). A peer
+ * of `routePeersIfUp` that is missing is required only while its own monitoring port answers.
+ */
+export function routesGate(monitorFor: (serverName: string) => MonitorClient | undefined): Gate {
+  return {
+    name: "routes",
+    check: ({ monitor, expect }) =>
+      observe(async () => {
+        const peers = routePeers(await monitor.routez());
+        const missing = expect.routePeers.filter((p) => !peers.includes(p));
+        const notRequired: string[] = [];
+        for (const p of (expect.routePeersIfUp ?? []).filter((name) => !peers.includes(name))) {
+          const answer = await monitorFor(p)
+            ?.healthz({ "js-server-only": "true" })
+            .then(() => undefined)
+            .catch((err: unknown) => describeError(err));
+          if (answer === undefined) missing.push(p);
+          else notRequired.push(`${p} does not answer (${answer}): not required`);
+        }
+        return {
+          ok: missing.length === 0,
+          observation:
+            `/routez peers [${peers.join(", ")}]` +
+            (missing.length ? `, missing ${missing.join(", ")}` : "") +
+            (notRequired.length ? `; ${notRequired.join("; ")}` : ""),
+        };
+      }),
+  };
+}
 
 /**
  * JetStream is current: the full `/healthz` passes (meta leader known, every stream and consumer replica on the
