@@ -2,6 +2,7 @@ import { DEFAULT_POLICY, FINAL_CHECK_DEADLINE_MS, PREFLIGHT_DEADLINE_MS } from "
 import { HostDriver } from "../hosts/driver";
 import { ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
 import { assertValidClusterSpec } from "../validate";
+import { clusterWholeBefore, membersDownBesides, storeProblem } from "./cluster-check";
 import { ClusterView, RolloutContext, withMemberUp, withSurge } from "./context";
 import { EventLog, EventSink, seconds, StepKind } from "./events";
 import { observeCluster, observeServer, ObservedCluster } from "./observe";
@@ -237,6 +238,8 @@ class Run {
           version: now.version ?? now.installedVersion ?? ctx.spec.version,
           configText: now.configText,
         };
+        // Never a second member down: the rest of the cluster must be whole before this one's lame duck.
+        if (step.kind === "restart-member") view = await clusterWholeBefore(ctx, view, member, step.kind);
         const timings: StepTimings =
           step.kind === "reload-member"
             ? await reloadMember(ctx, view, member)
@@ -278,14 +281,14 @@ class Run {
         soak: false,
         deadlineMs: PREFLIGHT_DEADLINE_MS,
       });
-      if (!result.passed) {
+      const store = await storeProblem(this.ctx, member);
+      if (!result.passed || store) {
+        const gate = result.passed ? "" : `failed gate ${result.failure.gate}: ${result.failure.observation}`;
         throw new RolloutRefused({
           kind: "rollout",
           targetVersion: this.ctx.spec.version,
           steps: [],
-          refusals: [
-            `pre-flight: member ${member.name} failed gate ${result.failure.gate}: ${result.failure.observation}`,
-          ],
+          refusals: [`pre-flight: member ${member.name} ${[gate, store].filter(Boolean).join("; ")}`],
           estimatedSeconds: 0,
         });
       }
@@ -381,15 +384,30 @@ class Run {
     this.members.push(failed);
 
     if (failure.untouched) {
-      // Nothing is down: the surge server is not needed any more, and a re-run brings it up again.
-      if (view.surgeIn) await surgeDown(ctx).catch(() => undefined);
+      // Nothing is down: the surge server is not needed any more, and a re-run brings it up again. Unless the
+      // cluster itself is short of a member: then the surge server keeps carrying the clients it took over.
+      const short = failure.gate === "cluster";
+      const removeSurge = view.surgeIn && !short;
+      if (removeSurge) await surgeDown(ctx).catch(() => undefined);
       const advice =
         `${member.name} was never taken down: it still runs ${this.previous?.version ?? "as before"} and serves ` +
-        `clients${view.surgeIn ? "; the surge server was removed" : ""}; fix the cause and run again to resume`;
+        `clients${removeSurge ? "; the surge server was removed" : ""}` +
+        (short && view.surgeIn ? `; ${keepSurge}` : "") +
+        (short
+          ? "; bring the member(s) named back (their VM, their volume), check the cluster, then run again to resume"
+          : "; fix the cause and run again to resume");
       return this.finish("halted", { halt: { ...report, advice } });
     }
     if (!ctx.policy.autoRollback || step.kind === "start-cluster" || !this.previous) {
       const advice = `${member.name} is left as it is${surgeUpNow ? ` and ${keepSurge}` : ""}; fix the cause and run again, or set the previous version`;
+      return this.finish("halted", { halt: { ...report, advice } });
+    }
+    const othersDown = await membersDownBesides(ctx, view, member);
+    if (othersDown) {
+      const advice =
+        `${member.name} is NOT rolled back: ${othersDown}, and taking ${member.name} down again would make it two ` +
+        `members down at once; it runs as its gates last saw it${surgeUpNow ? ` and ${keepSurge}` : ""}; bring the ` +
+        "other member back, then run again (the plan starts from what the servers report)";
       return this.finish("halted", { halt: { ...report, advice } });
     }
     try {
