@@ -19,6 +19,7 @@ import { OLD_MINOR } from "../../support/versions";
 import { ReachabilityWatch } from "../../ssh/support/reachability";
 import { sshSettingsFor } from "../../ssh/support/ssh-lab";
 import { removeAllFaults, removeOperatorNamespace } from "./inject";
+import { removeNetDelayRules, stopNetDelay } from "./netdelay";
 
 export const NAMES = ["nats-a", "nats-b", "nats-c", "nats-surge"];
 export const STREAM = "ORDERS";
@@ -82,6 +83,13 @@ export class FaultCluster {
     return APP;
   }
 
+  /** A driver with a transport of its own, as a new `pulumi up` process has (nothing remembered from a run before). */
+  newDriver(): void {
+    this.driver?.close();
+    this.transport = new HoldingTransport(new Ssh2Transport({ privateKey: this.privateKey }));
+    this.driver = createHostDriver(this.settings, {}, this.transport) as SshHostDriver;
+  }
+
   /** Lab up, volumes mounted, VMs provisioned, cluster bootstrapped at the older version, R3 stream made. */
   async start(): Promise<void> {
     sweepStaleFaultLabs(this.options.log);
@@ -110,8 +118,7 @@ export class FaultCluster {
       surge: "nats-surge",
       stopTimeoutSeconds: 60,
     } as unknown as Record<string, unknown>;
-    this.transport = new HoldingTransport(new Ssh2Transport({ privateKey: this.privateKey }));
-    this.driver = createHostDriver(this.settings, {}, this.transport) as SshHostDriver;
+    this.newDriver();
     this.spec = {
       name: "faults",
       version: OLD_MINOR,
@@ -144,7 +151,11 @@ export class FaultCluster {
   async stop(): Promise<void> {
     this.driver?.close();
     try {
-      if (this.lab.info) removeAllFaults(this.lab);
+      if (this.lab.info) {
+        removeAllFaults(this.lab);
+        removeNetDelayRules(this.lab);
+        stopNetDelay(this.lab);
+      }
     } catch {
       /* the lab never came up */
     }

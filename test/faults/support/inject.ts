@@ -60,7 +60,7 @@ export function partition(lab: Lab, vm: LabVm): Fault {
   };
 }
 
-/** Power the VM off (everything in it killed at once); `silent`: its address then drops packets instead of resetting. */
+/** Power the VM off (everything in it killed at once); `silent`: its address then drops packets, not resets. */
 export async function killVm(lab: Lab, vm: LabVm, silent: boolean): Promise<Fault> {
   await lab.poweroff(vm);
   const table = faultTable(lab);
@@ -112,10 +112,11 @@ export function cutOff(lab: Lab, ip: string): Fault {
   return { what: `${ip} cut off from the lab`, undo: async () => dropTable(undefined, table) };
 }
 
-/** Removes every table this module may have made for the lab (host and every VM namespace). */
+/** Removes every table this module (and ./netdelay.ts) may have made for the lab (host and every VM namespace). */
 export function removeAllFaults(lab: Lab): void {
   const table = faultTable(lab);
   dropTable(undefined, table);
+  dropTable(undefined, `${table}_net`);
   for (const ns of run(["ip", "netns", "list"], true).split("\n")) {
     const name = ns.split(" ")[0];
     if (name.startsWith(`${lab.name}-`)) dropTable(name, table);

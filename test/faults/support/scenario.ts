@@ -158,6 +158,7 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
     let stateAfterRerun: string | undefined;
     if (def.rerun) {
       if (faultDown.length) await new Promise((r) => setTimeout(r, 5000));
+      cluster.newDriver();
       second = await engine("run 2");
       stateAfterRerun = await describeState(cluster);
       log(`[faults] ${def.name}: run 2 ${second.outcome} in ${(second.ms / 1000).toFixed(1)} s; ${stateAfterRerun}`);
