@@ -21,6 +21,7 @@ import type {
 import { canonicalJson } from "../engine/util/json";
 import { EngineModule, loadEngine } from "./engine-module";
 import { LastReport, reportOf } from "./last-report";
+import { progress, progressShown } from "./progress";
 import { watchForStop } from "./stop-request";
 
 /** The cluster as the engine wants it, minus client auth (a separate, secret input). */
@@ -81,7 +82,7 @@ function fullSpec(inputs: RollingUpgradeInputs): ClusterSpec {
 function driverFor(engine: EngineModule, inputs: RollingUpgradeInputs): HostDriver {
   return engine.loadHostPlatform(inputs.platform).createHostDriver(inputs.settings, {
     secrets: inputs.platformSecrets,
-    log: (line) => console.log(line),
+    log: (line) => progress(line),
   });
 }
 
@@ -206,8 +207,9 @@ async function diff(
       .join("; ");
     console.log(`RollingUpgrade ${news.spec?.name}: ${why}`);
     if (plan) {
+      // `pulumi up` runs diff twice (its preview, then the update): the same plan is printed once.
       const text = engine.formatPlan(plan);
-      console.log(text);
+      console.log(shownPlans()[news.spec.name] === text ? "(the plan is as shown above)" : text);
       shownPlans()[news.spec.name] = text;
     } else {
       console.log("the hosts are not created yet: the plan is made when they are (`pulumi up` prints it)");
@@ -216,10 +218,14 @@ async function diff(
   return { changes, replaces: [], deleteBeforeReplace: false };
 }
 
-/** An Error that fails `pulumi up` and, with `id` and `properties`, records what the servers run now. */
+/**
+ * An Error that fails `pulumi up` and, with `id` and `properties`, records what the servers run now (the
+ * dynamic-provider shim turns it into a partial failure). The CLI prints a partial failure's `reasons`, not its
+ * message, so the report goes in both. A plain Error with fields: a class extending Error loses its message when
+ * the provider is serialized.
+ */
 function partialFailure(message: string, id: string, properties: object): Error {
-  // A plain Error with fields, not a subclass: the serialized form of a class extending Error loses its message.
-  return Object.assign(new Error(message), { id, properties });
+  return Object.assign(new Error(message), { id, properties, reasons: [message] });
 }
 
 /**
@@ -243,12 +249,13 @@ async function apply(
       onEvent: (event) => {
         // The plan made at the start: skip it when `diff` just printed the same text.
         if (event.kind === "info" && event.step === undefined && event.message === shown) {
-          console.log("(the plan is as shown above)");
+          progress("(the plan is as shown above)");
           return;
         }
-        console.log(engine.formatEvent(event));
+        progress(engine.formatEvent(event));
       },
     });
+    await progressShown();
     const record = (lastReport: LastReport): RollingUpgradeOutputs => plain({ ...inputs, ...outcome.seen, lastReport });
     // After a halt, a refusal or a stop, the state keeps the inputs last applied (so the next diff still sees the
     // change), with what the servers run now. The secrets are the new inputs': Pulumi marks outputs secret by them.

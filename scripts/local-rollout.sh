@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# THE main job on a fresh clone: the local stack (3 nats-server processes on this machine) comes up at the oldest
-# pinned version, a version bump shows its per-member plan in `pulumi preview`, and `pulumi up` performs the rolling
-# upgrade with live progress; the final state and report are printed.
+# THE main job on a fresh clone: a local cluster (3 nats-server processes on this machine, the layout of
+# stacks/Pulumi.local.yaml) comes up at the oldest pinned version, a version bump shows its per-member plan in
+# `pulumi preview`, and `pulumi up` performs the rolling upgrade with live progress; the final state and report are
+# printed.
 #
-# Re-runnable: a second run finds the stack; if the cluster already runs the newer version it is first rolled back
-# to the older one (a downgrade goes the same safe path), so every run shows the same upgrade.
-# Without a Pulumi engine (PULUMI_ENGINE_STATUS not "ok") it drives the same RollingUpgrade provider code directly
-# (dist/scripts/local-rollout-direct.js) and says so.
+# It runs its own stack, `local-demo`, whose file (stacks/Pulumi.local-demo.yaml, ignored by git) is made from the
+# committed local one, so the version bump never edits a tracked file: `git status` stays clean.
+# Re-runnable: a second run finds the stack; if the cluster already runs the newer version it is first rolled back to
+# the older one (a downgrade goes the same safe path), so every run shows the same upgrade.
+# Without a Pulumi engine (PULUMI_ENGINE_STATUS not "ok") it drives the same engine through its command line
+# (dist/cli/nats-rollout.js, on the same stack file) and says so.
 #
 # Environment: NATS_CLUSTER_CACHE (tool cache, default ~/.cache/nats-cluster), PULUMI_BACKEND_URL (default a file
-# backend in .state/pulumi), PULUMI_CONFIG_PASSPHRASE (default a local demo passphrase: the local stack holds no
+# backend in .state/pulumi), PULUMI_CONFIG_PASSPHRASE (default a local demo passphrase: the demo stack holds no
 # secret unless you add one).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+stack=local-demo
 say() { printf '\n\033[1m[local-rollout] %s\033[0m\n' "$*"; }
 
 say "provisioning (idempotent): Node.js, npm packages, nats-server binaries, the Pulumi engine"
@@ -31,9 +35,26 @@ new="${pinned[${#pinned[@]}-1]}"
 say "building the TypeScript (the provider require()s the engine's compiled JavaScript in dist/)"
 npm run --silent build
 
+# The demo's own stack file: the committed local layout, first time only (later runs keep what the demo changed).
+stack_file="$repo/stacks/Pulumi.$stack.yaml"
+if [ ! -f "$stack_file" ]; then
+  {
+    echo "# Made by scripts/local-rollout.sh from stacks/Pulumi.local.yaml (ignored by git); the demo bumps its version."
+    cat "$repo/stacks/Pulumi.local.yaml"
+  } >"$stack_file"
+fi
+
 if [ "${PULUMI_ENGINE_STATUS:-}" != "ok" ] || ! command -v pulumi >/dev/null; then
-  say "no Pulumi engine here (${PULUMI_ENGINE_STATUS:-pulumi not on PATH}): running the same RollingUpgrade provider directly"
-  exec node "$repo/dist/scripts/local-rollout-direct.js" "$old" "$new"
+  say "no Pulumi engine here (${PULUMI_ENGINE_STATUS:-pulumi not on PATH}): the same engine through its command line"
+  cli=(node "$repo/dist/cli/nats-rollout.js")
+  say "1/3 the cluster at nats-server $old"
+  "${cli[@]}" rollout --stack-file "$stack_file" --version "$old"
+  say "2/3 the plan for $new"
+  "${cli[@]}" plan --stack-file "$stack_file" --version "$new"
+  say "3/3 the rolling upgrade to $new"
+  "${cli[@]}" rollout --stack-file "$stack_file" --version "$new"
+  echo "To stop it: node dist/cli/nats-rollout.js stop --stack-file $stack_file"
+  exit 0
 fi
 
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$repo/.state/pulumi}"
@@ -50,20 +71,9 @@ export PULUMI_NODEJS_TRANSPILE_ONLY=true
 run() { printf '\n\033[36m$ %s\033[0m\n' "$*"; "$@"; }
 
 say "pulumi $(pulumi version), state in $PULUMI_BACKEND_URL"
-run pulumi stack select --create local --non-interactive
+run pulumi stack select --create "$stack" --non-interactive
 
-# A re-run: make the state match the servers first (they may have stopped, or run the newer version already).
-if pulumi stack export --non-interactive 2>/dev/null | grep -q ':RollingUpgrade::'; then
-  say "the stack exists from an earlier run: refreshing it from what the servers report"
-  run pulumi refresh --yes --non-interactive --skip-preview
-  current="$(pulumi stack output versions --json --non-interactive 2>/dev/null || echo '{}')"
-  echo "servers now: $current"
-  if printf '%s' "$current" | grep -q "\"$new\""; then
-    say "the cluster runs $new from an earlier run: rolling it back to $old first (a downgrade takes the same safe path)"
-  fi
-fi
-
-say "1/4 the cluster at nats-server $old: \`pulumi up\` (first run: 3 members come up; re-run: back to $old if needed)"
+say "1/4 the cluster at nats-server $old: \`pulumi up\` (first run: 3 members start; a re-run heals and rolls back to $old if needed)"
 run pulumi config set nats-cluster:version "$old" --non-interactive
 run pulumi up --yes --non-interactive
 
@@ -77,15 +87,14 @@ run pulumi up --yes --non-interactive
 say "4/4 the final state and report"
 run pulumi stack output --json --non-interactive
 
-cat <<EOF
+cat <<EOT
 
-[local-rollout] done: the local cluster runs nats-server $new. stacks/Pulumi.local.yaml now says version $new, as
-after any operator's bump (plus the encryptionsalt line Pulumi adds for the stack's passphrase); the next run of this
-script rolls the cluster back to $old first, then upgrades it again.
-  clients:   nats://127.0.0.1:4222, nats://127.0.0.1:4333, nats://127.0.0.1:4555
+[local-rollout] done: the local cluster runs nats-server $new (stack $stack; its file $stack_file is
+ignored by git). The next run of this script rolls the cluster back to $old first, then upgrades it again.
+  clients:   $(pulumi stack output clientUrl --non-interactive 2>/dev/null || echo "nats://127.0.0.1:4222,…")
   try:       pulumi config set nats-cluster:version $old && pulumi preview    (a downgrade plan)
-To tear it down (stops every nats-server process and removes .state/local/servers):
+To tear it down (stops every nats-server process of the demo and removes its directories):
   source ${NATS_CLUSTER_CACHE:-$HOME/.cache/nats-cluster}/env.sh
   export PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL PULUMI_CONFIG_PASSPHRASE=$passphrase_hint
-  pulumi destroy --yes --stack local
-EOF
+  pulumi destroy --yes --stack $stack
+EOT

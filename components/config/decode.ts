@@ -463,6 +463,9 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
     for (const problem of platform.requiredSecrets?.(platformSettings) ?? []) {
       if (raw[problem.key] === undefined) p.add(problem.key, problem.message);
     }
+    for (const refused of platform.refusedKeys ?? []) {
+      if (raw[refused.key] !== undefined) p.add(refused.key, refused.message);
+    }
   }
 
   const config: StackConfig = {

@@ -85,6 +85,11 @@ export interface ClusterPlatform<Settings = unknown, Shared = unknown> {
   readonly secretKeys?: ReadonlyArray<string>;
   /** Secret keys these settings need, as the problem to report when one is missing. */
   requiredSecrets?(settings: Settings): ReadonlyArray<{ readonly key: string; readonly message: string }>;
+  /**
+   * Core keys (`nats-cluster:<key>`) this platform cannot honour yet, each with the reason: set, they fail decoding
+   * (`pulumi preview`) before anything is created.
+   */
+  readonly refusedKeys?: ReadonlyArray<{ readonly key: string; readonly message: string }>;
   /** Decode `nats-cluster:<name>` (raw is undefined when the block is absent); problems go under that key. */
   decodeSettings(raw: unknown, p: Problems, context: DecodeContext): Settings;
   /**

@@ -154,6 +154,8 @@ class Run {
   private surgeVersion?: string;
   private readonly surgeTimes: { readyMs?: number; drainMs?: number } = {};
   private readonly watch?: TrafficWatch;
+  /** The traffic watch runs from pre-flight on; a run without one (a recovery only) reports no client figures. */
+  private watching = false;
   /** Per member being changed: what it ran before (for a rollback). */
   private previous?: { version: string; configText?: string };
 
@@ -180,6 +182,7 @@ class Run {
         await this.preflight(view);
         await this.watch
           ?.start()
+          .then(() => (this.watching = true))
           .catch((err) => ctx.log.emit({ kind: "warning", message: `traffic watch not started: ${err}` }));
         return view;
       case "surge-up": {
@@ -189,8 +192,9 @@ class Run {
         try {
           this.surgeTimes.readyMs = await surgeUp(ctx, inView, this.surgeVersion);
         } catch (err) {
-          // No member was touched yet: take the surge server away again before halting.
-          if (err instanceof StepFailure) await surgeDown(ctx).catch(() => undefined);
+          // No member was touched yet: take the surge server (and any VM launched for it) away again, whatever
+          // failed, so no half-started surge host is left for the next run to adopt.
+          await surgeDown(ctx).catch(() => undefined);
           throw err;
         }
         return inView;
@@ -313,7 +317,7 @@ class Run {
     result: RolloutReport["result"],
     extra: Pick<RolloutReport, "halt" | "interrupted"> = {},
   ): Promise<RolloutReport> {
-    const clientImpact = await this.watch?.stop().catch(() => undefined);
+    const clientImpact = this.watching ? await this.watch?.stop().catch(() => undefined) : undefined;
     const surge = this.ctx.spec.surge;
     const surgeRemoved = !(await this.ctx.driver.isRunning(surge).catch(() => true));
     return {

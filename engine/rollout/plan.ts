@@ -66,7 +66,8 @@ function recoveryOf(spec: ClusterSpec, m: ObservedServer): PlannedStep {
   return {
     kind: "recover-member",
     server: m.name,
-    from: m.installedVersion,
+    // Shown as "from → to" only when it had another version installed.
+    from: m.installedVersion !== spec.version ? m.installedVersion : undefined,
     to: spec.version,
     reason: m.installedVersion
       ? `found down (${m.error ?? "not running"}): start it again at ${spec.version}, through the gates`

@@ -3,11 +3,15 @@
  * only with mocks: the resources' inputs and options are what is checked, not how AWS would take them.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterSecurityGroup } from "../../components/aws/security-group";
-import { NatsInstanceProfile } from "../../components/aws/instance-profile";
-import { AwsMemberHost, createAwsMemberHost } from "../../components/aws/member-host";
-import { SurgeLaunchTemplate } from "../../components/aws/surge-template";
-import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../engine/hosts/aws-paths";
+import { ClusterSecurityGroup } from "../../components/platforms/aws/security-group";
+import { NatsInstanceProfile } from "../../components/platforms/aws/instance-profile";
+import { AwsMemberHost, createAwsMemberHost } from "../../components/platforms/aws/member-host";
+import { SurgeLaunchTemplate } from "../../components/platforms/aws/surge-template";
+import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../engine/hosts/aws/names";
+import { instanceTypeRefusal } from "../../components/platforms/aws/member-host";
+import { platform as awsPlatform } from "../../components/platforms/aws";
+import { RULE_DESCRIPTION } from "../../components/platforms/aws/security-group";
+import { Problems } from "../../components/config/values";
 import { ServerEndpoint } from "../../engine/spec";
 
 type Props = Record<string, unknown>;
@@ -18,7 +22,18 @@ interface Recorded {
 }
 
 const resources: Recorded[] = [];
-const calls: Array<{ token: string; inputs: Props }> = [];
+const calls: Array<{ token: string; inputs: Props; provider?: string }> = [];
+/** What EC2 would have refused, as the mock's newResource saw it (the real API fails the registration). */
+const rejected: string[] = [];
+/** The provider reference each resource was registered with. */
+const providerOf = new Map<string, string | undefined>();
+/** EC2's rule (and group) description character set, as documented: a-zA-Z0-9. _-:/()#,@[]+=&;{}!$* */
+const EC2_DESCRIPTION = /^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]*$/;
+const SG_TYPES = [
+  "aws:ec2/securityGroup:SecurityGroup",
+  "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+  "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+];
 /** Resource options as the SDK saw them, captured by a transformation on each component (children inherit it). */
 const options = new Map<string, pulumi.CustomResourceOptions>();
 
@@ -26,10 +41,21 @@ pulumi.runtime.setMocks(
   {
     newResource(args: pulumi.runtime.MockResourceArgs) {
       resources.push({ type: args.type, name: args.name, inputs: args.inputs as Props });
+      providerOf.set(args.name, args.provider);
+      const description = args.inputs.description;
+      if (SG_TYPES.includes(args.type) && typeof description === "string" && !EC2_DESCRIPTION.test(description)) {
+        // EC2: "InvalidParameterValue: Invalid rule description. Valid descriptions are strings less than 256
+        // characters from the following set: a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*"
+        rejected.push(`${args.name}: ${description}`);
+        throw new Error(`InvalidParameterValue: Invalid rule description (${args.name})`);
+      }
       const extra: Props = {};
       if (args.type === "aws:ec2/instance:Instance") {
         extra.privateIp = args.inputs.privateIp ?? `10.0.1.${resources.filter((r) => r.type === args.type).length + 9}`;
         extra.availabilityZone = "eu-west-1a";
+        // What the state says an existing member runs (an instance-type change is ignored for it): see `existing`.
+        const was = existingInstanceTypes.get(args.name);
+        if (was) extra.instanceType = was;
       }
       if (args.type === "aws:ec2/launchTemplate:LaunchTemplate") extra.latestVersion = 1;
       if (args.type === "aws:iam/instanceProfile:InstanceProfile") extra.name = `${args.name}-name`;
@@ -37,7 +63,9 @@ pulumi.runtime.setMocks(
       return { id: `${args.name}-id`, state: { ...args.inputs, ...extra } };
     },
     call(args: pulumi.runtime.MockCallArgs) {
-      calls.push({ token: args.token, inputs: args.inputs as Props });
+      calls.push({ token: args.token, inputs: args.inputs as Props, provider: args.provider });
+      if (args.token === "aws:ec2/getSubnet:getSubnet")
+        return { id: args.inputs.id, availabilityZone: "eu-west-1a", vpcId: "vpc-0abc" };
       if (args.token === "aws:ec2/getAmi:getAmi")
         return { id: "ami-0123456789abcdef0", name: "al2023-ami-2023.6.20250107.0-kernel-6.1-x86_64" };
       if (args.token === "aws:index/getPartition:getPartition") return { partition: "aws", dnsSuffix: "amazonaws.com" };
@@ -48,6 +76,9 @@ pulumi.runtime.setMocks(
   "dev",
   false,
 );
+
+/** Instance name → the type its (mocked) state reports, as for members created with another type. */
+const existingInstanceTypes = new Map<string, string>();
 
 const capture: pulumi.ResourceTransformation = (args) => {
   options.set(args.name, args.opts);
@@ -141,6 +172,54 @@ describe("AwsMemberHost", () => {
   it("ignores userData and ami changes, so a version bump or a newer AMI never stops or replaces a member", () => {
     for (const name of ["nats-dev-n1-instance", "nats-dev-n2-instance", "nats-dev-n3-instance"]) {
       expect(options.get(name)?.ignoreChanges).toEqual(expect.arrayContaining(["userData", "ami"]));
+    }
+  });
+
+  it("never moves, replaces in parallel or resizes a member because of a config edit", () => {
+    for (const n of ["n1", "n2", "n3"]) {
+      const instance = options.get(`nats-dev-${n}-instance`);
+      // The subnet it was created in, whatever aws.subnetIds says later; the type unless it is its turn.
+      expect(instance?.ignoreChanges).toEqual(expect.arrayContaining(["subnetId", "instanceType"]));
+      // A replacement deletes the old instance first: /dev/sdf, a pinned IP and the volume are its until then.
+      expect(instance?.deleteBeforeReplace).toBe(true);
+      expect(options.get(`nats-dev-${n}-jetstream-attachment`)?.deleteBeforeReplace).toBe(true);
+      // The data volume keeps its zone, stays in AWS when Pulumi would delete it, and is snapshotted if deleted.
+      const volume = options.get(`nats-dev-${n}-jetstream`);
+      expect(volume?.ignoreChanges).toEqual(["availabilityZone"]);
+      expect(volume?.retainOnDelete).toBe(true);
+      expect(
+        ofType("aws:ebs/volume:Volume").find((v) => v.name === `nats-dev-${n}-jetstream`)?.inputs.finalSnapshot,
+      ).toBe(true);
+    }
+  });
+
+  it("refuses an instance-type change of existing members, except the one being resized", () => {
+    expect(instanceTypeRefusal("n1", "t3.small", "t3.small", false)).toBeUndefined();
+    expect(instanceTypeRefusal("n1", undefined, "m6i.large", false)).toBeUndefined(); // a new member
+    expect(instanceTypeRefusal("n1", "t3.small", "m6i.large", true)).toBeUndefined(); // its turn
+    expect(instanceTypeRefusal("n1", "t3.small", "m6i.large", false)).toMatch(
+      /^n1: aws\.instanceType t3\.small → m6i\.large refused: the instance would be stopped and started together with every other member, outside the rollout\. Resize members one at a time: set nats-cluster:aws\.resizeMember to n1/,
+    );
+  });
+
+  it("finds the data volume by its id (/dev/disk/by-id) in the user data: the volume comes first", () => {
+    const n1 = ofType("aws:ec2/instance:Instance").find((i) => i.name === "nats-dev-n1-instance");
+    expect(String(n1?.inputs.userData)).toContain(
+      "'/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_natsdevn1jetstreamid' '/dev/sdf' '/dev/xvdf'",
+    );
+  });
+
+  it("creates each member's config parameter, so destroy removes it with the member (no config in state)", () => {
+    const params = ofType("aws:ssm/parameter:Parameter").filter((p) => p.name.startsWith("nats-dev-n"));
+    expect(params.map((p) => p.inputs.name).sort()).toEqual([
+      "/nats-cluster/nats-dev/n1/nats.conf",
+      "/nats-cluster/nats-dev/n2/nats.conf",
+      "/nats-cluster/nats-dev/n3/nats.conf",
+    ]);
+    for (const param of params) {
+      expect(param.inputs).toMatchObject({ type: "SecureString", valueWoVersion: 1 });
+      expect(param.inputs.value).toBeUndefined();
+      expect(options.get(param.name)?.ignoreChanges).toEqual(expect.arrayContaining(["valueWo", "tier"]));
     }
   });
 
@@ -290,6 +369,23 @@ describe("ClusterSecurityGroup", () => {
     expect(egress[0].inputs).toMatchObject({ ipProtocol: "-1", cidrIpv4: "0.0.0.0/0" });
   });
 
+  it("gives every rule a description EC2 accepts (the cluster rule once had an apostrophe: EC2 rejected it)", () => {
+    expect(rejected).toEqual([]);
+    const described = resources.filter((r) => SG_TYPES.includes(r.type));
+    expect(described.length).toBeGreaterThan(5);
+    for (const r of described) expect(String(r.inputs.description)).toMatch(RULE_DESCRIPTION);
+    expect(RULE_DESCRIPTION.test("NATS routes between the cluster's servers only")).toBe(false);
+  });
+
+  it("makes the egress rule and the default ports' rules dependencies of the group id the instances take", async () => {
+    const deps = await (
+      sg.securityGroupId as unknown as { allResources(): Promise<Set<pulumi.Resource>> }
+    ).allResources();
+    const urns = await Promise.all([...deps].map((r) => valueOf(r.urn)));
+    expect(urns.some((u) => u.endsWith("::nats-dev-egress-all"))).toBe(true);
+    expect(urns.some((u) => u.endsWith("::nats-dev-cluster-self"))).toBe(true);
+  });
+
   it("refuses a bad CIDR or no admin CIDR, naming the field", () => {
     expect(
       () => new ClusterSecurityGroup("bad1", { vpcId: "v", clientCidrs: ["10.0.0.0/33"], adminCidrs: ADMIN_CIDRS }),
@@ -313,6 +409,15 @@ describe("NatsInstanceProfile", () => {
     });
     expect(policy.Statement[1].Action).toEqual(["kms:Decrypt"]);
     expect(await valueOf(profile.instanceProfileName)).toBe("nats-dev-profile-name");
+  });
+
+  it("gives the instances a profile name that carries both policies as dependencies (no boot before them)", async () => {
+    const deps = await (
+      profile.instanceProfileName as unknown as { allResources(): Promise<Set<pulumi.Resource>> }
+    ).allResources();
+    const urns = await Promise.all([...deps].map((r) => valueOf(r.urn)));
+    expect(urns.some((u) => u.endsWith("::nats-dev-ssm-core"))).toBe(true);
+    expect(urns.some((u) => u.endsWith("::nats-dev-read-configs"))).toBe(true);
   });
 });
 
@@ -347,5 +452,136 @@ describe("SurgeLaunchTemplate", () => {
   it("creates no instance and no volume for the surge server: the driver launches it during a rollout", () => {
     expect(ofType("aws:ec2/instance:Instance").some((i) => i.name.includes("surge"))).toBe(false);
     expect(ofType("aws:ebs/volume:Volume").some((v) => v.name.includes("surge"))).toBe(false);
+  });
+});
+
+describe("the aws platform (createShared, createMemberHost, driverInputs)", () => {
+  class Parent extends pulumi.ComponentResource {
+    constructor(name: string) {
+      super("test:index:Parent", name, {}, { transformations: [capture] });
+    }
+  }
+  const decodeAws = (raw: Record<string, unknown>) => {
+    const p = new Problems([]);
+    const settings = awsPlatform.decodeSettings(
+      {
+        region: "eu-central-1",
+        vpcId: "vpc-0abc",
+        subnetIds: ["subnet-0a", "subnet-0b"],
+        clientCidrs: ["10.0.0.0/16"],
+        adminCidr: "203.0.113.10/32",
+        ...raw,
+      },
+      p,
+      { stack: "dev", projectDir: "/tmp" },
+    );
+    return { settings, problems: p.list };
+  };
+  const facts = {
+    stack: "dev",
+    clusterName: "plat",
+    version: "2.14.9",
+    jetstream: true,
+    members: [
+      { name: "plat-1", clientPort: 4222, clusterPort: 6222, monitorPort: 8222 },
+      // A member with ports of its own: the group gets rules for them.
+      { name: "plat-2", clientPort: 4333, clusterPort: 6333, monitorPort: 8333 },
+    ],
+    surge: { name: "plat-surge", host: "10.0.1.250", clientPort: 4222, clusterPort: 6222, monitorPort: 8222 },
+    stopTimeoutSeconds: 200,
+  };
+  let settingsSeen: Record<string, unknown>;
+
+  beforeAll(async () => {
+    const { settings, problems } = decodeAws({
+      profile: "ops",
+      arch: "arm64",
+      keyName: "ops-key",
+      releaseBaseUrl: "https://mirror.example.com/nats-server",
+      instanceType: "m7g.large",
+      resizeMember: "plat-2",
+      retainDataVolumes: false,
+    });
+    expect(problems).toEqual([]);
+    const parent = new Parent("plat");
+    const shared = awsPlatform.createShared("plat", facts, settings, undefined, parent);
+    const members = facts.members.map((m, i) => ({
+      placement: m,
+      host: awsPlatform.createMemberHost(`plat-${m.name}`, m, i, { facts, settings, shared }, parent),
+    }));
+    const driver = awsPlatform.driverInputs(facts, settings, shared, members);
+    settingsSeen = await valueOf(pulumi.output(driver.settings));
+    await settle();
+  });
+
+  it("creates every resource and makes every lookup through one explicit provider of the stack's region and profile", () => {
+    const provider = resources.find((r) => r.type === "pulumi:providers:aws" && r.name === "plat-aws");
+    expect(provider?.inputs).toMatchObject({ region: "eu-central-1", profile: "ops" });
+    const mine = resources.filter((r) => r.name.startsWith("plat-") && r.type.startsWith("aws:"));
+    expect(mine.length).toBeGreaterThan(15);
+    for (const r of mine)
+      expect(`${r.name}: ${providerOf.get(r.name)}`).toMatch(/pulumi:providers:aws::plat-aws::plat-aws-id$/);
+    const lookups = calls.filter((c) => c.provider?.includes("::plat-aws::"));
+    expect(lookups.map((c) => c.token)).toEqual(
+      expect.arrayContaining([
+        "aws:ec2/getAmi:getAmi",
+        "aws:ec2/getSubnet:getSubnet",
+        "aws:index/getPartition:getPartition",
+      ]),
+    );
+  });
+
+  it("hands the driver the same region and profile, the stop timeout, the arch, the mirror and the volumes", () => {
+    expect(settingsSeen).toMatchObject({
+      region: "eu-central-1",
+      profile: "ops",
+      clusterName: "plat",
+      instanceIds: { "plat-1": "plat-plat-1-host-instance-id", "plat-2": "plat-plat-2-host-instance-id" },
+      surge: { launchTemplateId: "plat-surge-lt-id", subnetId: "subnet-0a" },
+      arch: "arm64",
+      releaseBaseUrl: "https://mirror.example.com/nats-server",
+      stopTimeoutSeconds: 200,
+      volumeIds: { "plat-1": "plat-plat-1-host-jetstream-id", "plat-2": "plat-plat-2-host-jetstream-id" },
+    });
+  });
+
+  it("wires arch (Graviton), keyName and the release mirror into members and the surge template", () => {
+    const instances = resources.filter((r) => r.type === "aws:ec2/instance:Instance" && r.name.startsWith("plat-"));
+    for (const i of instances) {
+      expect(i.inputs).toMatchObject({ keyName: "ops-key", instanceType: "m7g.large" });
+      expect(String(i.inputs.userData)).toContain("nats_url='https://mirror.example.com/nats-server/v2.14.9'");
+      expect(String(i.inputs.userData)).toContain("linux-arm64.tar.gz");
+    }
+    const template = resources.find((r) => r.name === "plat-surge-lt");
+    expect(template?.inputs).toMatchObject({ keyName: "ops-key", instanceType: "m7g.large" });
+    const userData = Buffer.from(String(template?.inputs.userData), "base64").toString("utf8");
+    expect(userData).toContain("nats_url='https://mirror.example.com/nats-server/v2.14.9'");
+    expect(calls.some((c) => c.token === "aws:ec2/getAmi:getAmi" && JSON.stringify(c.inputs).includes("arm64"))).toBe(
+      true,
+    );
+  });
+
+  it("opens a member's own ports in the security group (they were hard-wired to 4222/6222/8222)", () => {
+    const rules = resources.filter(
+      (r) => r.type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule" && r.name.startsWith("plat-sg-"),
+    );
+    const ports = rules.map((r) => r.inputs.fromPort).sort();
+    expect(ports).toEqual([4222, 4222, 4333, 4333, 6222, 6333, 8222, 8333]);
+    expect(rules.find((r) => r.name === "plat-sg-cluster-p6333-self")?.inputs.referencedSecurityGroupId).toBe(
+      "plat-sg-sg-id",
+    );
+  });
+
+  it("lets only the member named by resizeMember take a new instance type; volumes follow retainDataVolumes", () => {
+    expect(options.get("plat-plat-1-host-instance")?.ignoreChanges).toContain("instanceType");
+    expect(options.get("plat-plat-2-host-instance")?.ignoreChanges).not.toContain("instanceType");
+    expect(options.get("plat-plat-1-host-jetstream")?.retainOnDelete).toBe(false);
+  });
+
+  it("refuses TLS on aws at decode time, and a bad arch or mirror URL", () => {
+    expect(awsPlatform.refusedKeys?.map((r) => r.key)).toEqual(["tls"]);
+    expect(awsPlatform.refusedKeys?.[0].message).toMatch(/nothing puts the certificate and key files on the EC2 hosts/);
+    const { problems } = decodeAws({ arch: "x86", releaseBaseUrl: "ftp://mirror" });
+    expect(problems.map((p) => p.key)).toEqual(["aws.arch", "aws.releaseBaseUrl"]);
   });
 });

@@ -3,11 +3,15 @@
  * driver sends (real SDK command objects, recorded with their inputs), with a tiny simulation of each instance
  * (is nats-server running, which binary the symlink points at, the config file and its write-time record).
  * It interprets the driver's scripts by their distinctive lines, so a script that loses them fails the tests.
+ * Where the real API is eventually consistent or validates, the fake does too: a fresh instance is unknown to
+ * DescribeInstances for a while and to SSM until its agent registers (SendCommand: InvalidInstanceId), and an
+ * address another workload holds makes RunInstances fail with InvalidIPAddress.InUse.
  * Nothing here talks to AWS.
  */
 import { createHash } from "node:crypto";
 import type {
   DescribeInstancesCommandInput,
+  DescribeNetworkInterfacesCommandInput,
   RunInstancesCommandInput,
   TerminateInstancesCommandInput,
 } from "@aws-sdk/client-ec2";
@@ -19,7 +23,7 @@ import type {
   PutParameterCommandInput,
   SendCommandCommandInput,
 } from "@aws-sdk/client-ssm";
-import { AwsSdkClient } from "../../engine/hosts/aws-sdk";
+import { AwsSdkClient } from "../../engine/hosts/aws/sdk";
 
 /** How a command ends: the statuses GetCommandInvocation reports in turn (the last one sticks), and its output. */
 export interface Outcome {
@@ -33,23 +37,66 @@ export interface Outcome {
 export class FakeHost {
   running = false;
   link = "";
+  /** Versions staged (downloaded and verified) on the host. */
+  readonly staged = new Set<string>();
   config?: string;
   meta?: { version: number; sha256: string };
-  /** After a lame duck, how many status checks still see the process draining. */
+  /** After a lame duck, how many status checks (or seconds of a waiting command) still see the process draining. */
   drainChecks = 2;
+  /** How many waitForExit commands reached the host. */
+  waitCommands = 0;
   private drainLeft?: number;
   pid = 4242;
+  /** How the first boot's host preparation ended (`/var/lib/nats-cluster/boot-status`). */
+  bootStatus = "done";
+  /** The stage's download fails (no route to the release server, say). */
+  downloadFails = false;
+  /** systemd's TimeoutStopSec as the stop-timeout drop-in last set it. */
+  stopTimeoutSeconds?: number;
+  /** What happened on the host, in order: `stage 2.15.2`, `activate 2.15.2`, `lame-duck`, `start`, `prepare`, … */
+  readonly events: string[] = [];
 
   /** What the agent does with a script. */
   execute(script: string, params: Map<string, string[]>): Outcome {
     const ok = (stdout: string): Outcome => ({ statuses: ["InProgress", "Success"], stdout, responseCode: 0 });
     const fail = (stderr: string): Outcome => ({ statuses: ["InProgress", "Failed"], stderr, responseCode: 1 });
     const mainPid = () => (this.running ? this.pid : 0);
+    if (script.includes("nats-cluster host preparation done")) {
+      // The host preparation again over SSM (user, volume, unit; no binary).
+      this.events.push("prepare");
+      this.bootStatus = "done";
+      return ok("nats-cluster host preparation done\n");
+    }
+    // The stop-timeout drop-in travels in front of the lame-duck and start scripts, in the same command.
+    const dropIn = /^TimeoutStopSec=(\d+)$/m.exec(script);
+    if (dropIn && script.includes("stop_timeout=updated")) {
+      this.stopTimeoutSeconds = Number(dropIn[1]);
+      this.events.push(`stop-timeout ${dropIn[1]}`);
+    }
     if (script.includes("nats_ver=")) {
-      const version = /nats_ver='([^']+)'/.exec(script)?.[1];
+      const version = /nats_ver='([^']+)'/.exec(script)?.[1] ?? "";
       const dir = /nats_dir='([^']+)'/.exec(script)?.[1];
+      if (script.includes("nats_url=")) {
+        // Stage: download and verify beside the active binary; the link is not touched.
+        const url = /nats_url='([^']+)'/.exec(script)?.[1];
+        if (this.downloadFails) {
+          this.events.push(`stage ${version} failed`);
+          return fail(
+            `stage nats-server v${version}: download of ${url}/nats-server-v${version}-linux-amd64.tar.gz failed`,
+          );
+        }
+        this.staged.add(version);
+        this.events.push(`stage ${version}`);
+        return ok(`staged=${dir}/nats-server-${version}\n`);
+      }
+      if (!this.staged.has(version)) return fail(`nats-server v${version} is not staged in ${dir}: stage it first`);
       this.link = `${dir}/nats-server-${version}`;
+      this.events.push(`activate ${version}`);
       return ok(`nats-server v${version} installed: ${dir}/nats-server -> ${this.link}\n`);
+    }
+    if (script.includes("cloud_init_exit=")) {
+      if (this.bootStatus === "done") return ok("cloud_init_exit=0\nboot=done\n");
+      return ok(`cloud_init_exit=1\nboot=failed\nboot_error=${this.bootStatus.replace(/^failed: /, "")}\n`);
     }
     if (script.includes("aws ssm get-parameter")) {
       // The instance role fetches the exact parameter version named in the script.
@@ -74,11 +121,13 @@ export class FakeHost {
     if (script.includes("lame_duck=requested")) {
       if (!this.running) return fail("nats-server is not running: no lame duck to start");
       this.drainLeft = this.drainChecks;
+      this.events.push("lame-duck");
       return ok("lame_duck=requested\n");
     }
     if (script.includes("systemctl start")) {
       if (this.config === undefined) return fail("no config at /etc/nats/nats.conf: write it before starting");
       this.running = true;
+      this.events.push("start");
       return ok(`main_pid=${this.pid}\n`);
     }
     if (script.includes("active_state=")) {
@@ -91,9 +140,20 @@ export class FakeHost {
       const state = this.running ? (this.drainLeft !== undefined ? "deactivating" : "active") : "inactive";
       return ok(`main_pid=${mainPid()}\nactive_state=${state}\n`);
     }
+    if (script.includes("echo exited=yes")) {
+      // One command that waits on the host for up to its `-lt <seconds>`: drainChecks counts seconds here.
+      const seconds = Number(/-lt (\d+) \]/.exec(script)?.[1] ?? "1");
+      this.waitCommands++;
+      if (this.drainLeft !== undefined) {
+        if (this.drainLeft <= seconds) {
+          this.running = false;
+          this.drainLeft = undefined;
+        } else this.drainLeft -= seconds;
+      }
+      return ok(`exited=${this.running ? "no" : "yes"}\n`);
+    }
     if (script.includes("--signal reload=")) return ok("reload=sent\n");
     if (script.includes("readlink")) return ok(`link=${this.link}\n`);
-    if (script.includes("cloud-init status")) return ok("status: done\nboot=done\n");
     if (script.includes("config=removed")) {
       this.config = undefined;
       this.meta = undefined;
@@ -112,6 +172,19 @@ interface FakeInstance {
   readonly launched: Date;
   /** Describe calls before a pending instance runs or a terminating one is gone. */
   settle: number;
+  /**
+   * SSM calls about it (DescribeInstanceInformation, SendCommand) before its agent is registered: until then
+   * SendCommand answers InvalidInstanceId and DescribeInstanceInformation lists nothing, as for a fresh instance.
+   */
+  registerAfter: number;
+  /** DescribeInstances calls before EC2 lists it at all (InvalidInstanceID.NotFound by id, absent from filters). */
+  invisibleFor: number;
+}
+
+/** Options of a simulated instance. */
+export interface InstanceOptions {
+  readonly registerAfter?: number;
+  readonly launched?: Date;
 }
 
 interface Invocation {
@@ -135,18 +208,66 @@ export class FakeAws implements AwsSdkClient {
   private readonly invocations = new Map<string, Invocation>();
   private nextId = 1;
 
-  addMember(instanceId: string): FakeHost {
+  /**
+   * What a fresh launch looks like (RunInstances): EC2 lists it only after `invisibleFor` describes, its agent
+   * registers after `registerAfter` SSM calls, its first boot ends with `bootStatus`.
+   */
+  launchBehaviour: { invisibleFor: number; registerAfter: number; bootStatus: string } = {
+    invisibleFor: 0,
+    registerAfter: 0,
+    bootStatus: "done",
+  };
+  /** Network interfaces of other workloads, by private IP: RunInstances at such an address fails with InUse. */
+  readonly foreignInterfaces = new Map<string, { id: string; description: string; instanceId?: string }>();
+
+  addMember(instanceId: string, options: InstanceOptions = {}): FakeHost {
     const host = new FakeHost();
     this.hosts.set(instanceId, host);
-    this.instances.push({ id: instanceId, state: "running", tags: {}, launched: new Date(0), settle: 0 });
+    this.instances.push({
+      id: instanceId,
+      state: "running",
+      tags: {},
+      launched: options.launched ?? new Date(0),
+      settle: 0,
+      registerAfter: options.registerAfter ?? 0,
+      invisibleFor: 0,
+    });
     return host;
   }
 
-  addTagged(instanceId: string, tags: Record<string, string>, state = "running"): FakeHost {
+  addTagged(
+    instanceId: string,
+    tags: Record<string, string>,
+    state = "running",
+    options: InstanceOptions = {},
+  ): FakeHost {
     const host = new FakeHost();
     this.hosts.set(instanceId, host);
-    this.instances.push({ id: instanceId, state, tags, launched: new Date(1000), settle: 0 });
+    this.instances.push({
+      id: instanceId,
+      state,
+      tags,
+      launched: options.launched ?? new Date(1000),
+      settle: 0,
+      registerAfter: options.registerAfter ?? 0,
+      invisibleFor: 0,
+    });
     return host;
+  }
+
+  instance(id: string): FakeInstance | undefined {
+    return this.instances.find((i) => i.id === id);
+  }
+
+  /** Whether the instance's agent is registered now; each SSM call about it brings a pending registration closer. */
+  private registered(id: string | undefined): boolean {
+    const instance = this.instances.find((i) => i.id === id);
+    if (!instance || instance.state !== "running") return false;
+    if (instance.registerAfter > 0) {
+      instance.registerAfter--;
+      return false;
+    }
+    return true;
   }
 
   sentOf<T>(command: string): T[] {
@@ -188,11 +309,10 @@ export class FakeAws implements AwsSdkClient {
       }
       case "DescribeInstanceInformationCommand": {
         const id = (input as DescribeInstanceInformationCommandInput).Filters?.[0]?.Values?.[0];
-        const instance = this.instances.find((i) => i.id === id);
-        return {
-          InstanceInformationList: instance?.state === "running" ? [{ InstanceId: id, PingStatus: "Online" }] : [],
-        };
+        return { InstanceInformationList: this.registered(id) ? [{ InstanceId: id, PingStatus: "Online" }] : [] };
       }
+      case "DescribeNetworkInterfacesCommand":
+        return this.describeInterfaces(input as DescribeNetworkInterfacesCommandInput);
       case "DescribeInstancesCommand":
         return this.describe(input as DescribeInstancesCommandInput);
       case "RunInstancesCommand":
@@ -214,7 +334,8 @@ export class FakeAws implements AwsSdkClient {
   private sendCommand(input: SendCommandCommandInput): unknown {
     const instanceId = input.InstanceIds?.[0] ?? "";
     const host = this.hosts.get(instanceId);
-    if (!host) throw awsError("InvalidInstanceId");
+    // SSM knows only registered, running instances: anything else is InvalidInstanceId.
+    if (!host || !this.registered(instanceId)) throw awsError("InvalidInstanceId");
     const script = input.Parameters?.commands?.[0] ?? "";
     const outcome = this.override?.(script, instanceId) ?? host.execute(script, this.params);
     const commandId = `cmd-${this.nextId++}`;
@@ -243,7 +364,11 @@ export class FakeAws implements AwsSdkClient {
   }
 
   private describe(input: DescribeInstancesCommandInput): unknown {
-    let found = this.instances;
+    // EC2's eventual consistency: a fresh instance is unknown to DescribeInstances for a while.
+    const invisible = new Set(this.instances.filter((i) => i.invisibleFor > 0).map((i) => i.id));
+    for (const i of this.instances) if (i.invisibleFor > 0) i.invisibleFor--;
+    if (input.InstanceIds?.some((id) => invisible.has(id))) throw awsError("InvalidInstanceID.NotFound");
+    let found = this.instances.filter((i) => !invisible.has(i.id));
     if (input.InstanceIds) {
       found = found.filter((i) => input.InstanceIds?.includes(i.id));
       // Time passes between describes: pending instances come up, terminating ones go.
@@ -279,15 +404,51 @@ export class FakeAws implements AwsSdkClient {
   }
 
   private run(input: RunInstancesCommandInput): unknown {
-    const ip = input.PrivateIpAddress;
-    if (this.instances.some((i) => i.ip === ip && i.state !== "terminated")) throw awsError("InvalidIPAddress.InUse");
+    const ip = input.PrivateIpAddress ?? "";
+    if (this.foreignInterfaces.has(ip) || this.instances.some((i) => i.ip === ip && i.state !== "terminated"))
+      throw awsError("InvalidIPAddress.InUse");
     const id = `i-launched-${this.nextId++}`;
     const tags = Object.fromEntries(
       (input.TagSpecifications?.[0]?.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]),
     );
-    this.instances.push({ id, state: "pending", tags, ip, launched: new Date(), settle: 1 });
-    this.hosts.set(id, new FakeHost());
+    const { invisibleFor, registerAfter, bootStatus } = this.launchBehaviour;
+    this.instances.push({
+      id,
+      state: "pending",
+      tags,
+      ip,
+      launched: new Date(),
+      settle: 1,
+      registerAfter,
+      invisibleFor,
+    });
+    const host = new FakeHost();
+    host.bootStatus = bootStatus;
+    this.hosts.set(id, host);
     return { Instances: [{ InstanceId: id, State: { Name: "pending" } }] };
+  }
+
+  private describeInterfaces(input: DescribeNetworkInterfacesCommandInput): unknown {
+    const ip = input.Filters?.find((f) => f.Name === "addresses.private-ip-address")?.Values?.[0] ?? "";
+    const foreign = this.foreignInterfaces.get(ip);
+    if (foreign) {
+      return {
+        NetworkInterfaces: [
+          {
+            NetworkInterfaceId: foreign.id,
+            Description: foreign.description,
+            Status: foreign.instanceId ? "in-use" : "available",
+            ...(foreign.instanceId ? { Attachment: { InstanceId: foreign.instanceId } } : {}),
+          },
+        ],
+      };
+    }
+    const holder = this.instances.find((i) => i.ip === ip && i.state !== "terminated");
+    return {
+      NetworkInterfaces: holder
+        ? [{ NetworkInterfaceId: `eni-${holder.id}`, Status: "in-use", Attachment: { InstanceId: holder.id } }]
+        : [],
+    };
   }
 }
 

@@ -5,8 +5,8 @@
  */
 import type { RunInstancesCommandInput } from "@aws-sdk/client-ec2";
 import type { PutParameterCommandInput, SendCommandCommandInput } from "@aws-sdk/client-ssm";
-import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../engine/hosts/aws-paths";
-import { SsmCommandError, SsmHostDriver, SsmHostDriverOptions } from "../../engine/hosts/aws-ssm";
+import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../engine/hosts/aws/names";
+import { SsmCommandError, SsmHostDriver, SsmHostDriverOptions } from "../../engine/hosts/aws/ssm-driver";
 import { ServerEndpoint } from "../../engine/spec";
 import { FakeAws } from "./fake-aws";
 
@@ -51,9 +51,11 @@ describe("SsmHostDriver: loading the AWS SDK", () => {
         return jest.requireActual(sdk);
       });
     }
-    let fresh: typeof import("../../engine/hosts/aws-ssm") | undefined;
+    let fresh: typeof import("../../engine/hosts/aws/ssm-driver") | undefined;
     jest.isolateModules(() => {
-      fresh = jest.requireActual<typeof import("../../engine/hosts/aws-ssm")>("../../engine/hosts/aws-ssm");
+      fresh = jest.requireActual<typeof import("../../engine/hosts/aws/ssm-driver")>(
+        "../../engine/hosts/aws/ssm-driver",
+      );
     });
     if (!fresh) throw new Error("module not loaded");
     const aws = new FakeAws();
@@ -76,23 +78,32 @@ describe("SsmHostDriver: loading the AWS SDK", () => {
 });
 
 describe("SsmHostDriver: commands", () => {
-  it("installs through AWS-RunShellScript with the checksum-verified snippet, polling until Success", async () => {
+  it("stages through AWS-RunShellScript with the checksum-verified snippet, then activates with a link switch", async () => {
     const { aws, driver, log } = setup();
-    await driver.install(n1, "2.15.2");
+    await driver.provision(n1);
+    const before = aws.sentOf("GetCommandInvocationCommand").length;
+    await driver.stageBinary(n1, "2.15.2");
 
-    const [send] = aws.sentOf<SendCommandCommandInput>("SendCommandCommand");
+    const send = aws.sentOf<SendCommandCommandInput>("SendCommandCommand").at(-1)!;
     expect(send.DocumentName).toBe("AWS-RunShellScript");
     expect(send.InstanceIds).toEqual([MEMBER_INSTANCES.n1]);
-    expect(send.Comment).toBe("nats-cluster: install nats-server v2.15.2");
+    expect(send.Comment).toBe("nats-cluster: stage nats-server v2.15.2");
     expect(send.Parameters?.executionTimeout).toEqual(["600"]);
     const script = send.Parameters?.commands?.[0] ?? "";
     expect(script).toContain("https://github.com/nats-io/nats-server/releases/download/v2.15.2");
     expect(script).toContain("sha256sum -c");
     expect(script).toContain("nats_dir='/opt/nats'");
+    // The stage never touches the link the running (or restarting) server uses.
+    expect(script).not.toContain("ln -s");
     // InvocationDoesNotExist (retried), InProgress, Success.
-    expect(aws.sentOf("GetCommandInvocationCommand")).toHaveLength(3);
+    expect(aws.sentOf("GetCommandInvocationCommand").length - before).toBe(3);
+    expect(await driver.installedVersion(n1)).toBeUndefined();
+    expect(log).toContain(`n1 (${MEMBER_INSTANCES.n1}): stage nats-server v2.15.2: sent`);
+
+    await driver.activateBinary(n1, "2.15.2");
+    const activate = aws.scripts().find((s) => s.includes("ln -sfn")) ?? "";
+    expect(activate).not.toContain("curl");
     expect(await driver.installedVersion(n1)).toBe("2.15.2");
-    expect(log).toContain(`n1 (${MEMBER_INSTANCES.n1}): install nats-server v2.15.2: sent`);
   });
 
   it("maps each HostDriver method to its command", async () => {
@@ -166,9 +177,13 @@ describe("SsmHostDriver: commands", () => {
   });
 
   it("reports an instance SSM cannot reach", async () => {
-    const { driver } = setup({ instanceIdFor: () => "i-0000000000000dead" });
+    const { driver } = setup({ instanceIdFor: () => "i-0000000000000dead", provisionTimeoutSeconds: 0.2 });
+    await expect(driver.signalReload(n1)).rejects.toThrow(
+      /^n1 \(i-0000000000000dead\): reload the config \(SIGHUP\): SendCommand failed \(InvalidInstanceId/,
+    );
+    // A change first waits for the instance to register, and says what to check when it never does.
     await expect(driver.start(n1)).rejects.toThrow(
-      /^n1 \(i-0000000000000dead\): start nats-server: SendCommand failed \(InvalidInstanceId/,
+      /^n1 \(i-0000000000000dead\): not reachable through SSM before the deadline .*AmazonSSMManagedInstanceCore/,
     );
   });
 });
@@ -244,7 +259,7 @@ describe("SsmHostDriver: configs never in a command, an output or a log line", (
 });
 
 describe("SsmHostDriver: waiting for exit", () => {
-  it("polls isRunning until the process is gone after lame duck", async () => {
+  it("waits on the host with one command per call (not one command per poll) until the process is gone", async () => {
     const { aws, driver } = setup();
     const host = aws.hosts.get(MEMBER_INSTANCES.n1);
     if (!host) throw new Error("no fake host");
@@ -252,10 +267,15 @@ describe("SsmHostDriver: waiting for exit", () => {
     await driver.start(n1);
     host.drainChecks = 3;
     await driver.signalLameDuck(n1);
-    const before = aws.scripts().filter((s) => s.includes("active_state=")).length;
+    const sentBefore = aws.sentOf("SendCommandCommand").length;
     expect(await driver.waitForExit(n1, 5000)).toBe(true);
-    // Three checks still see it draining (unit deactivating, MainPID set), the fourth sees it gone.
-    expect(aws.scripts().filter((s) => s.includes("active_state=")).length - before).toBe(4);
+    // The host drains for 3 s of the 5 s allowed: one command waited for it, inside a deadline that outlasts it.
+    expect(aws.sentOf("SendCommandCommand").length - sentBefore).toBe(1);
+    expect(host.waitCommands).toBe(1);
+    const wait = aws.sentOf<SendCommandCommandInput>("SendCommandCommand").at(-1);
+    expect(wait?.Parameters?.commands?.[0]).toContain("echo exited=yes");
+    expect(Number(wait?.Parameters?.executionTimeout?.[0])).toBeGreaterThan(5);
+    expect(aws.scripts().filter((s) => s.includes("active_state="))).toHaveLength(0);
   });
 
   it("returns false at its timeout while the server is still draining", async () => {
@@ -304,7 +324,8 @@ describe("SsmHostDriver: the surge VM", () => {
     expect(boot.InstanceIds).toEqual([launchedId]);
     expect(boot.Parameters?.commands?.[0]).toContain("cloud-init status --wait");
 
-    await driver.install(surge, "2.15.2");
+    await driver.stageBinary(surge, "2.15.2");
+    await driver.activateBinary(surge, "2.15.2");
     await driver.writeConfig(surge, "server_name: surge\n");
     await driver.start(surge);
     expect(await driver.isRunning(surge)).toBe(true);
@@ -354,5 +375,221 @@ describe("SsmHostDriver: the surge VM", () => {
     expect(aws.sentOf("TerminateInstancesCommand")).toHaveLength(0);
     expect(aws.hosts.get(MEMBER_INSTANCES.n1)?.config).toBeUndefined();
     expect(aws.params.size).toBe(0);
+  });
+});
+
+describe("SsmHostDriver: the binary is staged while the member serves, activated after lame duck", () => {
+  it("a failing download leaves the member running, on its binary, and never in lame duck", async () => {
+    const { aws, driver } = setup();
+    const host = aws.hosts.get(MEMBER_INSTANCES.n1)!;
+    await driver.stageBinary(n1, "2.14.9");
+    await driver.activateBinary(n1, "2.14.9");
+    await driver.writeConfig(n1, "server_name: n1\n");
+    await driver.start(n1);
+    host.events.length = 0;
+    const mark = aws.scripts().length;
+
+    host.downloadFails = true;
+    const error = await driver.stageBinary(n1, "2.15.2").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SsmCommandError);
+    expect((error as Error).message).toContain(
+      "stage nats-server v2.15.2: Failed, exit code 1: stage nats-server v2.15.2: download of " +
+        "https://github.com/nats-io/nats-server/releases/download/v2.15.2/nats-server-v2.15.2-linux-amd64.tar.gz failed",
+    );
+    expect(host.events).toEqual(["stage 2.15.2 failed"]);
+    expect(await driver.isRunning(n1)).toBe(true);
+    expect(await driver.installedVersion(n1)).toBe("2.14.9");
+    // Nothing but the stage (and the status reads above) reached the host: no lame duck, no link switch.
+    expect(
+      aws
+        .scripts()
+        .slice(mark)
+        .some((s) => s.includes("lame_duck=requested") || s.includes("ln -sfn")),
+    ).toBe(false);
+
+    // Once the download works: stage while it serves, then (after lame duck) the link switch, then start.
+    host.downloadFails = false;
+    host.events.length = 0;
+    await driver.stageBinary(n1, "2.15.2");
+    expect(await driver.installedVersion(n1)).toBe("2.14.9");
+    await driver.signalLameDuck(n1);
+    expect(await driver.waitForExit(n1, 5000)).toBe(true);
+    await driver.activateBinary(n1, "2.15.2");
+    await driver.start(n1);
+    expect(host.events).toEqual(["stage 2.15.2", "lame-duck", "activate 2.15.2", "start"]);
+    expect(await driver.installedVersion(n1)).toBe("2.15.2");
+  });
+});
+
+describe("SsmHostDriver: the stop timeout follows the policy, not the first boot", () => {
+  it("rewrites the TimeoutStopSec drop-in in the same command as the lame duck, and before every start", async () => {
+    const { aws, driver } = setup({ stopTimeoutSeconds: 200 });
+    const host = aws.hosts.get(MEMBER_INSTANCES.n1)!;
+    await driver.writeConfig(n1, "server_name: n1\n");
+    await driver.start(n1);
+    await driver.signalLameDuck(n1);
+    expect(host.events).toEqual(["stop-timeout 200", "start", "stop-timeout 200", "lame-duck"]);
+    expect(host.stopTimeoutSeconds).toBe(200);
+    const lameDuck = aws.scripts().find((s) => s.includes("lame_duck=requested")) ?? "";
+    expect(lameDuck).toContain("/etc/systemd/system/nats-server.service.d/10-stop-timeout.conf");
+    expect(lameDuck.indexOf("systemctl daemon-reload")).toBeLessThan(lameDuck.indexOf("systemctl stop --no-block"));
+  });
+
+  it("leaves the host's timeout alone when none is configured", async () => {
+    const { aws, driver } = setup();
+    await driver.writeConfig(n1, "server_name: n1\n");
+    await driver.start(n1);
+    await driver.signalLameDuck(n1);
+    expect(aws.scripts().some((s) => s.includes("10-stop-timeout.conf"))).toBe(false);
+  });
+});
+
+describe("SsmHostDriver: fresh instances that SSM does not know yet", () => {
+  it("observes a member that is not registered yet as not running, then provision waits for it", async () => {
+    const aws0 = setup();
+    const { aws, driver, log } = aws0;
+    aws.addMember("i-0000000000000new1", { registerAfter: 6, launched: new Date() });
+    const fresh = endpoint("n3", "10.0.1.12");
+    const ids: Record<string, string> = { ...MEMBER_INSTANCES, n3: "i-0000000000000new1" };
+    const d = new SsmHostDriver({
+      region: "eu-west-1",
+      clusterName: "nats-dev",
+      instanceIdFor: (server) => ids[server.name],
+      pollMs: 1,
+      commandTimeoutSeconds: 5,
+      provisionTimeoutSeconds: 5,
+      ssmClient: aws,
+      ec2Client: aws,
+      log: (line) => log.push(line),
+    });
+    void driver;
+    // The planner's observation: SendCommand answers InvalidInstanceId, which here means "not running yet".
+    expect(await d.isRunning(fresh)).toBe(false);
+    expect(await d.installedVersion(fresh)).toBeUndefined();
+    expect(await d.readConfig(fresh)).toBeUndefined();
+    expect(
+      log.some((l) => /n3 \(i-0000000000000new1\): not registered with SSM yet \(launched \d+s ago\)/.test(l)),
+    ).toBe(true);
+    // start-cluster provisions first: it waits for the registration, then for cloud-init.
+    await d.provision(fresh);
+    expect(aws.sentOf("DescribeInstanceInformationCommand").length).toBeGreaterThan(0);
+    await d.writeConfig(fresh, "server_name: n3\n");
+    await d.stageBinary(fresh, "2.15.2");
+    await d.activateBinary(fresh, "2.15.2");
+    await d.start(fresh);
+    expect(await d.isRunning(fresh)).toBe(true);
+  });
+
+  it("a member added later is waited for before its first change, even without provision (recover-member)", async () => {
+    const { aws, log } = setup();
+    aws.addMember("i-0000000000000new2", { registerAfter: 4, launched: new Date() });
+    const d = new SsmHostDriver({
+      region: "eu-west-1",
+      clusterName: "nats-dev",
+      instanceIdFor: () => "i-0000000000000new2",
+      pollMs: 1,
+      provisionTimeoutSeconds: 5,
+      ssmClient: aws,
+      ec2Client: aws,
+      log: (line) => log.push(line),
+    });
+    await d.stageBinary(n1, "2.15.2");
+    expect(aws.hosts.get("i-0000000000000new2")?.events).toEqual(["stage 2.15.2"]);
+  });
+
+  it("an instance that runs but never registered, long after its launch, is an error that says what to check", async () => {
+    const { aws } = setup({ instanceIdFor: () => "i-0000000000000old1" });
+    aws.addMember("i-0000000000000old1", { registerAfter: 1_000_000, launched: new Date(Date.now() - 3_600_000) });
+    const d = new SsmHostDriver({
+      region: "eu-west-1",
+      clusterName: "nats-dev",
+      instanceIdFor: () => "i-0000000000000old1",
+      pollMs: 1,
+      ssmClient: aws,
+      ec2Client: aws,
+    });
+    await expect(d.isRunning(n1)).rejects.toThrow(
+      /n1 \(i-0000000000000old1\): check whether nats-server runs: the instance runs but SSM does not know it, 900s or more after its launch: check its instance profile has AmazonSSMManagedInstanceCore/,
+    );
+  });
+
+  it("a surge VM EC2 does not list yet right after RunInstances is waited for, not orphaned", async () => {
+    const { aws, driver } = setup();
+    aws.launchBehaviour = { invisibleFor: 3, registerAfter: 3, bootStatus: "done" };
+    await driver.provision(surge);
+    const launched = aws.instances.filter((i) => i.tags[TAG_SERVER] === "surge");
+    expect(launched).toHaveLength(1);
+    expect(launched[0].state).toBe("running");
+    expect(aws.sentOf("TerminateInstancesCommand")).toHaveLength(0);
+    // Later calls find it even where the tag filter would still lag: the driver remembers what it launched.
+    await driver.stageBinary(surge, "2.15.2");
+    await driver.activateBinary(surge, "2.15.2");
+    expect(await driver.installedVersion(surge)).toBe("2.15.2");
+  });
+});
+
+describe("SsmHostDriver: a failed first boot is retried over SSM", () => {
+  it("runs the host preparation again (same script as the user data, without the binary) and goes on", async () => {
+    const { aws, driver, log } = setup({
+      dataVolumeFor: (server) => (server.name === "n1" ? { volumeId: "vol-0123456789abcdef0" } : undefined),
+      stopTimeoutSeconds: 180,
+    });
+    const host = aws.hosts.get(MEMBER_INSTANCES.n1)!;
+    host.bootStatus =
+      "failed: install nats-server v2.14.9 from https://github.com/nats-io/nats-server/releases/download: stage " +
+      "nats-server v2.14.9: download of …/nats-server-v2.14.9-linux-amd64.tar.gz failed (exit 1)";
+    await driver.provision(n1);
+    expect(host.events).toEqual(["prepare"]);
+    expect(log.some((l) => l.includes("first boot did not finish: install nats-server v2.14.9"))).toBe(true);
+    const prep = aws.scripts().find((s) => s.includes("nats-cluster host preparation done")) ?? "";
+    expect(prep).toContain(
+      "for d in '/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0' '/dev/sdf' '/dev/xvdf'; do",
+    );
+    expect(prep).toContain("mkfs.xfs -q -L nats-data");
+    expect(prep).toContain("TimeoutStopSec=180");
+    expect(prep).not.toContain("curl"); // the binary comes from the rollout's stage
+    // The surge VM has no data volume.
+    expect(driver.prepScript(surge)).not.toContain("mkfs");
+  });
+
+  it("terminates a surge VM it launched that never comes up, instead of leaving it for the next rollout", async () => {
+    const { aws, driver, log } = setup({ provisionTimeoutSeconds: 0.3 });
+    aws.launchBehaviour = { invisibleFor: 0, registerAfter: 1_000_000, bootStatus: "done" };
+    await expect(driver.provision(surge)).rejects.toThrow(/surge \(i-launched-\d+\): not reachable through SSM/);
+    const launched = aws.instances.filter((i) => i.tags[TAG_SERVER] === "surge");
+    expect(launched).toHaveLength(1);
+    expect(["shutting-down", "terminated"]).toContain(launched[0].state);
+    expect(log.some((l) => /surge: terminating i-launched-\d+: it did not come up/.test(l))).toBe(true);
+  });
+
+  it("replaces a left-over surge VM that never came up instead of adopting it again", async () => {
+    const { aws, driver } = setup({ provisionTimeoutSeconds: 0.5 });
+    aws.addTagged(
+      "i-0000000000000sick",
+      { [TAG_CLUSTER]: "nats-dev", [TAG_SERVER]: "surge", [TAG_ROLE]: "surge" },
+      "running",
+      { registerAfter: 1_000_000, launched: new Date(Date.now() - 3_600_000) },
+    );
+    await driver.provision(surge);
+    expect(aws.sentOf<{ InstanceIds: string[] }>("TerminateInstancesCommand")[0].InstanceIds).toEqual([
+      "i-0000000000000sick",
+    ]);
+    expect(aws.sentOf("RunInstancesCommand")).toHaveLength(1);
+  });
+});
+
+describe("SsmHostDriver: the surge address", () => {
+  it("fails at once, naming the holder, when another workload holds the address", async () => {
+    const { aws, driver } = setup({ provisionTimeoutSeconds: 900 });
+    aws.foreignInterfaces.set("10.0.1.99", {
+      id: "eni-0feedfacecafe0001",
+      description: "ELB app/internal-api/50dc6c495c0c9188",
+    });
+    const started = Date.now();
+    await expect(driver.provision(surge)).rejects.toThrow(
+      'surge: the surge address 10.0.1.99 in subnet subnet-0abc is taken by network interface eni-0feedfacecafe0001, not attached (status available), "ELB app/internal-api/50dc6c495c0c9188", not by a surge VM of this cluster',
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(aws.sentOf("RunInstancesCommand")).toHaveLength(1);
   });
 });

@@ -14,11 +14,12 @@ import {
   renderUserData,
   systemdUnitFor,
   userDataInputsFor,
-} from "../../components/aws/user-data";
+} from "../../components/platforms/aws/user-data";
 import { configTextFor } from "../../engine/config/text";
-import { DEFAULT_AWS_HOST_PATHS } from "../../engine/hosts/aws-paths";
-import * as scripts from "../../engine/hosts/aws-scripts";
-import { SsmHostDriver } from "../../engine/hosts/aws-ssm";
+import * as scripts from "../../engine/hosts/aws/scripts";
+import { SsmHostDriver } from "../../engine/hosts/aws/ssm-driver";
+import { DEFAULT_HOST_PATHS } from "../../engine/hosts/systemd/paths";
+import * as systemd from "../../engine/hosts/systemd/scripts";
 import { ClusterSpec } from "../../engine/spec";
 import { FakeReleaseServer } from "../support/release-server";
 
@@ -45,7 +46,7 @@ const tokenSpec: ClusterSpec = { ...spec, auth: { token: SECRETS[0] } };
 
 /** The user data's install part: the body of the `sh <<'NATS_INSTALL_EOF'` here-document. */
 function installPartOf(userData: string): string {
-  const start = userData.indexOf(`sh <<'${INSTALL_HEREDOC}'\n`);
+  const start = userData.indexOf(`<<'${INSTALL_HEREDOC}'\n`);
   const end = userData.indexOf(`\n${INSTALL_HEREDOC}\n`, start);
   expect(start).toBeGreaterThanOrEqual(0);
   expect(end).toBeGreaterThan(start);
@@ -90,7 +91,7 @@ describe("user data", () => {
   });
 
   it("writes a systemd unit that stops by lame duck (SIGUSR2), like the official one, as user nats", () => {
-    const unit = systemdUnitFor(DEFAULT_AWS_HOST_PATHS, { withVolume: true });
+    const unit = systemdUnitFor(DEFAULT_HOST_PATHS, { withVolume: true });
     expect(unit).toContain("ExecStop=/bin/kill -s SIGUSR2 $MAINPID");
     expect(unit).toContain("KillSignal=SIGUSR2");
     expect(unit).toContain("TimeoutStopSec=150");
@@ -100,18 +101,26 @@ describe("user data", () => {
     expect(unit).toContain("ConditionPathExists=/etc/nats/nats.conf");
     expect(unit).toContain("RequiresMountsFor=/var/lib/nats");
     expect(unit).toContain("RuntimeDirectory=nats");
+    // Before every start: mount the volume if the boot did not (in PID 1's namespace), refuse to start on the root
+    // disk, grow the file system to the volume's size.
+    expect(unit).toContain("nsenter -t 1 -m mount /var/lib/nats");
+    expect(unit).toContain('mountpoint -q /var/lib/nats || { echo "/var/lib/nats is not mounted');
+    expect(unit).toContain("ExecStartPre=+-/bin/sh -c 'xfs_growfs -d /var/lib/nats >/dev/null'");
+    expect(systemdUnitFor(DEFAULT_HOST_PATHS, { withVolume: false })).not.toContain("ExecStartPre");
     expect(member).toContain(unit.trimEnd());
     expect(member).toContain("systemctl enable nats-server");
     expect(member).not.toContain("systemctl start");
-    expect(systemdUnitFor(DEFAULT_AWS_HOST_PATHS, { withVolume: false, stopTimeoutSeconds: 200 })).toContain(
+    expect(systemdUnitFor(DEFAULT_HOST_PATHS, { withVolume: false, stopTimeoutSeconds: 200 })).toContain(
       "TimeoutStopSec=200",
     );
   });
 
   it("mounts the JetStream volume on members (formatting only a blank one) and not on a client-only surge server", () => {
-    expect(member).toContain("'/dev/sdf' '/dev/xvdf'");
-    expect(member).toMatch(/if \[ -z "\$\(blkid -o value -s TYPE "\$nats_dev" \|\| true\)" \]; then mkfs\.xfs/);
-    expect(member).toContain("/var/lib/nats xfs defaults,noatime,nofail");
+    expect(member).toContain("for d in '/dev/sdf' '/dev/xvdf'; do");
+    // Blank means a low-level probe finds nothing at all (blkid -p exits 2): no file system, no partition table.
+    expect(member).toContain('nats_probe="$(blkid -p -o export "$nats_dev" 2>&1)" || nats_probe_rc=$?');
+    expect(member).toMatch(/if \[ "\$nats_probe_rc" -eq 2 \]; then\n {2}nats_run "format the blank data volume/);
+    expect(member).toContain('xfs defaults,noatime,nofail 0 2" >> /etc/fstab.nats-cluster');
     const surgeInputs = userDataInputsFor(spec, spec.surge);
     expect(surgeInputs.jetstream).toBe(false);
     const surge = renderUserData({ ...surgeInputs, arch: "amd64" });
@@ -120,19 +129,50 @@ describe("user data", () => {
     expect(userDataInputsFor({ ...spec, surge: { ...spec.surge, jetstream: true } }, spec.surge).jetstream).toBe(true);
   });
 
+  it("labels the file system with at most 12 characters: mkfs.xfs refuses longer labels", () => {
+    const labels = [...member.matchAll(/mkfs\.xfs .*-L (\S+)/g)].map((m) => m[1]);
+    expect(labels).toEqual(["nats-data"]);
+    for (const label of labels) expect(label.length).toBeLessThanOrEqual(12);
+  });
+
+  it("finds an EBS volume by its /dev/disk/by-id link first (any distribution on Nitro), then by device name", () => {
+    const withId = renderUserData({
+      ...userDataInputsFor(spec, spec.members[0]),
+      arch: "amd64",
+      jetstreamDevice: JETSTREAM_DEVICE,
+      jetstreamVolumeId: "vol-0123456789abcdef0",
+    });
+    expect(withId).toContain(
+      "for d in '/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0' '/dev/sdf' '/dev/xvdf'; do",
+    );
+  });
+
+  it("writes and enables the unit before the download, so a failed download leaves a host the rollout can finish", () => {
+    const unitAt = member.indexOf("cat > '/etc/systemd/system/nats-server.service'");
+    const enableAt = member.indexOf("systemctl enable nats-server");
+    const downloadAt = member.indexOf("curl ");
+    expect(unitAt).toBeGreaterThan(0);
+    expect(enableAt).toBeGreaterThan(unitAt);
+    expect(downloadAt).toBeGreaterThan(enableAt);
+    // The step that failed is recorded for the boot check, with the install's own last error line.
+    expect(member).toContain("trap nats_finish EXIT");
+    expect(member).toContain("'/var/lib/nats-cluster/boot-status'");
+    expect(member).toContain('nats_step="$nats_step: $(tail -n 1 "$nats_err")"');
+  });
+
   it("is valid POSIX shell, and so is every SSM script", () => {
     const check = (text: string) => execFileSync("sh", ["-n"], { input: text });
     check(member);
     check(renderUserData({ serverName: "surge", version: "2.14.9", arch: "arm64" }));
-    const paths = DEFAULT_AWS_HOST_PATHS;
+    const paths = DEFAULT_HOST_PATHS;
     for (const text of [
-      scripts.statusScript(),
-      scripts.startScript(paths),
-      scripts.lameDuckScript(),
-      scripts.reloadScript(paths),
-      scripts.killScript(10),
-      scripts.logScript(20),
-      scripts.installedVersionScript(paths),
+      systemd.statusScript(),
+      systemd.startScript(paths),
+      systemd.lameDuckScript(),
+      systemd.reloadScript(paths),
+      systemd.killScript(10),
+      systemd.logScript(20),
+      systemd.installedVersionScript(paths),
       scripts.readConfigScript(paths),
       scripts.writeConfigScript({
         region: "eu-west-1",
@@ -142,6 +182,14 @@ describe("user data", () => {
       }),
       scripts.removeConfigScript(paths),
       scripts.bootDoneScript(),
+      systemd.stopTimeoutScript(200),
+      systemd.waitForExitScript(30),
+      new SsmHostDriver({
+        region: "eu-west-1",
+        clusterName: "c",
+        instanceIdFor: () => "i-1",
+        dataVolumeFor: () => ({ volumeId: "vol-1" }),
+      }).prepScript(spec.members[0]),
     ]) {
       check(text);
     }
@@ -153,7 +201,7 @@ describe("user data", () => {
         serverName: "n1",
         version: "2.15.2",
         arch: "amd64",
-        paths: { ...DEFAULT_AWS_HOST_PATHS, configPath: "/etc/nats/x y.conf" },
+        paths: { ...DEFAULT_HOST_PATHS, configPath: "/etc/nats/x y.conf" },
       }),
     ).toThrow(/configPath/);
     expect(() =>
@@ -161,7 +209,7 @@ describe("user data", () => {
         serverName: "n1",
         version: "2.15.2",
         arch: "amd64",
-        paths: { ...DEFAULT_AWS_HOST_PATHS, pidFile: "/tmp/nats.pid" },
+        paths: { ...DEFAULT_HOST_PATHS, pidFile: "/tmp/nats.pid" },
       }),
     ).toThrow(/pidFile/);
   });
@@ -192,7 +240,7 @@ describe("the user data's install part, run with sh against a local release serv
         arch: "amd64",
         jetstreamDevice: JETSTREAM_DEVICE,
         releaseBaseUrl: releases.base,
-        paths: { ...DEFAULT_AWS_HOST_PATHS, installDir },
+        paths: { ...DEFAULT_HOST_PATHS, installDir },
       }),
     );
 

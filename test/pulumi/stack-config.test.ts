@@ -27,6 +27,26 @@ describe("stack files", () => {
     expect(config.members.length).toBe({ local: 3, dev: 3, staging: 3, prod: 5 }[stack]);
   });
 
+  it("Pulumi.lab.yaml needs what only a running lab knows, and parses once it is set", () => {
+    const lab = readStackFile("lab");
+    const message = errorOf(lab);
+    expect(message).toContain("nats-cluster:sshPrivateKey: missing; set the SSH private key as a secret");
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEUHRXK6IxsHQAVvSUmnwcHSLHz3kX0jq5tE7Ah2d0W0";
+    const hostKeys = { "nats-a": key, "nats-b": key, "nats-c": key, "nats-surge": key };
+    const config = parseStackConfig(
+      { ...lab, ssh: { ...(lab.ssh as object), hostKeys }, sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" },
+      { stack: "lab", projectDir: "/project" },
+    );
+    expect(config.platform).toBe("ssh");
+    expect(config.routes).toEqual({ kind: "seed", seeds: ["nats-a"] });
+    expect(config.members.map((m) => [m.name, m.host, m.clientPort])).toEqual([
+      ["nats-a", "10.213.0.11", 4222],
+      ["nats-b", "10.213.0.12", 4222],
+      ["nats-c", "10.213.0.13", 4222],
+    ]);
+    expect(config.platformSecrets).toEqual({ sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
+  });
+
   // The version is not asserted: it is what an operator's `pulumi config set nats-cluster:version` changes.
   it("local: the docs' walkthrough layout", () => {
     const config = parseStackConfig(local(), { stack: "local", projectDir: "/project" });

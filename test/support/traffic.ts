@@ -65,6 +65,17 @@ export class AckedPublisher {
     this.running = false;
     await this.loop;
   }
+
+  /** The acknowledged sequences whose message is not in `stream` as it was published (empty: nothing lost). */
+  async lostMessages(nc: NatsConnection, stream: string): Promise<number[]> {
+    const jsm = await nc.jetstreamManager();
+    const lost: number[] = [];
+    for (const [seq, id] of this.acked) {
+      const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
+      if (!msg || new TextDecoder().decode(msg.data) !== id) lost.push(seq);
+    }
+    return lost;
+  }
 }
 
 export { connect };

@@ -5,7 +5,7 @@
  *
  * The default filter takes the newest AL2023 release, which moves over time: instances therefore ignore `ami`
  * changes (member-host.ts), so a new AMI never replaces a running member. Pin an exact image with `amiNameFilter`
- * (a full image name) or `amiId`. AWS parts of this project are verified only with mocks.
+ * (a full image name) or `amiId`. Verified with Pulumi mocks only.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";

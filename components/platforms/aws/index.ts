@@ -1,17 +1,23 @@
 /**
- * The aws platform: one EC2 instance per member (with its JetStream EBS volume and user data that installs
- * nats-server and a lame-duck systemd unit), a security group, an instance profile, and a launch template the
- * engine's SSM driver launches the surge server from during a rollout. In-place steps go through SSM
- * (engine/hosts/aws). Verified only with mocks: nothing here has run against a real AWS account.
+ * The aws platform: one EC2 instance per member (with its JetStream EBS volume and user data that prepares the host
+ * and installs nats-server), a security group, an instance profile, and a launch template the engine's SSM driver
+ * launches the surge server from during a rollout. In-place steps go through SSM (engine/hosts/aws).
  *
- * `nats-cluster:aws`: `{ region, vpcId, subnetIds, clientCidrs, adminCidr, instanceType?, amiId?, volumeSizeGb?,
- * keyName? }`.
+ * Every AWS resource (and lookup) goes through one explicit `aws.Provider` built from `aws.region` and the profile
+ * (`aws.profile`, else the stack's `aws:profile`), and the engine's driver gets the same region and profile: the
+ * instances and the SSM commands can never be in two regions or accounts.
+ *
+ * `nats-cluster:aws`: `{ region, vpcId, subnetIds, clientCidrs, adminCidr, instanceType?, arch?, amiId?,
+ * volumeSizeGb?, retainDataVolumes?, keyName?, profile?, releaseBaseUrl?, resizeMember? }`.
+ * Verified with Pulumi mocks and, for the hosts, on lab VMs; nothing here has run against a real AWS account.
  */
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { defaultConfigParameterPrefix } from "../../../engine/hosts/aws/names";
 import {
   Obj,
   Problems,
+  readBool,
   readInt,
   readObject,
   readString,
@@ -19,6 +25,7 @@ import {
   refuseUnknownFields,
 } from "../../config/values";
 import { ClusterPlatform } from "../platform";
+import { AwsArch, DEFAULT_INSTANCE_TYPE } from "./ami";
 import { NatsInstanceProfile } from "./instance-profile";
 import { createAwsMemberHost } from "./member-host";
 import { ClusterSecurityGroup } from "./security-group";
@@ -44,13 +51,31 @@ export interface AwsPlatformSettings {
   readonly volumeSizeGb: number;
   /** EC2 key pair for emergency SSH; optional (in-place steps use SSM). */
   readonly keyName?: string;
+  /** CPU architecture of the instances (`arm64`: Graviton); picks the AMI, the default type and the release. */
+  readonly arch: AwsArch;
+  /** Named AWS profile for every resource and the driver; default the stack's `aws:profile`, if any. */
+  readonly profile?: string;
+  /**
+   * Where hosts download nats-server releases (`<base>/v<version>/<asset>` and `SHA256SUMS`): default GitHub,
+   * which needs internet egress (a NAT); a mirror reachable from the VPC works without one.
+   */
+  readonly releaseBaseUrl?: string;
+  /** Keep data volumes in AWS when Pulumi would delete them (destroy, replacement). Default true. */
+  readonly retainDataVolumes: boolean;
+  /** The one member allowed to take a changed `instanceType` in this `pulumi up` (a stop, resize, start). */
+  readonly resizeMember?: string;
 }
 
 /** What every member of the cluster shares on aws. */
 interface AwsShared {
+  readonly provider: aws.Provider;
+  readonly profile?: string;
+  readonly securityGroup: ClusterSecurityGroup;
   readonly securityGroupIds: pulumi.Output<string>[];
   readonly instanceProfileName: pulumi.Output<string>;
   readonly surge: pulumi.Output<{ launchTemplateId: string; subnetId: string }>;
+  /** Member name → its data volume id, filled as members are created. */
+  readonly volumeIds: Map<string, pulumi.Output<string | undefined>>;
 }
 
 const FIELDS = [
@@ -58,11 +83,16 @@ const FIELDS = [
   "vpcId",
   "subnetIds",
   "instanceType",
+  "arch",
   "amiId",
   "clientCidrs",
   "adminCidr",
   "volumeSizeGb",
+  "retainDataVolumes",
   "keyName",
+  "profile",
+  "releaseBaseUrl",
+  "resizeMember",
 ];
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
@@ -79,9 +109,11 @@ function decode(raw: unknown, p: Problems): AwsPlatformSettings {
     vpcId: "",
     subnetIds: [],
     instanceType: "t3.small",
+    arch: "amd64",
     clientCidrs: [],
     adminCidr: "",
     volumeSizeGb: 20,
+    retainDataVolumes: true,
   };
   if (raw === undefined) {
     p.add(
@@ -125,17 +157,42 @@ function decode(raw: unknown, p: Problems): AwsPlatformSettings {
   if (volumeSizeGb < 1)
     p.add("aws.volumeSizeGb", `${volumeSizeGb} GiB is too small; write 1 or more (20 is the default)`);
   const keyName = readString(p, "aws.keyName", obj.keyName, "write an EC2 key pair name");
+  const archText = readString(p, "aws.arch", obj.arch, "write amd64 or arm64") ?? "amd64";
+  if (archText !== "amd64" && archText !== "arm64")
+    p.add("aws.arch", `${p.show("aws.arch", archText)} is not an architecture; write amd64 or arm64 (Graviton)`);
+  const arch: AwsArch = archText === "arm64" ? "arm64" : "amd64";
+  const profile = readString(p, "aws.profile", obj.profile, "write a named profile of ~/.aws/config");
+  const releaseBaseUrl = readString(
+    p,
+    "aws.releaseBaseUrl",
+    obj.releaseBaseUrl,
+    "write an http(s) URL such as https://mirror.example.com/nats-server",
+  );
+  if (releaseBaseUrl !== undefined && !/^https?:\/\/[^\s'"]+$/.test(releaseBaseUrl))
+    p.add(
+      "aws.releaseBaseUrl",
+      `${p.show("aws.releaseBaseUrl", releaseBaseUrl)} is not an http(s) URL; write one such as https://mirror.example.com/nats-server (serving <base>/v<version>/<asset> and SHA256SUMS)`,
+    );
+  const retainDataVolumes = readBool(p, "aws.retainDataVolumes", obj.retainDataVolumes) ?? true;
+  const resizeMember = readString(p, "aws.resizeMember", obj.resizeMember, "write one member's name");
+  const instanceType =
+    readString(p, "aws.instanceType", obj.instanceType, "write an instance type such as t3.small") ??
+    DEFAULT_INSTANCE_TYPE[arch];
   return {
     region,
     vpcId,
     subnetIds,
-    instanceType:
-      readString(p, "aws.instanceType", obj.instanceType, "write an instance type such as t3.small") ?? "t3.small",
+    instanceType,
+    arch,
     ...(amiId ? { amiId } : {}),
     clientCidrs,
     adminCidr,
     volumeSizeGb,
+    retainDataVolumes,
     ...(keyName ? { keyName } : {}),
+    ...(profile ? { profile } : {}),
+    ...(releaseBaseUrl ? { releaseBaseUrl } : {}),
+    ...(resizeMember ? { resizeMember } : {}),
   };
 }
 
@@ -151,16 +208,42 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
 
   decodeSettings: (raw, p) => decode(raw, p),
 
-  createShared(name, facts, aws, _secrets, parent) {
-    const group = new ClusterSecurityGroup(
-      `${name}-sg`,
-      { vpcId: aws.vpcId, clientCidrs: aws.clientCidrs, adminCidrs: [aws.adminCidr] },
+  // Until certificate and key files are delivered to the hosts (like the config, as SecureStrings), TLS would
+  // point nats-server at files no host has: every member would fail to start.
+  refusedKeys: [
+    {
+      key: "tls",
+      message:
+        "is not supported on the aws platform yet: nothing puts the certificate and key files on the EC2 hosts, so " +
+        "every server would fail to start; remove it (or run TLS on the ssh or local platform)",
+    },
+  ],
+
+  createShared(name, facts, settings, _secrets, parent) {
+    // One explicit provider for every resource and lookup, from the same region and profile the driver gets.
+    const profile = settings.profile ?? new pulumi.Config("aws").get("profile");
+    const provider = new aws.Provider(
+      `${name}-aws`,
+      { region: settings.region as aws.Region, ...(profile ? { profile } : {}) },
       { parent },
     );
-    const profile = new NatsInstanceProfile(
+    const opts = { parent, providers: [provider] };
+    const group = new ClusterSecurityGroup(
+      `${name}-sg`,
+      {
+        vpcId: settings.vpcId,
+        clientCidrs: settings.clientCidrs,
+        adminCidrs: [settings.adminCidr],
+        clientPort: facts.surge.clientPort,
+        clusterPort: facts.surge.clusterPort,
+        monitorPort: facts.surge.monitorPort,
+      },
+      opts,
+    );
+    const instanceProfile = new NatsInstanceProfile(
       `${name}-profile`,
       { configParameterPrefix: defaultConfigParameterPrefix(facts.clusterName) },
-      { parent },
+      opts,
     );
     const securityGroupIds = [group.securityGroupId];
     const template = new SurgeLaunchTemplate(
@@ -169,55 +252,87 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
         serverName: facts.surge.name,
         clusterName: facts.clusterName,
         version: facts.version,
-        instanceType: aws.instanceType,
-        instanceProfileName: profile.instanceProfileName,
+        arch: settings.arch,
+        instanceType: settings.instanceType,
+        instanceProfileName: instanceProfile.instanceProfileName,
         securityGroupIds,
-        amiId: aws.amiId,
+        amiId: settings.amiId,
+        keyName: settings.keyName,
+        releaseBaseUrl: settings.releaseBaseUrl,
         stopTimeoutSeconds: facts.stopTimeoutSeconds,
       },
-      { parent },
+      opts,
     );
     return {
+      provider,
+      ...(profile ? { profile } : {}),
+      securityGroup: group,
       securityGroupIds,
-      instanceProfileName: profile.instanceProfileName,
+      instanceProfileName: instanceProfile.instanceProfileName,
       // The surge server's host is a fixed private IP of the first subnet (stack config `surge.host`).
-      surge: template.launchTemplateId.apply((launchTemplateId) => ({ launchTemplateId, subnetId: aws.subnetIds[0] })),
+      surge: template.launchTemplateId.apply((launchTemplateId) => ({
+        launchTemplateId,
+        subnetId: settings.subnetIds[0],
+      })),
+      volumeIds: new Map(),
     };
   },
 
-  createMemberHost(name, member, index, { facts, settings: aws, shared }, parent) {
+  createMemberHost(name, member, index, { facts, settings, shared }, parent) {
+    // A member with ports of its own gets rules for them (the group opened the surge server's ports).
+    const extraRules = shared.securityGroup.allowPorts(member);
     const host = createAwsMemberHost(
       `${name}-host`,
       {
         serverName: member.name,
         clusterName: facts.clusterName,
         version: facts.version,
-        instanceType: aws.instanceType,
-        subnetId: aws.subnetIds[index % aws.subnetIds.length],
-        securityGroupIds: shared.securityGroupIds,
+        arch: settings.arch,
+        instanceType: settings.instanceType,
+        resize: settings.resizeMember === member.name,
+        // Only where a new member is created: an existing one keeps its subnet (member-host.ts).
+        subnetId: settings.subnetIds[index % settings.subnetIds.length],
+        securityGroupIds: shared.securityGroupIds.map((id) => pulumi.all([id, extraRules]).apply(([sg]) => sg)),
         instanceProfileName: shared.instanceProfileName,
-        amiId: aws.amiId,
+        amiId: settings.amiId,
+        keyName: settings.keyName,
         clientPort: member.clientPort,
         clusterPort: member.clusterPort,
         monitorPort: member.monitorPort,
-        jetstreamVolume: facts.jetstream ? { sizeGiB: aws.volumeSizeGb } : false,
+        jetstreamVolume: facts.jetstream
+          ? { sizeGiB: settings.volumeSizeGb, retainOnDelete: settings.retainDataVolumes }
+          : false,
+        releaseBaseUrl: settings.releaseBaseUrl,
         stopTimeoutSeconds: facts.stopTimeoutSeconds,
       },
-      { parent },
+      { parent, providers: [shared.provider] },
     );
+    shared.volumeIds.set(member.name, host.volumeId);
     return { endpoint: host.endpoint, hostId: host.instanceId };
   },
 
-  driverInputs(facts, aws, shared, members) {
+  driverInputs(facts, settings, shared, members) {
     const instanceIds = pulumi
       .all(members.map((m) => pulumi.all([m.placement.name, m.host.hostId ?? ""])))
       .apply((pairs) => Object.fromEntries(pairs));
+    const volumeIds = pulumi
+      .all(
+        members.map((m) =>
+          pulumi.all([m.placement.name, shared.volumeIds.get(m.placement.name) ?? pulumi.output(undefined)]),
+        ),
+      )
+      .apply((pairs) => Object.fromEntries(pairs.filter(([, id]) => typeof id === "string" && id.length > 0)));
     return {
-      settings: pulumi.all([instanceIds, shared.surge]).apply(([ids, surge]) => ({
-        region: aws.region,
+      settings: pulumi.all([instanceIds, volumeIds, shared.surge]).apply(([ids, volumes, surge]) => ({
+        region: settings.region,
+        ...(shared.profile ? { profile: shared.profile } : {}),
         clusterName: facts.clusterName,
         instanceIds: ids,
         surge,
+        arch: settings.arch,
+        ...(settings.releaseBaseUrl ? { releaseBaseUrl: settings.releaseBaseUrl } : {}),
+        stopTimeoutSeconds: facts.stopTimeoutSeconds,
+        ...(Object.keys(volumes).length ? { volumeIds: volumes } : {}),
       })),
     };
   },

@@ -2,7 +2,7 @@
  * The IAM role and instance profile of a cluster's nats-server hosts (members and the surge VM share one):
  * `AmazonSSMManagedInstanceCore`, so the rollout reaches them through SSM Run Command with no SSH and no open port,
  * plus read access to the cluster's config parameters (SecureStrings under one prefix) and nothing else.
- * AWS parts of this project are verified only with mocks.
+ * Verified with Pulumi mocks; never against a real AWS account.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -40,12 +40,12 @@ export class NatsInstanceProfile extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    new aws.iam.RolePolicyAttachment(
+    const ssmCore = new aws.iam.RolePolicyAttachment(
       `${name}-ssm-core`,
       { role: role.name, policyArn: pulumi.interpolate`arn:${partition}:iam::aws:policy/AmazonSSMManagedInstanceCore` },
       { parent: this },
     );
-    new aws.iam.RolePolicy(
+    const readConfigs = new aws.iam.RolePolicy(
       `${name}-read-configs`,
       {
         role: role.id,
@@ -78,7 +78,11 @@ export class NatsInstanceProfile extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    this.instanceProfileName = profile.name;
+    // The name carries the policies as dependencies: an instance that boots before its role may use SSM and read
+    // its config parameter registers late (the agent backs off) or fails its first config fetch.
+    this.instanceProfileName = pulumi
+      .all([profile.name, ssmCore.id, readConfigs.id])
+      .apply(([profileName]) => profileName);
     this.roleArn = role.arn;
     this.registerOutputs({ instanceProfileName: this.instanceProfileName, roleArn: this.roleArn });
   }

@@ -6,14 +6,20 @@
  * Upgrades are in place: the instance ignores changes to `userData` (and `userDataReplaceOnChange` is false), so a
  * version bump in the stack never stops, starts or replaces the VM; the RollingUpgrade installs the new binary and
  * restarts nats-server through SSM, one member at a time, behind its health gates. It ignores `ami` changes too, so a
- * newer image from the lookup never replaces a member; to move a member to a new AMI, replace it deliberately
- * (`pulumi up --replace <urn>`, one member at a time, with `privateIp` pinned so the routes stay valid).
+ * newer image from the lookup never replaces a member. (An ignored property keeps its recorded value even through
+ * `pulumi up --replace`: a member moves to a new image only as a new member.)
  *
- * AWS parts of this project are verified only with mocks (test/aws/components.test.ts).
+ * A member is never moved, replaced in parallel or resized together with the others by a config edit: its subnet
+ * and zone are those it was created with, a replacement deletes the old instance first (the volume's device name
+ * and a pinned IP are its), the data volume is kept (or snapshotted) when Pulumi would delete it, and an
+ * instance-type change is refused unless it is this member's turn (`resize`).
+ *
+ * The resource graph is verified with Pulumi mocks (test/aws/components.test.ts); the user data runs through
+ * cloud-init on lab VMs (test/aws/lab-user-data.test.ts). Nothing here has run against a real AWS account.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultConfigParameterPrefix } from "../../../engine/hosts/aws/names";
+import { configParameterName, defaultConfigParameterPrefix } from "../../../engine/hosts/aws/names";
 import { ServerEndpoint } from "../../../engine/spec";
 import { amiFor, AwsArch, DEFAULT_INSTANCE_TYPE } from "./ami";
 import { NatsInstanceProfile } from "./instance-profile";
@@ -32,6 +38,11 @@ export interface JetStreamVolumeArgs {
   readonly throughput?: pulumi.Input<number>;
   /** KMS key ARN for the volume's encryption; default the account's EBS default key. */
   readonly kmsKeyId?: pulumi.Input<string>;
+  /**
+   * Keep the volume in AWS when Pulumi would delete it (destroy, or a replacement): it leaves the stack's state
+   * but keeps its data. Default true. When false, Pulumi deletes it, after a final snapshot.
+   */
+  readonly retainOnDelete?: boolean;
 }
 
 export interface AwsMemberHostArgs {
@@ -43,26 +54,41 @@ export interface AwsMemberHostArgs {
   readonly version: pulumi.Input<string>;
   /** CPU architecture; picks the AMI and the release tarball. Default "amd64". */
   readonly arch?: AwsArch;
-  /** Instance type. Default t3.small (amd64) or t4g.small (arm64). */
-  readonly instanceType?: pulumi.Input<string>;
-  /** Subnet to place the member in (private subnets are fine: SSM needs only outbound HTTPS or VPC endpoints). */
+  /**
+   * Instance type. Default t3.small (amd64) or t4g.small (arm64). A change is refused for a member that exists
+   * (the AWS provider would stop and start every member at once, outside the rollout) unless `resize` is set.
+   */
+  readonly instanceType?: string;
+  /** Let this member take a changed `instanceType` now (one member per `pulumi up`: a stop, a resize, a start). */
+  readonly resize?: boolean;
+  /**
+   * Subnet to place the member in, at creation. A member is never moved by a later change of this value (a new
+   * subnet can mean a new availability zone, whose volume would be a blank one): the instance and its volume keep
+   * what they were created with; a warning says so.
+   */
   readonly subnetId: pulumi.Input<string>;
-  /** Security groups, usually `[ClusterSecurityGroup.securityGroupId]`. */
+  /** Security groups, usually `[ClusterSecurityGroup.securityGroupId]` (which carries its rules as dependencies). */
   readonly securityGroupIds: pulumi.Input<pulumi.Input<string>[]>;
   /**
-   * Instance profile with SSM access and read access to the config parameters (a cluster-wide NatsInstanceProfile).
-   * When omitted, this member creates its own.
+   * Instance profile with SSM access and read access to the config parameters (a cluster-wide NatsInstanceProfile,
+   * whose name carries its policies as dependencies). When omitted, this member creates its own.
    */
   readonly instanceProfileName?: pulumi.Input<string>;
-  /** Parameter Store prefix of the cluster's configs (for an instance profile created here). Default
-   * "/nats-cluster/<clusterName>". */
+  /** Parameter Store prefix of the cluster's configs. Default "/nats-cluster/<clusterName>". */
   readonly configParameterPrefix?: string;
+  /**
+   * Create the member's config parameter (a SecureString holding a placeholder; the rollout writes the config as
+   * new versions), so that it goes with the member on destroy. Default true.
+   */
+  readonly manageConfigParameter?: boolean;
   /** An explicit AMI; default the Amazon Linux 2023 lookup in ami.ts. */
   readonly amiId?: pulumi.Input<string>;
   /** Image name filter for the AMI lookup, e.g. a full AL2023 image name to pin one release. */
   readonly amiNameFilter?: string;
   /** A fixed private IP in the subnet, so a replaced member keeps the address the other servers route to. */
   readonly privateIp?: pulumi.Input<string>;
+  /** EC2 key pair for emergency SSH (the rollout itself uses SSM). */
+  readonly keyName?: pulumi.Input<string>;
   /** Client port (part of the endpoint). Default 4222. */
   readonly clientPort?: number;
   /** Cluster port. Default 6222. */
@@ -124,25 +150,49 @@ export class AwsMemberHost extends pulumi.ComponentResource {
     const arch = args.arch ?? "amd64";
     const tags = hostTags(args.clusterName, args.serverName, "member", args.tags);
     const volume = args.jetstreamVolume === false ? undefined : (args.jetstreamVolume ?? {});
+    const prefix = args.configParameterPrefix ?? defaultConfigParameterPrefix(args.clusterName);
+    const instanceType = args.instanceType ?? DEFAULT_INSTANCE_TYPE[arch];
 
     const instanceProfileName =
       args.instanceProfileName ??
-      new NatsInstanceProfile(
-        `${name}-iam`,
+      new NatsInstanceProfile(`${name}-iam`, { configParameterPrefix: prefix, tags: args.tags }, { parent: this })
+        .instanceProfileName;
+
+    // The volume comes first (in the subnet's zone), so the user data can find it by its id. Both it and the
+    // instance keep the zone and subnet they were created in: editing the subnet list never moves a member.
+    let data: aws.ebs.Volume | undefined;
+    if (volume) {
+      const zone = aws.ec2.getSubnetOutput({ id: args.subnetId }, { parent: this }).availabilityZone;
+      data = new aws.ebs.Volume(
+        `${name}-jetstream`,
         {
-          configParameterPrefix: args.configParameterPrefix ?? defaultConfigParameterPrefix(args.clusterName),
-          tags: args.tags,
+          availabilityZone: zone,
+          size: volume.sizeGiB ?? 20,
+          type: volume.type ?? "gp3",
+          iops: volume.iops,
+          throughput: volume.throughput,
+          encrypted: true,
+          kmsKeyId: volume.kmsKeyId,
+          // Whenever Pulumi deletes it (retainOnDelete off), the data survives in a snapshot.
+          finalSnapshot: true,
+          tags,
         },
-        { parent: this },
-      ).instanceProfileName;
+        {
+          parent: this,
+          ignoreChanges: ["availabilityZone"],
+          retainOnDelete: volume.retainOnDelete ?? true,
+        },
+      );
+    }
 
     // Rendered from the version only: the spec's auth and TLS never reach user data.
-    const userData = pulumi.output(args.version).apply((version) =>
+    const userData = pulumi.all([args.version, data?.id]).apply(([version, volumeId]) =>
       renderUserData({
         serverName: args.serverName,
         version,
         arch,
         jetstreamDevice: volume ? JETSTREAM_DEVICE : undefined,
+        jetstreamVolumeId: volumeId,
         releaseBaseUrl: args.releaseBaseUrl,
         stopTimeoutSeconds: args.stopTimeoutSeconds,
       }),
@@ -152,11 +202,12 @@ export class AwsMemberHost extends pulumi.ComponentResource {
       `${name}-instance`,
       {
         ami: amiFor(arch, { amiId: args.amiId, amiNameFilter: args.amiNameFilter, parent: this }),
-        instanceType: args.instanceType ?? DEFAULT_INSTANCE_TYPE[arch],
+        instanceType,
         subnetId: args.subnetId,
         vpcSecurityGroupIds: args.securityGroupIds,
         iamInstanceProfile: instanceProfileName,
         privateIp: args.privateIp,
+        keyName: args.keyName,
         // IMDSv2 only; hop limit 1 keeps instance credentials away from containers on the host.
         metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
         userData,
@@ -164,34 +215,63 @@ export class AwsMemberHost extends pulumi.ComponentResource {
         rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: args.rootVolumeSizeGiB ?? 16, tags },
         tags,
       },
-      // A version bump changes userData: ignored, the RollingUpgrade upgrades in place. A newer AMI: ignored too.
-      { parent: this, ignoreChanges: ["userData", "ami"] },
+      {
+        parent: this,
+        // A version bump changes userData: ignored, the RollingUpgrade upgrades in place. A newer AMI: ignored too.
+        // The subnet is the one the member was created in. The instance type changes only for the member being
+        // resized (an in-place stop, resize and start of that one instance).
+        ignoreChanges: ["userData", "ami", "subnetId", ...(args.resize ? [] : ["instanceType"])],
+        // A replacement must not run beside the old instance: /dev/sdf, a pinned private IP and the volume are
+        // the old instance's until it is gone.
+        deleteBeforeReplace: true,
+      },
     );
 
-    if (volume) {
-      const data = new aws.ebs.Volume(
-        `${name}-jetstream`,
-        {
-          availabilityZone: instance.availabilityZone,
-          size: volume.sizeGiB ?? 20,
-          type: volume.type ?? "gp3",
-          iops: volume.iops,
-          throughput: volume.throughput,
-          encrypted: true,
-          kmsKeyId: volume.kmsKeyId,
-          tags,
-        },
-        { parent: this },
-      );
+    const checks: pulumi.Output<unknown>[] = [
+      pulumi
+        .all([instance.instanceType, instance.subnetId, args.subnetId])
+        .apply(([actualType, actualSubnet, subnet]) => {
+          const refusal = instanceTypeRefusal(args.serverName, actualType, instanceType, args.resize === true);
+          if (refusal) throw new Error(refusal);
+          if (actualSubnet && subnet && actualSubnet !== subnet) {
+            pulumi.log.warn(
+              `${args.serverName} stays in ${actualSubnet}, where it was created: members are never moved by a change ` +
+                `of aws.subnetIds (it would now be placed in ${subnet}); to move one, remove it and add a new member`,
+              this,
+            );
+          }
+          return undefined;
+        }),
+    ];
+
+    if (data) {
       new aws.ec2.VolumeAttachment(
         `${name}-jetstream-attachment`,
         // Stop the VM before detaching: JetStream must never lose its disk under a running server.
         { deviceName: JETSTREAM_DEVICE, instanceId: instance.id, volumeId: data.id, stopInstanceBeforeDetaching: true },
-        { parent: this },
+        { parent: this, deleteBeforeReplace: true },
       );
       this.volumeId = data.id;
     } else {
       this.volumeId = pulumi.output<string | undefined>(undefined);
+    }
+
+    if (args.manageConfigParameter !== false) {
+      // Goes with the member on destroy. The rollout writes each config as a new version of it (Overwrite); Pulumi
+      // only ever set this placeholder, write-only, so no config text reaches the state.
+      new aws.ssm.Parameter(
+        `${name}-config`,
+        {
+          name: configParameterName(prefix, args.serverName),
+          type: "SecureString",
+          valueWo: Buffer.from("# no config yet: written by the nats-cluster rollout\n").toString("base64"),
+          valueWoVersion: 1,
+          tier: "Intelligent-Tiering",
+          description: `nats-server config of ${args.serverName} (written by the nats-cluster rollout; base64)`,
+          tags,
+        },
+        { parent: this, ignoreChanges: ["valueWo", "valueWoVersion", "tier", "description"] },
+      );
     }
 
     this.instanceId = instance.id;
@@ -208,8 +288,30 @@ export class AwsMemberHost extends pulumi.ComponentResource {
       privateIp: this.privateIp,
       endpoint: this.endpoint,
       volumeId: this.volumeId,
+      // Registered so a refusal fails the deployment (and `pulumi preview`, where the instance's state is known).
+      checks: pulumi.all(checks),
     });
   }
+}
+
+/**
+ * Why an instance-type change of a member that exists is refused (undefined: fine). The AWS provider changes an
+ * instance type by stopping and starting the instance, and Pulumi would do it for every member at once, outside
+ * the rollout and its gates: the whole cluster down together.
+ */
+export function instanceTypeRefusal(
+  serverName: string,
+  actual: string | undefined,
+  desired: string,
+  resizing: boolean,
+): string | undefined {
+  if (!actual || actual === desired || resizing) return undefined;
+  return (
+    `${serverName}: aws.instanceType ${actual} → ${desired} refused: the instance would be stopped and started ` +
+    "together with every other member, outside the rollout. Resize members one at a time: set " +
+    `nats-cluster:aws.resizeMember to ${serverName}, run \`pulumi up\` (that one instance is stopped, resized and ` +
+    "started; its server rejoins with its config), check the cluster, then the next member; unset it when done"
+  );
 }
 
 /** Validates the arguments (errors name the field), then creates the member's host. */

@@ -6,11 +6,16 @@
  *                    subscribes from the machine running `pulumi up`)
  *   cluster port     only from the group itself (route connections between members and the surge server)
  *   monitoring port  only from each admin CIDR (the rollout's health gates read /healthz, /varz, /routez, /jsz)
- *   egress           everything (release downloads from GitHub, the SSM and KMS endpoints)
+ *   egress           everything (the release download, from GitHub through a NAT or from a mirror in the VPC;
+ *                    the SSM endpoints: ssm, ssmmessages, ec2messages, through a NAT or VPC endpoints)
  *
  * CIDR lists are plain arrays, not Inputs: each entry becomes a resource of its own, named after the CIDR, so
- * reordering the list changes nothing and removing one entry deletes exactly one rule.
- * AWS parts of this project are verified only with mocks.
+ * reordering the list changes nothing and removing one entry deletes exactly one rule. Servers with ports of
+ * their own get rules for them through {@link ClusterSecurityGroup.allowPorts}.
+ *
+ * Rule descriptions may hold only `a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*` (EC2 rejects anything else, an apostrophe
+ * included): every description is checked against {@link RULE_DESCRIPTION} before it is sent.
+ * The resource graph is verified with Pulumi mocks; nothing here has run against a real AWS account.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -35,6 +40,28 @@ export interface ClusterSecurityGroupArgs {
 
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
+/** What EC2 accepts in a security group rule's description (and the group's): at most 255 of these characters. */
+export const RULE_DESCRIPTION = /^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]{0,255}$/;
+
+/** Throws (naming the rule) unless EC2 would take the description. */
+export function checkRuleDescription(rule: string, description: string): string {
+  if (!RULE_DESCRIPTION.test(description)) {
+    const bad = [...new Set([...description].filter((c) => !RULE_DESCRIPTION.test(c)))].join("");
+    throw new Error(
+      `security group rule ${rule}: description ${JSON.stringify(description)} has characters EC2 refuses ` +
+        `(${JSON.stringify(bad)}); allowed are a-z A-Z 0-9 space and ._-:/()#,@[]+=&;{}!$*, at most 255`,
+    );
+  }
+  return description;
+}
+
+/** The three ports of a server. */
+export interface ServerPorts {
+  readonly clientPort: number;
+  readonly clusterPort: number;
+  readonly monitorPort: number;
+}
+
 /** Throws with the field name unless every entry is an IPv4 CIDR. */
 function checkCidrs(field: string, cidrs: ReadonlyArray<string>, atLeastOne: boolean): void {
   if (atLeastOne && cidrs.length === 0)
@@ -56,80 +83,134 @@ function checkPort(field: string, port: number): void {
 const slug = (cidr: string): string => cidr.replace(/[./]/g, "-");
 
 export class ClusterSecurityGroup extends pulumi.ComponentResource {
+  /**
+   * The group's id, carrying its rules (egress and the default ports' ingress) as dependencies: an instance that
+   * boots before its egress rule exists cannot download its release or reach SSM.
+   */
   readonly securityGroupId: pulumi.Output<string>;
+  private readonly groupId: pulumi.Output<string>;
+  private readonly name: string;
+  private readonly args: ClusterSecurityGroupArgs;
+  /** Ports with rules already, per kind, and the rule resources, so each port is opened once. */
+  private readonly opened = { client: new Set<number>(), cluster: new Set<number>(), monitor: new Set<number>() };
 
   constructor(name: string, args: ClusterSecurityGroupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nats-cluster:aws:ClusterSecurityGroup", name, args, opts);
-    const clientPort = args.clientPort ?? 4222;
-    const clusterPort = args.clusterPort ?? 6222;
-    const monitorPort = args.monitorPort ?? 8222;
+    this.name = name;
+    this.args = args;
+    const ports: ServerPorts = {
+      clientPort: args.clientPort ?? 4222,
+      clusterPort: args.clusterPort ?? 6222,
+      monitorPort: args.monitorPort ?? 8222,
+    };
     checkCidrs("clientCidrs", args.clientCidrs, false);
     checkCidrs("adminCidrs", args.adminCidrs, true);
-    checkPort("clientPort", clientPort);
-    checkPort("clusterPort", clusterPort);
-    checkPort("monitorPort", monitorPort);
-    if (new Set([clientPort, clusterPort, monitorPort]).size !== 3) {
-      throw new Error(
-        `ClusterSecurityGroupArgs: client, cluster and monitoring ports must differ (got ${clientPort}, ${clusterPort}, ${monitorPort})`,
-      );
-    }
+    checkPorts(ports);
 
     const group = new aws.ec2.SecurityGroup(
       `${name}-sg`,
       {
         vpcId: args.vpcId,
-        description: `nats-server hosts of ${name}: client, cluster and monitoring ports`,
+        description: checkRuleDescription(
+          `${name}-sg`,
+          `nats-server hosts of ${name}: client, cluster and monitoring ports`,
+        ),
         tags: args.tags,
       },
       { parent: this },
     );
-    this.securityGroupId = group.id;
+    this.groupId = group.id;
 
-    const tcp = (
-      rule: string,
-      port: number,
-      from: { cidrIpv4: string } | { referencedSecurityGroupId: pulumi.Input<string> },
-      description: string,
-    ) =>
-      new aws.vpc.SecurityGroupIngressRule(
-        `${name}-${rule}`,
-        {
-          securityGroupId: group.id,
-          ipProtocol: "tcp",
-          fromPort: port,
-          toPort: port,
-          description,
-          tags: args.tags,
-          ...from,
-        },
-        { parent: this },
-      );
-
-    // Admin CIDRs reach the client port too (the rollout's client probe), once each even if also a client CIDR.
-    for (const cidr of [...new Set([...args.clientCidrs, ...args.adminCidrs])]) {
-      tcp(`client-${slug(cidr)}`, clientPort, { cidrIpv4: cidr }, `NATS clients from ${cidr}`);
-    }
-    tcp(
-      "cluster-self",
-      clusterPort,
-      { referencedSecurityGroupId: group.id },
-      "NATS routes between the cluster's servers only",
-    );
-    for (const cidr of [...new Set(args.adminCidrs)]) {
-      tcp(`monitor-${slug(cidr)}`, monitorPort, { cidrIpv4: cidr }, `NATS monitoring from admin ${cidr}`);
-    }
-    new aws.vpc.SecurityGroupEgressRule(
+    const egress = new aws.vpc.SecurityGroupEgressRule(
       `${name}-egress-all`,
       {
         securityGroupId: group.id,
         ipProtocol: "-1",
         cidrIpv4: "0.0.0.0/0",
-        description: "release downloads, SSM and KMS endpoints",
+        description: checkRuleDescription(
+          `${name}-egress-all`,
+          "release downloads (NAT or a mirror), SSM endpoints (NAT or VPC endpoints)",
+        ),
         tags: args.tags,
       },
       { parent: this },
     );
-
+    const ingress = this.allowPorts(ports);
+    this.securityGroupId = pulumi.all([group.id, egress.id, ingress]).apply(([id]) => id);
     this.registerOutputs({ securityGroupId: this.securityGroupId });
+  }
+
+  /**
+   * Ingress rules for a server's ports that no rule covers yet (the group's default ports have theirs from the
+   * constructor); resolves with their ids, for the instances that need them. Rules for the default ports keep the
+   * names they always had; other ports get the port in the name.
+   */
+  allowPorts(ports: ServerPorts): pulumi.Output<string[]> {
+    checkPorts(ports);
+    const { name, args } = this;
+    const rules: pulumi.Output<string>[] = [];
+    const tcp = (
+      port: number,
+      rule: string,
+      from: { cidrIpv4: string } | { referencedSecurityGroupId: pulumi.Input<string> },
+      description: string,
+    ) => {
+      const resourceName = `${name}-${rule}`;
+      rules.push(
+        new aws.vpc.SecurityGroupIngressRule(
+          resourceName,
+          {
+            securityGroupId: this.groupId,
+            ipProtocol: "tcp",
+            fromPort: port,
+            toPort: port,
+            description: checkRuleDescription(resourceName, description),
+            tags: args.tags,
+            ...from,
+          },
+          { parent: this },
+        ).id,
+      );
+    };
+    const suffix = (kind: keyof ClusterSecurityGroup["opened"], port: number) =>
+      this.opened[kind].size === 0 ? "" : `-p${port}`;
+
+    if (!this.opened.client.has(ports.clientPort)) {
+      const p = suffix("client", ports.clientPort);
+      // Admin CIDRs reach the client port too (the rollout's client probe), once each even if also a client CIDR.
+      for (const cidr of [...new Set([...args.clientCidrs, ...args.adminCidrs])]) {
+        tcp(ports.clientPort, `client${p}-${slug(cidr)}`, { cidrIpv4: cidr }, `NATS clients from ${cidr}`);
+      }
+      this.opened.client.add(ports.clientPort);
+    }
+    if (!this.opened.cluster.has(ports.clusterPort)) {
+      const p = suffix("cluster", ports.clusterPort);
+      tcp(
+        ports.clusterPort,
+        `cluster${p}-self`,
+        { referencedSecurityGroupId: this.groupId },
+        "NATS routes between the servers of this cluster only",
+      );
+      this.opened.cluster.add(ports.clusterPort);
+    }
+    if (!this.opened.monitor.has(ports.monitorPort)) {
+      const p = suffix("monitor", ports.monitorPort);
+      for (const cidr of [...new Set(args.adminCidrs)]) {
+        tcp(ports.monitorPort, `monitor${p}-${slug(cidr)}`, { cidrIpv4: cidr }, `NATS monitoring from admin ${cidr}`);
+      }
+      this.opened.monitor.add(ports.monitorPort);
+    }
+    return rules.length ? pulumi.all(rules) : pulumi.output([]);
+  }
+}
+
+function checkPorts(ports: ServerPorts): void {
+  checkPort("clientPort", ports.clientPort);
+  checkPort("clusterPort", ports.clusterPort);
+  checkPort("monitorPort", ports.monitorPort);
+  if (new Set([ports.clientPort, ports.clusterPort, ports.monitorPort]).size !== 3) {
+    throw new Error(
+      `ClusterSecurityGroupArgs: client, cluster and monitoring ports must differ (got ${ports.clientPort}, ${ports.clusterPort}, ${ports.monitorPort})`,
+    );
   }
 }

@@ -9,7 +9,8 @@
  * The subnet and private IP are not in the template: the driver passes them to RunInstances, since the surge
  * server must come up at the address the ClusterSpec gives it.
  *
- * AWS parts of this project are verified only with mocks (test/aws/components.test.ts).
+ * The resource graph is verified with Pulumi mocks (test/aws/components.test.ts); the driver's launch of it with a
+ * fake EC2 that maps it to a lab VM (test/aws/lab-ssm-rollout.test.ts). Nothing here has run against AWS.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -42,6 +43,8 @@ export interface SurgeLaunchTemplateArgs {
   readonly releaseBaseUrl?: string;
   /** systemd `TimeoutStopSec`. Default 150. */
   readonly stopTimeoutSeconds?: number;
+  /** EC2 key pair for emergency SSH (the rollout itself uses SSM). */
+  readonly keyName?: pulumi.Input<string>;
   /** Extra tags for the template and what it launches. */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -84,6 +87,7 @@ export class SurgeLaunchTemplate extends pulumi.ComponentResource {
         imageId: amiFor(arch, { amiId: args.amiId, amiNameFilter: args.amiNameFilter, parent: this }),
         instanceType: args.instanceType ?? DEFAULT_INSTANCE_TYPE[arch],
         iamInstanceProfile: { name: args.instanceProfileName },
+        keyName: args.keyName,
         vpcSecurityGroupIds: args.securityGroupIds,
         metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
         userData,

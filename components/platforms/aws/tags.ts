@@ -1,7 +1,7 @@
 /**
  * Tags of a cluster's EC2 resources. The `nats-cluster:*` keys are the ones the SSM driver filters on
  * (engine/hosts/aws/names.ts), so they are set last and cannot be overridden by user tags.
- * AWS parts of this project are verified only with mocks.
+ * Verified with Pulumi mocks; never against a real AWS account.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../../engine/hosts/aws/names";

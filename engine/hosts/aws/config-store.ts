@@ -11,7 +11,8 @@
  * advanced parameter (8 KB, base64-encoded). The parameter keeps up to 100 versions; readConfig uses them to return
  * exactly the text the host has, without that text ever appearing in command output.
  *
- * AWS parts of this project are verified only with mocks (a fake client at the SDK boundary).
+ * Verified with fakes at the SDK boundary (the lab test fetches each version on a real host through an `aws` CLI
+ * shim); never against a real AWS account.
  */
 import type { GetParameterCommandOutput, PutParameterCommandOutput } from "@aws-sdk/client-ssm";
 import { configParameterName } from "./names";

@@ -4,10 +4,16 @@
  * found by its tags, which is also how a re-run after a crash finds and cleans up an orphan.
  * Also: waiting until an instance is registered with SSM, which every first command on a new VM needs.
  *
- * AWS parts of this project are verified only with mocks (a fake client at the SDK boundary).
+ * Verified with fakes at the SDK boundary that are eventually consistent where EC2 and SSM are (a fresh instance
+ * unknown to DescribeInstances, SendCommand before registration), and with a fake EC2 that launches a lab VM;
+ * never against a real AWS account.
  */
 import { randomUUID } from "node:crypto";
-import type { DescribeInstancesCommandOutput, RunInstancesCommandOutput } from "@aws-sdk/client-ec2";
+import type {
+  DescribeInstancesCommandOutput,
+  DescribeNetworkInterfacesCommandOutput,
+  RunInstancesCommandOutput,
+} from "@aws-sdk/client-ec2";
 import type { DescribeInstanceInformationCommandOutput } from "@aws-sdk/client-ssm";
 import { ServerEndpoint } from "../../spec";
 import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "./names";
@@ -126,28 +132,104 @@ export class Ec2LaunchedHosts {
         const instanceId = out.Instances?.[0]?.InstanceId;
         if (!instanceId) throw new Error(`${server.name}: RunInstances returned no instance`);
         this.log(`${server.name}: launched ${instanceId} at ${server.host} from ${this.launch.launchTemplateId}`);
-        await this.waitForState(server.name, instanceId, "running", deadline);
+        try {
+          await this.waitForState(server.name, instanceId, "running", deadline);
+        } catch (error) {
+          // Never leave a VM this call started behind: it would hold the surge address and cost money.
+          await this.terminate(server.name, [instanceId]).catch(() => undefined);
+          throw error;
+        }
         return instanceId;
       } catch (error) {
-        // The previous surge VM may still be shutting down and holding the address: wait for it, within the deadline.
-        if (awsErrorName(error) === "InvalidIPAddress.InUse" && Date.now() + this.pollMs < deadline) {
-          await sleep(this.pollMs);
-          continue;
+        if (awsErrorName(error) !== "InvalidIPAddress.InUse") throw error;
+        // Wait only for our own previous surge VM, still shutting down with the address; anything else holds it for
+        // good, and waiting for it would only burn the deadline.
+        const holder = await this.addressHolder(server.name, server.host);
+        if (holder.kind === "foreign") {
+          throw new Error(
+            `${server.name}: the surge address ${server.host} in subnet ${this.launch.subnetId} is taken by ${holder.description}, not by a surge VM of this cluster; give nats-cluster:surge.host a free address of that subnet (or free this one)`,
+            { cause: error },
+          );
         }
-        throw error;
+        if (Date.now() + this.pollMs >= deadline) {
+          throw new Error(
+            `${server.name}: the surge address ${server.host} was still in use at the deadline (${holder.description})`,
+            { cause: error },
+          );
+        }
+        await sleep(this.pollMs);
       }
     }
   }
 
+  /**
+   * Who holds a private address in the surge subnet: a network interface of a VM this cluster launched for
+   * `serverName` (still shutting down: worth waiting for), nothing any more (EC2 answers from a moment ago), or
+   * anything else (another workload: fail fast, naming it).
+   */
+  private async addressHolder(
+    serverName: string,
+    address: string,
+  ): Promise<{ kind: "ours" | "none" | "foreign"; description: string }> {
+    const sdk = loadEc2();
+    const out = (await this.ec2.send(
+      new sdk.DescribeNetworkInterfacesCommand({
+        Filters: [
+          { Name: "addresses.private-ip-address", Values: [address] },
+          ...(this.launch ? [{ Name: "subnet-id", Values: [this.launch.subnetId] }] : []),
+        ],
+      }),
+    )) as DescribeNetworkInterfacesCommandOutput;
+    const eni = out.NetworkInterfaces?.[0];
+    if (!eni) return { kind: "none", description: "no network interface holds it any more" };
+    const instanceId = eni.Attachment?.InstanceId;
+    const ours = instanceId
+      ? (await this.findAll(serverName, [...ALIVE_STATES, "terminated"])).some((i) => i.instanceId === instanceId)
+      : false;
+    const parts = [
+      eni.NetworkInterfaceId,
+      instanceId ? `attached to ${instanceId}` : `not attached (status ${eni.Status ?? "unknown"})`,
+      eni.InterfaceType && eni.InterfaceType !== "interface" ? `type ${eni.InterfaceType}` : undefined,
+      eni.RequesterId ? `requested by ${eni.RequesterId}` : undefined,
+      eni.Description ? `"${eni.Description}"` : undefined,
+    ].filter(Boolean);
+    return { kind: ours ? "ours" : "foreign", description: `network interface ${parts.join(", ")}` };
+  }
+
+  /**
+   * The instance's state and launch time; undefined when EC2 does not know the id (yet: right after RunInstances
+   * DescribeInstances can answer InvalidInstanceID.NotFound for a while; or any more).
+   */
+  async describe(instanceId: string): Promise<{ state: string; launchTime?: Date } | undefined> {
+    const sdk = loadEc2();
+    try {
+      const out = (await this.ec2.send(
+        new sdk.DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+      )) as DescribeInstancesCommandOutput;
+      const instance = out.Reservations?.[0]?.Instances?.[0];
+      if (!instance) return undefined;
+      return { state: instance.State?.Name ?? "unknown", launchTime: instance.LaunchTime };
+    } catch (error) {
+      if (awsErrorName(error) === "InvalidInstanceID.NotFound") return undefined;
+      throw error;
+    }
+  }
+
+  /** Asks EC2 to terminate these instances of `serverName` (no wait). */
+  async terminate(serverName: string, instanceIds: ReadonlyArray<string>): Promise<void> {
+    if (instanceIds.length === 0) return;
+    const sdk = loadEc2();
+    await this.ec2.send(new sdk.TerminateInstancesCommand({ InstanceIds: [...instanceIds] }));
+    this.log(`${serverName}: terminating ${instanceIds.join(", ")}`);
+  }
+
   /** Terminates every live instance of `serverName` and waits until none is left (so its IP is free again). */
   async terminateAll(serverName: string, deadline: number): Promise<void> {
-    const sdk = loadEc2();
     const alive = await this.findAll(serverName);
-    const ids = alive.filter((i) => i.state !== "shutting-down").map((i) => i.instanceId);
-    if (ids.length > 0) {
-      await this.ec2.send(new sdk.TerminateInstancesCommand({ InstanceIds: ids }));
-      this.log(`${serverName}: terminating ${ids.join(", ")}`);
-    }
+    await this.terminate(
+      serverName,
+      alive.filter((i) => i.state !== "shutting-down").map((i) => i.instanceId),
+    );
     while ((await this.findAll(serverName)).length > 0) {
       if (Date.now() >= deadline)
         throw new Error(
@@ -158,13 +240,10 @@ export class Ec2LaunchedHosts {
   }
 
   private async waitForState(serverName: string, instanceId: string, want: string, deadline: number): Promise<void> {
-    const sdk = loadEc2();
-    let state = "unknown";
+    let state = "not visible yet (InvalidInstanceID.NotFound)";
     while (Date.now() < deadline) {
-      const out = (await this.ec2.send(
-        new sdk.DescribeInstancesCommand({ InstanceIds: [instanceId] }),
-      )) as DescribeInstancesCommandOutput;
-      state = out.Reservations?.[0]?.Instances?.[0]?.State?.Name ?? state;
+      // EC2 is eventually consistent: a fresh instance id can be unknown to DescribeInstances for a while.
+      state = (await this.describe(instanceId))?.state ?? state;
       if (state === want) return;
       if (state === "terminated" || state === "shutting-down") {
         throw new Error(`${serverName} (${instanceId}): instance went to ${state} while waiting for ${want}`);
@@ -174,21 +253,26 @@ export class Ec2LaunchedHosts {
     throw new Error(`${serverName} (${instanceId}): still ${state}, not ${want}, at the deadline`);
   }
 
+  /** The instance's SSM agent status now: `Online`, another ping status, or `not registered`. */
+  async ssmStatus(instanceId: string): Promise<string> {
+    const sdk = loadSsm();
+    try {
+      const out = (await this.ssm.send(
+        new sdk.DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: [instanceId] }] }),
+      )) as DescribeInstanceInformationCommandOutput;
+      const ping = out.InstanceInformationList?.[0]?.PingStatus;
+      return ping === "Online" ? ping : ping ? `ping status ${ping}` : "not registered";
+    } catch (error) {
+      return errorMessage(error);
+    }
+  }
+
   /** Waits until the instance's SSM agent reports Online: SendCommand to an unregistered instance fails. */
   async waitForSsm(serverName: string, instanceId: string, deadline: number): Promise<void> {
-    const sdk = loadSsm();
     let seen = "not registered";
     while (Date.now() < deadline) {
-      try {
-        const out = (await this.ssm.send(
-          new sdk.DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: [instanceId] }] }),
-        )) as DescribeInstanceInformationCommandOutput;
-        const ping = out.InstanceInformationList?.[0]?.PingStatus;
-        if (ping === "Online") return;
-        seen = ping ? `ping status ${ping}` : "not registered";
-      } catch (error) {
-        seen = errorMessage(error);
-      }
+      seen = await this.ssmStatus(instanceId);
+      if (seen === "Online") return;
       await sleep(this.pollMs);
     }
     throw new Error(

@@ -2,7 +2,9 @@
  * The aws platform: members are EC2 instances Pulumi creates (components/platforms/aws), reached through SSM Run
  * Command; the surge server is a VM the driver launches from a launch template for the length of a rollout.
  * Settings are what the Pulumi layer records: region (and profile), the cluster name, member → instance id, the
- * surge launch template and subnet. AWS parts are verified only with mocks at the SDK boundary.
+ * surge launch template and subnet, the stop timeout and the members' data volumes. Verified with fakes at the SDK
+ * boundary, and on lab VMs (systemd, cloud-init, a loop device for EBS) through a fake SSM that runs the scripts
+ * there (test/aws/lab-*.test.ts); never against a real AWS account.
  */
 import { VM_LISTEN_HOST } from "../../defaults";
 import { HostDriver, HostDriverContext, HostPlatform } from "../driver";
@@ -26,6 +28,10 @@ export interface AwsSettings {
   readonly arch?: "amd64" | "arm64";
   /** Release download base URL (a mirror reachable from the VPC). Default the official GitHub releases. */
   readonly releaseBaseUrl?: string;
+  /** systemd `TimeoutStopSec` of nats-server, rewritten as a drop-in before every lame duck (the policy's). */
+  readonly stopTimeoutSeconds?: number;
+  /** Member name → its data (JetStream) volume id, for members that have one. */
+  readonly volumeIds?: Readonly<Record<string, string>>;
 }
 
 export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => {
@@ -38,6 +44,20 @@ export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => 
   if (!s.instanceIds || typeof s.instanceIds !== "object") {
     problems.push({ field: "instanceIds", message: "missing; map every member name to its EC2 instance id" });
   }
+  if (s.arch !== undefined && s.arch !== "amd64" && s.arch !== "arm64")
+    problems.push({ field: "arch", message: `${JSON.stringify(s.arch)} is not amd64 or arm64` });
+  if (
+    s.stopTimeoutSeconds !== undefined &&
+    (typeof s.stopTimeoutSeconds !== "number" || !Number.isInteger(s.stopTimeoutSeconds) || s.stopTimeoutSeconds < 1)
+  )
+    problems.push({ field: "stopTimeoutSeconds", message: "must be a whole number of seconds, 1 or more" });
+  if (s.volumeIds !== undefined && (typeof s.volumeIds !== "object" || s.volumeIds === null))
+    problems.push({ field: "volumeIds", message: "must map member names to EBS volume ids" });
+  if (s.releaseBaseUrl !== undefined && !/^https?:\/\/[^\s'"]+$/.test(String(s.releaseBaseUrl)))
+    problems.push({
+      field: "releaseBaseUrl",
+      message: "must be an http(s) URL such as https://mirror.example.com/nats",
+    });
   return problems;
 };
 
@@ -57,6 +77,9 @@ export function createHostDriver(
     surge: s.surge,
     arch: s.arch,
     releaseBaseUrl: s.releaseBaseUrl,
+    stopTimeoutSeconds: s.stopTimeoutSeconds,
+    // Members have a data volume exactly when the Pulumi layer recorded one for them.
+    dataVolumeFor: (server) => (s.volumeIds?.[server.name] ? { volumeId: s.volumeIds[server.name] } : undefined),
     log: context.log,
   });
 }

@@ -3,7 +3,7 @@
  * tags) and the SSM host driver (engine/hosts/aws), so the two can never disagree about a tag or a parameter.
  * Paths on the host are every systemd platform's (engine/hosts/systemd/paths.ts). Plain data, no SDK, no Pulumi.
  *
- * AWS parts of this project are verified only with mocks (Pulumi mocks and fakes at the AWS SDK boundary).
+ * Verified with Pulumi mocks, fakes at the AWS SDK boundary and lab VMs; never against a real AWS account.
  */
 
 /**
@@ -42,3 +42,9 @@ export function normalizePrefix(prefix: string): string {
   }
   return trimmed;
 }
+
+/** The device name a member's data (JetStream) volume is attached as (`aws.ec2.VolumeAttachment.deviceName`). */
+export const DATA_VOLUME_DEVICE = "/dev/sdf";
+
+/** How long a first boot waits for the data volume (Pulumi attaches it once the instance runs). */
+export const DATA_VOLUME_WAIT_SECONDS = 600;

@@ -3,8 +3,10 @@
  * host fetches it; its text is never in a command), and a new EC2 host must finish cloud-init first. The rest are
  * every systemd platform's (engine/hosts/systemd/scripts.ts).
  *
- * AWS parts of this project are verified only with mocks; the scripts' shell is checked by `sh -n` in the tests.
+ * The scripts' shell is checked by `sh -n`, and the scripts run on lab VMs (real systemd, cloud-init) through a
+ * fake SSM in test/aws/lab-ssm-rollout.test.ts; never against a real AWS account.
  */
+import { BOOT_STATUS_PATH } from "../systemd/host-prep";
 import { HostPaths, NATS_USER } from "../systemd/paths";
 import { shellQuote } from "../systemd/scripts";
 
@@ -80,16 +82,40 @@ export function removeConfigScript(paths: HostPaths): string {
 }
 
 /**
- * Waits for cloud-init (the user data: user, volume, binary, unit) to finish, so the first SSM step never races
- * it. cloud-init exits 2 for "done with warnings" (deprecated keys and the like): that still counts as done.
+ * Waits for cloud-init (the user data: user, volume, unit, binary) to finish, so the first SSM step never races it,
+ * and reports how the host preparation ended (always exit 0: this is a report, the driver decides):
+ * `boot=done`, or `boot=failed` with `boot_error=<the step that failed, its command and first line of output>`
+ * (from {@link BOOT_STATUS_PATH}; cloud-init's own summary when the user data never recorded anything).
  */
 export function bootDoneScript(): string {
+  const status = shellQuote(BOOT_STATUS_PATH);
   return [
     "set -u",
-    "if ! command -v cloud-init >/dev/null 2>&1; then echo boot=no-cloud-init; exit 0; fi",
-    "cloud-init status --wait >/dev/null 2>&1; rc=$?",
-    "cloud-init status --long 2>&1 || true",
-    `if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then echo "cloud-init failed (exit $rc); see /var/log/cloud-init-output.log" >&2; tail -n 20 /var/log/cloud-init-output.log >&2 2>/dev/null || true; exit 1; fi`,
-    "echo boot=done",
+    "if command -v cloud-init >/dev/null 2>&1; then",
+    "  cloud-init status --wait >/dev/null 2>&1; rc=$?",
+    '  echo "cloud_init_exit=$rc"',
+    "fi",
+    `st="$(cat ${status} 2>/dev/null || true)"`,
+    'case "$st" in',
+    "  done) echo boot=done ;;",
+    '  failed*) echo boot=failed; echo "boot_error=${st#failed: }" ;;',
+    "  running) echo boot=failed; echo 'boot_error=the host preparation never finished (stopped while it ran)' ;;",
+    "  *)",
+    "    echo boot=failed",
+    // cloud-init prints `detail:` (22.x) or `errors:` (23.x) with the reason on the same or the next line.
+    `    detail="$(cloud-init status --long 2>/dev/null | awk 'f && NF { sub(/^[[:space:]-]+/, ""); print; exit } /^(detail|errors):/ { sub(/^[a-z]+:[[:space:]]*/, ""); if (NF) { print; exit } f = 1 }')"`,
+    '    echo "boot_error=no nats-cluster host preparation recorded on this host${detail:+ (cloud-init: $detail)}"',
+    "    ;;",
+    "esac",
   ].join("\n");
+}
+
+/**
+ * Where an EBS volume shows up on the instance, most specific first: the `/dev/disk/by-id` link every udev makes
+ * from the NVMe serial (`vol0123…`, Nitro instances, any distribution), then the attachment's device name (Amazon
+ * Linux's udev rules add it on Nitro, Xen instances have it as `/dev/xvdX`).
+ */
+export function ebsDeviceCandidates(deviceName: string, volumeId?: string): string[] {
+  const byId = volumeId ? [`/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volumeId.replace(/-/g, "")}`] : [];
+  return [...byId, deviceName, deviceName.replace(/^\/dev\/sd/, "/dev/xvd")];
 }

@@ -3,7 +3,7 @@
  * and error helpers. `import type` only: nothing here loads the SDK at import time, so the local platform (and any
  * code that merely imports the engine) never needs `@aws-sdk/*` on disk.
  *
- * AWS parts of this project are verified only with mocks: tests pass fake clients that record the real SDK command
+ * Never run against a real AWS account: tests pass fake clients that record the real SDK command
  * objects the driver builds.
  */
 import type * as Ec2Sdk from "@aws-sdk/client-ec2";

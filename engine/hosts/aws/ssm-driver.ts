@@ -8,20 +8,22 @@
  *
  * No Pulumi import, and the AWS SDK is loaded lazily on first use, so the local platform never loads it.
  *
- * AWS parts of this project are verified only with mocks: fake SSM and EC2 clients at the AWS SDK boundary
- * (test/aws/ssm-driver.test.ts). Nothing here has run against a real AWS account.
+ * Verified with fake SSM and EC2 clients at the AWS SDK boundary (test/aws/ssm-driver.test.ts) and, scripts and
+ * lifecycle, on lab VMs through a fake SSM that runs them there (test/aws/lab-ssm-rollout.test.ts). Nothing here
+ * has run against a real AWS account.
  */
 import { activateScriptFor, stageScriptFor } from "../../binaries";
 import { ServerEndpoint } from "../../spec";
 import { HostDriver, HostLayout } from "../driver";
+import { hostPrepScript } from "../systemd/host-prep";
 import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf } from "../systemd/paths";
 import * as systemd from "../systemd/scripts";
 import { SsmConfigStore } from "./config-store";
 import { Ec2LaunchedHosts, SurgeLaunchSettings } from "./ec2-hosts";
-import { defaultConfigParameterPrefix } from "./names";
-import { AwsSdkClient, loadEc2, loadSsm } from "./sdk";
+import { DATA_VOLUME_DEVICE, DATA_VOLUME_WAIT_SECONDS, defaultConfigParameterPrefix } from "./names";
+import { AwsSdkClient, errorMessage, loadEc2, loadSsm } from "./sdk";
 import * as scripts from "./scripts";
-import { SsmCommandRunner, SsmTarget } from "./ssm-runner";
+import { SsmCommandError, SsmCommandRunner, SsmTarget } from "./ssm-runner";
 
 export { SsmCommandError } from "./ssm-runner";
 export type { AwsSdkClient } from "./sdk";
@@ -40,8 +42,19 @@ export interface SsmHostDriverOptions {
    * whose VM this driver launches itself (the surge server), found by its tags instead.
    */
   readonly instanceIdFor: (server: ServerEndpoint) => string | undefined;
-  /** Launch template and subnet for the surge server's VM (components/aws/surge-template.ts). */
+  /** Launch template and subnet for the surge server's VM (components/platforms/aws/surge-template.ts). */
   readonly surge?: SurgeLaunchSettings;
+  /**
+   * The data (JetStream) volume of a member, attached as /dev/sdf: `{ volumeId }` (found by its /dev/disk/by-id
+   * link, else by the device name), `{}` when its id is not known; undefined for a host without one (the surge
+   * VM). Used when a failed first boot is repeated over SSM.
+   */
+  readonly dataVolumeFor?: (server: ServerEndpoint) => { readonly volumeId?: string } | undefined;
+  /**
+   * systemd's `TimeoutStopSec` for nats-server: rewritten as a drop-in before every lame duck and start, so a lame
+   * duck raised after the first boot never gets the server killed mid-drain. Default: left as the host has it.
+   */
+  readonly stopTimeoutSeconds?: number;
   /** Release tarball architecture of the instances. Default "amd64". */
   readonly arch?: "amd64" | "arm64";
   /** Binaries directory. Default "/opt/nats" (must match the user data). */
@@ -83,6 +96,10 @@ export class SsmHostDriver implements HostDriver {
   private readonly commandTimeoutSeconds: number;
   private ssmClient?: AwsSdkClient;
   private ec2Client?: AwsSdkClient;
+  /** The surge VM this driver launched or adopted: EC2's tag filters can lag behind a fresh instance. */
+  private readonly launchedIds = new Map<string, string>();
+  /** Members found registered with SSM and prepared (boot done, or prepared again) by this driver. */
+  private readonly readyHosts = new Set<string>();
 
   constructor(private readonly options: SsmHostDriverOptions) {
     this.paths = {
@@ -139,7 +156,143 @@ export class SsmHostDriver implements HostDriver {
 
   /** The instance a server runs on now: Pulumi's for members, the tagged running VM for the surge server. */
   private async instanceOf(server: ServerEndpoint): Promise<string | undefined> {
-    return this.options.instanceIdFor(server) ?? (await this.launched.findRunning(server.name));
+    return (
+      this.options.instanceIdFor(server) ??
+      this.launchedIds.get(server.name) ??
+      (await this.launched.findRunning(server.name))
+    );
+  }
+
+  private get provisionTimeoutMs(): number {
+    return (this.options.provisionTimeoutSeconds ?? 900) * 1000;
+  }
+
+  /**
+   * A command whose answer only reads the host (status, installed version, config, log). An instance that exists
+   * but is not registered with SSM yet (fresh from Pulumi or RunInstances: SendCommand answers InvalidInstanceId)
+   * or is not running reads as `notYet`, "not running yet", within the provision deadline after its launch; past
+   * it, the error stands, with what to check.
+   */
+  private async observe<T>(
+    server: ServerEndpoint,
+    what: string,
+    script: string,
+    parse: (stdout: string) => T,
+    notYet: T,
+    timeoutSeconds?: number,
+    quiet = true,
+  ): Promise<T> {
+    const instanceId = await this.instanceOf(server);
+    if (!instanceId) return notYet;
+    try {
+      const out = await this.run({ server: server.name, instanceId }, what, script, timeoutSeconds, quiet);
+      return parse(out.stdout);
+    } catch (error) {
+      if (!(error instanceof SsmCommandError) || error.awsError !== "InvalidInstanceId") throw error;
+      const why = await this.notReachableYet(instanceId);
+      if (why === undefined) {
+        throw new SsmCommandError(
+          error.target,
+          what,
+          `the instance runs but SSM does not know it, ${Math.round(this.provisionTimeoutMs / 1000)}s or more after ` +
+            "its launch: check its instance profile has AmazonSSMManagedInstanceCore and its subnet reaches the " +
+            "ssm, ssmmessages and ec2messages endpoints (NAT or VPC endpoints)",
+          undefined,
+          undefined,
+          error.awsError,
+        );
+      }
+      this.log(`${server.name} (${instanceId}): ${why}: seen as not running yet`);
+      return notYet;
+    }
+  }
+
+  /** Why an instance SSM does not know is expected not to answer yet, or undefined when it should answer. */
+  private async notReachableYet(instanceId: string): Promise<string | undefined> {
+    const seen = await this.launched.describe(instanceId);
+    if (!seen) return "EC2 does not list the instance yet (InvalidInstanceID.NotFound)";
+    if (seen.state !== "running") return `the instance is ${seen.state}`;
+    const age = seen.launchTime ? Date.now() - seen.launchTime.getTime() : 0;
+    if (age < this.provisionTimeoutMs) return `not registered with SSM yet (launched ${Math.round(age / 1000)}s ago)`;
+    return undefined;
+  }
+
+  /**
+   * Before a member's first change through this driver: registered with SSM, and its first boot done (or done
+   * again over SSM). A member added to a running cluster is recovered without `provision`, so this is where its
+   * fresh instance is waited for.
+   */
+  private async ready(server: ServerEndpoint): Promise<void> {
+    const memberId = this.options.instanceIdFor(server);
+    if (!memberId || this.readyHosts.has(server.name)) return;
+    await this.prepare(server, memberId, Date.now() + this.provisionTimeoutMs);
+    this.readyHosts.add(server.name);
+  }
+
+  /**
+   * Waits until the instance is registered with SSM and cloud-init has finished; when the first boot did not
+   * finish the host's preparation (a volume that came late, a release server not reachable yet, …) runs the same
+   * idempotent preparation again over SSM. The binary is not part of it: the rollout stages one next.
+   */
+  private async prepare(server: ServerEndpoint, instanceId: string, deadline: number): Promise<void> {
+    const target = { server: server.name, instanceId };
+    await this.launched.waitForSsm(server.name, instanceId, deadline);
+    const boot = await this.run(
+      target,
+      "wait for cloud-init (user data) to finish",
+      scripts.bootDoneScript(),
+      this.secondsLeft(deadline),
+    );
+    if (systemd.outputValue(boot.stdout, "boot") === "done") return;
+    const why = systemd.outputValue(boot.stdout, "boot_error") ?? "no boot status";
+    this.log(`${server.name} (${instanceId}): first boot did not finish: ${why}; preparing the host again over SSM`);
+    await this.run(
+      target,
+      "prepare the host again (user, data volume, unit)",
+      this.prepScript(server, deadline),
+      this.secondsLeft(deadline),
+    );
+  }
+
+  /**
+   * A running surge VM worth waiting for: the one this driver launched, or a leftover that is registered with SSM
+   * or young enough to still be booting. One launched longer than the provision deadline ago that SSM still does
+   * not know never came up: it is replaced at once, not waited for again.
+   */
+  private async adoptable(server: ServerEndpoint): Promise<string | undefined> {
+    const known = this.launchedIds.get(server.name);
+    if (known) return known;
+    const leftover = await this.launched.findRunning(server.name);
+    if (!leftover || (await this.launched.ssmStatus(leftover)) === "Online") return leftover;
+    const launchTime = (await this.launched.describe(leftover))?.launchTime?.getTime() ?? Date.now();
+    if (Date.now() - launchTime < this.provisionTimeoutMs) return leftover;
+    this.log(`${server.name}: left-over VM ${leftover} never registered with SSM since its launch; replacing it`);
+    return undefined;
+  }
+
+  /** The host preparation of the user data, without the binary (the rollout stages that). */
+  prepScript(server: ServerEndpoint, deadline = Date.now() + this.provisionTimeoutMs): string {
+    const volume = this.options.instanceIdFor(server) ? this.options.dataVolumeFor?.(server) : undefined;
+    return hostPrepScript({
+      paths: this.paths,
+      volume: volume
+        ? {
+            devices: scripts.ebsDeviceCandidates(DATA_VOLUME_DEVICE, volume.volumeId),
+            waitSeconds: Math.min(DATA_VOLUME_WAIT_SECONDS, Math.max(1, this.secondsLeft(deadline) - 30)),
+          }
+        : undefined,
+      stopTimeoutSeconds: this.options.stopTimeoutSeconds,
+    });
+  }
+
+  private secondsLeft(deadline: number): number {
+    return Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+  }
+
+  /** The stop-timeout drop-in first (when configured), then `script`: one command. */
+  private withStopTimeout(script: string): string {
+    const seconds = this.options.stopTimeoutSeconds;
+    return seconds === undefined ? script : `${systemd.stopTimeoutScript(seconds)}\n${script}`;
   }
 
   private async target(server: ServerEndpoint, action: string): Promise<SsmTarget> {
@@ -159,25 +312,41 @@ export class SsmHostDriver implements HostDriver {
   }
 
   /**
-   * Members: wait until Pulumi's instance is registered with SSM and its user data has finished. The surge server:
-   * launch its VM from the launch template first, unless a running one is left from an interrupted rollout (a
-   * stopped leftover is terminated, since it would hold the surge address).
+   * Members: wait until Pulumi's instance is registered with SSM and its first boot is done (repeating a failed
+   * one over SSM). The surge server: launch its VM from the launch template, unless one is left from an
+   * interrupted rollout (adopted when it comes up; a stopped or broken leftover is terminated, since it holds the
+   * surge address), and wait for it the same way. A VM this driver started that does not come up is terminated
+   * before the error is thrown: never left running for a later rollout to adopt.
    */
   async provision(server: ServerEndpoint): Promise<void> {
-    const deadline = Date.now() + (this.options.provisionTimeoutSeconds ?? 900) * 1000;
-    let instanceId = await this.instanceOf(server);
-    if (!instanceId) {
-      await this.launched.terminateAll(server.name, deadline);
-      instanceId = await this.launched.launchFor(server, deadline);
+    const deadline = Date.now() + this.provisionTimeoutMs;
+    const memberId = this.options.instanceIdFor(server);
+    if (memberId) {
+      await this.prepare(server, memberId, deadline);
+      this.readyHosts.add(server.name);
+      return;
     }
-    await this.launched.waitForSsm(server.name, instanceId, deadline);
-    const remaining = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
-    await this.run(
-      { server: server.name, instanceId },
-      "wait for cloud-init (user data) to finish",
-      scripts.bootDoneScript(),
-      remaining,
-    );
+    const leftover = await this.adoptable(server);
+    if (leftover) {
+      try {
+        await this.prepare(server, leftover, deadline);
+        this.launchedIds.set(server.name, leftover);
+        return;
+      } catch (error) {
+        this.log(`${server.name}: left-over VM ${leftover} did not come up (${errorMessage(error)}); replacing it`);
+        this.launchedIds.delete(server.name);
+      }
+    }
+    await this.launched.terminateAll(server.name, deadline);
+    const instanceId = await this.launched.launchFor(server, deadline);
+    try {
+      await this.prepare(server, instanceId, deadline);
+    } catch (error) {
+      this.log(`${server.name}: terminating ${instanceId}: it did not come up (${errorMessage(error)})`);
+      await this.launched.terminate(server.name, [instanceId]).catch(() => undefined);
+      throw error;
+    }
+    this.launchedIds.set(server.name, instanceId);
   }
 
   /**
@@ -186,7 +355,7 @@ export class SsmHostDriver implements HostDriver {
    * deletes them.
    */
   async deprovision(server: ServerEndpoint): Promise<void> {
-    const deadline = Date.now() + (this.options.provisionTimeoutSeconds ?? 900) * 1000;
+    const deadline = Date.now() + this.provisionTimeoutMs;
     const memberInstance = this.options.instanceIdFor(server);
     if (memberInstance) {
       const target = { server: server.name, instanceId: memberInstance };
@@ -194,7 +363,9 @@ export class SsmHostDriver implements HostDriver {
       await this.run(target, "remove the config file", scripts.removeConfigScript(this.paths));
     } else {
       await this.launched.terminateAll(server.name, deadline);
+      this.launchedIds.delete(server.name);
     }
+    this.readyHosts.delete(server.name);
     await this.configs.remove(server.name);
   }
 
@@ -206,31 +377,31 @@ export class SsmHostDriver implements HostDriver {
       this.paths.installDir,
       this.options.releaseBaseUrl,
     );
+    await this.ready(server);
     const target = await this.target(server, `stage nats-server v${version}`);
     await this.run(target, `stage nats-server v${version}`, script, this.options.installTimeoutSeconds ?? 600);
   }
 
   async activateBinary(server: ServerEndpoint, version: string): Promise<void> {
+    await this.ready(server);
     const target = await this.target(server, `activate nats-server v${version}`);
     await this.run(target, `activate nats-server v${version}`, activateScriptFor(version, this.paths.installDir));
   }
 
   async installedVersion(server: ServerEndpoint): Promise<string | undefined> {
-    const instanceId = await this.instanceOf(server);
-    if (!instanceId) return undefined;
-    const out = await this.run(
-      { server: server.name, instanceId },
+    return this.observe(
+      server,
       "read the installed version",
       systemd.installedVersionScript(this.paths),
+      (stdout) => systemd.versionFromLink(systemd.outputValue(stdout, "link") ?? ""),
       undefined,
-      true,
     );
-    return systemd.versionFromLink(systemd.outputValue(out.stdout, "link") ?? "");
   }
 
   /** Stores the text as a SecureString version, then has the host fetch exactly that version. The text is never in a
    * command. */
   async writeConfig(server: ServerEndpoint, configText: string): Promise<void> {
+    await this.ready(server);
     const target = await this.target(server, "write its config");
     const stored = await this.configs.put(server.name, configText);
     const script = scripts.writeConfigScript({
@@ -249,14 +420,14 @@ export class SsmHostDriver implements HostDriver {
    */
   async readConfig(server: ServerEndpoint): Promise<string | undefined> {
     const instanceId = await this.instanceOf(server);
-    if (!instanceId) return undefined;
-    const out = await this.run(
-      { server: server.name, instanceId },
+    const out = await this.observe(
+      server,
       "identify its config",
       scripts.readConfigScript(this.paths),
+      (stdout) => ({ stdout }),
       undefined,
-      true,
     );
+    if (!out) return undefined;
     const version = Number(systemd.outputValue(out.stdout, "config_version"));
     if (!Number.isInteger(version) || version < 1) {
       if (systemd.outputValue(out.stdout, "config") === "unknown") {
@@ -272,33 +443,35 @@ export class SsmHostDriver implements HostDriver {
     return text;
   }
 
+  /** The unit's ExecStartPre mounts the data volume and grows its file system first (engine/hosts/systemd/unit.ts). */
   async start(server: ServerEndpoint): Promise<void> {
+    await this.ready(server);
     await this.run(
       await this.target(server, "start nats-server"),
       "start nats-server",
-      systemd.startScript(this.paths),
+      this.withStopTimeout(systemd.startScript(this.paths)),
     );
   }
 
   async isRunning(server: ServerEndpoint): Promise<boolean> {
-    const instanceId = await this.instanceOf(server);
-    if (!instanceId) return false;
-    const out = await this.run(
-      { server: server.name, instanceId },
+    return this.observe(
+      server,
       "check whether nats-server runs",
       systemd.statusScript(),
-      undefined,
-      true,
+      (stdout) => {
+        const pid = Number(systemd.outputValue(stdout, "main_pid"));
+        return Number.isInteger(pid) && pid > 0;
+      },
+      false,
     );
-    const pid = Number(systemd.outputValue(out.stdout, "main_pid"));
-    return Number.isInteger(pid) && pid > 0;
   }
 
+  /** The stop-timeout drop-in first: lame duck must end within what systemd allows now, not at first boot. */
   async signalLameDuck(server: ServerEndpoint): Promise<void> {
     await this.run(
       await this.target(server, "enter lame duck mode"),
       "lame duck (systemctl stop: SIGUSR2)",
-      systemd.lameDuckScript(),
+      this.withStopTimeout(systemd.lameDuckScript()),
     );
   }
 
@@ -312,40 +485,37 @@ export class SsmHostDriver implements HostDriver {
 
   /** One command that waits on the host (not one command per poll), inside the command's own deadline. */
   async waitForExit(server: ServerEndpoint, timeoutMs: number): Promise<boolean> {
-    const instanceId = await this.instanceOf(server);
-    if (!instanceId) return true;
     const waitSeconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-    const out = await this.run(
-      { server: server.name, instanceId },
+    return this.observe(
+      server,
       `wait up to ${waitSeconds}s for nats-server to exit`,
       systemd.waitForExitScript(waitSeconds),
-      waitSeconds + this.commandTimeoutSeconds,
+      (stdout) => systemd.outputValue(stdout, "exited") === "yes",
       true,
+      waitSeconds + this.commandTimeoutSeconds,
     );
-    return systemd.outputValue(out.stdout, "exited") === "yes";
   }
 
   async kill(server: ServerEndpoint): Promise<void> {
-    const instanceId = await this.instanceOf(server);
-    if (!instanceId) return;
-    await this.run(
-      { server: server.name, instanceId },
+    await this.observe(
+      server,
       "kill nats-server (SIGKILL)",
       systemd.killScript(this.killWaitSeconds()),
+      () => undefined,
+      undefined,
+      undefined,
+      false,
     );
   }
 
   async readLog(server: ServerEndpoint, maxLines: number): Promise<string> {
-    const instanceId = await this.instanceOf(server);
-    if (!instanceId) return "";
-    const out = await this.run(
-      { server: server.name, instanceId },
+    return this.observe(
+      server,
       `read the last ${maxLines} journal lines`,
       systemd.logScript(maxLines),
-      undefined,
-      true,
+      (stdout) => stdout.trimEnd(),
+      "",
     );
-    return out.stdout.trimEnd();
   }
 
   /** How long the kill script waits for the process to go: well inside the command's own deadline. */

@@ -3,7 +3,8 @@
  * `SendCommand`, then `GetCommandInvocation` until a terminal status, under a deadline of its own (dynamic Pulumi
  * providers ignore `customTimeouts`, so every wait here must end by itself).
  *
- * AWS parts of this project are verified only with mocks (a fake client at the SDK boundary).
+ * Verified with fakes at the SDK boundary and on lab VMs (test/aws/lab-ssm-rollout.test.ts: a fake SSM that runs
+ * the scripts there); never against a real AWS account.
  */
 import type { GetCommandInvocationCommandOutput, SendCommandCommandOutput } from "@aws-sdk/client-ssm";
 import { AwsSdkClient, awsErrorName, errorMessage, loadSsm, sleep } from "./sdk";
@@ -33,6 +34,8 @@ export class SsmCommandError extends Error {
     readonly commandId?: string,
     /** The last SSM status seen (`Failed`, `TimedOut`, `InProgress` at our deadline, …). */
     readonly status?: string,
+    /** The AWS error code when an API call itself failed (`InvalidInstanceId` from SendCommand, …). */
+    readonly awsError?: string,
   ) {
     super(
       `${target.server} (${target.instanceId}): ${what}: ${problem}${commandId ? ` [SSM command ${commandId}]` : ""}`,
@@ -49,7 +52,20 @@ export interface SsmRunOptions {
   readonly quiet?: boolean;
 }
 
-const TERMINAL_FAILURES = new Set(["Failed", "Cancelled", "TimedOut", "Cancelling"]);
+// `Status` is one of Pending, InProgress, Delayed, Success, Cancelled, TimedOut, Failed, Cancelling; the rest are
+// `StatusDetails` values some SDK paths surface as a status (an agent that never picked the command up).
+const TERMINAL_FAILURES = new Set([
+  "Failed",
+  "Cancelled",
+  "TimedOut",
+  "Cancelling",
+  "Undeliverable",
+  "Terminated",
+  "DeliveryTimedOut",
+  "ExecutionTimedOut",
+  "InvalidPlatform",
+  "AccessDenied",
+]);
 /** Errors worth another poll: the invocation is not registered yet, or the API asked us to slow down. */
 const RETRYABLE = new Set(["InvocationDoesNotExist", "ThrottlingException", "TooManyRequestsException"]);
 
@@ -90,6 +106,9 @@ export class SsmCommandRunner {
         target,
         what,
         `SendCommand failed (${awsErrorName(error) ?? "error"}: ${errorMessage(error)}); is the instance running and registered with SSM?`,
+        undefined,
+        undefined,
+        awsErrorName(error),
       );
     }
     const commandId = sent.Command?.CommandId;

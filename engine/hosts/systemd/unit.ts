@@ -35,6 +35,7 @@ export function systemdUnitFor(paths: HostPaths, options: UnitOptions): string {
     `User=${NATS_USER}`,
     `Group=${NATS_USER}`,
     `ExecStart=${paths.installDir}/nats-server -c ${paths.configPath}`,
+    ...(options.withVolume ? volumeGuardLines(paths.dataDir) : []),
     "ExecReload=/bin/kill -s HUP $MAINPID",
     // Lame duck: close listeners, hand clients to the other servers, then exit (nats-server --signal ldm).
     "ExecStop=/bin/kill -s SIGUSR2 $MAINPID",
@@ -61,6 +62,25 @@ export function systemdUnitFor(paths: HostPaths, options: UnitOptions): string {
  * `TimeoutStopSec=150` is the default lame duck of 120 s plus this ("lame_duck_duration + some buffer").
  */
 export const STOP_TIMEOUT_MARGIN_SECONDS = 30;
+
+/**
+ * Before every start, as root (`+`): mount the data volume if it is not mounted yet (its fstab line is `nofail`, so a
+ * boot without it goes on), refuse to start when it still is not (JetStream must never fall back to the root disk,
+ * also where no systemd mount unit stands behind `RequiresMountsFor`, as in containers), and grow its XFS file system
+ * to the volume's size (idempotent; failures only logged: `-`). JetStream sizes its store from the free space it sees
+ * at start, so this is the moment a grown volume must show its new size.
+ */
+function volumeGuardLines(dataDir: string): string[] {
+  return [
+    // Mounted in PID 1's namespace: `+` lifts PrivateTmp's restrictions but still runs in the service's own mount
+    // namespace, where a mount would be invisible to the rest of the host. Without udev (containers) nothing
+    // resolves the fstab line's UUID= unless blkid's cache knows the device, and a `nofail` mount that cannot
+    // resolve it exits 0 without mounting: prime the cache with the disks present first.
+    `ExecStartPre=+/bin/sh -c 'mountpoint -q ${dataDir} || { blkid /dev/sd? /dev/xvd? /dev/nvme?n1 >/dev/null 2>&1; nsenter -t 1 -m mount ${dataDir}; } || true'`,
+    `ExecStartPre=+/bin/sh -c 'mountpoint -q ${dataDir} || { echo "${dataDir} is not mounted: not starting on the root disk" >&2; exit 1; }'`,
+    `ExecStartPre=+-/bin/sh -c 'xfs_growfs -d ${dataDir} >/dev/null'`,
+  ];
+}
 
 /** The drop-in overriding `TimeoutStopSec`, so raising lame duck later never gets the server killed mid-drain. */
 export function stopTimeoutDropIn(stopTimeoutSeconds: number): string {

@@ -6,7 +6,7 @@ import { namespaceEntries } from "../../../components/config/decode";
 const yaml = require("js-yaml") as { load(text: string): unknown };
 
 export const STACKS = ["local", "dev", "staging", "prod"] as const;
-export type StackName = (typeof STACKS)[number];
+export type StackName = (typeof STACKS)[number] | "lab";
 
 export const STACKS_DIR = path.join(__dirname, "..", "..", "..", "stacks");
 

@@ -1,0 +1,156 @@
+/**
+ * A copy of the Pulumi project in a temp directory, driven by the real `pulumi` CLI with a file backend of its own:
+ * what the engine tests run `up`, `preview`, `refresh`, `destroy` and Ctrl-C against. Servers listen on free
+ * loopback ports and keep their directories in the test's temp dir.
+ */
+import { ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { ServerEndpoint } from "../../../engine/spec";
+import { freePorts } from "../../support/ports";
+import { BIN_CACHE } from "../../support/versions";
+import { readStackFile } from "./stack-files";
+
+const run = promisify(execFile);
+export const REPO = path.join(__dirname, "..", "..", "..");
+
+/** Why the engine cannot be used here, or undefined when it can. */
+export function engineUnavailable(): string | undefined {
+  const status = process.env.PULUMI_ENGINE_STATUS;
+  if (status !== "ok") {
+    const what =
+      status === undefined ? "unset (run through scripts/test.sh, which sources the provisioned env)" : `"${status}"`;
+    return `PULUMI_ENGINE_STATUS is ${what}`;
+  }
+  try {
+    execFileSync("pulumi", ["version"], { stdio: "pipe" });
+  } catch {
+    return "`pulumi` is not on PATH";
+  }
+  return undefined;
+}
+
+/** Three members and a surge server on free loopback ports. */
+export async function loopbackServers(): Promise<{ members: ServerEndpoint[]; surge: ServerEndpoint }> {
+  const ports = await freePorts(12);
+  const at = (name: string, i: number): ServerEndpoint => ({
+    name,
+    host: "127.0.0.1",
+    clientPort: ports[i],
+    clusterPort: ports[4 + i],
+    monitorPort: ports[8 + i],
+  });
+  return { members: ["nats-a", "nats-b", "nats-c"].map(at), surge: at("nats-surge", 3) };
+}
+
+/** Copy the project's sources into `project` (node_modules and the compiled engine are linked, not copied). */
+export function copyProject(project: string): void {
+  fs.mkdirSync(path.join(project, "stacks"), { recursive: true });
+  for (const f of ["index.ts", "Pulumi.yaml", "package.json", "tsconfig.json"]) {
+    fs.copyFileSync(path.join(REPO, f), path.join(project, f));
+  }
+  for (const d of ["components", "engine"]) fs.cpSync(path.join(REPO, d), path.join(project, d), { recursive: true });
+  fs.symlinkSync(path.join(REPO, "node_modules"), path.join(project, "node_modules"));
+  fs.symlinkSync(path.join(REPO, "dist"), path.join(project, "dist"));
+}
+
+/** Write stacks/Pulumi.<stack>.yaml: a committed stack's settings (default the local one) with these on top. */
+export function writeStack(
+  project: string,
+  stack: string,
+  values: Record<string, unknown>,
+  base: "local" | "lab" = "local",
+): void {
+  const config = { ...readStackFile(base), ...values };
+  const yaml = ["config:", ...Object.entries(config).map(([k, v]) => `  nats-cluster:${k}: ${JSON.stringify(v)}`)];
+  fs.writeFileSync(path.join(project, "stacks", `Pulumi.${stack}.yaml`), `${yaml.join("\n")}\n`);
+}
+
+/** The CLI's environment: the test's backend, passphrase and plugin home; offline; transpile only. */
+export function pulumiEnv(dir: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
+    PULUMI_CONFIG_PASSPHRASE: "engine-test",
+    PULUMI_HOME: path.join(dir, "home"),
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    // Type checking is `tsc`'s job (scripts/test.sh); the program only needs transpiling.
+    PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+    NATS_SERVER_BIN_CACHE: BIN_CACHE,
+  };
+}
+
+/** A pulumi command's output, exit code and all. */
+export interface PulumiResult {
+  readonly code: number;
+  readonly output: string;
+}
+
+/**
+ * Run a pulumi command in `project`; never throws for a non-zero exit (callers assert on it). `input` goes to its
+ * stdin (how a secret such as a private key is set without a command line that shows it).
+ */
+export async function pulumiIn(dir: string, project: string, args: string[], input?: string): Promise<PulumiResult> {
+  try {
+    const pending = run("pulumi", [...args, "--non-interactive"], {
+      cwd: project,
+      env: pulumiEnv(dir),
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 600_000,
+    });
+    pending.child.stdin?.end(input ?? "");
+    const { stdout, stderr } = await pending;
+    return { code: 0, output: stdout + stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string; message: string };
+    return { code: typeof e.code === "number" ? e.code : 1, output: `${e.stdout ?? ""}${e.stderr ?? ""}${e.message}` };
+  }
+}
+
+/** Run a pulumi command that must succeed; on failure the error carries its whole output. */
+export async function pulumiOk(dir: string, project: string, args: string[], input?: string): Promise<string> {
+  const result = await pulumiIn(dir, project, args, input);
+  if (result.code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${result.code}:\n${result.output}`);
+  return result.output;
+}
+
+/** Start a long pulumi command in the background (to interrupt it); its output accumulates in `output`. */
+export function pulumiSpawn(
+  dir: string,
+  project: string,
+  args: string[],
+): { child: ChildProcess; output: () => string; exit: Promise<number> } {
+  const child = spawn("pulumi", [...args, "--non-interactive"], {
+    cwd: project,
+    env: pulumiEnv(dir),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
+  child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
+  const exit = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
+  return { child, output: () => output, exit };
+}
+
+/**
+ * Whether a process is alive. A zombie is not: the servers outlive the provider process that started them, so they
+ * are reparented to the container's init, which may never reap them.
+ */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = fs.existsSync(`/proc/${pid}/stat`) ? fs.readFileSync(`/proc/${pid}/stat`, "utf8") : "";
+  return !/\) Z /.test(stat);
+}
+
+/** The part of a pulumi output after its "Diagnostics:" header of the update (what is kept for the summary). */
+export function diagnosticsOf(output: string): string {
+  const updating = output.lastIndexOf("Updating (");
+  const from = output.indexOf("Diagnostics:", Math.max(0, updating));
+  return from < 0 ? "" : output.slice(from);
+}
