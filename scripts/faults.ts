@@ -40,7 +40,9 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     // runFault's finally removes its lab; a second signal leaves at once (test/support/lab.ts sweeps it next time).
     if (stopping) process.exit(130);
     stopping = true;
-    console.error(`\n[faults] ${signal}: stopping after the current fault (its lab is removed); again to leave at once`);
+    console.error(
+      `\n[faults] ${signal}: stopping after the current fault (its lab is removed); again to leave at once`,
+    );
   });
 }
 
