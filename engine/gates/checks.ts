@@ -71,6 +71,9 @@ export function routesGate(monitorFor: (serverName: string) => MonitorClient | u
   };
 }
 
+/** A meta peer the leader has not heard from for longer than this is not current, whatever its flag says. */
+export const META_PEER_SILENT_MS = 5000;
+
 /**
  * JetStream is current: the full `/healthz` passes (meta leader known, every stream and consumer replica on the
  * server current) and the meta leader's own `/jsz` shows every meta peer current (only the leader's view of
@@ -102,6 +105,13 @@ export function jetstreamGate(monitorFor: (serverName: string) => MonitorClient 
         const notCurrent = replicas
           .filter((r) => metaPeers.includes(r.name) && !mayLag.includes(r.name) && (!r.current || r.offline))
           .map((r) => r.name);
+        // A peer cut off by a network that drops its packets stays `current` at the leader as long as nothing new
+        // was written: the leader's `active` (time since it last heard the peer; heartbeats come every second) says.
+        const silent = replicas
+          .filter((r) => metaPeers.includes(r.name) && !mayLag.includes(r.name) && !notCurrent.includes(r.name))
+          .filter((r) => r.active !== undefined && r.active / 1e6 > META_PEER_SILENT_MS)
+          .map((r) => `${r.name} (last heard ${(r.active! / 1e9).toFixed(1)}s ago)`);
+        notCurrent.push(...silent);
         const absent = metaPeers.filter((p) => !known.includes(p));
         const extra = known.filter((p) => !metaPeers.includes(p));
         const problems = [
