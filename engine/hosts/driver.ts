@@ -64,6 +64,11 @@ export interface HostDriver {
    * so pre-flight and the check before each member's lame duck can name it. Optional.
    */
   storeUsage?(server: ServerEndpoint): Promise<StoreUsage>;
+  /**
+   * Whether the server is in the middle of a stop (lame duck draining: systemd's `deactivating`), e.g. left so by a
+   * rollout that was killed during a drain. Optional.
+   */
+  isStopping?(server: ServerEndpoint): Promise<boolean>;
 }
 
 /** The file system that holds a server's JetStream store. */

@@ -7,7 +7,17 @@
 import { describeError, withDeadline } from "../util/async";
 import { assertValidClusterSpec } from "../validate";
 import { PREVIEW_OBSERVE_DEADLINE_MS } from "../defaults";
-import { planFor, RolloutHalted, RolloutInterrupted, RolloutOptions, RolloutRefused, runRollout } from "./execute";
+import { EventLog } from "./events";
+import {
+  planFor,
+  resolvePolicy,
+  RolloutHalted,
+  RolloutInterrupted,
+  RolloutOptions,
+  RolloutRefused,
+  runRollout,
+} from "./execute";
+import { settleDrainingMembers } from "./settle";
 import { assumeObserved, observeCluster, ObservedCluster } from "./observe";
 import { RolloutPlan } from "./plan";
 import { RolloutReport } from "./report";
@@ -46,6 +56,12 @@ export async function reconcile(options: RolloutOptions): Promise<ReconcileOutco
     }
   };
   try {
+    await settleDrainingMembers(
+      options.spec,
+      options.driver,
+      resolvePolicy(options.policy),
+      new EventLog(options.onEvent),
+    );
     const report = await runRollout(options);
     return { status: "done", report, seen: await seenNow() };
   } catch (err) {

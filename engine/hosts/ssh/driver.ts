@@ -195,6 +195,21 @@ export class SshHostDriver implements HostDriver {
     return isMainPid(systemd.outputValue(out.stdout, "main_pid"));
   }
 
+  /** The unit is `deactivating` with a main process: a lame-duck stop is draining it. */
+  async isStopping(server: ServerEndpoint): Promise<boolean> {
+    const out = await this.run(
+      server,
+      "check whether nats-server is stopping",
+      systemd.statusScript(),
+      undefined,
+      true,
+    );
+    return (
+      isMainPid(systemd.outputValue(out.stdout, "main_pid")) &&
+      systemd.outputValue(out.stdout, "active_state") === "deactivating"
+    );
+  }
+
   /**
    * One command: raise the unit's stop timeout if lame duck needs more than it has (so systemd never kills the
    * drain), then `systemctl stop --no-block`, whose ExecStop is SIGUSR2.
