@@ -91,7 +91,7 @@ export class FaultCluster {
   }
 
   /** Lab up, volumes mounted, VMs provisioned, cluster bootstrapped at the older version, R3 stream made. */
-  async start(): Promise<void> {
+  async start(bootstrap?: () => Promise<void>): Promise<void> {
     sweepStaleFaultLabs(this.options.log);
     const started = Date.now();
     await this.lab.start();
@@ -129,15 +129,19 @@ export class FaultCluster {
       lameDuck: { durationSeconds: 30, gracePeriodSeconds: 2 },
       auth: { users: [APP], systemAccount: SYS },
     };
-    await Promise.all([...this.spec.members, this.spec.surge].map((s) => this.driver.provision(s)));
-    const outcome = await reconcile({
-      spec: this.spec,
-      driver: this.driver,
-      listenHost: VM_LISTEN_HOST,
-      policy: FAULT_POLICY,
-      watchTraffic: false,
-    });
-    if (outcome.status !== "done") throw new Error(`bootstrap at ${OLD_MINOR}: ${outcome.status}`);
+    if (bootstrap) {
+      await bootstrap();
+    } else {
+      await Promise.all([...this.spec.members, this.spec.surge].map((s) => this.driver.provision(s)));
+      const outcome = await reconcile({
+        spec: this.spec,
+        driver: this.driver,
+        listenHost: VM_LISTEN_HOST,
+        policy: FAULT_POLICY,
+        watchTraffic: false,
+      });
+      if (outcome.status !== "done") throw new Error(`bootstrap at ${OLD_MINOR}: ${outcome.status}`);
+    }
     const nc = await connect(appOptions(this.spec, "faults-admin", { user: APP.user, pass: APP.password }));
     await createR3Stream(nc, STREAM, "orders.>");
     await nc.close();

@@ -83,18 +83,24 @@ export async function killVm(lab: Lab, vm: LabVm, silent: boolean): Promise<Faul
   };
 }
 
-/** Fill the file system of `dir` inside the VM (as root), leaving `leaveBytes`. */
-export async function fillVolume(lab: Lab, vm: LabVm, dir: string, leaveBytes = 0): Promise<Fault> {
+/**
+ * Fill the file system of `dir` inside the VM (as root) to the last block: fallocate of all but 8 MiB (XFS refuses
+ * a single allocation of everything free: it needs room for its own metadata), then zeros until ENOSPC. Fails
+ * unless the file system then has less than 1 MiB left.
+ */
+export async function fillVolume(lab: Lab, vm: LabVm, dir: string): Promise<Fault> {
   const file = `${dir}/.fault-fill`;
-  await lab.exec(
+  const out = await lab.exec(
     vm,
-    `free=$(df -P -B1 ${dir} | awk 'NR == 2 { print $4 }'); size=$((free - ${leaveBytes})); ` +
-      `[ "$size" -gt 0 ] && fallocate -l "$size" ${file}; sync; df -h ${dir} | tail -n 1`,
+    `free=$(df -P -B1 ${dir} | awk 'NR == 2 { print $4 }'); ` +
+      `if [ "$free" -gt 16777216 ]; then fallocate -l $((free - 8388608)) ${file}; fi; ` +
+      `dd if=/dev/zero of=${file}-2 bs=64k 2>/dev/null; sync; ` +
+      `left=$(df -P -B1 ${dir} | awk 'NR == 2 { print $4 }'); echo "left=$left"; [ "$left" -lt 1048576 ]`,
   );
   return {
-    what: `${dir} on ${vm.name} filled`,
+    what: `${dir} on ${vm.name} filled (${out.stdout.trim()} bytes free)`,
     undo: async () => {
-      await lab.exec(vm, `rm -f ${file}`, { allowFailure: true });
+      await lab.exec(vm, `rm -f ${file} ${file}-2`, { allowFailure: true });
     },
   };
 }

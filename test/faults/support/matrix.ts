@@ -85,6 +85,17 @@ export const FAULTS: ReadonlyArray<FaultDef> = [
     expected: ["completed", "halted", "rolled-back"],
   },
   {
+    name: "pulumi-sigkill",
+    summary: "`pulumi up` (the CLI process) killed with SIGKILL, then `pulumi cancel` and `pulumi up`",
+    when: "2nd member seen down by the clients",
+    engine: "pulumi",
+    sigkill: true,
+    atMemberDown: 2,
+    inject: async () => ({}),
+    rerun: true,
+    expected: ["killed"],
+  },
+  {
     name: "sigkill",
     summary: "the engine's process (nats-rollout) killed with SIGKILL, then run again",
     when: "2nd member's lame duck",
@@ -133,6 +144,7 @@ export function formatMatrix(rows: ReadonlyArray<FaultRow>): string {
     if (r.halt) lines.push(`  halt: ${r.halt}`);
     for (const w of r.warnings.slice(0, 4)) lines.push(`  warning: ${w.slice(0, 400)}`);
     if (r.soakResets) lines.push(`  gates that failed during a soak: ${r.soakResets}`);
+    for (const n of r.notes) lines.push(`  ${n}`);
     const c = r.clients;
     lines.push(
       `  clients: ${c.acked} acked (${c.publishFailures} publish retries), ${c.lost} lost${c.lostDetail ? ` (${c.lostDetail})` : ""}; ` +

@@ -12,9 +12,10 @@ import { VM_LISTEN_HOST } from "../../../engine/defaults";
 import { formatEvent } from "../../../engine/rollout/events";
 import { reconcile } from "../../../engine/rollout/reconcile";
 import { formatReport } from "../../../engine/rollout/report";
-import { NEW_MINOR } from "../../support/versions";
+import { NEW_MINOR, OLD_MINOR } from "../../support/versions";
 import { ClientFigures, FAULT_POLICY, FaultCluster, FaultTraffic } from "./cluster";
 import { Fault, makeOperatorNamespace } from "./inject";
+import { describe, PulumiStack } from "./pulumi";
 
 export type Outcome = "completed" | "rolled-back" | "halted" | "killed";
 
@@ -42,8 +43,13 @@ export interface FaultDef {
   readonly healAfterMs?: number;
   /** A member volume of this many MB (XFS at the data directory). */
   readonly volumeMb?: number;
-  /** "cli": the engine's command line in a process of its own; "cli-operator": that, in the operator namespace. */
-  readonly engine?: "in-process" | "cli" | "cli-operator";
+  /**
+   * "cli": the engine's command line in a process of its own; "cli-operator": that, in the operator namespace;
+   * "pulumi": `pulumi up` on a stack of the project (the cluster is bootstrapped by `pulumi up` too).
+   */
+  readonly engine?: "in-process" | "cli" | "cli-operator" | "pulumi";
+  /** Inject when the Nth distinct member has been seen down by the clients (for engines whose output is terse). */
+  readonly atMemberDown?: number;
   /** SIGKILL the engine's process at the injection point (engine "cli"). */
   readonly sigkill?: boolean;
   /** Run the engine again after the fault was undone (the operator's next `pulumi up`). */
@@ -72,6 +78,8 @@ export interface FaultRow {
   readonly soakResets: number;
   readonly warnings: ReadonlyArray<string>;
   readonly injected?: string;
+  /** What else the run showed (orphaned processes, `pulumi cancel`'s answer, …). */
+  readonly notes: ReadonlyArray<string>;
   readonly error?: string;
 }
 
@@ -96,6 +104,8 @@ const CLI = path.join(REPO, "dist", "cli", "nats-rollout.js");
 export async function runFault(def: FaultDef, log: (line: string) => void): Promise<FaultRow> {
   const cluster = new FaultCluster({ volumeMb: def.volumeMb, log });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `faults-${def.name}-`));
+  const stack = def.engine === "pulumi" ? new PulumiStack(cluster, tmp) : undefined;
+  const notes: string[] = [];
   const pending: Array<Promise<unknown>> = [];
   let fault: Fault | undefined;
   let healed = false;
@@ -106,7 +116,7 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
     await fault.undo();
   };
   try {
-    await cluster.start();
+    await cluster.start(stack ? () => stack.bootstrap(OLD_MINOR) : undefined);
     const operator = def.engine === "cli-operator" ? makeOperatorNamespace(cluster.lab) : undefined;
     const order: string[] = [];
     const ctx: FaultContext = { cluster, order, operator, log };
@@ -145,11 +155,44 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
       }
     };
     const engine = (label: string) =>
-      def.engine === undefined || def.engine === "in-process"
-        ? runInProcess(cluster, onLine)
-        : runCli(cluster, tmp, operator?.netns, onLine, (kill) => (killEngine = kill), label);
+      stack
+        ? runPulumi(stack, onLine, (kill) => (killEngine = kill))
+        : def.engine === undefined || def.engine === "in-process"
+          ? runInProcess(cluster, onLine)
+          : runCli(cluster, tmp, operator?.netns, onLine, (kill) => (killEngine = kill), label);
+    let downWatch: NodeJS.Timeout | undefined;
+    if (def.atMemberDown !== undefined) {
+      const seenDown = new Set<string>();
+      downWatch = setInterval(() => {
+        for (const round of traffic.reach.rounds.slice(-3)) for (const m of round.down) seenDown.add(m);
+        if (!fired && seenDown.size >= def.atMemberDown!) {
+          fired = true;
+          log(`[faults] ${def.name}: members seen down so far: ${[...seenDown].join(", ")}: injecting`);
+          doInject();
+        }
+      }, 100);
+    }
 
     const first = await engine("run 1");
+    clearInterval(downWatch);
+    const killedAt = Date.now();
+    if (stack && first.outcome === "killed") {
+      await new Promise((r) => setTimeout(r, 3000));
+      const live = stack.liveOrphans();
+      notes.push(
+        live.length
+          ? `3 s after the SIGKILL, processes of the killed pulumi up still ran: ${live.map(describe).join("; ")}`
+          : "3 s after the SIGKILL, no process of the killed pulumi up ran any more",
+      );
+      // What happened on the servers meanwhile, without any pulumi: members seen going down after the kill.
+      await new Promise((r) => setTimeout(r, 20_000));
+      const downAfter = new Set(traffic.reach.rounds.filter((r) => r.at > killedAt + 1000).flatMap((r) => [...r.down]));
+      notes.push(
+        `members seen down in the 23 s after the kill (no pulumi running): ${[...downAfter].join(", ") || "none"}` +
+          `; processes of the killed run still alive: ${stack.liveOrphans().map(describe).join("; ") || "none"}`,
+      );
+      notes.push(`pulumi cancel: ${await stack.cancel()}`);
+    }
     await Promise.all(pending);
     const stateAfter = await describeState(cluster);
     log(`[faults] ${def.name}: run 1 ${first.outcome} in ${(first.ms / 1000).toFixed(1)} s; ${stateAfter}`);
@@ -181,6 +224,7 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
       soakResets: lines.filter((l) => /failed during the soak/.test(l)).length,
       warnings: lines.filter((l) => / WARN /.test(l)).map((l) => l.replace(/^\[\s*[\d.]+s\]\s*/, "")),
       injected,
+      notes,
     };
   } catch (err) {
     log(`[faults] ${def.name}: ERROR ${err instanceof Error ? err.stack : err}`);
@@ -201,9 +245,11 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
       stateAfter: "",
       soakResets: 0,
       warnings: [],
+      notes,
       error: String(err),
     };
   } finally {
+    await stack?.destroy().catch(() => undefined);
     await Promise.allSettled(pending);
     await heal().catch(() => undefined);
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -315,4 +361,29 @@ async function runCli(
     halt: refused ? `refused (nothing touched): ${refused}` : `exit ${code}: ${lines.slice(-3).join(" | ")}`,
     lines,
   };
+}
+
+/** `pulumi up` to the new version; its outcome from the exit code and the report in its diagnostics. */
+async function runPulumi(
+  stack: PulumiStack,
+  onLine: (line: string) => void,
+  setKill: (kill: () => void) => void,
+): Promise<EngineRun> {
+  const started = Date.now();
+  const lines: string[] = [];
+  const { code, killed, output } = await stack.up(
+    NEW_MINOR,
+    (l) => {
+      lines.push(l);
+      onLine(l);
+    },
+    setKill,
+  );
+  const ms = Date.now() - started;
+  if (killed) return { outcome: "killed", ms, lines };
+  const haltLine = /HALTED at (.*)\n\s+(.*)/.exec(output);
+  const halt = haltLine ? `${haltLine[1]} → ${haltLine[2]}` : code === 0 ? undefined : output.slice(-600);
+  if (code === 0 && /SUCCEEDED|No rollout/.test(output)) return { outcome: "completed", ms, lines };
+  if (/rolled back to its previous version/.test(output)) return { outcome: "rolled-back", ms, halt, lines };
+  return { outcome: "halted", ms, halt, lines };
 }
