@@ -2,6 +2,8 @@
  * The fault matrix: every fault of issue 9 as a {@link FaultDef}, and the two ways its figures are printed (a table
  * for people, one `fault=… outcome=…` line per row for machines).
  */
+import { MonitorClient } from "../../../engine/monitor/client";
+import { monitorUrl } from "../../../engine/spec";
 import { cutOff, fillVolume, killVm, partition } from "./inject";
 import { startNetDelay } from "./netdelay";
 import { FaultContext, FaultDef, FaultRow } from "./scenario";
@@ -23,6 +25,21 @@ export const FAULTS: ReadonlyArray<FaultDef> = [
     inject: async (ctx) => ({ fault: partition(ctx.cluster.lab, ctx.cluster.vmOf(ctx.order[0])) }),
     healAfterMs: 20_000,
     expected: ["completed"],
+  },
+  {
+    name: "partition-between",
+    summary:
+      "the member just upgraded cut off from every other VM (silent drops) before the next member's turn, healed 30 s later",
+    when: "1st member done, before the 2nd",
+    at: (line, ctx) => at(ctx, 0, done)(line),
+    inject: async (ctx) => {
+      const fault = partition(ctx.cluster.lab, ctx.cluster.vmOf(ctx.order[0]));
+      void watchMetaPeer(ctx, ctx.order[0], 24_000);
+      return { fault };
+    },
+    healAfterMs: 30_000,
+    rerun: true,
+    expected: ["halted"],
   },
   {
     name: "peer-dies",
@@ -107,6 +124,25 @@ export const FAULTS: ReadonlyArray<FaultDef> = [
     expected: ["killed"],
   },
 ];
+
+/** Logs, every 2 s, how the meta leader (asked through the other members) sees `peer`: current flag, last heard. */
+async function watchMetaPeer(ctx: FaultContext, peer: string, forMs: number): Promise<void> {
+  const others = ctx.cluster.spec.members.filter((m) => m.name !== peer);
+  const end = Date.now() + forMs;
+  while (Date.now() < end) {
+    for (const m of others) {
+      const jsz = await new MonitorClient(monitorUrl(m), 1500).jsz().catch(() => undefined);
+      const meta = jsz?.meta_cluster;
+      if (!meta?.leader || meta.leader !== m.name) continue;
+      const r = meta.replicas?.find((x) => x.name === peer);
+      ctx.log(
+        `[faults] meta leader ${m.name} on ${peer}: current=${r?.current} offline=${r?.offline ?? false} ` +
+          `active=${r?.active === undefined ? "?" : `${(r.active / 1e9).toFixed(1)}s`}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
 
 const secs = (ms: number) => (ms < 0 ? "?" : `${(ms / 1000).toFixed(1)} s`);
 

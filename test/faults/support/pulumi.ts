@@ -46,7 +46,6 @@ export class PulumiStack {
         ssh: {
           user: "ops",
           releaseBaseUrl: lab.releaseBaseUrl,
-          stopTimeoutSeconds: FAULT_POLICY.stopTimeoutSeconds,
           hostKeys: Object.fromEntries(NAMES.map((n, i) => [n, hostKeyOf(lab, lab.vms[i])])),
         },
       },

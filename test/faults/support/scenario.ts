@@ -144,8 +144,9 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
       );
       if (def.sigkill) killEngine?.();
     };
-    if (!def.at) doInject();
-    let fired = !def.at;
+    const immediate = !def.at && def.atMemberDown === undefined;
+    if (immediate) doInject();
+    let fired = immediate;
     const onLine = (line: string) => {
       log(line);
       for (const m of line.matchAll(/^\s+\d+\. restart-member\s+(\S+)/gm)) if (!order.includes(m[1])) order.push(m[1]);
