@@ -12,6 +12,7 @@
  * - {@link storeProblem}: a JetStream store volume (nearly) full.
  */
 import { jetstreamGate, readyGate, routesGate } from "../gates/checks";
+import { clientProbeGate } from "../gates/client-probe";
 import { runGates } from "../gates/run";
 import { ServerEndpoint } from "../spec";
 import { describeError, sleep } from "../util/async";
@@ -20,7 +21,15 @@ import { StepKind } from "./events";
 import { StepFailure } from "./steps";
 
 /** How long a member may take to look whole again before the check fails (a blip must not halt a rollout). */
-export const CLUSTER_CHECK_DEADLINE_MS = 15_000;
+export const CLUSTER_CHECK_DEADLINE_MS = 20_000;
+/**
+ * The check holds every other member's gates green this long, not one look: a member cut off by a network that
+ * drops its packets still shows its routes and stays `current` at the meta leader for seconds (measured on the lab:
+ * `current=true` for 8-10 s after a silent partition began, `active` growing), so a single look taken just after
+ * the cut passes and the next member's lame duck leaves the cluster without a quorum. Over the hold, the client
+ * probe (a message through the member must reach another) and the leader's `active` catch it.
+ */
+export const CLUSTER_CHECK_HOLD_MS = 3000;
 
 /** A store with less free space than this share of its volume (capped at 256 MiB) is full for JetStream's purposes. */
 const STORE_FREE_MIN_SHARE = 0.05;
@@ -53,11 +62,12 @@ async function memberProblem(
 ): Promise<string | undefined> {
   const gates = [readyGate, routesGate((name) => ctx.monitors.get(name))];
   if (ctx.spec.jetstream.enabled) gates.push(jetstreamGate((name) => ctx.monitors.get(name)));
+  if (ctx.policy.clientProbe) gates.push(clientProbeGate(ctx.spec, (s) => ctx.probePeer(s, view)));
   const version = "(any)"; // the version gate is not run here
   const result = await runGates(ctx.target(member, version, view), gates, {
     deadlineMs,
     pollMs: ctx.policy.pollIntervalMs,
-    soakMs: 0,
+    soakMs: CLUSTER_CHECK_HOLD_MS,
   });
   return result.passed ? undefined : `${member.name} ${result.failure.gate}: ${result.failure.observation}`;
 }
