@@ -167,6 +167,29 @@ export class FaultCluster {
     await this.lab.stop();
   }
 
+  /**
+   * Waits (up to `deadlineMs`) until every member's full `/healthz` has answered 200 three polls in a row: what an
+   * operator checks after healing a fault, before running again. Resolves with how long it took, or -1.
+   */
+  async waitHealthy(deadlineMs: number): Promise<number> {
+    const started = Date.now();
+    let streak = 0;
+    while (Date.now() - started < deadlineMs) {
+      const ok = await Promise.all(
+        this.spec.members.map((m) =>
+          new MonitorClient(monitorUrl(m), 2000)
+            .healthz()
+            .then((h) => h.httpStatus === 200)
+            .catch(() => false),
+        ),
+      );
+      streak = ok.every(Boolean) ? streak + 1 : 0;
+      if (streak >= 3) return Date.now() - started;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    return -1;
+  }
+
   /** What every member reports (`/varz` version or why not), and whether the surge server still serves. */
   async state(): Promise<{ versions: Record<string, string>; surge: string }> {
     const versions: Record<string, string> = {};

@@ -4,6 +4,7 @@
  * key and the auth as secrets from stdin), a file backend in a temp directory. `pulumi up` bootstraps the cluster;
  * a run is `pulumi config set nats-cluster:version …` then `pulumi up`, in a process the fault may SIGKILL.
  */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { copyProject, pulumiIn, pulumiOk, pulumiSpawn, writeStack } from "../../pulumi/support/pulumi-project";
@@ -125,13 +126,26 @@ export function alive(pid: number): boolean {
 export function describe(pid: number): string {
   try {
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-    return `${pid} ${argv
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, "m").exec(status)?.[1] ?? "?";
+    const what = argv
       .map((a) => path.basename(a))
       .slice(0, 3)
-      .join(" ")}`;
+      .join(" ");
+    return `${pid} ${what} (ppid ${field("PPid")}, ${field("State")})`;
   } catch {
     return `${pid} (gone)`;
   }
+}
+
+/** The TCP connections a process has open (`ss -tnp`), peer addresses only: what an orphan is still talking to. */
+export function connectionsOf(pid: number): string {
+  const out = spawnSync("ss", ["-tnpH"], { encoding: "utf8" }).stdout ?? "";
+  const peers = out
+    .split("\n")
+    .filter((l) => l.includes(`pid=${pid},`))
+    .map((l) => `${l.trim().split(/\s+/)[0]} ${l.trim().split(/\s+/)[4]}`);
+  return peers.length ? peers.join(", ") : "no TCP connection";
 }
 
 /** Every live process under `root` (by parent pid), not `root` itself. */

@@ -15,7 +15,7 @@ import { formatReport } from "../../../engine/rollout/report";
 import { NEW_MINOR, OLD_MINOR } from "../../support/versions";
 import { ClientFigures, FAULT_POLICY, FaultCluster, FaultTraffic } from "./cluster";
 import { Fault, makeOperatorNamespace } from "./inject";
-import { describe, PulumiStack } from "./pulumi";
+import { connectionsOf, describe, PulumiStack } from "./pulumi";
 
 export type Outcome = "completed" | "rolled-back" | "halted" | "killed";
 
@@ -190,7 +190,12 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
       const downAfter = new Set(traffic.reach.rounds.filter((r) => r.at > killedAt + 1000).flatMap((r) => [...r.down]));
       notes.push(
         `members seen down in the 23 s after the kill (no pulumi running): ${[...downAfter].join(", ") || "none"}` +
-          `; processes of the killed run still alive: ${stack.liveOrphans().map(describe).join("; ") || "none"}`,
+          `; processes of the killed run still alive: ${
+            stack
+              .liveOrphans()
+              .map((pid) => `${describe(pid)} [${connectionsOf(pid)}]`)
+              .join("; ") || "none"
+          }`,
       );
       notes.push(`pulumi cancel: ${await stack.cancel()}`);
     }
@@ -201,9 +206,21 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
     let second: EngineRun | undefined;
     let stateAfterRerun: string | undefined;
     if (def.rerun) {
-      if (faultDown.length) await new Promise((r) => setTimeout(r, 5000));
+      // As an operator would: the fault healed, wait until the cluster reports healthy, then run again.
+      const healthyAfter = await cluster.waitHealthy(90_000);
+      notes.push(
+        healthyAfter < 0
+          ? "the cluster did not report healthy within 90 s of the heal; ran again anyway"
+          : `healthy again ${(healthyAfter / 1000).toFixed(0)} s after the heal; then the next run`,
+      );
       cluster.newDriver();
       second = await engine("run 2");
+      if (stack && first.outcome === "killed") {
+        const live = stack.liveOrphans();
+        notes.push(
+          `after the next run: processes of the killed run still alive: ${live.map(describe).join("; ") || "none"}`,
+        );
+      }
       stateAfterRerun = await describeState(cluster);
       log(`[faults] ${def.name}: run 2 ${second.outcome} in ${(second.ms / 1000).toFixed(1)} s; ${stateAfterRerun}`);
     }
