@@ -7,12 +7,10 @@
  * handler lookup for that call (grpc-js `Server.prototype._retrieveHandler`, the one instance the dynamic-provider
  * process uses). A SIGINT or SIGTERM sent to this process (by `kill`, or by the CLI shutting plugins down) counts
  * the same. What the engine does then: finish the member in progress, stop before the next, keep the surge server
- * serving, and report how to resume (`pulumi up` again, which continues from what the servers report). The same
- * when the pulumi process that started this provider dies (SIGKILL): see the orphan watch below.
+ * serving, and report how to resume (`pulumi up` again, which continues from what the servers report).
  *
  * If a future grpc-js renames the method, the watch degrades to signals only and says so once.
  */
-import * as net from "node:net";
 import * as path from "node:path";
 
 const CANCEL_PATH = "/pulumirpc.ResourceProvider/Cancel";
@@ -29,8 +27,6 @@ interface GrpcServerPrototype {
 interface StopState {
   cancelRequested?: string;
   warned?: boolean;
-  /** The pulumi process that started this provider is gone (killed): nobody will ever read what we answer. */
-  orphaned?: boolean;
 }
 function stopState(): StopState {
   const g = globalThis as { __natsClusterStop?: StopState };
@@ -75,54 +71,11 @@ export function watchForStop(): { requested: () => string | undefined; dispose: 
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  // `pulumi up` killed with SIGKILL (or the machine's OOM killer) cancels nothing: its plugins run on, in process
-  // groups of their own, and this provider would go on rolling members with no engine to report to, and race the
-  // next `pulumi up`. Measured on the lab: the killed run's provider finished the member in progress, was still
-  // alive 23 s later, and the next `pulumi up` started beside it. Its parent changing is the sign: stop like Ctrl-C.
-  // The signs: this process's parent changed, or the engine's gRPC address (our first argument) refuses connections.
-  const parent = process.ppid;
-  const engine = /^([\w.-]+):(\d+)$/.exec(process.argv[2] ?? "");
-  let checking = false;
-  const orphanWatch = setInterval(() => {
-    if (state.orphaned || checking) return;
-    checking = true;
-    void engineGone(engine, parent)
-      .then((why) => {
-        if (!why || state.orphaned) return;
-        state.orphaned = true;
-        state.cancelRequested ??= `the pulumi process that ran this update is gone (${why})`;
-        console.log(`pulumi is gone (${why}): finishing the step in progress, then stopping before the next server`);
-      })
-      .finally(() => (checking = false));
-  }, 1000);
-  orphanWatch.unref();
   return {
     requested: () => state.cancelRequested,
     dispose: () => {
-      clearInterval(orphanWatch);
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
-      // Orphaned: no engine will ever call this process again; leave instead of lingering as a stray gRPC server.
-      if (state.orphaned) setTimeout(() => process.exit(1), 500).unref();
     },
   };
-}
-
-/** Why the pulumi engine that started this process is gone, or undefined while it is there. */
-async function engineGone(engine: RegExpExecArray | null, parent: number): Promise<string | undefined> {
-  if (process.ppid !== parent) return `this provider's parent, pid ${parent}, exited`;
-  if (!engine) return undefined;
-  const [, host, port] = engine;
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port: Number(port) });
-    const done = (why?: string) => {
-      socket.destroy();
-      resolve(why);
-    };
-    socket.setTimeout(2000, () => done());
-    socket.once("connect", () => done());
-    socket.once("error", (err: NodeJS.ErrnoException) =>
-      done(err.code === "ECONNREFUSED" ? `its engine address ${host}:${port} refuses connections` : undefined),
-    );
-  });
 }
