@@ -206,13 +206,16 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
     let second: EngineRun | undefined;
     let stateAfterRerun: string | undefined;
     if (def.rerun) {
-      // As an operator would: the fault healed, wait until the cluster reports healthy, then run again.
-      const healthyAfter = await cluster.waitHealthy(90_000);
-      notes.push(
-        healthyAfter < 0
-          ? "the cluster did not report healthy within 90 s of the heal; ran again anyway"
-          : `healthy again ${(healthyAfter / 1000).toFixed(0)} s after the heal; then the next run`,
-      );
+      // As an operator would: the fault healed, wait until the cluster reports healthy, then run again. Not after
+      // a killed engine: the member it had in hand may be down, and starting it is the next run's job.
+      if (!def.sigkill) {
+        const healthyAfter = await cluster.waitHealthy(90_000);
+        notes.push(
+          healthyAfter < 0
+            ? "the cluster did not report healthy within 90 s of the heal; ran again anyway"
+            : `healthy again ${(healthyAfter / 1000).toFixed(0)} s after the heal; then the next run`,
+        );
+      }
       cluster.newDriver();
       second = await engine("run 2");
       if (stack && first.outcome === "killed") {
