@@ -32,7 +32,6 @@ const (
 	nfqaPacketHdr      = 1
 	nfqaVerdictHdr     = 2
 	cmdBind            = 1
-	cmdUnbind          = 2
 	copyMeta           = 1
 	cfgFailOpen        = 1
 	nfAccept           = 1
@@ -154,8 +153,9 @@ func main() {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
+		// No unbind request: its answer would arrive on the socket the main loop reads, and waiting for it hung the
+		// exit. Closing the socket (exit) unbinds the queue in the kernel; --queue-bypass lets packets through.
 		<-stop
-		_ = c.config(attr(nfqaCfgCmd, []byte{cmdUnbind, 0, 0, 0}))
 		os.Exit(0)
 	}()
 	fmt.Printf("netdelay: queue %d, delay %v: ready\n", *queue, *delay)

@@ -145,6 +145,13 @@ export function removeNetDelayRules(lab: Lab): void {
 
 export function stopNetDelay(lab: Lab): void {
   const child = running.get(lab.name);
-  if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+  if (child && child.exitCode === null && child.signalCode === null) {
+    child.kill("SIGTERM");
+    const pid = child.pid;
+    // By its pid, should SIGTERM not be enough.
+    setTimeout(() => {
+      if (child.exitCode === null && child.signalCode === null && pid) process.kill(pid, "SIGKILL");
+    }, 2000).unref();
+  }
   running.delete(lab.name);
 }
