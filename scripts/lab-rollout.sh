@@ -44,24 +44,10 @@ lab_json="/var/lib/nats-cluster-lab/$LAB_NAME/lab.json"
 ssh_key="$(node -p "require('$lab_json').sshKey")"
 known_hosts="$(node -p "require('$lab_json').knownHosts")"
 
-stack_file="$repo/stacks/Pulumi.$stack.yaml"
-if [ ! -f "$stack_file" ]; then
-  {
-    echo "# Made by scripts/lab-rollout.sh from stacks/Pulumi.lab.yaml (ignored by git): the lab's host keys and SSH key."
-    cat "$repo/stacks/Pulumi.lab.yaml"
-  } >"$stack_file"
-fi
-
-export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$repo/.state/pulumi}"
-case "$PULUMI_BACKEND_URL" in file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;; esac
-if [ -z "${PULUMI_CONFIG_PASSPHRASE+set}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
-  export PULUMI_CONFIG_PASSPHRASE=lab-demo-passphrase
-  passphrase_hint=lab-demo-passphrase
-else
-  passphrase_hint='<your passphrase>'
-fi
-export PULUMI_NODEJS_TRANSPILE_ONLY=true
-run() { printf '\n\033[36m$ %s\033[0m\n' "$*"; "$@"; }
+# shellcheck source=demo-stack.sh
+source "$repo/scripts/demo-stack.sh"
+stack_file="$(demo_stack_file "$stack" lab)"
+demo_backend lab-demo-passphrase
 
 say "pulumi $(pulumi version), state in $PULUMI_BACKEND_URL"
 run pulumi stack select --create "$stack" --non-interactive

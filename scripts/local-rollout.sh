@@ -35,14 +35,9 @@ new="${pinned[${#pinned[@]}-1]}"
 say "building the TypeScript (the provider require()s the engine's compiled JavaScript in dist/)"
 npm run --silent build
 
-# The demo's own stack file: the committed local layout, first time only (later runs keep what the demo changed).
-stack_file="$repo/stacks/Pulumi.$stack.yaml"
-if [ ! -f "$stack_file" ]; then
-  {
-    echo "# Made by scripts/local-rollout.sh from stacks/Pulumi.local.yaml (ignored by git); the demo bumps its version."
-    cat "$repo/stacks/Pulumi.local.yaml"
-  } >"$stack_file"
-fi
+# shellcheck source=demo-stack.sh
+source "$repo/scripts/demo-stack.sh"
+stack_file="$(demo_stack_file "$stack" local)"
 
 if [ "${PULUMI_ENGINE_STATUS:-}" != "ok" ] || ! command -v pulumi >/dev/null; then
   say "no Pulumi engine here (${PULUMI_ENGINE_STATUS:-pulumi not on PATH}): the same engine through its command line"
@@ -57,18 +52,7 @@ if [ "${PULUMI_ENGINE_STATUS:-}" != "ok" ] || ! command -v pulumi >/dev/null; th
   exit 0
 fi
 
-export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$repo/.state/pulumi}"
-case "$PULUMI_BACKEND_URL" in file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;; esac
-# The demo default is printed in the teardown hint; a passphrase of your own never is.
-if [ -z "${PULUMI_CONFIG_PASSPHRASE+set}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
-  export PULUMI_CONFIG_PASSPHRASE=local-demo-passphrase
-  passphrase_hint=local-demo-passphrase
-else
-  passphrase_hint='<your passphrase>'
-fi
-# `npm run build` type-checked the program already: the language host only needs to transpile it.
-export PULUMI_NODEJS_TRANSPILE_ONLY=true
-run() { printf '\n\033[36m$ %s\033[0m\n' "$*"; "$@"; }
+demo_backend local-demo-passphrase
 
 say "pulumi $(pulumi version), state in $PULUMI_BACKEND_URL"
 run pulumi stack select --create "$stack" --non-interactive

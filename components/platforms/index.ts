@@ -2,19 +2,13 @@
  * The Pulumi layer's platforms, one folder each (local/, aws/, ssh/, …), found by name: adding a platform is adding
  * a folder here and its engine driver in engine/hosts/<name>/. No switch anywhere lists them.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
+import { pluginFolders } from "../../engine/util/folders";
 import { ClusterPlatform } from "./platform";
 
 /** The platform folders present (compiled or source). */
 export function clusterPlatformNames(): string[] {
-  return fs
-    .readdirSync(__dirname, { withFileTypes: true })
-    .filter(
-      (d) => d.isDirectory() && ["index.js", "index.ts"].some((f) => fs.existsSync(path.join(__dirname, d.name, f))),
-    )
-    .map((d) => d.name)
-    .sort();
+  return pluginFolders(__dirname);
 }
 
 /** The platform called `name`, or undefined when there is none (callers name the choices). */

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { canonicalJson } from "../util/json";
 import { HostDriver } from "../hosts/driver";
 import { ClusterSpec, ServerEndpoint } from "../spec";
 import { serverConfigFor } from "./for-server";
@@ -16,20 +17,7 @@ const DIGEST_LINE = /^# nats-cluster restart-digest: (sha256:[0-9a-f]{64})$/m;
  */
 export function restartDigest(cfg: ServerConfig): string {
   const { auth: _auth, tls: _tls, ...rest } = cfg;
-  return `sha256:${createHash("sha256").update(stableStringify(rest)).digest("hex")}`;
-}
-
-/** JSON with object keys sorted at every level, so equal settings always give equal digests. */
-function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`)
-      .join(",")}}`;
-  }
-  return JSON.stringify(value);
+  return `sha256:${createHash("sha256").update(canonicalJson(rest)).digest("hex")}`;
 }
 
 /** The full config file for one server: a digest header (read back by the planner) and the rendered config. */

@@ -109,3 +109,9 @@ export interface HostPlatform {
   /** The address servers on this platform listen on. */
   readonly listenHost: string;
 }
+
+/** Throws one error listing every settings problem of `platform` (each `field: message`); nothing when none. */
+export function assertSettings(platform: string, problems: ReadonlyArray<{ field: string; message: string }>): void {
+  if (problems.length)
+    throw new Error(`${platform} platform settings: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`);
+}

@@ -3,21 +3,15 @@
  * Adding a platform is adding a folder whose index exports a {@link HostPlatform}: nothing here changes, and no
  * switch anywhere lists the platforms.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
+import { pluginFolders } from "../util/folders";
 import { HostPlatform } from "./driver";
 
 const NAME = /^[a-z][a-z0-9-]*$/;
 
 /** The platform folders present (compiled or source). */
 export function hostPlatformNames(): string[] {
-  return fs
-    .readdirSync(__dirname, { withFileTypes: true })
-    .filter(
-      (d) => d.isDirectory() && ["index.js", "index.ts"].some((f) => fs.existsSync(path.join(__dirname, d.name, f))),
-    )
-    .map((d) => d.name)
-    .sort();
+  return pluginFolders(__dirname);
 }
 
 /** The platform called `name`; throws naming the platforms there are. */

@@ -245,3 +245,52 @@ describe("the aws stacks' graph", () => {
     expect(await valueOf(cluster.clientUrls)).toEqual(Array(count).fill("nats://10.0.1.10:4222"));
   });
 });
+
+describe("the lab stack's graph (platform ssh)", () => {
+  const { readStackConfig } = require("../../components/config/read") as typeof import("../../components/config/read");
+  const { NatsCluster } = require("../../components/nats-cluster") as typeof import("../../components/nats-cluster");
+  const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEUHRXK6IxsHQAVvSUmnwcHSLHz3kX0jq5tE7Ah2d0W0";
+  const PRIVATE =
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA-mock-private-key\n-----END OPENSSH PRIVATE KEY-----";
+
+  it("one SshNatsHost per member, the RollingUpgrade on platform ssh, the private key secret everywhere", async () => {
+    const lab = readStackFile("lab");
+    const hostKeys = { "nats-a": KEY, "nats-b": KEY, "nats-c": KEY, "nats-surge": KEY };
+    pulumi.runtime.setAllConfig(
+      asPulumiConfig({ ...lab, ssh: { ...(lab.ssh as object), hostKeys }, sshPrivateKey: PRIVATE }),
+      ["nats-cluster:sshPrivateKey"],
+    );
+    const before = registrations.length;
+    const config = readStackConfig({ stack: "lab" });
+    const cluster = new NatsCluster(config.clusterName, { ...config, stack: "lab" });
+    await valueOf(cluster.versions);
+    const mine = registrations.slice(before);
+    const hosts = mine.filter((r) => r.type.endsWith(":SshNatsHost"));
+    expect(hosts.map((h) => (h.wireInputs.endpoint as { host: string }).host)).toEqual([
+      "10.213.0.11",
+      "10.213.0.12",
+      "10.213.0.13",
+    ]);
+    const rollout = mine.filter((r) => r.type === ROLLING_UPGRADE)[0];
+    expect(rollout.wireInputs.platform).toBe("ssh");
+    expect(rollout.wireInputs.settings).toMatchObject({
+      hosts: {
+        "nats-a": { address: "10.213.0.11", port: 22, user: "ops" },
+        "nats-surge": { address: "10.213.0.14", port: 22, user: "ops" },
+      },
+      hostKeys,
+      surge: "nats-surge",
+      releaseBaseUrl: "http://10.213.0.1:8081",
+    });
+    // After every member's VM was prepared.
+    for (const h of hosts) expect(rollout.dependencies).toContain(h.urn);
+    // The key: a secret on the wire of every resource that carries it, and in no plain input anywhere.
+    expect(isWireSecret(rollout.wireInputs.platformSecrets)).toBe(true);
+    expect(rollout.additionalSecretOutputs).toContain("platformSecrets");
+    for (const h of hosts) expect(isWireSecret(h.wireInputs.secrets)).toBe(true);
+    for (const r of mine) {
+      const plain = JSON.stringify({ ...r.wireInputs, platformSecrets: undefined, secrets: undefined });
+      expect(plain).not.toContain("mock-private-key");
+    }
+  });
+});

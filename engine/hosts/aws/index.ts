@@ -7,7 +7,7 @@
  * there (test/aws/lab-*.test.ts); never against a real AWS account.
  */
 import { VM_LISTEN_HOST } from "../../defaults";
-import { HostDriver, HostDriverContext, HostPlatform } from "../driver";
+import { assertSettings, HostDriver, HostDriverContext, HostPlatform } from "../driver";
 import { SsmHostDriver } from "./ssm-driver";
 
 export { SsmHostDriver, SsmHostDriverOptions, SsmCommandError } from "./ssm-driver";
@@ -65,9 +65,7 @@ export function createHostDriver(
   settings: Readonly<Record<string, unknown>>,
   context: HostDriverContext = {},
 ): HostDriver {
-  const problems = settingsProblems(settings);
-  if (problems.length)
-    throw new Error(`aws platform settings: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`);
+  assertSettings("aws", settingsProblems(settings));
   const s = settings as unknown as AwsSettings;
   return new SsmHostDriver({
     region: s.region,

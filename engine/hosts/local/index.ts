@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { BinaryStore } from "../../binaries";
 import { LOCAL_LISTEN_HOST } from "../../defaults";
-import { HostDriver, HostDriverContext, HostPlatform } from "../driver";
+import { assertSettings, HostDriver, HostDriverContext, HostPlatform } from "../driver";
 import { LocalProcessDriver } from "./driver";
 
 export { LocalProcessDriver, LocalDriverOptions, BinarySource } from "./driver";
@@ -60,9 +60,7 @@ export function createHostDriver(
   settings: Readonly<Record<string, unknown>>,
   context: HostDriverContext = {},
 ): HostDriver {
-  const problems = settingsProblems(settings);
-  if (problems.length)
-    throw new Error(`local platform settings: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`);
+  assertSettings("local", settingsProblems(settings));
   const s = settings as unknown as LocalSettings;
   const binaries = new BinaryStore({
     cacheDir: expandHome(s.binaryCacheDir ?? defaultBinaryCacheDir()),

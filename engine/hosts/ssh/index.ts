@@ -5,7 +5,7 @@
  * `passphrase` when it has one), in memory only.
  */
 import { VM_LISTEN_HOST } from "../../defaults";
-import { HostDriver, HostDriverContext, HostPlatform } from "../driver";
+import { assertSettings, HostDriver, HostDriverContext, HostPlatform } from "../driver";
 import { SshHostDriver } from "./driver";
 import { parsePinnedHostKey } from "./host-key";
 import { hostPathsOf, pinnedKeyFor, sshSettingsProblems, SshSettings, usesSudo } from "./settings";
@@ -43,10 +43,7 @@ export function createHostDriver(
   context: HostDriverContext = {},
   transport?: SshTransport,
 ): HostDriver {
-  const problems = settingsProblems(settings);
-  if (problems.length) {
-    throw new Error(`ssh platform settings: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`);
-  }
+  assertSettings("ssh", settingsProblems(settings));
   const s = settings as unknown as SshSettings;
   const privateKey = context.secrets?.privateKey;
   const passphrase = context.secrets?.passphrase;

@@ -12,6 +12,7 @@
  * option with 40 lines of usage, whose first line is the one that says what was wrong.
  */
 import { HostPaths, NATS_UNIT, NATS_USER, storeDirOf } from "./paths";
+import { DEFAULT_STOP_TIMEOUT_SECONDS } from "../../defaults";
 import { shellQuote } from "./scripts";
 import { STOP_TIMEOUT_DROP_IN_PATH, stopTimeoutDropIn, systemdUnitFor, UNIT_PATH } from "./unit";
 
@@ -190,5 +191,5 @@ function dirname(file: string): string {
 }
 
 function stopTimeoutOf(unitText: string): number {
-  return Number(/^TimeoutStopSec=(\d+)$/m.exec(unitText)?.[1] ?? 150);
+  return Number(/^TimeoutStopSec=(\d+)$/m.exec(unitText)?.[1] ?? DEFAULT_STOP_TIMEOUT_SECONDS);
 }
