@@ -19,7 +19,7 @@ import { OLD_MINOR } from "../../support/versions";
 import { ReachabilityWatch } from "../../ssh/support/reachability";
 import { sshSettingsFor } from "../../ssh/support/ssh-lab";
 import { removeAllFaults, removeOperatorNamespace } from "./inject";
-import { removeNetDelayRules, stopNetDelay } from "./netdelay";
+import { killRecordedNetDelay, removeNetDelayRules, stopNetDelay } from "./netdelay";
 
 export const NAMES = ["nats-a", "nats-b", "nats-c", "nats-surge"];
 export const STREAM = "ORDERS";
@@ -40,17 +40,29 @@ export interface FaultClusterOptions {
   readonly log: (line: string) => void;
 }
 
-/** Fault labs are `flt<digits>` on 10.213.<50-99>; one whose owner process is gone is removed before a new one. */
-function sweepStaleFaultLabs(log: (line: string) => void): void {
+/**
+ * Fault labs are `flt<digits>` on 10.213.<50-99>. One whose owner process is gone (a run killed outright) is removed
+ * before a new one, with what the faults made for it: the fault tables, the delay chain and its delayer (by the pid
+ * recorded in the lab's state directory), the operator namespace.
+ */
+async function sweepStaleFaultLabs(log: (line: string) => void): Promise<void> {
   if (!fs.existsSync(STATE_ROOT)) return;
   for (const name of fs.readdirSync(STATE_ROOT)) {
     if (!/^flt\d+$/.test(name)) continue;
-    const owner = Number(fs.readFileSync(`${STATE_ROOT}/${name}/owner.pid`, "utf8").trim() || "0");
+    let owner: number;
+    try {
+      owner = Number(fs.readFileSync(`${STATE_ROOT}/${name}/owner.pid`, "utf8").trim());
+    } catch {
+      continue; // not made by this harness
+    }
     if (owner && processAlive(owner)) continue;
     log(`[faults] removing stale fault lab ${name} (owner ${owner} gone)`);
     const lab = createLab({ name });
+    killRecordedNetDelay(`${STATE_ROOT}/${name}`);
+    removeAllFaults(lab);
+    removeNetDelayRules(lab);
     removeOperatorNamespace(lab);
-    void lab.stop().catch(() => undefined);
+    await lab.stop().catch((err) => log(`[faults] stale lab ${name}: ${err}`));
   }
 }
 
@@ -92,7 +104,7 @@ export class FaultCluster {
 
   /** Lab up, volumes mounted, VMs provisioned, cluster bootstrapped at the older version, R3 stream made. */
   async start(bootstrap?: () => Promise<void>): Promise<void> {
-    sweepStaleFaultLabs(this.options.log);
+    await sweepStaleFaultLabs(this.options.log);
     const started = Date.now();
     await this.lab.start();
     const vmEndpoint = (name: string, i: number): ServerEndpoint => ({

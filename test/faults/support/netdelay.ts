@@ -63,6 +63,19 @@ export function ensureIptables(): string {
   return "iptables-legacy";
 }
 
+const PID_FILE = "faults-netdelay.pid";
+
+/** Kills the delayer a run recorded in `stateDir` (checked to be a netdelay on that queue), if it still runs. */
+export function killRecordedNetDelay(stateDir: string): void {
+  try {
+    const [pid, queue] = fs.readFileSync(path.join(stateDir, PID_FILE), "utf8").trim().split(" ").map(Number);
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    if (path.basename(argv[0]).startsWith("netdelay") && argv.includes(String(queue))) process.kill(pid, "SIGKILL");
+  } catch {
+    /* none recorded, or gone */
+  }
+}
+
 const chainOf = (lab: Lab) => `NETDELAY_${lab.name}`;
 const queueOf = (lab: Lab) => 1000 + Number(lab.info.subnet.split(".")[2]);
 const running = new Map<string, ChildProcess>();
@@ -79,6 +92,8 @@ export async function startNetDelay(lab: Lab, options: NetDelayOptions): Promise
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.set(lab.name, child);
+  // Recorded in the lab's state directory, so a later run can kill it should this process die before undoing it.
+  fs.writeFileSync(path.join(lab.stateDir, PID_FILE), `${child.pid} ${queue}\n`);
   let output = "";
   child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));

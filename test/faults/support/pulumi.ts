@@ -4,7 +4,7 @@
  * key and the auth as secrets from stdin), a file backend in a temp directory. `pulumi up` bootstraps the cluster;
  * a run is `pulumi config set nats-cluster:version …` then `pulumi up`, in a process the fault may SIGKILL.
  */
-import { spawnSync } from "node:child_process";
+import { ChildProcess, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { copyProject, pulumiIn, pulumiOk, pulumiSpawn, writeStack } from "../../pulumi/support/pulumi-project";
@@ -17,6 +17,7 @@ export class PulumiStack {
   readonly project: string;
   /** Provider and language-host processes left running by a killed `pulumi up` (killed by pid at the end). */
   readonly orphans = new Set<number>();
+  private running?: ChildProcess;
 
   constructor(
     private readonly cluster: FaultCluster,
@@ -70,6 +71,7 @@ export class PulumiStack {
   ): Promise<{ code: number | null; killed: boolean; output: string }> {
     await this.pulumi(["config", "set", "nats-cluster:version", version]);
     const run = pulumiSpawn(this.dir, this.project, ["up", "--yes", "--stack", STACK]);
+    this.running = run.child;
     let killed = false;
     setKill(() => {
       killed = true;
@@ -101,6 +103,11 @@ export class PulumiStack {
   }
 
   async destroy(): Promise<void> {
+    // A pulumi up still running (the fault run failed): it and everything under it, by pid.
+    if (this.running && this.running.exitCode === null && this.running.signalCode === null) {
+      for (const pid of descendants(this.running.pid!)) this.orphans.add(pid);
+      this.running.kill("SIGKILL");
+    }
     for (const pid of this.liveOrphans()) kill(pid);
     await pulumiIn(this.dir, this.project, ["cancel", "--yes", "--stack", STACK]).catch(() => undefined);
   }

@@ -91,6 +91,9 @@ interface EngineRun {
   readonly lines: string[];
 }
 
+/** Engine processes (the command line) still running: killed by pid when a fault ends, however it ended. */
+const engines = new Set<ChildProcess>();
+
 const REPO = path.resolve(
   __dirname,
   "..",
@@ -270,6 +273,7 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
       error: String(err),
     };
   } finally {
+    for (const child of engines) child.kill("SIGKILL");
     await stack?.destroy().catch(() => undefined);
     await Promise.allSettled(pending);
     await heal().catch(() => undefined);
@@ -348,6 +352,8 @@ async function runCli(
   const started = Date.now();
   const lines: string[] = [];
   const child: ChildProcess = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+  engines.add(child);
+  child.on("close", () => engines.delete(child));
   setKill(() => {
     onLine(`[faults] ${label}: SIGKILL to the engine (pid ${child.pid})`);
     child.kill("SIGKILL");
