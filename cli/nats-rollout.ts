@@ -50,6 +50,8 @@ Options:
   --platform NAME      with --spec: the platform (default local)
   --settings JSON      with --spec: the platform's settings as JSON
   --state-dir DIR      with --spec and the local platform: the servers' directory (relative to the current one)
+  --secrets-file FILE  with --spec: the platform's secrets as a JSON object, e.g. {"privateKey": "-----BEGIN …"}
+                       for the ssh platform; the file must not be readable by group or others (chmod 600)
   --policy JSON        rollout policy overrides, e.g. '{"minHealthySeconds":2}'
   -h, --help           this text
 
@@ -156,7 +158,36 @@ function fromSpecFile(file: string, values: Record<string, string | boolean | un
   if (values["state-dir"]) settings = { ...settings, stateDir: path.resolve(values["state-dir"] as string) };
   if (platform === "local" && !settings.stateDir)
     throw new UsageError("the local platform needs --state-dir DIR (or --settings)");
-  return { spec, platform, settings, policy: {} };
+  const secretsFile = values["secrets-file"] as string | undefined;
+  return { spec, platform, settings, secrets: secretsFile ? readSecretsFile(secretsFile) : undefined, policy: {} };
+}
+
+/**
+ * The platform's secrets from a file, never from the command line (which `ps` shows to every user): a JSON object
+ * of strings, in a file only its owner can read, as OpenSSH demands of a private key.
+ */
+function readSecretsFile(file: string): Record<string, string> {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (err) {
+    throw new UsageError(`--secrets-file ${file}: ${(err as Error).message}`);
+  }
+  if ((stat.mode & 0o077) !== 0) {
+    throw new UsageError(
+      `--secrets-file ${file} is readable by group or others (mode ${(stat.mode & 0o777).toString(8)}): chmod 600 it`,
+    );
+  }
+  const secrets = readJson<unknown>(fs.readFileSync(file, "utf8"), `--secrets-file ${file}`);
+  if (
+    typeof secrets !== "object" ||
+    secrets === null ||
+    Array.isArray(secrets) ||
+    Object.values(secrets).some((v) => typeof v !== "string")
+  ) {
+    throw new UsageError(`--secrets-file ${file}: expected a JSON object of strings, e.g. {"privateKey": "…"}`);
+  }
+  return secrets as Record<string, string>;
 }
 
 function targetOf(values: Record<string, string | boolean | undefined>): Target {
@@ -198,6 +229,7 @@ async function main(argv: string[]): Promise<number> {
       platform: { type: "string" },
       settings: { type: "string" },
       "state-dir": { type: "string" },
+      "secrets-file": { type: "string" },
       policy: { type: "string" },
       help: { type: "boolean", short: "h" },
     },

@@ -91,7 +91,15 @@ export function progress(line: string): void {
   else console.log(line);
 }
 
-/** Wait until the progress lines sent so far are shown (before printing what must come after them). */
+/**
+ * Wait until the progress lines sent so far are shown (before printing what must come after them), at most 10 s: an
+ * engine that takes no lines (pulumi killed) must not hold the provider forever.
+ */
 export async function progressShown(): Promise<void> {
-  await state().engine?.flushed();
+  const flushed = state().engine?.flushed();
+  if (!flushed) return;
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, 10_000)));
+  await Promise.race([flushed, bound]);
+  clearTimeout(timer);
 }

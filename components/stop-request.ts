@@ -7,7 +7,8 @@
  * handler lookup for that call (grpc-js `Server.prototype._retrieveHandler`, the one instance the dynamic-provider
  * process uses). A SIGINT or SIGTERM sent to this process (by `kill`, or by the CLI shutting plugins down) counts
  * the same. What the engine does then: finish the member in progress, stop before the next, keep the surge server
- * serving, and report how to resume (`pulumi up` again, which continues from what the servers report).
+ * serving, and report how to resume (`pulumi up` again, which continues from what the servers report). The same
+ * when the pulumi process that started this provider dies (SIGKILL): see the orphan watch below.
  *
  * If a future grpc-js renames the method, the watch degrades to signals only and says so once.
  */
@@ -27,6 +28,8 @@ interface GrpcServerPrototype {
 interface StopState {
   cancelRequested?: string;
   warned?: boolean;
+  /** The pulumi process that started this provider is gone (killed): nobody will ever read what we answer. */
+  orphaned?: boolean;
 }
 function stopState(): StopState {
   const g = globalThis as { __natsClusterStop?: StopState };
@@ -71,11 +74,38 @@ export function watchForStop(): { requested: () => string | undefined; dispose: 
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // `pulumi up` killed with SIGKILL (or by the OOM killer) cancels nothing: its plugins run on, in process groups
+  // of their own (measured on the lab: the dynamic provider, reparented to pid 1, still ran 75 s later with SSH
+  // connections to two VMs, beside the next `pulumi up`). Worse, every line it prints then fails with EPIPE, and
+  // the dynamic-provider's uncaughtException handler prints each error again: a loop at ~60% CPU that starved the
+  // rollout (a member it had taken down stayed down). So: EPIPE on stdout/stderr is handled here, and the signs that
+  // pulumi is gone (this process's parent changed, or our output pipe is closed) stop the rollout like Ctrl-C; the
+  // provider exits once it stopped.
+  const orphaned = (why: string) => {
+    if (state.orphaned) return;
+    state.orphaned = true;
+    state.cancelRequested ??= `the pulumi process that ran this update is gone (${why})`;
+  };
+  const onPipeError = (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED") orphaned("its output pipe is closed");
+  };
+  process.stdout.on("error", onPipeError);
+  process.stderr.on("error", onPipeError);
+  const parent = process.ppid;
+  const orphanWatch = setInterval(() => {
+    if (process.ppid !== parent) orphaned(`this provider's parent, pid ${parent}, exited`);
+  }, 1000);
+  orphanWatch.unref();
   return {
     requested: () => state.cancelRequested,
     dispose: () => {
+      clearInterval(orphanWatch);
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
+      process.stdout.off("error", onPipeError);
+      process.stderr.off("error", onPipeError);
+      // Orphaned: no engine will ever call this process again; leave instead of lingering as a stray gRPC server.
+      if (state.orphaned) setTimeout(() => process.exit(1), 500).unref();
     },
   };
 }

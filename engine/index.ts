@@ -17,7 +17,7 @@ export { compareVersions, downgradeProblem, versionProblem, isVersion } from "./
 export { renderServerConfig } from "./config/render";
 export { serverConfigFor } from "./config/for-server";
 export { configTextFor } from "./config/text";
-export { HostDriver, HostDriverContext, HostLayout, HostPlatform, installBinary } from "./hosts/driver";
+export { HostDriver, HostDriverContext, HostLayout, HostPlatform, StoreUsage, installBinary } from "./hosts/driver";
 export { loadHostPlatform, hostPlatformNames } from "./hosts/registry";
 export { defaultBinaryCacheDir, expandHome } from "./hosts/local";
 export { BinaryStore, VersionAvailability } from "./binaries";

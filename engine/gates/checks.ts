@@ -40,19 +40,39 @@ export const versionGate: Gate = {
     }),
 };
 
-/** Routes to every expected peer, counted as distinct `remote_name`s (`num_routes` counts pooled connections). */
-export const routesGate: Gate = {
-  name: "routes",
-  check: ({ monitor, expect }) =>
-    observe(async () => {
-      const peers = routePeers(await monitor.routez());
-      const missing = expect.routePeers.filter((p) => !peers.includes(p));
-      return {
-        ok: missing.length === 0,
-        observation: `/routez peers [${peers.join(", ")}]` + (missing.length ? `, missing ${missing.join(", ")}` : ""),
-      };
-    }),
-};
+/**
+ * Routes to every expected peer, counted as distinct `remote_name`s (`num_routes` counts pooled connections). A peer
+ * of `routePeersIfUp` that is missing is required only while its own monitoring port answers.
+ */
+export function routesGate(monitorFor: (serverName: string) => MonitorClient | undefined): Gate {
+  return {
+    name: "routes",
+    check: ({ monitor, expect }) =>
+      observe(async () => {
+        const peers = routePeers(await monitor.routez());
+        const missing = expect.routePeers.filter((p) => !peers.includes(p));
+        const notRequired: string[] = [];
+        for (const p of (expect.routePeersIfUp ?? []).filter((name) => !peers.includes(name))) {
+          const answer = await monitorFor(p)
+            ?.healthz({ "js-server-only": "true" })
+            .then(() => undefined)
+            .catch((err: unknown) => describeError(err));
+          if (answer === undefined) missing.push(p);
+          else notRequired.push(`${p} does not answer (${answer}): not required`);
+        }
+        return {
+          ok: missing.length === 0,
+          observation:
+            `/routez peers [${peers.join(", ")}]` +
+            (missing.length ? `, missing ${missing.join(", ")}` : "") +
+            (notRequired.length ? `; ${notRequired.join("; ")}` : ""),
+        };
+      }),
+  };
+}
+
+/** A meta peer the leader has not heard from for longer than this is not current, whatever its flag says. */
+export const META_PEER_SILENT_MS = 5000;
 
 /**
  * JetStream is current: the full `/healthz` passes (meta leader known, every stream and consumer replica on the
@@ -85,6 +105,13 @@ export function jetstreamGate(monitorFor: (serverName: string) => MonitorClient 
         const notCurrent = replicas
           .filter((r) => metaPeers.includes(r.name) && !mayLag.includes(r.name) && (!r.current || r.offline))
           .map((r) => r.name);
+        // A peer cut off by a network that drops its packets stays `current` at the leader as long as nothing new
+        // was written: the leader's `active` (time since it last heard the peer; heartbeats come every second) says.
+        const silent = replicas
+          .filter((r) => metaPeers.includes(r.name) && !mayLag.includes(r.name) && !notCurrent.includes(r.name))
+          .filter((r) => r.active !== undefined && r.active / 1e6 > META_PEER_SILENT_MS)
+          .map((r) => `${r.name} (last heard ${(r.active! / 1e9).toFixed(1)}s ago)`);
+        notCurrent.push(...silent);
         const absent = metaPeers.filter((p) => !known.includes(p));
         const extra = known.filter((p) => !metaPeers.includes(p));
         const problems = [

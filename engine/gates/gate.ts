@@ -16,6 +16,12 @@ export interface GateExpectation {
   readonly version: string;
   /** Names of the servers it must have routes to (distinct peers, not connections). */
   readonly routePeers: ReadonlyArray<string>;
+  /**
+   * Servers it must route to only while they answer on their monitoring port: the surge server, which is capacity,
+   * not part of the cluster's safety. A surge VM that died mid-rollout then costs a warning, not a failed gate and a
+   * rollback of a healthy member.
+   */
+  readonly routePeersIfUp?: ReadonlyArray<string>;
   /** Names of the JetStream meta group members, when JetStream is on; every one must be current at the leader. */
   readonly metaPeers?: ReadonlyArray<string>;
   /** Meta peers that may be offline or behind (a member known to be down): present, but not required current. */

@@ -59,6 +59,24 @@ export interface HostDriver {
    * are fresh VMs have nothing to check.
    */
   startProblems?(servers: ReadonlyArray<ServerEndpoint>): Promise<string[]>;
+  /**
+   * Space on the file system of the server's JetStream store (a full volume makes nats-server disable JetStream),
+   * so pre-flight and the check before each member's lame duck can name it. Optional.
+   */
+  storeUsage?(server: ServerEndpoint): Promise<StoreUsage>;
+  /**
+   * Whether the server is in the middle of a stop (lame duck draining: systemd's `deactivating`), e.g. left so by a
+   * rollout that was killed during a drain. Optional.
+   */
+  isStopping?(server: ServerEndpoint): Promise<boolean>;
+}
+
+/** The file system that holds a server's JetStream store. */
+export interface StoreUsage {
+  /** The directory asked about (the store, or the nearest existing parent). */
+  readonly path: string;
+  readonly totalBytes: number;
+  readonly freeBytes: number;
 }
 
 /** Stage then activate: for first installs (bootstrap, a surge server), where nothing runs yet. */

@@ -97,7 +97,7 @@ export class RolloutContext {
   gatesFor(server: ServerEndpoint, view: ClusterView, opts: GateOptions = {}): Gate[] {
     const gates: Gate[] = [readyGate, versionGate];
     if (opts.reloadedAfter) gates.push(configReloadedGate);
-    gates.push(routesGate);
+    gates.push(routesGate((name) => this.monitors.get(name)));
     const jetstreamOnServer = this.spec.jetstream.enabled && (!this.isSurge(server) || this.spec.surge.jetstream);
     if (jetstreamOnServer) gates.push(jetstreamGate((name) => this.monitors.get(name)));
     if (this.policy.clientProbe) gates.push(clientProbeGate(this.spec, (s) => this.probePeer(s, view)));
@@ -105,9 +105,12 @@ export class RolloutContext {
   }
 
   target(server: ServerEndpoint, version: string, view: ClusterView, opts: GateOptions = {}): GateTarget {
+    const peers = this.routePeersOf(server, view);
+    const surge = this.spec.surge.name;
     const expect: GateExpectation = {
       version,
-      routePeers: this.routePeersOf(server, view),
+      routePeers: peers.filter((p) => p !== surge),
+      routePeersIfUp: peers.filter((p) => p === surge),
       metaPeers: this.metaPeers(view),
       metaPeersAllowedOffline: [...view.down],
       configLoadedAfter: opts.reloadedAfter,

@@ -2,6 +2,7 @@ import { DEFAULT_POLICY, FINAL_CHECK_DEADLINE_MS, PREFLIGHT_DEADLINE_MS } from "
 import { HostDriver } from "../hosts/driver";
 import { ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
 import { assertValidClusterSpec } from "../validate";
+import { clusterWholeBefore, membersDownBesides, storeProblem } from "./cluster-check";
 import { ClusterView, RolloutContext, withMemberUp, withSurge } from "./context";
 import { EventLog, EventSink, seconds, StepKind } from "./events";
 import { observeCluster, observeOptionsFor, observeServer, ObservedCluster } from "./observe";
@@ -244,8 +245,7 @@ class Run {
       }
       case "restart-member":
       case "reload-member":
-        await this.changeMember(step, view, step.server === observed.metaLeader);
-        return view;
+        return this.changeMember(step, view, step.server === observed.metaLeader);
       case "surge-down":
         this.surgeTimes.drainMs = await surgeDown(ctx);
         return withSurge(view, false);
@@ -266,7 +266,7 @@ class Run {
     view: ClusterView,
     isMetaLeader: boolean,
     staged = false,
-  ): Promise<void> {
+  ): Promise<ClusterView> {
     const { ctx } = this;
     const started = Date.now();
     const member = ctx.member(step.server!);
@@ -283,10 +283,13 @@ class Run {
         batch,
       });
       ctx.log.emit({ kind: "step-skip", step: step.kind, server: member.name, message: "already at the target" });
-      return;
+      return view;
     }
     const previous = { version: now.version ?? now.installedVersion ?? ctx.spec.version, configText: now.configText };
     this.previous.set(member.name, previous);
+    // Never a second member down: the rest of the cluster must be whole before this one's lame duck (a batch is
+    // checked once, before it: see runBatch).
+    if (step.kind === "restart-member" && !staged) view = await clusterWholeBefore(ctx, view, member, step.kind);
     const timings: StepTimings =
       step.kind === "reload-member"
         ? await reloadMember(ctx, view, member)
@@ -301,6 +304,7 @@ class Run {
       totalMs: Date.now() - started,
       batch,
     });
+    return view;
   }
 
   /**
@@ -359,7 +363,7 @@ class Run {
           `batch ${number}: ${batch.map((s) => s.server).join(", ")} ` +
           `(planned again from what the servers report; ${after} member${after === 1 ? "" : "s"} after it)`,
       });
-      await this.runBatch(batch, view, observed.metaLeader);
+      view = await this.runBatch(batch, view, observed.metaLeader);
       batch.forEach((s) => pending.delete(s.server!));
     }
     return view;
@@ -376,8 +380,24 @@ class Run {
   }
 
   /** The members of one batch go down together: each one's gates expect the others down. */
-  private async runBatch(batch: ReadonlyArray<PlannedStep>, view: ClusterView, metaLeader?: string): Promise<void> {
+  private async runBatch(
+    batch: ReadonlyArray<PlannedStep>,
+    view: ClusterView,
+    metaLeader?: string,
+  ): Promise<ClusterView> {
     const { ctx } = this;
+    // The members outside the batch must be whole before any of it goes into lame duck.
+    const firstRestart = batch.find((s) => s.kind === "restart-member");
+    if (firstRestart) {
+      try {
+        const member = ctx.member(firstRestart.server!);
+        const checked = await clusterWholeBefore(ctx, batchView(view, batch, member.name), member, firstRestart.kind);
+        view = { ...view, surgeIn: checked.surgeIn };
+      } catch (err) {
+        if (!(err instanceof StepFailure)) throw err;
+        throw new RolloutHalted(await this.haltBatch([err], batch, view));
+      }
+    }
     // Every binary first, while every member of the batch still serves: a download that fails touches nobody.
     try {
       await Promise.all(
@@ -408,6 +428,7 @@ class Run {
     const bug = errors.find((e) => !(e instanceof StepFailure));
     if (bug) throw bug;
     if (errors.length > 0) throw new RolloutHalted(await this.haltBatch(errors as StepFailure[], batch, view));
+    return view;
   }
 
   /**
@@ -534,14 +555,14 @@ class Run {
         soak: false,
         deadlineMs: PREFLIGHT_DEADLINE_MS,
       });
-      if (!result.passed) {
+      const store = await storeProblem(this.ctx, member);
+      if (!result.passed || store) {
+        const gate = result.passed ? "" : `failed gate ${result.failure.gate}: ${result.failure.observation}`;
         throw new RolloutRefused({
           kind: "rollout",
           targetVersion: this.ctx.spec.version,
           steps: [],
-          refusals: [
-            `pre-flight: member ${member.name} failed gate ${result.failure.gate}: ${result.failure.observation}`,
-          ],
+          refusals: [`pre-flight: member ${member.name} ${[gate, store].filter(Boolean).join("; ")}`],
           estimatedSeconds: 0,
         });
       }
@@ -638,15 +659,30 @@ class Run {
     this.members.push(failed);
 
     if (failure.untouched) {
-      // Nothing is down: the surge server is not needed any more, and a re-run brings it up again.
-      if (view.surgeIn) await surgeDown(ctx).catch(() => undefined);
+      // Nothing is down: the surge server is not needed any more, and a re-run brings it up again. Unless the
+      // cluster itself is short of a member: then the surge server keeps carrying the clients it took over.
+      const short = failure.gate === "cluster";
+      const removeSurge = view.surgeIn && !short;
+      if (removeSurge) await surgeDown(ctx).catch(() => undefined);
       const advice =
         `${member.name} was never taken down: it still runs ${previous?.version ?? "as before"} and serves ` +
-        `clients${view.surgeIn ? "; the surge server was removed" : ""}; fix the cause and run again to resume`;
+        `clients${removeSurge ? "; the surge server was removed" : ""}` +
+        (short && view.surgeIn ? `; ${keepSurge}` : "") +
+        (short
+          ? "; bring the member(s) named back (their VM, their volume), check the cluster, then run again to resume"
+          : "; fix the cause and run again to resume");
       return this.finish("halted", { halt: { ...report, advice } });
     }
     if (!ctx.policy.autoRollback || step.kind === "start-cluster" || !previous) {
       const advice = `${member.name} is left as it is${surgeUpNow ? ` and ${keepSurge}` : ""}; fix the cause and run again, or set the previous version`;
+      return this.finish("halted", { halt: { ...report, advice } });
+    }
+    const othersDown = await membersDownBesides(ctx, view, member);
+    if (othersDown) {
+      const advice =
+        `${member.name} is NOT rolled back: ${othersDown}, and taking ${member.name} down again would make it two ` +
+        `members down at once; it runs as its gates last saw it${surgeUpNow ? ` and ${keepSurge}` : ""}; bring the ` +
+        "other member back, then run again (the plan starts from what the servers report)";
       return this.finish("halted", { halt: { ...report, advice } });
     }
     try {

@@ -112,19 +112,25 @@ export async function observeServer(
   monitor = new MonitorClient(monitorUrl(server)),
   options: ObserveOptions = {},
 ): Promise<ObservedServer> {
+  // A host that cannot be asked (a VM powered off, its network gone) is an observation, not a crash of the
+  // rollout: the server then counts as running only if its monitoring port still answers.
+  let hostError: string | undefined;
   const [running, installedVersion, configText] = await Promise.all([
     driver.isRunning(server),
     driver.installedVersion(server),
     driver.readConfig(server),
-  ]);
-  if (!running)
+  ]).catch((err: unknown): [boolean | undefined, undefined, undefined] => {
+    hostError = `its host does not answer (${describeError(err)})`;
+    return [undefined, undefined, undefined];
+  });
+  if (running === false)
     return { name: server.name, running, reachable: false, installedVersion, configText, error: "not running" };
   try {
     const varz = await monitor.varz();
     const meta = varz.jetstream?.meta;
     const seen: ObservedServer = {
       name: server.name,
-      running,
+      running: true,
       reachable: true,
       version: varz.version,
       installedVersion,
@@ -141,7 +147,8 @@ export async function observeServer(
       return { ...seen, placementError: describeError(err) };
     }
   } catch (err) {
-    return { name: server.name, running, reachable: false, installedVersion, configText, error: describeError(err) };
+    const error = hostError ? `${hostError}; ${describeError(err)}` : describeError(err);
+    return { name: server.name, running: running ?? false, reachable: false, installedVersion, configText, error };
   }
 }
 

@@ -7,6 +7,7 @@
 import { describeError, withDeadline } from "../util/async";
 import { assertValidClusterSpec } from "../validate";
 import { PREVIEW_OBSERVE_DEADLINE_MS } from "../defaults";
+import { EventLog } from "./events";
 import {
   planFor,
   resolvePolicy,
@@ -16,6 +17,7 @@ import {
   RolloutRefused,
   runRollout,
 } from "./execute";
+import { settleDrainingMembers } from "./settle";
 import { assumeObserved, observeCluster, ObservedCluster, observeOptionsFor } from "./observe";
 import { RolloutPlan } from "./plan";
 import { RolloutReport } from "./report";
@@ -54,6 +56,12 @@ export async function reconcile(options: RolloutOptions): Promise<ReconcileOutco
     }
   };
   try {
+    await settleDrainingMembers(
+      options.spec,
+      options.driver,
+      resolvePolicy(options.policy),
+      new EventLog(options.onEvent),
+    );
     const report = await runRollout(options);
     return { status: "done", report, seen: await seenNow() };
   } catch (err) {

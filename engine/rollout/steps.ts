@@ -8,10 +8,11 @@ import { removeMetaPeer, stepDownMetaLeader } from "./jetstream-admin";
 import { MemberReport } from "./report";
 
 /**
- * Where a step failed: a health gate, one of the host operations around it, or the look at the cluster before a
- * batch (a member found down that the rollout did not take down).
+ * Where a step failed: a health gate, one of the host operations around it, the look at the cluster before a batch
+ * (a member found down that the rollout did not take down: "observe"), or the check that the rest of the cluster is
+ * whole before a member's lame duck ("cluster").
  */
-export type FailurePoint = GateName | "stage" | "start" | "lame-duck" | "observe";
+export type FailurePoint = GateName | "stage" | "start" | "lame-duck" | "observe" | "cluster";
 
 /** A step failed: which server, where, and what the server (or its host) said. */
 export class StepFailure extends Error {
@@ -73,7 +74,8 @@ export async function stage(
 /** Lame duck, then wait for the exit with progress lines; kill only when the stop timeout runs out. */
 export async function drain(ctx: RolloutContext, step: StepKind, server: ServerEndpoint): Promise<number> {
   const started = Date.now();
-  if (!(await ctx.driver.isRunning(server))) return 0;
+  const running = await hostStep(server, step, "lame-duck", () => ctx.driver.isRunning(server), undefined, true);
+  if (!running) return 0;
   const clients = await ctx
     .monitor(server)
     .connz()
@@ -303,6 +305,18 @@ export async function surgeUp(ctx: RolloutContext, view: ClusterView, version: s
  */
 export async function surgeDown(ctx: RolloutContext): Promise<number> {
   const surge = ctx.spec.surge;
+  const lost = await surgeHostLost(ctx);
+  if (lost) {
+    ctx.log.emit({
+      kind: "warning",
+      step: "surge-down",
+      server: surge.name,
+      message:
+        `${lost}: nothing to drain or remove now. Its VM keeps the surge config and unit: if it comes back, ` +
+        "run again (the plan removes a surge server it finds running), or delete the VM",
+    });
+    return 0;
+  }
   const drainMs = await drain(ctx, "surge-down", surge);
   if (ctx.spec.surge.jetstream && ctx.spec.jetstream.enabled) {
     await removeMetaPeer(ctx.spec, ctx.spec.members, surge.name)
@@ -327,6 +341,28 @@ export async function surgeDown(ctx: RolloutContext): Promise<number> {
   // Give members a moment to drop their routes to it before the final check reads /routez.
   await sleep(200);
   return drainMs;
+}
+
+/**
+ * Why the surge server is gone for good (its host does not answer and neither does its monitoring port), or
+ * undefined when it can be drained and removed as usual.
+ */
+async function surgeHostLost(ctx: RolloutContext): Promise<string | undefined> {
+  const surge = ctx.spec.surge;
+  const hostError = await ctx.driver.isRunning(surge).then(
+    () => undefined,
+    (err: unknown) => describeError(err),
+  );
+  if (hostError === undefined) return undefined;
+  const monitorError = await ctx
+    .monitor(surge)
+    .healthz({ "js-server-only": "true" })
+    .then(
+      () => undefined,
+      (err: unknown) => describeError(err),
+    );
+  if (monitorError === undefined) return undefined; // it serves: removing it must not be skipped
+  return `the surge server's VM does not answer (${hostError}; monitoring: ${monitorError})`;
 }
 
 /**

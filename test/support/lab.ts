@@ -16,7 +16,12 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 
-const REPO = path.resolve(__dirname, "..", "..");
+/** Found by walking up, so this works from test/support and from the compiled dist/test/support (npm run faults). */
+const REPO = (() => {
+  let dir = path.resolve(__dirname, "..", "..");
+  while (!existsSync(path.join(dir, "scripts", "lab.sh")) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
 const LAB_SH = path.join(REPO, "scripts", "lab.sh");
 const STATE_ROOT = "/var/lib/nats-cluster-lab";
 /** Test labs are named `nlt<digits>`; README's demo lab is `natslab` on 10.213.0. */

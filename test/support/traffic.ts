@@ -34,6 +34,8 @@ export class AckedPublisher {
     private readonly nc: NatsConnection,
     private readonly subject: string,
     private readonly intervalMs = 20,
+    /** Ids (and JetStream msg ids) are `<prefix><n>`: publishers sharing a stream need prefixes of their own. */
+    private readonly idPrefix = "m-",
   ) {}
 
   start(): void {
@@ -42,7 +44,7 @@ export class AckedPublisher {
     this.loop = (async () => {
       let n = 0;
       while (this.running) {
-        const id = `m-${++n}`;
+        const id = `${this.idPrefix}${++n}`;
         for (let attempt = 0; this.running || attempt === 0; attempt++) {
           try {
             const ack = await this.js!.publish(this.subject, new TextEncoder().encode(id), { msgID: id });

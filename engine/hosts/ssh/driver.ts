@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { activateScriptFor, stageScriptFor } from "../../binaries";
 import { DEFAULT_STOP_TIMEOUT_SECONDS } from "../../defaults";
 import { ServerEndpoint } from "../../spec";
-import { HostDriver, HostLayout } from "../driver";
+import { HostDriver, HostLayout, StoreUsage } from "../driver";
 import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf } from "../systemd/paths";
 import * as systemd from "../systemd/scripts";
 import * as scripts from "./scripts";
@@ -195,6 +195,21 @@ export class SshHostDriver implements HostDriver {
     return isMainPid(systemd.outputValue(out.stdout, "main_pid"));
   }
 
+  /** The unit is `deactivating` with a main process: a lame-duck stop is draining it. */
+  async isStopping(server: ServerEndpoint): Promise<boolean> {
+    const out = await this.run(
+      server,
+      "check whether nats-server is stopping",
+      systemd.statusScript(),
+      undefined,
+      true,
+    );
+    return (
+      isMainPid(systemd.outputValue(out.stdout, "main_pid")) &&
+      systemd.outputValue(out.stdout, "active_state") === "deactivating"
+    );
+  }
+
   /**
    * One command: raise the unit's stop timeout if lame duck needs more than it has (so systemd never kills the
    * drain), then `systemctl stop --no-block`, whose ExecStop is SIGUSR2.
@@ -226,6 +241,16 @@ export class SshHostDriver implements HostDriver {
 
   async kill(server: ServerEndpoint): Promise<void> {
     await this.run(server, "kill nats-server (SIGKILL)", systemd.killScript(this.killWaitSeconds()));
+  }
+
+  async storeUsage(server: ServerEndpoint): Promise<StoreUsage> {
+    const out = await this.run(server, "read the JetStream store's free space", systemd.storeUsageScript(this.paths));
+    const value = (key: string) => systemd.outputValue(out.stdout, key);
+    return {
+      path: value("store_path") ?? storeDirOf(this.paths),
+      totalBytes: Number(value("store_total") ?? NaN),
+      freeBytes: Number(value("store_free") ?? NaN),
+    };
   }
 
   async readLog(server: ServerEndpoint, maxLines: number): Promise<string> {

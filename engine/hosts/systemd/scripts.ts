@@ -107,6 +107,20 @@ export function logScript(maxLines: number): string {
   return `journalctl -u ${unit} -n ${n} --no-pager -o short-iso 2>&1 || true`;
 }
 
+/**
+ * Prints `store_path=`, `store_total=` and `store_free=` (bytes) of the file system holding the JetStream store, or of
+ * its nearest existing parent before the first start.
+ */
+export function storeUsageScript(paths: HostPaths): string {
+  return [
+    "set -eu",
+    `d=${shellQuote(storeDirOf(paths))}`,
+    'while [ ! -d "$d" ] && [ "$d" != / ]; do d="$(dirname "$d")"; done',
+    'echo "store_path=$d"',
+    `df -P -B1 "$d" | awk 'NR == 2 { print "store_total=" $2; print "store_free=" $4 }'`,
+  ].join("\n");
+}
+
 /** Prints `link=<target of the nats-server symlink>` (empty when nothing is installed). */
 export function installedVersionScript(paths: HostPaths): string {
   return `echo "link=$(readlink ${shellQuote(`${paths.installDir}/nats-server`)} 2>/dev/null || true)"`;

@@ -13,7 +13,12 @@ import { BIN_CACHE } from "../../support/versions";
 import { readStackFile } from "./stack-files";
 
 const run = promisify(execFile);
-export const REPO = path.join(__dirname, "..", "..", "..");
+/** The repository: found by walking up, so this also works compiled (dist/test/pulumi/support, npm run faults). */
+export const REPO = (() => {
+  let dir = path.join(__dirname, "..", "..", "..");
+  while (!fs.existsSync(path.join(dir, "Pulumi.yaml")) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
 
 /** Why the engine cannot be used here, or undefined when it can. */
 export function engineUnavailable(): string | undefined {

@@ -1,0 +1,159 @@
+/**
+ * Checks of the whole cluster, not of the one member a step is about: the gates only look at the member being
+ * restarted, so without these a member that died elsewhere (its VM powered off), a surge VM that died, or a full
+ * JetStream volume on the next member would be seen only once a second member was already down.
+ *
+ * - {@link clusterWholeBefore}: before a member's lame duck, every other member must be up, routed and current in
+ *   the JetStream meta group, and the member's own store must have room; otherwise the step fails before anything
+ *   is touched, naming the member and what its servers said. A surge server that no longer answers is dropped from
+ *   the expectations with a warning (it is capacity, not safety) and the rollout goes on without it.
+ * - {@link membersDownBesides}: before a rollback, whether another member is down (rolling back would then take a
+ *   second member down).
+ * - {@link storeProblem}: a JetStream store volume (nearly) full.
+ */
+import { jetstreamGate, readyGate, routesGate } from "../gates/checks";
+import { clientProbeGate } from "../gates/client-probe";
+import { runGates } from "../gates/run";
+import { ServerEndpoint } from "../spec";
+import { describeError, sleep } from "../util/async";
+import { ClusterView, RolloutContext, withSurge } from "./context";
+import { StepKind } from "./events";
+import { StepFailure } from "./steps";
+
+/** How long a member may take to look whole again before the check fails (a blip must not halt a rollout). */
+export const CLUSTER_CHECK_DEADLINE_MS = 20_000;
+/**
+ * The check holds every other member's gates green this long, not one look: a member cut off by a network that
+ * drops its packets still shows its routes and stays `current` at the meta leader for seconds (measured on the lab:
+ * `current=true` for 8-10 s after a silent partition began, `active` growing), so a single look taken just after
+ * the cut passes and the next member's lame duck leaves the cluster without a quorum. Over the hold, the client
+ * probe (a message through the member must reach another) and the leader's `active` catch it.
+ */
+export const CLUSTER_CHECK_HOLD_MS = 3000;
+
+/** A store with less free space than this share of its volume (capped at 256 MiB) is full for JetStream's purposes. */
+const STORE_FREE_MIN_SHARE = 0.05;
+const STORE_FREE_MIN_CAP_BYTES = 256 * 1024 * 1024;
+
+const mib = (bytes: number) => `${Math.floor(bytes / (1024 * 1024))} MiB`;
+
+/** Why `server`'s JetStream store volume is (nearly) full, or undefined (also when the platform cannot say). */
+export async function storeProblem(ctx: RolloutContext, server: ServerEndpoint): Promise<string | undefined> {
+  if (!ctx.spec.jetstream.enabled || !ctx.driver.storeUsage) return undefined;
+  const usage = await ctx.driver.storeUsage(server).catch(() => undefined);
+  if (!usage || !Number.isFinite(usage.totalBytes) || !Number.isFinite(usage.freeBytes) || usage.totalBytes <= 0) {
+    return undefined;
+  }
+  const needed = Math.min(STORE_FREE_MIN_CAP_BYTES, usage.totalBytes * STORE_FREE_MIN_SHARE);
+  if (usage.freeBytes >= needed) return undefined;
+  const used = Math.round((100 * (usage.totalBytes - usage.freeBytes)) / usage.totalBytes);
+  return (
+    `${server.name}: the JetStream store's volume (${usage.path}) is full: ${mib(usage.freeBytes)} free of ` +
+    `${mib(usage.totalBytes)} (${used}% used); nats-server disables JetStream when a write fails for lack of space`
+  );
+}
+
+/** The member's health in one line, from its gates (ready, routes, JetStream) held for up to `deadlineMs`. */
+async function memberProblem(
+  ctx: RolloutContext,
+  member: ServerEndpoint,
+  view: ClusterView,
+  deadlineMs: number,
+): Promise<string | undefined> {
+  const gates = [readyGate, routesGate((name) => ctx.monitors.get(name))];
+  if (ctx.spec.jetstream.enabled) gates.push(jetstreamGate((name) => ctx.monitors.get(name)));
+  if (ctx.policy.clientProbe) gates.push(clientProbeGate(ctx.spec, (s) => ctx.probePeer(s, view)));
+  const version = "(any)"; // the version gate is not run here
+  const result = await runGates(ctx.target(member, version, view), gates, {
+    deadlineMs,
+    pollMs: ctx.policy.pollIntervalMs,
+    soakMs: CLUSTER_CHECK_HOLD_MS,
+  });
+  return result.passed ? undefined : `${member.name} ${result.failure.gate}: ${result.failure.observation}`;
+}
+
+/** Whether the surge server still answers: its ready gate, for a few seconds. */
+async function surgeAnswers(ctx: RolloutContext): Promise<string | undefined> {
+  const surge = ctx.spec.surge;
+  let last = "";
+  for (let i = 0; i < 3; i++) {
+    const seen = await readyGate.check(ctx.target(surge, "(any)", { surgeIn: true, down: new Set() }));
+    if (seen.ok) return undefined;
+    last = seen.observation;
+    await sleep(1000);
+  }
+  return last;
+}
+
+/**
+ * Before `member` is taken down: the rest of the cluster must be whole. Resolves with the view to continue with
+ * (without the surge server when it was lost); throws a StepFailure (at "cluster", nothing touched) otherwise.
+ */
+export async function clusterWholeBefore(
+  ctx: RolloutContext,
+  view: ClusterView,
+  member: ServerEndpoint,
+  step: StepKind,
+): Promise<ClusterView> {
+  let next = view;
+  if (view.surgeIn) {
+    const surgeGone = await surgeAnswers(ctx);
+    if (surgeGone !== undefined) {
+      ctx.log.emit({
+        kind: "warning",
+        step,
+        server: ctx.spec.surge.name,
+        message:
+          `the surge server does not answer (${surgeGone}): going on without it; its clients reconnect to the ` +
+          "members, which no longer need a route to it",
+      });
+      next = withSurge(view, false);
+    }
+  }
+  const others = ctx.spec.members.filter((m) => m.name !== member.name && !next.down.has(m.name));
+  const problems = (
+    await Promise.all(others.map((m) => memberProblem(ctx, m, next, CLUSTER_CHECK_DEADLINE_MS)))
+  ).filter((p): p is string => p !== undefined);
+  const store = await storeProblem(ctx, member);
+  if (store) problems.push(store);
+  if (problems.length > 0) {
+    throw new StepFailure(
+      member.name,
+      step,
+      "cluster",
+      `the cluster is not whole, so ${member.name} was not taken down: ${problems.join("; ")}`,
+      undefined,
+      true,
+    );
+  }
+  return next;
+}
+
+/**
+ * Another member that is down or does not answer (beside `member`, and those known down): rolling `member` back
+ * now would take a second member down. Undefined when the others are up.
+ */
+export async function membersDownBesides(
+  ctx: RolloutContext,
+  view: ClusterView,
+  member: ServerEndpoint,
+): Promise<string | undefined> {
+  const others = ctx.spec.members.filter((m) => m.name !== member.name);
+  const down = await Promise.all(
+    others.map(async (m) => {
+      if (view.down.has(m.name)) return `${m.name} (down before the rollout)`;
+      let last = "";
+      for (let i = 0; i < 3; i++) {
+        const seen = await readyGate
+          .check(ctx.target(m, "(any)", view))
+          .catch((err: unknown) => ({ ok: false, observation: describeError(err) }));
+        if (seen.ok) return undefined;
+        last = seen.observation;
+        await sleep(1000);
+      }
+      return `${m.name} (${last})`;
+    }),
+  );
+  const names = down.filter((d): d is string => d !== undefined);
+  return names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} down` : undefined;
+}

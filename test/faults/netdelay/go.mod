@@ -1,0 +1,3 @@
+module nats-cluster/faults/netdelay
+
+go 1.22
