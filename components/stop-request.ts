@@ -69,6 +69,8 @@ export function watchForStop(): { requested: () => string | undefined; dispose: 
     );
   }
   const onSignal = (signal: NodeJS.Signals) => {
+    // A second signal means "now", as a second Ctrl-C does for the CLI.
+    if (state.cancelRequested?.endsWith(" received")) process.exit(130);
     state.cancelRequested ??= `${signal} received`;
     console.log(`${signal}: finishing the step in progress, then stopping before the next server`);
   };

@@ -186,6 +186,10 @@ export class ProviderProcess {
     if (this.child.exitCode !== null) return;
     const exited = new Promise((resolve) => this.child.once("exit", resolve));
     this.child.kill("SIGTERM");
+    // A provider in the middle of a rollout treats SIGTERM as "stop after this step": give it a moment, then kill it
+    // by pid, so no test ever leaves one behind.
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 5000);
     await exited;
+    clearTimeout(timer);
   }
 }
