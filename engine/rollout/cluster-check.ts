@@ -13,11 +13,13 @@
  */
 import { jetstreamGate, readyGate, routesGate } from "../gates/checks";
 import { clientProbeGate } from "../gates/client-probe";
+import { Gate } from "../gates/gate";
 import { runGates } from "../gates/run";
 import { ServerEndpoint } from "../spec";
 import { describeError, sleep } from "../util/async";
 import { ClusterView, RolloutContext, withSurge } from "./context";
 import { StepKind } from "./events";
+import type { WatchResult } from "./cluster-watch";
 import { StepFailure } from "./steps";
 
 /** How long a member may take to look whole again before the check fails (a blip must not halt a rollout). */
@@ -30,6 +32,9 @@ export const CLUSTER_CHECK_DEADLINE_MS = 20_000;
  * probe (a message through the member must reach another) and the leader's `active` catch it.
  */
 export const CLUSTER_CHECK_HOLD_MS = 3000;
+
+/** A watch that ended longer ago than this says nothing about now. */
+export const CLUSTER_WATCH_FRESH_MS = 2000;
 
 /** A store with less free space than this share of its volume (capped at 256 MiB) is full for JetStream's purposes. */
 const STORE_FREE_MIN_SHARE = 0.05;
@@ -53,21 +58,27 @@ export async function storeProblem(ctx: RolloutContext, server: ServerEndpoint):
   );
 }
 
-/** The member's health in one line, from its gates (ready, routes, JetStream) held for up to `deadlineMs`. */
+/** The gates a member other than the one being changed must pass for the cluster to be whole (not its version). */
+export function wholeClusterGates(ctx: RolloutContext, view: ClusterView): Gate[] {
+  const gates = [readyGate, routesGate((name) => ctx.monitors.get(name))];
+  if (ctx.spec.jetstream.enabled) gates.push(jetstreamGate((name) => ctx.monitors.get(name)));
+  if (ctx.policy.clientProbe) gates.push(clientProbeGate(ctx.spec, (s) => ctx.probePeer(s, view)));
+  return gates;
+}
+
+/** The member's health in one line, from its gates (ready, routes, JetStream) held `holdMs` within `deadlineMs`. */
 async function memberProblem(
   ctx: RolloutContext,
   member: ServerEndpoint,
   view: ClusterView,
   deadlineMs: number,
+  holdMs: number,
 ): Promise<string | undefined> {
-  const gates = [readyGate, routesGate((name) => ctx.monitors.get(name))];
-  if (ctx.spec.jetstream.enabled) gates.push(jetstreamGate((name) => ctx.monitors.get(name)));
-  if (ctx.policy.clientProbe) gates.push(clientProbeGate(ctx.spec, (s) => ctx.probePeer(s, view)));
   const version = "(any)"; // the version gate is not run here
-  const result = await runGates(ctx.target(member, version, view), gates, {
+  const result = await runGates(ctx.target(member, version, view), wholeClusterGates(ctx, view), {
     deadlineMs,
     pollMs: ctx.policy.pollIntervalMs,
-    soakMs: CLUSTER_CHECK_HOLD_MS,
+    soakMs: holdMs,
   });
   return result.passed ? undefined : `${member.name} ${result.failure.gate}: ${result.failure.observation}`;
 }
@@ -94,6 +105,8 @@ export async function clusterWholeBefore(
   view: ClusterView,
   member: ServerEndpoint,
   step: StepKind,
+  /** What a watch during the previous step saw: when it held the others green long enough, one look suffices. */
+  watched?: WatchResult,
 ): Promise<ClusterView> {
   let next = view;
   if (view.surgeIn) {
@@ -111,8 +124,12 @@ export async function clusterWholeBefore(
     }
   }
   const others = ctx.spec.members.filter((m) => m.name !== member.name && !next.down.has(m.name));
+  // The others were watched green for the whole hold until just now (during the previous member's restart and
+  // soak): one look confirms it; otherwise they are held green here, before anything is touched.
+  const fresh = watched !== undefined && Date.now() - watched.endedAt <= CLUSTER_WATCH_FRESH_MS;
+  const holdMs = fresh && watched.heldGreenMs >= CLUSTER_CHECK_HOLD_MS ? 0 : CLUSTER_CHECK_HOLD_MS;
   const problems = (
-    await Promise.all(others.map((m) => memberProblem(ctx, m, next, CLUSTER_CHECK_DEADLINE_MS)))
+    await Promise.all(others.map((m) => memberProblem(ctx, m, next, CLUSTER_CHECK_DEADLINE_MS, holdMs)))
   ).filter((p): p is string => p !== undefined);
   const store = await storeProblem(ctx, member);
   if (store) problems.push(store);

@@ -21,6 +21,10 @@ export interface ClusterView {
 }
 
 export const withSurge = (view: ClusterView, surgeIn: boolean): ClusterView => ({ ...view, surgeIn });
+export const withMemberDown = (view: ClusterView, name: string): ClusterView => ({
+  ...view,
+  down: new Set([...view.down, name]),
+});
 export const withMemberUp = (view: ClusterView, name: string): ClusterView => ({
   ...view,
   down: new Set([...view.down].filter((n) => n !== name)),

@@ -3,7 +3,8 @@ import { HostDriver } from "../hosts/driver";
 import { ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
 import { assertValidClusterSpec } from "../validate";
 import { clusterWholeBefore, membersDownBesides, storeProblem } from "./cluster-check";
-import { ClusterView, RolloutContext, withMemberUp, withSurge } from "./context";
+import { ClusterWatch, WatchResult } from "./cluster-watch";
+import { ClusterView, RolloutContext, withMemberDown, withMemberUp, withSurge } from "./context";
 import { EventLog, EventSink, seconds, StepKind } from "./events";
 import { observeCluster, observeOptionsFor, observeServer, ObservedCluster } from "./observe";
 import { DesiredConfigs, formatPlan, planRollout, PlannedStep, RolloutPlan } from "./plan";
@@ -177,6 +178,8 @@ class Run {
   private watching = false;
   /** Per member changed by this run: what it ran before (for a rollback). */
   private readonly previous = new Map<string, { version: string; configText?: string }>();
+  /** What the cluster watch saw during the step just performed (consumed by the next step, whatever it is). */
+  private watched?: WatchResult;
 
   constructor(
     private readonly ctx: RolloutContext,
@@ -191,6 +194,8 @@ class Run {
   async step(step: PlannedStep, view: ClusterView, observed: ObservedCluster): Promise<ClusterView> {
     const { ctx } = this;
     const started = Date.now();
+    const watched = this.watched;
+    this.watched = undefined;
     switch (step.kind) {
       case "start-cluster": {
         for (const t of await startCluster(ctx, view)) {
@@ -210,7 +215,10 @@ class Run {
         this.surgeStarted = Date.now();
         this.surgeVersion = step.to ?? this.plan.surgeVersion ?? ctx.spec.version;
         try {
-          this.surgeTimes.readyMs = await surgeUp(ctx, inView, this.surgeVersion);
+          // The members are watched while the surge server joins, so the first member's check is one look.
+          this.surgeTimes.readyMs = await this.watchedWhile(view, undefined, () =>
+            surgeUp(ctx, inView, this.surgeVersion!),
+          );
         } catch (err) {
           // No member was touched yet: take the surge server (and any VM launched for it) away again, whatever
           // failed, so no half-started surge host is left for the next run to adopt.
@@ -245,7 +253,7 @@ class Run {
       }
       case "restart-member":
       case "reload-member":
-        return this.changeMember(step, view, step.server === observed.metaLeader);
+        return this.changeMember(step, view, step.server === observed.metaLeader, false, watched);
       case "surge-down":
         this.surgeTimes.drainMs = await surgeDown(ctx);
         return withSurge(view, false);
@@ -266,6 +274,7 @@ class Run {
     view: ClusterView,
     isMetaLeader: boolean,
     staged = false,
+    watched?: WatchResult,
   ): Promise<ClusterView> {
     const { ctx } = this;
     const started = Date.now();
@@ -289,11 +298,17 @@ class Run {
     this.previous.set(member.name, previous);
     // Never a second member down: the rest of the cluster must be whole before this one's lame duck (a batch is
     // checked once, before it: see runBatch).
-    if (step.kind === "restart-member" && !staged) view = await clusterWholeBefore(ctx, view, member, step.kind);
+    if (step.kind === "restart-member" && !staged) {
+      view = await clusterWholeBefore(ctx, view, member, step.kind, watched);
+    }
     const timings: StepTimings =
       step.kind === "reload-member"
         ? await reloadMember(ctx, view, member)
-        : await restartMember(ctx, view, member, isMetaLeader, staged);
+        : staged
+          ? await restartMember(ctx, view, member, isMetaLeader, staged)
+          : await this.watchedWhile(withMemberDown(view, member.name), member, () =>
+              restartMember(ctx, view, member, isMetaLeader, staged),
+            );
     this.members.push({
       ...timings,
       name: member.name,
@@ -370,6 +385,24 @@ class Run {
   }
 
   /** The cluster as the planner needs it before a batch; a member that does not answer gets two more looks. */
+  /**
+   * Run `work` (one member's restart, the surge server's start) while the rest of the cluster is watched; on
+   * success, what the watch saw is kept for the next step's cluster check. Only in one-at-a-time rollouts (a batch
+   * is checked once, before it).
+   */
+  private async watchedWhile<T>(view: ClusterView, changing: ServerEndpoint | undefined, work: () => Promise<T>) {
+    const watch = new ClusterWatch(this.ctx, view, changing);
+    let result: T;
+    try {
+      result = await work();
+    } catch (err) {
+      await watch.stop();
+      throw err;
+    }
+    this.watched = await watch.stop();
+    return result;
+  }
+
   private async observeBeforeBatch(view: ClusterView): Promise<ObservedCluster> {
     const { ctx } = this;
     for (let look = 1; ; look++) {
