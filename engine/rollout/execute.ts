@@ -386,9 +386,9 @@ class Run {
 
   /** The cluster as the planner needs it before a batch; a member that does not answer gets two more looks. */
   /**
-   * Run `work` (one member's restart, the surge server's start) while the rest of the cluster is watched; on
-   * success, what the watch saw is kept for the next step's cluster check. Only in one-at-a-time rollouts (a batch
-   * is checked once, before it).
+   * Run `work` (one member's restart, a batch's, the surge server's start) while the rest of the cluster (the members
+   * `view` does not count down, but `changing`) is watched; on success, what the watch saw is kept for the next
+   * step's (or batch's) cluster check.
    */
   private async watchedWhile<T>(view: ClusterView, changing: ServerEndpoint | undefined, work: () => Promise<T>) {
     const watch = new ClusterWatch(this.ctx, view, changing);
@@ -419,12 +419,15 @@ class Run {
     metaLeader?: string,
   ): Promise<ClusterView> {
     const { ctx } = this;
+    const watched = this.watched;
+    this.watched = undefined;
     // The members outside the batch must be whole before any of it goes into lame duck.
     const firstRestart = batch.find((s) => s.kind === "restart-member");
     if (firstRestart) {
       try {
         const member = ctx.member(firstRestart.server!);
-        const checked = await clusterWholeBefore(ctx, batchView(view, batch, member.name), member, firstRestart.kind);
+        const inBatch = batchView(view, batch, member.name);
+        const checked = await clusterWholeBefore(ctx, inBatch, member, firstRestart.kind, watched);
         view = { ...view, surgeIn: checked.surgeIn };
       } catch (err) {
         if (!(err instanceof StepFailure)) throw err;
@@ -442,25 +445,32 @@ class Run {
       if (!(err instanceof StepFailure)) throw err;
       throw new RolloutHalted(await this.haltBatch([err], batch, view));
     }
-    const outcomes = await Promise.allSettled(
-      batch.map(async (step) => {
-        const started = Date.now();
-        ctx.log.emit({ kind: "step-start", step: step.kind, server: step.server, message: step.reason });
-        await this.changeMember(step, batchView(view, batch, step.server!), step.server === metaLeader, true);
-        const took = Date.now() - started;
-        ctx.log.emit({
-          kind: "step-done",
-          step: step.kind,
-          server: step.server,
-          durationMs: took,
-          message: `done in ${seconds(took)}`,
-        });
-      }),
+    // The members outside the batch are watched while it restarts, for the next batch's check.
+    const allDown: ClusterView = { ...view, down: new Set([...view.down, ...batch.map((s) => s.server!)]) };
+    const outcomes = await this.watchedWhile(allDown, undefined, () =>
+      Promise.allSettled(
+        batch.map(async (step) => {
+          const started = Date.now();
+          ctx.log.emit({ kind: "step-start", step: step.kind, server: step.server, message: step.reason });
+          await this.changeMember(step, batchView(view, batch, step.server!), step.server === metaLeader, true);
+          const took = Date.now() - started;
+          ctx.log.emit({
+            kind: "step-done",
+            step: step.kind,
+            server: step.server,
+            durationMs: took,
+            message: `done in ${seconds(took)}`,
+          });
+        }),
+      ),
     );
     const errors = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as unknown] : []));
     const bug = errors.find((e) => !(e instanceof StepFailure));
     if (bug) throw bug;
-    if (errors.length > 0) throw new RolloutHalted(await this.haltBatch(errors as StepFailure[], batch, view));
+    if (errors.length > 0) {
+      this.watched = undefined;
+      throw new RolloutHalted(await this.haltBatch(errors as StepFailure[], batch, view));
+    }
     return view;
   }
 
