@@ -10,6 +10,7 @@
  */
 import { connect, NatsConnection, StorageType } from "nats";
 import { MonitorClient } from "../engine/monitor/client";
+import { formatEvent } from "../engine/rollout/events";
 import { runRollout } from "../engine/rollout/execute";
 import { TrafficWatch } from "../engine/rollout/traffic-watch";
 import { clientUrl, monitorUrl, RolloutPolicy, ServerEndpoint } from "../engine/spec";
@@ -124,6 +125,8 @@ export async function benchScaleRow(
         spec: { ...cluster.spec, version: NEW_MINOR },
         watchTraffic: false,
         onEvent: (e) => {
+          // BENCH_EVENTS=1: the rollout's progress lines too (where a row's time goes).
+          if (process.env.BENCH_EVENTS) console.log(formatEvent(e));
           if (e.kind === "step-done" && e.step && !e.step.endsWith("-member"))
             fixed[e.step] = +((e.durationMs ?? 0) / 1000).toFixed(1);
         },

@@ -3,7 +3,7 @@
  * these: the stack-config decoder, validation, the planner's estimate, the platforms' stop timeouts.
  * Each value's anchor is in the README's "Policy defaults and where they come from" table.
  */
-import type { LameDuckSpec, RolloutPolicy } from "./spec";
+import type { LameDuckSpec, RolloutPolicy, SurgeSpec } from "./spec";
 
 /** nats-server refuses a shorter `lame_duck_duration` ("invalid lame_duck_duration of 3s, minimum is 30 seconds"). */
 export const MIN_LAME_DUCK_SECONDS = 30;
@@ -29,6 +29,20 @@ export const DEFAULT_POLICY: RolloutPolicy = {
   clientProbe: true,
   maxUnavailable: 1,
 };
+
+/**
+ * The soak of a client-only surge server (at most the policy's minHealthySeconds). It is capacity, not a member: it
+ * holds no JetStream data and is in no Raft group, and before each member's lame duck the cluster check asks it again
+ * and goes on without it if it died. A JetStream surge server (in the meta group) soaks like a member.
+ */
+export const CLIENT_ONLY_SURGE_SOAK_SECONDS = 2;
+
+/** How long the surge server holds its gates after it starts. */
+export function surgeSoakSeconds(surge: SurgeSpec, policy: RolloutPolicy): number {
+  return surge.jetstream
+    ? policy.minHealthySeconds
+    : Math.min(policy.minHealthySeconds, CLIENT_ONLY_SURGE_SOAK_SECONDS);
+}
 
 /** Pre-flight looks once (no soak): a healthy member passes at once, a sick one gets this long. */
 export const PREFLIGHT_DEADLINE_MS = 15_000;

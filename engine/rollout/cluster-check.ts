@@ -128,6 +128,20 @@ export async function clusterWholeBefore(
   // soak): one look confirms it; otherwise they are held green here, before anything is touched.
   const fresh = watched !== undefined && Date.now() - watched.endedAt <= CLUSTER_WATCH_FRESH_MS;
   const holdMs = fresh && watched.heldGreenMs >= CLUSTER_CHECK_HOLD_MS ? 0 : CLUSTER_CHECK_HOLD_MS;
+  if (holdMs > 0 && watched !== undefined) {
+    // Say why this check waits: what the watch during the previous step saw instead of an unbroken green run.
+    const why = !fresh
+      ? "the last watch is too old"
+      : watched.lastProblem
+        ? `the watch during the previous step last saw: ${watched.lastProblem}`
+        : `the watch saw them green for only ${(watched.heldGreenMs / 1000).toFixed(1)}s`;
+    ctx.log.emit({
+      kind: "info",
+      step,
+      server: member.name,
+      message: `holding the other members' gates ${CLUSTER_CHECK_HOLD_MS / 1000}s before the lame duck (${why})`,
+    });
+  }
   const problems = (
     await Promise.all(others.map((m) => memberProblem(ctx, m, next, CLUSTER_CHECK_DEADLINE_MS, holdMs)))
   ).filter((p): p is string => p !== undefined);

@@ -34,6 +34,8 @@ export const withMemberUp = (view: ClusterView, name: string): ClusterView => ({
 export interface GateOptions {
   /** Hold the gates for the policy's soak time (default true). */
   readonly soak?: boolean;
+  /** A soak of this many seconds instead of the policy's minHealthySeconds. */
+  readonly soakSeconds?: number;
   /** Overrides the policy's healthy deadline. */
   readonly deadlineMs?: number;
   /** After a reload: `/varz` config_load_time must be later than this ISO time. */
@@ -133,7 +135,7 @@ export class RolloutContext {
     view: ClusterView,
     opts: GateOptions = {},
   ): Promise<GateRunResult> {
-    const soakMs = opts.soak === false ? 0 : this.policy.minHealthySeconds * 1000;
+    const soakMs = opts.soak === false ? 0 : (opts.soakSeconds ?? this.policy.minHealthySeconds) * 1000;
     const lastSeen = new Map<GateName, string>();
     const result = await runGates(this.target(server, version, view, opts), this.gatesFor(server, view, opts), {
       deadlineMs: opts.deadlineMs ?? this.policy.healthyDeadlineSeconds * 1000,

@@ -1,5 +1,5 @@
 import { readRestartDigest } from "../config/text";
-import { ESTIMATE_SECONDS } from "../defaults";
+import { ESTIMATE_SECONDS, surgeSoakSeconds } from "../defaults";
 import { ClusterSpec, RolloutPolicy } from "../spec";
 import { compareVersions, downgradeProblem } from "../versions";
 import { StepKind } from "./events";
@@ -91,7 +91,7 @@ export function estimateSeconds(steps: ReadonlyArray<PlannedStep>, spec: Cluster
   const cost: Record<StepKind, number> = {
     "start-cluster": bootstrap,
     preflight: checks / 2,
-    "surge-up": soak + restartOverhead,
+    "surge-up": surgeSoakSeconds(spec.surge, policy) + restartOverhead,
     "recover-member": soak + restartOverhead + gateOverhead,
     "restart-member": grace + restartOverhead + soak + gateOverhead,
     "rollback-member": grace + restartOverhead + soak + gateOverhead,

@@ -1,3 +1,4 @@
+import { surgeSoakSeconds } from "../defaults";
 import { GateName } from "../gates/gate";
 import { installBinary } from "../hosts/driver";
 import { ServerEndpoint } from "../spec";
@@ -122,6 +123,8 @@ interface StartTarget {
   /** When the server stopped serving (for the report's time down); undefined when it was found down. */
   readonly downSince?: number;
   readonly drainMs?: number;
+  /** A soak other than the policy's (the surge server's). */
+  readonly soakSeconds?: number;
 }
 
 /**
@@ -146,7 +149,7 @@ async function startAndGate(
     message: `started ${target.version}; waiting for its gates`,
   });
   const gatesStartedAt = Date.now();
-  const gates = await ctx.gate(step, server, target.version, view);
+  const gates = await ctx.gate(step, server, target.version, view, { soakSeconds: target.soakSeconds });
   // Down = from the lame-duck signal until the server was ready for clients again.
   const readyAt = gatesStartedAt + (gates.timings.find((t) => t.gate === "ready")?.ms ?? gates.totalMs);
   const timings: StepTimings = {
@@ -266,6 +269,7 @@ export async function rollbackMember(
 export async function surgeUp(ctx: RolloutContext, view: ClusterView, version: string): Promise<number> {
   const surge = ctx.spec.surge;
   const step: StepKind = "surge-up";
+  const soakSeconds = surgeSoakSeconds(surge, ctx.policy);
   if (await ctx.driver.isRunning(surge)) {
     const running =
       (
@@ -274,7 +278,7 @@ export async function surgeUp(ctx: RolloutContext, view: ClusterView, version: s
           .varz()
           .catch(() => undefined)
       )?.version ?? version;
-    const adopted = await ctx.gate(step, surge, running, view);
+    const adopted = await ctx.gate(step, surge, running, view, { soakSeconds });
     if (adopted.passed) {
       ctx.log.emit({
         kind: "info",
@@ -295,7 +299,12 @@ export async function surgeUp(ctx: RolloutContext, view: ClusterView, version: s
   await hostStep(surge, step, "start", () => ctx.driver.provision(surge), undefined, true);
   await stage(ctx, step, surge, version);
   const started = Date.now();
-  await startAndGate(ctx, view, step, surge, { version, configText: ctx.configFor(surge), downSince: started });
+  await startAndGate(ctx, view, step, surge, {
+    version,
+    configText: ctx.configFor(surge),
+    downSince: started,
+    soakSeconds,
+  });
   return Date.now() - started;
 }
 

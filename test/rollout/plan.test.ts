@@ -1,6 +1,7 @@
 /**
  * The planner is a pure function of what the servers report: these cases pin its decisions without starting servers.
  */
+import { CLIENT_ONLY_SURGE_SOAK_SECONDS, surgeSoakSeconds } from "../../engine/defaults";
 import { ObservedCluster, ObservedServer } from "../../engine/rollout/observe";
 import { formatPlan, planRollout } from "../../engine/rollout/plan";
 import { ClusterSpec, DEFAULT_LAME_DUCK, DEFAULT_POLICY, ServerEndpoint } from "../../engine/spec";
@@ -201,5 +202,14 @@ describe("planRollout", () => {
       DEFAULT_POLICY,
     );
     expect(reloadOnly.steps.map((s) => s.kind)).toEqual(["preflight", "reload-member", "final-check"]);
+  });
+});
+
+describe("the surge server's soak", () => {
+  const surge: ServerEndpoint = { name: "s", host: "127.0.0.1", clientPort: 1, clusterPort: 2, monitorPort: 3 };
+  it("is short for a client-only surge server, a member's for a JetStream one, never longer than the policy", () => {
+    expect(surgeSoakSeconds(surge, DEFAULT_POLICY)).toBe(CLIENT_ONLY_SURGE_SOAK_SECONDS);
+    expect(surgeSoakSeconds({ ...surge, jetstream: true }, DEFAULT_POLICY)).toBe(DEFAULT_POLICY.minHealthySeconds);
+    expect(surgeSoakSeconds(surge, { ...DEFAULT_POLICY, minHealthySeconds: 1 })).toBe(1);
   });
 });

@@ -4,6 +4,7 @@
  * newer minor, then downgrade back the same path.
  */
 import { NatsConnection } from "nats";
+import { CLIENT_ONLY_SURGE_SOAK_SECONDS } from "../../engine/defaults";
 import { MonitorClient } from "../../engine/monitor/client";
 import { formatEvent, RolloutEvent } from "../../engine/rollout/events";
 import { runRollout } from "../../engine/rollout/execute";
@@ -14,7 +15,8 @@ import { LocalTestCluster } from "../support/local-cluster";
 import { AckedPublisher, appOptions, connect, createR3Stream } from "../support/traffic";
 import { NEW_MINOR, OLD_MINOR } from "../support/versions";
 
-const FAST: Partial<RolloutPolicy> = { minHealthySeconds: 2, pollIntervalMs: 250, healthyDeadlineSeconds: 60 };
+// minHealthySeconds above CLIENT_ONLY_SURGE_SOAK_SECONDS, so the surge server's shorter soak shows.
+const FAST: Partial<RolloutPolicy> = { minHealthySeconds: 3, pollIntervalMs: 250, healthyDeadlineSeconds: 60 };
 
 describe("rolling upgrade of a JetStream cluster under traffic", () => {
   let cluster: LocalTestCluster;
@@ -114,6 +116,13 @@ describe("rolling upgrade of a JetStream cluster under traffic", () => {
     expect(order[0]).toBe("preflight");
     expect(order[1]).toBe("surge-up");
     expect(order.slice(-2)).toEqual(["surge-down", "final-check"]);
+    // Members soak for minHealthySeconds; the client-only surge server (capacity, asked again before every lame
+    // duck) for CLIENT_ONLY_SURGE_SOAK_SECONDS.
+    for (const m of report.members) expect(m.soakMs).toBeGreaterThanOrEqual(3000);
+    const surgeGates = events.find((e) => e.server === cluster.spec.surge.name && /gates passed/.test(e.message));
+    const surgeSoak = Number(surgeGates?.message.match(/soak (\d+(?:\.\d+)?)s/)?.[1]);
+    expect(surgeSoak).toBeGreaterThanOrEqual(CLIENT_ONLY_SURGE_SOAK_SECONDS);
+    expect(surgeSoak).toBeLessThan(3);
   });
 
   it("downgrades back to the older minor by the same path", async () => {
