@@ -12,9 +12,10 @@
  */
 import * as os from "node:os";
 import { connect, NatsConnection } from "nats";
+import { surgeSoakSeconds } from "../engine/defaults";
 import { installBinary } from "../engine/hosts/driver";
 import { MonitorClient } from "../engine/monitor/client";
-import { runRollout } from "../engine/rollout/execute";
+import { resolvePolicy, runRollout } from "../engine/rollout/execute";
 import { formatReport } from "../engine/rollout/report";
 import { TrafficWatch } from "../engine/rollout/traffic-watch";
 import { configTextFor } from "../engine/config/text";
@@ -137,7 +138,9 @@ async function benchOne(members: number): Promise<Record<string, number | string
     await floorWatch.stop();
     await floorPublisher.stop();
     await cluster.driver.deprovision(spec.surge);
-    const soakMs = (order.length + 1) * (POLICY.minHealthySeconds ?? 10) * 1000;
+    // Every member's soak and the surge server's (shorter when it is client-only).
+    const soakMs =
+      (order.length * (POLICY.minHealthySeconds ?? 10) + surgeSoakSeconds(spec.surge, resolvePolicy(POLICY))) * 1000;
     const floorMs = floorMeasuredMs + soakMs;
 
     const down = report.members.map((m) => m.downMs ?? 0);
