@@ -44,8 +44,13 @@ export function surgeSoakSeconds(surge: SurgeSpec, policy: RolloutPolicy): numbe
     : Math.min(policy.minHealthySeconds, CLIENT_ONLY_SURGE_SOAK_SECONDS);
 }
 
-/** Pre-flight looks once (no soak): a healthy member passes at once, a sick one gets this long. */
-export const PREFLIGHT_DEADLINE_MS = 15_000;
+/**
+ * Pre-flight looks once (no soak): a healthy member passes at once, a sick one gets this long. A minute, because a
+ * `pulumi up` run right after a network heals meets JetStream peers still catching up: measured on the lab, a member
+ * was still not current 15 s after a partition healed (the fault matrix's partition-between), and the refusal that
+ * followed only made the operator run again.
+ */
+export const PREFLIGHT_DEADLINE_MS = 60_000;
 
 /** The final check after the surge server left: routes to it must have dropped by then. */
 export const FINAL_CHECK_DEADLINE_MS = 60_000;
