@@ -425,6 +425,13 @@ boot_vm() {
     echo "=== lab.sh: $(date -u +%FT%TZ) systemd-nspawn exited with status $rc"' lab-vm "$dir/nspawn.pid" "${args[@]}" \
     </dev/null >>"$dir/console.log" 2>&1 7>&- 8>&- &
   for i in $(seq 50); do [ -s "$dir/nspawn.pid" ] && break; sleep 0.1; done
+  # The pid is written right after the fork, before the child has exec'd systemd-nspawn (its comm still reads bash
+  # for a moment on a busy machine): wait for the exec, or for the process to be gone (a real failure).
+  for i in $(seq 50); do
+    [ -n "$(vm_nspawn_pid "$n")" ] && break
+    lab_alive "$(cat "$dir/nspawn.pid" 2>/dev/null || echo 0)" || break
+    sleep 0.1
+  done
   [ -n "$(vm_nspawn_pid "$n")" ] || lab_die "$vm: systemd-nspawn did not start: $(tail -n 5 "$dir/console.log" | tr '\n' ' ')"
 }
 
