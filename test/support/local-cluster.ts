@@ -122,6 +122,8 @@ export class LocalTestCluster {
       }
     }
     for (const server of allServers(this.spec)) await this.driver.waitForExit(server, 5000);
+    // And every pid ever seen, directly: a test asserts none is left.
+    for (let i = 0; i < 50 && [...this.pids].some(isAlive); i++) await new Promise((r) => setTimeout(r, 100));
     fs.rmSync(this.stateDir, { recursive: true, force: true });
   }
 }

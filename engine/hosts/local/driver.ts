@@ -144,7 +144,14 @@ export class LocalProcessDriver implements HostDriver {
 
   async waitForExit(server: ServerEndpoint, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (this.pid(server) !== undefined) {
+    const last = this.pid(server);
+    // A process in the middle of exiting has already lost its cmdline (so pid() no longer claims it) but may still
+    // hold its listening sockets for a moment: wait until it is a zombie or gone, or the next start can fail to bind.
+    const exiting = () =>
+      last !== undefined &&
+      /\) [^Z] /.test(readIfExists(`/proc/${last}/stat`) ?? "") &&
+      !readIfExists(`/proc/${last}/cmdline`);
+    while (this.pid(server) !== undefined || exiting()) {
       if (Date.now() >= deadline) return false;
       await sleep(100);
     }
