@@ -206,7 +206,7 @@ describe("planRollout", () => {
 });
 
 describe("the surge server's soak", () => {
-  const surge: ServerEndpoint = { name: "s", host: "127.0.0.1", clientPort: 1, clusterPort: 2, monitorPort: 3 };
+  const surge = ep("s", 4);
   it("is short for a client-only surge server, a member's for a JetStream one, never longer than the policy", () => {
     expect(surgeSoakSeconds(surge, DEFAULT_POLICY)).toBe(CLIENT_ONLY_SURGE_SOAK_SECONDS);
     expect(surgeSoakSeconds({ ...surge, jetstream: true }, DEFAULT_POLICY)).toBe(DEFAULT_POLICY.minHealthySeconds);
