@@ -78,3 +78,6 @@ export const ESTIMATE_SECONDS = {
   /** Starting a whole cluster (bootstrap): start, meta leader election, gates. */
   bootstrap: 15,
 } as const;
+
+/** `pulumi preview` warns when the servers' certificate expires within this many days (cert-manager renews at 2/3). */
+export const TLS_EXPIRY_WARNING_DAYS = 30;

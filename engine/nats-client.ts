@@ -1,5 +1,5 @@
 import { connect, ConnectionOptions, NatsConnection, nkeyAuthenticator } from "nats";
-import { ClusterSpec, clientUrl, ServerEndpoint } from "./spec";
+import { ClusterSpec, clientTlsMode, clientUrl, ServerEndpoint } from "./spec";
 
 /**
  * Connection options for the engine's own clients (client probe, traffic watch, meta-leader step-down), built from
@@ -25,9 +25,13 @@ export function clientOptions(
     options.authenticator = nkeyAuthenticator(new TextEncoder().encode(auth.probeNkeySeed));
   }
   const tls = spec.tls;
-  if (tls?.caFile || tls?.probeCertFile) {
+  // Clients "off": talk plaintext and never upgrade (null), even to a server that offers TLS: nats.js would upgrade
+  // with the system's CAs and fail to verify the cluster's own CA.
+  if (tls && clientTlsMode(spec) === "off") options.tls = null;
+  else if (tls && (tls.pem || tls.caFile || tls.probeCertFile)) {
     options.tls = {
-      ...(tls.caFile ? { caFile: tls.caFile } : {}),
+      // The delivered CA, in memory; or the operator's CA file on this machine.
+      ...(tls.pem ? { ca: tls.pem.caPem } : tls.caFile ? { caFile: tls.caFile } : {}),
       ...(tls.probeCertFile && tls.probeKeyFile ? { certFile: tls.probeCertFile, keyFile: tls.probeKeyFile } : {}),
     };
   }

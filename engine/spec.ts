@@ -49,12 +49,50 @@ export interface AuthSpec {
   readonly systemAccount?: { readonly user: string; readonly password: string };
 }
 
-/** TLS for client connections. Paths are on the server's host; the key file is a secret on disk. */
+/**
+ * Certificate material the engine delivers to every server's host itself (local files, over SSH, …), written
+ * beside the config with mode 0600 and referenced from it. The key is a secret: never logged, never on a command
+ * line, and a Pulumi secret in state.
+ */
+export interface TlsPem {
+  /** The servers' certificate (PEM; a chain may follow it). One for every server: its SANs cover every host. */
+  readonly certPem: string;
+  /** Its private key (PEM). A secret. */
+  readonly keyPem: string;
+  /**
+   * The CA (PEM) that signed `certPem`: the engine's clients verify servers with it, and servers verify each other's
+   * route certificates with it, so only a server holding a certificate of this CA can join the cluster.
+   */
+  readonly caPem: string;
+}
+
+/**
+ * What client connections must do: `required` (TLS only), `optional` (`allow_non_tls`: TLS and plaintext both, the
+ * phase that lets clients move to TLS one by one), `off` (plaintext; route TLS may still be on).
+ */
+export type ClientTlsMode = "required" | "optional" | "off";
+
+/**
+ * TLS: for clients (`tls {}`), and for routes (`cluster { tls {} }`, always mutual: the route's certificate is checked
+ * against the CA). Either the material is delivered by the platform (`pem`, the secure default) or it is already on
+ * every host (`certFile`/`keyFile`/`caFile`, paths there).
+ */
 export interface TlsSpec {
-  readonly certFile: string;
-  readonly keyFile: string;
+  /** Material the engine writes to each host (see {@link TlsPem}). Exclusive with the file paths. */
+  readonly pem?: TlsPem;
+  /** Path of the certificate on each host, when the operator put it there (no `pem`). */
+  readonly certFile?: string;
+  readonly keyFile?: string;
   readonly caFile?: string;
-  /** Require client certificates (`verify: true`). */
+  /** Client connections; default `required`. */
+  readonly clients?: ClientTlsMode;
+  /**
+   * Mutual TLS on routes, with the CA as the only trust: a server without a certificate of the cluster's CA cannot
+   * join (route authentication by certificate). Default true with `pem` (the material is checked for it at preview:
+   * the certificate must be good for both ends of a route); with files on the hosts, set it yourself.
+   */
+  readonly routes?: boolean;
+  /** Require client certificates (`verify: true`) on client connections. */
   readonly verify?: boolean;
   /**
    * A client certificate and key (paths on the machine running the engine) for the engine's own clients: the client
@@ -62,6 +100,18 @@ export interface TlsSpec {
    */
   readonly probeCertFile?: string;
   readonly probeKeyFile?: string;
+}
+
+/** Client TLS as the spec asks for it (`off` without a `tls` block). */
+export function clientTlsMode(spec: Pick<ClusterSpec, "tls">): ClientTlsMode {
+  return spec.tls ? (spec.tls.clients ?? "required") : "off";
+}
+
+/** Whether routes run mutual TLS (default on when the platform delivers the material). */
+export function routeTlsOn(spec: Pick<ClusterSpec, "tls">): boolean {
+  const tls = spec.tls;
+  if (!tls) return false;
+  return tls.routes ?? tls.pem !== undefined;
 }
 
 export interface JetStreamSpec {
@@ -99,6 +149,13 @@ export interface ClusterSpec {
   readonly lameDuck: LameDuckSpec;
   readonly auth?: AuthSpec;
   readonly tls?: TlsSpec;
+  /**
+   * How the engine reads what each server reports (`/varz`, `/healthz`, `/jsz`, `/routez`). `http`: the monitoring
+   * port (default). `system-account`: `$SYS.REQ.SERVER.<id>.*` requests over an authenticated (TLS) client connection
+   * as the system-account user; the monitoring port then binds to 127.0.0.1 and nothing off the host reaches it.
+   * Needs `auth.systemAccount`.
+   */
+  readonly monitoring?: "http" | "system-account";
   /** `cluster.no_advertise` (Helm chart default true). Default false here: clients must learn the surge server. */
   readonly noAdvertise?: boolean;
   /** Extra top-level settings that need a restart when changed, e.g. `{ max_payload: 2097152 }`. Rendered verbatim. */

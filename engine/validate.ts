@@ -2,6 +2,7 @@ import { nkeys } from "nats";
 import { RENDERED_KEYS } from "./config/render";
 import { DEFAULT_POLICY, MIN_LAME_DUCK_SECONDS } from "./defaults";
 import { AuthSpec, ClusterSpec, RolloutPolicy, ServerEndpoint } from "./spec";
+import { checkTls, tlsWarnings } from "./tls/material-check";
 import { versionProblem } from "./versions";
 
 /**
@@ -336,12 +337,9 @@ function checkAuth(add: Add, auth: AuthSpec): void {
   }
 }
 
-function checkTls(add: Add, spec: ClusterSpec): void {
+function checkEngineProbeCertificate(add: Add, spec: ClusterSpec): void {
   const tls = spec.tls;
   if (tls === undefined) return;
-  checkText(add, "tls.certFile", tls.certFile, "certificate file path");
-  checkText(add, "tls.keyFile", tls.keyFile, "key file path");
-  if (tls.caFile !== undefined) checkText(add, "tls.caFile", tls.caFile, "CA file path");
   if ((tls.probeCertFile === undefined) !== (tls.probeKeyFile === undefined)) {
     add(
       tls.probeCertFile === undefined ? "tls.probeCertFile" : "tls.probeKeyFile",
@@ -380,7 +378,8 @@ export function validateClusterSpec(spec: ClusterSpec): SpecProblem[] {
   checkRoutes(add, spec);
   checkJetStream(add, spec);
   if (spec.auth) checkAuth(add, spec.auth);
-  checkTls(add, spec);
+  checkTls(add, spec, labelledServers(spec));
+  checkEngineProbeCertificate(add, spec);
   checkExtraSettings(add, spec);
   return problems;
 }
@@ -422,6 +421,7 @@ export function clusterSpecWarnings(spec: ClusterSpec): SpecProblem[] {
       "with only nkeys configured the engine's client probe cannot connect; set the seed of one of auth.nkeys, or turn the client probe off",
     );
   }
+  tlsWarnings(add, spec);
   if (spec.tls?.verify === true && spec.tls.probeCertFile === undefined) {
     add(
       "tls.probeCertFile",

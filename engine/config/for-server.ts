@@ -1,6 +1,7 @@
 import { HostLayout } from "../hosts/driver";
-import { ClusterSpec, clusterUrl, ServerEndpoint } from "../spec";
-import { ServerConfig } from "./server-config";
+import { createHash } from "node:crypto";
+import { ClusterSpec, clientTlsMode, clusterUrl, routeTlsOn, ServerEndpoint } from "../spec";
+import { ServerConfig, TlsFiles } from "./server-config";
 
 export interface ServerConfigOptions {
   /** Host every listener binds to. Default "0.0.0.0" (a VM reached by its address); tests use "127.0.0.1". */
@@ -8,6 +9,36 @@ export interface ServerConfigOptions {
 }
 
 const DEFAULT_LISTEN_HOST = "0.0.0.0";
+
+/** Where the monitoring port binds when the engine reads monitoring through the system account: this host only. */
+export const MONITOR_LOOPBACK_HOST = "127.0.0.1";
+
+/** The file names the delivered TLS material has in the host's TLS directory (HostLayout.tlsDir). */
+export const TLS_FILE_NAMES = { cert: "server-cert.pem", key: "server-key.pem", ca: "ca.pem" } as const;
+
+/** Where the server's certificate, key and CA are: delivered into the host's TLS directory, or the operator's paths. */
+function tlsFilesOf(spec: ClusterSpec, layout: HostLayout): TlsFiles | undefined {
+  const tls = spec.tls;
+  if (!tls) return undefined;
+  if (tls.pem) {
+    if (!layout.tlsDir) throw new Error("tls.pem: this platform's hosts have no TLS directory to deliver it to");
+    const at = (name: string) => `${layout.tlsDir}/${name}`;
+    return { certFile: at(TLS_FILE_NAMES.cert), keyFile: at(TLS_FILE_NAMES.key), caFile: at(TLS_FILE_NAMES.ca) };
+  }
+  if (tls.certFile === undefined || tls.keyFile === undefined) return undefined;
+  return {
+    certFile: tls.certFile,
+    keyFile: tls.keyFile,
+    ...(tls.caFile !== undefined ? { caFile: tls.caFile } : {}),
+  };
+}
+
+/** `sha256:` of the delivered certificate and CA (public material only), so a rotation changes the config text. */
+export function tlsMaterialDigest(spec: ClusterSpec): string | undefined {
+  const pem = spec.tls?.pem;
+  if (!pem) return undefined;
+  return `sha256:${createHash("sha256").update(pem.certPem).update("\u0000").update(pem.caPem).digest("hex")}`;
+}
 
 /**
  * The route list of one server.
@@ -41,6 +72,9 @@ export function serverConfigFor(
     throw new Error(`server "${server.name}" is neither a member of cluster "${spec.name}" nor its surge server`);
   }
   const listenHost = opts?.listenHost ?? DEFAULT_LISTEN_HOST;
+  const files = tlsFilesOf(spec, layout);
+  const clients = clientTlsMode(spec);
+  const material = tlsMaterialDigest(spec);
 
   // A client-only surge server (the default) never joins the JetStream meta group, so it leaves no ghost peer.
   const runsJetStream = spec.jetstream.enabled && (!isSurge || spec.surge.jetstream === true);
@@ -50,18 +84,29 @@ export function serverConfigFor(
     listenHost,
     clientPort: server.clientPort,
     monitorPort: server.monitorPort,
+    ...(spec.monitoring === "system-account" ? { monitorHost: MONITOR_LOOPBACK_HOST } : {}),
     cluster: {
       name: spec.name,
       listenHost,
       port: server.clusterPort,
       routes: routesFor(spec, isSurge),
       noAdvertise: spec.noAdvertise ?? false,
+      ...(files && routeTlsOn(spec) ? { tls: files } : {}),
     },
     ...(runsJetStream ? { jetstream: { ...spec.jetstream, storeDir: layout.storeDir } } : {}),
     lameDuck: spec.lameDuck,
     pidFile: layout.pidFile,
     ...(spec.auth ? { auth: spec.auth } : {}),
-    ...(spec.tls ? { tls: spec.tls } : {}),
+    ...(files && clients !== "off"
+      ? {
+          tls: {
+            ...files,
+            ...(spec.tls?.verify !== undefined ? { verify: spec.tls.verify } : {}),
+            ...(clients === "optional" ? { allowNonTls: true } : {}),
+          },
+        }
+      : {}),
+    ...(material ? { tlsMaterial: material } : {}),
     ...(spec.extraSettings ? { extraSettings: spec.extraSettings } : {}),
   };
 }

@@ -1,5 +1,5 @@
-import { AuthSpec, TlsSpec } from "../spec";
-import { ServerConfig } from "./server-config";
+import { AuthSpec } from "../spec";
+import { ServerConfig, TlsFiles } from "./server-config";
 
 /**
  * Turns a ServerConfig into nats-server config file text.
@@ -34,6 +34,7 @@ export const RENDERED_KEYS: ReadonlySet<string> = new Set([
   "system_account",
   "no_auth_user",
   "tls",
+  "allow_non_tls",
 ]);
 
 /** An identifier nats conf reads as a bare key. */
@@ -135,11 +136,31 @@ function authLines(auth: AuthSpec): string[] {
   return lines;
 }
 
-function tlsLines(tls: TlsSpec): string[] {
-  const lines = [`cert_file: ${quote(tls.certFile, "tls.certFile")}`, `key_file: ${quote(tls.keyFile, "tls.keyFile")}`];
-  if (tls.caFile !== undefined) lines.push(`ca_file: ${quote(tls.caFile, "tls.caFile")}`);
+function tlsFileLines(files: TlsFiles, what: string): string[] {
+  const lines = [
+    `cert_file: ${quote(files.certFile, `${what}.certFile`)}`,
+    `key_file: ${quote(files.keyFile, `${what}.keyFile`)}`,
+  ];
+  if (files.caFile !== undefined) lines.push(`ca_file: ${quote(files.caFile, `${what}.caFile`)}`);
+  return lines;
+}
+
+function clientTlsLines(tls: NonNullable<ServerConfig["tls"]>): string[] {
+  const lines = tlsFileLines(tls, "tls");
   if (tls.verify !== undefined) lines.push(`verify: ${tls.verify ? "true" : "false"}`);
-  return block("tls", lines);
+  const out = block("tls", lines);
+  // Top level, and only at a start: nats-server sets tls_available when it starts (see engine/config/text.ts).
+  if (tls.allowNonTls) out.push("allow_non_tls: true");
+  return out;
+}
+
+/**
+ * Route TLS. nats-server makes cluster TLS mutual whatever `verify` says (RequireAndVerifyClientCert with the CA
+ * pool); `verify: true` is written to say so plainly. The CA is the route's only trust: a server without a
+ * certificate of it fails the handshake and never becomes a route.
+ */
+function routeTlsLines(files: TlsFiles): string[] {
+  return block("tls", [...tlsFileLines(files, "cluster.tls"), "verify: true"]);
 }
 
 function extraLines(extra: Readonly<Record<string, string | number | boolean>>): string[] {
@@ -159,7 +180,7 @@ export function renderServerConfig(cfg: ServerConfig): string {
   const lines: string[] = [
     `server_name: ${quote(cfg.serverName, "serverName")}`,
     `listen: ${hostPort(cfg.listenHost, cfg.clientPort, "clientPort")}`,
-    `http: ${hostPort(cfg.listenHost, cfg.monitorPort, "monitorPort")}`,
+    `http: ${hostPort(cfg.monitorHost ?? cfg.listenHost, cfg.monitorPort, "monitorPort")}`,
     `pid_file: ${quote(cfg.pidFile, "pidFile")}`,
     `lame_duck_duration: ${seconds(cfg.lameDuck.durationSeconds, "lameDuck.durationSeconds")}`,
     `lame_duck_grace_period: ${seconds(cfg.lameDuck.gracePeriodSeconds, "lameDuck.gracePeriodSeconds")}`,
@@ -172,6 +193,7 @@ export function renderServerConfig(cfg: ServerConfig): string {
         cfg.cluster.routes.map((r, i) => quote(r, `cluster.routes[${i}]`)),
       ),
       `no_advertise: ${cfg.cluster.noAdvertise ? "true" : "false"}`,
+      ...(cfg.cluster.tls ? routeTlsLines(cfg.cluster.tls) : []),
     ]),
   ];
 
@@ -187,7 +209,9 @@ export function renderServerConfig(cfg: ServerConfig): string {
 
   const auth = cfg.auth ? authLines(cfg.auth) : [];
   if (auth.length > 0) lines.push("", ...auth);
-  if (cfg.tls) lines.push("", ...tlsLines(cfg.tls));
+  if (cfg.tls) lines.push("", ...clientTlsLines(cfg.tls));
+  // The material's digest (certificate and CA, never the key): a new certificate at the same paths changes the text.
+  if (cfg.tlsMaterial) lines.push("", `# tls material: ${cfg.tlsMaterial}`);
 
   const extra = cfg.extraSettings ? extraLines(cfg.extraSettings) : [];
   if (extra.length > 0) lines.push("", ...extra);

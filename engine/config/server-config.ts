@@ -1,4 +1,4 @@
-import { AuthSpec, JetStreamSpec, LameDuckSpec, TlsSpec } from "../spec";
+import { AuthSpec, JetStreamSpec, LameDuckSpec } from "../spec";
 
 /**
  * Everything one nats-server's config file says, flattened from the ClusterSpec for one server.
@@ -11,6 +11,11 @@ export interface ServerConfig {
   readonly listenHost: string;
   readonly clientPort: number;
   readonly monitorPort: number;
+  /**
+   * Host the monitoring port binds to. The listen host, or `127.0.0.1` when the engine reads monitoring through the
+   * system account: then no monitoring port is reachable off the host.
+   */
+  readonly monitorHost?: string;
   readonly cluster: {
     readonly name: string;
     readonly listenHost: string;
@@ -18,12 +23,31 @@ export interface ServerConfig {
     /** Route URLs (`nats://host:port`): every member (explicit) or the seed servers. */
     readonly routes: ReadonlyArray<string>;
     readonly noAdvertise: boolean;
+    /** Route TLS (`cluster { tls {} }`): always mutual, the CA is the only trust. */
+    readonly tls?: TlsFiles;
   };
   /** undefined: no `jetstream` block (the client-only surge server). */
   readonly jetstream?: JetStreamSpec & { readonly storeDir: string };
   readonly lameDuck: LameDuckSpec;
   readonly pidFile: string;
   readonly auth?: AuthSpec;
-  readonly tls?: TlsSpec;
+  /** Client TLS (`tls {}`); absent when clients connect in plaintext. */
+  readonly tls?: TlsFiles & {
+    readonly verify?: boolean;
+    /** `allow_non_tls`: plaintext clients are still accepted (the phase that moves clients to TLS). */
+    readonly allowNonTls?: boolean;
+  };
+  /**
+   * `sha256:…` of the delivered certificate and CA (never the key): written into the file as a comment, so a new
+   * certificate at the same paths changes the config text and the planner sees a rotation (a reload).
+   */
+  readonly tlsMaterial?: string;
   readonly extraSettings?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** Certificate, key and CA paths on the server's host. */
+export interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile?: string;
 }

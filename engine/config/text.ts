@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../util/json";
 import { HostDriver } from "../hosts/driver";
-import { ClusterSpec, ServerEndpoint } from "../spec";
+import { ClientTlsMode, clientTlsMode, ClusterSpec, routeTlsOn, ServerEndpoint } from "../spec";
 import { serverConfigFor } from "./for-server";
 import { renderServerConfig } from "./render";
 import { ServerConfig } from "./server-config";
@@ -9,26 +9,117 @@ import { ServerConfig } from "./server-config";
 const DIGEST_LINE = /^# nats-cluster restart-digest: (sha256:[0-9a-f]{64})$/m;
 
 /**
- * The digest of the settings a config reload cannot change safely: everything but client auth and TLS, which
- * nats-server reloads on SIGHUP, so changing only them is a rolling reload, not a rolling restart.
+ * The digest of the settings a config reload cannot change safely. Left out, because nats-server reloads them on
+ * SIGHUP: client auth, the TLS material (certificate rotation is a rolling reload), and route TLS (reloadable, but
+ * routes already up keep their plaintext or TLS until they are re-made: the planner handles a route TLS change from
+ * what each server reports, engine/rollout/route-tls.ts). Kept in: whether clients use TLS and whether plaintext is
+ * still allowed, since nats-server decides `tls_available` only when it starts.
  * Routes are deliberately NOT reloadable here: reloading a smaller route list (explicit → seed) drops the removed
  * routes and nothing re-gossips them, so the mesh stays broken (seen in test/rollout/config-change.test.ts before
  * this rule); a restart rejoins through the seeds and gossip completes the mesh.
+ * A config without TLS digests to the same value it did before TLS existed here (no restart after an upgrade of
+ * this tool).
  */
 export function restartDigest(cfg: ServerConfig): string {
-  const { auth: _auth, tls: _tls, ...rest } = cfg;
-  return `sha256:${createHash("sha256").update(canonicalJson(rest)).digest("hex")}`;
+  const { auth: _auth, tls, tlsMaterial: _material, cluster, ...rest } = cfg;
+  const { tls: _routeTls, ...clusterRest } = cluster;
+  const posture = tls ? { clientTls: tls.allowNonTls ? "optional" : "required" } : {};
+  return `sha256:${createHash("sha256")
+    .update(canonicalJson({ ...rest, cluster: clusterRest, ...posture }))
+    .digest("hex")}`;
 }
 
-/** The full config file for one server: a digest header (read back by the planner) and the rendered config. */
+/** Options of one rendering of a server's config file. */
+export interface ConfigTextOptions {
+  readonly listenHost?: string;
+  /**
+   * The route TLS of this text is loaded by a reload, not yet by a start: routes that were up before keep what they
+   * had until the server restarts (the first phase of a route TLS change, engine/rollout/plan.ts). Written into the
+   * header so a re-run knows the restart is still owed.
+   */
+  readonly routesLoadedByReload?: boolean;
+}
+
+const CLIENTS_LINE = /^# nats-cluster clients: (tls-required|tls-optional|plaintext)$/m;
+const ROUTES_LINE = /^# nats-cluster routes: (tls|plaintext)( \(loaded by reload\b.*\))?$/m;
+const CLIENT_HEADER: Record<ClientTlsMode, string> = {
+  required: "tls-required",
+  optional: "tls-optional",
+  off: "plaintext",
+};
+
+/**
+ * The full config file for one server: a header the planner reads back (the restart digest; with TLS, what clients
+ * and routes run) and the rendered config. Without TLS the header is what it was before TLS existed here, so a
+ * cluster deployed by an older version of this tool sees no change.
+ */
 export function configTextFor(
   spec: ClusterSpec,
   server: ServerEndpoint,
   driver: HostDriver,
-  listenHost?: string,
+  options: string | ConfigTextOptions = {},
 ): string {
-  const cfg = serverConfigFor(spec, server, driver.layout(server), listenHost ? { listenHost } : undefined);
-  return `# Written by the nats-cluster rollout engine; edits are overwritten.\n# nats-cluster restart-digest: ${restartDigest(cfg)}\n${renderServerConfig(cfg)}`;
+  const opts: ConfigTextOptions = typeof options === "string" ? { listenHost: options } : options;
+  const cfg = serverConfigFor(
+    spec,
+    server,
+    driver.layout(server),
+    opts.listenHost ? { listenHost: opts.listenHost } : undefined,
+  );
+  const header = [
+    "# Written by the nats-cluster rollout engine; edits are overwritten.",
+    `# nats-cluster restart-digest: ${restartDigest(cfg)}`,
+  ];
+  if (spec.tls) header.push(`# nats-cluster clients: ${CLIENT_HEADER[clientTlsMode(spec)]}`);
+  const routes = routeTlsOn(spec) ? "tls" : "plaintext";
+  if (opts.routesLoadedByReload) {
+    header.push(
+      `# nats-cluster routes: ${routes} (loaded by reload; routes made before stay as they were until a restart)`,
+    );
+  } else if (routes === "tls") header.push("# nats-cluster routes: tls");
+  return `${header.join("\n")}\n${renderServerConfig(cfg)}`;
+}
+
+/** What a config file says its server runs: client TLS, route TLS, and whether route TLS was only reloaded. */
+export interface ConfigTlsPosture {
+  readonly clients: ClientTlsMode;
+  /** Route TLS as the text has it (what the server loaded, once the text was read by a start or a reload). */
+  readonly routes: boolean;
+  /**
+   * Route TLS came by a reload (the first phase of a change): the routes the server made at its last start have the
+   * other setting, until its next restart.
+   */
+  readonly routesLoadedByReload: boolean;
+}
+
+/**
+ * The TLS posture a config file records in its header. A file without those lines (no TLS, or written before they
+ * existed) is read from its blocks: a top-level `tls {` block is client TLS without plaintext, routes are plaintext.
+ */
+export function readTlsPosture(configText: string | undefined): ConfigTlsPosture {
+  const text = configText ?? "";
+  const clientsLine = text.match(CLIENTS_LINE)?.[1];
+  const clients: ClientTlsMode =
+    clientsLine === "tls-required"
+      ? "required"
+      : clientsLine === "tls-optional"
+        ? "optional"
+        : clientsLine === "plaintext"
+          ? "off"
+          : /^tls \{/m.test(text)
+            ? "required"
+            : "off";
+  const routesLine = text.match(ROUTES_LINE);
+  return {
+    clients,
+    routes: routesLine?.[1] === "tls",
+    routesLoadedByReload: routesLine?.[2] !== undefined,
+  };
+}
+
+/** Route TLS of the routes the server made when it last started (a reload does not re-make routes that are up). */
+export function routesStartedWithTls(posture: ConfigTlsPosture): boolean {
+  return posture.routesLoadedByReload ? !posture.routes : posture.routes;
 }
 
 /** The restart digest recorded in a config file, or undefined for files this engine did not write. */

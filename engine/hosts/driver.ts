@@ -1,4 +1,4 @@
-import { ServerEndpoint } from "../spec";
+import { ServerEndpoint, TlsPem } from "../spec";
 
 /** Where a server keeps its files on its host; the rendered config points at these. */
 export interface HostLayout {
@@ -6,6 +6,11 @@ export interface HostLayout {
   readonly pidFile: string;
   /** `jetstream.store_dir`. */
   readonly storeDir: string;
+  /**
+   * Directory the platform delivers TLS material into (`tls.pem`: certificate, key, CA; mode 0600, owned by the
+   * server's user). Absent on a platform that cannot deliver it yet.
+   */
+  readonly tlsDir?: string;
 }
 
 /**
@@ -35,8 +40,12 @@ export interface HostDriver {
   activateBinary(server: ServerEndpoint, version: string): Promise<void>;
   /** The version the next start runs, or undefined when nothing is installed. */
   installedVersion(server: ServerEndpoint): Promise<string | undefined>;
-  /** Replace the server's config file. The text can hold secrets: never log it. */
-  writeConfig(server: ServerEndpoint, configText: string): Promise<void>;
+  /**
+   * Replace the server's config file, and first the TLS material it refers to when there is some (into
+   * `layout().tlsDir`, mode 0600). Text and material can hold secrets: never log them, never put them on a command
+   * line.
+   */
+  writeConfig(server: ServerEndpoint, configText: string, tls?: TlsPem): Promise<void>;
   /** The config file as it is on the host now, or undefined. */
   readConfig(server: ServerEndpoint): Promise<string | undefined>;
   /** Start the server from its installed binary and config; resolves once the process is running. */

@@ -46,6 +46,9 @@ export function decodeVarz(url: string, value: unknown): Varz {
   expect(url, v, "config_load_time", "string", true);
   expect(url, v, "connections", "number", true);
   expect(url, v, "max_connections", "number", true);
+  expect(url, v, "tls_required", "boolean", true);
+  expect(url, v, "tls_cert_not_after", "string", true);
+  if (v.cluster !== undefined) expect(url, object(url, v.cluster, "cluster"), "tls_cert_not_after", "string", true);
   if (v.jetstream !== undefined) meta(url, object(url, v.jetstream, "jetstream").meta, "jetstream.meta");
   return v as unknown as Varz;
 }

@@ -19,7 +19,17 @@ export interface Varz {
   readonly config_load_time?: string;
   /** 2.11+: sha256 of the loaded config. */
   readonly config_digest?: string;
-  readonly cluster?: { readonly name?: string; readonly urls?: ReadonlyArray<string>; readonly pool_size?: number };
+  /** Client TLS: required (no `allow_non_tls`), and the loaded certificate's expiry (updated by a reload). */
+  readonly tls_required?: boolean;
+  readonly tls_verify?: boolean;
+  readonly tls_cert_not_after?: string;
+  readonly cluster?: {
+    readonly name?: string;
+    readonly urls?: ReadonlyArray<string>;
+    readonly pool_size?: number;
+    /** Expiry of the route certificate in the loaded config; absent without route TLS. Updated by a reload. */
+    readonly tls_cert_not_after?: string;
+  };
   readonly jetstream?: {
     readonly config?: { readonly store_dir?: string };
     readonly meta?: MetaClusterInfo;

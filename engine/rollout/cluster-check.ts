@@ -62,7 +62,7 @@ export async function storeProblem(ctx: RolloutContext, server: ServerEndpoint):
 export function wholeClusterGates(ctx: RolloutContext, view: ClusterView): Gate[] {
   const gates = [readyGate, routesGate((name) => ctx.monitors.get(name))];
   if (ctx.spec.jetstream.enabled) gates.push(jetstreamGate((name) => ctx.monitors.get(name)));
-  if (ctx.policy.clientProbe) gates.push(clientProbeGate(ctx.spec, (s) => ctx.probePeer(s, view)));
+  if (ctx.policy.clientProbe) gates.push(clientProbeGate(ctx.clientSpec, (s) => ctx.probePeer(s, view)));
   return gates;
 }
 

@@ -2,6 +2,7 @@ import { configTextFor } from "../config/text";
 import { clientProbeGate } from "../gates/client-probe";
 import { configReloadedGate, jetstreamGate, readyGate, routesGate, versionGate } from "../gates/checks";
 import { Gate, GateExpectation, GateName, GateTarget } from "../gates/gate";
+import { tlsGate } from "../gates/tls";
 import { runGates, GateRunResult } from "../gates/run";
 import { HostDriver } from "../hosts/driver";
 import { MonitorClient } from "../monitor/client";
@@ -40,6 +41,11 @@ export interface GateOptions {
   readonly deadlineMs?: number;
   /** After a reload: `/varz` config_load_time must be later than this ISO time. */
   readonly reloadedAfter?: string;
+  /**
+   * The server was just given the spec's config: check the TLS it runs (engine/gates/tls.ts). Not asked of the
+   * other members (during a certificate rotation they still serve the previous one, rightly).
+   */
+  readonly tls?: boolean;
 }
 
 /**
@@ -55,6 +61,8 @@ export class RolloutContext {
     readonly policy: RolloutPolicy,
     readonly log: EventLog,
     readonly listenHost?: string,
+    /** The spec the engine's own clients connect with (engine/rollout/client-tls.ts); the spec itself by default. */
+    readonly clientSpec: ClusterSpec = spec,
   ) {
     this.monitors = new Map(allServers(spec).map((s) => [s.name, new MonitorClient(monitorUrl(s))]));
   }
@@ -71,8 +79,17 @@ export class RolloutContext {
     return member;
   }
 
-  configFor(server: ServerEndpoint): string {
-    return configTextFor(this.spec, server, this.driver, this.listenHost);
+  /** The config text a server should have; `routesLoadedByReload`: the first phase of a route TLS change. */
+  configFor(server: ServerEndpoint, opts: { routesLoadedByReload?: boolean } = {}): string {
+    return configTextFor(this.spec, server, this.driver, { listenHost: this.listenHost, ...opts });
+  }
+
+  /**
+   * Write a server's config text, and the spec's TLS material with it when the platform delivers it (`tls.pem`).
+   * The material is always the spec's: a rollback puts back the previous config text, whose paths are the same.
+   */
+  writeConfig(server: ServerEndpoint, configText: string): Promise<void> {
+    return this.driver.writeConfig(server, configText, this.spec.tls?.pem);
   }
 
   isSurge(server: ServerEndpoint): boolean {
@@ -103,10 +120,11 @@ export class RolloutContext {
   gatesFor(server: ServerEndpoint, view: ClusterView, opts: GateOptions = {}): Gate[] {
     const gates: Gate[] = [readyGate, versionGate];
     if (opts.reloadedAfter) gates.push(configReloadedGate);
+    if (opts.tls && this.spec.tls) gates.push(tlsGate(this.spec));
     gates.push(routesGate((name) => this.monitors.get(name)));
     const jetstreamOnServer = this.spec.jetstream.enabled && (!this.isSurge(server) || this.spec.surge.jetstream);
     if (jetstreamOnServer) gates.push(jetstreamGate((name) => this.monitors.get(name)));
-    if (this.policy.clientProbe) gates.push(clientProbeGate(this.spec, (s) => this.probePeer(s, view)));
+    if (this.policy.clientProbe) gates.push(clientProbeGate(this.clientSpec, (s) => this.probePeer(s, view)));
     return gates;
   }
 

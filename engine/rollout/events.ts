@@ -7,6 +7,7 @@ export type StepKind =
   | "recover-member"
   | "restart-member"
   | "reload-member"
+  | "load-route-tls"
   | "rollback-member"
   | "surge-down"
   | "final-check";

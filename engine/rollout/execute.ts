@@ -7,11 +7,12 @@ import { ClusterWatch, WatchResult } from "./cluster-watch";
 import { ClusterView, RolloutContext, withMemberDown, withMemberUp, withSurge } from "./context";
 import { EventLog, EventSink, seconds, StepKind } from "./events";
 import { observeCluster, observeOptionsFor, observeServer, ObservedCluster } from "./observe";
-import { DesiredConfigs, formatPlan, planRollout, PlannedStep, RolloutPlan } from "./plan";
+import { DesiredConfigs, formatPlan, memberChange, planRollout, PlannedStep, RolloutPlan } from "./plan";
 import { HaltReport, MemberReport, RolloutReport } from "./report";
 import {
   recoverMember,
   reloadMember,
+  loadRouteTls,
   restartMember,
   rollbackMember,
   stage,
@@ -22,6 +23,7 @@ import {
   surgeUp,
 } from "./steps";
 import { TrafficWatch } from "./traffic-watch";
+import { engineClientSpec } from "./client-tls";
 import { sleep } from "../util/async";
 
 export interface RolloutOptions {
@@ -120,11 +122,11 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutReport
   const { spec, driver } = options;
   const policy = resolvePolicy(options.policy);
   const log = new EventLog(options.onEvent);
-  const ctx = new RolloutContext(spec, driver, policy, log, options.listenHost);
   assertValidClusterSpec(spec);
   // Rendered once: the plan compares them, and a batched rollout plans again from them before every batch.
   const desired = desiredConfigs(spec, driver, options.listenHost);
   const observed = await observeCluster(spec, driver, observeOptionsFor(spec, policy));
+  const ctx = new RolloutContext(spec, driver, policy, log, options.listenHost, engineClientSpec(spec, observed));
   const plan = planRollout(observed, spec, desired, policy);
   log.emit({ kind: "info", message: formatPlan(plan) });
   if (plan.refusals.length) throw new RolloutRefused(plan);
@@ -187,7 +189,7 @@ class Run {
     private readonly desired: DesiredConfigs,
     watchTraffic: boolean,
   ) {
-    this.watch = watchTraffic ? new TrafficWatch(ctx.spec) : undefined;
+    this.watch = watchTraffic ? new TrafficWatch(ctx.clientSpec) : undefined;
   }
 
   /** Perform one planned step from `view`; resolves with the view after it. */
@@ -254,6 +256,21 @@ class Run {
       case "restart-member":
       case "reload-member":
         return this.changeMember(step, view, step.server === observed.metaLeader, false, watched);
+      case "load-route-tls": {
+        const member = ctx.member(step.server!);
+        const timings = await loadRouteTls(ctx, view, member);
+        this.members.push({
+          ...timings,
+          name: member.name,
+          action: step.kind,
+          from: ctx.spec.version,
+          to: ctx.spec.version,
+          result: timings === undefined ? "skipped" : "done",
+          ...(timings === undefined ? { note: "route TLS already loaded" } : { downMs: 0 }),
+          totalMs: Date.now() - started,
+        });
+        return view;
+      }
       case "surge-down":
         this.surgeTimes.drainMs = await surgeDown(ctx);
         return withSurge(view, false);
@@ -281,7 +298,7 @@ class Run {
     const member = ctx.member(step.server!);
     const batch = step.batch;
     const now = await observeServer(member, ctx.driver, ctx.monitor(member));
-    if (now.reachable && now.version === ctx.spec.version && now.configText === ctx.configFor(member)) {
+    if (now.reachable && memberChange(ctx.spec, now, ctx.configFor(member)) === undefined) {
       this.members.push({
         name: member.name,
         action: step.kind,

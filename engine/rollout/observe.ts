@@ -30,6 +30,11 @@ export interface ObservedServer {
   readonly raftGroups?: ReadonlyArray<RaftGroup>;
   /** Why its placement (`/jsz`) could not be read, when it was asked for and could not. */
   readonly placementError?: string;
+  /**
+   * Route TLS is in the config the server has loaded now (`/varz` cluster.tls_cert_not_after, which a reload
+   * updates), whatever the routes already up were made with.
+   */
+  readonly routeTlsLoaded?: boolean;
   /** Why it is not reachable, when it is not. */
   readonly error?: string;
 }
@@ -139,6 +144,7 @@ export async function observeServer(
       metaPeers: meta?.leader ? peersOf(meta.leader, meta) : undefined,
       connections: varz.connections,
       maxConnections: varz.max_connections,
+      routeTlsLoaded: varz.cluster?.tls_cert_not_after !== undefined,
     };
     if (!options.placement) return seen;
     try {

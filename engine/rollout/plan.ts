@@ -1,6 +1,6 @@
-import { readRestartDigest } from "../config/text";
+import { readRestartDigest, readTlsPosture, routesStartedWithTls } from "../config/text";
 import { ESTIMATE_SECONDS, surgeSoakSeconds } from "../defaults";
-import { ClusterSpec, RolloutPolicy } from "../spec";
+import { ClusterSpec, routeTlsOn, RolloutPolicy } from "../spec";
 import { compareVersions, downgradeProblem } from "../versions";
 import { StepKind } from "./events";
 import { ObservedCluster, ObservedServer, RaftGroup } from "./observe";
@@ -39,27 +39,107 @@ export type DesiredConfigs = ReadonlyMap<string, string>;
 
 type MemberChange = { kind: "restart-member" | "reload-member"; reason: string };
 
-/** What a running member needs to reach the spec, from what it reports now (undefined: nothing). */
-function memberChange(
+/**
+ * What a running member needs to reach the spec, from what it reports now (undefined: nothing). The one rule: the
+ * planner asks it of every member, and the executor asks it again just before it touches one.
+ */
+export function memberChange(
   spec: ClusterSpec,
-  version: string | undefined,
-  configText: string | undefined,
+  now: Pick<ObservedServer, "version" | "configText">,
   desired: string | undefined,
 ): MemberChange | undefined {
+  const { version, configText } = now;
   if (version !== spec.version) {
     if (version === undefined) return { kind: "restart-member", reason: `to ${spec.version}` };
     const direction = compareVersions(spec.version, version) < 0 ? "downgrade" : "upgrade";
     return { kind: "restart-member", reason: `${direction} ${version} → ${spec.version}` };
   }
-  if (desired !== undefined && configText !== desired) {
+  if (desired === undefined) return undefined;
+  const routesNow = routesStartedWithTls(readTlsPosture(configText));
+  if (routesNow !== readTlsPosture(desired).routes) {
+    return {
+      kind: "restart-member",
+      reason: `route TLS ${routesNow ? "off" : "on"}: its routes are re-made ${routesNow ? "in plaintext" : "with TLS"} only by a restart`,
+    };
+  }
+  if (configText !== desired) {
     return readRestartDigest(configText) !== readRestartDigest(desired)
       ? {
           kind: "restart-member",
-          reason: "config change that needs a restart (listeners, names, routes, JetStream or extra settings)",
+          reason:
+            "config change that needs a restart (listeners, names, routes, client TLS on/off, JetStream or extra settings)",
         }
-      : { kind: "reload-member", reason: "config change nats-server reloads in place (client auth or TLS)" };
+      : {
+          kind: "reload-member",
+          reason: "config change nats-server reloads in place (client auth or TLS certificates)",
+        };
   }
   return undefined;
+}
+
+/**
+ * A route TLS change (on or off) without ever splitting the mesh. A TLS server and a plaintext server cannot route
+ * to each other, but nats-server reloads `cluster { tls }` without dropping the routes that are up (only new routes
+ * use it). So, first every member loads the new route TLS by a reload (`load-route-tls`: nothing restarts, the
+ * mesh stays as it is, and every member now makes and accepts new routes the new way), then the usual rolling
+ * restart re-makes each member's routes. Before the loads, nothing; between, a re-run loads again whatever a member
+ * reports it has not loaded (`/varz` cluster.tls_cert_not_after).
+ * The load writes the final config (marked "loaded by reload" in its header), so it must hold no other change that
+ * needs a restart: such a change is refused, to be rolled out on its own first.
+ */
+function routeTlsLoads(
+  observed: ObservedCluster,
+  spec: ClusterSpec,
+  desired: DesiredConfigs,
+): { steps: PlannedStep[]; refusals: string[] } {
+  const want = routeTlsOn(spec);
+  const up = observed.members.filter((m) => m.reachable);
+  if (!up.some((m) => routesStartedWithTls(readTlsPosture(m.configText)) !== want)) return { steps: [], refusals: [] };
+  const steps: PlannedStep[] = [];
+  const refusals: string[] = [];
+  for (const m of up) {
+    if (m.routeTlsLoaded === want) continue;
+    const target = desired.get(m.name);
+    if (readRestartDigest(m.configText) !== readRestartDigest(target)) {
+      refusals.push(
+        `tls.routes: ${m.name} needs a restart for another config change too (listeners, names, routes, client TLS ` +
+          "on/off, JetStream or extra settings); route TLS is turned on or off by a reload on every member first, " +
+          "which that change would make nats-server refuse: roll the other change out first, then route TLS",
+      );
+      continue;
+    }
+    steps.push({
+      kind: "load-route-tls",
+      server: m.name,
+      reason: want
+        ? "reload with route TLS: routes up stay plaintext, new routes (after any restart) are TLS"
+        : "reload without route TLS: routes up stay TLS, new routes (after any restart) are plaintext",
+    });
+  }
+  return { steps, refusals };
+}
+
+/**
+ * Client TLS may move one step at a time: plaintext → optional (`allow_non_tls`: both) → required, and back. A jump
+ * from plaintext to required (or back) would cut every client of a member at its restart that has not moved yet.
+ */
+function clientTlsRefusals(observed: ObservedCluster, spec: ClusterSpec, desired: DesiredConfigs): string[] {
+  const refusals: string[] = [];
+  for (const m of observed.members) {
+    if (!m.reachable) continue;
+    const now = readTlsPosture(m.configText).clients;
+    const want = readTlsPosture(desired.get(m.name)).clients;
+    if ((now === "off" && want === "required") || (now === "required" && want === "off")) {
+      refusals.push(
+        `tls.clients: ${m.name} accepts ${now === "off" ? "plaintext clients only" : "TLS clients only"} now; ` +
+          `going straight to ${want === "off" ? "plaintext" : "TLS only"} would cut every client that has not moved. ` +
+          'Set tls.clients: "optional" (both accepted) and `pulumi up`, move the clients, then set ' +
+          `tls.clients: "${want}"`,
+      );
+      break;
+    }
+  }
+  return refusals;
 }
 
 /**
@@ -96,6 +176,7 @@ export function estimateSeconds(steps: ReadonlyArray<PlannedStep>, spec: Cluster
     "restart-member": grace + restartOverhead + soak + gateOverhead,
     "rollback-member": grace + restartOverhead + soak + gateOverhead,
     "reload-member": soak + 1,
+    "load-route-tls": soak + 1,
     "surge-down": grace + gateOverhead,
     "final-check": checks / 2,
   };
@@ -327,11 +408,12 @@ export function planRollout(
   // What each running member needs; a recovered member starts at the target with the desired config.
   const changes = observed.members.flatMap((m) => {
     if (!m.reachable) return [];
-    const change = memberChange(spec, m.version, m.configText, desired.get(m.name));
+    const change = memberChange(spec, m, desired.get(m.name));
     return change ? [{ member: m, from: m.version, ...change }] : [];
   });
 
-  const refusals: string[] = [];
+  const loads = routeTlsLoads(observed, spec, desired);
+  const refusals: string[] = [...loads.refusals, ...clientTlsRefusals(observed, spec, desired)];
   for (const c of changes) {
     if (c.kind !== "restart-member" || c.from === undefined || compareVersions(spec.version, c.from) >= 0) continue;
     const problem = downgradeProblem(c.from, spec.version);
@@ -372,10 +454,14 @@ export function planRollout(
     observed.surge.version ??
     spec.version;
 
-  const steps: PlannedStep[] = [
-    ...recoveries,
-    { kind: "preflight", reason: "every member healthy (ready, routes, JetStream current) or nothing is touched" },
-  ];
+  // Route TLS loads come before the surge server joins (it routes the new way too) and before a member found down is
+  // started (with the new route TLS: the others must accept it); otherwise after pre-flight, like any change.
+  const preflight: PlannedStep = {
+    kind: "preflight",
+    reason: "every member healthy (ready, routes, JetStream current) or nothing is touched",
+  };
+  const steps: PlannedStep[] =
+    recoveries.length > 0 ? [...loads.steps, ...recoveries, preflight] : [preflight, ...loads.steps];
   if (useSurge) {
     steps.push({
       kind: "surge-up",

@@ -1,7 +1,7 @@
 import { surgeSoakSeconds } from "../defaults";
 import { GateName } from "../gates/gate";
 import { installBinary } from "../hosts/driver";
-import { ServerEndpoint } from "../spec";
+import { routeTlsOn, ServerEndpoint } from "../spec";
 import { describeError, sleep } from "../util/async";
 import { ClusterView, RolloutContext } from "./context";
 import { seconds, StepKind } from "./events";
@@ -140,7 +140,7 @@ async function startAndGate(
 ): Promise<StepTimings> {
   const partial = { drainMs: target.drainMs };
   await hostStep(server, step, "start", () => ctx.driver.activateBinary(server, target.version), partial);
-  await hostStep(server, step, "start", () => ctx.driver.writeConfig(server, target.configText), partial);
+  await hostStep(server, step, "start", () => ctx.writeConfig(server, target.configText), partial);
   await hostStep(server, step, "start", () => ctx.driver.start(server), partial);
   ctx.log.emit({
     kind: "info",
@@ -149,7 +149,11 @@ async function startAndGate(
     message: `started ${target.version}; waiting for its gates`,
   });
   const gatesStartedAt = Date.now();
-  const gates = await ctx.gate(step, server, target.version, view, { soakSeconds: target.soakSeconds });
+  // The TLS gate only when it gets the spec's config (a rollback puts back what it had before).
+  const gates = await ctx.gate(step, server, target.version, view, {
+    soakSeconds: target.soakSeconds,
+    tls: target.configText === ctx.configFor(server),
+  });
   // Down = from the lame-duck signal until the server was ready for clients again.
   const readyAt = gatesStartedAt + (gates.timings.find((t) => t.gate === "ready")?.ms ?? gates.totalMs);
   const timings: StepTimings = {
@@ -175,7 +179,7 @@ async function stepDownFirst(ctx: RolloutContext, member: ServerEndpoint): Promi
     return;
   }
   const others = ctx.spec.members.filter((m) => m.name !== member.name);
-  await stepDownMetaLeader(ctx.spec, others)
+  await stepDownMetaLeader(ctx.clientSpec, others)
     .then(() =>
       ctx.log.emit({
         kind: "info",
@@ -236,12 +240,42 @@ export async function reloadMember(
   member: ServerEndpoint,
 ): Promise<StepTimings> {
   const step: StepKind = "reload-member";
-  await hostStep(member, step, "start", () => ctx.driver.writeConfig(member, ctx.configFor(member)));
+  await hostStep(member, step, "start", () => ctx.writeConfig(member, ctx.configFor(member)));
   const sentAt = new Date(Date.now() - 1).toISOString();
   await hostStep(member, step, "start", () => ctx.driver.signalReload(member));
-  const gates = await ctx.gate(step, member, ctx.spec.version, view, { reloadedAfter: sentAt });
+  const gates = await ctx.gate(step, member, ctx.spec.version, view, { reloadedAfter: sentAt, tls: true });
   const timings = { gateTimings: gates.timings, soakMs: gates.soakMs, downMs: 0 };
   if (!gates.passed) throw new StepFailure(member.name, step, gates.failure.gate, gates.failure.observation, timings);
+  return timings;
+}
+
+/**
+ * The first phase of a route TLS change (engine/rollout/plan.ts, routeTlsLoads): the member reloads the spec's
+ * config, marked "loaded by reload", and keeps its routes. Its gates then check that it still routes to every peer
+ * and that `/varz` shows the route TLS loaded. Undefined when it already has it loaded (a re-run). Never takes the
+ * member down, so a failure leaves nothing to roll back.
+ */
+export async function loadRouteTls(
+  ctx: RolloutContext,
+  view: ClusterView,
+  member: ServerEndpoint,
+): Promise<StepTimings | undefined> {
+  const step: StepKind = "load-route-tls";
+  const want = routeTlsOn(ctx.spec);
+  const varz = await hostStep(member, step, "start", () => ctx.monitor(member).varz(), undefined, true);
+  if ((varz.cluster?.tls_cert_not_after !== undefined) === want) {
+    ctx.log.emit({ kind: "step-skip", step, server: member.name, message: "route TLS already loaded" });
+    return undefined;
+  }
+  const configText = ctx.configFor(member, { routesLoadedByReload: true });
+  await hostStep(member, step, "start", () => ctx.writeConfig(member, configText), undefined, true);
+  const sentAt = new Date(Date.now() - 1).toISOString();
+  await hostStep(member, step, "start", () => ctx.driver.signalReload(member), undefined, true);
+  const gates = await ctx.gate(step, member, ctx.spec.version, view, { reloadedAfter: sentAt, tls: true });
+  const timings = { gateTimings: gates.timings, soakMs: gates.soakMs, downMs: 0 };
+  if (!gates.passed) {
+    throw new StepFailure(member.name, step, gates.failure.gate, gates.failure.observation, timings, true);
+  }
   return timings;
 }
 
@@ -328,7 +362,7 @@ export async function surgeDown(ctx: RolloutContext): Promise<number> {
   }
   const drainMs = await drain(ctx, "surge-down", surge);
   if (ctx.spec.surge.jetstream && ctx.spec.jetstream.enabled) {
-    await removeMetaPeer(ctx.spec, ctx.spec.members, surge.name)
+    await removeMetaPeer(ctx.clientSpec, ctx.spec.members, surge.name)
       .then(() =>
         ctx.log.emit({
           kind: "info",
@@ -402,7 +436,7 @@ export async function startCluster(
       spec.members.map(async (member) => {
         await hostStep(member, step, "stage", () => driver.provision(member), undefined, true);
         await hostStep(member, step, "stage", () => installBinary(driver, member, spec.version), undefined, true);
-        await hostStep(member, step, "start", () => driver.writeConfig(member, ctx.configFor(member)));
+        await hostStep(member, step, "start", () => ctx.writeConfig(member, ctx.configFor(member)));
         await hostStep(member, step, "start", () => driver.start(member));
         started.push(member);
         ctx.log.emit({ kind: "info", step, server: member.name, message: `started ${spec.version}` });

@@ -2,7 +2,7 @@
  * Every config variant the engine renders is checked by the real `nats-server -t` of every pinned version, and the
  * auth layout (app users in $G, system user in SYS) is checked by a real server and a real client.
  */
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { ChildProcess, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -14,6 +14,7 @@ import { HostLayout } from "../../engine/hosts/driver";
 import { ClusterSpec } from "../../engine/spec";
 import { freePorts } from "../support/ports";
 import { sampleSpec } from "../support/sample-spec";
+import { startServer, stopServer } from "../support/nats-process";
 import { NATS_VERSIONS, natsServerBinary } from "../support/versions";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nats-render-"));
@@ -288,39 +289,6 @@ describe("renderServerConfig determinism and refusals", () => {
     expect(() => serverConfigFor(s, { ...s.surge, name: "stranger" }, layout("stranger"))).toThrow(/neither a member/);
   });
 });
-
-/** Start nats-server on a config and wait for "Server is ready"; the caller stops it by PID. */
-async function startServer(version: string, file: string): Promise<ChildProcess> {
-  const child = spawn(natsServerBinary(version), ["-c", file], { stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`nats-server v${version} not ready in 15s:\n${log}`)), 15000);
-    const onData = (chunk: Buffer) => {
-      log += chunk.toString();
-      if (log.includes("Server is ready")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`nats-server v${version} exited with ${code}:\n${log}`));
-    });
-  });
-  return child;
-}
-
-/** Stop by PID: SIGTERM, then SIGKILL if it is still there after 5 s. */
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  process.kill(child.pid, "SIGTERM");
-  const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGKILL"), 5000);
-  await exited;
-  clearTimeout(timer);
-}
 
 async function connectError(opts: Parameters<typeof connect>[0]): Promise<string | undefined> {
   try {

@@ -146,7 +146,7 @@ describe("TLS with client verification", () => {
     const report = await runRollout(cluster.options(FAST, { spec: { ...cluster.spec, version: NEW_MINOR } }));
     expect(report.result).toBe("succeeded");
     expect(report.members.map((m) => m.gateTimings?.map((g) => g.gate))).toEqual(
-      Array(3).fill(["ready", "version", "routes", "client-probe"]),
+      Array(3).fill(["ready", "version", "tls", "routes", "client-probe"]),
     );
     // The traffic watch (request/reply over TLS with the client certificate) kept getting replies.
     expect(report.clientImpact!.requests).toBeGreaterThan(10);

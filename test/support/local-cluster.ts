@@ -50,7 +50,7 @@ export class LocalTestCluster {
     if (configSuffix) {
       const write = this.driver.writeConfig.bind(this.driver);
       const read = this.driver.readConfig.bind(this.driver);
-      this.driver.writeConfig = (server, text) => write(server, text + configSuffix(server));
+      this.driver.writeConfig = (server, text, tls) => write(server, text + configSuffix(server), tls);
       this.driver.readConfig = async (server) => {
         const text = await read(server);
         const suffix = configSuffix(server);

@@ -2,7 +2,8 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { ServerEndpoint } from "../../spec";
+import { TLS_FILE_NAMES } from "../../config/for-server";
+import { ServerEndpoint, TlsPem } from "../../spec";
 import { sleep } from "../../util/async";
 import { HostDriver, HostLayout } from "../driver";
 
@@ -45,7 +46,11 @@ export class LocalProcessDriver implements HostDriver {
   }
 
   layout(server: ServerEndpoint): HostLayout {
-    return { pidFile: this.file(server, "nats.pid"), storeDir: this.file(server, "jetstream") };
+    return {
+      pidFile: this.file(server, "nats.pid"),
+      storeDir: this.file(server, "jetstream"),
+      tlsDir: this.tlsDir(server),
+    };
   }
 
   async provision(server: ServerEndpoint): Promise<void> {
@@ -78,8 +83,19 @@ export class LocalProcessDriver implements HostDriver {
     return readIfExists(this.file(server, "version"))?.trim() || undefined;
   }
 
-  async writeConfig(server: ServerEndpoint, configText: string): Promise<void> {
+  private tlsDir(server: ServerEndpoint): string {
+    return this.file(server, "tls");
+  }
+
+  async writeConfig(server: ServerEndpoint, configText: string, tls?: TlsPem): Promise<void> {
     await this.provision(server);
+    if (tls) {
+      // The material first, each file 0600 in a 0700 directory: the config that refers to it comes after.
+      fs.mkdirSync(this.tlsDir(server), { recursive: true, mode: 0o700 });
+      writeAtomically(path.join(this.tlsDir(server), TLS_FILE_NAMES.cert), tls.certPem, 0o600);
+      writeAtomically(path.join(this.tlsDir(server), TLS_FILE_NAMES.key), tls.keyPem, 0o600);
+      writeAtomically(path.join(this.tlsDir(server), TLS_FILE_NAMES.ca), tls.caPem, 0o600);
+    }
     // 0600: the config can hold tokens and passwords.
     writeAtomically(this.configPath(server), configText, 0o600);
   }

@@ -10,9 +10,9 @@
 import { createHash } from "node:crypto";
 import { activateScriptFor, stageScriptFor } from "../../binaries";
 import { DEFAULT_STOP_TIMEOUT_SECONDS } from "../../defaults";
-import { ServerEndpoint } from "../../spec";
+import { ServerEndpoint, TlsPem } from "../../spec";
 import { HostDriver, HostLayout, StoreUsage } from "../driver";
-import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf } from "../systemd/paths";
+import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf, tlsDirOf } from "../systemd/paths";
 import * as systemd from "../systemd/scripts";
 import * as scripts from "./scripts";
 import { SshCommandError, SshEndpoint, SshResult, SshTransport } from "./transport";
@@ -69,7 +69,7 @@ export class SshHostDriver implements HostDriver {
   }
 
   layout(_server: ServerEndpoint): HostLayout {
-    return { pidFile: this.paths.pidFile, storeDir: storeDirOf(this.paths) };
+    return { pidFile: this.paths.pidFile, storeDir: storeDirOf(this.paths), tlsDir: tlsDirOf(this.paths) };
   }
 
   private endpoint(server: ServerEndpoint): SshEndpoint {
@@ -154,12 +154,23 @@ export class SshHostDriver implements HostDriver {
    * The text travels inside the script on the session's stdin (base64, in a heredoc), never on a command line; the
    * host writes it atomically, 0600 for the nats user, and answers with its digest, checked here.
    */
-  async writeConfig(server: ServerEndpoint, configText: string): Promise<void> {
+  async writeConfig(server: ServerEndpoint, configText: string, tls?: TlsPem): Promise<void> {
     const out = await this.run(
       server,
-      `write ${this.paths.configPath}`,
-      scripts.writeConfigScript(this.paths, configText),
+      `write ${this.paths.configPath}${tls ? " and its TLS material" : ""}`,
+      scripts.writeConfigScript(this.paths, configText, tls),
     );
+    if (tls) {
+      const cert = systemd.outputValue(out.stdout, "tls_cert_sha256");
+      if (cert !== createHash("sha256").update(tls.certPem, "utf8").digest("hex")) {
+        throw new SshCommandError(
+          this.endpoint(server),
+          `write ${tlsDirOf(this.paths)}`,
+          "exit",
+          `the certificate on the host is not the one sent (sha256 ${cert ?? "missing"})`,
+        );
+      }
+    }
     const written = systemd.outputValue(out.stdout, "config_sha256");
     const sent = createHash("sha256").update(configText, "utf8").digest("hex");
     if (written !== sent) {

@@ -5,7 +5,9 @@
  * through SSM, which keeps command text and output in its history: the aws platform has its own way
  * (engine/hosts/aws/scripts.ts). Everything else is every systemd platform's (engine/hosts/systemd/scripts.ts).
  */
-import { dirOf, HostPaths, NATS_USER } from "../systemd/paths";
+import { TLS_FILE_NAMES } from "../../config/for-server";
+import { TlsPem } from "../../spec";
+import { dirOf, HostPaths, NATS_USER, tlsDirOf } from "../systemd/paths";
 import { shellQuote } from "../systemd/scripts";
 
 /** The heredoc delimiter around the config's base64; base64 text can never contain it. */
@@ -17,26 +19,55 @@ const HEREDOC_END = "NATS_CONFIG_BASE64_END";
  * owned by the nats user, then renamed over the config, so nats-server never reads half a file. Prints
  * `config_sha256=<hex>` of what is on disk now, which the driver checks against the text it sent.
  */
-export function writeConfigScript(paths: HostPaths, configText: string): string {
+export function writeConfigScript(paths: HostPaths, configText: string, tls?: TlsPem): string {
   const conf = shellQuote(paths.configPath);
   const dir = dirOf(paths.configPath);
-  const base64 = Buffer.from(configText, "utf8")
-    .toString("base64")
-    .replace(/(.{76})/g, "$1\n");
   return [
     "set -eu",
     "umask 077",
     `install -d -m 0750 -o root -g ${NATS_USER} ${shellQuote(dir)}`,
+    ...(tls ? tlsFilesLines(tlsDirOf(paths), tls) : []),
     `tmp="$(mktemp ${shellQuote(`${dir}/.nats.conf.XXXXXX`)})"`,
     `trap 'rm -f "$tmp"' EXIT`,
-    `base64 -d > "$tmp" <<'${HEREDOC_END}'`,
-    base64,
-    HEREDOC_END,
+    ...base64Heredoc('"$tmp"', configText),
     `chown ${NATS_USER}:${NATS_USER} "$tmp"`,
     `chmod 0600 "$tmp"`,
     `mv -f "$tmp" ${conf}`,
     `echo "config_sha256=$(sha256sum < ${conf} | cut -d' ' -f1)"`,
   ].join("\n");
+}
+
+/** `base64 -d` of `text` into `target` through a quoted heredoc: the bytes travel in the script (stdin), never argv. */
+function base64Heredoc(target: string, text: string): string[] {
+  const base64 = Buffer.from(text, "utf8")
+    .toString("base64")
+    .replace(/(.{76})/g, "$1\n");
+  return [`base64 -d > ${target} <<'${HEREDOC_END}'`, base64, HEREDOC_END];
+}
+
+/**
+ * The TLS material into its directory (0700, owned by the nats user), each file 0600 and renamed into place, written
+ * before the config that refers to it. Prints `tls_cert_sha256=` of the certificate now on disk.
+ */
+function tlsFilesLines(tlsDir: string, tls: TlsPem): string[] {
+  const files: Array<[string, string]> = [
+    [TLS_FILE_NAMES.cert, tls.certPem],
+    [TLS_FILE_NAMES.key, tls.keyPem],
+    [TLS_FILE_NAMES.ca, tls.caPem],
+  ];
+  const lines = [`install -d -m 0700 -o ${NATS_USER} -g ${NATS_USER} ${shellQuote(tlsDir)}`];
+  for (const [name, text] of files) {
+    const target = shellQuote(`${tlsDir}/${name}`);
+    lines.push(
+      `t="$(mktemp ${shellQuote(`${tlsDir}/.${name}.XXXXXX`)})"`,
+      ...base64Heredoc('"$t"', text),
+      `chown ${NATS_USER}:${NATS_USER} "$t"`,
+      `chmod 0600 "$t"`,
+      `mv -f "$t" ${target}`,
+    );
+  }
+  lines.push(`echo "tls_cert_sha256=$(sha256sum < ${shellQuote(`${tlsDir}/${TLS_FILE_NAMES.cert}`)} | cut -d' ' -f1)"`);
+  return lines;
 }
 
 /** Prints `config=absent`, or `config_base64=<the file's bytes, base64 on one line>`. */

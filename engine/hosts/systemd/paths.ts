@@ -52,3 +52,8 @@ export function storeDirOf(paths: HostPaths): string {
 export function dirOf(file: string): string {
   return file.replace(/\/[^/]*$/, "") || "/";
 }
+
+/** Where delivered TLS material lives on a systemd host: `tls/` beside the config (0700, the nats user's). */
+export function tlsDirOf(paths: HostPaths): string {
+  return `${dirOf(paths.configPath)}/tls`;
+}

@@ -1,0 +1,59 @@
+import { X509Certificate } from "node:crypto";
+import { clientTlsMode, ClusterSpec, routeTlsOn } from "../spec";
+import { describeError, Gate, GateObservation } from "./gate";
+
+/** The expiry of the first certificate of a PEM, or undefined when it cannot be read (validation reports that). */
+export function certificateNotAfter(pem: string): Date | undefined {
+  try {
+    return new Date(new X509Certificate(pem).validTo);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Same second: `/varz` prints RFC 3339 seconds, X.509 keeps seconds too. */
+function sameSecond(a: string | undefined, b: Date | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  return Math.floor(Date.parse(a) / 1000) === Math.floor(b.getTime() / 1000);
+}
+
+/**
+ * The server runs the TLS the spec asks for, as it reports it in `/varz` (which a reload updates): route TLS loaded or
+ * not (`cluster.tls_cert_not_after`), client TLS loaded when clients use it (`tls_cert_not_after`), and, when the
+ * platform delivered the material, both certificates expiring when the delivered one does: a rotation that nats-server
+ * did not take (a refused reload keeps the old certificate) fails here, naming both dates.
+ */
+export function tlsGate(spec: ClusterSpec): Gate {
+  const wantRoutes = routeTlsOn(spec);
+  const wantClients = clientTlsMode(spec) !== "off";
+  const pem = spec.tls?.pem;
+  const notAfter = pem ? certificateNotAfter(pem.certPem) : undefined;
+  return {
+    name: "tls",
+    check: async ({ monitor }): Promise<GateObservation> => {
+      try {
+        const varz = await monitor.varz();
+        const routeCert = varz.cluster?.tls_cert_not_after;
+        const clientCert = varz.tls_cert_not_after;
+        const problems: string[] = [];
+        if (wantRoutes !== (routeCert !== undefined)) {
+          problems.push(
+            wantRoutes ? "route TLS not loaded" : `route TLS still loaded (certificate until ${routeCert})`,
+          );
+        } else if (wantRoutes && notAfter && !sameSecond(routeCert, notAfter)) {
+          problems.push(`route certificate expires ${routeCert}, the delivered one ${notAfter.toISOString()}`);
+        }
+        if (wantClients && clientCert === undefined) problems.push("client TLS not loaded");
+        else if (wantClients && notAfter && !sameSecond(clientCert, notAfter)) {
+          problems.push(`client certificate expires ${clientCert}, the delivered one ${notAfter.toISOString()}`);
+        }
+        const seen =
+          `/varz route TLS ${routeCert ? `until ${routeCert}` : "off"}, ` +
+          `client TLS ${clientCert ? `until ${clientCert}` : "off"}`;
+        return { ok: problems.length === 0, observation: problems.length ? `${seen}: ${problems.join("; ")}` : seen };
+      } catch (err) {
+        return { ok: false, observation: describeError(err) };
+      }
+    },
+  };
+}

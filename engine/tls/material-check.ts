@@ -1,0 +1,143 @@
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { isIP } from "node:net";
+import { TLS_EXPIRY_WARNING_DAYS } from "../defaults";
+import { ClusterSpec, ServerEndpoint, TlsPem } from "../spec";
+
+/**
+ * Checks of TLS material before anything reaches a host (`pulumi preview`): a certificate that nats-server would
+ * refuse, that clients or peers would refuse, or that has expired, stops the rollout here instead of at a member's
+ * start. Node's own X509Certificate does the reading; nothing here logs the key.
+ */
+
+type Add = (field: string, message: string) => void;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function parseCertificate(add: Add, field: string, pem: unknown): X509Certificate | undefined {
+  if (typeof pem !== "string" || !pem.includes("-----BEGIN CERTIFICATE-----")) {
+    add(field, "must be a PEM certificate (-----BEGIN CERTIFICATE-----)");
+    return undefined;
+  }
+  try {
+    return new X509Certificate(pem);
+  } catch (err) {
+    add(field, `is not a certificate nats-server can read (${(err as Error).message})`);
+    return undefined;
+  }
+}
+
+/** Does the certificate name this host (an IP SAN for an address, a DNS SAN or the CN for a name)? */
+function covers(cert: X509Certificate, host: string): boolean {
+  return isIP(host) ? cert.checkIP(host) !== undefined : cert.checkHost(host) !== undefined;
+}
+
+function checkPem(add: Add, pem: TlsPem, servers: ReadonlyArray<{ label: string; server: ServerEndpoint }>, now: Date) {
+  const cert = parseCertificate(add, "tls.pem.certPem", pem.certPem);
+  const ca = parseCertificate(add, "tls.pem.caPem", pem.caPem);
+  let key;
+  if (typeof pem.keyPem !== "string" || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem.keyPem)) {
+    add("tls.pem.keyPem", "must be a PEM private key (-----BEGIN PRIVATE KEY-----)");
+  } else {
+    try {
+      key = createPrivateKey(pem.keyPem);
+    } catch {
+      // The reader's message can quote the input: say only that it could not be read.
+      add("tls.pem.keyPem", "is not a private key nats-server can read (an encrypted key is not supported)");
+    }
+  }
+  if (cert && key && !cert.checkPrivateKey(key)) {
+    add("tls.pem.keyPem", "is not the key of tls.pem.certPem; give the key the certificate was issued for");
+  }
+  if (ca && !ca.ca) add("tls.pem.caPem", "is not a CA certificate (basicConstraints CA:TRUE)");
+  if (cert && ca && !(cert.checkIssued(ca) && cert.verify(ca.publicKey))) {
+    add(
+      "tls.pem.caPem",
+      `did not sign tls.pem.certPem (issuer "${cert.issuer.replace(/\n/g, ", ")}"): clients and peers would refuse ` +
+        "the servers; give the CA that issued the certificate",
+    );
+  }
+  if (cert) {
+    const notAfter = new Date(cert.validTo);
+    if (notAfter.getTime() <= now.getTime()) {
+      add("tls.pem.certPem", `expired on ${notAfter.toISOString()}; issue a new certificate`);
+    }
+    for (const { label, server } of servers) {
+      if (typeof server?.host !== "string") continue;
+      if (!covers(cert, server.host)) {
+        add(
+          "tls.pem.certPem",
+          `does not name ${label} (${server.name}, host ${server.host}) in its subject alternative names ` +
+            `(${cert.subjectAltName ?? "none"}): clients and routes that check the name would refuse it; ` +
+            "issue it for every member's and the surge server's address",
+        );
+      }
+    }
+  }
+}
+
+/** Problems of the spec's `tls` block (exclusive sources, modes, material, the monitoring choice). */
+export function checkTls(
+  add: Add,
+  spec: ClusterSpec,
+  servers: ReadonlyArray<{ label: string; server: ServerEndpoint }>,
+  now = new Date(),
+): void {
+  if (spec.monitoring !== undefined && spec.monitoring !== "http" && spec.monitoring !== "system-account") {
+    add("monitoring", `"${String(spec.monitoring)}" is not "http" or "system-account"`);
+  }
+  if (spec.monitoring === "system-account" && !spec.auth?.systemAccount) {
+    add(
+      "monitoring",
+      'system-account monitoring reads each server as the system-account user: set auth.systemAccount, or use "http"',
+    );
+  }
+  const tls = spec.tls;
+  if (tls === undefined) return;
+  const files = tls.certFile !== undefined || tls.keyFile !== undefined;
+  if (tls.pem !== undefined && (files || tls.caFile !== undefined)) {
+    add(
+      "tls.pem",
+      "set either tls.pem (delivered by the platform) or tls.certFile/keyFile/caFile (already on the hosts), not both",
+    );
+  } else if (tls.pem === undefined) {
+    for (const [field, value] of [
+      ["tls.certFile", tls.certFile],
+      ["tls.keyFile", tls.keyFile],
+    ] as const) {
+      if (typeof value !== "string" || value.length === 0) {
+        add(field, "needs a path on every host, or give tls.pem for the platform to deliver the material");
+      }
+    }
+  } else {
+    checkPem(add, tls.pem, servers, now);
+  }
+  if (tls.clients !== undefined && !["required", "optional", "off"].includes(tls.clients)) {
+    add("tls.clients", `"${String(tls.clients)}" is not "required", "optional" or "off"`);
+  }
+  if (tls.routes === true && tls.pem === undefined && tls.caFile === undefined) {
+    add("tls.routes", "route TLS checks every peer's certificate against a CA: give tls.pem.caPem or tls.caFile");
+  }
+  if (tls.routes === false && tls.clients === "off") {
+    add("tls", 'with clients "off" and routes false nothing uses TLS; remove the tls block instead');
+  }
+}
+
+/** Warnings: a delivered certificate that expires within TLS_EXPIRY_WARNING_DAYS (shown by `pulumi preview`). */
+export function tlsWarnings(add: Add, spec: ClusterSpec, now = new Date()): void {
+  const pem = spec.tls?.pem;
+  if (typeof pem?.certPem !== "string") return;
+  let notAfter: Date;
+  try {
+    notAfter = new Date(new X509Certificate(pem.certPem).validTo);
+  } catch {
+    return; // an error of checkTls
+  }
+  const days = (notAfter.getTime() - now.getTime()) / DAY_MS;
+  if (days > 0 && days <= TLS_EXPIRY_WARNING_DAYS) {
+    add(
+      "tls.pem.certPem",
+      `the servers' certificate expires on ${notAfter.toISOString()} (in ${Math.floor(days)} days); issue a new one ` +
+        "and `pulumi up`: a new certificate is a rolling reload, no restart",
+    );
+  }
+}
