@@ -22,6 +22,9 @@ const cluster = new NatsCluster(config.clusterName, {
   rollout: config.rollout,
   auth: config.auth,
   tls: config.tls,
+  tlsPem: config.tlsPem,
+  tlsGenerate: config.tlsGenerate,
+  monitoring: config.monitoring,
   noAdvertise: config.noAdvertise,
   extraSettings: config.extraSettings,
 });
@@ -32,6 +35,8 @@ export const clientUrls = cluster.clientUrls;
 export const clientUrl = cluster.clientUrl;
 /** `http://host:port` of every member's monitoring endpoint. */
 export const monitorUrls = cluster.monitorUrls;
+/** The CA clients verify the servers with (PEM), when the platform delivers TLS material (`nats --tlsca`). */
+export const caPem = cluster.caPem;
 /** Member name → the version its `/varz` reported when last seen. */
 export const versions = cluster.versions;
 /** The last bootstrap or rollout report (text). */

@@ -6,7 +6,8 @@
  * once here by the platform (components/platforms/<name>).
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { AuthSpec, JetStreamSpec, LameDuckSpec, RolloutPolicy, RouteMode, TlsSpec } from "../engine";
+import type { AuthSpec, JetStreamSpec, LameDuckSpec, RolloutPolicy, RouteMode, TlsPem, TlsSpec } from "../engine";
+import { ClusterCertificates } from "./cluster-certificates";
 import { DEFAULT_LAME_DUCK, DEFAULT_POLICY } from "../engine/defaults";
 import { ServerEndpoint } from "../engine/spec";
 import { LastReport } from "./last-report";
@@ -47,8 +48,21 @@ export interface NatsClusterArgs {
   readonly rollout?: Partial<RolloutPolicy>;
   /** Client auth and the system account. Secret. */
   readonly auth?: pulumi.Input<AuthSpec>;
-  /** Client TLS (paths on the servers' hosts). */
-  readonly tls?: pulumi.Input<TlsSpec>;
+  /**
+   * TLS for clients and routes: modes (`clients`, `routes`, `verify`), and paths on the hosts when the operator put
+   * the material there. Material the platform delivers comes from `tlsPem` or `tlsGenerate`.
+   */
+  readonly tls?: pulumi.Input<Omit<TlsSpec, "pem">>;
+  /** The servers' certificate, key and CA (PEM), delivered by the platform to every host. Secret. */
+  readonly tlsPem?: pulumi.Input<TlsPem>;
+  /**
+   * Make a CA of the cluster's own and a server certificate naming every member's and the surge server's host
+   * (a `${name}-certificates` child, keys secret in state); re-issued with the same CA before it expires, when a host
+   * changes or when `rotation` is bumped. Exclusive with `tlsPem`.
+   */
+  readonly tlsGenerate?: { readonly validityDays?: number; readonly rotation?: number };
+  /** How the engine reads what servers report: `http` (default) or `system-account` (monitoring port on 127.0.0.1). */
+  readonly monitoring?: "http" | "system-account";
   /** `cluster.no_advertise`. */
   readonly noAdvertise?: pulumi.Input<boolean>;
   /** Extra top-level settings that need a restart when changed, rendered verbatim. */
@@ -72,6 +86,8 @@ export class NatsCluster extends pulumi.ComponentResource {
   readonly lastRolloutReport: pulumi.Output<string>;
   /** The last bootstrap or rollout report, as data. */
   readonly lastRolloutSummary: pulumi.Output<LastReport>;
+  /** The CA clients verify the servers with (PEM, public), when the platform delivers TLS material. */
+  readonly caPem: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: NatsClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nats-cluster:index:NatsCluster", name, { platform: args.platform, clusterName: args.clusterName }, opts);
@@ -122,7 +138,8 @@ export class NatsCluster extends pulumi.ComponentResource {
           routes: routes ?? { kind: "explicit" },
           jetstream,
           lameDuck,
-          ...(tls ? { tls } : {}),
+          ...(tls || args.tlsPem || args.tlsGenerate ? { tls: tls ?? {} } : {}),
+          ...(args.monitoring ? { monitoring: args.monitoring } : {}),
           ...(noAdvertise !== undefined ? { noAdvertise } : {}),
           ...(extraSettings ? { extraSettings } : {}),
         }),
@@ -134,6 +151,8 @@ export class NatsCluster extends pulumi.ComponentResource {
       this.servers.map((s, i) => ({ placement: args.members[i], host: { endpoint: s.endpoint, hostId: s.hostId } })),
     );
 
+    const tlsPem = args.tlsGenerate ? this.generatedCertificates(name, args) : args.tlsPem;
+
     this.upgrade = new RollingUpgrade(
       `${name}-rollout`,
       {
@@ -143,10 +162,12 @@ export class NatsCluster extends pulumi.ComponentResource {
         platform: args.platform,
         settings: driver.settings,
         platformSecrets: driver.secrets,
+        tlsPem,
       },
       { parent: this, dependsOn: [...this.servers] },
     );
 
+    this.caPem = tlsPem ? pulumi.output(tlsPem).apply((p) => p.caPem) : pulumi.output(undefined);
     this.clientUrls = pulumi.all(this.servers.map((s) => s.clientUrl));
     this.clientUrl = this.clientUrls.apply((urls) => urls.join(","));
     this.monitorUrls = pulumi.all(this.servers.map((s) => s.monitorUrl));
@@ -158,8 +179,31 @@ export class NatsCluster extends pulumi.ComponentResource {
       clientUrl: this.clientUrl,
       monitorUrls: this.monitorUrls,
       versions: this.versions,
+      caPem: this.caPem,
       lastRolloutReport: this.lastRolloutReport,
       lastRolloutSummary: this.lastRolloutSummary,
     });
+  }
+
+  /** The stack's own CA and server certificate, for every member's and the surge server's host. */
+  private generatedCertificates(name: string, args: NatsClusterArgs): pulumi.Output<TlsPem> {
+    const hosts = pulumi
+      .all(this.servers.map((s) => s.endpoint))
+      .apply((members) => [...new Set([...members.map((m) => m.host), ...(args.surge.host ? [args.surge.host] : [])])]);
+    const certificates = new ClusterCertificates(
+      `${name}-certificates`,
+      {
+        clusterName: args.clusterName,
+        hosts,
+        ...(args.tlsGenerate?.validityDays !== undefined ? { validityDays: args.tlsGenerate.validityDays } : {}),
+        ...(args.tlsGenerate?.rotation !== undefined ? { rotation: args.tlsGenerate.rotation } : {}),
+      },
+      { parent: this },
+    );
+    return pulumi.secret(
+      pulumi
+        .all([certificates.certPem, certificates.keyPem, certificates.caPem])
+        .apply(([certPem, keyPem, caPem]) => ({ certPem, keyPem, caPem })),
+    );
   }
 }

@@ -17,6 +17,7 @@ import type {
   RolloutPolicy,
   RolloutReport,
   ServersSeen,
+  TlsPem,
 } from "../engine";
 import { canonicalJson } from "../engine/util/json";
 import { EngineModule, loadEngine } from "./engine-module";
@@ -41,6 +42,11 @@ export interface RollingUpgradeInputs {
   readonly settings: Readonly<Record<string, unknown>>;
   /** The platform driver's secrets (an SSH key, …). Secret, like auth. */
   readonly platformSecrets?: Readonly<Record<string, string>>;
+  /**
+   * The TLS material the platform delivers to every host (`spec.tls.pem`): certificate, key, CA. Secret, like auth
+   * (the key is; the certificate and CA ride along so one value says what the hosts get).
+   */
+  readonly tlsPem?: TlsPem;
 }
 
 /** Everything the resource stores: its inputs, and what the servers reported. */
@@ -61,7 +67,7 @@ export interface CheckFailure {
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** The inputs a diff compares; a change in any of them is an update (which reconciles the cluster). */
-const COMPARED_INPUTS = ["spec", "auth", "policy", "platform", "settings", "platformSecrets"] as const;
+const COMPARED_INPUTS = ["spec", "auth", "policy", "platform", "settings", "platformSecrets", "tlsPem"] as const;
 
 function containsUnknown(value: unknown): boolean {
   if (value === UNKNOWN) return true;
@@ -76,7 +82,8 @@ function plain<T>(value: T): T {
 }
 
 function fullSpec(inputs: RollingUpgradeInputs): ClusterSpec {
-  return inputs.auth ? { ...inputs.spec, auth: inputs.auth } : inputs.spec;
+  const withAuth = inputs.auth ? { ...inputs.spec, auth: inputs.auth } : inputs.spec;
+  return inputs.tlsPem ? { ...withAuth, tls: { ...withAuth.tls, pem: inputs.tlsPem } } : withAuth;
 }
 
 function driverFor(engine: EngineModule, inputs: RollingUpgradeInputs): HostDriver {
@@ -127,6 +134,7 @@ async function check(
   // Values not known yet (preview before the hosts exist) are checked when they are known.
   if (containsUnknown(news.spec) || containsUnknown(news.auth) || containsUnknown(news.settings))
     return { inputs: news, failures };
+  if (containsUnknown(news.tlsPem)) return { inputs: news, failures };
 
   const platform = engine.loadHostPlatform(news.platform);
   for (const problem of platform.settingsProblems(news.settings)) {
@@ -135,7 +143,11 @@ async function check(
   const spec = fullSpec(news);
   for (const problem of engine.validateClusterSpec(spec)) {
     failures.push({
-      property: problem.field.startsWith("auth") ? problem.field : `spec.${problem.field}`,
+      property: problem.field.startsWith("auth")
+        ? problem.field
+        : problem.field.startsWith("tls.pem.")
+          ? `tlsPem.${problem.field.slice("tls.pem.".length)}`
+          : `spec.${problem.field}`,
       reason: problem.message,
     });
   }
@@ -189,7 +201,11 @@ async function diff(
   news: RollingUpgradeInputs,
 ): Promise<{ changes: boolean; replaces: string[]; deleteBeforeReplace: boolean }> {
   const changed = COMPARED_INPUTS.filter((k) => canonicalJson(olds[k]) !== canonicalJson(news[k]));
-  const unknown = containsUnknown(news.spec) || containsUnknown(news.auth) || containsUnknown(news.settings);
+  const unknown =
+    containsUnknown(news.spec) ||
+    containsUnknown(news.auth) ||
+    containsUnknown(news.settings) ||
+    containsUnknown(news.tlsPem);
   const started = Date.now();
   const engine = loadEngine();
   const loaded = Date.now();
@@ -271,8 +287,8 @@ async function apply(
     // change), with what the servers run now. The secrets are the new inputs': Pulumi marks outputs secret by them.
     const recordFailure = (lastReport: LastReport): RollingUpgradeOutputs => {
       if (!previous) return record(lastReport);
-      const { auth: _auth, platformSecrets: _secrets, ...kept } = previous;
-      const secrets = { auth: inputs.auth, platformSecrets: inputs.platformSecrets };
+      const { auth: _auth, platformSecrets: _secrets, tlsPem: _pem, ...kept } = previous;
+      const secrets = { auth: inputs.auth, platformSecrets: inputs.platformSecrets, tlsPem: inputs.tlsPem };
       return plain({ ...kept, ...secrets, ...outcome.seen, lastReport });
     };
     switch (outcome.status) {

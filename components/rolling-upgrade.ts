@@ -5,7 +5,7 @@
  * The provider (rolling-upgrade-provider.ts) is the adapter; this file is the typed resource around it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { AuthSpec, RolloutPolicy } from "../engine";
+import type { AuthSpec, RolloutPolicy, TlsPem } from "../engine";
 import { LastReport } from "./last-report";
 import { PublicClusterSpec, rollingUpgradeProvider } from "./rolling-upgrade-provider";
 
@@ -23,6 +23,8 @@ export interface RollingUpgradeArgs {
   readonly settings: pulumi.Input<Record<string, unknown>>;
   /** The platform driver's secrets (an SSH private key, …); kept secret in state and outputs. */
   readonly platformSecrets?: pulumi.Input<Record<string, string>>;
+  /** The TLS material the platform delivers to every host: certificate, key, CA (secret in state and outputs). */
+  readonly tlsPem?: pulumi.Input<TlsPem>;
 }
 
 export class RollingUpgrade extends pulumi.dynamic.Resource {
@@ -48,12 +50,13 @@ export class RollingUpgrade extends pulumi.dynamic.Resource {
         platform: args.platform,
         settings: args.settings,
         platformSecrets: args.platformSecrets,
+        tlsPem: args.tlsPem,
         versions: undefined,
         surgeRunning: undefined,
         lastReport: undefined,
       },
       // The provider receives inputs in plain text and returns them as outputs: secrets must be re-marked secret.
-      { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "auth", "platformSecrets"] },
+      { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "auth", "platformSecrets", "tlsPem"] },
       "nats-cluster",
       "RollingUpgrade",
     );

@@ -33,3 +33,17 @@ demo_backend() {
 
 # run CMD...: print the command, then run it.
 run() { printf '\n\033[36m$ %s\033[0m\n' "$*"; "$@"; }
+
+# demo_credentials: the demo stack's client password and system-account password, made once with openssl and set as
+# Pulumi secrets through stdin (never on a command line); later runs keep them. The servers then refuse clients
+# without them; `pulumi config get nats-cluster:auth --show-secrets` shows them to you.
+demo_credentials() {
+  if ! pulumi config get nats-cluster:auth --non-interactive >/dev/null 2>&1; then
+    printf '{"users":[{"user":"app","password":"%s"}]}' "$(openssl rand -hex 16)" |
+      pulumi config set --secret nats-cluster:auth --non-interactive
+  fi
+  if ! pulumi config get nats-cluster:systemAccount --non-interactive >/dev/null 2>&1; then
+    printf '{"user":"sys","password":"%s"}' "$(openssl rand -hex 16)" |
+      pulumi config set --secret nats-cluster:systemAccount --non-interactive
+  fi
+}

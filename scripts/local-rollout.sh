@@ -56,6 +56,8 @@ demo_backend local-demo-passphrase
 
 say "pulumi $(pulumi version), state in $PULUMI_BACKEND_URL"
 run pulumi stack select --create "$stack" --non-interactive
+say "the demo's credentials: a client password and a system-account password, made once, kept as Pulumi secrets"
+demo_credentials
 
 say "1/4 the cluster at nats-server $old: \`pulumi up\` (first run: 3 members start; a re-run heals and rolls back to $old if needed)"
 run pulumi config set nats-cluster:version "$old" --non-interactive

@@ -18,6 +18,7 @@ import {
   LameDuckSpec,
   RolloutPolicy,
   RouteMode,
+  TlsPem,
   TlsSpec,
 } from "../../engine";
 import { validateClusterSpec, validatePolicy, POLICY_FIELDS } from "../../engine/validate";
@@ -61,12 +62,14 @@ export const CORE_KEYS = [
   "auth",
   "systemAccount",
   "tls",
+  "tlsPem",
+  "monitoring",
   "noAdvertise",
   "extraSettings",
 ] as const;
 
 /** The core keys whose values are secrets: set them with `pulumi config set --secret`. */
-export const SECRET_KEYS: ReadonlyArray<string> = ["auth", "systemAccount"];
+export const SECRET_KEYS: ReadonlyArray<string> = ["auth", "systemAccount", "tlsPem"];
 
 /** The surge server as configured: a server, optionally running JetStream. */
 export type SurgePlacement = ServerPlacement & { readonly jetstream?: boolean };
@@ -95,14 +98,31 @@ export interface StackConfig {
   readonly routes: RouteMode;
   /** `nats-cluster:rollout`: RolloutPolicy fields to override. */
   readonly rollout: Partial<RolloutPolicy>;
-  /** `nats-cluster:tls` (paths on the servers' hosts). */
-  readonly tls?: TlsSpec;
+  /**
+   * `nats-cluster:tls`: what clients and routes run (`clients`, `routes`, `verify`) and where the material comes
+   * from: `generate` (a CA the stack makes for itself), `nats-cluster:tlsPem` (secret), or paths on the hosts.
+   */
+  readonly tls?: Omit<TlsSpec, "pem">;
+  /** `nats-cluster:tlsPem` (secret): the servers' certificate, key and CA as PEM, delivered by the platform. */
+  readonly tlsPem?: TlsPem;
+  /** `nats-cluster:tls.generate`: the stack makes its own CA and server certificate (ClusterCertificates). */
+  readonly tlsGenerate?: TlsGenerate;
+  /** `nats-cluster:monitoring`: `http` or `system-account` (the monitoring port then binds to 127.0.0.1). */
+  readonly monitoring?: "http" | "system-account";
   /** `nats-cluster:noAdvertise`. */
   readonly noAdvertise?: boolean;
   /** `nats-cluster:extraSettings`: restart-relevant settings rendered verbatim. */
   readonly extraSettings?: Readonly<Record<string, string | number | boolean>>;
   /** `nats-cluster:auth` merged with `nats-cluster:systemAccount` (both secret). */
   readonly auth?: AuthSpec;
+}
+
+/** `nats-cluster:tls.generate`: a CA of the stack's own and a server certificate for every host. */
+export interface TlsGenerate {
+  /** How long the server certificate is valid. Default 365. */
+  readonly validityDays?: number;
+  /** Bump it to issue a new server certificate (a rolling reload). */
+  readonly rotation?: number;
 }
 
 /** Bad stack config: the message lists every problem as `nats-cluster:<key>: <what is wrong; how to fix it>`. */
@@ -332,18 +352,68 @@ function decodeAuth(p: Problems, raw: Raw): AuthSpec | undefined {
   };
 }
 
-function decodeTls(p: Problems, raw: Raw): TlsSpec | undefined {
+const TLS_FIELDS = ["clients", "routes", "verify", "generate", "certFile", "keyFile", "caFile", "probeCertFile", "probeKeyFile"];
+
+function decodeTls(
+  p: Problems,
+  raw: Raw,
+): { tls?: Omit<TlsSpec, "pem">; tlsPem?: TlsPem; tlsGenerate?: TlsGenerate } {
   const obj = readObject(
     p,
     "tls",
     raw.tls,
-    "write { certFile, keyFile, caFile?, verify?, probeCertFile?, probeKeyFile? } (server paths on the servers' " +
-      "hosts; probe paths on the machine running pulumi)",
+    "write { generate: true } (the stack makes its own CA), or set the secret nats-cluster:tlsPem, or give " +
+      "{ certFile, keyFile, caFile? } (paths on the servers' hosts); clients: required|optional|off, routes: true|false",
   );
-  if (!obj) return undefined;
-  refuseUnknownFields(p, "tls", obj, ["certFile", "keyFile", "caFile", "verify", "probeCertFile", "probeKeyFile"]);
-  const verify = readBool(p, "tls.verify", obj.verify);
-  return { ...(obj as unknown as TlsSpec), ...(verify !== undefined ? { verify } : {}) };
+  const pemObj = readObject(p, "tlsPem", raw.tlsPem, "write { certPem, keyPem, caPem } (PEM text), as a secret");
+  if (!obj && !pemObj) return {};
+  if (obj) refuseUnknownFields(p, "tls", obj, TLS_FIELDS);
+  const tls: Record<string, unknown> = { ...(obj ?? {}) };
+  delete tls.generate;
+  for (const key of ["verify", "routes"]) {
+    const value = readBool(p, `tls.${key}`, tls[key]);
+    if (value !== undefined) tls[key] = value;
+  }
+  let tlsPem: TlsPem | undefined;
+  if (pemObj) {
+    refuseUnknownFields(p, "tlsPem", pemObj, ["certPem", "keyPem", "caPem"]);
+    const read = (key: "certPem" | "keyPem" | "caPem") =>
+      readString(p, `tlsPem.${key}`, pemObj[key], "PEM text (pulumi config set --secret --path nats-cluster:tlsPem.…)");
+    const [certPem, keyPem, caPem] = [read("certPem"), read("keyPem"), read("caPem")];
+    if (certPem !== undefined && keyPem !== undefined && caPem !== undefined) tlsPem = { certPem, keyPem, caPem };
+  }
+  let tlsGenerate: TlsGenerate | undefined;
+  const generate = obj?.generate;
+  if (generate === true || generate === "true") tlsGenerate = {};
+  else if (generate !== undefined && generate !== false && generate !== "false") {
+    const g = readObject(p, "tls.generate", generate, "write true, or { validityDays?, rotation? }");
+    if (g) {
+      refuseUnknownFields(p, "tls.generate", g, ["validityDays", "rotation"]);
+      const validityDays = readInt(p, "tls.generate.validityDays", g.validityDays, "a number of days, e.g. 365");
+      const rotation = readInt(p, "tls.generate.rotation", g.rotation, "a number; bump it for a new certificate");
+      tlsGenerate = {
+        ...(validityDays !== undefined ? { validityDays } : {}),
+        ...(rotation !== undefined ? { rotation } : {}),
+      };
+    }
+  }
+  if (tlsGenerate && tlsPem) p.add("tls.generate", "set either tls.generate or nats-cluster:tlsPem, not both");
+  if (tlsGenerate && (tls.certFile !== undefined || tls.keyFile !== undefined)) {
+    p.add("tls.generate", "set either tls.generate or tls.certFile/keyFile, not both");
+  }
+  return { tls: tls as Omit<TlsSpec, "pem">, ...(tlsPem ? { tlsPem } : {}), ...(tlsGenerate ? { tlsGenerate } : {}) };
+}
+
+function decodeMonitoring(p: Problems, raw: Raw): StackConfig["monitoring"] {
+  const value = raw.monitoring;
+  if (value === undefined) return undefined;
+  if (value === "http" || value === "system-account") return value;
+  p.add(
+    "monitoring",
+    `${JSON.stringify(value)} is not "http" or "system-account" (the engine reads each server as the system ` +
+      "account, and the monitoring port binds to 127.0.0.1)",
+  );
+  return undefined;
 }
 
 /** The keys a stack may set with this set of platforms: the core keys, each platform's block and secret keys. */
@@ -374,7 +444,10 @@ export function clusterSpecOf(config: StackConfig, hosts?: ReadonlyArray<string>
     jetstream: config.jetstream,
     lameDuck: config.lameDuck,
     ...(config.auth ? { auth: config.auth } : {}),
-    ...(config.tls ? { tls: config.tls } : {}),
+    ...(config.tls || config.tlsPem
+      ? { tls: { ...config.tls, ...(config.tlsPem ? { pem: config.tlsPem } : {}) } }
+      : {}),
+    ...(config.monitoring ? { monitoring: config.monitoring } : {}),
     ...(config.noAdvertise !== undefined ? { noAdvertise: config.noAdvertise } : {}),
     ...(config.extraSettings ? { extraSettings: config.extraSettings } : {}),
   };
@@ -431,7 +504,9 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
   origins.set("lameDuck", "lameDuckDurationSeconds");
   origins.set("lameDuck.durationSeconds", "lameDuckDurationSeconds");
   origins.set("lameDuck.gracePeriodSeconds", "lameDuckGracePeriodSeconds");
-  for (const key of ["surge", "tls", "noAdvertise", "extraSettings", "auth", "jetstream"]) origins.set(key, key);
+  for (const key of ["surge", "tls", "noAdvertise", "extraSettings", "auth", "jetstream", "monitoring"])
+    origins.set(key, key);
+  origins.set("tls.pem", "tlsPem");
   origins.set("jetstream.enabled", "jetstream");
   origins.set("auth.systemAccount", "systemAccount");
   origins.set("routes", "routeMode");
@@ -449,7 +524,8 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
     raw.extraSettings,
     "write { setting: value }, e.g. { max_payload: 2097152 }",
   ) as StackConfig["extraSettings"] | undefined;
-  const tls = decodeTls(p, raw);
+  const { tls, tlsPem, tlsGenerate } = decodeTls(p, raw);
+  const monitoring = decodeMonitoring(p, raw);
   const auth = decodeAuth(p, raw);
   const rollout = decodeRollout(p, raw);
 
@@ -492,6 +568,9 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
     routes: decodeRoutes(p, raw, members),
     rollout,
     ...(tls ? { tls } : {}),
+    ...(tlsPem ? { tlsPem } : {}),
+    ...(tlsGenerate ? { tlsGenerate } : {}),
+    ...(monitoring ? { monitoring } : {}),
     ...(noAdvertise !== undefined ? { noAdvertise } : {}),
     ...(extraSettings ? { extraSettings } : {}),
     ...(auth ? { auth } : {}),
@@ -505,6 +584,8 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
   ];
   const alreadyReported = p.list.map((x) => x.key);
   for (const problem of engineProblems) {
+    // Generated material does not exist yet: the RollingUpgrade's check validates it once it does.
+    if (tlsGenerate && /^tls\.(certFile|keyFile)$/.test(problem.field)) continue;
     const key = origins.keyOf(problem.field);
     if (
       key === "version" ||

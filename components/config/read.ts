@@ -6,7 +6,7 @@
  * (no stack trace, no dump of an error object that could hold a secret, no colour codes).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { AuthSpec } from "../../engine";
+import { AuthSpec, TlsPem } from "../../engine";
 import {
   CONFIG_NAMESPACE,
   decodeStackConfig,
@@ -19,8 +19,9 @@ import {
 import { findClusterPlatform } from "../platforms";
 
 /** The decoded config with its secrets as secret Outputs. */
-export interface SecretStackConfig extends Omit<StackConfig, "auth" | "platformSecrets"> {
+export interface SecretStackConfig extends Omit<StackConfig, "auth" | "platformSecrets" | "tlsPem"> {
   readonly auth?: pulumi.Output<AuthSpec>;
+  readonly tlsPem?: pulumi.Output<TlsPem>;
   readonly platformSecrets?: pulumi.Output<Readonly<Record<string, string>>>;
 }
 
@@ -61,10 +62,11 @@ export function readStackConfig(options: DecodeOptions = {}): SecretStackConfig 
       ).message,
     );
   }
-  const { auth, platformSecrets, ...rest } = config;
+  const { auth, platformSecrets, tlsPem, ...rest } = config;
   return {
     ...rest,
     ...(auth ? { auth: pulumi.secret(auth) } : {}),
+    ...(tlsPem ? { tlsPem: pulumi.secret(tlsPem) } : {}),
     ...(platformSecrets ? { platformSecrets: pulumi.secret(platformSecrets) } : {}),
   };
 }
