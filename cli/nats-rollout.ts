@@ -24,6 +24,7 @@ import {
   RolloutPolicy,
   observeCluster,
   stopCluster,
+  TlsPem,
 } from "../engine";
 import { clusterSpecOf, decodeStackConfig, namespaceEntries } from "../components/config/decode";
 import { loadClusterPlatform } from "../components/platforms";
@@ -106,12 +107,14 @@ function fromStack(stack: string): Target {
     platform: string;
     settings: Record<string, unknown>;
     platformSecrets?: Record<string, string>;
+    tlsPem?: TlsPem;
   };
   if (typeof inputs.platform !== "string" || !inputs.settings) {
     throw new UsageError(`stack ${stack} was recorded by an older version of this program: run \`pulumi up\` once`);
   }
+  const withAuth = inputs.auth ? { ...inputs.spec, auth: inputs.auth } : inputs.spec;
   return {
-    spec: inputs.auth ? { ...inputs.spec, auth: inputs.auth } : inputs.spec,
+    spec: inputs.tlsPem ? { ...withAuth, tls: { ...withAuth.tls, pem: inputs.tlsPem } } : withAuth,
     platform: inputs.platform,
     settings: inputs.settings,
     secrets: inputs.platformSecrets,
@@ -128,6 +131,11 @@ function fromStackFile(file: string): Target {
     stack,
     projectDir: path.dirname(path.dirname(path.resolve(file))),
   });
+  if (config.tlsGenerate) {
+    throw new UsageError(
+      `the certificates of tls.generate are made by \`pulumi up\` and live in the stack's state: use --stack ${stack}`,
+    );
+  }
   const platform = loadClusterPlatform(config.platform);
   if (platform.members.host === "assigned") {
     throw new UsageError(

@@ -15,6 +15,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { NATS_USER } from "./hosts/systemd/paths";
 import { versionProblem } from "./versions";
 
 const execFileAsync = promisify(execFile);
@@ -415,7 +416,9 @@ export function stageScriptFor(
     `  nats_new="$nats_dir/.nats-server-$nats_ver.partial.$$"`,
     `  cp "$nats_tmp/${inner}" "$nats_new"`,
     `  chmod 0755 "$nats_new"`,
-    `  "$nats_new" --version >/dev/null 2>&1 || { rm -f "$nats_new"; nats_fail "the downloaded binary does not run on this host"; }`,
+    // Run only after the checksum matched, and never as root: as the server's own user when there is one.
+    `  if [ "$(id -u)" = 0 ] && id ${NATS_USER} >/dev/null 2>&1 && command -v runuser >/dev/null 2>&1; then nats_as="runuser -u ${NATS_USER} --"; else nats_as=""; fi`,
+    `  $nats_as "$nats_new" --version >/dev/null 2>&1 || { rm -f "$nats_new"; nats_fail "the downloaded binary does not run on this host"; }`,
     `  mv -f "$nats_new" "$nats_dir/nats-server-$nats_ver"`,
     `fi`,
     `echo "staged=$nats_dir/nats-server-$nats_ver"`,

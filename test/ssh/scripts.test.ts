@@ -114,6 +114,27 @@ function run(cmd: string, args: string[], input?: string): string | undefined {
     expect(systemctlCalls()).toContain(`chown nats:nats ${dir}/etc/.nats.conf.`);
   });
 
+  it("writeConfigScript with TLS material writes it first into tls/ (0700, the nats user's), each file 0600", () => {
+    const tls = {
+      certPem: "-----BEGIN CERTIFICATE-----\ncert\n-----END CERTIFICATE-----\n",
+      keyPem: "-----BEGIN PRIVATE KEY-----\nk3y'$HOME`x`\n-----END PRIVATE KEY-----\n",
+      caPem: "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n",
+    };
+    const script = writeConfigScript(paths, "tls {}\n", tls);
+    expect(script).not.toContain("k3y");
+    const out = sandbox([script]);
+    expect(out).toContain(`tls_cert_sha256=${createHash("sha256").update(tls.certPem).digest("hex")}\n`);
+    const tlsDir = `${dir}/etc/tls`;
+    expect(fs.readFileSync(`${tlsDir}/server-key.pem`, "utf8")).toBe(tls.keyPem);
+    expect(fs.readFileSync(`${tlsDir}/server-cert.pem`, "utf8")).toBe(tls.certPem);
+    expect(fs.readFileSync(`${tlsDir}/ca.pem`, "utf8")).toBe(tls.caPem);
+    for (const f of fs.readdirSync(tlsDir)) expect(fs.statSync(`${tlsDir}/${f}`).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(tlsDir).sort()).toEqual(["ca.pem", "server-cert.pem", "server-key.pem"]);
+    // `install` is a stand-in here: what it was asked for is the directory's mode and owner.
+    expect(systemctlCalls()).toContain(`install -d -m 0700 -o nats -g nats ${tlsDir}`);
+    expect(systemctlCalls()).toContain(`chown nats:nats ${tlsDir}/.server-key.pem.`);
+  });
+
   it("readConfigScript gives the file's bytes back as base64, or config=absent", () => {
     expect(sandbox([readConfigScript(paths)])).toBe("config=absent\n");
     fs.mkdirSync(`${dir}/etc`);
