@@ -579,8 +579,8 @@ describe("the aws platform (createShared, createMemberHost, driverInputs)", () =
   });
 
   it("refuses TLS on aws at decode time, and a bad arch or mirror URL", () => {
-    expect(awsPlatform.refusedKeys?.map((r) => r.key)).toEqual(["tls"]);
-    expect(awsPlatform.refusedKeys?.[0].message).toMatch(/nothing puts the certificate and key files on the EC2 hosts/);
+    expect(awsPlatform.refusedKeys?.map((r) => r.key)).toEqual(["tls", "tlsPem"]);
+    expect(awsPlatform.refusedKeys?.[0].message).toMatch(/nothing delivers the certificate and key to the EC2 hosts/);
     const { problems } = decodeAws({ arch: "x86", releaseBaseUrl: "ftp://mirror" });
     expect(problems.map((p) => p.key)).toEqual(["aws.arch", "aws.releaseBaseUrl"]);
   });

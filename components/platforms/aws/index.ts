@@ -208,16 +208,14 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
 
   decodeSettings: (raw, p) => decode(raw, p),
 
-  // Until certificate and key files are delivered to the hosts (like the config, as SecureStrings), TLS would
-  // point nats-server at files no host has: every member would fail to start.
-  refusedKeys: [
-    {
-      key: "tls",
-      message:
-        "is not supported on the aws platform yet: nothing puts the certificate and key files on the EC2 hosts, so " +
-        "every server would fail to start; remove it (or run TLS on the ssh or local platform)",
-    },
-  ],
+  // Until the material is delivered to the hosts (SecureStrings under a per-cluster KMS key, readable only by the
+  // cluster's instance role), TLS would point nats-server at files no host has: every member would fail to start.
+  refusedKeys: ["tls", "tlsPem"].map((key) => ({
+    key,
+    message:
+      "is not supported on the aws platform yet: nothing delivers the certificate and key to the EC2 hosts, so " +
+      "every server would fail to start; remove it (TLS runs on the ssh and local platforms)",
+  })),
 
   createShared(name, facts, settings, _secrets, parent) {
     // One explicit provider for every resource and lookup, from the same region and profile the driver gets.
