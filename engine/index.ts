@@ -55,7 +55,15 @@ export {
   ServerCertificateRequest,
   NOT_BEFORE_BACKDATE_MS,
 } from "./tls/pki";
-export { certificateFacts, parseCertificates, expiresWithin, CertificateFacts } from "./tls/inspect";
+export {
+  certificateFacts,
+  parseCertificates,
+  servedCertificate,
+  expiresWithin,
+  AUTO_INFO_WAIT_MS,
+  CertificateFacts,
+  ServedCertificateRequest,
+} from "./tls/inspect";
 export { renewalReason, RenewalPolicy, TLS_DEFAULTS } from "./tls/renewal";
 export {
   canonicalIp,
