@@ -47,3 +47,29 @@ export {
 export { bootstrapCluster, stopCluster } from "./rollout/bootstrap";
 export { canonicalJson } from "./util/json";
 export { withDeadline, describeError } from "./util/async";
+export {
+  issueCertificateAuthority,
+  issueServerCertificate,
+  PemPair,
+  CertificateAuthorityRequest,
+  ServerCertificateRequest,
+  NOT_BEFORE_BACKDATE_MS,
+} from "./tls/pki";
+export {
+  certificateFacts,
+  parseCertificates,
+  servedCertificate,
+  expiresWithin,
+  AUTO_INFO_WAIT_MS,
+  CertificateFacts,
+  ServedCertificateRequest,
+} from "./tls/inspect";
+export { renewalReason, RenewalPolicy, TLS_DEFAULTS } from "./tls/renewal";
+export {
+  canonicalIp,
+  hostProblem,
+  subjectAltNamesFor,
+  clusterCertificateHosts,
+  sansCover,
+  LOOPBACK_HOSTS,
+} from "./tls/names";
