@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { clientTlsMode, ClusterSpec, routeTlsOn } from "../spec";
+import { certificateFacts, servedCertificate } from "../tls/inspect";
 import { describeError, Gate, GateObservation } from "./gate";
 
 /** The expiry of the first certificate of a PEM, or undefined when it cannot be read (validation reports that). */
@@ -17,20 +18,27 @@ function sameSecond(a: string | undefined, b: Date | undefined): boolean {
   return Math.floor(Date.parse(a) / 1000) === Math.floor(b.getTime() / 1000);
 }
 
+/** How long the gate's own TLS handshake may take. */
+const HANDSHAKE_TIMEOUT_MS = 3000;
+
 /**
  * The server runs the TLS the spec asks for, as it reports it in `/varz` (which a reload updates): route TLS loaded or
  * not (`cluster.tls_cert_not_after`), client TLS loaded when clients use it (`tls_cert_not_after`), and, when the
  * platform delivered the material, both certificates expiring when the delivered one does: a rotation that nats-server
- * did not take (a refused reload keeps the old certificate) fails here, naming both dates.
+ * did not take (a refused reload keeps the old certificate) fails here, naming both dates. Then, as a client sees
+ * it: a TLS handshake on the client port verified with the CA must present the delivered certificate (fingerprint).
+ * The route port is judged by `/varz` only: a handshake there without a route certificate makes every member log a
+ * route handshake error at every poll.
  */
 export function tlsGate(spec: ClusterSpec): Gate {
   const wantRoutes = routeTlsOn(spec);
   const wantClients = clientTlsMode(spec) !== "off";
   const pem = spec.tls?.pem;
   const notAfter = pem ? certificateNotAfter(pem.certPem) : undefined;
+  const fingerprint = pem ? safeFingerprint(pem.certPem) : undefined;
   return {
     name: "tls",
-    check: async ({ monitor }): Promise<GateObservation> => {
+    check: async ({ monitor, server }): Promise<GateObservation> => {
       try {
         const varz = await monitor.varz();
         const routeCert = varz.cluster?.tls_cert_not_after;
@@ -47,13 +55,39 @@ export function tlsGate(spec: ClusterSpec): Gate {
         else if (wantClients && notAfter && !sameSecond(clientCert, notAfter)) {
           problems.push(`client certificate expires ${clientCert}, the delivered one ${notAfter.toISOString()}`);
         }
+        let served = "";
+        if (problems.length === 0 && wantClients && pem && fingerprint) {
+          const facts = await servedCertificate({
+            host: server.host,
+            port: server.clientPort,
+            caPem: pem.caPem,
+            timeoutMs: HANDSHAKE_TIMEOUT_MS,
+          });
+          served = `; serves ${short(facts.fingerprintSha256)}`;
+          if (facts.fingerprintSha256 !== fingerprint) {
+            problems.push(`the client port serves ${facts.fingerprintSha256}, the delivered one is ${fingerprint}`);
+          }
+        }
         const seen =
           `/varz route TLS ${routeCert ? `until ${routeCert}` : "off"}, ` +
-          `client TLS ${clientCert ? `until ${clientCert}` : "off"}`;
+          `client TLS ${clientCert ? `until ${clientCert}` : "off"}${served}`;
         return { ok: problems.length === 0, observation: problems.length ? `${seen}: ${problems.join("; ")}` : seen };
       } catch (err) {
         return { ok: false, observation: describeError(err) };
       }
     },
   };
+}
+
+function safeFingerprint(pem: string): string | undefined {
+  try {
+    return certificateFacts(pem).fingerprintSha256;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `sha256:0123abcd…` for a progress line. */
+function short(fingerprint: string): string {
+  return `${fingerprint.slice(0, 15)}…`;
 }

@@ -18,6 +18,7 @@ import { previewRollout, runRollout } from "../../engine/rollout/execute";
 import { formatPlan } from "../../engine/rollout/plan";
 import { formatReport, RolloutReport } from "../../engine/rollout/report";
 import { clientUrl, ClusterSpec, monitorUrl, RolloutPolicy, TlsPem } from "../../engine/spec";
+import { certificateFacts, servedCertificate } from "../../engine/tls/inspect";
 import { makeTestCa, TestCa } from "../support/certificates";
 import { LocalTestCluster } from "../support/local-cluster";
 import { startServer, stopServer } from "../support/nats-process";
@@ -216,10 +217,14 @@ describe("a secure cluster: TLS material delivered by the engine, routes authent
     expect(await pidsOf(cluster)).toEqual(before);
     expect(report.members.every((m) => m.gateTimings?.some((g) => g.gate === "tls"))).toBe(true);
     const notAfter = new Date(new (await import("node:crypto")).X509Certificate(next.certPem).validTo).getTime();
+    const fingerprint = certificateFacts(next.certPem).fingerprintSha256;
     for (const m of cluster.spec.members) {
       const varz = await new MonitorClient(monitorUrl(m)).varz();
       expect(Date.parse(varz.tls_cert_not_after!)).toBe(notAfter);
       expect(Date.parse(varz.cluster!.tls_cert_not_after!)).toBe(notAfter);
+      // What a client sees in the handshake: the new certificate.
+      const served = await servedCertificate({ host: m.host, port: m.clientPort, caPem: next.caPem, timeoutMs: 3000 });
+      expect(served.fingerprintSha256).toBe(fingerprint);
     }
     expect(publisher.acked.size).toBeGreaterThan(10);
     expect(await publisher.lostMessages(nc, "CARDS")).toEqual([]);
