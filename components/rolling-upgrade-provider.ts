@@ -201,17 +201,21 @@ async function diff(
   news: RollingUpgradeInputs,
 ): Promise<{ changes: boolean; replaces: string[]; deleteBeforeReplace: boolean }> {
   const changed = COMPARED_INPUTS.filter((k) => canonicalJson(olds[k]) !== canonicalJson(news[k]));
+  // New TLS material not made yet (a certificate the stack issues during this update): plan with the material the
+  // servers have, and say that every member will reload the new one (the only thing material changes).
+  const pendingPem = containsUnknown(news.tlsPem) && olds.tlsPem !== undefined && !containsUnknown(olds.tlsPem);
   const unknown =
     containsUnknown(news.spec) ||
     containsUnknown(news.auth) ||
     containsUnknown(news.settings) ||
-    containsUnknown(news.tlsPem);
+    (containsUnknown(news.tlsPem) && !pendingPem);
   const started = Date.now();
   const engine = loadEngine();
   const loaded = Date.now();
   let plan: RolloutPlan | undefined;
   if (!unknown) {
-    const preview = await engine.previewReconcile(optionsFor(engine, news), { versions: olds.versions });
+    const planned = pendingPem ? { ...news, tlsPem: olds.tlsPem } : news;
+    const preview = await engine.previewReconcile(optionsFor(engine, planned), { versions: olds.versions });
     plan = preview.plan;
   }
   // What a preview costs, for the benchmark (`npm run bench`): set NATS_CLUSTER_TIMINGS to print it.
@@ -232,7 +236,17 @@ async function diff(
       .filter(Boolean)
       .join("; ");
     console.log(`RollingUpgrade ${news.spec?.name}: ${why}`);
-    if (plan) {
+    if (pendingPem) {
+      const members = news.spec.members.map((m) => m.name).join(", ");
+      console.log(
+        `new TLS material (issued by this update): ${members} reload it, one at a time, no restart; each one's tls ` +
+          "gate checks the certificate it then serves (fingerprint, expiry) and that its routes are up",
+      );
+    }
+    const onlyNewMaterial = pendingPem && plan !== undefined && plan.steps.length + plan.refusals.length === 0;
+    if (onlyNewMaterial) {
+      // Said above; the plan of the material the servers have would read "no rollout".
+    } else if (plan) {
       // `pulumi up` runs diff twice (its preview, then the update): the same plan is printed once.
       const text = engine.formatPlan(plan);
       console.log(shownPlans()[news.spec.name] === text ? "(the plan is as shown above)" : text);

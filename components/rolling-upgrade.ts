@@ -56,7 +56,10 @@ export class RollingUpgrade extends pulumi.dynamic.Resource {
         lastReport: undefined,
       },
       // The provider receives inputs in plain text and returns them as outputs: secrets must be re-marked secret.
-      { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "auth", "platformSecrets", "tlsPem"] },
+      {
+        ...opts,
+        additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "auth", "platformSecrets", "tlsPem"],
+      },
       "nats-cluster",
       "RollingUpgrade",
     );
