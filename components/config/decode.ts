@@ -585,7 +585,7 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
   const alreadyReported = p.list.map((x) => x.key);
   for (const problem of engineProblems) {
     // Generated material does not exist yet: the RollingUpgrade's check validates it once it does.
-    if (tlsGenerate && /^tls\.(certFile|keyFile)$/.test(problem.field)) continue;
+    if (tlsGenerate && /^tls\.(certFile|keyFile|routes)$/.test(problem.field)) continue;
     const key = origins.keyOf(problem.field);
     if (
       key === "version" ||

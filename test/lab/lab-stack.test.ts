@@ -1,10 +1,14 @@
 /**
  * The lab stack end to end through the real Pulumi engine: `pulumi up` on stacks/Pulumi.lab.yaml (platform ssh,
- * seed routes) on a lab of this test's own (4 real systemd VMs), then an upgrade and a downgrade under an acked
- * JetStream publisher (R3 file stream) and request/reply traffic. Checked: every /varz at the target, 0 acked
- * messages lost, never two members down at once (each member's client port polled every 200 ms), each member VM's
- * `systemctl is-active nats-server`, the surge VM's server gone, and `pulumi destroy` stopping every server.
- * Skips, printing why, where the lab or the Pulumi engine cannot run.
+ * seed routes, client passwords) on a lab of this test's own (4 real systemd VMs), started in PLAINTEXT, then: an
+ * upgrade; TLS turned on for the running cluster the secure way (route TLS by reload then restart, clients
+ * plaintext → optional → TLS only), each step by `pulumi up` with what `pulumi preview` said beside what clients felt;
+ * a certificate rotation (a rolling reload: every member serves the new fingerprint, same pids); a downgrade over TLS;
+ * key material and passwords looked for in the state, `pulumi stack export`, every output and every VM's journal.
+ * All under an acked JetStream publisher (R3 file stream) and request/reply traffic. Checked at each rollout: every
+ * /varz at the target, 0 acked messages lost, never two members down at once (each member's client port polled
+ * every 200 ms), each member VM's `systemctl is-active nats-server`, the surge VM's server gone; `pulumi destroy`
+ * stops every server. Skips, printing why, where the lab or the Pulumi engine cannot run.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -12,7 +16,8 @@ import * as path from "node:path";
 import { NatsConnection } from "nats";
 import { MonitorClient } from "../../engine/monitor/client";
 import { TrafficWatch } from "../../engine/rollout/traffic-watch";
-import { ClusterSpec, monitorUrl, ServerEndpoint } from "../../engine/spec";
+import { ClusterSpec, monitorUrl, ServerEndpoint, TlsPem } from "../../engine/spec";
+import { certificateFacts, servedCertificate } from "../../engine/tls/inspect";
 import { Lab, labSkipReason } from "../support/lab";
 import { AckedPublisher, appOptions, connect, createR3Stream } from "../support/traffic";
 import { NEW_MINOR, OLD_MINOR } from "../support/versions";
@@ -24,6 +29,9 @@ const skip = labSkipReason() ?? engineUnavailable();
 if (skip) console.warn(`[lab stack] the lab stack through Pulumi is skipped: ${skip}`);
 
 const NAMES = ["nats-a", "nats-b", "nats-c", "nats-surge"];
+// Passwords made for this run: the test proves they never reach the state in plain text, an output or a journal.
+const APP = { user: "app", password: `app-${Math.random().toString(36).slice(2)}` };
+const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}` };
 
 (skip ? describe.skip : describe)("the lab stack through the real Pulumi engine", () => {
   const labs: Lab[] = [];
@@ -33,7 +41,22 @@ const NAMES = ["nats-a", "nats-b", "nats-c", "nats-surge"];
   let spec: ClusterSpec;
   let nc: NatsConnection | undefined;
   const figures: string[] = [];
-  const pulumi = (args: string[], input?: string) => pulumiOk(dir, project, args, input);
+  /** Every output of every pulumi command, to look for secrets in. */
+  const outputs: string[] = [];
+  const pulumi = async (args: string[], input?: string) => {
+    const out = await pulumiOk(dir, project, args, input);
+    outputs.push(out);
+    return out;
+  };
+  /** The TLS material the stack issued, from the state (`--show-secrets`: the test's own look, never printed). */
+  const issuedPem = async (): Promise<TlsPem> => {
+    const state = JSON.parse(await pulumiOk(dir, project, ["stack", "export", "--show-secrets"])) as {
+      deployment: { resources: Array<{ type: string; outputs?: { tlsPem?: TlsPem } }> };
+    };
+    const pem = state.deployment.resources.find((r) => r.type.endsWith("RollingUpgrade"))?.outputs?.tlsPem;
+    if (!pem) throw new Error("no tlsPem in the RollingUpgrade's state");
+    return pem;
+  };
   const endpoint = (name: string, i: number): ServerEndpoint => ({
     name,
     host: lab.vms[i].ip,
@@ -60,6 +83,7 @@ const NAMES = ["nats-a", "nats-b", "nats-c", "nats-surge"];
       routes: { kind: "seed", seeds: ["nats-a"] },
       jetstream: { enabled: true },
       lameDuck: { durationSeconds: 30, gracePeriodSeconds: 2 },
+      auth: { users: [APP], systemAccount: SYS },
     };
     // The committed lab stack, on this test's own lab: its addresses, host keys and release server.
     writeStack(
@@ -71,6 +95,8 @@ const NAMES = ["nats-a", "nats-b", "nats-c", "nats-surge"];
         surge: { name: surge.name, host: surge.host },
         lameDuckGracePeriodSeconds: 2,
         rollout: { minHealthySeconds: 2, pollIntervalMs: 250 },
+        // Plaintext first: the test turns TLS on for the running cluster.
+        tls: undefined,
         ssh: {
           user: "ops",
           releaseBaseUrl: lab.releaseBaseUrl,
@@ -95,6 +121,8 @@ const NAMES = ["nats-a", "nats-b", "nats-c", "nats-surge"];
   it(`pulumi up starts the cluster at ${OLD_MINOR} on the VMs (SSH key set as a secret from stdin)`, async () => {
     await pulumi(["stack", "init", "lab"]);
     await pulumi(["config", "set", "--secret", "nats-cluster:sshPrivateKey"], fs.readFileSync(lab.sshKeyPath, "utf8"));
+    await pulumi(["config", "set", "--secret", "nats-cluster:auth"], JSON.stringify({ users: [APP] }));
+    await pulumi(["config", "set", "--secret", "nats-cluster:systemAccount"], JSON.stringify(SYS));
     const started = Date.now();
     const out = await pulumi(["up", "--yes"]);
     figures.push(
@@ -104,15 +132,30 @@ const NAMES = ["nats-a", "nats-b", "nats-c", "nats-surge"];
     for (const m of spec.members) expect(await varzVersion(m)).toBe(OLD_MINOR);
     // The key is a secret in state.
     expect(await pulumi(["stack", "export"])).not.toContain(fs.readFileSync(lab.sshKeyPath, "utf8").split("\n")[1]);
-    nc = await connect(appOptions(spec, "lab-stack-publisher"));
+    nc = await connect(appOptions(spec, "lab-stack-publisher", { user: APP.user, pass: APP.password }));
     await createR3Stream(nc, "ORDERS", "orders.>");
   }, 300_000);
 
-  async function rollTo(version: string): Promise<void> {
-    spec = { ...spec, version };
-    await pulumi(["config", "set", "nats-cluster:version", version]);
+  /** The members' MainPID on their VMs. */
+  const mainPids = async () => {
+    const pids: string[] = [];
+    for (let i = 0; i < 3; i++) pids.push(await onVm(i, "systemctl show -p MainPID --value nats-server"));
+    return pids;
+  };
+
+  /**
+   * One change by `pulumi up` under traffic: `configure` changes the stack's config, the preview is checked against
+   * `expectPreview` and kept for the figures, then `pulumi up` and what clients felt.
+   */
+  async function rollout(
+    label: string,
+    configure: () => Promise<void>,
+    expectPreview: RegExp,
+    expectDone: string,
+  ): Promise<{ preview: string; out: string }> {
+    await configure();
     const preview = await pulumi(["preview"]);
-    expect(preview).toMatch(new RegExp(`Rollout to nats-server ${version.replace(/\./g, "\\.")}`));
+    expect(preview).toMatch(expectPreview);
     const publisher = new AckedPublisher(nc!, "orders.new");
     const watch = new TrafficWatch(spec);
     const reach = new ReachabilityWatch(spec.members);
@@ -129,8 +172,8 @@ const NAMES = ["nats-a", "nats-b", "nats-c", "nats-surge"];
     }
     const felt = await watch.stop();
     const seconds = (Date.now() - started) / 1000;
-    expect(diagnosticsOf(out)).toContain(`Rollout to ${version}: SUCCEEDED`);
-    for (const m of spec.members) expect(await varzVersion(m)).toBe(version);
+    expect(diagnosticsOf(out)).toContain(expectDone);
+    for (const m of spec.members) expect(await varzVersion(m)).toBe(spec.version);
     for (let i = 0; i < 3; i++) expect(await onVm(i, "systemctl is-active nats-server")).toBe("active");
     // The surge VM's server is gone: no process, and its unit removed.
     expect(await onVm(3, "pgrep -x nats-server || echo none")).toBe("none");
@@ -140,20 +183,139 @@ const NAMES = ["nats-a", "nats-b", "nats-c", "nats-surge"];
     const lost = await publisher.lostMessages(nc!, "ORDERS");
     expect(publisher.acked.size).toBeGreaterThan(0);
     expect(lost).toEqual([]);
+    const plan = (/(Rollout to nats-server[\s\S]*?)\n\s*\n/.exec(diagnosticsOf(preview)) ?? [])[1] ?? "";
     figures.push(
-      `pulumi up to ${version}: ${seconds.toFixed(1)}s; acked ${publisher.acked.size}, lost ${lost.length}; ` +
+      `${label}: pulumi up ${seconds.toFixed(1)}s; acked ${publisher.acked.size}, lost ${lost.length}; ` +
         `most members down at once ${reach.maxDownAtOnce()}; request/reply ${felt.requests} requests, ` +
-        `${felt.failures} failed, longest gap ${felt.maxGapMs} ms`,
+        `${felt.failures} failed, longest gap ${felt.maxGapMs} ms\n  preview said:\n${plan.replace(/^/gm, "    ")}`,
+    );
+    // Nothing left over: the next preview and a refresh see no change (no drift after a finished rollout).
+    await pulumi(["preview", "--expect-no-changes"]);
+    return { preview, out };
+  }
+
+  async function rollTo(version: string, label = `to ${version}`): Promise<void> {
+    spec = { ...spec, version };
+    await rollout(
+      label,
+      () => pulumi(["config", "set", "nats-cluster:version", version]).then(() => undefined),
+      new RegExp(`Rollout to nats-server ${version.replace(/\./g, "\\.")}`),
+      `Rollout to ${version}: SUCCEEDED`,
     );
   }
 
   it(`upgrades to ${NEW_MINOR} under acked publishing and request/reply: nothing lost, never two down`, async () => {
-    await rollTo(NEW_MINOR);
+    await rollTo(NEW_MINOR, `plaintext upgrade to ${NEW_MINOR}`);
   }, 600_000);
 
-  it(`downgrades back to ${OLD_MINOR} by the same path`, async () => {
-    await rollTo(OLD_MINOR);
+  it("turns route TLS on for the running cluster: every member loads it by reload, then restarts", async () => {
+    const { preview } = await rollout(
+      "route TLS on (clients still plaintext)",
+      async () => {
+        await pulumi(["config", "set", "--path", "nats-cluster:tls.generate.validityDays", "365"]);
+        await pulumi(["config", "set", "--path", "nats-cluster:tls.clients", "off"]);
+      },
+      /load-route-tls\s+nats-a[\s\S]*load-route-tls\s+nats-c[\s\S]*surge-up[\s\S]*restart-member/,
+      `Rollout to ${spec.version}: SUCCEEDED`,
+    );
+    expect(preview).toMatch(/route TLS on: its routes are re-made with TLS only by a restart/);
+    const pem = await issuedPem();
+    spec = { ...spec, tls: { pem, clients: "off" } };
+    for (const m of spec.members) {
+      expect((await new MonitorClient(monitorUrl(m)).varz()).cluster?.tls_cert_not_after).toBeDefined();
+    }
   }, 600_000);
+
+  it("moves clients to TLS: optional (both accepted) by pulumi up, then TLS only", async () => {
+    await rollout(
+      "clients optional (allow_non_tls)",
+      () => pulumi(["config", "set", "--path", "nats-cluster:tls.clients", "optional"]).then(() => undefined),
+      /restart-member\s+nats-a/,
+      `Rollout to ${spec.version}: SUCCEEDED`,
+    );
+    spec = { ...spec, tls: { ...spec.tls, clients: "optional" } };
+    // The application moves to TLS (what the operator does between the two steps).
+    await nc?.close();
+    const caPem = spec.tls!.pem!.caPem;
+    nc = await connect(
+      appOptions(spec, "lab-stack-publisher-tls", { user: APP.user, pass: APP.password, tls: { ca: caPem } }),
+    );
+    await rollout(
+      "clients TLS only",
+      () => pulumi(["config", "set", "--path", "nats-cluster:tls.clients", "required"]).then(() => undefined),
+      /restart-member\s+nats-a/,
+      `Rollout to ${spec.version}: SUCCEEDED`,
+    );
+    spec = { ...spec, tls: { ...spec.tls, clients: "required" } };
+    const plain = await connect({
+      servers: `nats://${spec.members[0].host}:4222`,
+      user: APP.user,
+      pass: APP.password,
+      tls: null,
+      reconnect: false,
+    }).then(
+      (c) => c.close().then(() => "connected"),
+      (e: unknown) => String(e),
+    );
+    expect(plain).not.toBe("connected");
+  }, 900_000);
+
+  it("rotates the certificate by pulumi up: a rolling reload, every member serves the new one, same pids", async () => {
+    const before = await mainPids();
+    const old = certificateFacts(spec.tls!.pem!.certPem).fingerprintSha256;
+    const { preview } = await rollout(
+      "certificate rotation",
+      () => pulumi(["config", "set", "--path", "nats-cluster:tls.generate.rotation", "1"]).then(() => undefined),
+      /new TLS material \(issued by this update\): nats-a, nats-b, nats-c reload it/,
+      `Rollout to ${spec.version}: SUCCEEDED`,
+    );
+    expect(preview).not.toMatch(/restart-member/);
+    const pem = await issuedPem();
+    spec = { ...spec, tls: { ...spec.tls, pem } };
+    const fresh = certificateFacts(pem.certPem).fingerprintSha256;
+    expect(fresh).not.toBe(old);
+    expect(await mainPids()).toEqual(before);
+    for (const m of spec.members) {
+      const served = await servedCertificate({ host: m.host, port: m.clientPort, caPem: pem.caPem, timeoutMs: 5000 });
+      expect(served.fingerprintSha256).toBe(fresh);
+    }
+    figures.push(`  rotation: ${old.slice(0, 19)}… → ${fresh.slice(0, 19)}…, MainPIDs ${before.join(" ")} unchanged`);
+  }, 600_000);
+
+  it(`downgrades back to ${OLD_MINOR} by the same path, over TLS`, async () => {
+    await rollTo(OLD_MINOR, `downgrade to ${OLD_MINOR} over TLS`);
+  }, 600_000);
+
+  it("key material and passwords appear nowhere: state, stack export, outputs, every VM's journal", async () => {
+    const pem = spec.tls!.pem!;
+    const keyLine = pem.keyPem.split("\n")[1];
+    const needles = { key: keyLine, "app password": APP.password, "system password": SYS.password };
+    const places: Record<string, string> = {
+      "pulumi stack export": await pulumiOk(dir, project, ["stack", "export"]),
+      "pulumi outputs": outputs.join("\n"),
+    };
+    const walk = (d: string): string[] =>
+      fs
+        .readdirSync(d, { withFileTypes: true })
+        .flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]));
+    for (const f of walk(path.join(dir, "state"))) places[`state ${path.basename(f)}`] = fs.readFileSync(f, "utf8");
+    for (let i = 0; i < 4; i++)
+      places[`${NAMES[i]} journal`] = await onVm(
+        i,
+        "journalctl --no-pager -b 2>/dev/null; cat /var/log/syslog 2>/dev/null; true",
+      );
+    const hits = Object.entries(places).flatMap(([where, text]) =>
+      Object.entries(needles)
+        .filter(([, needle]) => text.includes(needle))
+        .map(([what]) => `${what} in ${where}`),
+    );
+    expect(hits).toEqual([]);
+    // Where the key must be: the member's own TLS directory, readable by the nats user only.
+    expect(await onVm(0, "stat -c '%U %a' /etc/nats/tls /etc/nats/tls/server-key.pem")).toBe("nats 700\nnats 600");
+    figures.push(
+      `  secrets: looked in ${Object.keys(places).length} places (state files, export, outputs, journals): 0 hits`,
+    );
+  }, 300_000);
 
   it("pulumi destroy stops nats-server on every member VM (lame duck first)", async () => {
     await pulumi(["destroy", "--yes"]);

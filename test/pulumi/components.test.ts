@@ -93,9 +93,21 @@ describe("the local stack's program", () => {
     for (const s of servers) expect(s.parent).toBe(cluster.urn);
     expect(rollout.parent).toBe(cluster.urn);
     // dependsOn a component means: after every resource inside it (here each member's LocalNatsProcess).
+    // And after the stack's certificates (its tlsPem input comes from them: the local stack has tls.generate).
     const processes = ofType(LOCAL_PROCESS);
-    expect([...rollout.dependencies].sort()).toEqual(processes.map((p) => p.urn).sort());
+    const certificates = ofType(":ClusterCertificates");
+    expect(certificates.map((c) => [c.name, c.parent])).toEqual([["nats-local-certificates", cluster.urn]]);
+    expect([...rollout.dependencies].sort()).toEqual([...processes, ...certificates].map((p) => p.urn).sort());
     for (const p of processes) expect(servers.map((s) => s.urn)).toContain(p.parent);
+  });
+
+  it("names every host in the certificates and keeps the TLS material secret on its way to the RollingUpgrade", () => {
+    const certificates = ofType(":ClusterCertificates")[0];
+    expect(certificates.wireInputs.hosts).toEqual(["127.0.0.1"]);
+    expect(certificates.additionalSecretOutputs).toEqual(expect.arrayContaining(["keyPem", "caKeyPem"]));
+    const rollout = ofType(ROLLING_UPGRADE)[0];
+    expect(isWireSecret(rollout.wireInputs.tlsPem)).toBe(true);
+    expect(rollout.additionalSecretOutputs).toContain("tlsPem");
   });
 
   it("gives the RollingUpgrade the spec of the stack file, the platform's settings and a serialized provider", () => {

@@ -219,3 +219,47 @@ describe("bad config names the key and the fix", () => {
     ).toContain("nats-cluster:surge.jetstrem: unknown field (did you mean jetstream?)");
   });
 });
+
+describe("TLS keys", () => {
+  const parse = (extra: Record<string, unknown>) =>
+    parseStackConfig({ ...local(), ...extra }, { stack: "test", projectDir: "/project" });
+
+  it("the local stack makes its own CA (tls.generate), clients required and routes on by default", () => {
+    const config = parse({});
+    expect(config.tlsGenerate).toEqual({});
+    expect(config.tls).toEqual({});
+    expect(config.tlsPem).toBeUndefined();
+  });
+
+  it("reads tls.generate's options, the client mode and route TLS; monitoring", () => {
+    const config = parse({
+      tls: { generate: { validityDays: 90, rotation: 2 }, clients: "optional", routes: "true" },
+      monitoring: "system-account",
+      systemAccount: { user: "sys", password: "pw" },
+    });
+    expect(config.tlsGenerate).toEqual({ validityDays: 90, rotation: 2 });
+    expect(config.tls).toEqual({ clients: "optional", routes: true });
+    expect(config.monitoring).toBe("system-account");
+  });
+
+  it("refuses a typo, a bad mode, generate beside tlsPem, a bad monitoring value: each named with its fix", () => {
+    expect(errorOf({ ...local(), tls: { genrate: true } })).toMatch(/nats-cluster:tls\.genrate: unknown.*generate/);
+    expect(errorOf({ ...local(), tls: { generate: true, clients: "sometimes" } })).toMatch(
+      /nats-cluster:tls\.clients: "sometimes" is not "required", "optional" or "off"/,
+    );
+    expect(
+      errorOf({ ...local(), tlsPem: { certPem: "-----BEGIN CERTIFICATE-----", keyPem: "k", caPem: "c" } }),
+    ).toMatch(/nats-cluster:tls\.generate: set either tls\.generate or nats-cluster:tlsPem/);
+    expect(errorOf({ ...local(), monitoring: "https" })).toMatch(/nats-cluster:monitoring: "https" is not "http"/);
+  });
+
+  it("operator-supplied PEM is checked at preview under nats-cluster:tlsPem, never quoting the key", () => {
+    const message = errorOf({
+      ...local(),
+      tls: {},
+      tlsPem: { certPem: "not a cert", keyPem: "-----BEGIN PRIVATE KEY-----\nSECRET\n", caPem: "also not" },
+    });
+    expect(message).toMatch(/nats-cluster:tlsPem.*must be a PEM certificate/);
+    expect(message).not.toContain("SECRET");
+  });
+});

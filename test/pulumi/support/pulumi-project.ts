@@ -67,8 +67,9 @@ export function writeStack(
   values: Record<string, unknown>,
   base: "local" | "lab" = "local",
 ): void {
-  const config = { ...readStackFile(base), ...values };
-  const yaml = ["config:", ...Object.entries(config).map(([k, v]) => `  nats-cluster:${k}: ${JSON.stringify(v)}`)];
+  // A value of undefined removes the base stack's key (e.g. `tls`, to start a cluster in plaintext).
+  const config = Object.entries({ ...readStackFile(base), ...values }).filter(([, v]) => v !== undefined);
+  const yaml = ["config:", ...config.map(([k, v]) => `  nats-cluster:${k}: ${JSON.stringify(v)}`)];
   fs.writeFileSync(path.join(project, "stacks", `Pulumi.${stack}.yaml`), `${yaml.join("\n")}\n`);
 }
 
