@@ -63,7 +63,7 @@ async function waitReady(server: ServerEndpoint): Promise<void> {
   const monitor = new MonitorClient(monitorUrl(server), 1000);
   for (;;) {
     const ok = await monitor
-      .healthz({ "js-server-only": "true" })
+      .healthz({ jsServerOnly: true })
       .then((r) => r.httpStatus === 200)
       .catch(() => false);
     if (ok) return;

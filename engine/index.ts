@@ -22,6 +22,8 @@ export { loadHostPlatform, hostPlatformNames } from "./hosts/registry";
 export { defaultBinaryCacheDir, expandHome } from "./hosts/local";
 export { BinaryStore, VersionAvailability } from "./binaries";
 export { MonitorClient } from "./monitor/client";
+export { ServerMonitor, JszOptions, HealthzOptions } from "./monitor/monitor";
+export { MonitorError } from "./monitor/errors";
 export * from "./monitor/types";
 export { RolloutEvent, EventSink, formatEvent, StepKind } from "./rollout/events";
 export { observeCluster, ObservedCluster, ObservedServer } from "./rollout/observe";

@@ -365,7 +365,7 @@ async function surgeHostLost(ctx: RolloutContext): Promise<string | undefined> {
   if (hostError === undefined) return undefined;
   const monitorError = await ctx
     .monitor(surge)
-    .healthz({ "js-server-only": "true" })
+    .healthz({ jsServerOnly: true })
     .then(
       () => undefined,
       (err: unknown) => describeError(err),
