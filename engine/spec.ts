@@ -103,6 +103,15 @@ export interface ClusterSpec {
   readonly noAdvertise?: boolean;
   /** Extra top-level settings that need a restart when changed, e.g. `{ max_payload: 2097152 }`. Rendered verbatim. */
   readonly extraSettings?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * How the engine reads each server's monitoring data (varz, routez, jsz, connz, healthz) for its gates and its
+   * observation. `"http"` (default): the server's HTTP monitoring port (`monitorPort`), which must be reachable from
+   * the engine. `"system-account"`: requests to the server as the system-account user over an authenticated NATS
+   * connection to its client port (`$SYS.REQ.SERVER.<id>.VARZ` …, as `nats server check` does), so the monitoring
+   * port (which serves `/connz` to anyone who reaches it) can stay unreachable off the host. Requires
+   * `auth.systemAccount`.
+   */
+  readonly monitoring?: "http" | "system-account";
 }
 
 /** How the rollout behaves. Every default is documented in the README next to the controller it was taken from. */
