@@ -23,6 +23,8 @@ export { defaultBinaryCacheDir, expandHome } from "./hosts/local";
 export { BinaryStore, VersionAvailability } from "./binaries";
 export { MonitorClient } from "./monitor/client";
 export { ServerMonitor, JszOptions, HealthzOptions } from "./monitor/monitor";
+export { SystemAccountMonitor } from "./monitor/system-client";
+export { createMonitor } from "./monitor/factory";
 export { MonitorError } from "./monitor/errors";
 export * from "./monitor/types";
 export { RolloutEvent, EventSink, formatEvent, StepKind } from "./rollout/events";
