@@ -119,9 +119,18 @@ const STOPPABLE: ReadonlySet<StepKind> = new Set([
 export async function runRollout(options: RolloutOptions): Promise<RolloutReport> {
   const { spec, driver } = options;
   const policy = resolvePolicy(options.policy);
-  const log = new EventLog(options.onEvent);
-  const ctx = new RolloutContext(spec, driver, policy, log, options.listenHost);
   assertValidClusterSpec(spec);
+  const ctx = new RolloutContext(spec, driver, policy, new EventLog(options.onEvent), options.listenHost);
+  try {
+    return await rollOut(ctx, options);
+  } finally {
+    // Every monitor's connection (system account), whatever happened: nothing may keep the process from exiting.
+    await ctx.close();
+  }
+}
+
+async function rollOut(ctx: RolloutContext, options: RolloutOptions): Promise<RolloutReport> {
+  const { spec, driver, log, policy } = ctx;
   // Rendered once: the plan compares them, and a batched rollout plans again from them before every batch.
   const desired = desiredConfigs(spec, driver, options.listenHost);
   const observed = await observeCluster(spec, driver, observeOptionsFor(spec, policy));

@@ -1,8 +1,9 @@
 import { OBSERVE_CONCURRENCY } from "../defaults";
 import { HostDriver } from "../hosts/driver";
-import { MonitorClient } from "../monitor/client";
+import { createMonitor } from "../monitor/factory";
+import { ServerMonitor } from "../monitor/monitor";
 import { Jsz, RaftClusterInfo } from "../monitor/types";
-import { ClusterSpec, monitorUrl, RolloutPolicy, ServerEndpoint } from "../spec";
+import { ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
 import { describeError, mapBounded } from "../util/async";
 import { isVersion } from "../versions";
 
@@ -109,7 +110,7 @@ export function raftGroupsOf(reporter: string, jsz: Jsz): RaftGroup[] {
 export async function observeServer(
   server: ServerEndpoint,
   driver: HostDriver,
-  monitor = new MonitorClient(monitorUrl(server)),
+  monitor: ServerMonitor,
   options: ObserveOptions = {},
 ): Promise<ObservedServer> {
   // A host that cannot be asked (a VM powered off, its network gone) is an observation, not a crash of the
@@ -162,9 +163,16 @@ export async function observeCluster(
   options: ObserveOptions = {},
 ): Promise<ObservedCluster> {
   const servers = [...spec.members, spec.surge];
-  const seen = await mapBounded(servers, OBSERVE_CONCURRENCY, (s) =>
-    observeServer(s, driver, undefined, s === spec.surge ? {} : options),
-  );
+  // One monitor per server, closed as soon as that server is observed (a system-account monitor's connection must
+  // not outlive the observation, nor keep a command line or the Pulumi provider from exiting).
+  const seen = await mapBounded(servers, OBSERVE_CONCURRENCY, async (s) => {
+    const monitor = createMonitor(spec, s);
+    try {
+      return await observeServer(s, driver, monitor, s === spec.surge ? {} : options);
+    } finally {
+      await monitor.close();
+    }
+  });
   const members = seen.slice(0, spec.members.length);
   const surge = seen[seen.length - 1];
   const observed: ObservedCluster = { members, surge, metaLeader: majorityMetaLeader(members) };

@@ -82,6 +82,9 @@ export async function drain(ctx: RolloutContext, step: StepKind, server: ServerE
     .connz()
     .then((c) => c.num_connections)
     .catch(() => undefined);
+  // A system-account monitor's own connection would be a client the lame duck waits for (nats-server exits at once
+  // only when no client is left): let it go first. Over HTTP this does nothing.
+  await ctx.monitor(server).disconnect();
   await hostStep(server, step, "lame-duck", () => ctx.driver.signalLameDuck(server));
   ctx.log.emit({
     kind: "info",
