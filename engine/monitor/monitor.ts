@@ -45,7 +45,10 @@ export interface ServerMonitor {
    * consumers. Only the quorum-aware batching reads it.
    */
   jszPlacement(): Promise<Jsz>;
-  /** One connection's worth of `connz` (the engine reads only `num_connections`). */
+  /**
+   * `connz` with one connection listed: the engine reads `total`, every client of the server (`num_connections` is
+   * the length of the page). Over the system account the monitor's own connection is one of them.
+   */
   connz(): Promise<Connz>;
   /** An unhealthy server is an answer, not an error: the status comes back with the body. */
   healthz(options?: HealthzOptions): Promise<HealthzResult>;

@@ -80,7 +80,7 @@ export async function drain(ctx: RolloutContext, step: StepKind, server: ServerE
   const clients = await ctx
     .monitor(server)
     .connz()
-    .then((c) => c.num_connections)
+    .then((c) => c.total)
     .catch(() => undefined);
   // A system-account monitor's own connection would be a client the lame duck waits for (nats-server exits at once
   // only when no client is left): let it go first. Over HTTP this does nothing.
@@ -107,7 +107,7 @@ export async function drain(ctx: RolloutContext, step: StepKind, server: ServerE
     const left = await ctx
       .monitor(server)
       .connz()
-      .then((c) => `${c.num_connections} clients left`)
+      .then((c) => `${c.total} clients left`)
       .catch(() => "monitor closed");
     ctx.log.emit({
       kind: "info",
