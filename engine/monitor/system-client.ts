@@ -50,6 +50,12 @@ export function healthzRequestBody(options: HealthzOptions): Record<string, bool
  * one and targets the new server id. Every call has a deadline: a server that refuses the connection or does not
  * answer is a {@link MonitorError} with the reason, as the HTTP client's "unreachable". A request that timed out also
  * drops the connection, so a connection left half-open by a host that vanished is not reused.
+ *
+ * Known limit (nats.js 2.29): when a server accepts the TCP connection but sends no INFO before the connect timeout
+ * (a frozen process), nats.js rejects the connect but leaves that socket open until the peer closes it (its
+ * transport's close() returns early for a connection that never completed). A nats-server that wakes up closes it at
+ * its auth timeout; one that never does keeps it, and with it the event loop, until the process exits (the command
+ * line exits explicitly). Seen in test/monitor/system-client.test.ts.
  */
 export class SystemAccountMonitor implements ServerMonitor {
   readonly label: string;
