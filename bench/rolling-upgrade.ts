@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: every section below; `npm run bench -- --classic|--scale|--preview` (any of them) runs only those.
+ * `npm run bench`: every section below; `npm run bench -- --classic|--scale|--preview|--monitor` (any of them) runs
+ * only those.
  *
  * classic: a rolling upgrade of 3- and 5-member JetStream clusters of real nats-servers under client load.
  * Prints the rollout's total time, per member time down and time in gates, and the floor: the same servers (surge
@@ -8,6 +9,8 @@
  * Also: JetStream acked messages lost, meta-leader elections during the rollout, request/reply max gap.
  * scale (bench/scale.ts): 9 JetStream members (R3 streams) and 15 core-NATS members at rollout.maxUnavailable 1 and 3.
  * preview (bench/preview.ts): `pulumi preview` of a 3- and a 50-member local stack, side by side, with the real CLI.
+ * monitor (bench/monitor-latency.ts): each gate's monitoring read over HTTP and over the system account ($SYS), median
+ * and p95 (`BENCH_MONITOR_CALLS` calls each, default 300; `npm run bench:monitor`).
  * Not a test: it asserts nothing, it measures.
  */
 import * as os from "node:os";
@@ -25,6 +28,7 @@ import { AckedPublisher, appOptions, createR3Stream } from "../test/support/traf
 import { NEW_MINOR, OLD_MINOR } from "../test/support/versions";
 import { benchPreview, PreviewRun } from "./preview";
 import { benchScale, scaleLine } from "./scale";
+import { benchMonitorLatency, printLatency } from "./monitor-latency";
 
 const POLICY: Partial<RolloutPolicy> = { minHealthySeconds: 10, pollIntervalMs: 250 };
 const IDLE_CLIENTS = 12;
@@ -63,7 +67,7 @@ async function waitReady(server: ServerEndpoint): Promise<void> {
   const monitor = new MonitorClient(monitorUrl(server), 1000);
   for (;;) {
     const ok = await monitor
-      .healthz({ "js-server-only": "true" })
+      .healthz({ jsServerOnly: true })
       .then((r) => r.httpStatus === 200)
       .catch(() => false);
     if (ok) return;
@@ -174,7 +178,7 @@ async function benchOne(members: number): Promise<Record<string, number | string
   }
 }
 
-const SECTIONS = ["classic", "scale", "preview"] as const;
+const SECTIONS = ["classic", "scale", "preview", "monitor"] as const;
 
 async function main(): Promise<void> {
   const asked = SECTIONS.filter((s) => process.argv.includes(`--${s}`));
@@ -188,6 +192,18 @@ async function main(): Promise<void> {
   if (sections.includes("classic")) await classic();
   if (sections.includes("scale")) await scale();
   if (sections.includes("preview")) await preview();
+  if (sections.includes("monitor")) await monitor();
+}
+
+/** Each gate's monitoring read over HTTP and over the system account, side by side. */
+async function monitor(): Promise<void> {
+  const calls = Number(process.env.BENCH_MONITOR_CALLS ?? 300);
+  console.log(
+    `
+monitor: each gate's read over HTTP (the monitoring port) and over NATS as the system account ($SYS.REQ.SERVER.<id>.*), ` +
+      `3-member JetStream cluster ${NEW_MINOR} with an R3 stream, ${calls} sequential calls each after a warm-up, HTTP and $SYS alternated`,
+  );
+  printLatency(await benchMonitorLatency(calls));
 }
 
 /** The scale rows: speed-up of batches over one member at a time. */

@@ -42,10 +42,11 @@ export function clientOptions(
 export function systemClientOptions(
   spec: ClusterSpec,
   servers: ReadonlyArray<ServerEndpoint>,
+  extra: Partial<ConnectionOptions> = {},
 ): ConnectionOptions | undefined {
   const sys = spec.auth?.systemAccount;
   if (!sys) return undefined;
-  const options = clientOptions(spec, servers, { name: "nats-cluster-rollout-system" });
+  const options = clientOptions(spec, servers, { name: "nats-cluster-rollout-system", ...extra });
   delete options.token;
   delete options.authenticator;
   return { ...options, user: sys.user, pass: sys.password };
@@ -54,4 +55,24 @@ export function systemClientOptions(
 /** Connect to exactly one server, without following gossip to others (a probe must test that server). */
 export function connectTo(spec: ClusterSpec, server: ServerEndpoint): Promise<NatsConnection> {
   return connect(clientOptions(spec, [server], { ignoreClusterUpdates: true, reconnect: false, noRandomize: true }));
+}
+
+/**
+ * Connect to exactly one server as the system-account user (its monitoring requests must reach that server's own
+ * `$SYS.REQ.SERVER.<id>.*` service): no gossip, no reconnect (a restarted server is a new connection, with the new
+ * server id its INFO carries). Throws when the spec has no system account.
+ */
+export function connectSystemTo(
+  spec: ClusterSpec,
+  server: ServerEndpoint,
+  extra: Partial<ConnectionOptions> = {},
+): Promise<NatsConnection> {
+  const options = systemClientOptions(spec, [server], {
+    ignoreClusterUpdates: true,
+    reconnect: false,
+    noRandomize: true,
+    ...extra,
+  });
+  if (!options) return Promise.reject(new Error("auth.systemAccount is not set: no system-account user to connect as"));
+  return connect(options);
 }

@@ -231,6 +231,22 @@ function checkJetStream(add: Add, spec: ClusterSpec): void {
   }
 }
 
+function checkMonitoring(add: Add, spec: ClusterSpec): void {
+  const how: unknown = spec.monitoring;
+  if (how === undefined || how === "http") return;
+  if (how !== "system-account") {
+    add(
+      "monitoring",
+      `${JSON.stringify(how)} is not a way to read the servers; use "http" (the default) or "system-account"`,
+    );
+  } else if (!spec.auth?.systemAccount) {
+    add(
+      "monitoring",
+      '"system-account" reads every server as the system-account user, and there is none; set auth.systemAccount, or use "http" (the default)',
+    );
+  }
+}
+
 function checkNkey(add: Add, field: string, key: unknown): void {
   if (typeof key === "string" && USER_SEED.test(key)) {
     add(
@@ -381,6 +397,7 @@ export function validateClusterSpec(spec: ClusterSpec): SpecProblem[] {
   checkTls(add, spec, labelledServers(spec));
   checkEngineProbeCertificate(add, spec);
   checkExtraSettings(add, spec);
+  checkMonitoring(add, spec);
   return problems;
 }
 

@@ -1,4 +1,4 @@
-import { MonitorClient } from "../monitor/client";
+import { ServerMonitor } from "../monitor/monitor";
 import { HealthzResult, routePeers } from "../monitor/types";
 import { describeError, Gate, GateObservation, GateTarget } from "./gate";
 
@@ -22,7 +22,7 @@ export const readyGate: Gate = {
   name: "ready",
   check: ({ monitor }) =>
     observe(async () => {
-      const result = await monitor.healthz({ "js-server-only": "true" });
+      const result = await monitor.healthz({ jsServerOnly: true });
       return { ok: result.httpStatus === 200, observation: quoteHealthz(result) };
     }),
 };
@@ -44,7 +44,7 @@ export const versionGate: Gate = {
  * Routes to every expected peer, counted as distinct `remote_name`s (`num_routes` counts pooled connections). A peer
  * of `routePeersIfUp` that is missing is required only while its own monitoring port answers.
  */
-export function routesGate(monitorFor: (serverName: string) => MonitorClient | undefined): Gate {
+export function routesGate(monitorFor: (serverName: string) => ServerMonitor | undefined): Gate {
   return {
     name: "routes",
     check: ({ monitor, expect }) =>
@@ -54,7 +54,7 @@ export function routesGate(monitorFor: (serverName: string) => MonitorClient | u
         const notRequired: string[] = [];
         for (const p of (expect.routePeersIfUp ?? []).filter((name) => !peers.includes(name))) {
           const answer = await monitorFor(p)
-            ?.healthz({ "js-server-only": "true" })
+            ?.healthz({ jsServerOnly: true })
             .then(() => undefined)
             .catch((err: unknown) => describeError(err));
           if (answer === undefined) missing.push(p);
@@ -79,12 +79,12 @@ export const META_PEER_SILENT_MS = 5000;
  * server current) and the meta leader's own `/jsz` shows every meta peer current (only the leader's view of
  * `current` is authoritative).
  */
-export function jetstreamGate(monitorFor: (serverName: string) => MonitorClient | undefined): Gate {
+export function jetstreamGate(monitorFor: (serverName: string) => ServerMonitor | undefined): Gate {
   return {
     name: "jetstream",
     check: ({ server, monitor, expect }) =>
       observe(async () => {
-        const health = await monitor.healthz({ details: "true" });
+        const health = await monitor.healthz({ details: true });
         if (health.httpStatus !== 200) return { ok: false, observation: quoteHealthz(health) };
         const metaPeers = expect.metaPeers ?? [];
         if (metaPeers.length === 0) return { ok: true, observation: quoteHealthz(health) };

@@ -1,4 +1,4 @@
-import { MonitorClient } from "../monitor/client";
+import { ServerMonitor } from "../monitor/monitor";
 import { ServerEndpoint } from "../spec";
 
 /** The health gates a server must pass, in the order they are checked. */
@@ -32,7 +32,7 @@ export interface GateExpectation {
 
 export interface GateTarget {
   readonly server: ServerEndpoint;
-  readonly monitor: MonitorClient;
+  readonly monitor: ServerMonitor;
   readonly expect: GateExpectation;
 }
 

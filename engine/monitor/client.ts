@@ -1,18 +1,29 @@
 import { decodeConnz, decodeHealthz, decodeJsz, decodeRoutez, decodeVarz } from "./decode";
 import { MonitorError } from "./errors";
+import { HealthzOptions, JszOptions, PLACEMENT_JSZ, ServerMonitor } from "./monitor";
 import { Connz, HealthzResult, Jsz, Routez, Varz } from "./types";
 
 export { MonitorError } from "./errors";
+
+/** `?a=true&b=true` for the options that are set, in the order given ("" when none is). */
+function query(flags: ReadonlyArray<[string, boolean | undefined]>): string {
+  const set = flags.filter(([, on]) => on).map(([name]) => `${name}=true`);
+  return set.length ? `?${set.join("&")}` : "";
+}
 
 /**
  * Reads one server's monitoring port. Every request has its own timeout (a hung server must not hang a gate).
  * `/healthz` is special: a 503 is an answer, not an error, so it returns the status with the body.
  */
-export class MonitorClient {
+export class MonitorClient implements ServerMonitor {
   constructor(
     readonly baseUrl: string,
     private readonly timeoutMs = 3000,
   ) {}
+
+  get label(): string {
+    return this.baseUrl;
+  }
 
   varz(): Promise<Varz> {
     return this.json("/varz", decodeVarz);
@@ -20,26 +31,38 @@ export class MonitorClient {
   routez(): Promise<Routez> {
     return this.json("/routez", decodeRoutez);
   }
-  jsz(query = ""): Promise<Jsz> {
-    return this.json(`/jsz${query}`, decodeJsz);
+  jsz(options: JszOptions = {}): Promise<Jsz> {
+    const q = query([
+      ["accounts", options.accounts],
+      ["streams", options.streams],
+      ["consumers", options.consumers],
+    ]);
+    return this.json(`/jsz${q}`, decodeJsz);
   }
-  /**
-   * Where every Raft group with a replica on this server lives: `/jsz` with every account's streams and their
-   * consumers (`streams=true` implies the accounts). Only the quorum-aware batching reads it.
-   */
   jszPlacement(): Promise<Jsz> {
-    return this.jsz("?accounts=true&streams=true&consumers=true");
+    return this.jsz(PLACEMENT_JSZ);
   }
   connz(): Promise<Connz> {
     return this.json("/connz?limit=1", decodeConnz);
   }
 
-  /** `/healthz` with options such as `{ "js-server-only": "true" }` or `{ details: "true" }`. */
-  async healthz(options: Record<string, string> = {}): Promise<HealthzResult> {
-    const query = new URLSearchParams(options).toString();
-    const path = `/healthz${query ? `?${query}` : ""}`;
+  /** `/healthz`, e.g. `{ jsServerOnly: true }` (`?js-server-only=true`) or `{ details: true }`. */
+  async healthz(options: HealthzOptions = {}): Promise<HealthzResult> {
+    const path = `/healthz${query([
+      ["js-enabled-only", options.jsEnabledOnly],
+      ["js-server-only", options.jsServerOnly],
+      ["details", options.details],
+    ])}`;
     const { status, body } = await this.get(path);
     return { httpStatus: status, body: decodeHealthz(this.baseUrl + path, this.parse(path, body)) };
+  }
+
+  /** Nothing to let go of: every request is its own. */
+  disconnect(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   private async json<T>(path: string, decode: (url: string, value: unknown) => T): Promise<T> {

@@ -115,6 +115,7 @@ export function decodeHealthz(url: string, value: unknown): Healthz {
 export function decodeConnz(url: string, value: unknown): Connz {
   const c = object(url, value, "/connz");
   expect(url, c, "num_connections", "number");
+  expect(url, c, "total", "number");
   return c as unknown as Connz;
 }
 

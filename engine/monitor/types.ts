@@ -130,7 +130,9 @@ export interface Healthz {
 /** `/connz` (subset). */
 export interface Connz {
   readonly server_id: string;
+  /** How many connections this answer lists (at most its `limit`). */
   readonly num_connections: number;
+  /** How many client connections the server has. */
   readonly total: number;
 }
 

@@ -23,10 +23,14 @@ export async function stopCluster(
 ): Promise<void> {
   const policy = resolvePolicy({ stopTimeoutSeconds: options.stopTimeoutSeconds ?? 40 });
   const ctx = new RolloutContext(spec, driver, policy, new EventLog());
-  await Promise.all(
-    allServers(spec).map(async (server) => {
-      await drain(ctx, "surge-down", server).catch(() => driver.kill(server));
-      if (options.removeData ?? true) await driver.deprovision(server);
-    }),
-  );
+  try {
+    await Promise.all(
+      allServers(spec).map(async (server) => {
+        await drain(ctx, "surge-down", server).catch(() => driver.kill(server));
+        if (options.removeData ?? true) await driver.deprovision(server);
+      }),
+    );
+  } finally {
+    await ctx.close();
+  }
 }

@@ -3,15 +3,26 @@ import { ClusterSpec } from "../spec";
 import { ObservedCluster } from "./observe";
 
 /**
- * The spec the engine's own clients (client probe, traffic watch, meta-leader step-down) connect with during a
- * rollout. While members still accept plaintext clients only (the move to `tls.clients: "optional"` is under way),
- * they talk plaintext: a TLS client is refused by a member without client TLS, and every member accepts plaintext
- * until the move to `"required"`, which starts from a cluster that offers TLS everywhere. Otherwise the spec itself.
+ * The spec the engine's own clients (client probe, traffic watch, meta-leader step-down, system-account monitoring)
+ * connect with. While members still accept plaintext clients only (the move to `tls.clients: "optional"` is under
+ * way), they talk plaintext: a TLS client is refused by a member without client TLS, and every member accepts
+ * plaintext until the move to `"required"`, which starts from a cluster that offers TLS everywhere. Otherwise the
+ * spec itself.
  */
 export function engineClientSpec(spec: ClusterSpec, observed: ObservedCluster | undefined): ClusterSpec {
-  if (!spec.tls || spec.tls.clients !== "optional" || !observed) return spec;
-  const plaintextOnly = observed.members.some(
-    (m) => m.configText !== undefined && readTlsPosture(m.configText).clients === "off",
-  );
-  return plaintextOnly ? { ...spec, tls: { ...spec.tls, clients: "off" } } : spec;
+  if (!observed) return spec;
+  return observed.members.some((m) => offersNoClientTls(spec, m.configText)) ? plaintextClients(spec) : spec;
+}
+
+/** The same for one server, from its config file: what a look at that server alone must connect with. */
+export function serverClientSpec(spec: ClusterSpec, configText: string | undefined): ClusterSpec {
+  return offersNoClientTls(spec, configText) ? plaintextClients(spec) : spec;
+}
+
+function offersNoClientTls(spec: ClusterSpec, configText: string | undefined): boolean {
+  return spec.tls !== undefined && configText !== undefined && readTlsPosture(configText).clients === "off";
+}
+
+function plaintextClients(spec: ClusterSpec): ClusterSpec {
+  return { ...spec, tls: { ...spec.tls, clients: "off" } };
 }

@@ -5,8 +5,9 @@ import { Gate, GateExpectation, GateName, GateTarget } from "../gates/gate";
 import { tlsGate } from "../gates/tls";
 import { runGates, GateRunResult } from "../gates/run";
 import { HostDriver } from "../hosts/driver";
-import { MonitorClient } from "../monitor/client";
-import { allServers, ClusterSpec, monitorUrl, RolloutPolicy, ServerEndpoint } from "../spec";
+import { createMonitor } from "../monitor/factory";
+import { ServerMonitor } from "../monitor/monitor";
+import { allServers, ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
 import { EventLog, seconds, StepKind } from "./events";
 
 /**
@@ -50,10 +51,12 @@ export interface GateOptions {
 
 /**
  * What every step of a rollout shares, and never changes: the spec, the host driver, the policy, the event log and
- * one monitoring client per server. What changes during a rollout (who is in the cluster) is a {@link ClusterView}.
+ * one monitor per server (HTTP or system account, as the spec says). What changes during a rollout (who is in the
+ * cluster) is a {@link ClusterView}. A system-account monitor holds a NATS connection: whoever makes a context
+ * {@link close}s it.
  */
 export class RolloutContext {
-  readonly monitors: ReadonlyMap<string, MonitorClient>;
+  readonly monitors: ReadonlyMap<string, ServerMonitor>;
 
   constructor(
     readonly spec: ClusterSpec,
@@ -64,10 +67,15 @@ export class RolloutContext {
     /** The spec the engine's own clients connect with (engine/rollout/client-tls.ts); the spec itself by default. */
     readonly clientSpec: ClusterSpec = spec,
   ) {
-    this.monitors = new Map(allServers(spec).map((s) => [s.name, new MonitorClient(monitorUrl(s))]));
+    this.monitors = new Map(allServers(spec).map((s) => [s.name, createMonitor(clientSpec, s)]));
   }
 
-  monitor(server: ServerEndpoint): MonitorClient {
+  /** Close every monitor's connection (idempotent; a monitor used after it fails instead of opening a new one). */
+  async close(): Promise<void> {
+    await Promise.all([...this.monitors.values()].map((m) => m.close().catch(() => undefined)));
+  }
+
+  monitor(server: ServerEndpoint): ServerMonitor {
     const monitor = this.monitors.get(server.name);
     if (!monitor) throw new Error(`${server.name} is not a server of cluster ${this.spec.name}`);
     return monitor;

@@ -121,12 +121,27 @@ const STOPPABLE: ReadonlySet<StepKind> = new Set([
 export async function runRollout(options: RolloutOptions): Promise<RolloutReport> {
   const { spec, driver } = options;
   const policy = resolvePolicy(options.policy);
-  const log = new EventLog(options.onEvent);
   assertValidClusterSpec(spec);
   // Rendered once: the plan compares them, and a batched rollout plans again from them before every batch.
   const desired = desiredConfigs(spec, driver, options.listenHost);
   const observed = await observeCluster(spec, driver, observeOptionsFor(spec, policy));
+  const log = new EventLog(options.onEvent);
   const ctx = new RolloutContext(spec, driver, policy, log, options.listenHost, engineClientSpec(spec, observed));
+  try {
+    return await rollOut(ctx, options, desired, observed);
+  } finally {
+    // Every monitor's connection (system account), whatever happened: nothing may keep the process from exiting.
+    await ctx.close();
+  }
+}
+
+async function rollOut(
+  ctx: RolloutContext,
+  options: RolloutOptions,
+  desired: DesiredConfigs,
+  observed: ObservedCluster,
+): Promise<RolloutReport> {
+  const { spec, log, policy } = ctx;
   const plan = planRollout(observed, spec, desired, policy);
   log.emit({ kind: "info", message: formatPlan(plan) });
   if (plan.refusals.length) throw new RolloutRefused(plan);

@@ -1,8 +1,10 @@
 import { OBSERVE_CONCURRENCY } from "../defaults";
 import { HostDriver } from "../hosts/driver";
-import { MonitorClient } from "../monitor/client";
+import { createMonitor } from "../monitor/factory";
+import { serverClientSpec } from "./client-tls";
+import { ServerMonitor } from "../monitor/monitor";
 import { Jsz, RaftClusterInfo } from "../monitor/types";
-import { ClusterSpec, monitorUrl, RolloutPolicy, ServerEndpoint } from "../spec";
+import { ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
 import { describeError, mapBounded } from "../util/async";
 import { isVersion } from "../versions";
 
@@ -114,7 +116,8 @@ export function raftGroupsOf(reporter: string, jsz: Jsz): RaftGroup[] {
 export async function observeServer(
   server: ServerEndpoint,
   driver: HostDriver,
-  monitor = new MonitorClient(monitorUrl(server)),
+  /** Its monitor, or how to make one from the config its host has (which says whether it offers client TLS). */
+  monitorOf: ServerMonitor | ((configText: string | undefined) => ServerMonitor),
   options: ObserveOptions = {},
 ): Promise<ObservedServer> {
   // A host that cannot be asked (a VM powered off, its network gone) is an observation, not a crash of the
@@ -130,6 +133,7 @@ export async function observeServer(
   });
   if (running === false)
     return { name: server.name, running, reachable: false, installedVersion, configText, error: "not running" };
+  const monitor = typeof monitorOf === "function" ? monitorOf(configText) : monitorOf;
   try {
     const varz = await monitor.varz();
     const meta = varz.jetstream?.meta;
@@ -168,9 +172,18 @@ export async function observeCluster(
   options: ObserveOptions = {},
 ): Promise<ObservedCluster> {
   const servers = [...spec.members, spec.surge];
-  const seen = await mapBounded(servers, OBSERVE_CONCURRENCY, (s) =>
-    observeServer(s, driver, undefined, s === spec.surge ? {} : options),
-  );
+  // One monitor per server, closed as soon as that server is observed (a system-account monitor's connection must
+  // not outlive the observation, nor keep a command line or the Pulumi provider from exiting).
+  const seen = await mapBounded(servers, OBSERVE_CONCURRENCY, async (s) => {
+    let monitor: ServerMonitor | undefined;
+    const monitorOf = (configText: string | undefined) =>
+      (monitor = createMonitor(serverClientSpec(spec, configText), s));
+    try {
+      return await observeServer(s, driver, monitorOf, s === spec.surge ? {} : options);
+    } finally {
+      await monitor?.close();
+    }
+  });
   const members = seen.slice(0, spec.members.length);
   const surge = seen[seen.length - 1];
   const observed: ObservedCluster = { members, surge, metaLeader: majorityMetaLeader(members) };

@@ -80,8 +80,11 @@ export async function drain(ctx: RolloutContext, step: StepKind, server: ServerE
   const clients = await ctx
     .monitor(server)
     .connz()
-    .then((c) => c.num_connections)
+    .then((c) => c.total)
     .catch(() => undefined);
+  // A system-account monitor's own connection would be a client the lame duck waits for (nats-server exits at once
+  // only when no client is left): let it go first. Over HTTP this does nothing.
+  await ctx.monitor(server).disconnect();
   await hostStep(server, step, "lame-duck", () => ctx.driver.signalLameDuck(server));
   ctx.log.emit({
     kind: "info",
@@ -104,7 +107,7 @@ export async function drain(ctx: RolloutContext, step: StepKind, server: ServerE
     const left = await ctx
       .monitor(server)
       .connz()
-      .then((c) => `${c.num_connections} clients left`)
+      .then((c) => `${c.total} clients left`)
       .catch(() => "monitor closed");
     ctx.log.emit({
       kind: "info",
@@ -399,7 +402,7 @@ async function surgeHostLost(ctx: RolloutContext): Promise<string | undefined> {
   if (hostError === undefined) return undefined;
   const monitorError = await ctx
     .monitor(surge)
-    .healthz({ "js-server-only": "true" })
+    .healthz({ jsServerOnly: true })
     .then(
       () => undefined,
       (err: unknown) => describeError(err),

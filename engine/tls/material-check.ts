@@ -75,22 +75,13 @@ function checkPem(add: Add, pem: TlsPem, servers: ReadonlyArray<{ label: string;
   }
 }
 
-/** Problems of the spec's `tls` block (exclusive sources, modes, material, the monitoring choice). */
+/** Problems of the spec's `tls` block (exclusive sources, modes, material). */
 export function checkTls(
   add: Add,
   spec: ClusterSpec,
   servers: ReadonlyArray<{ label: string; server: ServerEndpoint }>,
   now = new Date(),
 ): void {
-  if (spec.monitoring !== undefined && spec.monitoring !== "http" && spec.monitoring !== "system-account") {
-    add("monitoring", `"${String(spec.monitoring)}" is not "http" or "system-account"`);
-  }
-  if (spec.monitoring === "system-account" && !spec.auth?.systemAccount) {
-    add(
-      "monitoring",
-      'system-account monitoring reads each server as the system-account user: set auth.systemAccount, or use "http"',
-    );
-  }
   const tls = spec.tls;
   if (tls === undefined) return;
   const files = tls.certFile !== undefined || tls.keyFile !== undefined;

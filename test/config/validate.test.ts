@@ -155,6 +155,15 @@ describe("validateClusterSpec", () => {
     );
   });
 
+  test("monitoring through the system account needs the system account; only http or system-account", () => {
+    const sys = { users: [{ user: "app", password: "pw" }], systemAccount: { user: "sys", password: "spw" } };
+    expect(validateClusterSpec(spec({ monitoring: "system-account", auth: sys }))).toEqual([]);
+    expect(validateClusterSpec(spec({ monitoring: "http" }))).toEqual([]);
+    expect(errorAt(spec({ monitoring: "system-account" }), "monitoring")).toMatch(/set auth\.systemAccount/);
+    const typo = { monitoring: "sys" } as unknown as Partial<ClusterSpec>;
+    expect(errorAt(spec(typo), "monitoring")).toMatch(/use "http" \(the default\) or "system-account"/);
+  });
+
   test("a single JetStream member is an error (it never becomes healthy in cluster mode)", () => {
     expect(errorAt(spec({ members: [member(1)] }), "members")).toMatch(/never becomes healthy.*use 3 members/);
   });

@@ -32,7 +32,7 @@ export class DownWatch {
         const ready = await Promise.all(
           monitors.map(({ monitor }) =>
             monitor
-              .healthz({ "js-server-only": "true" })
+              .healthz({ jsServerOnly: true })
               .then((r) => r.httpStatus === 200)
               .catch(() => false),
           ),
