@@ -36,7 +36,8 @@ run() { printf '\n\033[36m$ %s\033[0m\n' "$*"; "$@"; }
 
 # demo_credentials: the demo stack's client password and system-account password, made once with openssl and set as
 # Pulumi secrets through stdin (never on a command line); later runs keep them. The servers then refuse clients
-# without them; `pulumi config get nats-cluster:auth --show-secrets` shows them to you.
+# without them; `pulumi config get nats-cluster:auth --show-secrets` shows them to you. Monitoring goes through the
+# system account.
 demo_credentials() {
   if ! pulumi config get nats-cluster:auth --non-interactive >/dev/null 2>&1; then
     printf '{"users":[{"user":"app","password":"%s"}]}' "$(openssl rand -hex 16)" |
@@ -46,4 +47,7 @@ demo_credentials() {
     printf '{"user":"sys","password":"%s"}' "$(openssl rand -hex 16)" |
       pulumi config set --secret nats-cluster:systemAccount --non-interactive
   fi
+  # With a system account, the engine reads every server through it (TLS, authenticated) and the monitoring port
+  # binds to 127.0.0.1: nothing off the host reaches /connz.
+  pulumi config set nats-cluster:monitoring system-account --non-interactive
 }

@@ -60,6 +60,8 @@ for pair in nats-a:11 nats-b:12 nats-c:13 nats-surge:14; do
   pulumi config set --path "nats-cluster:ssh.hostKeys.$server" "$key" --non-interactive
 done
 pulumi config set --secret nats-cluster:sshPrivateKey --non-interactive <"$ssh_key"
+say "the demo's credentials (random, Pulumi secrets) and monitoring through the system account; TLS comes from the stack"
+demo_credentials
 
 say "1/5 the cluster at nats-server $old on the lab's VMs: \`pulumi up\`"
 run pulumi config set nats-cluster:version "$old" --non-interactive

@@ -352,12 +352,19 @@ function decodeAuth(p: Problems, raw: Raw): AuthSpec | undefined {
   };
 }
 
-const TLS_FIELDS = ["clients", "routes", "verify", "generate", "certFile", "keyFile", "caFile", "probeCertFile", "probeKeyFile"];
+const TLS_FIELDS = [
+  "clients",
+  "routes",
+  "verify",
+  "generate",
+  "certFile",
+  "keyFile",
+  "caFile",
+  "probeCertFile",
+  "probeKeyFile",
+];
 
-function decodeTls(
-  p: Problems,
-  raw: Raw,
-): { tls?: Omit<TlsSpec, "pem">; tlsPem?: TlsPem; tlsGenerate?: TlsGenerate } {
+function decodeTls(p: Problems, raw: Raw): { tls?: Omit<TlsSpec, "pem">; tlsPem?: TlsPem; tlsGenerate?: TlsGenerate } {
   const obj = readObject(
     p,
     "tls",

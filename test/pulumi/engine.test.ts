@@ -142,7 +142,7 @@ describeEngine("the local stack through the real Pulumi engine", () => {
       path.join(second, "stacks", "Pulumi.local.yaml"),
     );
     const out = await pulumiOk(dir, second, ["preview", "--stack", "local", "--expect-no-changes"]);
-    expect(out).toMatch(/9 unchanged/);
+    expect(out).toMatch(/10 unchanged/);
     // And the state holds no path of either checkout.
     const state = await pulumi("stack", "export");
     expect(state).not.toContain(project);
