@@ -114,6 +114,12 @@ function run(cmd: string, args: string[], input?: string): string | undefined {
     expect(systemctlCalls()).toContain(`chown nats:nats ${dir}/etc/.nats.conf.`);
   });
 
+  /** The TLS material as writeConfigScript delivers it (tls/ beside the config): deprovision must take it away. */
+  function deliverTls(): void {
+    fs.mkdirSync(`${dir}/etc/tls`, { mode: 0o700 });
+    for (const f of ["server-cert.pem", "server-key.pem", "ca.pem"]) fs.writeFileSync(`${dir}/etc/tls/${f}`, "pem");
+  }
+
   it("readConfigScript gives the file's bytes back as base64, or config=absent", () => {
     expect(sandbox([readConfigScript(paths)])).toBe("config=absent\n");
     fs.mkdirSync(`${dir}/etc`);
@@ -122,11 +128,12 @@ function run(cmd: string, args: string[], input?: string): string | undefined {
     expect(sandbox([readConfigScript(paths)])).toBe(`config_base64=${Buffer.from(text).toString("base64")}\n`);
   });
 
-  it("removeServerScript removes the config, and for the surge server the unit and the JetStream store", () => {
+  it("removeServerScript removes the config and TLS material, and for the surge server the unit and the store", () => {
     const unitScript = installUnitScript(paths, { withVolume: false, stopTimeoutSeconds: 90 });
     fs.mkdirSync(`${dir}/etc`);
     fs.mkdirSync(`${dir}/data/jetstream`, { recursive: true });
     fs.writeFileSync(paths.configPath, "x");
+    deliverTls();
     const surge = removeServerScript(paths, { unit: true, data: true }, { drainSeconds: 1, killSeconds: 1 });
     const out = sandbox([unitScript, surge, `ls /etc/systemd/system; ls ${dir}/etc ${dir}/data`]);
     expect(out).toBe(`unit=installed\nremoved=yes\n${dir}/data:\n\n${dir}/etc:\n`);
@@ -134,11 +141,12 @@ function run(cmd: string, args: string[], input?: string): string | undefined {
     expect(systemctlCalls()).toContain("disable --quiet nats-server");
   });
 
-  it("removeServerScript for a member keeps the unit and the store", () => {
+  it("removeServerScript for a member keeps the unit and the store, not the TLS material", () => {
     const unitScript = installUnitScript(paths, { withVolume: false, stopTimeoutSeconds: 90 });
     fs.mkdirSync(`${dir}/etc`);
     fs.mkdirSync(`${dir}/data/jetstream`, { recursive: true });
     fs.writeFileSync(paths.configPath, "x");
+    deliverTls();
     const member = removeServerScript(paths, { unit: false, data: false }, { drainSeconds: 1, killSeconds: 1 });
     const out = sandbox([unitScript, member, `ls /etc/systemd/system; ls ${dir}/etc ${dir}/data`]);
     expect(out).toBe(

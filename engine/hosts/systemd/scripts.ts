@@ -7,7 +7,7 @@
  * operation itself failed, so a failed command always means "the step failed", never "the answer is no".
  */
 import { isVersion } from "../../versions";
-import { dirOf, HostPaths, NATS_UNIT, NATS_USER, storeDirOf } from "./paths";
+import { dirOf, HostPaths, NATS_UNIT, NATS_USER, storeDirOf, tlsDirOf } from "./paths";
 import {
   STOP_TIMEOUT_DROP_IN_PATH,
   STOP_TIMEOUT_MARGIN_SECONDS,
@@ -297,7 +297,8 @@ export interface RemoveServerWaits {
 
 /**
  * Deprovision: a server still running (normally the engine drained it already) gets the lame-duck stop and up to
- * `drainSeconds` to leave, then SIGKILL; then its config goes and, as asked, its unit and its JetStream store.
+ * `drainSeconds` to leave, then SIGKILL; then its config and the TLS material delivered with it (the key: a VM that
+ * no longer serves must not keep it) go and, as asked, its unit and its JetStream store.
  * Binaries stay (small, and a later provision reuses them). Idempotent. Prints `removed=yes`.
  */
 export function removeServerScript(paths: HostPaths, options: RemoveServerOptions, waits: RemoveServerWaits): string {
@@ -319,6 +320,8 @@ export function removeServerScript(paths: HostPaths, options: RemoveServerOption
     // A stop job may still be queued (the process is gone): make sure the unit is stopped, not restarting.
     `systemctl stop --no-block ${unit} 2>/dev/null || true`,
     "set -e",
+    // The TLS material delivered with the config (tls.pem) goes with it: a VM that stops serving keeps no key.
+    `rm -rf ${shellQuote(tlsDirOf(paths))}`,
     `rm -f ${shellQuote(paths.configPath)}`,
     ...(options.unit
       ? [
