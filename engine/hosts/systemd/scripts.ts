@@ -281,7 +281,11 @@ export function hostCheckScript(): string {
 
 /** What {@link removeServerScript} takes away besides the config file. */
 export interface RemoveServerOptions {
-  /** Disable and delete the unit and its drop-in (a host that stops being a nats host: the surge VM). */
+  /**
+   * Disable and delete the unit and its drop-in, and the `nats-server` link to the active binary (a host that stops
+   * being a nats host: the surge VM). The planner takes an installed version on the surge host for a surge server
+   * left over by an interrupted rollout, so the link goes last: a removal cut short is planned again.
+   */
   readonly unit: boolean;
   /** Delete the JetStream store (a surge server must come back clean next time, never as a stale peer). */
   readonly data: boolean;
@@ -299,7 +303,7 @@ export interface RemoveServerWaits {
  * Deprovision: a server still running (normally the engine drained it already) gets the lame-duck stop and up to
  * `drainSeconds` to leave, then SIGKILL; then its config and the TLS material delivered with it (the key: a VM that
  * no longer serves must not keep it) go and, as asked, its unit and its JetStream store.
- * Binaries stay (small, and a later provision reuses them). Idempotent. Prints `removed=yes`.
+ * Versioned binaries stay (small, and a later stage reuses them). Idempotent. Prints `removed=yes`.
  */
 export function removeServerScript(paths: HostPaths, options: RemoveServerOptions, waits: RemoveServerWaits): string {
   const drain = Math.max(1, Math.ceil(waits.drainSeconds));
@@ -333,6 +337,7 @@ export function removeServerScript(paths: HostPaths, options: RemoveServerOption
         ]
       : []),
     ...(options.data ? [`rm -rf ${shellQuote(storeDirOf(paths))}`] : []),
+    ...(options.unit ? [`rm -f ${shellQuote(`${paths.installDir}/nats-server`)}`] : []),
     "echo removed=yes",
   ].join("\n");
 }
