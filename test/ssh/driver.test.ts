@@ -210,8 +210,10 @@ describe("SshHostDriver", () => {
     expect(setup().driver.layout(a)).toEqual({
       pidFile: "/var/run/nats/nats.pid",
       storeDir: "/var/lib/nats/jetstream",
+      tlsDir: "/etc/nats/tls",
     });
-    const { driver } = setup({ paths: { dataDir: "/data/nats" } });
+    const { driver } = setup({ paths: { dataDir: "/data/nats", configPath: "/srv/nats/nats.conf" } });
     expect(driver.layout(a).storeDir).toBe("/data/nats/jetstream");
+    expect(driver.layout(a).tlsDir).toBe("/srv/nats/tls");
   });
 });

@@ -12,7 +12,6 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { NatsConnection } from "nats";
-import { HostDriver } from "../../engine/hosts/driver";
 import { createHostDriver, SshHostDriver } from "../../engine/hosts/ssh";
 import { Ssh2Transport } from "../../engine/hosts/ssh/transport";
 import { MonitorClient } from "../../engine/monitor/client";
@@ -20,66 +19,49 @@ import { formatEvent, RolloutEvent } from "../../engine/rollout/events";
 import { reconcile } from "../../engine/rollout/reconcile";
 import { formatReport, RolloutReport } from "../../engine/rollout/report";
 import { TrafficWatch } from "../../engine/rollout/traffic-watch";
-import { ClusterSpec, monitorUrl, RolloutPolicy, ServerEndpoint } from "../../engine/spec";
+import { ClusterSpec, monitorUrl, ServerEndpoint } from "../../engine/spec";
 import { VM_LISTEN_HOST } from "../../engine/defaults";
 import { Lab, labSkipReason } from "../support/lab";
 import { AckedPublisher, appOptions, connect, createR3Stream } from "../support/traffic";
 import { NEW_MINOR, NEW_MINOR_PREV_PATCH, OLD_MINOR } from "../support/versions";
+import { LAB_POLICY, SshLabCluster } from "./support/lab-cluster";
 import { ReachabilityWatch } from "./support/reachability";
-import { sshSettingsFor, startSshLab, TimingTransport } from "./support/ssh-lab";
+import { TimingTransport } from "./support/ssh-lab";
 
 const skip = labSkipReason();
 if (skip) console.warn(`[ssh lab] ssh platform tests on real VMs skipped: ${skip}`);
 
-const NAMES = ["nats-a", "nats-b", "nats-c", "nats-surge"];
-const POLICY: Partial<RolloutPolicy> = {
-  minHealthySeconds: 2,
-  pollIntervalMs: 250,
-  healthyDeadlineSeconds: 90,
-  stopTimeoutSeconds: 60,
-};
+const POLICY = LAB_POLICY;
 // Passwords made for this run: the test proves they never reach a log line or a VM's journal.
 const APP_PASSWORD = `app-${Math.random().toString(36).slice(2)}`;
 const SYS_PASSWORD = `sys-${Math.random().toString(36).slice(2)}`;
 
 (skip ? describe.skip : describe)("ssh platform on real systemd VMs", () => {
-  const labs: Lab[] = [];
+  // The lab, the settings of its VMs and the rollouts' driver (the real transport, timed, logging to driverLog).
+  const cluster = new SshLabCluster();
   let lab: Lab;
   let privateKey: string;
   let spec: ClusterSpec;
   let driver: SshHostDriver;
   let timing: TimingTransport;
-  const driverLog: string[] = [];
+  const driverLog = cluster.driverLog;
   const events: RolloutEvent[] = [];
   let nc: NatsConnection | undefined;
-  const drivers: HostDriver[] = [];
   const figures: string[] = [];
 
-  const settings = (extra = {}) => ({
-    ...sshSettingsFor(lab, NAMES),
-    surge: "nats-surge",
-    stopTimeoutSeconds: 60,
-    ...extra,
-  });
-  const endpoint = (name: string, i: number): ServerEndpoint => ({
-    name,
-    host: lab.vms[i].ip,
-    clientPort: 4222,
-    clusterPort: 6222,
-    monitorPort: 8222,
-  });
-  const vmOf = (server: ServerEndpoint) => lab.vms[NAMES.indexOf(server.name)];
-  const onVm = async (server: ServerEndpoint, command: string) => (await lab.ssh(vmOf(server), command)).stdout.trim();
+  const settings = (extra = {}) => cluster.settings(extra);
+  const vmOf = (server: ServerEndpoint) => cluster.vmOf(server);
+  const onVm = (server: ServerEndpoint, command: string) => cluster.onVm(server, command);
   const varzVersion = (server: ServerEndpoint) => new MonitorClient(monitorUrl(server)).varz().then((v) => v.version);
 
   beforeAll(async () => {
-    lab = await startSshLab(4, (l) => labs.push(l));
-    privateKey = fs.readFileSync(lab.sshKeyPath, "utf8");
+    await cluster.start();
+    ({ lab, privateKey, driver, timing } = cluster);
     spec = {
       name: "ssh-lab",
       version: OLD_MINOR,
-      members: NAMES.slice(0, 3).map((n, i) => endpoint(n, i)),
-      surge: endpoint("nats-surge", 3),
+      members: cluster.members,
+      surge: cluster.surge,
       routes: { kind: "seed", seeds: ["nats-a"] },
       jetstream: { enabled: true },
       lameDuck: { durationSeconds: 30, gracePeriodSeconds: 2 },
@@ -88,24 +70,18 @@ const SYS_PASSWORD = `sys-${Math.random().toString(36).slice(2)}`;
         systemAccount: { user: "sys", password: SYS_PASSWORD },
       },
     };
-    // The driver of the rollouts: the real transport, timed, logging to driverLog.
-    const log = (line: string) => driverLog.push(line);
-    timing = new TimingTransport(new Ssh2Transport({ privateKey, log }));
-    driver = createHostDriver(settings(), { log }, timing) as SshHostDriver;
-    drivers.push(driver);
   }, 360_000);
 
   afterAll(async () => {
     await nc?.close().catch(() => undefined);
-    for (const d of drivers) (d as SshHostDriver).close();
     if (figures.length) process.stdout.write(`\n[ssh lab] figures:\n${figures.join("\n")}\n`);
-    for (const l of labs) await l.stop().catch((err) => console.error(`lab ${l.name}: ${err}`));
+    await cluster.stop();
   }, 180_000);
 
   it("provisions bare VMs through the platform factory (key from its secrets), idempotently", async () => {
     const log: string[] = [];
     const fromFactory = createHostDriver(settings(), { secrets: { privateKey }, log: (l) => log.push(l) });
-    drivers.push(fromFactory);
+    cluster.track(fromFactory);
     const servers = [...spec.members, spec.surge];
     for (const round of [1, 2]) {
       const started = Date.now();
@@ -134,7 +110,7 @@ const SYS_PASSWORD = `sys-${Math.random().toString(36).slice(2)}`;
       { ...base, hostKeys: { ...base.hostKeys, "nats-b": base.hostKeys["nats-a"] } },
       { secrets: { privateKey } },
     );
-    drivers.push(wrong);
+    cluster.track(wrong);
     const err = await wrong.isRunning(spec.members[1]).catch((e: unknown) => e);
     expect(String(err)).toMatch(
       new RegExp(
@@ -252,7 +228,7 @@ const SYS_PASSWORD = `sys-${Math.random().toString(36).slice(2)}`;
     const broken = createHostDriver(settings({ releaseBaseUrl: `${lab.releaseBaseUrl}/no-such-path` }), {
       secrets: { privateKey },
     });
-    drivers.push(broken);
+    cluster.track(broken);
     // NEW_MINOR_PREV_PATCH was never staged on these VMs, so the stage step must download it.
     const outcome = await reconcile({
       spec: { ...spec, version: NEW_MINOR_PREV_PATCH },
@@ -317,7 +293,7 @@ const SYS_PASSWORD = `sys-${Math.random().toString(36).slice(2)}`;
     // This transport: a fresh one, so the first command pays for the connection.
     const fresh = new TimingTransport(new Ssh2Transport({ privateKey }));
     const probe = createHostDriver(settings(), {}, fresh) as SshHostDriver;
-    drivers.push(probe);
+    cluster.track(probe);
     for (let i = 0; i < 31; i++) await probe.isRunning(member);
     const ours = fresh.timings.map((t) => t.ms);
     figures.push(

@@ -135,6 +135,19 @@ function run(cmd: string, args: string[], input?: string): string | undefined {
     expect(systemctlCalls()).toContain(`chown nats:nats ${tlsDir}/.server-key.pem.`);
   });
 
+  /** The TLS material as writeConfigScript delivers it (tls/ beside the config): deprovision must take it away. */
+  function deliverTls(): void {
+    fs.mkdirSync(`${dir}/etc/tls`, { mode: 0o700 });
+    for (const f of ["server-cert.pem", "server-key.pem", "ca.pem"]) fs.writeFileSync(`${dir}/etc/tls/${f}`, "pem");
+  }
+
+  /** A staged binary and the link to it, as stage + activate leave them. */
+  function installBinary(): void {
+    fs.mkdirSync(`${dir}/opt`);
+    fs.writeFileSync(`${dir}/opt/nats-server-2.15.2`, "#!/bin/sh\n", { mode: 0o755 });
+    fs.symlinkSync(`${dir}/opt/nats-server-2.15.2`, `${dir}/opt/nats-server`);
+  }
+
   it("readConfigScript gives the file's bytes back as base64, or config=absent", () => {
     expect(sandbox([readConfigScript(paths)])).toBe("config=absent\n");
     fs.mkdirSync(`${dir}/etc`);
@@ -143,27 +156,33 @@ function run(cmd: string, args: string[], input?: string): string | undefined {
     expect(sandbox([readConfigScript(paths)])).toBe(`config_base64=${Buffer.from(text).toString("base64")}\n`);
   });
 
-  it("removeServerScript removes the config, and for the surge server the unit and the JetStream store", () => {
+  it("removeServerScript removes the config and TLS material, and for the surge server the unit, link and store", () => {
     const unitScript = installUnitScript(paths, { withVolume: false, stopTimeoutSeconds: 90 });
     fs.mkdirSync(`${dir}/etc`);
     fs.mkdirSync(`${dir}/data/jetstream`, { recursive: true });
     fs.writeFileSync(paths.configPath, "x");
+    deliverTls();
+    installBinary();
     const surge = removeServerScript(paths, { unit: true, data: true }, { drainSeconds: 1, killSeconds: 1 });
-    const out = sandbox([unitScript, surge, `ls /etc/systemd/system; ls ${dir}/etc ${dir}/data`]);
-    expect(out).toBe(`unit=installed\nremoved=yes\n${dir}/data:\n\n${dir}/etc:\n`);
+    const out = sandbox([unitScript, surge, `ls /etc/systemd/system; ls ${dir}/etc ${dir}/data ${dir}/opt`]);
+    // The versioned binary stays for a later stage; the link goes (no installed version: no surge server left).
+    expect(out).toBe(`unit=installed\nremoved=yes\n${dir}/data:\n\n${dir}/etc:\n\n${dir}/opt:\nnats-server-2.15.2\n`);
     expect(systemctlCalls()).not.toContain("SIGKILL"); // nothing ran: nothing to kill
     expect(systemctlCalls()).toContain("disable --quiet nats-server");
   });
 
-  it("removeServerScript for a member keeps the unit and the store", () => {
+  it("removeServerScript for a member keeps the unit and the store, not the TLS material", () => {
     const unitScript = installUnitScript(paths, { withVolume: false, stopTimeoutSeconds: 90 });
     fs.mkdirSync(`${dir}/etc`);
     fs.mkdirSync(`${dir}/data/jetstream`, { recursive: true });
     fs.writeFileSync(paths.configPath, "x");
+    deliverTls();
+    installBinary();
     const member = removeServerScript(paths, { unit: false, data: false }, { drainSeconds: 1, killSeconds: 1 });
-    const out = sandbox([unitScript, member, `ls /etc/systemd/system; ls ${dir}/etc ${dir}/data`]);
+    const out = sandbox([unitScript, member, `ls /etc/systemd/system; ls ${dir}/etc ${dir}/data ${dir}/opt`]);
     expect(out).toBe(
-      `unit=installed\nremoved=yes\nnats-server.service\nnats-server.service.d\n${dir}/data:\njetstream\n\n${dir}/etc:\n`,
+      `unit=installed\nremoved=yes\nnats-server.service\nnats-server.service.d\n${dir}/data:\njetstream\n\n${dir}/etc:\n\n` +
+        `${dir}/opt:\nnats-server\nnats-server-2.15.2\n`,
     );
   });
 

@@ -7,7 +7,7 @@
  * operation itself failed, so a failed command always means "the step failed", never "the answer is no".
  */
 import { isVersion } from "../../versions";
-import { dirOf, HostPaths, NATS_UNIT, NATS_USER, storeDirOf } from "./paths";
+import { dirOf, HostPaths, NATS_UNIT, NATS_USER, storeDirOf, tlsDirOf } from "./paths";
 import {
   STOP_TIMEOUT_DROP_IN_PATH,
   STOP_TIMEOUT_MARGIN_SECONDS,
@@ -281,7 +281,11 @@ export function hostCheckScript(): string {
 
 /** What {@link removeServerScript} takes away besides the config file. */
 export interface RemoveServerOptions {
-  /** Disable and delete the unit and its drop-in (a host that stops being a nats host: the surge VM). */
+  /**
+   * Disable and delete the unit and its drop-in, and the `nats-server` link to the active binary (a host that stops
+   * being a nats host: the surge VM). The planner takes an installed version on the surge host for a surge server
+   * left over by an interrupted rollout, so the link goes last: a removal cut short is planned again.
+   */
   readonly unit: boolean;
   /** Delete the JetStream store (a surge server must come back clean next time, never as a stale peer). */
   readonly data: boolean;
@@ -297,8 +301,9 @@ export interface RemoveServerWaits {
 
 /**
  * Deprovision: a server still running (normally the engine drained it already) gets the lame-duck stop and up to
- * `drainSeconds` to leave, then SIGKILL; then its config goes and, as asked, its unit and its JetStream store.
- * Binaries stay (small, and a later provision reuses them). Idempotent. Prints `removed=yes`.
+ * `drainSeconds` to leave, then SIGKILL; then its config and the TLS material delivered with it (the key: a VM that
+ * no longer serves must not keep it) go and, as asked, its unit and its JetStream store.
+ * Versioned binaries stay (small, and a later stage reuses them). Idempotent. Prints `removed=yes`.
  */
 export function removeServerScript(paths: HostPaths, options: RemoveServerOptions, waits: RemoveServerWaits): string {
   const drain = Math.max(1, Math.ceil(waits.drainSeconds));
@@ -319,6 +324,8 @@ export function removeServerScript(paths: HostPaths, options: RemoveServerOption
     // A stop job may still be queued (the process is gone): make sure the unit is stopped, not restarting.
     `systemctl stop --no-block ${unit} 2>/dev/null || true`,
     "set -e",
+    // The TLS material delivered with the config (tls.pem) goes with it: a VM that stops serving keeps no key.
+    `rm -rf ${shellQuote(tlsDirOf(paths))}`,
     `rm -f ${shellQuote(paths.configPath)}`,
     ...(options.unit
       ? [
@@ -330,6 +337,7 @@ export function removeServerScript(paths: HostPaths, options: RemoveServerOption
         ]
       : []),
     ...(options.data ? [`rm -rf ${shellQuote(storeDirOf(paths))}`] : []),
+    ...(options.unit ? [`rm -f ${shellQuote(`${paths.installDir}/nats-server`)}`] : []),
     "echo removed=yes",
   ].join("\n");
 }
