@@ -25,6 +25,7 @@ import { startServer, stopServer } from "../support/nats-process";
 import { freePorts } from "../support/ports";
 import { AckedPublisher, appOptions, connect, createR3Stream } from "../support/traffic";
 import { NEW_MINOR } from "../support/versions";
+import { routeTlsChangeSteps } from "../support/plans";
 
 const FAST: Partial<RolloutPolicy> = { minHealthySeconds: 2, pollIntervalMs: 250, healthyDeadlineSeconds: 60 };
 const APP = { user: "app", password: "app-pw-$ecret" };
@@ -273,18 +274,7 @@ describe("turning TLS on for a running plaintext cluster", () => {
     const { plan } = await previewRollout({ ...cluster.options(FAST), spec });
     process.stdout.write(`${formatPlan(plan)}\n`);
     expect(plan.refusals).toEqual([]);
-    expect(plan.steps.map((s) => s.kind)).toEqual([
-      "preflight",
-      "load-route-tls",
-      "load-route-tls",
-      "load-route-tls",
-      "surge-up",
-      "restart-member",
-      "restart-member",
-      "restart-member",
-      "surge-down",
-      "final-check",
-    ]);
+    expect(plan.steps.map((s) => s.kind)).toEqual(routeTlsChangeSteps(3));
     const publisher = new AckedPublisher(nc, "orders.routes");
     publisher.start();
     const report = await roll(cluster, spec);

@@ -25,6 +25,7 @@ import { labSkipReason } from "../support/lab";
 import { AckedPublisher, appOptions, connect, createR3Stream } from "../support/traffic";
 import { NEW_MINOR } from "../support/versions";
 import { LAB_POLICY, runPassword, SshLabCluster } from "./support/lab-cluster";
+import { routeTlsChangeSteps } from "../support/plans";
 
 const skip = labSkipReason();
 if (skip) console.warn(`[ssh lab secure] TLS tests on real VMs skipped: ${skip}`);
@@ -442,18 +443,7 @@ async function expectSecretsNowhere(
     }
     const { plan, report, ms } = rolled;
     expect(plan.refusals).toEqual([]);
-    expect(plan.steps.map((s) => s.kind)).toEqual([
-      "preflight",
-      "load-route-tls",
-      "load-route-tls",
-      "load-route-tls",
-      "surge-up",
-      "restart-member",
-      "restart-member",
-      "restart-member",
-      "surge-down",
-      "final-check",
-    ]);
+    expect(plan.steps.map((s) => s.kind)).toEqual(routeTlsChangeSteps(3));
     expect(report.result).toBe("succeeded");
     expect(report.surge?.removed).toBe(true);
     const lost = await publisher.lostMessages(nc!, "ORDERS");
