@@ -191,6 +191,7 @@ const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}
     );
     // Nothing left over: the next preview and a refresh see no change (no drift after a finished rollout).
     await pulumi(["preview", "--expect-no-changes"]);
+    await pulumi(["refresh", "--expect-no-changes", "--yes"]);
     return { preview, out };
   }
 
