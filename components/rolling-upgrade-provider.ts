@@ -191,6 +191,15 @@ async function check(
 }
 
 /**
+ * Stand-in TLS material to plan with while the real one is being issued by this update. Its CA bundle also holds the
+ * CA the servers present now, so the observation (which verifies them) still trusts them.
+ */
+async function standIn(engine: EngineModule, news: RollingUpgradeInputs, now: TlsPem | undefined): Promise<TlsPem> {
+  const pem = await engine.standInTlsPem(fullSpec({ ...news, tlsPem: undefined }));
+  return now && !containsUnknown(now) ? { ...pem, caPem: `${pem.caPem}${now.caPem}` } : pem;
+}
+
+/**
  * A change when any compared input differs, or when the servers need something (a member found down, one on
  * another version, a left-over surge server): `diff` observes them, so drift shows in every preview and `pulumi up`
  * heals it, without `--refresh`. Prints the ordered plan when there is a change.
@@ -201,20 +210,16 @@ async function diff(
   news: RollingUpgradeInputs,
 ): Promise<{ changes: boolean; replaces: string[]; deleteBeforeReplace: boolean }> {
   const changed = COMPARED_INPUTS.filter((k) => canonicalJson(olds[k]) !== canonicalJson(news[k]));
-  // New TLS material not made yet (a certificate the stack issues during this update): plan with the material the
-  // servers have, and say that every member will reload the new one (the only thing material changes).
-  const pendingPem = containsUnknown(news.tlsPem) && olds.tlsPem !== undefined && !containsUnknown(olds.tlsPem);
-  const unknown =
-    containsUnknown(news.spec) ||
-    containsUnknown(news.auth) ||
-    containsUnknown(news.settings) ||
-    (containsUnknown(news.tlsPem) && !pendingPem);
+  // TLS material this update issues (the stack's certificates, new or renewed) is not known at preview: plan with a
+  // stand-in for the same hosts, since the plan depends on there being new material, never on its bytes.
+  const pemPending = containsUnknown(news.tlsPem);
+  const unknown = containsUnknown(news.spec) || containsUnknown(news.auth) || containsUnknown(news.settings);
   const started = Date.now();
   const engine = loadEngine();
   const loaded = Date.now();
   let plan: RolloutPlan | undefined;
   if (!unknown) {
-    const planned = pendingPem ? { ...news, tlsPem: olds.tlsPem } : news;
+    const planned = pemPending ? { ...news, tlsPem: await standIn(engine, news, olds.tlsPem) } : news;
     const preview = await engine.previewReconcile(optionsFor(engine, planned), { versions: olds.versions });
     plan = preview.plan;
   }
@@ -236,17 +241,13 @@ async function diff(
       .filter(Boolean)
       .join("; ");
     console.log(`RollingUpgrade ${news.spec?.name}: ${why}`);
-    if (pendingPem) {
-      const members = news.spec.members.map((m) => m.name).join(", ");
+    if (pemPending && plan) {
       console.log(
-        `new TLS material (issued by this update): ${members} reload it, one at a time, no restart; each one's tls ` +
-          "gate checks the certificate it then serves (fingerprint, expiry) and that its routes are up",
+        "new TLS material is issued by this update: the plan below was made with a stand-in certificate for the " +
+          "same hosts; a new certificate alone is a reload of each member, one at a time, no restart",
       );
     }
-    const onlyNewMaterial = pendingPem && plan !== undefined && plan.steps.length + plan.refusals.length === 0;
-    if (onlyNewMaterial) {
-      // Said above; the plan of the material the servers have would read "no rollout".
-    } else if (plan) {
+    if (plan) {
       // `pulumi up` runs diff twice (its preview, then the update): the same plan is printed once.
       const text = engine.formatPlan(plan);
       console.log(shownPlans()[news.spec.name] === text ? "(the plan is as shown above)" : text);

@@ -69,6 +69,7 @@ export {
   ServedCertificateRequest,
 } from "./tls/inspect";
 export { renewalReason, RenewalPolicy, TLS_DEFAULTS } from "./tls/renewal";
+export { standInTlsPem } from "./tls/stand-in";
 export {
   canonicalIp,
   hostProblem,
