@@ -51,10 +51,14 @@ const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}
   /** The TLS material the stack issued, from the state (`--show-secrets`: the test's own look, never printed). */
   const issuedPem = async (): Promise<TlsPem> => {
     const state = JSON.parse(await pulumiOk(dir, project, ["stack", "export", "--show-secrets"])) as {
-      deployment: { resources: Array<{ type: string; outputs?: { tlsPem?: TlsPem } }> };
+      deployment: { resources: Array<{ type: string; outputs?: { tlsPem?: unknown } }> };
     };
-    const pem = state.deployment.resources.find((r) => r.type.endsWith("RollingUpgrade"))?.outputs?.tlsPem;
-    if (!pem) throw new Error("no tlsPem in the RollingUpgrade's state");
+    const value: unknown = state.deployment.resources.find((r) => r.type.endsWith("RollingUpgrade"))?.outputs?.tlsPem;
+    // A secret shows as its envelope with the value as JSON text in `plaintext` (--show-secrets).
+    const pem = (
+      value && typeof value === "object" && "plaintext" in value ? JSON.parse(String(value.plaintext)) : value
+    ) as TlsPem | undefined;
+    if (!pem?.certPem) throw new Error("no tlsPem in the RollingUpgrade's state");
     return pem;
   };
   const endpoint = (name: string, i: number): ServerEndpoint => ({
@@ -132,7 +136,9 @@ const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}
     for (const m of spec.members) expect(await varzVersion(m)).toBe(OLD_MINOR);
     // The key is a secret in state.
     expect(await pulumi(["stack", "export"])).not.toContain(fs.readFileSync(lab.sshKeyPath, "utf8").split("\n")[1]);
-    nc = await connect(appOptions(spec, "lab-stack-publisher", { user: APP.user, pass: APP.password }));
+    // A plaintext application. `tls: null`: nats.js 2.x otherwise upgrades to TLS by itself as soon as a server offers
+    // it (allow_non_tls), with the system's CAs, and fails to verify the cluster's own CA (README: Security).
+    nc = await connect(appOptions(spec, "lab-stack-publisher", { user: APP.user, pass: APP.password, tls: null }));
     await createR3Stream(nc, "ORDERS", "orders.>");
   }, 300_000);
 
