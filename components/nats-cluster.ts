@@ -102,6 +102,7 @@ export class NatsCluster extends pulumi.ComponentResource {
       members: args.members,
       surge: args.surge,
       stopTimeoutSeconds: args.rollout?.stopTimeoutSeconds ?? DEFAULT_POLICY.stopTimeoutSeconds,
+      tlsMaterial: Boolean(args.tlsPem || args.tlsGenerate),
     };
     const secrets = args.platformSecrets ? pulumi.secret(args.platformSecrets) : undefined;
     const shared = platform.createShared(name, facts, args.platformSettings, secrets, this);

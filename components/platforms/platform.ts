@@ -48,6 +48,8 @@ export interface PlatformClusterFacts {
   readonly surge: ServerPlacement;
   /** How long lame duck may take on a host before the server is killed (systemd's TimeoutStopSec). */
   readonly stopTimeoutSeconds: number;
+  /** The rollout delivers TLS material (`tlsPem` or `tls.generate`) to every server's host. */
+  readonly tlsMaterial?: boolean;
 }
 
 /** A member's host: where the member listens, and what the driver needs to reach the host. */

@@ -21,6 +21,7 @@ interface Recorded {
   readonly inputs: Props;
 }
 
+const OPERATOR_ROLE = "arn:aws:iam::123456789012:role/ops/nats-operator";
 const resources: Recorded[] = [];
 const calls: Array<{ token: string; inputs: Props; provider?: string }> = [];
 /** What EC2 would have refused, as the mock's newResource saw it (the real API fails the registration). */
@@ -60,6 +61,10 @@ pulumi.runtime.setMocks(
       if (args.type === "aws:ec2/launchTemplate:LaunchTemplate") extra.latestVersion = 1;
       if (args.type === "aws:iam/instanceProfile:InstanceProfile") extra.name = `${args.name}-name`;
       if (args.type === "aws:iam/role:Role") extra.arn = `arn:aws:iam::123456789012:role/${args.name}`;
+      if (args.type === "aws:kms/key:Key") {
+        extra.arn = `arn:aws:kms:eu-west-1:123456789012:key/${args.name}-uuid`;
+        extra.keyId = `${args.name}-uuid`;
+      }
       return { id: `${args.name}-id`, state: { ...args.inputs, ...extra } };
     },
     call(args: pulumi.runtime.MockCallArgs) {
@@ -69,6 +74,16 @@ pulumi.runtime.setMocks(
       if (args.token === "aws:ec2/getAmi:getAmi")
         return { id: "ami-0123456789abcdef0", name: "al2023-ami-2023.6.20250107.0-kernel-6.1-x86_64" };
       if (args.token === "aws:index/getPartition:getPartition") return { partition: "aws", dnsSuffix: "amazonaws.com" };
+      // The operator runs Pulumi through an assumed role (with a path): the key policy must name the role itself.
+      if (args.token === "aws:index/getCallerIdentity:getCallerIdentity")
+        return {
+          accountId: "123456789012",
+          arn: "arn:aws:sts::123456789012:assumed-role/nats-operator/session-1234",
+          userId: "AROAEXAMPLE:session-1234",
+        };
+      if (args.token === "aws:iam/getSessionContext:getSessionContext")
+        return { arn: args.inputs.arn, issuerArn: OPERATOR_ROLE, issuerName: "nats-operator" };
+      if (args.token === "aws:index/getRegion:getRegion") return { region: "eu-west-1", name: "eu-west-1" };
       return {};
     },
   },
@@ -108,7 +123,7 @@ beforeAll(async () => {
   );
   profile = new NatsInstanceProfile(
     "nats-dev",
-    { configParameterPrefix: "/nats-cluster/nats-dev" },
+    { configParameterPrefix: "/nats-cluster/nats-dev", clusterName: "nats-dev", region: "eu-west-1" },
     { transformations: [capture] },
   );
   members = ["n1", "n2", "n3"].map((serverName) =>
@@ -121,6 +136,8 @@ beforeAll(async () => {
         subnetId: "subnet-0abc",
         securityGroupIds: [sg.securityGroupId],
         instanceProfileName: profile.instanceProfileName,
+        kmsKeyArn: profile.kmsKeyArn,
+        tlsParameters: serverName === "n1",
         tags: { env: "dev" },
       },
       { transformations: [capture] },
@@ -209,17 +226,24 @@ describe("AwsMemberHost", () => {
     );
   });
 
-  it("creates each member's config parameter, so destroy removes it with the member (no config in state)", () => {
+  it("creates each member's config parameter (and TLS ones where TLS is delivered) under the cluster's key", () => {
     const params = ofType("aws:ssm/parameter:Parameter").filter((p) => p.name.startsWith("nats-dev-n"));
     expect(params.map((p) => p.inputs.name).sort()).toEqual([
       "/nats-cluster/nats-dev/n1/nats.conf",
+      "/nats-cluster/nats-dev/n1/tls/ca.pem",
+      "/nats-cluster/nats-dev/n1/tls/server-cert.pem",
+      "/nats-cluster/nats-dev/n1/tls/server-key.pem",
       "/nats-cluster/nats-dev/n2/nats.conf",
       "/nats-cluster/nats-dev/n3/nats.conf",
     ]);
     for (const param of params) {
-      expect(param.inputs).toMatchObject({ type: "SecureString", valueWoVersion: 1 });
+      expect(param.inputs).toMatchObject({
+        type: "SecureString",
+        valueWoVersion: 1,
+        keyId: "arn:aws:kms:eu-west-1:123456789012:key/nats-dev-kms-key-uuid",
+      });
       expect(param.inputs.value).toBeUndefined();
-      expect(options.get(param.name)?.ignoreChanges).toEqual(expect.arrayContaining(["valueWo", "tier"]));
+      expect(options.get(param.name)?.ignoreChanges).toEqual(expect.arrayContaining(["valueWo", "tier", "keyId"]));
     }
   });
 
@@ -296,9 +320,18 @@ describe("AwsMemberHost", () => {
     expect(String(instance?.inputs.userData)).toContain("linux-arm64.tar.gz");
     expect(String(instance?.inputs.userData)).not.toContain("mkfs");
     const policy = JSON.parse(String(mine.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy")?.inputs.policy)) as {
-      Statement: Array<{ Resource: string }>;
+      Statement: Array<{ Sid: string; Resource: string }>;
     };
-    expect(policy.Statement[0].Resource).toBe("arn:aws:ssm:*:*:parameter/nats-cluster/solo/*");
+    expect(policy.Statement.find((st) => st.Sid === "ReadClusterParameters")?.Resource).toBe(
+      "arn:aws:ssm:*:*:parameter/nats-cluster/solo/*",
+    );
+    // Its own profile brings its own key (alias of the cluster, region of the provider), and its parameter uses it.
+    const key = mine.find((r) => r.type === "aws:kms/key:Key");
+    expect(String(key?.inputs.policy)).toContain("ssm.eu-west-1.amazonaws.com");
+    expect(mine.find((r) => r.type === "aws:kms/alias:Alias")?.inputs.name).toBe("alias/nats-cluster/solo");
+    expect(mine.find((r) => r.type === "aws:ssm/parameter:Parameter")?.inputs.keyId).toBe(
+      "arn:aws:kms:eu-west-1:123456789012:key/solo-n1-iam-kms-key-uuid",
+    );
     expect(
       calls.some((c) => c.token === "aws:ec2/getAmi:getAmi" && JSON.stringify(c.inputs).includes("kernel-6.1-arm64")),
     ).toBe(true);
@@ -396,28 +429,103 @@ describe("ClusterSecurityGroup", () => {
   });
 });
 
-describe("NatsInstanceProfile", () => {
-  it("grants SSM core and read access to the cluster's config parameters only", async () => {
-    const attachment = ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")[0];
-    expect(attachment.inputs.policyArn).toBe("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore");
-    const policy = JSON.parse(String(ofType("aws:iam/rolePolicy:RolePolicy")[0].inputs.policy)) as {
-      Statement: Array<{ Action: string[]; Resource: string }>;
-    };
-    expect(policy.Statement[0]).toMatchObject({
-      Action: ["ssm:GetParameter"],
-      Resource: "arn:aws:ssm:*:*:parameter/nats-cluster/nats-dev/*",
-    });
-    expect(policy.Statement[1].Action).toEqual(["kms:Decrypt"]);
-    expect(await valueOf(profile.instanceProfileName)).toBe("nats-dev-profile-name");
+describe("NatsInstanceProfile and the cluster's KMS key", () => {
+  interface Statement {
+    Sid: string;
+    Effect: string;
+    Principal?: { AWS: string };
+    Action: string | string[];
+    Resource: string;
+    Condition?: Record<string, Record<string, string>>;
+  }
+  const policyOf = (r: Recorded | undefined): Statement[] =>
+    (JSON.parse(String(r?.inputs.policy)) as { Statement: Statement[] }).Statement;
+  const actions = (st: Statement): string[] => (Array.isArray(st.Action) ? st.Action : [st.Action]);
+  const KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/nats-dev-kms-key-uuid";
+
+  it("attaches no managed policy (AmazonSSMManagedInstanceCore reads every parameter of the account)", () => {
+    expect(ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")).toEqual([]);
+    expect(JSON.stringify(resources)).not.toContain("AmazonSSMManagedInstanceCore");
   });
 
-  it("gives the instances a profile name that carries both policies as dependencies (no boot before them)", async () => {
+  it("grants the agent its actions, GetParameter on the cluster's prefix only and Decrypt on its key only", async () => {
+    const policies = ofType("aws:iam/rolePolicy:RolePolicy").filter((r) => r.name.startsWith("nats-dev-"));
+    expect(policies.map((r) => r.name)).toEqual(["nats-dev-host-policy"]);
+    const statements = policyOf(policies[0]);
+    const all = statements.flatMap(actions);
+    expect(all).toEqual(
+      expect.arrayContaining([
+        "ssm:UpdateInstanceInformation",
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:OpenDataChannel",
+        "ec2messages:GetMessages",
+        "ec2messages:SendReply",
+      ]),
+    );
+    // Parameters and keys only where the resource is the cluster's own: nothing on "*" reads or decrypts.
+    for (const st of statements) {
+      expect(st.Effect).toBe("Allow");
+      if (st.Resource === "*") {
+        for (const action of actions(st)) {
+          expect(action).toMatch(/^(ssm|ssmmessages|ec2messages):/);
+          expect(["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]).not.toContain(action);
+        }
+      }
+    }
+    expect(all.filter((a) => a.startsWith("kms:") || a.startsWith("ssm:GetParameter"))).toEqual([
+      "ssm:GetParameter",
+      "kms:Decrypt",
+    ]);
+    expect(statements.find((st) => actions(st).includes("ssm:GetParameter"))?.Resource).toBe(
+      "arn:aws:ssm:*:*:parameter/nats-cluster/nats-dev/*",
+    );
+    expect(statements.find((st) => actions(st).includes("kms:Decrypt"))?.Resource).toBe(KEY_ARN);
+    expect(await valueOf(profile.instanceProfileName)).toBe("nats-dev-profile-name");
+    expect(await valueOf(profile.kmsKeyArn)).toBe(KEY_ARN);
+  });
+
+  it("creates a rotating key with alias alias/nats-cluster/<cluster>", () => {
+    const key = ofType("aws:kms/key:Key").find((r) => r.name === "nats-dev-kms-key");
+    expect(key?.inputs).toMatchObject({ enableKeyRotation: true });
+    const alias = ofType("aws:kms/alias:Alias").find((r) => r.name === "nats-dev-kms-alias");
+    expect(alias?.inputs).toMatchObject({ name: "alias/nats-cluster/nats-dev", targetKeyId: "nats-dev-kms-key-uuid" });
+  });
+
+  it("lets only the instance role (through SSM, the cluster's parameters) and the operator decrypt", () => {
+    const statements = policyOf(ofType("aws:kms/key:Key").find((r) => r.name === "nats-dev-kms-key"));
+    const crypto = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:CreateGrant"];
+    const grants = (st: Statement, action: string) =>
+      actions(st).some((a) => a === action || a === "kms:*" || (a.endsWith("*") && action.startsWith(a.slice(0, -1))));
+    const decrypters = statements.filter((st) => grants(st, "kms:Decrypt")).map((st) => st.Principal?.AWS);
+    expect(decrypters.sort()).toEqual([OPERATOR_ROLE, "arn:aws:iam::123456789012:role/nats-dev-role"].sort());
+    // The account root may administer the key (so it never becomes unmanageable), never use it or grant it.
+    const root = statements.find((st) => st.Principal?.AWS === "arn:aws:iam::123456789012:root");
+    expect(root).toBeDefined();
+    for (const action of crypto) expect(grants(root as Statement, action)).toBe(false);
+    expect(actions(root as Statement)).toContain("kms:PutKeyPolicy");
+    // The operator is the role itself (with its path), not the assumed-role session that ran this preview.
+    expect(JSON.stringify(statements)).not.toContain("assumed-role");
+    const operator = statements.find((st) => st.Principal?.AWS === OPERATOR_ROLE);
+    expect(actions(operator as Statement)).toEqual(
+      expect.arrayContaining(["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"]),
+    );
+    const role = statements.find((st) => st.Principal?.AWS === "arn:aws:iam::123456789012:role/nats-dev-role");
+    expect(role?.Action).toBe("kms:Decrypt");
+    expect(role?.Condition).toEqual({
+      StringEquals: { "kms:ViaService": "ssm.eu-west-1.amazonaws.com" },
+      StringLike: {
+        "kms:EncryptionContext:PARAMETER_ARN": "arn:aws:ssm:eu-west-1:123456789012:parameter/nats-cluster/nats-dev/*",
+      },
+    });
+  });
+
+  it("gives the instances a profile name that carries the policy and the key as dependencies (no boot before)", async () => {
     const deps = await (
       profile.instanceProfileName as unknown as { allResources(): Promise<Set<pulumi.Resource>> }
     ).allResources();
     const urns = await Promise.all([...deps].map((r) => valueOf(r.urn)));
-    expect(urns.some((u) => u.endsWith("::nats-dev-ssm-core"))).toBe(true);
-    expect(urns.some((u) => u.endsWith("::nats-dev-read-configs"))).toBe(true);
+    expect(urns.some((u) => u.endsWith("::nats-dev-host-policy"))).toBe(true);
+    expect(urns.some((u) => u.endsWith("::nats-dev-kms-key"))).toBe(true);
   });
 });
 
@@ -489,6 +597,7 @@ describe("the aws platform (createShared, createMemberHost, driverInputs)", () =
     ],
     surge: { name: "plat-surge", host: "10.0.1.250", clientPort: 4222, clusterPort: 6222, monitorPort: 8222 },
     stopTimeoutSeconds: 200,
+    tlsMaterial: true,
   };
   let settingsSeen: Record<string, unknown>;
 
@@ -527,6 +636,8 @@ describe("the aws platform (createShared, createMemberHost, driverInputs)", () =
         "aws:ec2/getAmi:getAmi",
         "aws:ec2/getSubnet:getSubnet",
         "aws:index/getPartition:getPartition",
+        "aws:index/getCallerIdentity:getCallerIdentity",
+        "aws:iam/getSessionContext:getSessionContext",
       ]),
     );
   });
@@ -542,7 +653,30 @@ describe("the aws platform (createShared, createMemberHost, driverInputs)", () =
       releaseBaseUrl: "https://mirror.example.com/nats-server",
       stopTimeoutSeconds: 200,
       volumeIds: { "plat-1": "plat-plat-1-host-jetstream-id", "plat-2": "plat-plat-2-host-jetstream-id" },
+      kmsKeyId: "arn:aws:kms:eu-west-1:123456789012:key/plat-profile-kms-key-uuid",
     });
+  });
+
+  it("gives the cluster its own key, alias and policies, and TLS parameters under that key when TLS is delivered", () => {
+    const alias = resources.find((r) => r.type === "aws:kms/alias:Alias" && r.name.startsWith("plat-"));
+    expect(alias?.inputs.name).toBe("alias/nats-cluster/plat");
+    const key = resources.find((r) => r.type === "aws:kms/key:Key" && r.name.startsWith("plat-"));
+    expect(String(key?.inputs.policy)).toContain('"kms:ViaService":"ssm.eu-central-1.amazonaws.com"');
+    const params = resources.filter((r) => r.type === "aws:ssm/parameter:Parameter" && r.name.startsWith("plat-"));
+    expect(params.map((p) => p.inputs.name).sort()).toEqual(
+      ["plat-1", "plat-2"].flatMap((m) => [
+        `/nats-cluster/plat/${m}/nats.conf`,
+        `/nats-cluster/plat/${m}/tls/ca.pem`,
+        `/nats-cluster/plat/${m}/tls/server-cert.pem`,
+        `/nats-cluster/plat/${m}/tls/server-key.pem`,
+      ]),
+    );
+    for (const p of params) expect(p.inputs.keyId).toBe(settingsSeen.kmsKeyId);
+    expect(
+      resources.some(
+        (r) => r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment" && r.name.startsWith("plat-"),
+      ),
+    ).toBe(false);
   });
 
   it("wires arch (Graviton), keyName and the release mirror into members and the surge template", () => {
@@ -578,9 +712,8 @@ describe("the aws platform (createShared, createMemberHost, driverInputs)", () =
     expect(options.get("plat-plat-1-host-jetstream")?.retainOnDelete).toBe(false);
   });
 
-  it("refuses TLS on aws at decode time, and a bad arch or mirror URL", () => {
-    expect(awsPlatform.refusedKeys?.map((r) => r.key)).toEqual(["tls", "tlsPem"]);
-    expect(awsPlatform.refusedKeys?.[0].message).toMatch(/nothing delivers the certificate and key to the EC2 hosts/);
+  it("takes TLS on aws (the material is delivered), and refuses a bad arch or mirror URL", () => {
+    expect(awsPlatform.refusedKeys ?? []).toEqual([]);
     const { problems } = decodeAws({ arch: "x86", releaseBaseUrl: "ftp://mirror" });
     expect(problems.map((p) => p.key)).toEqual(["aws.arch", "aws.releaseBaseUrl"]);
   });

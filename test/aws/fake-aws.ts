@@ -41,6 +41,8 @@ export class FakeHost {
   readonly staged = new Set<string>();
   config?: string;
   meta?: { version: number; sha256: string };
+  /** Files of the TLS directory (`/etc/nats/tls/<name>` → text), as the write script left them. */
+  readonly tlsFiles = new Map<string, string>();
   /** After a lame duck, how many status checks (or seconds of a waiting command) still see the process draining. */
   drainChecks = 2;
   /** How many waitForExit commands reached the host. */
@@ -99,14 +101,23 @@ export class FakeHost {
       return ok(`cloud_init_exit=1\nboot=failed\nboot_error=${this.bootStatus.replace(/^failed: /, "")}\n`);
     }
     if (script.includes("aws ssm get-parameter")) {
-      // The instance role fetches the exact parameter version named in the script.
-      const m = /--name '([^':]+):(\d+)'/.exec(script);
-      if (!m) return fail("no parameter name in the script");
-      const value = params.get(m[1])?.[Number(m[2]) - 1];
-      if (value === undefined) return fail(`An error occurred (ParameterVersionNotFound)`);
-      this.config = Buffer.from(value, "base64").toString("utf8");
-      this.meta = { version: Number(m[2]), sha256: sha(this.config) };
-      return ok(`config_version=${m[2]}\n`);
+      // The instance role fetches the exact parameter versions named in the script: each TLS file (moved to its
+      // name in the TLS directory), then the config. A missing version fails the whole script, as `set -e` does.
+      const fetched: Array<{ name: string; version: number; text: string }> = [];
+      for (const m of script.matchAll(/--name '([^':]+):(\d+)'/g)) {
+        const value = params.get(m[1])?.[Number(m[2]) - 1];
+        if (value === undefined) return fail(`An error occurred (ParameterVersionNotFound)`);
+        fetched.push({ name: m[1], version: Number(m[2]), text: Buffer.from(value, "base64").toString("utf8") });
+      }
+      const config = fetched.pop();
+      if (!config) return fail("no parameter name in the script");
+      const tlsTargets = [...script.matchAll(/mv -f "\$t" '([^']+)'/g)].map((m) => m[1]);
+      if (tlsTargets.length !== fetched.length) return fail("fake agent: TLS fetches and moves do not pair up");
+      fetched.forEach((file, i) => this.tlsFiles.set(tlsTargets[i], file.text));
+      this.config = config.text;
+      this.meta = { version: config.version, sha256: sha(this.config) };
+      const cert = [...this.tlsFiles.entries()].find(([path]) => path.endsWith("/server-cert.pem"))?.[1];
+      return ok(`${fetched.length && cert ? `tls_cert_sha256=${sha(cert)}\n` : ""}config_version=${config.version}\n`);
     }
     if (script.includes("echo config=absent")) {
       if (this.config === undefined) return ok("config=absent\n");
@@ -155,6 +166,7 @@ export class FakeHost {
     if (script.includes("--signal reload=")) return ok("reload=sent\n");
     if (script.includes("readlink")) return ok(`link=${this.link}\n`);
     if (script.includes("config=removed")) {
+      if (script.includes("rm -rf '/etc/nats/tls'")) this.tlsFiles.clear();
       this.config = undefined;
       this.meta = undefined;
       return ok("config=removed\n");

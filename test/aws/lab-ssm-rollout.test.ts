@@ -13,13 +13,14 @@
  */
 import { NatsConnection } from "nats";
 import { SsmHostDriver } from "../../engine/hosts/aws/ssm-driver";
-import { configParameterName } from "../../engine/hosts/aws/names";
+import { configParameterName, tlsParameterName } from "../../engine/hosts/aws/names";
 import { formatEvent, RolloutEvent } from "../../engine/rollout/events";
 import { reconcile, ReconcileOutcome } from "../../engine/rollout/reconcile";
 import { formatReport, RolloutReport } from "../../engine/rollout/report";
 import { TrafficWatch } from "../../engine/rollout/traffic-watch";
 import { ClusterSpec, RolloutPolicy } from "../../engine/spec";
 import { JETSTREAM_DEVICE, renderUserData } from "../../components/platforms/aws/user-data";
+import { makeTestCa } from "../support/certificates";
 import { Lab, labSkipReason, LabVm } from "../support/lab";
 import { AckedPublisher, appOptions, connect, createR3Stream } from "../support/traffic";
 import { NEW_MINOR, OLD_MINOR } from "../support/versions";
@@ -147,6 +148,13 @@ class DownWatch {
       routes: { kind: "explicit" },
       jetstream: { enabled: true },
       lameDuck: { durationSeconds: 30, gracePeriodSeconds: 10 },
+      // TLS material delivered through SecureStrings (one per file), fetched by each host into /etc/nats/tls.
+      // Issued as test/ssh/lab-secure.test.ts issues it (the client probe's TLS check named localhost without it).
+      tls: {
+        pem: makeTestCa("lab-aws-ca").issue({
+          hosts: [...members().map((v) => v.ip), lab.vm(4).ip, "127.0.0.1", "localhost"],
+        }),
+      },
     };
   }, 420_000);
 
@@ -193,11 +201,20 @@ class DownWatch {
         await sh(lab!, v, "sed -n 's/^version=//p' /etc/nats/.nats.conf.meta; stat -c '%a %U' /etc/nats/nats.conf"),
       ).toBe("1\n600 nats\n");
       expect(await sh(lab!, v, "findmnt -n -o SOURCE -T /var/lib/nats/jetstream")).toBe("/dev/sdf\n");
+      // The TLS files, each from its own parameter: the nats user's, 0600 in a 0700 directory, the exact bytes.
+      for (const file of ["server-cert.pem", "server-key.pem", "ca.pem"]) {
+        expect(aws.parameter(tlsParameterName(`/nats-cluster/${CLUSTER}`, `m${i + 1}`, file))).toHaveLength(1);
+      }
+      expect(await sh(lab!, v, "stat -c '%a %U' /etc/nats/tls /etc/nats/tls/*")).toBe(
+        "700 nats\n600 nats\n600 nats\n600 nats\n",
+      );
+      const key = await sh(lab!, v, "cat /etc/nats/tls/server-key.pem");
+      expect(key).toBe(spec.tls?.pem?.keyPem);
     }
   }, 600_000);
 
   test(`a rolling upgrade ${OLD_MINOR} → ${NEW_MINOR} through SSM, surge VM launched and terminated, under traffic`, async () => {
-    nc = await connect(appOptions(spec, "lab-aws-publisher"));
+    nc = await connect(appOptions(spec, "lab-aws-publisher", { tls: { ca: spec.tls?.pem?.caPem } }));
     await createR3Stream(nc, "ORDERS", "orders.>");
     const publisher = new AckedPublisher(nc, "orders.new");
     const watch = new TrafficWatch(spec);

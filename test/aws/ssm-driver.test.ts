@@ -133,7 +133,11 @@ describe("SsmHostDriver: commands", () => {
         (s) => s.includes("systemctl show -p MainPID --value 'nats-server'") && s.includes("active_state="),
       ),
     ).toHaveLength(2);
-    expect(driver.layout(n1)).toEqual({ pidFile: "/var/run/nats/nats.pid", storeDir: "/var/lib/nats/jetstream" });
+    expect(driver.layout(n1)).toEqual({
+      pidFile: "/var/run/nats/nats.pid",
+      storeDir: "/var/lib/nats/jetstream",
+      tlsDir: "/etc/nats/tls",
+    });
   });
 
   it("names the server, instance, command, status, exit code and stderr when a command fails", async () => {
@@ -183,7 +187,7 @@ describe("SsmHostDriver: commands", () => {
     );
     // A change first waits for the instance to register, and says what to check when it never does.
     await expect(driver.start(n1)).rejects.toThrow(
-      /^n1 \(i-0000000000000dead\): not reachable through SSM before the deadline .*AmazonSSMManagedInstanceCore/,
+      /^n1 \(i-0000000000000dead\): not reachable through SSM before the deadline .*lets the SSM agent register \(ssm:UpdateInstanceInformation, ssmmessages, ec2messages\)/,
     );
   });
 });
@@ -255,6 +259,103 @@ describe("SsmHostDriver: configs never in a command, an output or a log line", (
     await expect(driver.writeConfig(n1, "x".repeat(7000))).rejects.toThrow(
       /^n1: its config is 7000 bytes .* more than an SSM parameter holds/,
     );
+  });
+});
+
+describe("SsmHostDriver: TLS material and the cluster's KMS key", () => {
+  const KEY = "arn:aws:kms:eu-west-1:123456789012:key/0000-cluster-key";
+  // A distinctive line stands for the key: the real PEM body is base64 too, so its lines are what could leak.
+  const tls = {
+    certPem: "-----BEGIN CERTIFICATE-----\nQ0VSVC1mb3ItbjEtb25seQ==\n-----END CERTIFICATE-----\n",
+    keyPem: "-----BEGIN PRIVATE KEY-----\nS0VZLXNlY3JldC1saW5lLW5ldmVyLWxvZ2dlZA==\n-----END PRIVATE KEY-----\n",
+    caPem: "-----BEGIN CERTIFICATE-----\nQ0EtY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+  };
+  const config = 'server_name: n1\ntls { cert_file: "/etc/nats/tls/server-cert.pem" }\n';
+
+  it("stores each file as a SecureString under the cluster's key; the host fetches them into /etc/nats/tls first", async () => {
+    const { aws, driver, log } = setup({ kmsKeyId: KEY });
+    expect(driver.layout(n1).tlsDir).toBe("/etc/nats/tls");
+    await driver.writeConfig(n1, config, tls);
+
+    const puts = aws.sentOf<PutParameterCommandInput>("PutParameterCommand");
+    expect(puts.map((p) => p.Name)).toEqual([
+      "/nats-cluster/nats-dev/n1/tls/server-cert.pem",
+      "/nats-cluster/nats-dev/n1/tls/server-key.pem",
+      "/nats-cluster/nats-dev/n1/tls/ca.pem",
+      "/nats-cluster/nats-dev/n1/nats.conf",
+    ]);
+    for (const put of puts) expect(put).toMatchObject({ Type: "SecureString", KeyId: KEY, Overwrite: true });
+    expect(Buffer.from(puts[1].Value ?? "", "base64").toString("utf8")).toBe(tls.keyPem);
+
+    const host = aws.hosts.get(MEMBER_INSTANCES.n1);
+    expect(Object.fromEntries(host?.tlsFiles ?? [])).toEqual({
+      "/etc/nats/tls/server-cert.pem": tls.certPem,
+      "/etc/nats/tls/server-key.pem": tls.keyPem,
+      "/etc/nats/tls/ca.pem": tls.caPem,
+    });
+    expect(host?.config).toBe(config);
+
+    const script = aws.scripts().find((s) => s.includes("aws ssm get-parameter")) ?? "";
+    // The files first (0700 dir owned by nats, each 0600 and renamed into place), then the config.
+    expect(script).toContain("install -d -m 0700 -o nats -g nats '/etc/nats/tls'");
+    expect(script.indexOf("/tls/server-key.pem:1'")).toBeGreaterThan(0);
+    expect(script.indexOf("/tls/server-key.pem:1'")).toBeLessThan(script.indexOf("/n1/nats.conf:1'"));
+    expect(script.match(/chmod 0600 "\$t"/g)).toHaveLength(3);
+    expect(script.match(/chown nats:nats "\$t"/g)).toHaveLength(3);
+
+    // The PEM (or its base64) is in no command, no command output and no log line: only in PutParameter values.
+    const secret = [tls.keyPem, "S0VZLXNlY3JldC1saW5lLW5ldmVyLWxvZ2dlZA==", "KEY-secret-line-never-logged"];
+    secret.push(Buffer.from(tls.keyPem).toString("base64"));
+    const visible = [
+      JSON.stringify(aws.sent.filter((s) => s.command !== "PutParameterCommand")),
+      ...aws.outputs,
+      ...log,
+    ];
+    for (const text of visible) for (const s of secret) expect(text).not.toContain(s);
+  });
+
+  it("refuses a host whose certificate is not the one stored", async () => {
+    const { aws, driver } = setup({ kmsKeyId: KEY });
+    await driver.writeConfig(n1, config, tls);
+    aws.override = (script) =>
+      script.includes("aws ssm get-parameter")
+        ? { statuses: ["Success"], stdout: "tls_cert_sha256=0000\nconfig_version=2\n", responseCode: 0 }
+        : undefined;
+    await expect(driver.writeConfig(n1, config, tls)).rejects.toThrow(
+      /^n1 \(i-0000000000000aaa1\): write \/etc\/nats\/tls: the certificate on the host is not the one stored/,
+    );
+  });
+
+  it("deprovision removes the TLS files and all four parameters; a config without TLS stays on the default key", async () => {
+    const { aws, driver } = setup({ kmsKeyId: KEY });
+    await driver.writeConfig(n1, config, tls);
+    await driver.deprovision(n1);
+    expect(aws.hosts.get(MEMBER_INSTANCES.n1)?.tlsFiles.size).toBe(0);
+    expect(aws.scripts().find((s) => s.includes("config=removed"))).toContain("rm -rf '/etc/nats/tls'");
+    expect(aws.sentOf<{ Name: string }>("DeleteParameterCommand").map((d) => d.Name)).toEqual([
+      "/nats-cluster/nats-dev/n1/nats.conf",
+      "/nats-cluster/nats-dev/n1/tls/server-cert.pem",
+      "/nats-cluster/nats-dev/n1/tls/server-key.pem",
+      "/nats-cluster/nats-dev/n1/tls/ca.pem",
+    ]);
+    expect([...aws.params.keys()]).toEqual([]);
+
+    const plain = setup();
+    await plain.driver.writeConfig(n1, "server_name: n1\n");
+    expect(plain.aws.sentOf<PutParameterCommandInput>("PutParameterCommand")[0].KeyId).toBeUndefined();
+    expect(plain.aws.scripts().some((s) => s.includes("/tls/"))).toBe(false);
+  });
+
+  it("takes the key from the platform's settings (createHostDriver)", () => {
+    const { createHostDriver, settingsProblems } =
+      jest.requireActual<typeof import("../../engine/hosts/aws")>("../../engine/hosts/aws");
+    const settings = { region: "eu-west-1", clusterName: "c", instanceIds: {}, kmsKeyId: KEY };
+    expect(settingsProblems(settings)).toEqual([]);
+    expect(settingsProblems({ ...settings, kmsKeyId: 3 })).toEqual([
+      { field: "kmsKeyId", message: "must be a KMS key ARN, id or alias" },
+    ]);
+    const driver = createHostDriver(settings) as unknown as { options: { kmsKeyId?: string } };
+    expect(driver.options.kmsKeyId).toBe(KEY);
   });
 });
 
@@ -509,7 +610,7 @@ describe("SsmHostDriver: fresh instances that SSM does not know yet", () => {
       ec2Client: aws,
     });
     await expect(d.isRunning(n1)).rejects.toThrow(
-      /n1 \(i-0000000000000old1\): check whether nats-server runs: the instance runs but SSM does not know it, 900s or more after its launch: check its instance profile has AmazonSSMManagedInstanceCore/,
+      /n1 \(i-0000000000000old1\): check whether nats-server runs: the instance runs but SSM does not know it, 900s or more after its launch: check its instance profile lets the SSM agent register/,
     );
   });
 

@@ -180,6 +180,17 @@ describe("user data", () => {
         parameterVersion: 3,
         paths,
       }),
+      scripts.writeConfigScript({
+        region: "eu-west-1",
+        parameterName: "/nats-cluster/dev/n1/nats.conf",
+        parameterVersion: 3,
+        paths,
+        tlsFiles: ["server-cert.pem", "server-key.pem", "ca.pem"].map((fileName, i) => ({
+          fileName,
+          name: `/nats-cluster/dev/n1/tls/${fileName}`,
+          version: i + 1,
+        })),
+      }),
       scripts.removeConfigScript(paths),
       scripts.bootDoneScript(),
       systemd.stopTimeoutScript(200),

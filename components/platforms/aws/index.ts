@@ -1,7 +1,9 @@
 /**
  * The aws platform: one EC2 instance per member (with its JetStream EBS volume and user data that prepares the host
  * and installs nats-server), a security group, an instance profile, and a launch template the engine's SSM driver
- * launches the surge server from during a rollout. In-place steps go through SSM (engine/hosts/aws).
+ * launches the surge server from during a rollout. In-place steps go through SSM (engine/hosts/aws). The cluster's
+ * secrets (configs, TLS material) reach hosts as SecureStrings under a KMS key of the cluster's own, which only
+ * the hosts' role (through Parameter Store) and the operator can use (instance-profile.ts, cluster-key.ts).
  *
  * Every AWS resource (and lookup) goes through one explicit `aws.Provider` built from `aws.region` and the profile
  * (`aws.profile`, else the stack's `aws:profile`), and the engine's driver gets the same region and profile: the
@@ -73,6 +75,8 @@ interface AwsShared {
   readonly securityGroup: ClusterSecurityGroup;
   readonly securityGroupIds: pulumi.Output<string>[];
   readonly instanceProfileName: pulumi.Output<string>;
+  /** The cluster's KMS key: every SecureString (configs, TLS material) is encrypted with it. */
+  readonly kmsKeyArn: pulumi.Output<string>;
   readonly surge: pulumi.Output<{ launchTemplateId: string; subnetId: string }>;
   /** Member name → its data volume id, filled as members are created. */
   readonly volumeIds: Map<string, pulumi.Output<string | undefined>>;
@@ -208,15 +212,6 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
 
   decodeSettings: (raw, p) => decode(raw, p),
 
-  // Until the material is delivered to the hosts (SecureStrings under a per-cluster KMS key, readable only by the
-  // cluster's instance role), TLS would point nats-server at files no host has: every member would fail to start.
-  refusedKeys: ["tls", "tlsPem"].map((key) => ({
-    key,
-    message:
-      "is not supported on the aws platform yet: nothing delivers the certificate and key to the EC2 hosts, so " +
-      "every server would fail to start; remove it (TLS runs on the ssh and local platforms)",
-  })),
-
   createShared(name, facts, settings, _secrets, parent) {
     // One explicit provider for every resource and lookup, from the same region and profile the driver gets.
     const profile = settings.profile ?? new pulumi.Config("aws").get("profile");
@@ -240,7 +235,11 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
     );
     const instanceProfile = new NatsInstanceProfile(
       `${name}-profile`,
-      { configParameterPrefix: defaultConfigParameterPrefix(facts.clusterName) },
+      {
+        configParameterPrefix: defaultConfigParameterPrefix(facts.clusterName),
+        clusterName: facts.clusterName,
+        region: settings.region,
+      },
       opts,
     );
     const securityGroupIds = [group.securityGroupId];
@@ -267,6 +266,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
       securityGroup: group,
       securityGroupIds,
       instanceProfileName: instanceProfile.instanceProfileName,
+      kmsKeyArn: instanceProfile.kmsKeyArn,
       // The surge server's host is a fixed private IP of the first subnet (stack config `surge.host`).
       surge: template.launchTemplateId.apply((launchTemplateId) => ({
         launchTemplateId,
@@ -292,6 +292,8 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
         subnetId: settings.subnetIds[index % settings.subnetIds.length],
         securityGroupIds: shared.securityGroupIds.map((id) => pulumi.all([id, extraRules]).apply(([sg]) => sg)),
         instanceProfileName: shared.instanceProfileName,
+        kmsKeyArn: shared.kmsKeyArn,
+        tlsParameters: facts.tlsMaterial ?? false,
         amiId: settings.amiId,
         keyName: settings.keyName,
         clientPort: member.clientPort,
@@ -321,17 +323,20 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
       )
       .apply((pairs) => Object.fromEntries(pairs.filter(([, id]) => typeof id === "string" && id.length > 0)));
     return {
-      settings: pulumi.all([instanceIds, volumeIds, shared.surge]).apply(([ids, volumes, surge]) => ({
-        region: settings.region,
-        ...(shared.profile ? { profile: shared.profile } : {}),
-        clusterName: facts.clusterName,
-        instanceIds: ids,
-        surge,
-        arch: settings.arch,
-        ...(settings.releaseBaseUrl ? { releaseBaseUrl: settings.releaseBaseUrl } : {}),
-        stopTimeoutSeconds: facts.stopTimeoutSeconds,
-        ...(Object.keys(volumes).length ? { volumeIds: volumes } : {}),
-      })),
+      settings: pulumi
+        .all([instanceIds, volumeIds, shared.surge, shared.kmsKeyArn])
+        .apply(([ids, volumes, surge, key]) => ({
+          region: settings.region,
+          ...(shared.profile ? { profile: shared.profile } : {}),
+          clusterName: facts.clusterName,
+          instanceIds: ids,
+          surge,
+          arch: settings.arch,
+          ...(settings.releaseBaseUrl ? { releaseBaseUrl: settings.releaseBaseUrl } : {}),
+          stopTimeoutSeconds: facts.stopTimeoutSeconds,
+          ...(Object.keys(volumes).length ? { volumeIds: volumes } : {}),
+          kmsKeyId: key,
+        })),
     };
   },
 };

@@ -19,7 +19,8 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { configParameterName, defaultConfigParameterPrefix } from "../../../engine/hosts/aws/names";
+import { TLS_FILE_NAMES } from "../../../engine/config/for-server";
+import { configParameterName, defaultConfigParameterPrefix, tlsParameterName } from "../../../engine/hosts/aws/names";
 import { ServerEndpoint } from "../../../engine/spec";
 import { amiFor, AwsArch, DEFAULT_INSTANCE_TYPE } from "./ami";
 import { NatsInstanceProfile } from "./instance-profile";
@@ -81,6 +82,16 @@ export interface AwsMemberHostArgs {
    * new versions), so that it goes with the member on destroy. Default true.
    */
   readonly manageConfigParameter?: boolean;
+  /**
+   * The cluster's KMS key (NatsInstanceProfile's `kmsKeyArn`) for the member's SecureStrings. Default: the key of
+   * the profile this member creates when `instanceProfileName` is omitted, else the account's `alias/aws/ssm`.
+   */
+  readonly kmsKeyArn?: pulumi.Input<string>;
+  /**
+   * The rollout delivers TLS material to this member: create its three TLS parameters too (placeholders, like the
+   * config's), so they go with the member on destroy. Default false.
+   */
+  readonly tlsParameters?: boolean;
   /** An explicit AMI; default the Amazon Linux 2023 lookup in ami.ts. */
   readonly amiId?: pulumi.Input<string>;
   /** Image name filter for the AMI lookup, e.g. a full AL2023 image name to pin one release. */
@@ -153,10 +164,15 @@ export class AwsMemberHost extends pulumi.ComponentResource {
     const prefix = args.configParameterPrefix ?? defaultConfigParameterPrefix(args.clusterName);
     const instanceType = args.instanceType ?? DEFAULT_INSTANCE_TYPE[arch];
 
-    const instanceProfileName =
-      args.instanceProfileName ??
-      new NatsInstanceProfile(`${name}-iam`, { configParameterPrefix: prefix, tags: args.tags }, { parent: this })
-        .instanceProfileName;
+    const ownProfile = args.instanceProfileName
+      ? undefined
+      : new NatsInstanceProfile(
+          `${name}-iam`,
+          { configParameterPrefix: prefix, clusterName: args.clusterName, tags: args.tags },
+          { parent: this },
+        );
+    const instanceProfileName = args.instanceProfileName ?? ownProfile?.instanceProfileName;
+    const kmsKeyArn = args.kmsKeyArn ?? ownProfile?.kmsKeyArn;
 
     // The volume comes first (in the subnet's zone), so the user data can find it by its id. Both it and the
     // instance keep the zone and subnet they were created in: editing the subnet list never moves a member.
@@ -257,21 +273,31 @@ export class AwsMemberHost extends pulumi.ComponentResource {
     }
 
     if (args.manageConfigParameter !== false) {
-      // Goes with the member on destroy. The rollout writes each config as a new version of it (Overwrite); Pulumi
-      // only ever set this placeholder, write-only, so no config text reaches the state.
-      new aws.ssm.Parameter(
-        `${name}-config`,
-        {
-          name: configParameterName(prefix, args.serverName),
-          type: "SecureString",
-          valueWo: Buffer.from("# no config yet: written by the nats-cluster rollout\n").toString("base64"),
-          valueWoVersion: 1,
-          tier: "Intelligent-Tiering",
-          description: `nats-server config of ${args.serverName} (written by the nats-cluster rollout; base64)`,
-          tags,
-        },
-        { parent: this, ignoreChanges: ["valueWo", "valueWoVersion", "tier", "description"] },
-      );
+      // Go with the member on destroy. The rollout writes each config (and TLS file) as a new version of its
+      // parameter (Overwrite, with the cluster's key); Pulumi only ever set this placeholder, write-only, so no
+      // config text or key reaches the state. `keyId` is ignored once created: the provider would re-put the
+      // placeholder over the rollout's latest version to change it.
+      const placeholder = (parameterName: string, what: string, resourceName: string) =>
+        new aws.ssm.Parameter(
+          resourceName,
+          {
+            name: parameterName,
+            type: "SecureString",
+            ...(kmsKeyArn ? { keyId: kmsKeyArn } : {}),
+            valueWo: Buffer.from(`# no ${what} yet: written by the nats-cluster rollout\n`).toString("base64"),
+            valueWoVersion: 1,
+            tier: "Intelligent-Tiering",
+            description: `${what} of ${args.serverName} (written by the nats-cluster rollout; base64)`,
+            tags,
+          },
+          { parent: this, ignoreChanges: ["valueWo", "valueWoVersion", "tier", "description", "keyId"] },
+        );
+      placeholder(configParameterName(prefix, args.serverName), "nats-server config", `${name}-config`);
+      if (args.tlsParameters) {
+        for (const [field, fileName] of Object.entries(TLS_FILE_NAMES)) {
+          placeholder(tlsParameterName(prefix, args.serverName, fileName), fileName, `${name}-tls-${field}`);
+        }
+      }
     }
 
     this.instanceId = instance.id;

@@ -15,7 +15,9 @@
  * shim); never against a real AWS account.
  */
 import type { GetParameterCommandOutput, PutParameterCommandOutput } from "@aws-sdk/client-ssm";
-import { configParameterName } from "./names";
+import { TLS_FILE_NAMES } from "../../config/for-server";
+import { TlsPem } from "../../spec";
+import { configParameterName, tlsParameterName } from "./names";
 import { AwsSdkClient, awsErrorName, loadSsm } from "./sdk";
 
 /** Parameter Store's limit for an advanced parameter's value. */
@@ -25,6 +27,18 @@ export interface StoredConfig {
   readonly name: string;
   readonly version: number;
 }
+
+/** One delivered TLS file as stored: the host's file name, and the parameter version holding its base64. */
+export interface StoredTlsFile extends StoredConfig {
+  readonly fileName: string;
+}
+
+/** The delivered material's files, in the order the host writes them. */
+const TLS_FILES: ReadonlyArray<[keyof TlsPem, string]> = [
+  ["certPem", TLS_FILE_NAMES.cert],
+  ["keyPem", TLS_FILE_NAMES.key],
+  ["caPem", TLS_FILE_NAMES.ca],
+];
 
 export class SsmConfigStore {
   constructor(
@@ -41,10 +55,52 @@ export class SsmConfigStore {
    * */
   async put(serverName: string, configText: string): Promise<StoredConfig> {
     const name = this.parameterName(serverName);
-    const value = Buffer.from(configText, "utf8").toString("base64");
+    return {
+      name,
+      version: await this.putValue(
+        serverName,
+        name,
+        configText,
+        `its config is ${configText.length} bytes`,
+        "shorten it (fewer users, nkeys instead of passwords)",
+        `nats-server config of ${serverName} (written by the nats-cluster rollout; base64)`,
+      ),
+    };
+  }
+
+  /**
+   * Stores the delivered TLS material (certificate, key, CA) as new versions of the server's three SecureStrings,
+   * one per file, under the same prefix and key as its config. The values go only into PutParameter requests.
+   */
+  async putTls(serverName: string, tls: TlsPem): Promise<StoredTlsFile[]> {
+    const stored: StoredTlsFile[] = [];
+    for (const [field, fileName] of TLS_FILES) {
+      const name = tlsParameterName(this.prefix, serverName, fileName);
+      const version = await this.putValue(
+        serverName,
+        name,
+        tls[field],
+        `its TLS file ${fileName} is ${tls[field].length} bytes`,
+        "use a shorter chain or key",
+        `${fileName} of ${serverName} (written by the nats-cluster rollout; base64)`,
+      );
+      stored.push({ name, version, fileName });
+    }
+    return stored;
+  }
+
+  private async putValue(
+    serverName: string,
+    name: string,
+    text: string,
+    what: string,
+    fix: string,
+    description: string,
+  ): Promise<number> {
+    const value = Buffer.from(text, "utf8").toString("base64");
     if (value.length > MAX_VALUE_BYTES) {
       throw new Error(
-        `${serverName}: its config is ${configText.length} bytes (${value.length} as base64), more than an SSM parameter holds (${MAX_VALUE_BYTES}); shorten it (fewer users, nkeys instead of passwords)`,
+        `${serverName}: ${what} (${value.length} as base64), more than an SSM parameter holds (${MAX_VALUE_BYTES}); ${fix}`,
       );
     }
     const sdk = loadSsm();
@@ -57,11 +113,11 @@ export class SsmConfigStore {
         // Standard (free) up to 4 KB, advanced above: Parameter Store picks per write.
         Tier: "Intelligent-Tiering",
         ...(this.kmsKeyId ? { KeyId: this.kmsKeyId } : {}),
-        Description: `nats-server config of ${serverName} (written by the nats-cluster rollout; base64)`,
+        Description: description,
       }),
     )) as PutParameterCommandOutput;
     if (out.Version === undefined) throw new Error(`${serverName}: PutParameter ${name} returned no version`);
-    return { name, version: out.Version };
+    return out.Version;
   }
 
   /** The config text stored as `version`, or undefined when that version (or the parameter) no longer exists. */
@@ -80,13 +136,19 @@ export class SsmConfigStore {
     }
   }
 
-  /** Deletes the server's parameter (every version); a missing one is fine. */
+  /** Deletes the server's parameters (its config and TLS files, every version); missing ones are fine. */
   async remove(serverName: string): Promise<void> {
     const sdk = loadSsm();
-    try {
-      await this.client.send(new sdk.DeleteParameterCommand({ Name: this.parameterName(serverName) }));
-    } catch (error) {
-      if (awsErrorName(error) !== "ParameterNotFound") throw error;
+    const names = [
+      this.parameterName(serverName),
+      ...TLS_FILES.map(([, fileName]) => tlsParameterName(this.prefix, serverName, fileName)),
+    ];
+    for (const name of names) {
+      try {
+        await this.client.send(new sdk.DeleteParameterCommand({ Name: name }));
+      } catch (error) {
+        if (awsErrorName(error) !== "ParameterNotFound") throw error;
+      }
     }
   }
 }

@@ -276,7 +276,7 @@ export class Ec2LaunchedHosts {
       await sleep(this.pollMs);
     }
     throw new Error(
-      `${serverName} (${instanceId}): not reachable through SSM before the deadline (${seen}); check the instance profile has AmazonSSMManagedInstanceCore and the subnet reaches the SSM endpoints`,
+      `${serverName} (${instanceId}): not reachable through SSM before the deadline (${seen}); check the instance profile lets the SSM agent register (ssm:UpdateInstanceInformation, ssmmessages, ec2messages) and the subnet reaches the SSM endpoints`,
     );
   }
 }

@@ -32,6 +32,8 @@ export interface AwsSettings {
   readonly stopTimeoutSeconds?: number;
   /** Member name → its data (JetStream) volume id, for members that have one. */
   readonly volumeIds?: Readonly<Record<string, string>>;
+  /** ARN of the cluster's customer-managed KMS key: every SecureString the driver writes is encrypted with it. */
+  readonly kmsKeyId?: string;
 }
 
 export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => {
@@ -53,6 +55,8 @@ export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => 
     problems.push({ field: "stopTimeoutSeconds", message: "must be a whole number of seconds, 1 or more" });
   if (s.volumeIds !== undefined && (typeof s.volumeIds !== "object" || s.volumeIds === null))
     problems.push({ field: "volumeIds", message: "must map member names to EBS volume ids" });
+  if (s.kmsKeyId !== undefined && (typeof s.kmsKeyId !== "string" || s.kmsKeyId.length === 0))
+    problems.push({ field: "kmsKeyId", message: "must be a KMS key ARN, id or alias" });
   if (s.releaseBaseUrl !== undefined && !/^https?:\/\/[^\s'"]+$/.test(String(s.releaseBaseUrl)))
     problems.push({
       field: "releaseBaseUrl",
@@ -76,6 +80,7 @@ export function createHostDriver(
     arch: s.arch,
     releaseBaseUrl: s.releaseBaseUrl,
     stopTimeoutSeconds: s.stopTimeoutSeconds,
+    kmsKeyId: s.kmsKeyId,
     // Members have a data volume exactly when the Pulumi layer recorded one for them.
     dataVolumeFor: (server) => (s.volumeIds?.[server.name] ? { volumeId: s.volumeIds[server.name] } : undefined),
     log: context.log,

@@ -32,6 +32,21 @@ export function configParameterName(prefix: string, serverName: string): string 
   return `${normalizePrefix(prefix)}/${serverName}/nats.conf`;
 }
 
+/**
+ * The SecureString parameters that carry one server's delivered TLS material (`tls.pem`) to its host, one per file
+ * (each well under the 8 KB limit of an advanced parameter): `<prefix>/<server>/tls/<file>`, inside the prefix the
+ * instance role may read. The file names are the host's (engine/config/for-server.ts TLS_FILE_NAMES).
+ */
+export function tlsParameterName(prefix: string, serverName: string, fileName: string): string {
+  if (!/^[A-Za-z0-9_.-]+$/.test(fileName)) throw new Error(`TLS file name ${JSON.stringify(fileName)} is not a name`);
+  return configParameterName(prefix, serverName).replace(/\/nats\.conf$/, `/tls/${fileName}`);
+}
+
+/** The alias of a cluster's customer-managed KMS key, which encrypts every SecureString of the cluster. */
+export function clusterKeyAlias(clusterName: string): string {
+  return `alias/nats-cluster/${clusterName}`;
+}
+
 /** `/a/b/` → `/a/b`; refuses what Parameter Store would refuse, naming the value. */
 export function normalizePrefix(prefix: string): string {
   const trimmed = prefix.replace(/\/+$/, "");

@@ -7,7 +7,8 @@
  * fake SSM in test/aws/lab-ssm-rollout.test.ts; never against a real AWS account.
  */
 import { BOOT_STATUS_PATH } from "../systemd/host-prep";
-import { HostPaths, NATS_USER } from "../systemd/paths";
+import { TLS_FILE_NAMES } from "../../config/for-server";
+import { HostPaths, NATS_USER, tlsDirOf } from "../systemd/paths";
 import { shellQuote } from "../systemd/scripts";
 
 /** The root-only sidecar file recording which parameter version the config file was written from, and its digest. */
@@ -42,6 +43,50 @@ export interface WriteConfigScriptArgs {
   /** The parameter version to fetch: exactly the one this write stored, even if another writer raced us. */
   readonly parameterVersion: number;
   readonly paths: HostPaths;
+  /**
+   * Delivered TLS material to write first, into the TLS directory: each file from its own SecureString version
+   * (file name as in TLS_FILE_NAMES). Only names and versions: the PEM is never in the script.
+   */
+  readonly tlsFiles?: ReadonlyArray<{ readonly fileName: string; readonly name: string; readonly version: number }>;
+}
+
+function checkVersion(version: number): void {
+  if (!Number.isInteger(version) || version < 1) {
+    throw new Error(`parameter version must be a positive integer, got ${version}`);
+  }
+}
+
+/** `aws ssm get-parameter` of one exact version, its decrypted value (base64) into `target`. */
+function fetchLine(region: string, name: string, version: number, target: string): string {
+  checkVersion(version);
+  return `aws ssm get-parameter --region ${shellQuote(region)} --name ${shellQuote(`${name}:${version}`)} --with-decryption --query Parameter.Value --output text > ${target}`;
+}
+
+/**
+ * The TLS files into their directory (0700, owned by the nats user), each fetched from its parameter version,
+ * decoded, 0600 for the nats user and renamed into place; as the ssh platform writes them, before the config that
+ * names them. Prints `tls_cert_sha256=` of the certificate now on disk (never anything of the key).
+ */
+function tlsFilesLines(args: WriteConfigScriptArgs): string[] {
+  const files = args.tlsFiles ?? [];
+  if (files.length === 0) return [];
+  const known: string[] = Object.values(TLS_FILE_NAMES);
+  const dir = tlsDirOf(args.paths);
+  const lines = [`install -d -m 0700 -o ${NATS_USER} -g ${NATS_USER} ${shellQuote(dir)}`];
+  for (const file of files) {
+    if (!known.includes(file.fileName)) throw new Error(`unknown TLS file ${JSON.stringify(file.fileName)}`);
+    lines.push(
+      `t="$(mktemp ${shellQuote(`${dir}/.${file.fileName}.XXXXXX`)})"`,
+      fetchLine(args.region, file.name, file.version, '"$b64"'),
+      `base64 -d "$b64" > "$t"`,
+      `chown ${NATS_USER}:${NATS_USER} "$t"`,
+      `chmod 0600 "$t"`,
+      `mv -f "$t" ${shellQuote(`${dir}/${file.fileName}`)}`,
+      `: > "$b64"`,
+    );
+  }
+  lines.push(`echo "tls_cert_sha256=$(sha256sum < ${shellQuote(`${dir}/${TLS_FILE_NAMES.cert}`)} | cut -d' ' -f1)"`);
+  return lines;
 }
 
 /**
@@ -56,17 +101,18 @@ export function writeConfigScript(args: WriteConfigScriptArgs): string {
   const conf = args.paths.configPath;
   const dir = conf.replace(/\/[^/]*$/, "") || "/";
   const meta = shellQuote(configMetaPath(args.paths));
-  if (!Number.isInteger(args.parameterVersion) || args.parameterVersion < 1) {
-    throw new Error(`parameter version must be a positive integer, got ${args.parameterVersion}`);
-  }
+  checkVersion(args.parameterVersion);
   return [
     "set -eu",
     "umask 077",
     `mkdir -p ${shellQuote(dir)}`,
     `tmp="$(mktemp ${shellQuote(`${dir}/.nats.conf.XXXXXX`)})"`,
     `b64="$(mktemp ${shellQuote(`${dir}/.nats.conf.b64.XXXXXX`)})"`,
-    `trap 'rm -f "$tmp" "$b64"' EXIT`,
-    `aws ssm get-parameter --region ${shellQuote(args.region)} --name ${shellQuote(`${args.parameterName}:${args.parameterVersion}`)} --with-decryption --query Parameter.Value --output text > "$b64"`,
+    // `t` is a TLS file being written: removed too if a fetch fails half-way.
+    `t=""`,
+    `trap 'rm -f "$tmp" "$b64" $t' EXIT`,
+    ...tlsFilesLines(args),
+    fetchLine(args.region, args.parameterName, args.parameterVersion, '"$b64"'),
     `base64 -d "$b64" > "$tmp"`,
     `chown ${NATS_USER}:${NATS_USER} "$tmp"`,
     `chmod 0600 "$tmp"`,
@@ -76,9 +122,9 @@ export function writeConfigScript(args: WriteConfigScriptArgs): string {
   ].join("\n");
 }
 
-/** Removes the config file (deprovision of a member whose instance Pulumi owns). */
+/** Removes the config file and the delivered TLS material (deprovision of a member whose instance Pulumi owns). */
 export function removeConfigScript(paths: HostPaths): string {
-  return `rm -f ${shellQuote(paths.configPath)} ${shellQuote(configMetaPath(paths))} && echo config=removed`;
+  return `rm -rf ${shellQuote(tlsDirOf(paths))} && rm -f ${shellQuote(paths.configPath)} ${shellQuote(configMetaPath(paths))} && echo config=removed`;
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * The HostDriver for nats-servers on EC2 instances, reached through SSM Run Command (no SSH, no open port: the
- * instance role has `AmazonSSMManagedInstanceCore`). Every method is one `AWS-RunShellScript` command (scripts in
- * engine/hosts/systemd/scripts.ts and ./scripts.ts) sent with `SendCommand` and polled with `GetCommandInvocation`
- * under its own deadline
- * (ssm-runner.ts). Configs travel through a Parameter Store SecureString, never in a command (config-store.ts).
+ * instance role has what the SSM agent needs, components/platforms/aws/instance-profile.ts). Every method is one
+ * `AWS-RunShellScript` command (scripts in engine/hosts/systemd/scripts.ts and ./scripts.ts) sent with
+ * `SendCommand` and polled with `GetCommandInvocation` under its own deadline (ssm-runner.ts). Configs and
+ * delivered TLS material travel through Parameter Store SecureStrings under the cluster's KMS key, never in a
+ * command (config-store.ts).
  * The surge server's VM is launched from a launch template and terminated again (ec2-hosts.ts).
  *
  * No Pulumi import, and the AWS SDK is loaded lazily on first use, so the local platform never loads it.
@@ -12,11 +13,12 @@
  * lifecycle, on lab VMs through a fake SSM that runs them there (test/aws/lab-ssm-rollout.test.ts). Nothing here
  * has run against a real AWS account.
  */
+import { createHash } from "node:crypto";
 import { activateScriptFor, stageScriptFor } from "../../binaries";
 import { ServerEndpoint, TlsPem } from "../../spec";
 import { HostDriver, HostLayout } from "../driver";
 import { hostPrepScript } from "../systemd/host-prep";
-import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf } from "../systemd/paths";
+import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf, tlsDirOf } from "../systemd/paths";
 import * as systemd from "../systemd/scripts";
 import { SsmConfigStore } from "./config-store";
 import { Ec2LaunchedHosts, SurgeLaunchSettings } from "./ec2-hosts";
@@ -70,7 +72,8 @@ export interface SsmHostDriverOptions {
   /** Parameter Store hierarchy for configs. Default "/nats-cluster/<clusterName>"; the instance role must read
    * `<prefix>/*`. */
   readonly configParameterPrefix?: string;
-  /** KMS key for the SecureString configs. Default the account's `alias/aws/ssm`. */
+  /** KMS key (ARN, id or alias) for every SecureString the driver writes (configs, TLS material): the cluster's
+   * customer-managed key. Default the account's `alias/aws/ssm`. */
   readonly kmsKeyId?: string;
   /** Deadline of one ordinary command (start, status, lame duck, …). Default 60 s. */
   readonly commandTimeoutSeconds?: number;
@@ -151,7 +154,7 @@ export class SsmHostDriver implements HostDriver {
   }
 
   layout(_server: ServerEndpoint): HostLayout {
-    return { pidFile: this.paths.pidFile, storeDir: storeDirOf(this.paths) };
+    return { pidFile: this.paths.pidFile, storeDir: storeDirOf(this.paths), tlsDir: tlsDirOf(this.paths) };
   }
 
   /** The instance a server runs on now: Pulumi's for members, the tagged running VM for the surge server. */
@@ -195,7 +198,8 @@ export class SsmHostDriver implements HostDriver {
           error.target,
           what,
           `the instance runs but SSM does not know it, ${Math.round(this.provisionTimeoutMs / 1000)}s or more after ` +
-            "its launch: check its instance profile has AmazonSSMManagedInstanceCore and its subnet reaches the " +
+            "its launch: check its instance profile lets the SSM agent register (ssm:UpdateInstanceInformation, " +
+            "ssmmessages, ec2messages) and its subnet reaches the " +
             "ssm, ssmmessages and ec2messages endpoints (NAT or VPC endpoints)",
           undefined,
           undefined,
@@ -350,9 +354,9 @@ export class SsmHostDriver implements HostDriver {
   }
 
   /**
-   * The surge server: delete its config parameter and terminate its VM. A member (its instance belongs to Pulumi):
-   * stop nats-server and remove its config and parameter; the instance and its JetStream volume stay until Pulumi
-   * deletes them.
+   * The surge server: delete its parameters (config, TLS material) and terminate its VM. A member (its instance
+   * belongs to Pulumi): stop nats-server and remove its config, TLS files and parameters; the instance and its
+   * JetStream volume stay until Pulumi deletes them.
    */
   async deprovision(server: ServerEndpoint): Promise<void> {
     const deadline = Date.now() + this.provisionTimeoutMs;
@@ -360,7 +364,7 @@ export class SsmHostDriver implements HostDriver {
     if (memberInstance) {
       const target = { server: server.name, instanceId: memberInstance };
       await this.run(target, "stop nats-server (SIGKILL) for deprovision", systemd.killScript(this.killWaitSeconds()));
-      await this.run(target, "remove the config file", scripts.removeConfigScript(this.paths));
+      await this.run(target, "remove the config file and TLS material", scripts.removeConfigScript(this.paths));
     } else {
       await this.launched.terminateAll(server.name, deadline);
       this.launchedIds.delete(server.name);
@@ -398,22 +402,38 @@ export class SsmHostDriver implements HostDriver {
     );
   }
 
-  /** Stores the text as a SecureString version, then has the host fetch exactly that version. The text is never in a
-   * command. */
+  /**
+   * Stores the text (and the TLS material, one SecureString per file) as new parameter versions under the cluster's
+   * key, then has the host fetch exactly those versions: the TLS files first, then the config. Neither the text nor
+   * the material is ever in a command; the host answers with the certificate's digest, checked here.
+   */
   async writeConfig(server: ServerEndpoint, configText: string, tls?: TlsPem): Promise<void> {
-    // Not yet: the material would need SecureStrings of its own under a per-cluster KMS key (the aws platform
-    // refuses `tls` at preview; this is the engine's own guard).
-    if (tls) throw new Error(`${server.name}: the aws driver does not deliver TLS material yet`);
     await this.ready(server);
     const target = await this.target(server, "write its config");
+    const tlsFiles = tls ? await this.configs.putTls(server.name, tls) : undefined;
     const stored = await this.configs.put(server.name, configText);
     const script = scripts.writeConfigScript({
       region: this.options.region,
       parameterName: stored.name,
       parameterVersion: stored.version,
       paths: this.paths,
+      ...(tlsFiles ? { tlsFiles } : {}),
     });
-    await this.run(target, `write ${this.paths.configPath} from ${stored.name} version ${stored.version}`, script);
+    const out = await this.run(
+      target,
+      `write ${this.paths.configPath}${tls ? ` and ${tlsDirOf(this.paths)}` : ""} from ${stored.name} version ${stored.version}`,
+      script,
+    );
+    if (tls) {
+      const cert = systemd.outputValue(out.stdout, "tls_cert_sha256");
+      if (cert !== createHash("sha256").update(tls.certPem, "utf8").digest("hex")) {
+        throw new SsmCommandError(
+          target,
+          `write ${tlsDirOf(this.paths)}`,
+          `the certificate on the host is not the one stored (sha256 ${cert ?? "missing"})`,
+        );
+      }
+    }
   }
 
   /**
