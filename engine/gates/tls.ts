@@ -1,16 +1,6 @@
-import { X509Certificate } from "node:crypto";
 import { clientTlsMode, ClusterSpec, routeTlsOn } from "../spec";
 import { certificateFacts, servedCertificate } from "../tls/inspect";
 import { describeError, Gate, GateObservation } from "./gate";
-
-/** The expiry of the first certificate of a PEM, or undefined when it cannot be read (validation reports that). */
-export function certificateNotAfter(pem: string): Date | undefined {
-  try {
-    return new Date(new X509Certificate(pem).validTo);
-  } catch {
-    return undefined;
-  }
-}
 
 /** Same second: `/varz` prints RFC 3339 seconds, X.509 keeps seconds too. */
 function sameSecond(a: string | undefined, b: Date | undefined): boolean {
@@ -34,8 +24,10 @@ export function tlsGate(spec: ClusterSpec): Gate {
   const wantRoutes = routeTlsOn(spec);
   const wantClients = clientTlsMode(spec) !== "off";
   const pem = spec.tls?.pem;
-  const notAfter = pem ? certificateNotAfter(pem.certPem) : undefined;
-  const fingerprint = pem ? safeFingerprint(pem.certPem) : undefined;
+  // Unreadable material is refused by validation before any gate runs; here it only means nothing to compare.
+  const facts = pem ? factsOrUndefined(pem.certPem) : undefined;
+  const notAfter = facts?.notAfter;
+  const fingerprint = facts?.fingerprintSha256;
   return {
     name: "tls",
     check: async ({ monitor, server }): Promise<GateObservation> => {
@@ -79,9 +71,9 @@ export function tlsGate(spec: ClusterSpec): Gate {
   };
 }
 
-function safeFingerprint(pem: string): string | undefined {
+function factsOrUndefined(pem: string): ReturnType<typeof certificateFacts> | undefined {
   try {
-    return certificateFacts(pem).fingerprintSha256;
+    return certificateFacts(pem);
   } catch {
     return undefined;
   }
