@@ -56,7 +56,9 @@ describe("config changes without a version change", () => {
     cluster.spec = { ...cluster.spec, extraSettings: { max_payload: 2097152 } };
     const { plan } = await previewRollout(opts());
     expect(plan.steps.filter((s) => s.kind === "restart-member").map((s) => s.reason)).toEqual(
-      Array(3).fill("config change that needs a restart (listeners, names, routes, JetStream or extra settings)"),
+      Array(3).fill(
+        "config change that needs a restart (listeners, names, routes, client TLS on/off, JetStream or extra settings)",
+      ),
     );
     const report = await runRollout(opts());
     expect(report.result).toBe("succeeded");
