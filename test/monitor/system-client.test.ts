@@ -456,10 +456,7 @@ describe('a rolling upgrade with monitoring "system-account" and no reachable HT
     let outcome;
     try {
       outcome = await reconcile({
-        spec: cluster.spec,
-        driver: cluster.driver,
-        listenHost: "127.0.0.1",
-        policy: FAST,
+        ...cluster.options(FAST),
         onEvent: (e) => {
           events.push(e);
           process.stdout.write(formatEvent(e) + "\n");
