@@ -12,6 +12,7 @@ import { RolloutHalted, runRollout } from "../../engine/rollout/execute";
 import { formatReport, RolloutReport } from "../../engine/rollout/report";
 import { monitorUrl, RolloutPolicy } from "../../engine/spec";
 import { LocalTestCluster } from "../support/local-cluster";
+import { DownIntervals } from "../support/down-intervals";
 import { DownWatch } from "../support/quorum-watch";
 import { natsServerBinary, NEW_MINOR, NEW_MINOR_PREV_PATCH, OLD_MINOR } from "../support/versions";
 
@@ -81,12 +82,15 @@ describe("batches of a core-NATS cluster (7 members, maxUnavailable 3)", () => {
 
   it("batched up to the limit: 3, 3, 1 members down together, request/reply answered throughout", async () => {
     const down = new DownWatch(cluster.spec.members);
+    const rolled = new DownIntervals(cluster.driver, cluster.spec.members);
     down.start();
     const report = await roll(NEW_MINOR_PREV_PATCH).finally(() => down.stop());
     expect(report.result).toBe("succeeded");
     expect(batchesOf(report)).toEqual([names(1, 2, 3), names(4, 5, 6), names(7)]);
     expect(await versions()).toEqual(Array(MEMBERS).fill(NEW_MINOR_PREV_PATCH));
-    expect(down.maxDown).toBe(3);
+    // The batch ran together (from the rollout's own stop/start calls); seen from outside, never more than 3 down.
+    expect(rolled.maxDown).toBe(3);
+    expect(down.maxDown).toBeLessThanOrEqual(3);
     expect(report.clientImpact!.requests).toBeGreaterThan(20);
     expect(report.clientImpact!.maxGapMs).toBeLessThan(10_000);
   }, 180_000);

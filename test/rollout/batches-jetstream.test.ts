@@ -13,6 +13,7 @@ import { formatPlan, RolloutPlan } from "../../engine/rollout/plan";
 import { formatReport } from "../../engine/rollout/report";
 import { monitorUrl, RolloutPolicy, ServerEndpoint } from "../../engine/spec";
 import { LocalTestCluster } from "../support/local-cluster";
+import { DownIntervals } from "../support/down-intervals";
 import { DownWatch, StreamLeaderWatch } from "../support/quorum-watch";
 import { AckedPublisher, appOptions, connect } from "../support/traffic";
 import { NEW_MINOR, OLD_MINOR } from "../support/versions";
@@ -147,6 +148,7 @@ describe("quorum-aware batches of a JetStream cluster (7 members, maxUnavailable
 
     const publishers = ["A", "B", "C", "D", "E"].map((s) => new AckedPublisher(nc, `${s.toLowerCase()}.x`, 50));
     const down = new DownWatch(cluster.spec.members);
+    const rolled = new DownIntervals(cluster.driver, cluster.spec.members);
     const leaders = new StreamLeaderWatch(watcher, ["A", "B", "C"]);
     await leaders.start();
     down.start();
@@ -194,8 +196,9 @@ describe("quorum-aware batches of a JetStream cluster (7 members, maxUnavailable
     const planned = events.filter((e) => /^batch \d+: .*planned again from what the servers report/.test(e.message));
     expect(planned).toHaveLength(ran.length);
 
-    // Seen from outside: batches really ran together, never more than 3 down, no R3 group with 2 peers down.
-    expect(down.maxDown).toBeGreaterThanOrEqual(2);
+    // Batches really ran together (the rollout's own stop/start calls; sampling can miss a 0.2 s overlap); seen
+    // from outside, never more than 3 down, no R3 group with 2 peers down.
+    expect(rolled.maxDown).toBeGreaterThanOrEqual(2);
     expect(down.maxDown).toBeLessThanOrEqual(3);
     for (const peers of Object.values(groups)) expect(down.maxDownOf(peers)).toBeLessThanOrEqual(1);
     for (const [stream, ms] of leaders.longestLeaderlessMs) {
