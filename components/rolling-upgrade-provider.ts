@@ -13,6 +13,7 @@ import type {
   AuthSpec,
   ClusterSpec,
   HostDriver,
+  ReleasePins,
   RolloutPlan,
   RolloutPolicy,
   RolloutReport,
@@ -170,12 +171,17 @@ async function check(
     const setting = (key: string) =>
       typeof news.settings[key] === "string" ? (news.settings[key] as string) : undefined;
     const cacheDir = setting("binaryCacheDir");
+    const arch = setting("arch");
     const store = new engine.BinaryStore({
       cacheDir: cacheDir ? engine.expandHome(cacheDir) : engine.defaultBinaryCacheDir(),
       releaseBaseUrl: setting("releaseBaseUrl"),
+      releaseSha256: news.settings.releaseSha256 as ReleasePins | undefined,
+      ...(arch === "amd64" || arch === "arm64" ? { arch } : {}),
     });
     const availability = await store.availability(spec.version);
-    if (availability.state === "missing") {
+    if (availability.state === "untrusted") {
+      failures.push({ property: "settings.releaseSha256", reason: availability.detail });
+    } else if (availability.state === "missing") {
       failures.push({
         property: "spec.version",
         reason: `nats-server ${spec.version} was never released: ${availability.detail}`,

@@ -16,12 +16,19 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { NATS_USER } from "./hosts/systemd/paths";
+import {
+  DEFAULT_RELEASE_BASE_URL,
+  pinnedSha256,
+  ReleasePins,
+  ReleaseSource,
+  releaseSource,
+  unpinnedDownloadProblem,
+} from "./release";
 import { versionProblem } from "./versions";
 
-const execFileAsync = promisify(execFile);
+export { DEFAULT_RELEASE_BASE_URL } from "./release";
 
-/** Where GitHub serves nats-server release assets (`<base>/v<version>/<asset>`). */
-export const DEFAULT_RELEASE_BASE_URL = "https://github.com/nats-io/nats-server/releases/download";
+const execFileAsync = promisify(execFile);
 
 /** The CPU architectures nats-server publishes linux release tarballs for that this project deploys to. */
 export type ReleaseArch = "amd64" | "arm64";
@@ -35,6 +42,10 @@ export interface BinaryStoreOptions {
   readonly cacheDir: string;
   /** Release download base URL; default {@link DEFAULT_RELEASE_BASE_URL}. Tests point it at a local server. */
   readonly releaseBaseUrl?: string;
+  /** Pinned SHA-256s per version and arch (release.ts): required for every download from a plain-http mirror. */
+  readonly releaseSha256?: ReleasePins;
+  /** The CA (PEM) of an https mirror under a private CA; default the system's trusted CAs. */
+  readonly trustedCaPem?: string;
   /** Which release tarball to fetch; default derived from `process.arch`. */
   readonly arch?: ReleaseArch;
   /** Progress lines (download started, verified, installed). Never carries secrets. */
@@ -43,10 +54,13 @@ export interface BinaryStoreOptions {
   readonly downloadTimeoutMs?: number;
 }
 
-/** Whether a version can be had: cached here, listed by its release, not released, or not known (no network). */
+/**
+ * Whether a version can be had: cached here, listed by its release, not released, not known (no network), or not
+ * to be downloaded from this mirror (plain http without a pinned SHA-256: release.ts).
+ */
 export interface VersionAvailability {
-  readonly state: "cached" | "released" | "missing" | "unknown";
-  /** The cache path, the release URL asked, or why it could not be asked. */
+  readonly state: "cached" | "released" | "missing" | "unknown" | "untrusted";
+  /** The cache path, the release URL asked, why it could not be asked, or what to pin. */
   readonly detail: string;
 }
 
@@ -100,7 +114,8 @@ function defaultArch(): ReleaseArch {
  */
 export class BinaryStore {
   private readonly cacheDir: string;
-  private readonly releaseBaseUrl: string;
+  private readonly source: ReleaseSource;
+  private readonly trustedCaPem?: string;
   private readonly arch: ReleaseArch;
   private readonly onProgress: (line: string) => void;
   private readonly downloadTimeoutMs: number;
@@ -109,7 +124,8 @@ export class BinaryStore {
 
   constructor(options: BinaryStoreOptions) {
     this.cacheDir = path.resolve(options.cacheDir);
-    this.releaseBaseUrl = (options.releaseBaseUrl ?? DEFAULT_RELEASE_BASE_URL).replace(/\/+$/, "");
+    this.source = releaseSource(options.releaseBaseUrl, options.releaseSha256);
+    this.trustedCaPem = options.trustedCaPem;
     this.arch = options.arch ?? defaultArch();
     assertArch(this.arch);
     this.onProgress = options.onProgress ?? (() => undefined);
@@ -142,10 +158,13 @@ export class BinaryStore {
   async availability(version: string, timeoutMs = 5000): Promise<VersionAvailability> {
     assertVersion(version);
     if (await this.has(version)) return { state: "cached", detail: this.binaryPath(version) };
+    const untrusted = unpinnedDownloadProblem(this.source, version, this.arch);
+    if (untrusted) return { state: "untrusted", detail: untrusted };
     const asset = releaseAssetName(version, this.arch);
-    const sumsUrl = `${this.releaseBaseUrl}/v${version}/SHA256SUMS`;
+    const sumsUrl = `${this.source.baseUrl}/v${version}/SHA256SUMS`;
     try {
-      const sums = await httpGet(sumsUrl, timeoutMs);
+      // Only whether the release lists the tarball: trust comes from the pin or https, never from this answer.
+      const sums = await httpGet(sumsUrl, timeoutMs, this.trustedCaPem);
       return checksumFor(sums.toString("utf8"), asset) !== undefined
         ? { state: "released", detail: sumsUrl }
         : { state: "missing", detail: `${sumsUrl} lists no ${asset}` };
@@ -174,15 +193,15 @@ export class BinaryStore {
 
   private async download(version: string): Promise<string> {
     const asset = releaseAssetName(version, this.arch);
-    const releaseUrl = `${this.releaseBaseUrl}/v${version}`;
+    const releaseUrl = `${this.source.baseUrl}/v${version}`;
     const sumsUrl = `${releaseUrl}/SHA256SUMS`;
     const tarballUrl = `${releaseUrl}/${asset}`;
+    const untrusted = unpinnedDownloadProblem(this.source, version, this.arch);
+    if (untrusted) throw new BinaryDownloadError(version, tarballUrl, untrusted);
 
-    // SHA256SUMS first: it is small, and a release without a line for our tarball fails before the big download.
-    this.onProgress(`nats-server v${version}: fetching ${sumsUrl}`);
-    const sums = await this.fetch(version, sumsUrl);
-    const expected = checksumFor(sums.toString("utf8"), asset);
-    if (expected === undefined) throw new BinaryDownloadError(version, sumsUrl, `${sumsUrl} has no line for ${asset}`);
+    const pinned = pinnedSha256(this.source, version, this.arch);
+    const expected = pinned ?? (await this.checksumFromRelease(version, sumsUrl, asset));
+    const per = pinned ? "the stack's releaseSha256 pin" : sumsUrl;
 
     this.onProgress(`nats-server v${version}: downloading ${tarballUrl}`);
     const tarball = await this.fetch(version, tarballUrl);
@@ -191,14 +210,23 @@ export class BinaryStore {
       throw new BinaryDownloadError(
         version,
         tarballUrl,
-        `checksum mismatch for ${tarballUrl}: expected ${expected}, got ${actual} (per ${sumsUrl})`,
+        `checksum mismatch for ${tarballUrl}: expected ${expected}, got ${actual} (per ${per})`,
       );
     }
-    this.onProgress(`nats-server v${version}: ${tarball.length} bytes, sha256 ${actual} verified`);
+    this.onProgress(`nats-server v${version}: ${tarball.length} bytes, sha256 ${actual} verified against ${per}`);
 
     const installed = await this.installVerified(version, asset, tarballUrl, tarball);
     this.onProgress(`nats-server v${version}: installed ${installed}`);
     return installed;
+  }
+
+  /** The tarball's SHA-256 from the release's SHA256SUMS (only over https: download() checked); small, so first. */
+  private async checksumFromRelease(version: string, sumsUrl: string, asset: string): Promise<string> {
+    this.onProgress(`nats-server v${version}: fetching ${sumsUrl}`);
+    const sums = await this.fetch(version, sumsUrl);
+    const expected = checksumFor(sums.toString("utf8"), asset);
+    if (expected === undefined) throw new BinaryDownloadError(version, sumsUrl, `${sumsUrl} has no line for ${asset}`);
+    return expected;
   }
 
   /** Unpacks a verified tarball next to the cache entry and renames the binary into place. */
@@ -256,7 +284,7 @@ export class BinaryStore {
 
   private async fetch(version: string, url: string): Promise<Buffer> {
     try {
-      return await httpGet(url, this.downloadTimeoutMs);
+      return await httpGet(url, this.downloadTimeoutMs, this.trustedCaPem);
     } catch (error) {
       throw new BinaryDownloadError(version, url, `GET ${url} failed: ${errorText(error)}`);
     }
@@ -274,13 +302,13 @@ export function checksumFor(sumsText: string, fileName: string): string | undefi
 }
 
 /** GET `url` into memory, following redirects; one deadline covers every hop. */
-async function httpGet(url: string, timeoutMs: number): Promise<Buffer> {
+async function httpGet(url: string, timeoutMs: number, ca?: string): Promise<Buffer> {
   const deadline = Date.now() + timeoutMs;
   let current = new URL(url);
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     let answer: HopAnswer;
     try {
-      answer = await getOnce(current, deadline, timeoutMs);
+      answer = await getOnce(current, deadline, timeoutMs, ca);
     } catch (error) {
       // After a redirect the failing URL is not the one the caller asked for: name both.
       if (hop === 0) throw error;
@@ -301,7 +329,7 @@ type HopAnswer =
   { readonly kind: "body"; readonly body: Buffer } | { readonly kind: "redirect"; readonly location: string };
 
 /** One HTTP(S) request: a 200 body, a redirect target, or an error naming the status or the timeout. */
-function getOnce(url: URL, deadline: number, timeoutMs: number): Promise<HopAnswer> {
+function getOnce(url: URL, deadline: number, timeoutMs: number, ca?: string): Promise<HopAnswer> {
   return new Promise<HopAnswer>((resolve, reject) => {
     const client = url.protocol === "https:" ? https : url.protocol === "http:" ? http : undefined;
     if (!client) {
@@ -314,24 +342,28 @@ function getOnce(url: URL, deadline: number, timeoutMs: number): Promise<HopAnsw
       return;
     }
     // agent: false → `Connection: close`, so no pooled keep-alive socket outlives a one-off download.
-    const request = client.get(url, { agent: false }, (response) => {
-      const status = response.statusCode ?? 0;
-      const location = response.headers.location;
-      if ([301, 302, 303, 307, 308].includes(status) && location) {
-        response.resume();
-        settle(() => resolve({ kind: "redirect", location }));
-        return;
-      }
-      if (status !== 200) {
-        response.resume();
-        settle(() => reject(new Error(`HTTP ${status} ${response.statusMessage ?? ""}`.trimEnd())));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => settle(() => resolve({ kind: "body", body: Buffer.concat(chunks) })));
-      response.on("error", (error) => settle(() => reject(error)));
-    });
+    const request = client.get(
+      url,
+      { agent: false, ...(ca && url.protocol === "https:" ? { ca } : {}) },
+      (response) => {
+        const status = response.statusCode ?? 0;
+        const location = response.headers.location;
+        if ([301, 302, 303, 307, 308].includes(status) && location) {
+          response.resume();
+          settle(() => resolve({ kind: "redirect", location }));
+          return;
+        }
+        if (status !== 200) {
+          response.resume();
+          settle(() => reject(new Error(`HTTP ${status} ${response.statusMessage ?? ""}`.trimEnd())));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("end", () => settle(() => resolve({ kind: "body", body: Buffer.concat(chunks) })));
+        response.on("error", (error) => settle(() => reject(error)));
+      },
+    );
     let done = false;
     const timer = setTimeout(() => request.destroy(new Error(`timed out after ${timeoutMs}ms`)), remaining);
     request.on("error", (error) => settle(() => reject(error)));
@@ -377,25 +409,42 @@ function shellQuote(value: string): string {
 
 /**
  * A POSIX shell snippet that downloads nats-server `version` for linux-`arch` from the release, verifies it against
- * the release's SHA256SUMS and leaves it as `<installDir>/nats-server-<version>`, without touching the
- * `nats-server` link a running or restarting server uses. The slow part of an upgrade, done while the member still
- * serves clients; a failure leaves the host as it was (the versioned file appears only by a rename after
- * verification, so its presence means verified). Needs `curl`, `sha256sum`, `tar`, `awk`; exits non-zero naming
- * the URL and the problem.
+ * the stack's pinned SHA-256 or else the release's SHA256SUMS (only over https: release.ts) and leaves it as
+ * `<installDir>/nats-server-<version>`, without touching the `nats-server` link a running or restarting server uses.
+ * The slow part of an upgrade, done while the member still serves clients; a failure leaves the host as it was (the
+ * versioned file appears only by a rename after verification, so its presence means verified). Needs `curl`,
+ * `sha256sum`, `tar`, `awk`; exits non-zero naming the URL and the problem. Throws, writing no script, for a
+ * plain-http mirror without a pin for this version and arch.
  */
 export function stageScriptFor(
   version: string,
   arch: string,
   installDir: string,
-  releaseBaseUrl: string = DEFAULT_RELEASE_BASE_URL,
+  release: string | ReleaseSource = DEFAULT_RELEASE_BASE_URL,
 ): string {
   const asset = releaseAssetName(version, arch);
   const dir = installDirOf(installDir);
-  const releaseUrl = `${releaseBaseUrl.replace(/\/+$/, "")}/v${version}`;
+  const source = typeof release === "string" ? releaseSource(release) : releaseSource(release.baseUrl, release.sha256);
+  const untrusted = unpinnedDownloadProblem(source, version, arch);
+  if (untrusted) throw new Error(`cannot stage nats-server v${version}: ${untrusted}`);
+  const pinned = pinnedSha256(source, version, arch);
+  const releaseUrl = `${source.baseUrl}/v${version}`;
   const inner = `${releaseDirName(version, arch)}/nats-server`;
+  // Exact file-name match (awk, not grep): a substring match would also pick `<asset>.sig`-style lines.
+  const expected = pinned
+    ? [
+        `  # Pinned by the stack (releaseSha256): the mirror's own SHA256SUMS is not asked.`,
+        `  printf '%s  %s\\n' ${shellQuote(pinned)} "$nats_asset" > "$nats_tmp/SHA256SUMS.asset"`,
+      ]
+    : [
+        `  curl -fsSL --retry 3 --connect-timeout 10 --max-time 60 -o "$nats_tmp/SHA256SUMS" "$nats_url/SHA256SUMS" || nats_fail "download of $nats_url/SHA256SUMS failed"`,
+        `  awk -v f="$nats_asset" '$2 == f || $2 == "*" f' "$nats_tmp/SHA256SUMS" > "$nats_tmp/SHA256SUMS.asset"`,
+        `  [ -s "$nats_tmp/SHA256SUMS.asset" ] || nats_fail "no line for $nats_asset in $nats_url/SHA256SUMS"`,
+      ];
+  const per = pinned ? "the pinned SHA-256" : "$nats_url/SHA256SUMS";
   return [
     "set -eu",
-    `# Stage nats-server v${version} (linux-${arch}) in ${dir}: verified against SHA256SUMS, not yet the active binary.`,
+    `# Stage nats-server v${version} (linux-${arch}) in ${dir}: verified against ${pinned ? "its pinned SHA-256" : "SHA256SUMS"}, not yet the active binary.`,
     `nats_ver=${shellQuote(version)}`,
     `nats_asset=${shellQuote(asset)}`,
     `nats_url=${shellQuote(releaseUrl)}`,
@@ -405,11 +454,8 @@ export function stageScriptFor(
     `  nats_tmp="$(mktemp -d)"`,
     `  trap 'rm -rf "$nats_tmp"' EXIT`,
     `  curl -fsSL --retry 3 --connect-timeout 10 --max-time 300 -o "$nats_tmp/$nats_asset" "$nats_url/$nats_asset" || nats_fail "download of $nats_url/$nats_asset failed"`,
-    `  curl -fsSL --retry 3 --connect-timeout 10 --max-time 60 -o "$nats_tmp/SHA256SUMS" "$nats_url/SHA256SUMS" || nats_fail "download of $nats_url/SHA256SUMS failed"`,
-    // Exact file-name match (awk, not grep): a substring match would also pick `<asset>.sig`-style lines.
-    `  awk -v f="$nats_asset" '$2 == f || $2 == "*" f' "$nats_tmp/SHA256SUMS" > "$nats_tmp/SHA256SUMS.asset"`,
-    `  [ -s "$nats_tmp/SHA256SUMS.asset" ] || nats_fail "no line for $nats_asset in $nats_url/SHA256SUMS"`,
-    `  (cd "$nats_tmp" && sha256sum -c SHA256SUMS.asset) >&2 || nats_fail "checksum mismatch for $nats_url/$nats_asset (per $nats_url/SHA256SUMS)"`,
+    ...expected,
+    `  (cd "$nats_tmp" && sha256sum -c SHA256SUMS.asset) >&2 || nats_fail "checksum mismatch for $nats_url/$nats_asset (per ${per})"`,
     `  tar -xzf "$nats_tmp/$nats_asset" -C "$nats_tmp" || nats_fail "cannot extract $nats_asset"`,
     `  [ -f "$nats_tmp/${inner}" ] || nats_fail "$nats_asset does not contain ${inner}"`,
     `  mkdir -p "$nats_dir"`,
@@ -451,9 +497,9 @@ export function installScriptFor(
   version: string,
   arch: string,
   installDir: string,
-  releaseBaseUrl: string = DEFAULT_RELEASE_BASE_URL,
+  release: string | ReleaseSource = DEFAULT_RELEASE_BASE_URL,
 ): string {
-  return [stageScriptFor(version, arch, installDir, releaseBaseUrl), activateScriptFor(version, installDir)].join("\n");
+  return [stageScriptFor(version, arch, installDir, release), activateScriptFor(version, installDir)].join("\n");
 }
 
 function installDirOf(installDir: string): string {

@@ -21,6 +21,7 @@ export { HostDriver, HostDriverContext, HostLayout, HostPlatform, StoreUsage, in
 export { loadHostPlatform, hostPlatformNames } from "./hosts/registry";
 export { defaultBinaryCacheDir, expandHome } from "./hosts/local";
 export { BinaryStore, VersionAvailability } from "./binaries";
+export { ReleasePins, ReleaseSource, releaseSource, unpinnedDownloadProblem } from "./release";
 export { MonitorClient } from "./monitor/client";
 export { ServerMonitor, JszOptions, HealthzOptions } from "./monitor/monitor";
 export { SystemAccountMonitor } from "./monitor/system-client";

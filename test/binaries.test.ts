@@ -1,6 +1,8 @@
 /**
- * BinaryStore and installScriptFor against a local HTTP server that serves release-shaped assets built at test time
- * from a real cached nats-server binary (renamed to the fake version 9.9.9, so nothing can come from a real cache).
+ * BinaryStore and installScriptFor against local release mirrors that serve release-shaped assets built at test time
+ * from a real cached nats-server binary (renamed to the fake version 9.9.9, so nothing can come from a real cache):
+ * an https mirror under a test CA (its SHA256SUMS is trusted) and the same files over plain http (trusted only with
+ * the stack's pinned SHA-256s: engine/release.ts).
  *
  * Fake versions, one scenario each:
  *   9.9.9 good release (tarball and SHA256SUMS both behind redirects)   9.9.3 good release, served directly
@@ -14,11 +16,21 @@ import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { lstat, mkdtemp, readdir, readlink, rm } from "node:fs/promises";
 import * as http from "node:http";
+import * as https from "node:https";
 import { AddressInfo } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { BinaryDownloadError, BinaryStore, checksumFor, installScriptFor, releaseAssetName } from "../engine/binaries";
+import {
+  BinaryDownloadError,
+  BinaryStore,
+  checksumFor,
+  installScriptFor,
+  releaseAssetName,
+  stageScriptFor,
+} from "../engine/binaries";
+import { ReleasePins, releaseSettingsProblems } from "../engine/release";
+import { makeTestCa, TestCa } from "./support/certificates";
 
 const execFileAsync = promisify(execFile);
 
@@ -41,18 +53,23 @@ type Route =
   | { readonly kind: "hang" }
   | { readonly kind: "stall" };
 
-/** The fake release server: fixed routes, everything else 404; records every request path. */
+/** The fake release server (https with `tls`, else http): fixed routes, everything else 404; records requests. */
 class ReleaseServer {
   readonly requests: string[] = [];
   readonly routes = new Map<string, Route>();
-  private readonly server = http.createServer((req, res) => this.answer(req, res));
+  private server!: http.Server;
 
-  async start(): Promise<void> {
+  async start(tls?: { certPem: string; keyPem: string }): Promise<void> {
+    const answer = (req: http.IncomingMessage, res: http.ServerResponse) => this.answer(req, res);
+    this.server = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, answer) : http.createServer(answer);
+    this.scheme = tls ? "https" : "http";
     await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
   }
 
+  private scheme = "http";
+
   get origin(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `${this.scheme}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   get base(): string {
@@ -89,7 +106,12 @@ class ReleaseServer {
   }
 }
 
+/** The https mirror (SHA256SUMS trusted) and the plain-http one with the same releases (pins needed). */
 const releases = new ReleaseServer();
+const plain = new ReleaseServer();
+let ca: TestCa;
+/** The test CA's certificate as a file, for curl (CURL_CA_BUNDLE). */
+let caFile: string;
 let fixtureDir: string;
 /** 9.9.9's tarball; the failing fake versions serve it too (only its checksum or directory name matters there). */
 let tarball: Buffer;
@@ -110,6 +132,16 @@ function buildTarball(version: string): Buffer {
 }
 
 function serveRelease(version: string, sums: string, via: "direct" | "redirect", body: Buffer = tarball): void {
+  for (const mirror of [releases, plain]) serveReleaseOn(mirror, version, sums, via, body);
+}
+
+function serveReleaseOn(
+  releases: ReleaseServer,
+  version: string,
+  sums: string,
+  via: "direct" | "redirect",
+  body: Buffer,
+): void {
   const prefix = `/releases/download/v${version}`;
   releases.routes.set(`/objects/v${version}/${asset(version)}`, { kind: "body", body });
   releases.routes.set(`/objects/v${version}/SHA256SUMS`, { kind: "body", body: Buffer.from(sums) });
@@ -135,7 +167,11 @@ beforeAll(async () => {
   fixtureDir = mkdtempSync(path.join(tmpdir(), "binaries-fixture-"));
   tarball = buildTarball("9.9.9");
   const tarball993 = buildTarball("9.9.3");
-  await releases.start();
+  ca = makeTestCa("release-mirror-ca");
+  caFile = path.join(fixtureDir, "mirror-ca.pem");
+  writeFileSync(caFile, ca.caPem);
+  await releases.start(ca.issue({ hosts: ["127.0.0.1"] }));
+  await plain.start();
   const good = sha256(tarball);
   const other = sha256("something else");
   serveRelease("9.9.9", `${other}  ${releaseAssetName("9.9.9", "arm64")}\n${good}  ${asset("9.9.9")}\n`, "redirect");
@@ -145,11 +181,14 @@ beforeAll(async () => {
   serveRelease("9.9.7", `${good}  ${releaseAssetName("9.9.7", "arm64")}\n${good}  ${asset("9.9.7")}.sbom\n`, "direct");
   releases.routes.set("/releases/download/v9.9.5/SHA256SUMS", { kind: "hang" });
   releases.routes.set("/releases/download/v9.9.2/SHA256SUMS", { kind: "stall" });
+  pins = { "9.9.9": { amd64: good, arm64: other }, "9.9.3": { amd64: sha256(tarball993) }, "9.9.8": { amd64: other } };
   serveRelease("9.9.4", `${good} *${asset("9.9.4")}\n`, "direct");
 });
 
 afterAll(async () => {
   await releases.close();
+  await plain.close();
+  ca?.dispose();
   await rm(fixtureDir, { recursive: true, force: true });
   await Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true })));
 });
@@ -167,8 +206,11 @@ async function freshCache(): Promise<string> {
 }
 
 function store(cacheDir: string, extra: Partial<ConstructorParameters<typeof BinaryStore>[0]> = {}): BinaryStore {
-  return new BinaryStore({ cacheDir, releaseBaseUrl: releases.base, arch: "amd64", ...extra });
+  return new BinaryStore({ cacheDir, releaseBaseUrl: releases.base, trustedCaPem: ca.caPem, arch: "amd64", ...extra });
 }
+
+/** SHA-256 pins of the good fake releases (9.9.8's is wrong on purpose), as a stack's releaseSha256 would be. */
+let pins: ReleasePins;
 
 describe("releaseAssetName and checksumFor", () => {
   it("names the linux tarball per version and arch", () => {
@@ -323,11 +365,90 @@ describe("BinaryStore", () => {
   });
 });
 
+describe("BinaryStore from a plain-http mirror", () => {
+  const plainStore = (cacheDir: string, sha256?: ReleasePins) =>
+    new BinaryStore({ cacheDir, releaseBaseUrl: plain.base, releaseSha256: sha256, arch: "amd64" });
+
+  it("refuses a version without a pinned SHA-256 before any request, naming what to pin", async () => {
+    const cacheDir = await freshCache();
+    const before = plain.count();
+    const error = await plainStore(cacheDir, pins)
+      .resolve("9.9.7")
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BinaryDownloadError);
+    expect((error as Error).message).toContain(
+      `releaseBaseUrl ${plain.base} is plain http and releaseSha256 pins no SHA-256 for nats-server 9.9.7 linux-amd64`,
+    );
+    expect((error as Error).message).toContain('releaseSha256: { "9.9.7": { "amd64": "<sha256sum of');
+    const availability = await plainStore(cacheDir).availability("9.9.9");
+    expect(availability.state).toBe("untrusted");
+    expect(plain.count()).toBe(before);
+    expect(await snapshot(cacheDir)).toEqual([]);
+  });
+
+  it("downloads a pinned version and checks it against the pin, never asking the mirror's SHA256SUMS", async () => {
+    const cacheDir = await freshCache();
+    const progress: string[] = [];
+    const binaries = new BinaryStore({
+      cacheDir,
+      releaseBaseUrl: plain.base,
+      releaseSha256: pins,
+      arch: "amd64",
+      onProgress: (line) => progress.push(line),
+    });
+    const before = plain.count();
+    const binary = await binaries.resolve("9.9.9");
+    const { stdout } = await execFileAsync(binary, ["--version"]);
+    expect(stdout).toContain(`v${REAL_VERSION}`);
+    expect(plain.requests.slice(before)).toEqual([
+      `/releases/download/v9.9.9/${asset("9.9.9")}`,
+      `/objects/v9.9.9/${asset("9.9.9")}`,
+    ]);
+    expect(progress.some((line) => line.includes("verified against the stack's releaseSha256 pin"))).toBe(true);
+  });
+
+  it("rejects a tarball that does not match its pin, and caches nothing", async () => {
+    const cacheDir = await freshCache();
+    const error = await plainStore(cacheDir, pins)
+      .resolve("9.9.8")
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toContain(
+      `expected ${sha256("something else")}, got ${sha256(tarball)} (per the stack's releaseSha256 pin)`,
+    );
+    expect(await snapshot(cacheDir)).toEqual([]);
+  });
+
+  it("validates the pins' shape, naming the field", () => {
+    expect(releaseSettingsProblems("http://mirror/nats", { "9.9.9": { amd64: sha256("x") } })).toEqual([]);
+    expect(releaseSettingsProblems("ftp://mirror", undefined).map((p) => p.field)).toEqual(["releaseBaseUrl"]);
+    expect(
+      releaseSettingsProblems(undefined, {
+        "2.15": { amd64: sha256("x") },
+        "9.9.9": { amd64: "abc", "x86-64": sha256("x") },
+        "9.9.8": "deadbeef",
+      }).map((p) => `${p.field}: ${p.message}`),
+    ).toEqual([
+      'releaseSha256.2.15: "2.15" is not a nats-server version such as 2.14.9',
+      "releaseSha256.9.9.9.amd64: is not a SHA-256: write the 64 lower-case hex digits sha256sum prints for the tarball",
+      'releaseSha256.9.9.9.x86-64: "x86-64" is not an architecture (amd64, arm64)',
+      'releaseSha256.9.9.8: must be a map { "amd64": "<sha256 hex>", … }',
+    ]);
+    const pinned = stageScriptFor("9.9.9", "amd64", "/opt/nats", { baseUrl: "http://m", sha256: pins });
+    expect(pinned).not.toContain('"$nats_url/SHA256SUMS"');
+    expect(pinned).toContain(`printf '%s  %s\\n' '${pins["9.9.9"].amd64}' "$nats_asset"`);
+  });
+});
+
 describe("installScriptFor", () => {
-  // curl must reach 127.0.0.1 directly even where a proxy is configured.
-  const env = { ...process.env, no_proxy: "127.0.0.1,localhost", NO_PROXY: "127.0.0.1,localhost" };
+  // curl must reach 127.0.0.1 directly even where a proxy is configured, and trust the test mirror's CA.
+  const env = () => ({
+    ...process.env,
+    no_proxy: "127.0.0.1,localhost",
+    NO_PROXY: "127.0.0.1,localhost",
+    CURL_CA_BUNDLE: caFile,
+  });
   const run = (script: string): Promise<{ stdout: string; stderr: string }> =>
-    execFileAsync("sh", ["-c", script], { env });
+    execFileAsync("sh", ["-c", script], { env: env() });
   const failure = (script: string): Promise<{ code: number; stderr: string }> =>
     run(script).then(
       () => ({ code: 0, stderr: "" }),
@@ -373,6 +494,34 @@ describe("installScriptFor", () => {
     expect(releases.count()).toBe(before);
     expect((await lstat(link)).isSymbolicLink()).toBe(true);
     expect(await readlink(link)).toBe(path.join(installDir, "nats-server-9.9.9"));
+  });
+
+  it("from a plain-http mirror: verifies against the pinned SHA-256 (never the mirror's SHA256SUMS), else refuses", async () => {
+    const installDir = path.join(await freshCache(), "opt", "nats");
+    const link = path.join(installDir, "nats-server");
+    const source = { baseUrl: plain.base, sha256: pins };
+
+    // No pin for this version: no script at all, and the message says what to pin.
+    expect(() => installScriptFor("9.9.7", "amd64", installDir, source)).toThrow(
+      `cannot stage nats-server v9.9.7: releaseBaseUrl ${plain.base} is plain http and releaseSha256 pins no ` +
+        "SHA-256 for nats-server 9.9.7 linux-amd64",
+    );
+    expect(() => installScriptFor("9.9.9", "amd64", installDir, plain.base)).toThrow(/pins no SHA-256/);
+
+    const before = plain.count();
+    await run(installScriptFor("9.9.9", "amd64", installDir, source));
+    expect(await readlink(link)).toBe(path.join(installDir, "nats-server-9.9.9"));
+    expect(plain.requests.slice(before)).toEqual([
+      `/releases/download/v9.9.9/${asset("9.9.9")}`,
+      `/objects/v9.9.9/${asset("9.9.9")}`,
+    ]);
+
+    // 9.9.8's mirror SHA256SUMS and its pin are both wrong: the pin decides, and the link stays.
+    const tampered = await failure(installScriptFor("9.9.8", "amd64", installDir, source));
+    expect(tampered.code).not.toBe(0);
+    expect(tampered.stderr).toContain(`checksum mismatch for ${plain.base}/v9.9.8/${asset("9.9.8")} (per the pinned`);
+    expect(await readlink(link)).toBe(path.join(installDir, "nats-server-9.9.9"));
+    expect(plain.count((p) => p.endsWith("SHA256SUMS"))).toBe(0);
   });
 
   it("quotes its inputs and refuses a relative install dir", () => {

@@ -74,6 +74,12 @@ export interface HostDriver {
    */
   storeUsage?(server: ServerEndpoint): Promise<StoreUsage>;
   /**
+   * Why `version` must not be downloaded onto this platform's hosts (a plain-http mirror with no pinned SHA-256 for
+   * it: engine/release.ts), or undefined. The planner asks it for every version a plan stages, so `pulumi preview`
+   * refuses before anything is touched. Optional: a platform that never downloads has nothing to say.
+   */
+  releaseProblem?(version: string): string | undefined;
+  /**
    * Whether the server is in the middle of a stop (lame duck draining: systemd's `deactivating`), e.g. left so by a
    * rollout that was killed during a drain. Optional.
    */

@@ -9,6 +9,7 @@ import { EventLog, EventSink, seconds, StepKind } from "./events";
 import { observeCluster, observeOptionsFor, observeServer, ObservedCluster } from "./observe";
 import { DesiredConfigs, formatPlan, memberChange, planRollout, PlannedStep, RolloutPlan } from "./plan";
 import { HaltReport, MemberReport, RolloutReport } from "./report";
+import { withReleaseRefusals } from "./release-refusals";
 import {
   recoverMember,
   reloadMember,
@@ -81,12 +82,13 @@ export function desiredConfigs(spec: ClusterSpec, driver: HostDriver, listenHost
 
 /** Plan from an observation (or an assumed one) without touching anything. */
 export function planFor(options: RolloutOptions, observed: ObservedCluster): RolloutPlan {
-  return planRollout(
+  const plan = planRollout(
     observed,
     options.spec,
     desiredConfigs(options.spec, options.driver, options.listenHost),
     resolvePolicy(options.policy),
   );
+  return withReleaseRefusals(plan, options.spec, observed, options.driver);
 }
 
 /** Observe and plan without touching anything: what `pulumi preview` shows. */

@@ -251,6 +251,7 @@ describe("the user data's install part, run with sh against a local release serv
         arch: "amd64",
         jetstreamDevice: JETSTREAM_DEVICE,
         releaseBaseUrl: releases.base,
+        releaseSha256: releases.pins,
         paths: { ...DEFAULT_HOST_PATHS, installDir },
       }),
     );
@@ -274,6 +275,15 @@ describe("the user data's install part, run with sh against a local release serv
     // The running version is untouched and nothing unverified was left behind.
     expect(await readlink(link)).toBe(path.join(installDir, "nats-server-9.9.1"));
     expect((await readdir(installDir)).sort()).toEqual(["nats-server", "nats-server-9.9.1"]);
-    expect(releases.requests).toContain("/releases/download/v9.9.2/SHA256SUMS");
+    // A plain-http mirror: the stack's pins decide, its SHA256SUMS is never asked.
+    expect(bad.stderr).toContain("(per the pinned SHA-256)");
+    expect(releases.requests.filter((r) => r.endsWith("SHA256SUMS"))).toEqual([]);
+  });
+
+  it("is refused at preview for a version the stack does not pin on a plain-http mirror", () => {
+    expect(() => installPart("9.9.3", "/opt/nats")).toThrow(
+      `cannot stage nats-server v9.9.3: releaseBaseUrl ${releases.base} is plain http and releaseSha256 pins no ` +
+        "SHA-256 for nats-server 9.9.3 linux-amd64",
+    );
   });
 });

@@ -66,7 +66,7 @@ function inputs(
     settings: {
       stateDir: "/nonexistent/state",
       binaryCacheDir: BIN_CACHE,
-      releaseBaseUrl: "http://127.0.0.1:9/releases",
+      releaseBaseUrl: "https://127.0.0.1:9/releases",
     },
     ...extra,
   };
@@ -188,13 +188,22 @@ describe("provider methods, called directly", () => {
     const releases = new FakeReleaseServer();
     await releases.start();
     try {
-      const at = (version: string, releaseBaseUrl: string) =>
+      const at = (version: string, releaseBaseUrl: string, releaseSha256?: object) =>
         inputs(
           { version },
-          { settings: { stateDir: "/nonexistent/state", binaryCacheDir: BIN_CACHE, releaseBaseUrl } },
+          { settings: { stateDir: "/nonexistent/state", binaryCacheDir: BIN_CACHE, releaseBaseUrl, releaseSha256 } },
         );
-      // The release server has no 2.99.1: its SHA256SUMS answers 404.
-      const { failures } = await check(undefined, at("2.99.1", releases.base));
+      // A plain-http mirror (this one) without a pin for the version: refused before anything is asked of it.
+      const unpinned = await check(undefined, at("2.99.1", releases.base));
+      expect(unpinned.failures).toEqual([
+        {
+          property: "settings.releaseSha256",
+          reason: expect.stringContaining(`releaseBaseUrl ${releases.base} is plain http and releaseSha256 pins no`),
+        },
+      ]);
+      expect(releases.requests).toEqual([]);
+      // Pinned, it is asked; it has no 2.99.1: its SHA256SUMS answers 404.
+      const { failures } = await check(undefined, at("2.99.1", releases.base, { "2.99.1": { amd64: "a".repeat(64) } }));
       expect(failures).toEqual([
         {
           property: "spec.version",
@@ -202,7 +211,7 @@ describe("provider methods, called directly", () => {
         },
       ]);
       // Nothing answers on port 9: not refused, and the warning says plainly that it could not be checked.
-      const { result, lines } = await printed(() => check(undefined, at("2.99.1", "http://127.0.0.1:9/releases")));
+      const { result, lines } = await printed(() => check(undefined, at("2.99.1", "https://127.0.0.1:9/releases")));
       expect(result.failures).toEqual([]);
       expect(lines).toMatch(
         /warning: spec\.version: nats-server 2\.99\.1 could not be checked \(not in the binary cache/,

@@ -129,6 +129,24 @@ describe("bad config names the key and the fix", () => {
     expect(errorOf({ ...local(), members: [{ name: "x" }] })).toMatch(/nats-cluster:members\[0\]\.clientPort: missing/);
   });
 
+  it("release pins: each bad one named under its platform's key; good ones reach the driver settings", () => {
+    const sha = "0".repeat(63) + "1";
+    const message = errorOf({
+      ...local(),
+      local: {
+        releaseBaseUrl: "http://mirror.lan/nats",
+        releaseSha256: { "2.15": { amd64: sha }, "2.15.2": { amd64: "x" } },
+      },
+    });
+    expect(message).toContain('nats-cluster:local.releaseSha256.2.15: "2.15" is not a nats-server version');
+    expect(message).toContain("nats-cluster:local.releaseSha256.2.15.2.amd64: is not a SHA-256");
+    const config = parseStackConfig(
+      { ...local(), local: { releaseBaseUrl: "http://mirror.lan/nats", releaseSha256: { "2.15.2": { amd64: sha } } } },
+      { stack: "local", projectDir: "/project" },
+    );
+    expect(config.platformSettings).toMatchObject({ releaseSha256: { "2.15.2": { amd64: sha } } });
+  });
+
   it("wrong types say what to write", () => {
     const message = errorOf({
       ...local(),

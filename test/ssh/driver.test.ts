@@ -6,7 +6,10 @@
 import { createHash } from "node:crypto";
 import { createHostDriver } from "../../engine/hosts/ssh";
 import { SshHostDriver } from "../../engine/hosts/ssh/driver";
-import { ServerEndpoint } from "../../engine/spec";
+import { ObservedCluster } from "../../engine/rollout/observe";
+import { RolloutPlan } from "../../engine/rollout/plan";
+import { versionsStaged, withReleaseRefusals } from "../../engine/rollout/release-refusals";
+import { ClusterSpec, ServerEndpoint } from "../../engine/spec";
 import { assertParses, FakeTransport, SentCommand } from "./support/fake-transport";
 import { generateKeyPair } from "./support/local-sshd";
 
@@ -101,8 +104,43 @@ describe("SshHostDriver", () => {
     expect(transport.sent).toHaveLength(1);
   });
 
+  it("stages from a plain-http mirror only what the settings pin; the plan is refused for the rest", async () => {
+    const { driver, transport } = setup({ releaseSha256: {} });
+    expect(driver.releaseProblem("2.15.2")).toContain(
+      "releaseBaseUrl http://10.0.0.1:8081 is plain http and releaseSha256 pins no SHA-256 for nats-server 2.15.2 " +
+        "linux-amd64",
+    );
+    await expect(driver.stageBinary(a, "2.15.2")).rejects.toThrow(/pins no SHA-256/);
+    expect(transport.sent).toHaveLength(0);
+    // An https mirror needs no pin: its SHA256SUMS is trusted.
+    expect(setup({ releaseBaseUrl: "https://mirror.example.com/nats" }).driver.releaseProblem("2.15.2")).toBe(
+      undefined,
+    );
+
+    // The planner asks the driver for every version it would stage: the target, and the surge server's.
+    const plan: RolloutPlan = {
+      kind: "rollout",
+      targetVersion: "2.15.2",
+      surgeVersion: "2.14.9",
+      steps: [
+        { kind: "preflight", reason: "" },
+        { kind: "surge-up", server: "nats-surge", to: "2.14.9", reason: "" },
+        { kind: "restart-member", server: "nats-a", from: "2.14.9", to: "2.15.2", reason: "" },
+      ],
+      refusals: [],
+      estimatedSeconds: 1,
+    };
+    const spec = { version: "2.15.2" } as ClusterSpec;
+    const observed = { surge: { running: false } } as ObservedCluster;
+    const pinnedOne = setup({ releaseSha256: { "2.15.2": { amd64: "a".repeat(64) } } }).driver;
+    expect(versionsStaged(plan, spec, observed)).toEqual(["2.14.9", "2.15.2"]);
+    expect(withReleaseRefusals(plan, spec, observed, pinnedOne).refusals).toEqual([
+      expect.stringMatching(/^release: releaseBaseUrl .* pins no SHA-256 for nats-server 2\.14\.9 linux-amd64/),
+    ]);
+  });
+
   it("stages from the settings' release URL with a long deadline, and activates without a download", async () => {
-    const { driver, transport } = setup();
+    const { driver, transport } = setup({ releaseSha256: { "2.15.2": { amd64: "b".repeat(64) } } });
     await driver.stageBinary(a, "2.15.2");
     await driver.activateBinary(a, "2.15.2");
     const [stage, activate] = transport.sent;

@@ -86,7 +86,8 @@ describe("ssh platform settings", () => {
       'surge: "nats-z" is not one of the hosts; name the surge server\'s entry in hosts',
       "sudo: must be true or false",
       'arch: "x86_64" is not amd64 or arm64',
-      'releaseBaseUrl: "ftp://mirror/nats" is not an http(s) URL',
+      'releaseBaseUrl: "ftp://mirror/nats" is not an http(s) URL; write one such as ' +
+        "https://mirror.example.com/nats-server (serving <base>/v<version>/<asset> and SHA256SUMS)",
       "stopTimeoutSeconds: 30 must be a whole number of seconds above 30 (the shortest lame duck); default 150",
       'paths.configPath: "etc/nats.conf" must be an absolute path of letters, digits, "_", ".", "-" and "/"',
       'paths.pidFile: "/tmp/nats.pid" must be /run/<dir>/<file> (a systemd RuntimeDirectory)',

@@ -32,6 +32,11 @@ export function buildFakeReleaseTarball(version: string, arch = "amd64"): { name
 
 export class FakeReleaseServer {
   readonly requests: string[] = [];
+  /**
+   * What a stack's `releaseSha256` would pin for the published releases (the hash their SHA256SUMS lists): this
+   * server is plain http, and only pinned versions are downloaded from such a mirror (engine/release.ts).
+   */
+  readonly pins: Record<string, Record<string, string>> = {};
   private readonly files = new Map<string, Buffer>();
   private readonly server = http.createServer((req, res) => {
     const url = req.url ?? "";
@@ -58,6 +63,7 @@ export class FakeReleaseServer {
     const tarball = buildFakeReleaseTarball(version, options.arch);
     const hash = options.checksum === "wrong" ? sha256Hex(`not ${tarball.name}`) : sha256Hex(tarball.body);
     const prefix = `/releases/download/v${version}`;
+    (this.pins[version] ??= {})[options.arch ?? "amd64"] = hash;
     this.files.set(`${prefix}/${tarball.name}`, tarball.body);
     this.files.set(`${prefix}/SHA256SUMS`, Buffer.from(`${hash}  ${tarball.name}\n`));
   }

@@ -10,7 +10,7 @@
  * instances and the SSM commands can never be in two regions or accounts.
  *
  * `nats-cluster:aws`: `{ region, vpcId, subnetIds, clientCidrs, adminCidr, instanceType?, arch?, amiId?,
- * volumeSizeGb?, retainDataVolumes?, keyName?, profile?, releaseBaseUrl?, resizeMember? }`.
+ * volumeSizeGb?, retainDataVolumes?, keyName?, profile?, releaseBaseUrl?, releaseSha256?, resizeMember? }`.
  * Verified with Pulumi mocks and, for the hosts, on lab VMs; nothing here has run against a real AWS account.
  */
 import * as aws from "@pulumi/aws";
@@ -26,6 +26,8 @@ import {
   readStringList,
   refuseUnknownFields,
 } from "../../config/values";
+import { ReleasePins } from "../../../engine/release";
+import { readReleaseSettings, RELEASE_SETTING_FIELDS } from "../../config/release";
 import { ClusterPlatform } from "../platform";
 import { AwsArch, DEFAULT_INSTANCE_TYPE } from "./ami";
 import { NatsInstanceProfile } from "./instance-profile";
@@ -62,6 +64,8 @@ export interface AwsPlatformSettings {
    * which needs internet egress (a NAT); a mirror reachable from the VPC works without one.
    */
   readonly releaseBaseUrl?: string;
+  /** Version → arch → SHA-256 of the release tarball; required when releaseBaseUrl is plain http. */
+  readonly releaseSha256?: ReleasePins;
   /** Keep data volumes in AWS when Pulumi would delete them (destroy, replacement). Default true. */
   readonly retainDataVolumes: boolean;
   /** The one member allowed to take a changed `instanceType` in this `pulumi up` (a stop, resize, start). */
@@ -95,7 +99,7 @@ const FIELDS = [
   "retainDataVolumes",
   "keyName",
   "profile",
-  "releaseBaseUrl",
+  ...RELEASE_SETTING_FIELDS,
   "resizeMember",
 ];
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
@@ -166,17 +170,7 @@ function decode(raw: unknown, p: Problems): AwsPlatformSettings {
     p.add("aws.arch", `${p.show("aws.arch", archText)} is not an architecture; write amd64 or arm64 (Graviton)`);
   const arch: AwsArch = archText === "arm64" ? "arm64" : "amd64";
   const profile = readString(p, "aws.profile", obj.profile, "write a named profile of ~/.aws/config");
-  const releaseBaseUrl = readString(
-    p,
-    "aws.releaseBaseUrl",
-    obj.releaseBaseUrl,
-    "write an http(s) URL such as https://mirror.example.com/nats-server",
-  );
-  if (releaseBaseUrl !== undefined && !/^https?:\/\/[^\s'"]+$/.test(releaseBaseUrl))
-    p.add(
-      "aws.releaseBaseUrl",
-      `${p.show("aws.releaseBaseUrl", releaseBaseUrl)} is not an http(s) URL; write one such as https://mirror.example.com/nats-server (serving <base>/v<version>/<asset> and SHA256SUMS)`,
-    );
+  const release = readReleaseSettings(p, "aws", obj);
   const retainDataVolumes = readBool(p, "aws.retainDataVolumes", obj.retainDataVolumes) ?? true;
   const resizeMember = readString(p, "aws.resizeMember", obj.resizeMember, "write one member's name");
   const instanceType =
@@ -195,7 +189,7 @@ function decode(raw: unknown, p: Problems): AwsPlatformSettings {
     retainDataVolumes,
     ...(keyName ? { keyName } : {}),
     ...(profile ? { profile } : {}),
-    ...(releaseBaseUrl ? { releaseBaseUrl } : {}),
+    ...release,
     ...(resizeMember ? { resizeMember } : {}),
   };
 }
@@ -256,6 +250,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
         amiId: settings.amiId,
         keyName: settings.keyName,
         releaseBaseUrl: settings.releaseBaseUrl,
+        releaseSha256: settings.releaseSha256,
         stopTimeoutSeconds: facts.stopTimeoutSeconds,
       },
       opts,
@@ -303,6 +298,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
           ? { sizeGiB: settings.volumeSizeGb, retainOnDelete: settings.retainDataVolumes }
           : false,
         releaseBaseUrl: settings.releaseBaseUrl,
+        releaseSha256: settings.releaseSha256,
         stopTimeoutSeconds: facts.stopTimeoutSeconds,
       },
       { parent, providers: [shared.provider] },
@@ -333,6 +329,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
           surge,
           arch: settings.arch,
           ...(settings.releaseBaseUrl ? { releaseBaseUrl: settings.releaseBaseUrl } : {}),
+          ...(settings.releaseSha256 ? { releaseSha256: settings.releaseSha256 } : {}),
           stopTimeoutSeconds: facts.stopTimeoutSeconds,
           ...(Object.keys(volumes).length ? { volumeIds: volumes } : {}),
           kmsKeyId: key,

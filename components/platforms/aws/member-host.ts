@@ -21,6 +21,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { TLS_FILE_NAMES } from "../../../engine/config/for-server";
 import { configParameterName, defaultConfigParameterPrefix, tlsParameterName } from "../../../engine/hosts/aws/names";
+import { ReleasePins } from "../../../engine/release";
 import { ServerEndpoint } from "../../../engine/spec";
 import { amiFor, AwsArch, DEFAULT_INSTANCE_TYPE } from "./ami";
 import { NatsInstanceProfile } from "./instance-profile";
@@ -112,6 +113,8 @@ export interface AwsMemberHostArgs {
   readonly rootVolumeSizeGiB?: number;
   /** Release download base URL, for mirrors. Default the official GitHub releases. */
   readonly releaseBaseUrl?: string;
+  /** Version → arch → SHA-256 of the release tarball; needed when releaseBaseUrl is plain http (engine/release.ts). */
+  readonly releaseSha256?: ReleasePins;
   /** systemd `TimeoutStopSec` (lame duck must end within it). Default 150. */
   readonly stopTimeoutSeconds?: number;
   /** Extra tags for every resource of this member. */
@@ -210,6 +213,7 @@ export class AwsMemberHost extends pulumi.ComponentResource {
         jetstreamDevice: volume ? JETSTREAM_DEVICE : undefined,
         jetstreamVolumeId: volumeId,
         releaseBaseUrl: args.releaseBaseUrl,
+        releaseSha256: args.releaseSha256,
         stopTimeoutSeconds: args.stopTimeoutSeconds,
       }),
     );

@@ -14,6 +14,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { ReleasePins } from "../../../engine/release";
 import { amiFor, AwsArch, DEFAULT_INSTANCE_TYPE } from "./ami";
 import { hostTags } from "./tags";
 import { renderUserData } from "./user-data";
@@ -41,6 +42,8 @@ export interface SurgeLaunchTemplateArgs {
   readonly rootVolumeSizeGiB?: number;
   /** Release download base URL, for mirrors. Default the official GitHub releases. */
   readonly releaseBaseUrl?: string;
+  /** Version → arch → SHA-256 of the release tarball; needed when releaseBaseUrl is plain http (engine/release.ts). */
+  readonly releaseSha256?: ReleasePins;
   /** systemd `TimeoutStopSec`. Default 150. */
   readonly stopTimeoutSeconds?: number;
   /** EC2 key pair for emergency SSH (the rollout itself uses SSM). */
@@ -73,6 +76,7 @@ export class SurgeLaunchTemplate extends pulumi.ComponentResource {
           version,
           arch,
           releaseBaseUrl: args.releaseBaseUrl,
+          releaseSha256: args.releaseSha256,
           stopTimeoutSeconds: args.stopTimeoutSeconds,
         }),
         "utf8",

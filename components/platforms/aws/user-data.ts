@@ -18,7 +18,8 @@
  * Plain functions (no Pulumi import). The tests run the install part with `sh`, and the whole user data through
  * cloud-init on lab VMs with a loop device as the volume (test/aws/lab-user-data.test.ts); never on EC2 itself.
  */
-import { DEFAULT_RELEASE_BASE_URL, installScriptFor } from "../../../engine/binaries";
+import { installScriptFor } from "../../../engine/binaries";
+import { ReleasePins, releaseSource } from "../../../engine/release";
 import { DATA_VOLUME_DEVICE, DATA_VOLUME_WAIT_SECONDS } from "../../../engine/hosts/aws/names";
 import { ebsDeviceCandidates } from "../../../engine/hosts/aws/scripts";
 import { hostPrepScript, INSTALL_HEREDOC } from "../../../engine/hosts/systemd/host-prep";
@@ -53,6 +54,8 @@ export interface UserDataOptions {
   readonly paths?: HostPaths;
   /** Release download base URL, for mirrors. Default the official GitHub releases. */
   readonly releaseBaseUrl?: string;
+  /** Version → arch → SHA-256 of the release tarball; needed when releaseBaseUrl is plain http (engine/release.ts). */
+  readonly releaseSha256?: ReleasePins;
   /** How long to wait for the volume to be attached (Pulumi attaches it after the instance runs). Default 600 s. */
   readonly volumeWaitSeconds?: number;
   /** systemd `TimeoutStopSec`: how long lame duck may take before SIGKILL. Default 150 (the official unit). */
@@ -81,8 +84,9 @@ export { systemdUnitFor };
 export function renderUserData(options: UserDataOptions): string {
   const paths = options.paths ?? DEFAULT_HOST_PATHS;
   assertHostPaths(paths);
-  const baseUrl = options.releaseBaseUrl ?? DEFAULT_RELEASE_BASE_URL;
-  const install = installScriptFor(options.version, options.arch, paths.installDir, baseUrl);
+  // Throws for a plain-http mirror without a pin for this version: at preview, before any instance exists.
+  const release = releaseSource(options.releaseBaseUrl, options.releaseSha256);
+  const install = installScriptFor(options.version, options.arch, paths.installDir, release);
   return [
     "#!/bin/sh",
     `# nats-cluster user data for ${options.serverName}: nats-server v${options.version} (linux-${options.arch}).`,
@@ -98,7 +102,7 @@ export function renderUserData(options: UserDataOptions): string {
             }
           : undefined,
       stopTimeoutSeconds: options.stopTimeoutSeconds,
-      install: { what: `install nats-server v${options.version} from ${baseUrl}`, script: install },
+      install: { what: `install nats-server v${options.version} from ${release.baseUrl}`, script: install },
     }),
   ].join("\n");
 }

@@ -4,12 +4,14 @@
  * engine's local driver (engine/hosts/local) runs them, and a LocalNatsProcess per member stops its process when
  * the member is deleted.
  *
- * `nats-cluster:local`: `{ stateDir?, binaryCacheDir?, releaseBaseUrl? }`. The default state directory is
- * `~/.local/state/nats-cluster/<stack>`, kept with its `~/` so the same stack looks the same from any checkout; a
- * relative path is resolved against the project directory (the cluster then belongs to that checkout).
+ * `nats-cluster:local`: `{ stateDir?, binaryCacheDir?, releaseBaseUrl?, releaseSha256? }`. The default state
+ * directory is `~/.local/state/nats-cluster/<stack>`, kept with its `~/` so the same stack looks the same from any
+ * checkout; a relative path is resolved against the project directory (the cluster then belongs to that checkout).
  */
 import * as path from "node:path";
 import { LOCAL_LISTEN_HOST } from "../../../engine/defaults";
+import { ReleasePins } from "../../../engine/release";
+import { readReleaseSettings, RELEASE_SETTING_FIELDS } from "../../config/release";
 import { Problems, readObject, readString, refuseUnknownFields } from "../../config/values";
 import { ClusterPlatform } from "../platform";
 import { LocalNatsProcess } from "./process";
@@ -22,9 +24,11 @@ export interface LocalPlatformSettings {
   readonly binaryCacheDir?: string;
   /** Where versions missing from the cache are downloaded from (a mirror); default the official GitHub releases. */
   readonly releaseBaseUrl?: string;
+  /** Version → arch → SHA-256 of the release tarball; required when releaseBaseUrl is plain http. */
+  readonly releaseSha256?: ReleasePins;
 }
 
-const FIELDS = ["stateDir", "binaryCacheDir", "releaseBaseUrl"];
+const FIELDS = ["stateDir", "binaryCacheDir", ...RELEASE_SETTING_FIELDS];
 
 function pathSetting(value: string, projectDir: string): string {
   return value === "~" || value.startsWith("~/") || path.isAbsolute(value) ? value : path.resolve(projectDir, value);
@@ -41,15 +45,15 @@ export const platform: ClusterPlatform<LocalPlatformSettings, undefined> = {
   },
 
   decodeSettings(raw, p: Problems, context) {
-    const obj = readObject(p, "local", raw, "write { stateDir?, binaryCacheDir?, releaseBaseUrl? }") ?? {};
+    const obj = readObject(p, "local", raw, `write { ${FIELDS.map((f) => `${f}?`).join(", ")} }`) ?? {};
     refuseUnknownFields(p, "local", obj, FIELDS);
     const stateDir = readString(p, "local.stateDir", obj.stateDir, "write a directory path");
     const binaryCacheDir = readString(p, "local.binaryCacheDir", obj.binaryCacheDir, "write a directory path");
-    const releaseBaseUrl = readString(p, "local.releaseBaseUrl", obj.releaseBaseUrl, "write an http(s) URL");
+    const release = readReleaseSettings(p, "local", obj);
     return {
       stateDir: pathSetting(stateDir ?? `~/.local/state/nats-cluster/${context.stack}`, context.projectDir),
       ...(binaryCacheDir ? { binaryCacheDir: pathSetting(binaryCacheDir, context.projectDir) } : {}),
-      ...(releaseBaseUrl ? { releaseBaseUrl } : {}),
+      ...release,
     };
   },
 

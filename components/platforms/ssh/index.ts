@@ -6,11 +6,13 @@
  * Stack config: members and the surge server each give their `host` (the VM's address; ports default to 4222,
  * 6222, 8222), and
  *   nats-cluster:ssh: { user, hostKeys: { <server or address>: "ssh-ed25519 AAAA…" }, port?, sudo?, arch?,
- *                       releaseBaseUrl?, hosts?: { <server>: { address?, port?, user? } } }
+ *                       releaseBaseUrl?, releaseSha256?, hosts?: { <server>: { address?, port?, user? } } }
  *   nats-cluster:sshPrivateKey (secret; `pulumi config set --secret nats-cluster:sshPrivateKey -- "$(cat key)"`)
  *   nats-cluster:sshKeyPassphrase (secret, optional)
  */
 import * as pulumi from "@pulumi/pulumi";
+import { ReleasePins } from "../../../engine/release";
+import { readReleaseSettings, RELEASE_SETTING_FIELDS } from "../../config/release";
 import { Obj, Problems, readBool, readInt, readObject, readString, refuseUnknownFields } from "../../config/values";
 import { ClusterPlatform, ConfiguredServers, ServerPlacement } from "../platform";
 import { SshNatsHost } from "./host";
@@ -29,13 +31,15 @@ export interface SshPlatformSettings {
   readonly arch?: "amd64" | "arm64";
   /** Where the VMs download nats-server releases (a mirror); default the official GitHub releases. */
   readonly releaseBaseUrl?: string;
+  /** Version → arch → SHA-256 of the release tarball; required when releaseBaseUrl is plain http. */
+  readonly releaseSha256?: ReleasePins;
   /** Per-server overrides of the address to SSH to, the port and the user. */
   readonly hosts?: Readonly<
     Record<string, { readonly address?: string; readonly port?: number; readonly user?: string }>
   >;
 }
 
-const FIELDS = ["user", "port", "hostKeys", "sudo", "arch", "releaseBaseUrl", "hosts"];
+const FIELDS = ["user", "port", "hostKeys", "sudo", "arch", ...RELEASE_SETTING_FIELDS, "hosts"];
 const HOST_FIELDS = ["address", "port", "user"];
 
 function decode(raw: unknown, p: Problems): SshPlatformSettings {
@@ -73,14 +77,14 @@ function decode(raw: unknown, p: Problems): SshPlatformSettings {
   }
   const port = readInt(p, "ssh.port", obj.port, "write sshd's port, e.g. 22");
   const sudo = readBool(p, "ssh.sudo", obj.sudo);
-  const releaseBaseUrl = readString(p, "ssh.releaseBaseUrl", obj.releaseBaseUrl, "write an http(s) URL the VMs reach");
+  const release = readReleaseSettings(p, "ssh", obj);
   return {
     user: user ?? "",
     hostKeys: (hostKeys ?? {}) as Record<string, string>,
     ...(port !== undefined ? { port } : {}),
     ...(sudo !== undefined ? { sudo } : {}),
     ...(arch === "amd64" || arch === "arm64" ? { arch } : {}),
-    ...(releaseBaseUrl ? { releaseBaseUrl } : {}),
+    ...release,
     ...(hosts ? { hosts: overrides } : {}),
   };
 }
@@ -99,6 +103,7 @@ function driverSettings(settings: SshPlatformSettings, servers: ConfiguredServer
     ...(settings.sudo !== undefined ? { sudo: settings.sudo } : {}),
     ...(settings.arch ? { arch: settings.arch } : {}),
     ...(settings.releaseBaseUrl ? { releaseBaseUrl: settings.releaseBaseUrl } : {}),
+    ...(settings.releaseSha256 ? { releaseSha256: settings.releaseSha256 } : {}),
   };
 }
 

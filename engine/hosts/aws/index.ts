@@ -7,6 +7,7 @@
  * there (test/aws/lab-*.test.ts); never against a real AWS account.
  */
 import { VM_LISTEN_HOST } from "../../defaults";
+import { ReleasePins, releaseSettingsProblems } from "../../release";
 import { assertSettings, HostDriver, HostDriverContext, HostPlatform } from "../driver";
 import { SsmHostDriver } from "./ssm-driver";
 
@@ -28,6 +29,8 @@ export interface AwsSettings {
   readonly arch?: "amd64" | "arm64";
   /** Release download base URL (a mirror reachable from the VPC). Default the official GitHub releases. */
   readonly releaseBaseUrl?: string;
+  /** Pinned SHA-256s per version and arch (engine/release.ts): required for a plain-http mirror. */
+  readonly releaseSha256?: ReleasePins;
   /** systemd `TimeoutStopSec` of nats-server, rewritten as a drop-in before every lame duck (the policy's). */
   readonly stopTimeoutSeconds?: number;
   /** Member name → its data (JetStream) volume id, for members that have one. */
@@ -57,11 +60,7 @@ export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => 
     problems.push({ field: "volumeIds", message: "must map member names to EBS volume ids" });
   if (s.kmsKeyId !== undefined && (typeof s.kmsKeyId !== "string" || s.kmsKeyId.length === 0))
     problems.push({ field: "kmsKeyId", message: "must be a KMS key ARN, id or alias" });
-  if (s.releaseBaseUrl !== undefined && !/^https?:\/\/[^\s'"]+$/.test(String(s.releaseBaseUrl)))
-    problems.push({
-      field: "releaseBaseUrl",
-      message: "must be an http(s) URL such as https://mirror.example.com/nats",
-    });
+  problems.push(...releaseSettingsProblems(s.releaseBaseUrl, s.releaseSha256));
   return problems;
 };
 
@@ -79,6 +78,7 @@ export function createHostDriver(
     surge: s.surge,
     arch: s.arch,
     releaseBaseUrl: s.releaseBaseUrl,
+    releaseSha256: s.releaseSha256,
     stopTimeoutSeconds: s.stopTimeoutSeconds,
     kmsKeyId: s.kmsKeyId,
     // Members have a data volume exactly when the Pulumi layer recorded one for them.

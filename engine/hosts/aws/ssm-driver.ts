@@ -15,6 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { activateScriptFor, stageScriptFor } from "../../binaries";
+import { ReleasePins, ReleaseSource, releaseSource, unpinnedDownloadProblem } from "../../release";
 import { ServerEndpoint, TlsPem } from "../../spec";
 import { HostDriver, HostLayout } from "../driver";
 import { hostPrepScript } from "../systemd/host-prep";
@@ -69,6 +70,8 @@ export interface SsmHostDriverOptions {
   readonly pidFile?: string;
   /** Release download base URL, for mirrors. Default the official GitHub releases. */
   readonly releaseBaseUrl?: string;
+  /** Pinned SHA-256s per version and arch; required for every version staged from a plain-http mirror. */
+  readonly releaseSha256?: ReleasePins;
   /** Parameter Store hierarchy for configs. Default "/nats-cluster/<clusterName>"; the instance role must read
    * `<prefix>/*`. */
   readonly configParameterPrefix?: string;
@@ -375,15 +378,22 @@ export class SsmHostDriver implements HostDriver {
 
   /** Download and verify on the host, beside the active binary: the slow part, while the server still serves. */
   async stageBinary(server: ServerEndpoint, version: string): Promise<void> {
-    const script = stageScriptFor(
-      version,
-      this.options.arch ?? "amd64",
-      this.paths.installDir,
-      this.options.releaseBaseUrl,
-    );
+    const script = stageScriptFor(version, this.arch(), this.paths.installDir, this.release());
     await this.ready(server);
     const target = await this.target(server, `stage nats-server v${version}`);
     await this.run(target, `stage nats-server v${version}`, script, this.options.installTimeoutSeconds ?? 600);
+  }
+
+  releaseProblem(version: string): string | undefined {
+    return unpinnedDownloadProblem(this.release(), version, this.arch());
+  }
+
+  private arch(): string {
+    return this.options.arch ?? "amd64";
+  }
+
+  private release(): ReleaseSource {
+    return releaseSource(this.options.releaseBaseUrl, this.options.releaseSha256);
   }
 
   async activateBinary(server: ServerEndpoint, version: string): Promise<void> {

@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { BinaryStore } from "../../binaries";
 import { LOCAL_LISTEN_HOST } from "../../defaults";
+import { ReleasePins, releaseSettingsProblems } from "../../release";
 import { assertSettings, HostDriver, HostDriverContext, HostPlatform } from "../driver";
 import { LocalProcessDriver } from "./driver";
 
@@ -22,6 +23,8 @@ export interface LocalSettings {
   readonly binaryCacheDir?: string;
   /** Release download base URL for versions not in the cache; default the official GitHub releases. */
   readonly releaseBaseUrl?: string;
+  /** Pinned SHA-256s per version and arch (engine/release.ts): required for a plain-http mirror. */
+  readonly releaseSha256?: ReleasePins;
 }
 
 /** `~/x` → `<home>/x`; anything else unchanged. */
@@ -53,6 +56,7 @@ export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => 
       message: `${JSON.stringify(s.binaryCacheDir)} is not an absolute or ~/ path`,
     });
   }
+  problems.push(...releaseSettingsProblems(s.releaseBaseUrl, s.releaseSha256));
   return problems;
 };
 
@@ -65,6 +69,7 @@ export function createHostDriver(
   const binaries = new BinaryStore({
     cacheDir: expandHome(s.binaryCacheDir ?? defaultBinaryCacheDir()),
     releaseBaseUrl: s.releaseBaseUrl,
+    releaseSha256: s.releaseSha256,
     onProgress: context.log,
   });
   return new LocalProcessDriver({ stateDir: expandHome(s.stateDir), binaries });

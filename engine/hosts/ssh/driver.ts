@@ -9,6 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { activateScriptFor, stageScriptFor } from "../../binaries";
+import { ReleasePins, ReleaseSource, releaseSource, unpinnedDownloadProblem } from "../../release";
 import { DEFAULT_STOP_TIMEOUT_SECONDS } from "../../defaults";
 import { ServerEndpoint, TlsPem } from "../../spec";
 import { HostDriver, HostLayout, StoreUsage } from "../driver";
@@ -40,6 +41,8 @@ export interface SshHostDriverOptions {
   readonly arch?: "amd64" | "arm64";
   /** Release download base URL, reached from the VMs. Default the official GitHub releases. */
   readonly releaseBaseUrl?: string;
+  /** Pinned SHA-256s per version and arch; required for every version staged from a plain-http mirror. */
+  readonly releaseSha256?: ReleasePins;
   /** The unit's `TimeoutStopSec` floor. Default 150. */
   readonly stopTimeoutSeconds?: number;
   /** Overrides of the default host paths. */
@@ -126,13 +129,20 @@ export class SshHostDriver implements HostDriver {
 
   /** Download and verify on the VM, beside the active binary: the slow part, while the server still serves. */
   async stageBinary(server: ServerEndpoint, version: string): Promise<void> {
-    const script = stageScriptFor(
-      version,
-      this.options.arch ?? "amd64",
-      this.paths.installDir,
-      this.options.releaseBaseUrl,
-    );
+    const script = stageScriptFor(version, this.arch(), this.paths.installDir, this.release());
     await this.run(server, `stage nats-server v${version}`, script, (this.options.stageTimeoutSeconds ?? 600) * 1000);
+  }
+
+  releaseProblem(version: string): string | undefined {
+    return unpinnedDownloadProblem(this.release(), version, this.arch());
+  }
+
+  private arch(): string {
+    return this.options.arch ?? "amd64";
+  }
+
+  private release(): ReleaseSource {
+    return releaseSource(this.options.releaseBaseUrl, this.options.releaseSha256);
   }
 
   async activateBinary(server: ServerEndpoint, version: string): Promise<void> {

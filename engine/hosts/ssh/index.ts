@@ -57,6 +57,7 @@ export function createHostDriver(
     surge: s.surge,
     arch: s.arch,
     releaseBaseUrl: s.releaseBaseUrl,
+    releaseSha256: s.releaseSha256,
     stopTimeoutSeconds: s.stopTimeoutSeconds,
     paths: hostPathsOf(s),
   });

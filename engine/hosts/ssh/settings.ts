@@ -4,6 +4,7 @@
  * `settingsProblems` names the field and the fix for every problem, so `pulumi preview` can say what to change.
  */
 import { DEFAULT_STOP_TIMEOUT_SECONDS, MIN_LAME_DUCK_SECONDS } from "../../defaults";
+import { ReleasePins, releaseSettingsProblems } from "../../release";
 import { DEFAULT_HOST_PATHS, HostPaths } from "../systemd/paths";
 import { hostKeyProblem } from "./host-key";
 
@@ -34,6 +35,8 @@ export interface SshSettings {
   readonly arch?: "amd64" | "arm64";
   /** Release download base URL, reached from the VMs. Default the official GitHub releases. */
   readonly releaseBaseUrl?: string;
+  /** Pinned SHA-256s per version and arch (engine/release.ts): required for a plain-http mirror. */
+  readonly releaseSha256?: ReleasePins;
   /** The unit's `TimeoutStopSec` floor (lame duck may raise it). Default 150, the official unit's. */
   readonly stopTimeoutSeconds?: number;
   /** Where nats-server lives on the VMs; each field overrides one default (engine/hosts/systemd/paths.ts). */
@@ -130,9 +133,7 @@ export function sshSettingsProblems(settings: unknown): SettingsProblem[] {
   if (settings.arch !== undefined && settings.arch !== "amd64" && settings.arch !== "arm64") {
     add("arch", `${shown(settings.arch)} is not amd64 or arm64`);
   }
-  if (settings.releaseBaseUrl !== undefined && !isHttpUrl(settings.releaseBaseUrl)) {
-    add("releaseBaseUrl", `${shown(settings.releaseBaseUrl)} is not an http(s) URL`);
-  }
+  for (const p of releaseSettingsProblems(settings.releaseBaseUrl, settings.releaseSha256)) add(p.field, p.message);
   const stop = settings.stopTimeoutSeconds;
   if (stop !== undefined && (typeof stop !== "number" || !Number.isInteger(stop) || stop <= MIN_LAME_DUCK_SECONDS)) {
     add(
@@ -200,15 +201,5 @@ function secretsInSettings(value: unknown, field: string, add: (field: string, m
     } else {
       secretsInSettings(inner, path, add);
     }
-  }
-}
-
-function isHttpUrl(value: unknown): boolean {
-  if (typeof value !== "string") return false;
-  try {
-    const url = new URL(value);
-    return url.protocol === "http:" || url.protocol === "https:";
-  } catch {
-    return false;
   }
 }
