@@ -60,6 +60,14 @@ for pair in nats-a:11 nats-b:12 nats-c:13 nats-surge:14; do
   pulumi config set --path "nats-cluster:ssh.hostKeys.$server" "$key" --non-interactive
 done
 pulumi config set --secret nats-cluster:sshPrivateKey --non-interactive <"$ssh_key"
+say "pinning the SHA-256 of each release tarball: the lab's release server is plain http, so the VMs check the pins"
+node -e '
+  const pins = require(process.argv[1]).releaseSha256;
+  for (const [version, byArch] of Object.entries(pins))
+    for (const [arch, sha] of Object.entries(byArch)) console.log(`${version} ${arch} ${sha}`);
+' "$lab_json" | while read -r version arch sha; do
+  pulumi config set --path "nats-cluster:ssh.releaseSha256[\"$version\"].$arch" "$sha" --non-interactive
+done
 say "the demo's credentials (random, Pulumi secrets) and monitoring through the system account; TLS comes from the stack"
 demo_credentials
 

@@ -12,6 +12,9 @@
 #   scripts/lab.sh shutdown VM        halt the VM cleanly (SIGTERM to nspawn: systemd stops its units)
 #   scripts/lab.sh boot VM            boot a powered-off VM again, with the same root and address
 #   scripts/lab.sh prepare            install the host tools and build the image (what provisioning runs)
+#   scripts/lab.sh release-pins       pack the release tarballs (if needed) and print their SHA-256s as JSON,
+#                                     { "<version>": { "<arch>": "<sha256>" } }: the lab's release server is plain
+#                                     http, so a stack pins them (releaseSha256) and the hosts verify against the pins
 #
 # VM is a VM's name (natslab-vm2), its short name (vm2) or its number (2).
 # Settings (environment, or --name/--vms/--subnet/--volume-mb/--volume-vms/--state-dir/--release-port before the verb):
@@ -494,6 +497,18 @@ wait_ssh() {
   done
 }
 
+# The SHA-256 of each served tarball, from its SHA256SUMS: { "<version>": { "<arch>": "<sha256>" } }.
+release_pins_json() {
+  local v sep="" sum
+  printf '{'
+  for v in $release_versions; do
+    sum="$(cut -d' ' -f1 "${release_www:-$lab_cache/release/www}/v$v/SHA256SUMS")"
+    printf '%s"%s": { "%s": "%s" }' "$sep" "$v" "$release_arch" "$sum"
+    sep=", "
+  done
+  printf '}'
+}
+
 json_str() { local s="${1//\\/\\\\}"; s="${s//\"/\\\"}"; printf '"%s"' "$s"; }
 write_json() {
   local n dir pid leader sep="" tmp="$state/lab.json.tmp" v vsep=""
@@ -502,8 +517,8 @@ write_json() {
       "$(json_str "$LAB_NAME")" "$(json_str "$LAB_SUBNET")" "$(json_str "$LAB_SUBNET.0/24")" "$(json_str "$bridge")" "$(json_str "$host_ip")"
     printf '  "releaseBaseUrl": %s,\n  "releaseArch": %s,\n  "releaseVersions": [' "$(json_str "$release_base_url")" "$(json_str "$release_arch")"
     for v in $release_versions; do printf '%s%s' "$vsep" "$(json_str "$v")"; vsep=", "; done
-    printf '],\n  "sshKey": %s,\n  "knownHosts": %s,\n  "stateDir": %s,\n  "image": %s,\n  "vms": [\n' \
-      "$(json_str "$ssh_key")" "$(json_str "$known_hosts")" "$(json_str "$state")" "$(json_str "$image_dir")"
+    printf '],\n  "releaseSha256": %s,\n  "sshKey": %s,\n  "knownHosts": %s,\n  "stateDir": %s,\n  "image": %s,\n  "vms": [\n' \
+      "$(release_pins_json)" "$(json_str "$ssh_key")" "$(json_str "$known_hosts")" "$(json_str "$state")" "$(json_str "$image_dir")"
     for n in $(seq "$LAB_VMS"); do
       dir="$(vm_dir "$n")"
       pid="$(vm_nspawn_pid "$n")"
@@ -531,6 +546,7 @@ LAB_VOLUME_VMS="$LAB_VOLUME_VMS"
 LAB_RELEASE_PORT=$LAB_RELEASE_PORT
 release_versions="$release_versions"
 release_arch=$release_arch
+release_www=$release_www
 image_dir=$image_dir
 CONF
 }
@@ -690,6 +706,7 @@ case "$verb" in
     lab_ensure_host_tools
     lab_ensure_image
     ;;
+  release-pins) prepare_release >&2; release_pins_json; echo ;;
   up) need_root; take_lock; lab_up ;;
   down) need_root; take_lock; lab_down ;;
   status) need_root; lab_status ;;

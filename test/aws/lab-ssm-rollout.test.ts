@@ -21,7 +21,7 @@ import { TrafficWatch } from "../../engine/rollout/traffic-watch";
 import { ClusterSpec, RolloutPolicy } from "../../engine/spec";
 import { JETSTREAM_DEVICE, renderUserData } from "../../components/platforms/aws/user-data";
 import { makeTestCa } from "../support/certificates";
-import { Lab, labSkipReason, LabVm } from "../support/lab";
+import { Lab, labReleasePins, labSkipReason, LabVm } from "../support/lab";
 import { AckedPublisher, appOptions, connect, createR3Stream } from "../support/traffic";
 import { NEW_MINOR, OLD_MINOR } from "../support/versions";
 import { installAwsCliShim, LabAws } from "./support/lab-aws";
@@ -48,6 +48,7 @@ function labUserData(subnet: string): string {
     version: OLD_MINOR,
     arch: "amd64" as const,
     releaseBaseUrl: labReleaseBaseUrl(subnet),
+    releaseSha256: labReleasePins(),
     stopTimeoutSeconds: 150,
   };
   const member = renderUserData({ ...common, serverName: "member", jetstreamDevice: JETSTREAM_DEVICE });
@@ -110,6 +111,7 @@ class DownWatch {
       instanceIdFor: (server) => instanceIds[server.name],
       surge: { launchTemplateId: "lt-0lab", subnetId: "subnet-0lab" },
       releaseBaseUrl: lab!.releaseBaseUrl,
+      releaseSha256: lab!.releaseSha256,
       stopTimeoutSeconds: 150,
       dataVolumeFor: (server) => (instanceIds[server.name] ? {} : undefined),
       pollMs: 250,

@@ -15,7 +15,7 @@ import { SsmHostDriver } from "../../engine/hosts/aws/ssm-driver";
 import { bootDoneScript } from "../../engine/hosts/aws/scripts";
 import { ClusterSpec } from "../../engine/spec";
 import { JETSTREAM_DEVICE, renderUserData } from "../../components/platforms/aws/user-data";
-import { Lab, labSkipReason, LabVm } from "../support/lab";
+import { Lab, labReleasePins, labSkipReason, LabVm } from "../support/lab";
 import { OLD_MINOR } from "../support/versions";
 import { eventually, keyValues, labReleaseBaseUrl, monitorJson, sh, startLabWithUserData } from "./support/lab-hosts";
 
@@ -32,6 +32,7 @@ function memberUserData(subnet: string, releaseBaseUrl = labReleaseBaseUrl(subne
     // No /dev/disk/by-id in the lab (no udev): the script falls back to /dev/sdf, as on Xen or without the link.
     jetstreamVolumeId: "vol-0000000000000lab1",
     releaseBaseUrl,
+    releaseSha256: labReleasePins(),
     stopTimeoutSeconds: 150,
   });
 }
@@ -239,7 +240,7 @@ function memberUserData(subnet: string, releaseBaseUrl = labReleaseBaseUrl(subne
       await sh(lab!, v, "systemctl is-enabled nats-server; findmnt -n -o SOURCE /var/lib/nats; ls /opt/nats"),
     ).toBe("enabled\n/dev/sdf\n");
     // What the rollout does next over SSM: stage, activate, write the config, start.
-    await sh(lab!, v, stageScriptFor(OLD_MINOR, "amd64", "/opt/nats", lab!.releaseBaseUrl), 120_000);
+    await sh(lab!, v, stageScriptFor(OLD_MINOR, "amd64", "/opt/nats", lab!.release), 120_000);
     await sh(lab!, v, activateScriptFor(OLD_MINOR, "/opt/nats"));
     await lab!.exec(v, ["sh", "-c", "umask 077; cat > /etc/nats/nats.conf; chown nats:nats /etc/nats/nats.conf"], {
       input: configTextFor(spec, spec.members[2], driver, "0.0.0.0"),

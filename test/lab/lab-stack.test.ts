@@ -21,7 +21,14 @@ import { certificateFacts, servedCertificate } from "../../engine/tls/inspect";
 import { Lab, labSkipReason } from "../support/lab";
 import { AckedPublisher, appOptions, connect, createR3Stream } from "../support/traffic";
 import { NEW_MINOR, OLD_MINOR } from "../support/versions";
-import { copyProject, diagnosticsOf, engineUnavailable, pulumiOk, writeStack } from "../pulumi/support/pulumi-project";
+import {
+  copyProject,
+  diagnosticsOf,
+  engineUnavailable,
+  pulumiIn,
+  pulumiOk,
+  writeStack,
+} from "../pulumi/support/pulumi-project";
 import { ReachabilityWatch } from "../ssh/support/reachability";
 import { hostKeyOf, startSshLab } from "../ssh/support/ssh-lab";
 
@@ -104,6 +111,7 @@ const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}
         ssh: {
           user: "ops",
           releaseBaseUrl: lab.releaseBaseUrl,
+          releaseSha256: lab.releaseSha256,
           hostKeys: Object.fromEntries(NAMES.map((n, i) => [n, hostKeyOf(lab, lab.vms[i])])),
         },
       },
@@ -210,6 +218,32 @@ const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}
       `Rollout to ${version}: SUCCEEDED`,
     );
   }
+
+  it("refuses a version the stack does not pin from the lab's plain-http mirror: preview says so, up touches nothing", async () => {
+    const pin = `nats-cluster:ssh.releaseSha256["${NEW_MINOR}"].${lab.info.releaseArch}`;
+    const sha = lab.releaseSha256[NEW_MINOR][lab.info.releaseArch];
+    await pulumi(["config", "rm", "--path", pin]);
+    await pulumi(["config", "set", "nats-cluster:version", NEW_MINOR]);
+    try {
+      const preview = await pulumi(["preview"]);
+      expect(preview).toContain("Rollout refused, nothing will be touched:");
+      expect(preview).toMatch(
+        new RegExp(
+          `release: releaseBaseUrl http://\\S+ is plain http and releaseSha256 pins no SHA-256 for nats-server ${NEW_MINOR.replace(/\./g, "\\.")} linux-`,
+        ),
+      );
+      const pids = await mainPids();
+      const up = await pulumiIn(dir, project, ["up", "--yes"]);
+      outputs.push(up.output);
+      expect(up.code).not.toBe(0);
+      for (const m of spec.members) expect(await varzVersion(m)).toBe(OLD_MINOR);
+      expect(await mainPids()).toEqual(pids);
+      figures.push(`unpinned ${NEW_MINOR} from an http mirror: refused at preview, up exit ${up.code}, pids unchanged`);
+    } finally {
+      await pulumi(["config", "set", "--path", pin, sha]);
+      await pulumi(["config", "set", "nats-cluster:version", OLD_MINOR]);
+    }
+  });
 
   it(`upgrades to ${NEW_MINOR} under acked publishing and request/reply: nothing lost, never two down`, async () => {
     await rollTo(NEW_MINOR, `plaintext upgrade to ${NEW_MINOR}`);

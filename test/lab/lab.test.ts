@@ -152,7 +152,7 @@ function firstBytes(host: string, port: number): Promise<string> {
     await Promise.all(
       lab.vms.map(async (v) => {
         await lab.exec(v, ["sh", "-s"], {
-          input: installScriptFor(NEW_MINOR, lab.info.releaseArch, "/usr/local/bin", lab.releaseBaseUrl),
+          input: installScriptFor(NEW_MINOR, lab.info.releaseArch, "/usr/local/bin", lab.release),
         });
         await lab.exec(
           v,

@@ -55,6 +55,11 @@ export interface LabState {
   readonly releaseBaseUrl: string;
   readonly releaseArch: string;
   readonly releaseVersions: string[];
+  /**
+   * The served tarballs' SHA-256s, `{ "<version>": { "<arch>": "<sha256>" } }`: the release server is plain http, so
+   * a stack (or driver settings) must pin them as `releaseSha256` for anything to be downloaded from it.
+   */
+  readonly releaseSha256: Record<string, Record<string, string>>;
   readonly sshKey: string;
   readonly knownHosts: string;
   readonly stateDir: string;
@@ -102,6 +107,22 @@ export interface SshOptions extends RunOptions {
 }
 
 type VmRef = LabVm | string | number;
+
+/**
+ * The SHA-256s the lab's release server will serve (`scripts/lab.sh release-pins`, which packs the tarballs if
+ * needed): for what must be written before a lab exists, such as cloud-init user data. Once a lab is up,
+ * `lab.releaseSha256` says the same.
+ */
+export function labReleasePins(): Record<string, Record<string, string>> {
+  if (releasePins) return releasePins;
+  const result = spawnSync("bash", [LAB_SH, "release-pins"], { encoding: "utf8", timeout: 300_000 });
+  if (result.status !== 0) {
+    throw new Error(`scripts/lab.sh release-pins failed (exit ${result.status}): ${result.stderr.slice(-2000)}`);
+  }
+  releasePins = JSON.parse(result.stdout) as Record<string, Record<string, string>>;
+  return releasePins;
+}
+let releasePins: Record<string, Record<string, string>> | undefined;
 
 const random = (from: number, to: number): number => from + Math.floor(Math.random() * (to - from + 1));
 
@@ -168,6 +189,14 @@ export class Lab {
   }
   get releaseBaseUrl(): string {
     return this.info.releaseBaseUrl;
+  }
+  /** The pins a stack gives for this lab's plain-http release server (`releaseSha256`). */
+  get releaseSha256(): Record<string, Record<string, string>> {
+    return this.info.releaseSha256;
+  }
+  /** The release server as the engine takes it: its URL and the pins. */
+  get release(): { baseUrl: string; sha256: Record<string, Record<string, string>> } {
+    return { baseUrl: this.releaseBaseUrl, sha256: this.releaseSha256 };
   }
   get sshKeyPath(): string {
     return this.info.sshKey;

@@ -48,6 +48,7 @@ export class PulumiStack {
         ssh: {
           user: "ops",
           releaseBaseUrl: lab.releaseBaseUrl,
+          releaseSha256: lab.releaseSha256,
           hostKeys: Object.fromEntries(NAMES.map((n, i) => [n, hostKeyOf(lab, lab.vms[i])])),
         },
       },

@@ -48,7 +48,7 @@ export function sshSettingsFor(lab: Lab, names: ReadonlyArray<string>, extra: Pa
     hosts[name] = { address: vm.ip, user: "ops" };
     hostKeys[name] = hostKeyOf(lab, vm);
   });
-  return { hosts, hostKeys, releaseBaseUrl: lab.releaseBaseUrl, ...extra };
+  return { hosts, hostKeys, releaseBaseUrl: lab.releaseBaseUrl, releaseSha256: lab.releaseSha256, ...extra };
 }
 
 /** One command as the timing transport saw it. */
