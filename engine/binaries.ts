@@ -3,9 +3,8 @@
  *
  * `BinaryStore` gives the local engine (and the tests) an executable nats-server for a version: from the cache that
  * scripts/provision.sh fills (`<cacheDir>/v<version>/nats-server`), otherwise from the official GitHub release,
- * verified against the release's SHA256SUMS before anything touches the disk.
- * `installScriptFor` is the same procedure as a POSIX shell snippet, for hosts the engine reaches only through a
- * shell (EC2 user data, SSM commands).
+ * verified (engine/release.ts: its pin, or the release's SHA256SUMS over https) before anything touches the disk.
+ * The same procedure for remote hosts, as shell snippets, is engine/hosts/systemd/install-scripts.ts.
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -15,23 +14,21 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { NATS_USER } from "./hosts/systemd/paths";
 import {
-  DEFAULT_RELEASE_BASE_URL,
+  assertArch,
+  assertVersion,
+  checksumFor,
   pinnedSha256,
+  ReleaseArch,
+  releaseAssetName,
+  releaseDirName,
   ReleasePins,
   ReleaseSource,
   releaseSource,
   unpinnedDownloadProblem,
 } from "./release";
-import { versionProblem } from "./versions";
-
-export { DEFAULT_RELEASE_BASE_URL } from "./release";
 
 const execFileAsync = promisify(execFile);
-
-/** The CPU architectures nats-server publishes linux release tarballs for that this project deploys to. */
-export type ReleaseArch = "amd64" | "arm64";
 
 /** GitHub answers an asset download with one redirect (to its object storage); a few more is still sane. */
 const MAX_REDIRECTS = 5;
@@ -74,30 +71,6 @@ export class BinaryDownloadError extends Error {
     super(`nats-server v${version}: ${problem}`);
     this.name = "BinaryDownloadError";
   }
-}
-
-/** Throws unless `version` is a nats-server version (versions.ts owns the grammar): it goes into paths and URLs. */
-export function assertVersion(version: string): void {
-  const problem = versionProblem(version);
-  if (problem) throw new Error(`invalid nats-server version: ${problem}`);
-}
-
-/** The release tarball's file name, e.g. `nats-server-v2.15.2-linux-amd64.tar.gz`. */
-export function releaseAssetName(version: string, arch: string): string {
-  assertVersion(version);
-  assertArch(arch);
-  return `nats-server-v${version}-linux-${arch}.tar.gz`;
-}
-
-/** The directory inside the release tarball that holds the binary. */
-function releaseDirName(version: string, arch: string): string {
-  return `nats-server-v${version}-linux-${arch}`;
-}
-
-function assertArch(arch: string): void {
-  // The arch ends up in file names, URLs and shell text: allow only what a Go GOARCH can look like.
-  if (!/^[a-z0-9_]+$/.test(arch))
-    throw new Error(`invalid architecture ${JSON.stringify(arch)}: expected a GOARCH such as amd64 or arm64`);
 }
 
 /** Maps Node's `process.arch` to the release naming. */
@@ -291,16 +264,6 @@ export class BinaryStore {
   }
 }
 
-/** The lower-case hex SHA-256 for `fileName` in a SHA256SUMS text (`<sha256>  <name>` or `<sha256> *<name>`). */
-export function checksumFor(sumsText: string, fileName: string): string | undefined {
-  for (const line of sumsText.split(/\r?\n/)) {
-    const match = /^([0-9a-fA-F]{64})\s+\*?(?:\.\/)?(.+?)\s*$/.exec(line.trim());
-    // Exact name match: a substring test would also accept `<asset>.sig` or `<asset>.sbom` lines.
-    if (match && match[2] === fileName) return match[1].toLowerCase();
-  }
-  return undefined;
-}
-
 /** GET `url` into memory, following redirects; one deadline covers every hop. */
 async function httpGet(url: string, timeoutMs: number, ca?: string): Promise<Buffer> {
   const deadline = Date.now() + timeoutMs;
@@ -400,111 +363,4 @@ function errorText(error: unknown): string {
       : error.message;
   }
   return String(error);
-}
-
-/** Quotes a value for POSIX sh: single quotes, with embedded single quotes spliced in. */
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * A POSIX shell snippet that downloads nats-server `version` for linux-`arch` from the release, verifies it against
- * the stack's pinned SHA-256 or else the release's SHA256SUMS (only over https: release.ts) and leaves it as
- * `<installDir>/nats-server-<version>`, without touching the `nats-server` link a running or restarting server uses.
- * The slow part of an upgrade, done while the member still serves clients; a failure leaves the host as it was (the
- * versioned file appears only by a rename after verification, so its presence means verified). Needs `curl`,
- * `sha256sum`, `tar`, `awk`; exits non-zero naming the URL and the problem. Throws, writing no script, for a
- * plain-http mirror without a pin for this version and arch.
- */
-export function stageScriptFor(
-  version: string,
-  arch: string,
-  installDir: string,
-  release: string | ReleaseSource = DEFAULT_RELEASE_BASE_URL,
-): string {
-  const asset = releaseAssetName(version, arch);
-  const dir = installDirOf(installDir);
-  const source = typeof release === "string" ? releaseSource(release) : releaseSource(release.baseUrl, release.sha256);
-  const untrusted = unpinnedDownloadProblem(source, version, arch);
-  if (untrusted) throw new Error(`cannot stage nats-server v${version}: ${untrusted}`);
-  const pinned = pinnedSha256(source, version, arch);
-  const releaseUrl = `${source.baseUrl}/v${version}`;
-  const inner = `${releaseDirName(version, arch)}/nats-server`;
-  // Exact file-name match (awk, not grep): a substring match would also pick `<asset>.sig`-style lines.
-  const expected = pinned
-    ? [
-        `  # Pinned by the stack (releaseSha256): the mirror's own SHA256SUMS is not asked.`,
-        `  printf '%s  %s\\n' ${shellQuote(pinned)} "$nats_asset" > "$nats_tmp/SHA256SUMS.asset"`,
-      ]
-    : [
-        `  curl -fsSL --retry 3 --connect-timeout 10 --max-time 60 -o "$nats_tmp/SHA256SUMS" "$nats_url/SHA256SUMS" || nats_fail "download of $nats_url/SHA256SUMS failed"`,
-        `  awk -v f="$nats_asset" '$2 == f || $2 == "*" f' "$nats_tmp/SHA256SUMS" > "$nats_tmp/SHA256SUMS.asset"`,
-        `  [ -s "$nats_tmp/SHA256SUMS.asset" ] || nats_fail "no line for $nats_asset in $nats_url/SHA256SUMS"`,
-      ];
-  const per = pinned ? "the pinned SHA-256" : "$nats_url/SHA256SUMS";
-  return [
-    "set -eu",
-    `# Stage nats-server v${version} (linux-${arch}) in ${dir}: verified against ${pinned ? "its pinned SHA-256" : "SHA256SUMS"}, not yet the active binary.`,
-    `nats_ver=${shellQuote(version)}`,
-    `nats_asset=${shellQuote(asset)}`,
-    `nats_url=${shellQuote(releaseUrl)}`,
-    `nats_dir=${shellQuote(dir)}`,
-    `nats_fail() { echo "stage nats-server v$nats_ver: $*" >&2; exit 1; }`,
-    `if [ ! -x "$nats_dir/nats-server-$nats_ver" ]; then`,
-    `  nats_tmp="$(mktemp -d)"`,
-    `  trap 'rm -rf "$nats_tmp"' EXIT`,
-    `  curl -fsSL --retry 3 --connect-timeout 10 --max-time 300 -o "$nats_tmp/$nats_asset" "$nats_url/$nats_asset" || nats_fail "download of $nats_url/$nats_asset failed"`,
-    ...expected,
-    `  (cd "$nats_tmp" && sha256sum -c SHA256SUMS.asset) >&2 || nats_fail "checksum mismatch for $nats_url/$nats_asset (per ${per})"`,
-    `  tar -xzf "$nats_tmp/$nats_asset" -C "$nats_tmp" || nats_fail "cannot extract $nats_asset"`,
-    `  [ -f "$nats_tmp/${inner}" ] || nats_fail "$nats_asset does not contain ${inner}"`,
-    `  mkdir -p "$nats_dir"`,
-    `  nats_new="$nats_dir/.nats-server-$nats_ver.partial.$$"`,
-    `  cp "$nats_tmp/${inner}" "$nats_new"`,
-    `  chmod 0755 "$nats_new"`,
-    // Run only after the checksum matched, and never as root: as the server's own user when there is one.
-    `  if [ "$(id -u)" = 0 ] && id ${NATS_USER} >/dev/null 2>&1 && command -v runuser >/dev/null 2>&1; then nats_as="runuser -u ${NATS_USER} --"; else nats_as=""; fi`,
-    `  $nats_as "$nats_new" --version >/dev/null 2>&1 || { rm -f "$nats_new"; nats_fail "the downloaded binary does not run on this host"; }`,
-    `  mv -f "$nats_new" "$nats_dir/nats-server-$nats_ver"`,
-    `fi`,
-    `echo "staged=$nats_dir/nats-server-$nats_ver"`,
-    "",
-  ].join("\n");
-}
-
-/**
- * A POSIX shell snippet that makes a staged `version` the one `<installDir>/nats-server` points at: one rename(2)
- * over the old link, so readers see the old or the new target, never a missing file. No download: it fails at once
- * when the version was not staged.
- */
-export function activateScriptFor(version: string, installDir: string): string {
-  assertVersion(version);
-  const dir = installDirOf(installDir);
-  return [
-    "set -eu",
-    `nats_ver=${shellQuote(version)}`,
-    `nats_dir=${shellQuote(dir)}`,
-    `[ -x "$nats_dir/nats-server-$nats_ver" ] || { echo "nats-server v$nats_ver is not staged in $nats_dir: stage it first" >&2; exit 1; }`,
-    `ln -sfn "$nats_dir/nats-server-$nats_ver" "$nats_dir/.nats-server.link.$$"`,
-    `mv -f "$nats_dir/.nats-server.link.$$" "$nats_dir/nats-server"`,
-    `echo "nats-server v$nats_ver installed: $nats_dir/nats-server -> $nats_dir/nats-server-$nats_ver"`,
-    "",
-  ].join("\n");
-}
-
-/** Stage and activate in one snippet: a first install (EC2 user data), where nothing runs yet. */
-export function installScriptFor(
-  version: string,
-  arch: string,
-  installDir: string,
-  release: string | ReleaseSource = DEFAULT_RELEASE_BASE_URL,
-): string {
-  return [stageScriptFor(version, arch, installDir, release), activateScriptFor(version, installDir)].join("\n");
-}
-
-function installDirOf(installDir: string): string {
-  if (!path.posix.isAbsolute(installDir)) {
-    throw new Error(`installDir must be an absolute path, got ${JSON.stringify(installDir)}`);
-  }
-  return installDir.length > 1 ? installDir.replace(/\/+$/, "") : installDir;
 }

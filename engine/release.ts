@@ -6,7 +6,7 @@
  * on every host: there, the stack must pin each version's SHA-256 per architecture (`releaseSha256`), and nothing
  * is downloaded without one.
  */
-import { isVersion } from "./versions";
+import { isVersion, versionProblem } from "./versions";
 
 /** Where GitHub serves nats-server release assets (`<base>/v<version>/<asset>`). */
 export const DEFAULT_RELEASE_BASE_URL = "https://github.com/nats-io/nats-server/releases/download";
@@ -101,4 +101,41 @@ export function releaseSettingsProblems(baseUrl: unknown, sha256: unknown): Arra
     }
   }
   return problems;
+}
+
+/** The CPU architectures nats-server publishes linux release tarballs for that this project deploys to. */
+export type ReleaseArch = "amd64" | "arm64";
+
+/** Throws unless `version` is a nats-server version (versions.ts owns the grammar): it goes into paths and URLs. */
+export function assertVersion(version: string): void {
+  const problem = versionProblem(version);
+  if (problem) throw new Error(`invalid nats-server version: ${problem}`);
+}
+
+/** The release tarball's file name, e.g. `nats-server-v2.15.2-linux-amd64.tar.gz`. */
+export function releaseAssetName(version: string, arch: string): string {
+  assertVersion(version);
+  assertArch(arch);
+  return `nats-server-v${version}-linux-${arch}.tar.gz`;
+}
+
+/** The directory inside the release tarball that holds the binary. */
+export function releaseDirName(version: string, arch: string): string {
+  return `nats-server-v${version}-linux-${arch}`;
+}
+
+export function assertArch(arch: string): void {
+  // The arch ends up in file names, URLs and shell text: allow only what a Go GOARCH can look like.
+  if (!/^[a-z0-9_]+$/.test(arch))
+    throw new Error(`invalid architecture ${JSON.stringify(arch)}: expected a GOARCH such as amd64 or arm64`);
+}
+
+/** The lower-case hex SHA-256 for `fileName` in a SHA256SUMS text (`<sha256>  <name>` or `<sha256> *<name>`). */
+export function checksumFor(sumsText: string, fileName: string): string | undefined {
+  for (const line of sumsText.split(/\r?\n/)) {
+    const match = /^([0-9a-fA-F]{64})\s+\*?(?:\.\/)?(.+?)\s*$/.exec(line.trim());
+    // Exact name match: a substring test would also accept `<asset>.sig` or `<asset>.sbom` lines.
+    if (match && match[2] === fileName) return match[1].toLowerCase();
+  }
+  return undefined;
 }

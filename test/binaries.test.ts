@@ -21,15 +21,9 @@ import { AddressInfo } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import {
-  BinaryDownloadError,
-  BinaryStore,
-  checksumFor,
-  installScriptFor,
-  releaseAssetName,
-  stageScriptFor,
-} from "../engine/binaries";
-import { ReleasePins, releaseSettingsProblems } from "../engine/release";
+import { BinaryDownloadError, BinaryStore } from "../engine/binaries";
+import { installScriptFor, stageScriptFor } from "../engine/hosts/systemd/install-scripts";
+import { checksumFor, releaseAssetName, ReleasePins, releaseSettingsProblems } from "../engine/release";
 import { makeTestCa, TestCa } from "./support/certificates";
 
 const execFileAsync = promisify(execFile);

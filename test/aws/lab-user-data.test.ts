@@ -9,7 +9,7 @@
  * ran `mkfs.xfs -L nats-jetstream`, XFS labels hold at most 12 characters, and every member's first boot failed.
  */
 import { spawnSync } from "node:child_process";
-import { activateScriptFor, stageScriptFor } from "../../engine/binaries";
+import { activateScriptFor, stageScriptFor } from "../../engine/hosts/systemd/install-scripts";
 import { configTextFor } from "../../engine/config/text";
 import { SsmHostDriver } from "../../engine/hosts/aws/ssm-driver";
 import { bootDoneScript } from "../../engine/hosts/aws/scripts";

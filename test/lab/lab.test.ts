@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { installScriptFor } from "../../engine/binaries";
+import { installScriptFor } from "../../engine/hosts/systemd/install-scripts";
 import { createLab, labSkipReason, LabVm } from "../support/lab";
 import { NATS_VERSIONS, NEW_MINOR } from "../support/versions";
 

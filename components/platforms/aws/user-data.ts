@@ -18,7 +18,7 @@
  * Plain functions (no Pulumi import). The tests run the install part with `sh`, and the whole user data through
  * cloud-init on lab VMs with a loop device as the volume (test/aws/lab-user-data.test.ts); never on EC2 itself.
  */
-import { installScriptFor } from "../../../engine/binaries";
+import { installScriptFor } from "../../../engine/hosts/systemd/install-scripts";
 import { ReleasePins, releaseSource } from "../../../engine/release";
 import { DATA_VOLUME_DEVICE, DATA_VOLUME_WAIT_SECONDS } from "../../../engine/hosts/aws/names";
 import { ebsDeviceCandidates } from "../../../engine/hosts/aws/scripts";

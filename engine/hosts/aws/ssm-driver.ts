@@ -14,11 +14,11 @@
  * has run against a real AWS account.
  */
 import { createHash } from "node:crypto";
-import { activateScriptFor, stageScriptFor } from "../../binaries";
 import { ReleasePins, ReleaseSource, releaseSource, unpinnedDownloadProblem } from "../../release";
 import { ServerEndpoint, TlsPem } from "../../spec";
 import { HostDriver, HostLayout } from "../driver";
 import { hostPrepScript } from "../systemd/host-prep";
+import { activateScriptFor, stageScriptFor } from "../systemd/install-scripts";
 import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf, tlsDirOf } from "../systemd/paths";
 import * as systemd from "../systemd/scripts";
 import { SsmConfigStore } from "./config-store";

@@ -8,11 +8,11 @@
  * lists. No Pulumi import.
  */
 import { createHash } from "node:crypto";
-import { activateScriptFor, stageScriptFor } from "../../binaries";
 import { ReleasePins, ReleaseSource, releaseSource, unpinnedDownloadProblem } from "../../release";
 import { DEFAULT_STOP_TIMEOUT_SECONDS } from "../../defaults";
 import { ServerEndpoint, TlsPem } from "../../spec";
 import { HostDriver, HostLayout, StoreUsage } from "../driver";
+import { activateScriptFor, stageScriptFor } from "../systemd/install-scripts";
 import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf, tlsDirOf } from "../systemd/paths";
 import * as systemd from "../systemd/scripts";
 import * as scripts from "./scripts";

@@ -25,7 +25,7 @@
  */
 import * as net from "node:net";
 import type { Client, ClientChannel, ParsedKey, ServerHostKeyAlgorithm } from "ssh2";
-import { sleep } from "../../util/async";
+import { describeError, sleep } from "../../util/async";
 import { fingerprintOf, hostKeyAlgorithmsFor, matchesPinnedKey, PinnedHostKey } from "./host-key";
 
 /** Where and as whom a script runs. */
@@ -271,7 +271,7 @@ export class Ssh2Transport implements SshTransport {
       const failure =
         err instanceof SshCommandError
           ? err
-          : new SshCommandError(endpoint, command.what, "connect", `could not run the command: ${errorText(err)}`);
+          : new SshCommandError(endpoint, command.what, "connect", `could not run the command: ${describeError(err)}`);
       this.log(failure.message);
       throw failure;
     }
@@ -341,7 +341,7 @@ export class Ssh2Transport implements SshTransport {
         );
         return connection;
       } catch (err) {
-        const failure = err instanceof ConnectFailure ? err : new ConnectFailure("connect", errorText(err), false);
+        const failure = err instanceof ConnectFailure ? err : new ConnectFailure("connect", describeError(err), false);
         const backoffMs = 500 * 2 ** (attempt - 1);
         const attempts = failure.silent
           ? Math.min(SILENT_CONNECT_ATTEMPTS, this.connectAttempts)
@@ -500,7 +500,7 @@ export class Ssh2Transport implements SshTransport {
         connection.client.exec(remote, (err, ch) => {
           if (err) {
             // The server refused the channel or the exec request: nothing ran.
-            finish(new NotStarted(errorText(err)));
+            finish(new NotStarted(describeError(err)));
             return;
           }
           if (timedOut || settled) {
@@ -533,7 +533,7 @@ export class Ssh2Transport implements SshTransport {
         });
       } catch (err) {
         // ssh2 throws "Not connected" synchronously when the socket is already gone.
-        finish(new NotStarted(errorText(err)));
+        finish(new NotStarted(describeError(err)));
       }
     });
   }
@@ -544,7 +544,9 @@ function loadSsh2(): typeof import("ssh2") {
   try {
     return require("ssh2") as typeof import("ssh2");
   } catch (err) {
-    throw new Error(`the ssh platform needs the ssh2 package (npm install ssh2): ${errorText(err)}`, { cause: err });
+    throw new Error(`the ssh platform needs the ssh2 package (npm install ssh2): ${describeError(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -615,10 +617,6 @@ function sudoHint(endpoint: SshEndpoint, stderr: string): string {
     ` (user ${endpoint.user} needs passwordless sudo, e.g. a sudoers line "${endpoint.user} ALL=(ALL) NOPASSWD:ALL",` +
     " or log in as root)"
   );
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function seconds(ms: number): string {
