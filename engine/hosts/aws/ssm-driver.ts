@@ -14,11 +14,10 @@
  * has run against a real AWS account.
  */
 import { createHash } from "node:crypto";
-import { ReleasePins, ReleaseSource, releaseSource, unpinnedDownloadProblem } from "../../release";
 import { ServerEndpoint, TlsPem } from "../../spec";
 import { HostDriver, HostLayout } from "../driver";
 import { hostPrepScript } from "../systemd/host-prep";
-import { activateScriptFor, stageScriptFor } from "../systemd/install-scripts";
+import { activateScriptFor, HostReleaseOptions, HostReleases } from "../systemd/install-scripts";
 import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf, tlsDirOf } from "../systemd/paths";
 import * as systemd from "../systemd/scripts";
 import { SsmConfigStore } from "./config-store";
@@ -32,7 +31,7 @@ export { SsmCommandError } from "./ssm-runner";
 export type { AwsSdkClient } from "./sdk";
 export type { SurgeLaunchSettings } from "./ec2-hosts";
 
-export interface SsmHostDriverOptions {
+export interface SsmHostDriverOptions extends HostReleaseOptions {
   /** AWS region of the instances and the config parameters, e.g. "eu-west-1". */
   readonly region: string;
   /** Named AWS profile for credentials (the stack's `aws:profile`), so the driver acts as the same identity as Pulumi.
@@ -58,8 +57,6 @@ export interface SsmHostDriverOptions {
    * duck raised after the first boot never gets the server killed mid-drain. Default: left as the host has it.
    */
   readonly stopTimeoutSeconds?: number;
-  /** Release tarball architecture of the instances. Default "amd64". */
-  readonly arch?: "amd64" | "arm64";
   /** Binaries directory. Default "/opt/nats" (must match the user data). */
   readonly installDir?: string;
   /** Config file. Default "/etc/nats/nats.conf". */
@@ -68,10 +65,6 @@ export interface SsmHostDriverOptions {
   readonly dataDir?: string;
   /** `pid_file`. Default "/var/run/nats/nats.pid". */
   readonly pidFile?: string;
-  /** Release download base URL, for mirrors. Default the official GitHub releases. */
-  readonly releaseBaseUrl?: string;
-  /** Pinned SHA-256s per version and arch; required for every version staged from a plain-http mirror. */
-  readonly releaseSha256?: ReleasePins;
   /** Parameter Store hierarchy for configs. Default "/nats-cluster/<clusterName>"; the instance role must read
    * `<prefix>/*`. */
   readonly configParameterPrefix?: string;
@@ -107,7 +100,10 @@ export class SsmHostDriver implements HostDriver {
   /** Members found registered with SSM and prepared (boot done, or prepared again) by this driver. */
   private readonly readyHosts = new Set<string>();
 
+  private readonly releases: HostReleases;
+
   constructor(private readonly options: SsmHostDriverOptions) {
+    this.releases = new HostReleases(options);
     this.paths = {
       installDir: options.installDir ?? DEFAULT_HOST_PATHS.installDir,
       configPath: options.configPath ?? DEFAULT_HOST_PATHS.configPath,
@@ -378,22 +374,14 @@ export class SsmHostDriver implements HostDriver {
 
   /** Download and verify on the host, beside the active binary: the slow part, while the server still serves. */
   async stageBinary(server: ServerEndpoint, version: string): Promise<void> {
-    const script = stageScriptFor(version, this.arch(), this.paths.installDir, this.release());
+    const script = this.releases.stageScript(version, this.paths.installDir);
     await this.ready(server);
     const target = await this.target(server, `stage nats-server v${version}`);
     await this.run(target, `stage nats-server v${version}`, script, this.options.installTimeoutSeconds ?? 600);
   }
 
   releaseProblem(version: string): string | undefined {
-    return unpinnedDownloadProblem(this.release(), version, this.arch());
-  }
-
-  private arch(): string {
-    return this.options.arch ?? "amd64";
-  }
-
-  private release(): ReleaseSource {
-    return releaseSource(this.options.releaseBaseUrl, this.options.releaseSha256);
+    return this.releases.problem(version);
   }
 
   async activateBinary(server: ServerEndpoint, version: string): Promise<void> {

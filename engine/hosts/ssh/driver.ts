@@ -8,11 +8,10 @@
  * lists. No Pulumi import.
  */
 import { createHash } from "node:crypto";
-import { ReleasePins, ReleaseSource, releaseSource, unpinnedDownloadProblem } from "../../release";
 import { DEFAULT_STOP_TIMEOUT_SECONDS } from "../../defaults";
 import { ServerEndpoint, TlsPem } from "../../spec";
 import { HostDriver, HostLayout, StoreUsage } from "../driver";
-import { activateScriptFor, stageScriptFor } from "../systemd/install-scripts";
+import { activateScriptFor, HostReleaseOptions, HostReleases } from "../systemd/install-scripts";
 import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf, tlsDirOf } from "../systemd/paths";
 import * as systemd from "../systemd/scripts";
 import * as scripts from "./scripts";
@@ -30,19 +29,13 @@ const MACHINE_OF_ARCH: Readonly<Record<string, ReadonlyArray<string>>> = {
   arm64: ["aarch64", "arm64"],
 };
 
-export interface SshHostDriverOptions {
+export interface SshHostDriverOptions extends HostReleaseOptions {
   /** Server name → how to reach its VM (every member and the surge server). */
   readonly endpoints: Readonly<Record<string, SshEndpoint>>;
   /** Runs the scripts. */
   readonly transport: SshTransport;
   /** The surge server's name: its deprovision removes the unit and the JetStream store too. */
   readonly surge?: string;
-  /** Release tarball architecture of the VMs. Default "amd64". */
-  readonly arch?: "amd64" | "arm64";
-  /** Release download base URL, reached from the VMs. Default the official GitHub releases. */
-  readonly releaseBaseUrl?: string;
-  /** Pinned SHA-256s per version and arch; required for every version staged from a plain-http mirror. */
-  readonly releaseSha256?: ReleasePins;
   /** The unit's `TimeoutStopSec` floor. Default 150. */
   readonly stopTimeoutSeconds?: number;
   /** Overrides of the default host paths. */
@@ -59,7 +52,10 @@ export class SshHostDriver implements HostDriver {
   private readonly commandTimeoutMs: number;
   private readonly stopTimeoutSeconds: number;
 
+  private readonly releases: HostReleases;
+
   constructor(private readonly options: SshHostDriverOptions) {
+    this.releases = new HostReleases(options);
     this.paths = { ...DEFAULT_HOST_PATHS, ...(options.paths ?? {}) };
     assertHostPaths(this.paths);
     this.commandTimeoutMs = (options.commandTimeoutSeconds ?? 60) * 1000;
@@ -129,20 +125,12 @@ export class SshHostDriver implements HostDriver {
 
   /** Download and verify on the VM, beside the active binary: the slow part, while the server still serves. */
   async stageBinary(server: ServerEndpoint, version: string): Promise<void> {
-    const script = stageScriptFor(version, this.arch(), this.paths.installDir, this.release());
+    const script = this.releases.stageScript(version, this.paths.installDir);
     await this.run(server, `stage nats-server v${version}`, script, (this.options.stageTimeoutSeconds ?? 600) * 1000);
   }
 
   releaseProblem(version: string): string | undefined {
-    return unpinnedDownloadProblem(this.release(), version, this.arch());
-  }
-
-  private arch(): string {
-    return this.options.arch ?? "amd64";
-  }
-
-  private release(): ReleaseSource {
-    return releaseSource(this.options.releaseBaseUrl, this.options.releaseSha256);
+    return this.releases.problem(version);
   }
 
   async activateBinary(server: ServerEndpoint, version: string): Promise<void> {

@@ -11,12 +11,44 @@ import {
   pinnedSha256,
   releaseAssetName,
   releaseDirName,
+  ReleasePins,
   ReleaseSource,
   releaseSource,
   unpinnedDownloadProblem,
 } from "../../release";
 import { NATS_USER } from "./paths";
 import { shellQuote } from "./scripts";
+
+/** What a systemd platform's driver knows of its hosts' releases: their arch, the mirror and the stack's pins. */
+export interface HostReleaseOptions {
+  /** Release tarball architecture of the hosts. Default "amd64". */
+  readonly arch?: "amd64" | "arm64";
+  /** Release download base URL, reached from the hosts. Default the official GitHub releases. */
+  readonly releaseBaseUrl?: string;
+  /** Pinned SHA-256s per version and arch; required for every version staged from a plain-http mirror. */
+  readonly releaseSha256?: ReleasePins;
+}
+
+/** The hosts' release source, for a driver's `stageBinary` and `releaseProblem`: one place for both platforms. */
+export class HostReleases {
+  private readonly arch: string;
+  private readonly source: ReleaseSource;
+
+  constructor(options: HostReleaseOptions) {
+    this.arch = options.arch ?? "amd64";
+    this.source = releaseSource(options.releaseBaseUrl, options.releaseSha256);
+  }
+
+  /** Why `version` must not be downloaded onto the hosts (HostDriver.releaseProblem), or undefined. */
+  problem(version: string): string | undefined {
+    return unpinnedDownloadProblem(this.source, version, this.arch);
+  }
+
+  /** The stage snippet for `version` into `installDir` (throws where {@link problem} says no). */
+  stageScript(version: string, installDir: string): string {
+    return stageScriptFor(version, this.arch, installDir, this.source);
+  }
+}
 
 /**
  * A POSIX shell snippet that downloads nats-server `version` for linux-`arch` from the release, verifies it against
