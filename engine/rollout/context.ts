@@ -9,6 +9,21 @@ import { createMonitor } from "../monitor/factory";
 import { ServerMonitor } from "../monitor/monitor";
 import { allServers, ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
 import { EventLog, seconds, StepKind } from "./events";
+import { REAL_PACE, RolloutPace } from "./pace";
+
+/** Makes the monitor of one server, connecting with `clientSpec` (engine/monitor/factory.ts createMonitor). */
+export type MonitorFactory = (clientSpec: ClusterSpec, server: ServerEndpoint) => ServerMonitor;
+
+/**
+ * What a test replaces to run the executor without servers (test/support/fakes/): where monitors come from, and
+ * the executor's own waits. A real rollout leaves both out.
+ */
+export interface RolloutSeams {
+  /** Default: createMonitor (HTTP or the system account, as the spec says). */
+  readonly monitors?: MonitorFactory;
+  /** Default: REAL_PACE. */
+  readonly pace?: Partial<RolloutPace>;
+}
 
 /**
  * Which servers are part of the cluster at one point of a rollout, as the plan and the observation say: the surge
@@ -57,6 +72,9 @@ export interface GateOptions {
  */
 export class RolloutContext {
   readonly monitors: ReadonlyMap<string, ServerMonitor>;
+  readonly pace: RolloutPace;
+  /** How this context makes monitors: a look at one server with another client spec uses it too. */
+  readonly createMonitor: MonitorFactory;
 
   constructor(
     readonly spec: ClusterSpec,
@@ -66,8 +84,11 @@ export class RolloutContext {
     readonly listenHost?: string,
     /** The spec the engine's own clients connect with (engine/rollout/client-tls.ts); the spec itself by default. */
     readonly clientSpec: ClusterSpec = spec,
+    seams: RolloutSeams = {},
   ) {
-    this.monitors = new Map(allServers(spec).map((s) => [s.name, createMonitor(clientSpec, s)]));
+    this.createMonitor = seams.monitors ?? ((spec, server) => createMonitor(spec, server));
+    this.pace = { ...REAL_PACE, ...seams.pace };
+    this.monitors = new Map(allServers(spec).map((s) => [s.name, this.createMonitor(clientSpec, s)]));
   }
 
   /** Close every monitor's connection (idempotent; a monitor used after it fails instead of opening a new one). */
@@ -122,6 +143,14 @@ export class RolloutContext {
   /** Another member that is up, to receive a client probe published through `server`. */
   probePeer(server: ServerEndpoint, view: ClusterView): ServerEndpoint | undefined {
     return this.spec.members.find((m) => m.name !== server.name && !view.down.has(m.name));
+  }
+
+  /** The gates a member other than the one being changed must pass for the cluster to be whole (not its version). */
+  wholeClusterGates(view: ClusterView): Gate[] {
+    const gates = [readyGate, routesGate((name) => this.monitors.get(name))];
+    if (this.spec.jetstream.enabled) gates.push(jetstreamGate((name) => this.monitors.get(name)));
+    if (this.policy.clientProbe) gates.push(clientProbeGate(this.clientSpec, (s) => this.probePeer(s, view)));
+    return gates;
   }
 
   /** The gates for a server; `reloadedAfter` adds the config-reload gate. */

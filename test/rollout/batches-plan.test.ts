@@ -195,7 +195,7 @@ describe("quorum-aware batches", () => {
 
   it("the estimate: a batch costs its longest step", () => {
     const s = spec(3, false);
-    const restart = { kind: "restart-member" as const, reason: "" };
+    const restart = { kind: "restart-member" as const, server: "n1", reason: "" };
     const one = estimateSeconds([restart], s, DEFAULT_POLICY);
     expect(
       estimateSeconds(

@@ -5,7 +5,7 @@
  * once stopped. The cluster check (cluster-check.ts) trusts it only for a hold of what it reports.
  */
 import { ClusterWatch } from "../../engine/rollout/cluster-watch";
-import { CLUSTER_CHECK_HOLD_MS } from "../../engine/rollout/cluster-check";
+import { CLUSTER_CHECK_HOLD_MS } from "../../engine/rollout/pace";
 import { ClusterView, RolloutContext } from "../../engine/rollout/context";
 import { EventLog } from "../../engine/rollout/events";
 import { resolvePolicy } from "../../engine/rollout/execute";
