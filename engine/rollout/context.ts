@@ -10,6 +10,7 @@ import { ServerMonitor } from "../monitor/monitor";
 import { allServers, ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
 import { EventLog, seconds, StepKind } from "./events";
 import { REAL_PACE, RolloutPace } from "./pace";
+import { TrafficWatch } from "./traffic-watch";
 
 /** Makes the monitor of one server, connecting with `clientSpec` (engine/monitor/factory.ts createMonitor). */
 export type MonitorFactory = (clientSpec: ClusterSpec, server: ServerEndpoint) => ServerMonitor;
@@ -23,7 +24,12 @@ export interface RolloutSeams {
   readonly monitors?: MonitorFactory;
   /** Default: REAL_PACE. */
   readonly pace?: Partial<RolloutPace>;
+  /** The client traffic watched during a rollout (default: a request/reply loop through the cluster). */
+  readonly traffic?: (clientSpec: ClusterSpec) => ClientTraffic;
 }
+
+/** What clients felt during a rollout, measured from pre-flight to the end (traffic-watch.ts TrafficWatch). */
+export type ClientTraffic = Pick<TrafficWatch, "start" | "stop">;
 
 /**
  * Which servers are part of the cluster at one point of a rollout, as the plan and the observation say: the surge
@@ -75,6 +81,8 @@ export class RolloutContext {
   readonly pace: RolloutPace;
   /** How this context makes monitors: a look at one server with another client spec uses it too. */
   readonly createMonitor: MonitorFactory;
+  /** A client traffic watch through this cluster, connecting as the engine's clients do. */
+  readonly watchClientTraffic: () => ClientTraffic;
 
   constructor(
     readonly spec: ClusterSpec,
@@ -88,6 +96,7 @@ export class RolloutContext {
   ) {
     this.createMonitor = seams.monitors ?? ((spec, server) => createMonitor(spec, server));
     this.pace = { ...REAL_PACE, ...seams.pace };
+    this.watchClientTraffic = () => (seams.traffic ?? ((spec) => new TrafficWatch(spec)))(clientSpec);
     this.monitors = new Map(allServers(spec).map((s) => [s.name, this.createMonitor(clientSpec, s)]));
   }
 

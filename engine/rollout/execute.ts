@@ -19,7 +19,6 @@ import { reportOrThrow, RolloutOutcome } from "./outcome";
 import { BatchedStep, DesiredConfigs, formatPlan, isBatched, planRollout, PlannedStep, RolloutPlan } from "./plan";
 import { RolloutReport } from "./report";
 import { Progress, Run } from "./run";
-import { TrafficWatch } from "./traffic-watch";
 
 export { RolloutHalted, RolloutInterrupted, RolloutRefused } from "./errors";
 
@@ -125,7 +124,7 @@ async function rollOut(
   log.emit({ kind: "info", message: formatPlan(plan) });
   if (plan.refusals.length) return { status: "refused", plan };
   const watchTraffic = options.watchTraffic !== false && plan.kind === "rollout";
-  const run = new Run(ctx, plan, desired, watchTraffic ? new TrafficWatch(ctx.clientSpec) : undefined);
+  const run = new Run(ctx, plan, desired, watchTraffic ? ctx.watchClientTraffic() : undefined);
   if (plan.steps.length === 0) return { status: "done", report: await run.finish("no-change") };
 
   let view: ClusterView = {

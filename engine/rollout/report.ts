@@ -123,7 +123,7 @@ export function formatReport(r: RolloutReport): string {
     const h = r.halt;
     lines.push(`  HALTED at ${h.server} (${h.step}), gate ${h.gate}: ${h.observation}`);
     lines.push(
-      `  ${h.rolledBack ? "rolled back to its previous version and healthy again" : "NOT rolled back"}; ${h.advice}`,
+      `  [${h.code}] ${h.rolledBack ? "rolled back to its previous version and healthy again" : "NOT rolled back"}; ${h.advice}`,
     );
     if (h.logTail) lines.push("  last log lines:", ...h.logTail.split("\n").map((l) => `    ${l}`));
   }

@@ -4,12 +4,11 @@
  * on request. Halting is halt.ts; the steps are dispatch.ts and batches.ts.
  */
 import type { WatchResult } from "./cluster-watch";
-import { ClusterView, RolloutContext } from "./context";
+import { ClientTraffic, ClusterView, RolloutContext } from "./context";
 import { RunLedger } from "./ledger";
 import { RolloutOutcome } from "./outcome";
 import { DesiredConfigs, PlannedStep, RolloutPlan } from "./plan";
 import { RolloutReport } from "./report";
-import { TrafficWatch } from "./traffic-watch";
 
 export class Run {
   readonly ledger = new RunLedger();
@@ -21,7 +20,7 @@ export class Run {
     readonly plan: RolloutPlan,
     /** Rendered once: the plan compares them, and a batched rollout plans again from them before every batch. */
     readonly desired: DesiredConfigs,
-    private readonly traffic?: TrafficWatch,
+    private readonly traffic?: ClientTraffic,
   ) {}
 
   /** Start the client traffic watch (pre-flight); a watch that cannot start costs a warning, not the rollout. */
