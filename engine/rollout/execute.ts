@@ -18,7 +18,7 @@ import { observeCluster, observeOptionsFor, ObservedCluster } from "./observe";
 import { reportOrThrow, RolloutOutcome } from "./outcome";
 import { BatchedStep, DesiredConfigs, formatPlan, isBatched, planRollout, PlannedStep, RolloutPlan } from "./plan";
 import { RolloutReport } from "./report";
-import { Progress, Run } from "./run";
+import { ended, Progress, Run } from "./run";
 
 export { RolloutHalted, RolloutInterrupted, RolloutRefused } from "./errors";
 
@@ -132,42 +132,41 @@ async function rollOut(
     down: new Set(observed.members.filter((m) => !m.reachable).map((m) => m.name)),
   };
   let watched: WatchResult | undefined;
-  for (let i = 0; i < plan.steps.length; i++) {
-    const step = plan.steps[i];
-    let progress: Progress;
-    if (isBatched(step)) {
-      // The member steps of a batched rollout: one batch at a time, each planned again from the servers.
-      const batched = batchedRun(plan.steps, i);
-      progress = await runBatches(run, batched, view, watched, options.stopRequested);
-      i += batched.length - 1;
-    } else {
-      const stop = STOPPABLE.has(step.kind) ? options.stopRequested?.() : undefined;
-      if (stop) return run.interrupted(step, stop, view);
-      progress = await performTimed(run, step, view, watched, observed.metaLeader);
-    }
+  for (const part of partsOf(plan.steps)) {
+    const { stopRequested } = options;
+    // The member steps of a batched rollout go one batch at a time, each planned again from the servers.
+    const progress =
+      part.kind === "batches"
+        ? await runBatches(run, part.steps, view, watched, stopRequested)
+        : await performOne(run, part.step, view, watched, { metaLeader: observed.metaLeader, stopRequested });
     if (progress.kind === "ended") return progress.outcome;
     ({ view, watched } = progress);
   }
   return { status: "done", report: await run.finish("succeeded") };
 }
 
-/** One step with its start and done lines; a StepFailure ends the run in a halt. */
-async function performTimed(
+/**
+ * One step with its start and done lines: not begun when a stop was requested before a step that takes a server
+ * down or brings one up; a StepFailure ends the run in a halt.
+ */
+async function performOne(
   run: Run,
   step: PlannedStep,
   view: ClusterView,
   watched: WatchResult | undefined,
-  metaLeader: string | undefined,
+  how: { metaLeader?: string; stopRequested?: () => string | undefined },
 ): Promise<Progress> {
+  const stop = STOPPABLE.has(step.kind) ? how.stopRequested?.() : undefined;
+  if (stop) return ended(await run.interrupted(step, stop, view));
   const { log } = run.ctx;
   const started = Date.now();
   log.emit({ kind: "step-start", step: step.kind, server: step.server, message: step.reason });
   let progress: Progress;
   try {
-    progress = await performStep(run, step, view, watched, metaLeader);
+    progress = await performStep(run, step, view, watched, how.metaLeader);
   } catch (err) {
     if (!(err instanceof StepFailure)) throw err;
-    return { kind: "ended", outcome: await applyHalt(run, { failures: [err], steps: [step], view }) };
+    return ended(await applyHalt(run, { failures: [err], steps: [step], view }));
   }
   if (progress.kind === "continue") {
     const took = Date.now() - started;
@@ -182,13 +181,18 @@ async function performTimed(
   return progress;
 }
 
-/** The batched member steps from `start` on: they stand together in a plan, between the surge steps. */
-function batchedRun(steps: ReadonlyArray<PlannedStep>, start: number): BatchedStep[] {
-  const run: BatchedStep[] = [];
-  for (let i = start; i < steps.length; i++) {
-    const step = steps[i];
-    if (!isBatched(step)) break;
-    run.push(step);
+/** A plan as the loop runs it: single steps, and the run of batched member steps as one part. */
+type PlanPart =
+  | { readonly kind: "step"; readonly step: PlannedStep }
+  | { readonly kind: "batches"; readonly steps: ReadonlyArray<BatchedStep> };
+
+function partsOf(steps: ReadonlyArray<PlannedStep>): PlanPart[] {
+  const parts: PlanPart[] = [];
+  for (const step of steps) {
+    const last = parts.at(-1);
+    if (!isBatched(step)) parts.push({ kind: "step", step });
+    else if (last?.kind === "batches") parts[parts.length - 1] = { kind: "batches", steps: [...last.steps, step] };
+    else parts.push({ kind: "batches", steps: [step] });
   }
-  return run;
+  return parts;
 }

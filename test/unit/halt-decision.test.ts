@@ -66,7 +66,7 @@ describe("decideHalt", () => {
     ],
     [
       "no known previous version",
-      { members: [member("n1", true, undefined)] },
+      { members: [{ name: "n1", touched: true, previousVersion: undefined }] },
       { kind: "leave-as-is", code: "LeftAsIs", why: "previous-unknown" },
     ],
     [
