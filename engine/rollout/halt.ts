@@ -27,46 +27,27 @@ export interface HaltInput {
 
 export async function applyHalt(run: Run, input: HaltInput): Promise<RolloutOutcome> {
   const { ctx, ledger } = run;
-  const { failures, steps, view } = input;
-  const first = failures[0];
-  const batch = steps[0].batch;
+  const first = input.failures[0];
+  const batch = input.steps[0].batch;
   const names = membersOf(ctx, input);
-  const subject = batch !== undefined ? `batch ${batch} (${names.join(", ")})` : first.server;
-  const report = await haltReportOf(ctx, failures);
+  const report = await haltReportOf(ctx, input.failures);
 
-  const members = names.map((name): HaltMember => {
-    const failure = failures.find((f) => f.server === name);
-    const touched = failure ? !failure.untouched : ledger.latestChange(name, batch)?.result === "done";
-    return { name, touched, previousVersion: ledger.previousOf(name)?.version };
-  });
-  const situation: HaltSituation = {
-    step: steps[0].kind,
-    at: first.at,
-    failedIsMember: ctx.spec.members.some((m) => m.name === first.server),
-    members,
-    surgeIn: view.surgeIn,
-    autoRollback: ctx.policy.autoRollback,
-  };
+  const situation = situationOf(run, input, names);
   let decision = decideHalt(situation);
   // The one question decideHalt cannot answer from what the run knows: is another member down right now?
   if (decision.kind === "roll-back") {
-    const othersDown = await membersDownBesides(ctx, view, names);
+    const othersDown = await membersDownBesides(ctx, input.view, names);
     if (othersDown) decision = decideHalt({ ...situation, othersDown });
   }
-  if (decision.kind !== "nothing-to-undo" && decision.kind !== "member-lost") {
-    for (const f of failures) {
-      const action = steps.find((s) => s.server === f.server)?.kind ?? f.step;
-      ledger.failed({ name: f.server, action, batch, to: ctx.spec.version, drainMs: f.partial?.drainMs }, f.at);
-    }
-  }
+  if (decision.kind !== "nothing-to-undo" && decision.kind !== "member-lost") recordFailures(run, input);
 
   const lost = decision.kind === "member-lost";
   const facts: AdviceFacts = {
-    subject: lost ? first.server : subject,
+    subject: lost || batch === undefined ? first.server : `batch ${batch} (${names.join(", ")})`,
     isBatch: batch !== undefined && !lost,
-    changed: members.filter((m) => m.touched).map((m) => m.name),
+    changed: situation.members.filter((m) => m.touched).map((m) => m.name),
     previousVersions: ledger.previousOf(first.server)?.version,
-    surgeIn: view.surgeIn,
+    surgeIn: input.view.surgeIn,
     surgeRemoved: false,
   };
   const { code, adviceFacts } = await act(run, decision, input, names, facts);
@@ -77,6 +58,36 @@ export async function applyHalt(run: Run, input: HaltInput): Promise<RolloutOutc
     advice: HALT_ADVICE[code](adviceFacts),
   };
   return { status: "halted", report: await run.finish("halted", { halt }) };
+}
+
+/** What decideHalt needs, from the failures and the ledger: who was touched, and what each ran before. */
+function situationOf(run: Run, input: HaltInput, names: ReadonlyArray<string>): HaltSituation {
+  const { ctx, ledger } = run;
+  const { failures, steps } = input;
+  const batch = steps[0].batch;
+  const members = names.map((name): HaltMember => {
+    const failure = failures.find((f) => f.server === name);
+    // A member of the batch that did not fail was touched when its change went through.
+    const touched = failure ? !failure.untouched : ledger.latestChange(name, batch)?.result === "done";
+    return { name, touched, previousVersion: ledger.previousOf(name)?.version };
+  });
+  return {
+    step: steps[0].kind,
+    at: failures[0].at,
+    failedIsMember: ctx.spec.members.some((m) => m.name === failures[0].server),
+    members,
+    surgeIn: input.view.surgeIn,
+    autoRollback: ctx.policy.autoRollback,
+  };
+}
+
+/** Every failed member goes into the report as failed (a rollback then marks it rolled back). */
+function recordFailures(run: Run, { failures, steps }: HaltInput): void {
+  const batch = steps[0].batch;
+  for (const f of failures) {
+    const action = steps.find((s) => s.server === f.server)?.kind ?? f.step;
+    run.ledger.failed({ name: f.server, action, batch, to: run.ctx.spec.version, drainMs: f.partial?.drainMs }, f.at);
+  }
 }
 
 /** Do what the decision says; a rollback may still fail, which is its own code. */

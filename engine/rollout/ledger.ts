@@ -3,7 +3,7 @@
  * ran before this run changed it (for a rollback), and the surge server's lifetime. The run, the batches and the
  * halt write here and nowhere else, so the report is read from one place.
  */
-import { seconds, StepKind } from "./events";
+import { FailedAt, seconds, StepKind } from "./events";
 import { MemberReport, RolloutReport } from "./report";
 
 /** What a member ran before this run changed it: what a rollback puts back. */
@@ -56,7 +56,7 @@ export class RunLedger {
   }
 
   /** A member's step failed at `at`. */
-  failed(key: EntryKey & { to: string; drainMs?: number }, at: string): void {
+  failed(key: EntryKey & { to: string; drainMs?: number }, at: FailedAt): void {
     this.entries.push({
       ...key,
       from: this.previous.get(key.name)?.version,
