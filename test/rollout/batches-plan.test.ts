@@ -13,7 +13,8 @@ import {
 } from "../../engine/rollout/observe";
 import { estimateSeconds, formatPlan, planBatches, planRollout } from "../../engine/rollout/plan";
 import { validatePolicy } from "../../engine/validate";
-import { ClusterSpec, DEFAULT_LAME_DUCK, DEFAULT_POLICY, RolloutPolicy, ServerEndpoint } from "../../engine/spec";
+import { DEFAULT_LAME_DUCK, DEFAULT_POLICY } from "../../engine/defaults";
+import { ClusterSpec, RolloutPolicy, ServerEndpoint } from "../../engine/spec";
 import { readStackFile } from "../pulumi/support/stack-files";
 
 const ep = (name: string, i: number): ServerEndpoint => ({
