@@ -128,3 +128,26 @@ it("the plan refuses an unsafe downgrade: nothing is observed twice, nothing tou
   expect(outcome.status).toBe("refused");
   expect(f.hosts.downsAndUps()).toEqual([]);
 });
+
+it("a recovery that fails with the target already installed has nothing to go back to: left as it is", async () => {
+  const { hosts, options } = fakeRollout();
+  Object.assign(hosts.server("n2"), { running: false, runningVersion: undefined, installed: NEW });
+  hosts.server("n2").staged.add(NEW);
+  hosts.script.startFails = (s) => (s === "n2" ? "n2: simulated fatal error" : undefined);
+  const report = reportOf(await executeRollout(options));
+  expect(report.halt).toMatchObject({ code: "LeftAsIs", server: "n2", step: "recover-member" });
+  expect(hosts.trail(["start"])).toEqual([`start n2 ${NEW}`]);
+});
+
+it("a stop request between two batches: the next batch is not begun", async () => {
+  let started = 0;
+  const f = fakeRollout(fakeSpec(5), { policy: { maxUnavailable: 2 } });
+  f.hosts.script.after = (call) => {
+    if (call.op === "start" && call.server !== "n-surge") started++;
+  };
+  const outcome = await executeRollout({ ...f.options, stopRequested: () => (started >= 2 ? "Ctrl-C" : undefined) });
+  expect(outcome.status).toBe("interrupted");
+  const report = reportOf(outcome);
+  expect(report.interrupted?.before).toBe("restart-member n3");
+  expect(report.members.map((m) => `${m.name} ${m.result}`)).toEqual(["n1 done", "n2 done"]);
+});
