@@ -70,6 +70,19 @@ export interface GateOptions {
   readonly tls?: boolean;
 }
 
+/** What a context is made of: what the rollout was given, and what tests replace. */
+export interface RolloutContextOptions {
+  readonly spec: ClusterSpec;
+  readonly driver: HostDriver;
+  readonly policy: RolloutPolicy;
+  readonly log: EventLog;
+  /** Listen address rendered into configs (local: 127.0.0.1; VMs: 0.0.0.0). */
+  readonly listenHost?: string;
+  /** The spec the engine's own clients connect with (engine/rollout/client-tls.ts); the spec itself by default. */
+  readonly clientSpec?: ClusterSpec;
+  readonly seams?: RolloutSeams;
+}
+
 /**
  * What every step of a rollout shares, and never changes: the spec, the host driver, the policy, the event log and
  * one monitor per server (HTTP or system account, as the spec says). What changes during a rollout (who is in the
@@ -77,6 +90,12 @@ export interface GateOptions {
  * {@link close}s it.
  */
 export class RolloutContext {
+  readonly spec: ClusterSpec;
+  readonly driver: HostDriver;
+  readonly policy: RolloutPolicy;
+  readonly log: EventLog;
+  readonly listenHost?: string;
+  readonly clientSpec: ClusterSpec;
   readonly monitors: ReadonlyMap<string, ServerMonitor>;
   readonly pace: RolloutPace;
   /** How this context makes monitors: a look at one server with another client spec uses it too. */
@@ -84,16 +103,15 @@ export class RolloutContext {
   /** A client traffic watch through this cluster, connecting as the engine's clients do. */
   readonly watchClientTraffic: () => ClientTraffic;
 
-  constructor(
-    readonly spec: ClusterSpec,
-    readonly driver: HostDriver,
-    readonly policy: RolloutPolicy,
-    readonly log: EventLog,
-    readonly listenHost?: string,
-    /** The spec the engine's own clients connect with (engine/rollout/client-tls.ts); the spec itself by default. */
-    readonly clientSpec: ClusterSpec = spec,
-    seams: RolloutSeams = {},
-  ) {
+  constructor(options: RolloutContextOptions) {
+    const { spec, seams = {} } = options;
+    const clientSpec = options.clientSpec ?? spec;
+    this.spec = spec;
+    this.driver = options.driver;
+    this.policy = options.policy;
+    this.log = options.log;
+    this.listenHost = options.listenHost;
+    this.clientSpec = clientSpec;
     this.createMonitor = seams.monitors ?? ((spec, server) => createMonitor(spec, server));
     this.pace = { ...REAL_PACE, ...seams.pace };
     this.watchClientTraffic = () => (seams.traffic ?? ((spec) => new TrafficWatch(spec)))(clientSpec);

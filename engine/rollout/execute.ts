@@ -48,7 +48,7 @@ export function resolvePolicy(policy?: Partial<RolloutPolicy>): RolloutPolicy {
 
 /** The rendered config of every member, for the planner's comparison. */
 export function desiredConfigs(spec: ClusterSpec, driver: HostDriver, listenHost?: string): DesiredConfigs {
-  const ctx = new RolloutContext(spec, driver, DEFAULT_POLICY, new EventLog(), listenHost);
+  const ctx = new RolloutContext({ spec, driver, policy: DEFAULT_POLICY, log: new EventLog(), listenHost });
   return new Map(spec.members.map((m) => [m.name, ctx.configFor(m)]));
 }
 
@@ -99,7 +99,8 @@ export async function executeRollout(options: RolloutOptions): Promise<RolloutOu
   const observed = await observeCluster(spec, driver, observeOptionsFor(spec, policy), options.seams?.monitors);
   const log = new EventLog(options.onEvent);
   const clientSpec = engineClientSpec(spec, observed);
-  const ctx = new RolloutContext(spec, driver, policy, log, options.listenHost, clientSpec, options.seams);
+  const { listenHost, seams } = options;
+  const ctx = new RolloutContext({ spec, driver, policy, log, listenHost, clientSpec, seams });
   try {
     return await rollOut(ctx, options, desired, observed);
   } finally {

@@ -24,7 +24,13 @@ describe("the cluster watch during a member's restart", () => {
   beforeAll(async () => {
     cluster = await LocalTestCluster.create({ members: 3, version: OLD_MINOR, namePrefix: "cw", jetstream: true });
     await cluster.bootstrap(FAST);
-    ctx = new RolloutContext(cluster.spec, cluster.driver, resolvePolicy(FAST), new EventLog(), "127.0.0.1");
+    ctx = new RolloutContext({
+      spec: cluster.spec,
+      driver: cluster.driver,
+      policy: resolvePolicy(FAST),
+      log: new EventLog(),
+      listenHost: "127.0.0.1",
+    });
   }, 120_000);
   afterAll(async () => {
     await cluster?.destroy();
