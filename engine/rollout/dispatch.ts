@@ -5,12 +5,11 @@
  */
 import { finalCheck, preflightRefusal } from "./checks";
 import { whileWatched, WatchResult } from "./cluster-watch";
-import { ClusterView, withMemberUp, withSurge } from "./context";
-import { seconds } from "./events";
-import { changeMember } from "./member-change";
+import { ClusterView, withSurge } from "./context";
+import { changeMember, recoverFoundDown } from "./member-change";
 import { PlannedStep, SurgeStep } from "./plan";
 import { ended, goOn, Progress, Run } from "./run";
-import { loadRouteTls, recoverMember, startCluster } from "./steps";
+import { loadRouteTls, startCluster } from "./steps";
 import { surgeDown, surgeUp } from "./surge-steps";
 
 export async function performStep(
@@ -37,27 +36,8 @@ export async function performStep(
     case "surge-up":
       return surgeJoins(run, step, view);
     case "recover-member": {
-      const member = ctx.member(step.server);
-      const upView = withMemberUp(view, member.name);
-      // What it had, for a rollback when the target does not come up: its installed version and config.
-      const installed = await ctx.driver.installedVersion(member).catch(() => undefined);
-      const configText = await ctx.driver.readConfig(member).catch(() => undefined);
-      if (installed && installed !== ctx.spec.version)
-        ledger.rememberPrevious(member.name, { version: installed, configText });
-      else ledger.forgetPrevious(member.name);
-      const timings = await recoverMember(ctx, upView, member);
-      // Found down: how long it had been down is unknown; the report says when it came back instead.
-      ledger.done({
-        ...timings,
-        name: member.name,
-        action: step.kind,
-        from: step.from,
-        to: ctx.spec.version,
-        downMs: undefined,
-        totalMs: Date.now() - started,
-        note: `was found down; serving again after ${seconds(Date.now() - started)}`,
-      });
-      return goOn(upView);
+      const recovered = await recoverFoundDown(run, step, view);
+      return goOn(recovered.view);
     }
     case "restart-member":
     case "reload-member": {

@@ -1,14 +1,16 @@
 /**
- * One member's restart or reload, reconciled from what the member reports now (not from the plan made at the
- * start): a member already at the target is skipped. Used by a single step and by every member of a batch.
+ * A member's own steps. Its restart or reload, reconciled from what the member reports now (not from the plan made
+ * at the start): a member already at the target is skipped; used by a single step and by every member of a batch.
+ * And the start of a member found down.
  */
 import { clusterWholeBefore } from "./cluster-check";
 import { whileWatched, WatchResult } from "./cluster-watch";
-import { ClusterView, withMemberDown } from "./context";
+import { ClusterView, withMemberDown, withMemberUp } from "./context";
+import { seconds } from "./events";
 import { observeServer } from "./observe";
-import { ChangeStep, memberChange } from "./plan";
+import { ChangeStep, memberChange, MemberStep } from "./plan";
 import { Run } from "./run";
-import { reloadMember, restartMember, StepTimings } from "./steps";
+import { recoverMember, reloadMember, restartMember, StepTimings } from "./steps";
 
 export interface ChangeHow {
   /** The JetStream meta leader: asked to step down first. */
@@ -56,4 +58,37 @@ export async function changeMember(
   }
   ledger.done({ ...timings, ...key, from: previous.version, to: ctx.spec.version, totalMs: Date.now() - started });
   return { view, watched };
+}
+
+/**
+ * Start a member found down at the target. What it had installed is remembered first: a recovery that fails its
+ * gates goes back to it, when it is another version.
+ */
+export async function recoverFoundDown(
+  run: Run,
+  step: MemberStep & { readonly kind: "recover-member" },
+  view: ClusterView,
+): Promise<{ view: ClusterView }> {
+  const { ctx, ledger } = run;
+  const started = Date.now();
+  const member = ctx.member(step.server);
+  const upView = withMemberUp(view, member.name);
+  const installed = await ctx.driver.installedVersion(member).catch(() => undefined);
+  const configText = await ctx.driver.readConfig(member).catch(() => undefined);
+  if (installed && installed !== ctx.spec.version)
+    ledger.rememberPrevious(member.name, { version: installed, configText });
+  else ledger.forgetPrevious(member.name);
+  const timings = await recoverMember(ctx, upView, member);
+  // Found down: how long it had been down is unknown; the report says when it came back instead.
+  ledger.done({
+    ...timings,
+    name: member.name,
+    action: step.kind,
+    from: step.from,
+    to: ctx.spec.version,
+    downMs: undefined,
+    totalMs: Date.now() - started,
+    note: `was found down; serving again after ${seconds(Date.now() - started)}`,
+  });
+  return { view: upView };
 }

@@ -3,6 +3,7 @@
  * surge server left by an interrupted rollout (resume), a stop request, and the refusals that touch nothing.
  */
 import { executeRollout } from "../../engine/rollout/execute";
+import { reconcile } from "../../engine/rollout/reconcile";
 import { RolloutReport } from "../../engine/rollout/report";
 import { fakeRollout, fakeSpec, NEW, OLD } from "../support/fakes/fake-rollout";
 
@@ -150,4 +151,12 @@ it("a stop request between two batches: the next batch is not begun", async () =
   const report = reportOf(outcome);
   expect(report.interrupted?.before).toBe("restart-member n3");
   expect(report.members.map((m) => `${m.name} ${m.result}`)).toEqual(["n1 done", "n2 done"]);
+});
+
+it("reconcile returns the rollout's outcome as a value, with what the servers report afterwards", async () => {
+  const f = fakeRollout();
+  f.hosts.script.startFails = (s, v) => (s === "n1" && v === NEW ? "n1: simulated fatal error" : undefined);
+  const outcome = await reconcile(f.options);
+  expect(outcome.status).toBe("halted");
+  expect(outcome.seen).toEqual({ versions: { n1: OLD, n2: OLD, n3: OLD }, surgeRunning: false });
 });
