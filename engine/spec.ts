@@ -189,7 +189,6 @@ export interface RolloutPolicy {
   readonly maxUnavailable: number;
 }
 
-
 /** Every server of the spec, members first, the surge server last. */
 export function allServers(spec: ClusterSpec): ServerEndpoint[] {
   return [...spec.members, spec.surge];
