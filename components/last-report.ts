@@ -28,6 +28,8 @@ export interface LastReport {
   }>;
   /** Where it stopped, when it halted. */
   readonly halt?: {
+    /** Why it halted and what was done about it (the engine's HaltCode: RolledBack, Untouched, …). */
+    readonly code: string;
     readonly server: string;
     readonly step: string;
     readonly gate: string;
@@ -62,6 +64,7 @@ export function reportOf(engine: EngineModule, report: RolloutReport): LastRepor
       })),
       halt: h
         ? {
+            code: h.code,
             server: h.server,
             step: h.step,
             gate: h.gate,

@@ -31,9 +31,11 @@ export * from "./monitor/types";
 export { RolloutEvent, EventSink, formatEvent, StepKind } from "./rollout/events";
 export { observeCluster, ObservedCluster, ObservedServer } from "./rollout/observe";
 export { planRollout, formatPlan, RolloutPlan, PlannedStep, estimateSeconds } from "./rollout/plan";
-export { RolloutReport, MemberReport, HaltReport, formatReport } from "./rollout/report";
+export { RolloutReport, MemberReport, HaltReport, HaltCode, formatReport } from "./rollout/report";
+export { RolloutOutcome } from "./rollout/outcome";
 export {
   runRollout,
+  executeRollout,
   previewRollout,
   RolloutOptions,
   RolloutRefused,

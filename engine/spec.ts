@@ -189,9 +189,6 @@ export interface RolloutPolicy {
   readonly maxUnavailable: number;
 }
 
-// The defaults live in defaults.ts (one owner); re-exported here because every caller that builds a spec needs them.
-export { DEFAULT_LAME_DUCK, DEFAULT_POLICY } from "./defaults";
-
 /** Every server of the spec, members first, the surge server last. */
 export function allServers(spec: ClusterSpec): ServerEndpoint[] {
   return [...spec.members, spec.surge];

@@ -22,7 +22,7 @@ export async function stopCluster(
   options: { removeData?: boolean; stopTimeoutSeconds?: number } = {},
 ): Promise<void> {
   const policy = resolvePolicy({ stopTimeoutSeconds: options.stopTimeoutSeconds ?? 40 });
-  const ctx = new RolloutContext(spec, driver, policy, new EventLog());
+  const ctx = new RolloutContext({ spec, driver, policy, log: new EventLog() });
   try {
     await Promise.all(
       allServers(spec).map(async (server) => {

@@ -1,6 +1,5 @@
 import { readTlsPosture } from "../config/text";
 import { ClusterSpec } from "../spec";
-import { ObservedCluster } from "./observe";
 
 /**
  * The spec the engine's own clients (client probe, traffic watch, meta-leader step-down, system-account monitoring)
@@ -9,7 +8,11 @@ import { ObservedCluster } from "./observe";
  * plaintext until the move to `"required"`, which starts from a cluster that offers TLS everywhere. Otherwise the
  * spec itself.
  */
-export function engineClientSpec(spec: ClusterSpec, observed: ObservedCluster | undefined): ClusterSpec {
+export function engineClientSpec(
+  spec: ClusterSpec,
+  /** The observation (engine/rollout/observe.ts), of which only the members' config files are read. */
+  observed: { readonly members: ReadonlyArray<{ readonly configText?: string }> } | undefined,
+): ClusterSpec {
   if (!observed) return spec;
   return observed.members.some((m) => offersNoClientTls(spec, m.configText)) ? plaintextClients(spec) : spec;
 }

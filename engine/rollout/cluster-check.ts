@@ -7,34 +7,18 @@
  *   the JetStream meta group, and the member's own store must have room; otherwise the step fails before anything
  *   is touched, naming the member and what its servers said. A surge server that no longer answers is dropped from
  *   the expectations with a warning (it is capacity, not safety) and the rollout goes on without it.
- * - {@link membersDownBesides}: before a rollback, whether another member is down (rolling back would then take a
- *   second member down).
+ * - {@link membersDownBesides}: before a rollback, whether another member is down (rolling back would then take
+ *   one more member down).
  * - {@link storeProblem}: a JetStream store volume (nearly) full.
  */
-import { jetstreamGate, readyGate, routesGate } from "../gates/checks";
-import { clientProbeGate } from "../gates/client-probe";
-import { Gate } from "../gates/gate";
+import { readyGate } from "../gates/checks";
 import { runGates } from "../gates/run";
 import { ServerEndpoint } from "../spec";
 import { describeError, sleep } from "../util/async";
 import { ClusterView, RolloutContext, withSurge } from "./context";
 import { StepKind } from "./events";
 import type { WatchResult } from "./cluster-watch";
-import { StepFailure } from "./steps";
-
-/** How long a member may take to look whole again before the check fails (a blip must not halt a rollout). */
-export const CLUSTER_CHECK_DEADLINE_MS = 20_000;
-/**
- * The check holds every other member's gates green this long, not one look: a member cut off by a network that
- * drops its packets still shows its routes and stays `current` at the meta leader for seconds (measured on the lab:
- * `current=true` for 8-10 s after a silent partition began, `active` growing), so a single look taken just after
- * the cut passes and the next member's lame duck leaves the cluster without a quorum. Over the hold, the client
- * probe (a message through the member must reach another) and the leader's `active` catch it.
- */
-export const CLUSTER_CHECK_HOLD_MS = 3000;
-
-/** A watch that ended longer ago than this says nothing about now. */
-export const CLUSTER_WATCH_FRESH_MS = 2000;
+import { StepFailure } from "./errors";
 
 /** A store with less free space than this share of its volume (capped at 256 MiB) is full for JetStream's purposes. */
 const STORE_FREE_MIN_SHARE = 0.05;
@@ -58,14 +42,6 @@ export async function storeProblem(ctx: RolloutContext, server: ServerEndpoint):
   );
 }
 
-/** The gates a member other than the one being changed must pass for the cluster to be whole (not its version). */
-export function wholeClusterGates(ctx: RolloutContext, view: ClusterView): Gate[] {
-  const gates = [readyGate, routesGate((name) => ctx.monitors.get(name))];
-  if (ctx.spec.jetstream.enabled) gates.push(jetstreamGate((name) => ctx.monitors.get(name)));
-  if (ctx.policy.clientProbe) gates.push(clientProbeGate(ctx.clientSpec, (s) => ctx.probePeer(s, view)));
-  return gates;
-}
-
 /** The member's health in one line, from its gates (ready, routes, JetStream) held `holdMs` within `deadlineMs`. */
 async function memberProblem(
   ctx: RolloutContext,
@@ -75,7 +51,7 @@ async function memberProblem(
   holdMs: number,
 ): Promise<string | undefined> {
   const version = "(any)"; // the version gate is not run here
-  const result = await runGates(ctx.target(member, version, view), wholeClusterGates(ctx, view), {
+  const result = await runGates(ctx.target(member, version, view), ctx.wholeClusterGates(view), {
     deadlineMs,
     pollMs: ctx.policy.pollIntervalMs,
     soakMs: holdMs,
@@ -91,7 +67,7 @@ async function surgeAnswers(ctx: RolloutContext): Promise<string | undefined> {
     const seen = await readyGate.check(ctx.target(surge, "(any)", { surgeIn: true, down: new Set() }));
     if (seen.ok) return undefined;
     last = seen.observation;
-    await sleep(1000);
+    await sleep(ctx.pace.lookAgainMs);
   }
   return last;
 }
@@ -126,8 +102,9 @@ export async function clusterWholeBefore(
   const others = ctx.spec.members.filter((m) => m.name !== member.name && !next.down.has(m.name));
   // The others were watched green for the whole hold until just now (during the previous member's restart and
   // soak): one look confirms it; otherwise they are held green here, before anything is touched.
-  const fresh = watched !== undefined && Date.now() - watched.endedAt <= CLUSTER_WATCH_FRESH_MS;
-  const holdMs = fresh && watched.heldGreenMs >= CLUSTER_CHECK_HOLD_MS ? 0 : CLUSTER_CHECK_HOLD_MS;
+  const { clusterCheckHoldMs, clusterWatchFreshMs, clusterCheckDeadlineMs } = ctx.pace;
+  const fresh = watched !== undefined && Date.now() - watched.endedAt <= clusterWatchFreshMs;
+  const holdMs = fresh && watched.heldGreenMs >= clusterCheckHoldMs ? 0 : clusterCheckHoldMs;
   if (holdMs > 0 && watched !== undefined) {
     // Say why this check waits: what the watch during the previous step saw instead of an unbroken green run.
     const why = !fresh
@@ -139,37 +116,36 @@ export async function clusterWholeBefore(
       kind: "info",
       step,
       server: member.name,
-      message: `holding the other members' gates ${CLUSTER_CHECK_HOLD_MS / 1000}s before the lame duck (${why})`,
+      message: `holding the other members' gates ${clusterCheckHoldMs / 1000}s before the lame duck (${why})`,
     });
   }
   const problems = (
-    await Promise.all(others.map((m) => memberProblem(ctx, m, next, CLUSTER_CHECK_DEADLINE_MS, holdMs)))
+    await Promise.all(others.map((m) => memberProblem(ctx, m, next, clusterCheckDeadlineMs, holdMs)))
   ).filter((p): p is string => p !== undefined);
   const store = await storeProblem(ctx, member);
   if (store) problems.push(store);
   if (problems.length > 0) {
-    throw new StepFailure(
-      member.name,
+    throw new StepFailure({
+      server: member.name,
       step,
-      "cluster",
-      `the cluster is not whole, so ${member.name} was not taken down: ${problems.join("; ")}`,
-      undefined,
-      true,
-    );
+      point: "cluster",
+      observation: `the cluster is not whole, so ${member.name} was not taken down: ${problems.join("; ")}`,
+      untouched: true,
+    });
   }
   return next;
 }
 
 /**
- * Another member that is down or does not answer (beside `member`, and those known down): rolling `member` back
- * now would take a second member down. Undefined when the others are up.
+ * Another member that is down or does not answer (beside those `changing`, and those known down): rolling the
+ * changing members back now would take one more member down. Undefined when the others are up.
  */
 export async function membersDownBesides(
   ctx: RolloutContext,
   view: ClusterView,
-  member: ServerEndpoint,
+  changing: ReadonlyArray<string>,
 ): Promise<string | undefined> {
-  const others = ctx.spec.members.filter((m) => m.name !== member.name);
+  const others = ctx.spec.members.filter((m) => !changing.includes(m.name));
   const down = await Promise.all(
     others.map(async (m) => {
       if (view.down.has(m.name)) return `${m.name} (down before the rollout)`;
@@ -180,7 +156,7 @@ export async function membersDownBesides(
           .catch((err: unknown) => ({ ok: false, observation: describeError(err) }));
         if (seen.ok) return undefined;
         last = seen.observation;
-        await sleep(1000);
+        await sleep(ctx.pace.lookAgainMs);
       }
       return `${m.name} (${last})`;
     }),

@@ -8,11 +8,7 @@
  */
 import { ServerEndpoint } from "../spec";
 import { describeError, sleep } from "../util/async";
-import { wholeClusterGates } from "./cluster-check";
 import { ClusterView, RolloutContext } from "./context";
-
-/** How often the watch looks (each look: every watched member's ready, routes, JetStream and probe gates). */
-export const CLUSTER_WATCH_POLL_MS = 1000;
 
 /** What a watch saw, when it was stopped. */
 export interface WatchResult {
@@ -47,7 +43,7 @@ export class ClusterWatch {
   }
 
   private async run(watched: ReadonlyArray<ServerEndpoint>): Promise<void> {
-    const gates = wholeClusterGates(this.ctx, this.view);
+    const gates = this.ctx.wholeClusterGates(this.view);
     while (!this.stopped) {
       const started = Date.now();
       const problems = await Promise.all(
@@ -72,7 +68,10 @@ export class ClusterWatch {
         this.greenSince = undefined;
         this.lastProblem = problem;
       }
-      await Promise.race([sleep(CLUSTER_WATCH_POLL_MS), new Promise<void>((resolve) => (this.wake = resolve))]);
+      await Promise.race([
+        sleep(this.ctx.pace.clusterWatchPollMs),
+        new Promise<void>((resolve) => (this.wake = resolve)),
+      ]);
     }
   }
 
@@ -89,4 +88,26 @@ export class ClusterWatch {
     await this.loop;
     return result;
   }
+}
+
+/**
+ * Run `work` (one member's restart, a batch's, the surge server's start) while the rest of the cluster (the members
+ * `view` does not count down, but `changing`) is watched; resolves with what the work returned and what the watch
+ * saw, for the next step's (or batch's) cluster check. A failed `work` rejects as it did, with the watch stopped.
+ */
+export async function whileWatched<T>(
+  ctx: RolloutContext,
+  view: ClusterView,
+  changing: ServerEndpoint | undefined,
+  work: () => Promise<T>,
+): Promise<{ result: T; watched: WatchResult }> {
+  const watch = new ClusterWatch(ctx, view, changing);
+  let result: T;
+  try {
+    result = await work();
+  } catch (err) {
+    await watch.stop();
+    throw err;
+  }
+  return { result, watched: await watch.stop() };
 }

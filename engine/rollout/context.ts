@@ -9,6 +9,27 @@ import { createMonitor } from "../monitor/factory";
 import { ServerMonitor } from "../monitor/monitor";
 import { allServers, ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
 import { EventLog, seconds, StepKind } from "./events";
+import { REAL_PACE, RolloutPace } from "./pace";
+import { TrafficWatch } from "./traffic-watch";
+
+/** Makes the monitor of one server, connecting with `clientSpec` (engine/monitor/factory.ts createMonitor). */
+export type MonitorFactory = (clientSpec: ClusterSpec, server: ServerEndpoint) => ServerMonitor;
+
+/**
+ * What a test replaces to run the executor without servers (test/support/fakes/): where monitors come from, and
+ * the executor's own waits. A real rollout leaves both out.
+ */
+export interface RolloutSeams {
+  /** Default: createMonitor (HTTP or the system account, as the spec says). */
+  readonly monitors?: MonitorFactory;
+  /** Default: REAL_PACE. */
+  readonly pace?: Partial<RolloutPace>;
+  /** The client traffic watched during a rollout (default: a request/reply loop through the cluster). */
+  readonly traffic?: (clientSpec: ClusterSpec) => ClientTraffic;
+}
+
+/** What clients felt during a rollout, measured from pre-flight to the end (traffic-watch.ts TrafficWatch). */
+export type ClientTraffic = Pick<TrafficWatch, "start" | "stop">;
 
 /**
  * Which servers are part of the cluster at one point of a rollout, as the plan and the observation say: the surge
@@ -49,6 +70,19 @@ export interface GateOptions {
   readonly tls?: boolean;
 }
 
+/** What a context is made of: what the rollout was given, and what tests replace. */
+export interface RolloutContextOptions {
+  readonly spec: ClusterSpec;
+  readonly driver: HostDriver;
+  readonly policy: RolloutPolicy;
+  readonly log: EventLog;
+  /** Listen address rendered into configs (local: 127.0.0.1; VMs: 0.0.0.0). */
+  readonly listenHost?: string;
+  /** The spec the engine's own clients connect with (engine/rollout/client-tls.ts); the spec itself by default. */
+  readonly clientSpec?: ClusterSpec;
+  readonly seams?: RolloutSeams;
+}
+
 /**
  * What every step of a rollout shares, and never changes: the spec, the host driver, the policy, the event log and
  * one monitor per server (HTTP or system account, as the spec says). What changes during a rollout (who is in the
@@ -56,18 +90,32 @@ export interface GateOptions {
  * {@link close}s it.
  */
 export class RolloutContext {
+  readonly spec: ClusterSpec;
+  readonly driver: HostDriver;
+  readonly policy: RolloutPolicy;
+  readonly log: EventLog;
+  readonly listenHost?: string;
+  readonly clientSpec: ClusterSpec;
   readonly monitors: ReadonlyMap<string, ServerMonitor>;
+  readonly pace: RolloutPace;
+  /** How this context makes monitors: a look at one server with another client spec uses it too. */
+  readonly createMonitor: MonitorFactory;
+  /** A client traffic watch through this cluster, connecting as the engine's clients do. */
+  readonly watchClientTraffic: () => ClientTraffic;
 
-  constructor(
-    readonly spec: ClusterSpec,
-    readonly driver: HostDriver,
-    readonly policy: RolloutPolicy,
-    readonly log: EventLog,
-    readonly listenHost?: string,
-    /** The spec the engine's own clients connect with (engine/rollout/client-tls.ts); the spec itself by default. */
-    readonly clientSpec: ClusterSpec = spec,
-  ) {
-    this.monitors = new Map(allServers(spec).map((s) => [s.name, createMonitor(clientSpec, s)]));
+  constructor(options: RolloutContextOptions) {
+    const { spec, seams = {} } = options;
+    const clientSpec = options.clientSpec ?? spec;
+    this.spec = spec;
+    this.driver = options.driver;
+    this.policy = options.policy;
+    this.log = options.log;
+    this.listenHost = options.listenHost;
+    this.clientSpec = clientSpec;
+    this.createMonitor = seams.monitors ?? ((spec, server) => createMonitor(spec, server));
+    this.pace = { ...REAL_PACE, ...seams.pace };
+    this.watchClientTraffic = () => (seams.traffic ?? ((spec) => new TrafficWatch(spec)))(clientSpec);
+    this.monitors = new Map(allServers(spec).map((s) => [s.name, this.createMonitor(clientSpec, s)]));
   }
 
   /** Close every monitor's connection (idempotent; a monitor used after it fails instead of opening a new one). */
@@ -122,6 +170,14 @@ export class RolloutContext {
   /** Another member that is up, to receive a client probe published through `server`. */
   probePeer(server: ServerEndpoint, view: ClusterView): ServerEndpoint | undefined {
     return this.spec.members.find((m) => m.name !== server.name && !view.down.has(m.name));
+  }
+
+  /** The gates a member other than the one being changed must pass for the cluster to be whole (not its version). */
+  wholeClusterGates(view: ClusterView): Gate[] {
+    const gates = [readyGate, routesGate((name) => this.monitors.get(name))];
+    if (this.spec.jetstream.enabled) gates.push(jetstreamGate((name) => this.monitors.get(name)));
+    if (this.policy.clientProbe) gates.push(clientProbeGate(this.clientSpec, (s) => this.probePeer(s, view)));
+    return gates;
   }
 
   /** The gates for a server; `reloadedAfter` adds the config-reload gate. */

@@ -12,6 +12,16 @@ export type StepKind =
   | "surge-down"
   | "final-check";
 
+/**
+ * Where a step failed when it was not one of its health gates: a host operation (fetching the binary, starting,
+ * the lame duck), the look at the cluster before a batch (a member found down the rollout did not take down:
+ * "observe"), or the check that the rest of the cluster is whole before a member's lame duck ("cluster").
+ */
+export type FailurePoint = "stage" | "start" | "lame-duck" | "observe" | "cluster";
+
+/** Where a step failed: one of its gates, or a point outside them. */
+export type FailedAt = GateName | FailurePoint;
+
 /** Something the rollout did or saw, emitted as it happens. */
 export interface RolloutEvent {
   /** Milliseconds since the rollout started. */

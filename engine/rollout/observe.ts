@@ -170,14 +170,15 @@ export async function observeCluster(
   spec: ClusterSpec,
   driver: HostDriver,
   options: ObserveOptions = {},
+  /** Where monitors come from (a test's scripted ones); createMonitor by default. */
+  monitorFor: (clientSpec: ClusterSpec, server: ServerEndpoint) => ServerMonitor = createMonitor,
 ): Promise<ObservedCluster> {
   const servers = [...spec.members, spec.surge];
   // One monitor per server, closed as soon as that server is observed (a system-account monitor's connection must
   // not outlive the observation, nor keep a command line or the Pulumi provider from exiting).
   const seen = await mapBounded(servers, OBSERVE_CONCURRENCY, async (s) => {
     let monitor: ServerMonitor | undefined;
-    const monitorOf = (configText: string | undefined) =>
-      (monitor = createMonitor(serverClientSpec(spec, configText), s));
+    const monitorOf = (configText: string | undefined) => (monitor = monitorFor(serverClientSpec(spec, configText), s));
     try {
       return await observeServer(s, driver, monitorOf, s === spec.surge ? {} : options);
     } finally {

@@ -8,19 +8,11 @@ import { describeError, withDeadline } from "../util/async";
 import { assertValidClusterSpec } from "../validate";
 import { PREVIEW_OBSERVE_DEADLINE_MS } from "../defaults";
 import { EventLog } from "./events";
-import {
-  planFor,
-  resolvePolicy,
-  RolloutHalted,
-  RolloutInterrupted,
-  RolloutOptions,
-  RolloutRefused,
-  runRollout,
-} from "./execute";
+import { executeRollout, planFor, resolvePolicy, RolloutOptions } from "./execute";
 import { settleDrainingMembers } from "./settle";
 import { assumeObserved, observeCluster, ObservedCluster, observeOptionsFor } from "./observe";
+import { RolloutOutcome } from "./outcome";
 import { RolloutPlan } from "./plan";
-import { RolloutReport } from "./report";
 
 /** What the servers report, in the form the Pulumi resource records it (its outputs `versions`, `surgeRunning`). */
 export interface ServersSeen {
@@ -39,37 +31,26 @@ export function serversSeen(observed: ObservedCluster): ServersSeen {
 }
 
 /** How a reconcile ended: its report (or the refused plan) and what the servers report afterwards. */
-export type ReconcileOutcome =
-  | { readonly status: "done"; readonly report: RolloutReport; readonly seen: ServersSeen }
-  | { readonly status: "halted"; readonly report: RolloutReport; readonly seen: ServersSeen }
-  | { readonly status: "interrupted"; readonly report: RolloutReport; readonly seen: ServersSeen }
-  | { readonly status: "refused"; readonly plan: RolloutPlan; readonly seen: ServersSeen };
+export type ReconcileOutcome = RolloutOutcome & { readonly seen: ServersSeen };
 
 /** Take the cluster to the spec and say how it went; throws only for what is not a rollout outcome (a bug, I/O). */
 export async function reconcile(options: RolloutOptions): Promise<ReconcileOutcome> {
   const seenNow = async (): Promise<ServersSeen> => {
     try {
-      return serversSeen(await observeCluster(options.spec, options.driver));
+      return serversSeen(await observeCluster(options.spec, options.driver, {}, options.seams?.monitors));
     } catch (err) {
       const why = `not observed (${describeError(err)})`;
       return { versions: Object.fromEntries(options.spec.members.map((m) => [m.name, why])), surgeRunning: false };
     }
   };
-  try {
-    await settleDrainingMembers(
-      options.spec,
-      options.driver,
-      resolvePolicy(options.policy),
-      new EventLog(options.onEvent),
-    );
-    const report = await runRollout(options);
-    return { status: "done", report, seen: await seenNow() };
-  } catch (err) {
-    if (err instanceof RolloutHalted) return { status: "halted", report: err.report, seen: await seenNow() };
-    if (err instanceof RolloutInterrupted) return { status: "interrupted", report: err.report, seen: await seenNow() };
-    if (err instanceof RolloutRefused) return { status: "refused", plan: err.plan, seen: await seenNow() };
-    throw err;
-  }
+  await settleDrainingMembers(
+    options.spec,
+    options.driver,
+    resolvePolicy(options.policy),
+    new EventLog(options.onEvent),
+  );
+  const outcome = await executeRollout(options);
+  return { ...outcome, seen: await seenNow() };
 }
 
 /** What `pulumi preview` shows: the plan from the servers, or from the stack's inputs when they cannot be asked. */
@@ -97,7 +78,7 @@ export async function previewReconcile(
     // Raft placement only when the plan batches members of a JetStream cluster: maxUnavailable 1 reads no more.
     const what = observeOptionsFor(options.spec, resolvePolicy(options.policy));
     observed = await withDeadline(
-      observeCluster(options.spec, options.driver, what),
+      observeCluster(options.spec, options.driver, what, options.seams?.monitors),
       deadline,
       "observing the servers",
     );

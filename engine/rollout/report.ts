@@ -1,6 +1,5 @@
-import { FailurePoint } from "./steps";
 import { GateTiming } from "../gates/run";
-import { seconds, StepKind } from "./events";
+import { FailedAt, seconds, StepKind } from "./events";
 import { TrafficSummary } from "./traffic-watch";
 
 export interface MemberReport {
@@ -21,15 +20,43 @@ export interface MemberReport {
   readonly batch?: number;
 }
 
+/**
+ * Why a rollout halted and what it did about it, as a code (like a Kubernetes condition's reason): tests and
+ * programs read the code; people read the advice, written from the code by one table (halt-advice.ts).
+ */
+export type HaltCode =
+  /** The surge server could not join; it was removed and no member was touched. */
+  | "SurgeDidNotJoin"
+  /** Every member is at the target, but the surge server could not be removed. */
+  | "SurgeNotRemoved"
+  /** The final check failed after every member was changed; nothing was undone. */
+  | "FinalCheckFailed"
+  /** The failed member(s) were never taken down: they still serve as before. */
+  | "Untouched"
+  /** Nothing was taken down because the rest of the cluster was not whole; the surge server (if in) stays. */
+  | "ClusterNotWhole"
+  /** A member went down between two batches without the rollout taking it down. */
+  | "MemberLost"
+  /** The changed member(s) were left as they are (no auto-rollback, a first start, or no known previous version). */
+  | "LeftAsIs"
+  /** A rollback would have taken a second member down (another one is down): not rolled back. */
+  | "RollbackRefusedOtherMemberDown"
+  /** The rollback failed too. */
+  | "RollbackFailed"
+  /** The changed member(s) are back on their previous version, healthy. */
+  | "RolledBack";
+
 export interface HaltReport {
+  readonly code: HaltCode;
   readonly server: string;
   readonly step: StepKind;
-  readonly gate: FailurePoint;
+  /** The gate that failed, or the point outside the gates where the step failed (stage, start, lame-duck, …). */
+  readonly gate: FailedAt;
   readonly observation: string;
   /** Last lines of the failed server's log. */
   readonly logTail: string;
   readonly rolledBack: boolean;
-  /** What the operator should do next. */
+  /** What the operator should do next (from {@link code}, see halt-advice.ts). */
   readonly advice: string;
 }
 
@@ -96,7 +123,7 @@ export function formatReport(r: RolloutReport): string {
     const h = r.halt;
     lines.push(`  HALTED at ${h.server} (${h.step}), gate ${h.gate}: ${h.observation}`);
     lines.push(
-      `  ${h.rolledBack ? "rolled back to its previous version and healthy again" : "NOT rolled back"}; ${h.advice}`,
+      `  [${h.code}] ${h.rolledBack ? "rolled back to its previous version and healthy again" : "NOT rolled back"}; ${h.advice}`,
     );
     if (h.logTail) lines.push("  last log lines:", ...h.logTail.split("\n").map((l) => `    ${l}`));
   }

@@ -1,53 +1,52 @@
-import { surgeSoakSeconds } from "../defaults";
-import { GateName } from "../gates/gate";
 import { installBinary } from "../hosts/driver";
+import { GateFailure } from "../gates/run";
 import { routeTlsOn, ServerEndpoint } from "../spec";
-import { describeError, sleep } from "../util/async";
+import { describeError } from "../util/async";
 import { ClusterView, RolloutContext } from "./context";
-import { seconds, StepKind } from "./events";
-import { removeMetaPeer, stepDownMetaLeader } from "./jetstream-admin";
+import { StepFailure } from "./errors";
+import { FailurePoint, seconds, StepKind } from "./events";
+import { stepDownMetaLeader } from "./jetstream-admin";
 import { MemberReport } from "./report";
-
-/**
- * Where a step failed: a health gate, one of the host operations around it, the look at the cluster before a batch
- * (a member found down that the rollout did not take down: "observe"), or the check that the rest of the cluster is
- * whole before a member's lame duck ("cluster").
- */
-export type FailurePoint = GateName | "stage" | "start" | "lame-duck" | "observe" | "cluster";
-
-/** A step failed: which server, where, and what the server (or its host) said. */
-export class StepFailure extends Error {
-  constructor(
-    readonly server: string,
-    readonly step: StepKind,
-    readonly gate: FailurePoint,
-    readonly observation: string,
-    readonly partial?: Partial<MemberReport>,
-    /** The server was never taken down (the failure came before lame duck): nothing to roll back. */
-    readonly untouched = false,
-  ) {
-    super(`${server}: ${step} failed at ${gate}: ${observation}`);
-    this.name = "StepFailure";
-  }
-}
 
 /** What a step that brought a server up reports (merged into its MemberReport). */
 export type StepTimings = Partial<MemberReport>;
 
+/** What a failure carries besides where it happened. */
+interface FailureExtras {
+  readonly partial?: Partial<MemberReport>;
+  /** The server was not taken down yet: nothing to roll back. */
+  readonly untouched?: boolean;
+}
+
 /** Run a host operation; any error is the step's failure at `point` (never an unreported crash of the rollout). */
-async function hostStep<T>(
+export async function hostStep<T>(
   server: ServerEndpoint,
   step: StepKind,
   point: FailurePoint,
   op: () => Promise<T>,
-  partial?: Partial<MemberReport>,
-  untouched = false,
+  extras: FailureExtras = {},
 ): Promise<T> {
   try {
     return await op();
   } catch (err) {
-    throw new StepFailure(server.name, step, point, describeError(err), partial, untouched);
+    throw new StepFailure({ server: server.name, step, point, observation: describeError(err), ...extras });
   }
+}
+
+/** The gates of `server` did not pass: the step fails at the gate that did not. */
+function gatesFailed(
+  server: ServerEndpoint,
+  step: StepKind,
+  failure: GateFailure,
+  extras: FailureExtras = {},
+): StepFailure {
+  return new StepFailure({
+    server: server.name,
+    step,
+    gate: failure.gate,
+    observation: failure.observation,
+    ...extras,
+  });
 }
 
 /**
@@ -61,7 +60,7 @@ export async function stage(
   version: string,
 ): Promise<void> {
   const started = Date.now();
-  await hostStep(server, step, "stage", () => ctx.driver.stageBinary(server, version), undefined, true);
+  await hostStep(server, step, "stage", () => ctx.driver.stageBinary(server, version), { untouched: true });
   if (Date.now() - started > 1000) {
     ctx.log.emit({
       kind: "info",
@@ -75,7 +74,7 @@ export async function stage(
 /** Lame duck, then wait for the exit with progress lines; kill only when the stop timeout runs out. */
 export async function drain(ctx: RolloutContext, step: StepKind, server: ServerEndpoint): Promise<number> {
   const started = Date.now();
-  const running = await hostStep(server, step, "lame-duck", () => ctx.driver.isRunning(server), undefined, true);
+  const running = await hostStep(server, step, "lame-duck", () => ctx.driver.isRunning(server), { untouched: true });
   if (!running) return 0;
   const clients = await ctx
     .monitor(server)
@@ -134,7 +133,7 @@ interface StartTarget {
  * Switch to the (staged) binary, write the config, start, then hold the gates. Every error on the way is a
  * StepFailure: the caller halts and, with auto-rollback, puts the previous version back.
  */
-async function startAndGate(
+export async function startAndGate(
   ctx: RolloutContext,
   view: ClusterView,
   step: StepKind,
@@ -142,9 +141,9 @@ async function startAndGate(
   target: StartTarget,
 ): Promise<StepTimings> {
   const partial = { drainMs: target.drainMs };
-  await hostStep(server, step, "start", () => ctx.driver.activateBinary(server, target.version), partial);
-  await hostStep(server, step, "start", () => ctx.writeConfig(server, target.configText), partial);
-  await hostStep(server, step, "start", () => ctx.driver.start(server), partial);
+  await hostStep(server, step, "start", () => ctx.driver.activateBinary(server, target.version), { partial });
+  await hostStep(server, step, "start", () => ctx.writeConfig(server, target.configText), { partial });
+  await hostStep(server, step, "start", () => ctx.driver.start(server), { partial });
   ctx.log.emit({
     kind: "info",
     step,
@@ -165,7 +164,7 @@ async function startAndGate(
     gateTimings: gates.timings,
     soakMs: gates.soakMs,
   };
-  if (!gates.passed) throw new StepFailure(server.name, step, gates.failure.gate, gates.failure.observation, timings);
+  if (!gates.passed) throw gatesFailed(server, step, gates.failure, { partial: timings });
   return timings;
 }
 
@@ -248,7 +247,7 @@ export async function reloadMember(
   await hostStep(member, step, "start", () => ctx.driver.signalReload(member));
   const gates = await ctx.gate(step, member, ctx.spec.version, view, { reloadedAfter: sentAt, tls: true });
   const timings = { gateTimings: gates.timings, soakMs: gates.soakMs, downMs: 0 };
-  if (!gates.passed) throw new StepFailure(member.name, step, gates.failure.gate, gates.failure.observation, timings);
+  if (!gates.passed) throw gatesFailed(member, step, gates.failure, { partial: timings });
   return timings;
 }
 
@@ -265,20 +264,18 @@ export async function loadRouteTls(
 ): Promise<StepTimings | undefined> {
   const step: StepKind = "load-route-tls";
   const want = routeTlsOn(ctx.spec);
-  const varz = await hostStep(member, step, "start", () => ctx.monitor(member).varz(), undefined, true);
+  const varz = await hostStep(member, step, "start", () => ctx.monitor(member).varz(), { untouched: true });
   if ((varz.cluster?.tls_cert_not_after !== undefined) === want) {
     ctx.log.emit({ kind: "step-skip", step, server: member.name, message: "route TLS already loaded" });
     return undefined;
   }
   const configText = ctx.configFor(member, { routesLoadedByReload: true });
-  await hostStep(member, step, "start", () => ctx.writeConfig(member, configText), undefined, true);
+  await hostStep(member, step, "start", () => ctx.writeConfig(member, configText), { untouched: true });
   const sentAt = new Date(Date.now() - 1).toISOString();
-  await hostStep(member, step, "start", () => ctx.driver.signalReload(member), undefined, true);
+  await hostStep(member, step, "start", () => ctx.driver.signalReload(member), { untouched: true });
   const gates = await ctx.gate(step, member, ctx.spec.version, view, { reloadedAfter: sentAt, tls: true });
   const timings = { gateTimings: gates.timings, soakMs: gates.soakMs, downMs: 0 };
-  if (!gates.passed) {
-    throw new StepFailure(member.name, step, gates.failure.gate, gates.failure.observation, timings, true);
-  }
+  if (!gates.passed) throw gatesFailed(member, step, gates.failure, { partial: timings, untouched: true });
   return timings;
 }
 
@@ -300,118 +297,6 @@ export async function rollbackMember(
 }
 
 /**
- * Bring the surge server up (or adopt a healthy one left by an interrupted rollout) and hold its gates; resolves
- * with its start-to-ready time. `view` is the cluster with the surge server in.
- */
-export async function surgeUp(ctx: RolloutContext, view: ClusterView, version: string): Promise<number> {
-  const surge = ctx.spec.surge;
-  const step: StepKind = "surge-up";
-  const soakSeconds = surgeSoakSeconds(surge, ctx.policy);
-  if (await ctx.driver.isRunning(surge)) {
-    const running =
-      (
-        await ctx
-          .monitor(surge)
-          .varz()
-          .catch(() => undefined)
-      )?.version ?? version;
-    const adopted = await ctx.gate(step, surge, running, view, { soakSeconds });
-    if (adopted.passed) {
-      ctx.log.emit({
-        kind: "info",
-        step,
-        server: surge.name,
-        message: "adopted the surge server left by an interrupted rollout",
-      });
-      return 0;
-    }
-    ctx.log.emit({
-      kind: "warning",
-      step,
-      server: surge.name,
-      message: `left-over surge server unhealthy (${adopted.failure.observation}); replacing it`,
-    });
-    await hostStep(surge, step, "start", () => ctx.driver.kill(surge));
-  }
-  await hostStep(surge, step, "start", () => ctx.driver.provision(surge), undefined, true);
-  await stage(ctx, step, surge, version);
-  const started = Date.now();
-  await startAndGate(ctx, view, step, surge, {
-    version,
-    configText: ctx.configFor(surge),
-    downSince: started,
-    soakSeconds,
-  });
-  return Date.now() - started;
-}
-
-/**
- * Lame duck the surge server so its clients go back to the members, remove its peer if it ran JetStream, delete
- * it. Resolves with the drain time.
- */
-export async function surgeDown(ctx: RolloutContext): Promise<number> {
-  const surge = ctx.spec.surge;
-  const lost = await surgeHostLost(ctx);
-  if (lost) {
-    ctx.log.emit({
-      kind: "warning",
-      step: "surge-down",
-      server: surge.name,
-      message:
-        `${lost}: nothing to drain or remove now. Its VM keeps the surge config and unit: if it comes back, ` +
-        "run again (the plan removes a surge server it finds running), or delete the VM",
-    });
-    return 0;
-  }
-  const drainMs = await drain(ctx, "surge-down", surge);
-  if (ctx.spec.surge.jetstream && ctx.spec.jetstream.enabled) {
-    await removeMetaPeer(ctx.clientSpec, ctx.spec.members, surge.name)
-      .then(() =>
-        ctx.log.emit({
-          kind: "info",
-          step: "surge-down",
-          server: surge.name,
-          message: "removed from the JetStream meta group",
-        }),
-      )
-      .catch((err) =>
-        ctx.log.emit({
-          kind: "warning",
-          step: "surge-down",
-          server: surge.name,
-          message: `peer removal failed: ${describeError(err)}`,
-        }),
-      );
-  }
-  await hostStep(surge, "surge-down", "lame-duck", () => ctx.driver.deprovision(surge));
-  // Give members a moment to drop their routes to it before the final check reads /routez.
-  await sleep(200);
-  return drainMs;
-}
-
-/**
- * Why the surge server is gone for good (its host does not answer and neither does its monitoring port), or
- * undefined when it can be drained and removed as usual.
- */
-async function surgeHostLost(ctx: RolloutContext): Promise<string | undefined> {
-  const surge = ctx.spec.surge;
-  const hostError = await ctx.driver.isRunning(surge).then(
-    () => undefined,
-    (err: unknown) => describeError(err),
-  );
-  if (hostError === undefined) return undefined;
-  const monitorError = await ctx
-    .monitor(surge)
-    .healthz({ jsServerOnly: true })
-    .then(
-      () => undefined,
-      (err: unknown) => describeError(err),
-    );
-  if (monitorError === undefined) return undefined; // it serves: removing it must not be skipped
-  return `the surge server's VM does not answer (${hostError}; monitoring: ${monitorError})`;
-}
-
-/**
  * First deployment (or every member down): start them all together at the target (configured routes are retried
  * forever, and JetStream needs a quorum to elect a meta leader), then each must pass its gates. A member that
  * cannot start takes the ones this step started down with it: nothing to protect yet, and nothing left half-up.
@@ -424,21 +309,20 @@ export async function startCluster(
   const { spec, driver } = ctx;
   const problems = (await driver.startProblems?.(spec.members)) ?? [];
   if (problems.length > 0) {
-    throw new StepFailure(
-      spec.members[0].name,
+    throw new StepFailure({
+      server: spec.members[0].name,
       step,
-      "start",
-      `nothing was started: ${problems.join("; ")}`,
-      undefined,
-      true,
-    );
+      point: "start",
+      observation: `nothing was started: ${problems.join("; ")}`,
+      untouched: true,
+    });
   }
   const started: ServerEndpoint[] = [];
   try {
     await Promise.all(
       spec.members.map(async (member) => {
-        await hostStep(member, step, "stage", () => driver.provision(member), undefined, true);
-        await hostStep(member, step, "stage", () => installBinary(driver, member, spec.version), undefined, true);
+        await hostStep(member, step, "stage", () => driver.provision(member), { untouched: true });
+        await hostStep(member, step, "stage", () => installBinary(driver, member, spec.version), { untouched: true });
         await hostStep(member, step, "start", () => ctx.writeConfig(member, ctx.configFor(member)));
         await hostStep(member, step, "start", () => driver.start(member));
         started.push(member);
@@ -452,7 +336,7 @@ export async function startCluster(
   const timings: Array<StepTimings & { name: string }> = [];
   for (const member of spec.members) {
     const gates = await ctx.gate(step, member, spec.version, view, { soak: false });
-    if (!gates.passed) throw new StepFailure(member.name, step, gates.failure.gate, gates.failure.observation);
+    if (!gates.passed) throw gatesFailed(member, step, gates.failure);
     timings.push({ name: member.name, gateTimings: gates.timings, soakMs: 0 });
   }
   return timings;

@@ -301,7 +301,13 @@ describe("SystemAccountMonitor against a 3-member JetStream cluster", () => {
     const totals = await Promise.all(cluster.spec.members.map(async (m) => (await httpOf(m).connz()).total));
     const member = cluster.spec.members[totals.indexOf(0)];
     expect(member).toBeDefined();
-    const ctx = new RolloutContext(cluster.spec, cluster.driver, resolvePolicy(FAST), new EventLog(), "127.0.0.1");
+    const ctx = new RolloutContext({
+      spec: cluster.spec,
+      driver: cluster.driver,
+      policy: resolvePolicy(FAST),
+      log: new EventLog(),
+      listenHost: "127.0.0.1",
+    });
     const waitHealthy = async () => {
       for (let i = 0; i < 150; i++) {
         if (

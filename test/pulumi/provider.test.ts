@@ -342,7 +342,10 @@ describe("through the real dynamic-provider process, on a real cluster", () => {
     const partial = failure?.partial;
     expect(partial?.id).toBe(id);
     expect((partial?.properties.lastReport as { result: string; halt: { rolledBack: boolean } }).result).toBe("halted");
-    expect((partial?.properties.lastReport as { halt: { rolledBack: boolean } }).halt.rolledBack).toBe(true);
+    expect((partial?.properties.lastReport as { halt: { rolledBack: boolean } }).halt).toMatchObject({
+      code: "RolledBack",
+      rolledBack: true,
+    });
     expect((partial?.properties.spec as { version: string }).version).toBe(OLD_MINOR);
     expect(partial?.properties.versions).toEqual(outs.versions);
     expect(await varzVersions()).toEqual([OLD_MINOR, OLD_MINOR, OLD_MINOR]);

@@ -13,7 +13,8 @@ import {
 } from "../../engine/rollout/observe";
 import { estimateSeconds, formatPlan, planBatches, planRollout } from "../../engine/rollout/plan";
 import { validatePolicy } from "../../engine/validate";
-import { ClusterSpec, DEFAULT_LAME_DUCK, DEFAULT_POLICY, RolloutPolicy, ServerEndpoint } from "../../engine/spec";
+import { DEFAULT_LAME_DUCK, DEFAULT_POLICY } from "../../engine/defaults";
+import { ClusterSpec, RolloutPolicy, ServerEndpoint } from "../../engine/spec";
 import { readStackFile } from "../pulumi/support/stack-files";
 
 const ep = (name: string, i: number): ServerEndpoint => ({
@@ -195,7 +196,7 @@ describe("quorum-aware batches", () => {
 
   it("the estimate: a batch costs its longest step", () => {
     const s = spec(3, false);
-    const restart = { kind: "restart-member" as const, reason: "" };
+    const restart = { kind: "restart-member" as const, server: "n1", reason: "" };
     const one = estimateSeconds([restart], s, DEFAULT_POLICY);
     expect(
       estimateSeconds(

@@ -5,7 +5,7 @@
  * once stopped. The cluster check (cluster-check.ts) trusts it only for a hold of what it reports.
  */
 import { ClusterWatch } from "../../engine/rollout/cluster-watch";
-import { CLUSTER_CHECK_HOLD_MS } from "../../engine/rollout/cluster-check";
+import { CLUSTER_CHECK_HOLD_MS } from "../../engine/rollout/pace";
 import { ClusterView, RolloutContext } from "../../engine/rollout/context";
 import { EventLog } from "../../engine/rollout/events";
 import { resolvePolicy } from "../../engine/rollout/execute";
@@ -24,7 +24,13 @@ describe("the cluster watch during a member's restart", () => {
   beforeAll(async () => {
     cluster = await LocalTestCluster.create({ members: 3, version: OLD_MINOR, namePrefix: "cw", jetstream: true });
     await cluster.bootstrap(FAST);
-    ctx = new RolloutContext(cluster.spec, cluster.driver, resolvePolicy(FAST), new EventLog(), "127.0.0.1");
+    ctx = new RolloutContext({
+      spec: cluster.spec,
+      driver: cluster.driver,
+      policy: resolvePolicy(FAST),
+      log: new EventLog(),
+      listenHost: "127.0.0.1",
+    });
   }, 120_000);
   afterAll(async () => {
     await cluster?.destroy();

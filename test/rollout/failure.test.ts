@@ -73,7 +73,7 @@ describe("failure handling", () => {
     const { report } = await haltedRollout(BROKEN);
     const first = report.halt!.server;
     expect(report.result).toBe("halted");
-    expect(report.halt!.gate).toBe("start");
+    expect(report.halt).toMatchObject({ code: "RolledBack", gate: "start" });
     expect(report.halt!.observation).toContain("simulated fatal error");
     expect(report.halt!.rolledBack).toBe(true);
     expect(report.members).toHaveLength(1);
@@ -88,7 +88,7 @@ describe("failure handling", () => {
 
   it("a target whose gates never pass halts at the deadline, names the gate and what it saw, and rolls back", async () => {
     const { report } = await haltedRollout(WRONG);
-    expect(report.halt!.gate).toBe("version");
+    expect(report.halt).toMatchObject({ code: "RolledBack", gate: "version" });
     expect(report.halt!.observation).toContain(`/varz version ${NEW_MINOR}, expected ${WRONG}`);
     expect(report.halt!.rolledBack).toBe(true);
     await expectHealthyAt(OLD_MINOR);
@@ -103,7 +103,7 @@ describe("failure handling", () => {
       watchTraffic: false,
     }).catch((e: unknown) => e as RolloutHalted);
     const report = (err as RolloutHalted).report;
-    expect(report.halt!.rolledBack).toBe(false);
+    expect(report.halt).toMatchObject({ code: "LeftAsIs", rolledBack: false });
     expect(report.surge?.removed).toBe(false);
     expect(await cluster.driver.isRunning(cluster.spec.surge)).toBe(true);
     const down = cluster.spec.members.find((m) => m.name === report.halt!.server)!;

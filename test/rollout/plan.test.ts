@@ -4,7 +4,8 @@
 import { CLIENT_ONLY_SURGE_SOAK_SECONDS, surgeSoakSeconds } from "../../engine/defaults";
 import { ObservedCluster, ObservedServer } from "../../engine/rollout/observe";
 import { formatPlan, planRollout } from "../../engine/rollout/plan";
-import { ClusterSpec, DEFAULT_LAME_DUCK, DEFAULT_POLICY, ServerEndpoint } from "../../engine/spec";
+import { DEFAULT_LAME_DUCK, DEFAULT_POLICY } from "../../engine/defaults";
+import { ClusterSpec, ServerEndpoint } from "../../engine/spec";
 
 const ep = (name: string, i: number): ServerEndpoint => ({
   name,

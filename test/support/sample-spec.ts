@@ -1,4 +1,5 @@
-import { ClusterSpec, DEFAULT_LAME_DUCK, MemberSpec } from "../../engine/spec";
+import { DEFAULT_LAME_DUCK } from "../../engine/defaults";
+import { ClusterSpec, MemberSpec } from "../../engine/spec";
 
 /**
  * A valid 3-member JetStream spec for tests that need no running server, in one of two layouts:

@@ -1,0 +1,64 @@
+/**
+ * The steps around the member restarts, against fake hosts: a config reload, the client traffic watch, and a surge
+ * server left by an earlier run (removed when nothing else is left, replaced when unhealthy).
+ */
+import { executeRollout } from "../../engine/rollout/execute";
+import { RolloutReport } from "../../engine/rollout/report";
+import { fakeRollout, fakeSpec, NEW, OLD } from "../support/fakes/fake-rollout";
+import { FakeTraffic } from "../support/fakes/fake-traffic";
+
+const reportOf = (outcome: Awaited<ReturnType<typeof executeRollout>>): RolloutReport => {
+  if (outcome.status === "refused") throw new Error(`refused: ${outcome.plan.refusals.join("; ")}`);
+  return outcome.report;
+};
+
+it("a config change nats-server reloads: written and signalled, the member never goes down", async () => {
+  const f = fakeRollout(fakeSpec(), { running: NEW });
+  // Same restart digest, other text: what a changed client password looks like to the planner.
+  const n2 = f.hosts.server("n2");
+  n2.config = `${n2.config}\n# changed in place`;
+  const report = reportOf(await executeRollout(f.options));
+  expect(report.members.map((m) => `${m.name} ${m.action} ${m.result}`)).toEqual(["n2 reload-member done"]);
+  expect(f.hosts.trail(["signalReload", "signalLameDuck", "start"])).toEqual(["signalReload n2"]);
+  expect(report.members[0].gateTimings?.map((g) => g.gate)).toContain("config-reloaded");
+});
+
+it("what clients felt is in the report, measured from pre-flight to the end", async () => {
+  const traffic = new FakeTraffic();
+  const f = fakeRollout(fakeSpec(), { extra: { watchTraffic: true } });
+  const options = { ...f.options, seams: { ...f.options.seams, traffic: () => traffic } };
+  const report = reportOf(await executeRollout(options));
+  expect(traffic).toMatchObject({ started: true, stopped: true });
+  expect(report.clientImpact).toEqual({ requests: 10, failures: 0, maxGapMs: 250, reconnects: 1 });
+});
+
+it("a traffic watch that cannot connect costs a warning, not the rollout", async () => {
+  const f = fakeRollout(fakeSpec(), { extra: { watchTraffic: true } });
+  const traffic = new FakeTraffic(undefined, "no servers available");
+  const options = { ...f.options, seams: { ...f.options.seams, traffic: () => traffic } };
+  const report = reportOf(await executeRollout(options));
+  expect(report.result).toBe("succeeded");
+  expect(report.clientImpact).toBeUndefined();
+  expect(f.events.some((e) => e.kind === "warning" && e.message.includes("traffic watch not started"))).toBe(true);
+});
+
+it("a surge server left over while every member is at the target is only removed", async () => {
+  const f = fakeRollout(fakeSpec(), { running: NEW });
+  Object.assign(f.hosts.server("n-surge"), { running: true, runningVersion: OLD, installed: OLD });
+  const report = reportOf(await executeRollout(f.options));
+  expect(report.result).toBe("succeeded");
+  expect(f.hosts.downsAndUps()).toEqual(["signalLameDuck n-surge", "deprovision n-surge"]);
+});
+
+it("a left-over surge server that is unhealthy is replaced before any member goes down", async () => {
+  const f = fakeRollout();
+  Object.assign(f.hosts.server("n-surge"), { running: true, runningVersion: OLD, installed: OLD });
+  // Unhealthy until it is started again.
+  f.monitors.script.unhealthy = (s) => (s === "n-surge" ? "not ready" : undefined);
+  f.hosts.script.after = (call) => {
+    if (call.op === "kill" && call.server === "n-surge") f.monitors.script.unhealthy = undefined;
+  };
+  const report = reportOf(await executeRollout(f.options));
+  expect(report.result).toBe("succeeded");
+  expect(f.hosts.downsAndUps().slice(0, 3)).toEqual(["kill n-surge", `start n-surge ${OLD}`, "signalLameDuck n1"]);
+});
