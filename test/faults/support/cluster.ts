@@ -17,6 +17,7 @@ import { createLab, Lab, processAlive } from "../../support/lab";
 import { AckedPublisher, appOptions, connect, createR3Stream } from "../../support/traffic";
 import { OLD_MINOR } from "../../support/versions";
 import { ReachabilityWatch } from "../../ssh/support/reachability";
+import { UnitStateWatch } from "../../ssh/support/unit-state";
 import { sshSettingsFor } from "../../ssh/support/ssh-lab";
 import { removeAllFaults, removeOperatorNamespace } from "./inject";
 import { killRecordedNetDelay, removeNetDelayRules, stopNetDelay } from "./netdelay";
@@ -248,9 +249,18 @@ export interface ClientFigures {
   readonly acked: number;
   readonly lost: number;
   readonly publishFailures: number;
+  /** The most members the clients could not connect to at once (TCP, through the network the fault may slow). */
   readonly maxDownAtOnce: number;
-  /** The most members down at once, not counting the members the fault itself took down. */
+  /**
+   * The most members down at once by their hosts' own account (nats-server's unit not `active`, read through
+   * nsenter, no network), not counting the members the fault itself took down: the rollout's doing.
+   */
   readonly maxDownByRollout: number;
+  /**
+   * The most members at once the clients could not reach while their unit was `active` on the VM: the network's
+   * own stall (a fault's latency or loss), reported apart from the rollout's doing.
+   */
+  readonly maxUnreachableWhileUp: number;
   readonly requestReply: TrafficSummary;
   readonly lostDetail?: string;
 }
@@ -258,17 +268,22 @@ export interface ClientFigures {
 /**
  * Clients of one fault run: one acked publisher per member (each connection starts at another member and
  * reconnects anywhere), request/reply (the engine's TrafficWatch: responder and requester on random servers), and a
- * TCP reachability watch of the members' client ports every 200 ms.
+ * TCP reachability watch of the members' client ports every 200 ms (what clients could reach), and a watch of each
+ * member's unit state on its VM every 200 ms (what the rollout had down, whatever the network does).
  */
 export class FaultTraffic {
   private readonly connections: NatsConnection[] = [];
   private readonly publishers: AckedPublisher[] = [];
   private readonly watch: TrafficWatch;
   readonly reach: ReachabilityWatch;
+  readonly units: UnitStateWatch;
 
   constructor(private readonly cluster: FaultCluster) {
     this.watch = new TrafficWatch(cluster.spec);
     this.reach = new ReachabilityWatch(cluster.spec.members);
+    this.units = new UnitStateWatch(
+      cluster.spec.members.map((m) => ({ name: m.name, leaderPid: () => cluster.vmOf(m.name)?.leaderPid })),
+    );
   }
 
   async start(): Promise<void> {
@@ -289,6 +304,7 @@ export class FaultTraffic {
     }
     await this.watch.start();
     this.reach.start();
+    this.units.start();
   }
 
   /**
@@ -299,13 +315,25 @@ export class FaultTraffic {
     await Promise.all(this.publishers.map((p) => p.stop()));
     const requestReply = await this.watch.stop();
     await this.reach.stop();
+    await this.units.stop();
     const ids = new Map<number, string>();
     this.publishers.forEach((p, i) => p.acked.forEach((id, seq) => ids.set(seq, `orders.p${i}:${id}`)));
     const { lost, detail } = await this.verify(ids, verifyDeadlineMs);
     for (const nc of this.connections) await nc.close().catch(() => undefined);
-    const maxDownByRollout = Math.max(
+    const maxDownByRollout = this.units.maxDownAtOnce(faultDown);
+    // Every round where the rollout had two down, with each unit's state: the evidence a reader needs.
+    for (const line of this.units.roundsOver(1, faultDown)) console.log(`[faults] units with 2+ down: ${line}`);
+    if (this.units.unknownRounds) {
+      console.log(
+        `[faults] unit state not read in time in ${this.units.unknownRounds} of ${this.units.rounds.length} rounds`,
+      );
+    }
+    const maxUnreachableWhileUp = Math.max(
       0,
-      ...this.reach.rounds.map((r) => r.down.filter((n) => !faultDown.includes(n)).length),
+      ...this.reach.rounds.map((r) => {
+        const unit = nearestRound(this.units.rounds, r.at);
+        return unit ? r.down.filter((n) => !unit.down.includes(n)).length : 0;
+      }),
     );
     return {
       acked: ids.size,
@@ -313,6 +341,7 @@ export class FaultTraffic {
       publishFailures: this.publishers.reduce((n, p) => n + p.failures, 0),
       maxDownAtOnce: this.reach.maxDownAtOnce(),
       maxDownByRollout,
+      maxUnreachableWhileUp,
       requestReply,
       lostDetail: detail,
     };
@@ -363,4 +392,11 @@ export class FaultTraffic {
     }
     throw new Error(`could not read stream ${STREAM} back within ${deadlineMs / 1000} s: ${lastError}`);
   }
+}
+
+/** The round taken nearest to `at` (within 300 ms), or undefined. */
+function nearestRound<R extends { readonly at: number }>(rounds: ReadonlyArray<R>, at: number): R | undefined {
+  let best: R | undefined;
+  for (const r of rounds) if (!best || Math.abs(r.at - at) < Math.abs(best.at - at)) best = r;
+  return best && Math.abs(best.at - at) <= 300 ? best : undefined;
 }

@@ -153,7 +153,7 @@ export function machineLine(r: FaultRow): string {
     `fault=${r.fault} outcome=${r.outcome === "killed" ? "halted" : r.outcome} acked=${c.acked} lost=${c.lost} ` +
     `max_down=${c.maxDownAtOnce} gap_ms=${c.requestReply.maxGapMs} seconds=${r.seconds}` +
     (r.rerun ? ` rerun=${r.rerun} rerun_seconds=${r.rerunSeconds}` : "") +
-    ` rollout_down=${c.maxDownByRollout} soak_resets=${r.soakResets}`
+    ` rollout_down=${c.maxDownByRollout} net_only_down=${c.maxUnreachableWhileUp} soak_resets=${r.soakResets}`
   );
 }
 

@@ -263,6 +263,7 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
         publishFailures: 0,
         maxDownAtOnce: -1,
         maxDownByRollout: -1,
+        maxUnreachableWhileUp: -1,
         requestReply: { requests: 0, failures: 0, maxGapMs: -1, reconnects: 0 },
       },
       seconds: -1,
