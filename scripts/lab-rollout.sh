@@ -13,8 +13,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 stack=lab-demo
 say() { printf '\n\033[1m[lab-rollout] %s\033[0m\n' "$*"; }
 
-say "provisioning (idempotent): Node.js, npm packages, nats-server binaries, the Pulumi engine, the lab image"
-bash "$repo/scripts/provision.sh"
+say "provisioning (idempotent): Node.js, npm packages, nats-server (its two versions), the Pulumi engine, the lab"
+bash "$repo/scripts/provision.sh" --for lab
 # shellcheck disable=SC1091
 source "${NATS_CLUSTER_CACHE:-$HOME/.cache/nats-cluster}/env.sh"
 cd "$repo"

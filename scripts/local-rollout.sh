@@ -20,8 +20,9 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 stack=local-demo
 say() { printf '\n\033[1m[local-rollout] %s\033[0m\n' "$*"; }
 
-say "provisioning (idempotent): Node.js, npm packages, nats-server binaries, the Pulumi engine"
-bash "$repo/scripts/provision.sh"
+# Only what this job uses: no lab image, no natscli, no middle nats-server version (provision.sh --for local).
+say "provisioning (idempotent): Node.js, npm packages, nats-server (its two versions), the Pulumi engine"
+bash "$repo/scripts/provision.sh" --for local
 # shellcheck disable=SC1091
 source "${NATS_CLUSTER_CACHE:-$HOME/.cache/nats-cluster}/env.sh"
 cd "$repo"

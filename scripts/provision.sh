@@ -1,19 +1,60 @@
 #!/usr/bin/env bash
-# One idempotent provisioning command for a fresh clone (used by the README's commands and by .ci/run).
-# Installs and checks: the system tools the tests call (openssl, tar), Node.js >= 22, the npm packages, every pinned nats-server, natscli,
-# the lab's host tools and VM image (root only) and a Pulumi engine.
+# One idempotent provisioning command for a fresh clone (used by the README's commands and by .ci/run). It installs
+# only what the command at hand needs, chosen with --for (default: test, everything):
+#
+#   --for unit   Node.js >= 22 and the npm packages: all `npm run test:unit` needs (no Go, no nats-server, no root)
+#   --for local  + the system tools (openssl, tar, sha256sum, sh), nats-server at the oldest and the newest pinned
+#                version (the two the main job moves between) and the Pulumi engine: scripts/local-rollout.sh
+#   --for lab    + the lab's host tools and VM image (root only): scripts/lab-rollout.sh
+#   --for test   everything: every pinned nats-server, natscli, the lab and the Pulumi engine, as the full suite and
+#                CI need (scripts/test.sh, .ci/run)
+#
 # Downloads and builds go to a versioned cache outside the repo ($NATS_CLUSTER_CACHE, default ~/.cache/nats-cluster);
-# nothing depends on that cache existing: a fresh machine builds it all again.
-# It ends by writing $NATS_CLUSTER_CACHE/env.sh, which the other scripts source.
+# nothing depends on that cache existing: a fresh machine builds it all again, and a cache somewhere else (e.g.
+# NATS_CLUSTER_CACHE=/tmp/cold-cache) is a cold run. Each step prints its time since the start.
+# It ends by writing $NATS_CLUSTER_CACHE/env.sh, which the other scripts source. What this profile did not provision
+# is reported there as found in the cache (PULUMI_ENGINE_STATUS, LAB_STATUS), so a narrow run never hides, nor claims,
+# what an earlier wider one built.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+
+profile=test
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --for) [ $# -ge 2 ] || usage; profile="$2"; shift ;;
+    --for=*) profile="${1#--for=}" ;;
+    -h|--help) usage ;;
+    *) echo "provision: unknown argument '$1'" >&2; usage ;;
+  esac
+  shift
+done
+# What each profile installs, in the order below. A profile is a list of parts; `wants PART` asks for one.
+case "$profile" in
+  unit) parts="node npm" ;;
+  local) parts="system node npm nats-server pulumi" ;;
+  lab) parts="system node npm nats-server lab pulumi" ;;
+  test) parts="system node npm nats-server natscli lab pulumi" ;;
+  *) echo "provision: --for $profile: use unit, local, lab or test" >&2; exit 2 ;;
+esac
+wants() { [[ " $parts " == *" $1 "* ]]; }
+
 # shellcheck source=../versions.env
 source "$repo/versions.env"
+read -r -a pinned <<<"$NATS_SERVER_VERSIONS"
+if [ "$profile" = test ]; then
+  nats_versions="$NATS_SERVER_VERSIONS"
+else
+  # The main jobs (local-rollout.sh, lab-rollout.sh) move a cluster between the oldest and the newest pinned version.
+  nats_versions="${pinned[0]} ${pinned[${#pinned[@]}-1]}"
+fi
 cache="${NATS_CLUSTER_CACHE:-$HOME/.cache/nats-cluster}"
 mkdir -p "$cache"
 started=$SECONDS
 step() { printf '[provision %3ds] %s\n' "$((SECONDS - started))" "$*"; }
+shown_parts="$parts"; wants nats-server && shown_parts="${parts/nats-server/nats-server $nats_versions,}"
+step "for $profile: $shown_parts (cache $cache)"
 
 export PATH="/usr/local/go/bin:$PATH"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
@@ -22,17 +63,20 @@ export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 # openssl makes the TLS test's certificates; tar and sha256sum build and check release-shaped tarballs; sh runs the
 # user data's install snippet. A fresh Debian machine normally has them all; when one is missing it comes from
 # Debian's packages (reachable here), so no test fails for a tool nobody installed.
-missing_pkgs=()
-for tool_pkg in openssl:openssl tar:tar sha256sum:coreutils sh:dash; do
-  command -v "${tool_pkg%%:*}" >/dev/null || missing_pkgs+=("${tool_pkg#*:}")
-done
-if [ "${#missing_pkgs[@]}" -gt 0 ]; then
-  step "system tools: installing ${missing_pkgs[*]} from Debian's packages"
-  sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_pkgs[@]}" >/dev/null \
-    || { echo "provision: could not install ${missing_pkgs[*]} (apt-get install -y ${missing_pkgs[*]})" >&2; exit 1; }
+# (Not for the unit tier: a unit test starts no process.)
+if wants system; then
+  missing_pkgs=()
+  for tool_pkg in openssl:openssl tar:tar sha256sum:coreutils sh:dash; do
+    command -v "${tool_pkg%%:*}" >/dev/null || missing_pkgs+=("${tool_pkg#*:}")
+  done
+  if [ "${#missing_pkgs[@]}" -gt 0 ]; then
+    step "system tools: installing ${missing_pkgs[*]} from Debian's packages"
+    sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_pkgs[@]}" >/dev/null \
+      || { echo "provision: could not install ${missing_pkgs[*]} (apt-get install -y ${missing_pkgs[*]})" >&2; exit 1; }
+  fi
+  step "system tools: $(openssl version | cut -d' ' -f1-2), tar $(tar --version | head -1 | awk '{print $NF}'), sha256sum, sh"
 fi
-step "system tools: $(openssl version | cut -d' ' -f1-2), tar $(tar --version | head -1 | awk '{print $NF}'), sha256sum, sh"
 
 # --- Node.js >= NODE_MIN_MAJOR ------------------------------------------------------------
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
@@ -68,45 +112,65 @@ else
   echo "$lock_sha" > "$stamp"
 fi
 
-# --- nats-server at every pinned version ----------------------------------------------------
+# --- nats-server: every pinned version (test), or the main jobs' two --------------------------
 go_install() { # module@version into dir, unless the binary is there
   local pkg="$1" dir="$2" bin="$3"
   if [ -x "$dir/$bin" ]; then return 0; fi
   mkdir -p "$dir"
   GOBIN="$dir" nice -n 5 go install "$pkg" || { echo "provision: 'go install $pkg' failed" >&2; exit 1; }
 }
-for v in $NATS_SERVER_VERSIONS; do
-  dir="$cache/nats-server/v$v"
-  if [ -x "$dir/nats-server" ]; then step "nats-server v$v: cached"; else
-    step "nats-server v$v: go install github.com/nats-io/nats-server/v2@v$v"
-    go_install "github.com/nats-io/nats-server/v2@v$v" "$dir" nats-server
-  fi
-  reported="$("$dir/nats-server" --version)"
-  case "$reported" in *"v$v"*) ;; *) echo "provision: $dir/nats-server reports '$reported', expected v$v" >&2; exit 1;; esac
-done
-step "nats-server: $(for v in $NATS_SERVER_VERSIONS; do printf 'v%s ' "$v"; done)checked with --version"
-
-# --- natscli --------------------------------------------------------------------------------
-nats_dir="$cache/natscli/v$NATSCLI_VERSION"
-if [ -x "$nats_dir/nats" ]; then step "natscli v$NATSCLI_VERSION: cached"; else
-  step "natscli v$NATSCLI_VERSION: go install github.com/nats-io/natscli/nats@v$NATSCLI_VERSION"
-  go_install "github.com/nats-io/natscli/nats@v$NATSCLI_VERSION" "$nats_dir" nats
+if wants nats-server; then
+  for v in $nats_versions; do
+    dir="$cache/nats-server/v$v"
+    if [ -x "$dir/nats-server" ]; then step "nats-server v$v: cached"; else
+      step "nats-server v$v: go install github.com/nats-io/nats-server/v2@v$v"
+      go_install "github.com/nats-io/nats-server/v2@v$v" "$dir" nats-server
+    fi
+    reported="$("$dir/nats-server" --version)"
+    case "$reported" in *"v$v"*) ;; *) echo "provision: $dir/nats-server reports '$reported', expected v$v" >&2; exit 1;; esac
+  done
+  step "nats-server: $(for v in $nats_versions; do printf 'v%s ' "$v"; done)checked with --version"
 fi
-"$nats_dir/nats" --version >/dev/null
+
+# --- natscli (test only: neither main job calls it) ------------------------------------------
+nats_dir="$cache/natscli/v$NATSCLI_VERSION"
+if wants natscli; then
+  if [ -x "$nats_dir/nats" ]; then step "natscli v$NATSCLI_VERSION: cached"; else
+    step "natscli v$NATSCLI_VERSION: go install github.com/nats-io/natscli/nats@v$NATSCLI_VERSION"
+    go_install "github.com/nats-io/natscli/nats@v$NATSCLI_VERSION" "$nats_dir" nats
+  fi
+  "$nats_dir/nats" --version >/dev/null
+fi
 
 # --- the lab: real systemd VMs on this machine (scripts/lab.sh; the ssh platform's and fault tests' hosts) ----
 # Root only (network namespaces, systemd-nspawn, loop devices). Installs systemd-container, debootstrap, nftables,
 # openssh-client and iproute2 from Debian's packages when missing, then builds the VM image once into
 # $cache/lab (debootstrap; about a minute). Not fatal: the lab tests skip and say why when it cannot be done.
+# Outside the lab and test profiles nothing is installed: the status says whether an earlier run left the lab ready.
+lab_ready() ( # the host tools on PATH and the image of the current definition built (what `lab.sh prepare` ensures)
+  # shellcheck source=lab/common.sh
+  source "$repo/scripts/lab/common.sh"
+  # shellcheck source=lab/image.sh
+  source "$repo/scripts/lab/image.sh"
+  for pair in "${lab_host_tools[@]}"; do command -v "${pair%%:*}" >/dev/null || exit 1; done
+  [ -d "$(lab_image_dir)" ]
+)
 lab_status="ok"
-if [ "${SKIP_LAB:-}" = "1" ]; then
+if ! wants lab; then
+  lab_status="not provisioned: bash scripts/provision.sh --for lab (root)"
+  if [ "${SKIP_LAB:-}" = "1" ]; then lab_status="skipped: SKIP_LAB=1"
+  elif [ "$(id -u)" -eq 0 ] && lab_ready; then lab_status="ok"
+  fi
+elif [ "${SKIP_LAB:-}" = "1" ]; then
   lab_status="skipped: SKIP_LAB=1"
 elif [ "$(id -u)" -ne 0 ]; then
   lab_status="skipped: not root (the lab needs root for network namespaces, systemd-nspawn and loop devices)"
 elif ! command -v systemd-nspawn >/dev/null && ! command -v apt-get >/dev/null; then
   lab_status="skipped: no systemd-nspawn and no apt-get to install systemd-container"
 fi
-if [ "$lab_status" = ok ]; then
+if ! wants lab; then
+  step "lab: not in this profile ($([ "$lab_status" = ok ] && echo "ready from an earlier run" || echo "$lab_status"))"
+elif [ "$lab_status" = ok ]; then
   lab_started=$SECONDS
   step "lab: host tools and VM image (bash scripts/lab.sh prepare; log in $cache/lab-prepare.log)"
   if bash "$repo/scripts/lab.sh" prepare 2>&1 | tee "$cache/lab-prepare.log" | sed -u 's/^/  | /'; then
@@ -121,9 +185,19 @@ fi
 
 # --- Pulumi engine (time-boxed: tests that need it skip with the reason when it is missing) --
 pulumi_status="ok"
+pulumi_dir="$cache/pulumi/v$PULUMI_VERSION"
 if [ "${SKIP_PULUMI_ENGINE:-}" = "1" ]; then
   pulumi_status="skipped: SKIP_PULUMI_ENGINE=1"
   step "pulumi engine: $pulumi_status"
+elif ! wants pulumi; then
+  # Ready when an earlier run built it and its smoke check passed (provision-pulumi.sh writes smoke-ok last).
+  smoke_ok="$(head -n 1 "$pulumi_dir/smoke-ok" 2>/dev/null || true)"
+  if [ -x "$pulumi_dir/bin/pulumi" ] && [ "${smoke_ok%% *}" = "v$PULUMI_VERSION" ]; then
+    step "pulumi engine: not in this profile (ready from an earlier run)"
+  else
+    pulumi_status="not provisioned: bash scripts/provision.sh --for local"
+    step "pulumi engine: not in this profile"
+  fi
 else
   step "pulumi engine: bash scripts/provision-pulumi.sh (first build of the CLI takes minutes; log in $cache/provision-pulumi.log)"
   # Shown as it happens (a first build is long) and kept in a log; pipefail makes the status the script's own.
@@ -134,9 +208,10 @@ else
 fi
 
 # --- environment for the other scripts ------------------------------------------------------
-cat > "$cache/env.sh" <<ENV
-# Written by scripts/provision.sh; sourced by scripts/test.sh and scripts/local-rollout.sh.
-export PATH="$node_bin_dir:$cache/pulumi/v$PULUMI_VERSION/bin:$nats_dir:/usr/local/go/bin:\$PATH"
+# Written whole, then renamed: another command's provisioning may be sourcing it right now.
+cat > "$cache/env.sh.$$" <<ENV
+# Written by scripts/provision.sh --for $profile; sourced by scripts/test.sh and scripts/local-rollout.sh.
+export PATH="$node_bin_dir:$pulumi_dir/bin:$nats_dir:/usr/local/go/bin:\$PATH"
 export NATS_CLUSTER_CACHE="$cache"
 export NATS_SERVER_BIN_CACHE="$cache/nats-server"
 export NATSCLI_BIN="$nats_dir/nats"
@@ -146,4 +221,5 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 ENV
-step "done: environment in $cache/env.sh"
+mv -f "$cache/env.sh.$$" "$cache/env.sh"
+step "done ($profile): environment in $cache/env.sh"

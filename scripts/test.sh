@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The README's test command: provision (idempotent) then run every jest test against real nats-servers.
-# Extra arguments go to jest (e.g. `bash scripts/test.sh test/rollout`).
+# The README's test command and CI's (.ci/run): provision everything (idempotent), then lint and run every jest test,
+# both tiers (test/tiers.js): the unit tests and the integration tests against real nats-servers, the lab and the
+# Pulumi CLI. Extra arguments go to jest (e.g. `bash scripts/test.sh test/rollout`). The unit tier alone, which needs
+# only Node.js and the npm packages, is `npm run test:unit`.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$repo/scripts/provision.sh"
+bash "$repo/scripts/provision.sh" --for test
 # shellcheck disable=SC1091
 source "${NATS_CLUSTER_CACHE:-$HOME/.cache/nats-cluster}/env.sh"
 cd "$repo"

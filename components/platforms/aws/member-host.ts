@@ -14,7 +14,7 @@
  * and a pinned IP are its), the data volume is kept (or snapshotted) when Pulumi would delete it, and an
  * instance-type change is refused unless it is this member's turn (`resize`).
  *
- * The resource graph is verified with Pulumi mocks (test/aws/components.test.ts); the user data runs through
+ * The resource graph is verified with Pulumi mocks (test/aws/components.unit.test.ts); the user data runs through
  * cloud-init on lab VMs (test/aws/lab-user-data.test.ts). Nothing here has run against a real AWS account.
  */
 import * as aws from "@pulumi/aws";

@@ -9,7 +9,7 @@
  * The subnet and private IP are not in the template: the driver passes them to RunInstances, since the surge
  * server must come up at the address the ClusterSpec gives it.
  *
- * The resource graph is verified with Pulumi mocks (test/aws/components.test.ts); the driver's launch of it with a
+ * The resource graph is verified with Pulumi mocks (test/aws/components.unit.test.ts); the driver's launch of it with a
  * fake EC2 that maps it to a lab VM (test/aws/lab-ssm-rollout.test.ts). Nothing here has run against AWS.
  */
 import * as aws from "@pulumi/aws";

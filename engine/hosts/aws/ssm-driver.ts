@@ -9,7 +9,7 @@
  *
  * No Pulumi import, and the AWS SDK is loaded lazily on first use, so the local platform never loads it.
  *
- * Verified with fake SSM and EC2 clients at the AWS SDK boundary (test/aws/ssm-driver.test.ts) and, scripts and
+ * Verified with fake SSM and EC2 clients at the AWS SDK boundary (test/aws/ssm-driver.unit.test.ts) and, scripts and
  * lifecycle, on lab VMs through a fake SSM that runs them there (test/aws/lab-ssm-rollout.test.ts). Nothing here
  * has run against a real AWS account.
  */

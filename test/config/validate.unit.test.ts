@@ -1,26 +1,13 @@
 import { nkeys } from "nats";
 import { ClusterSpec, MemberSpec } from "../../engine/spec";
-import {
-  assertValidClusterSpec,
-  clusterSpecWarnings,
-  SpecError,
-  SpecProblem,
-  validateClusterSpec,
-} from "../../engine/validate";
-import { makeTestCa, TestCa } from "../support/certificates";
-import { sampleServer, sampleSpec } from "../support/sample-spec";
+import { assertValidClusterSpec, clusterSpecWarnings, SpecError, validateClusterSpec } from "../../engine/validate";
+import { sampleServer } from "../support/sample-spec";
+import { errorAt, spec, warningAt } from "../support/spec-problems";
+
+// The tls.pem checks, whose certificates openssl makes, are in validate-tls-pem.test.ts (not a unit test: it starts
+// processes).
 
 const member = (i: number): MemberSpec => sampleServer("loopback", `n${i}`, i);
-const spec = (overrides: Partial<ClusterSpec> = {}): ClusterSpec => sampleSpec("loopback", overrides);
-
-/** The one problem reported for `field` (fails when there is none or several). */
-function problemAt(problems: SpecProblem[], field: string): string {
-  const found = problems.filter((p) => p.field === field);
-  expect({ field, found: found.length, all: problems }).toEqual(expect.objectContaining({ field, found: 1 }));
-  return found[0].message;
-}
-const errorAt = (s: ClusterSpec, field: string) => problemAt(validateClusterSpec(s), field);
-const warningAt = (s: ClusterSpec, field: string) => problemAt(clusterSpecWarnings(s), field);
 
 const pair = nkeys.createUser();
 const publicKey = pair.getPublicKey();
@@ -304,58 +291,5 @@ describe("TLS with client verification", () => {
     expect(validateClusterSpec(spec({ tls: { ...tls, probeCertFile: "/c.pem" } }))).toEqual([
       expect.objectContaining({ field: "tls.probeKeyFile" }),
     ]);
-  });
-});
-
-describe("TLS material delivered by the platform (tls.pem), checked before anything reaches a host", () => {
-  let ca: TestCa;
-  let other: TestCa;
-  beforeAll(() => {
-    ca = makeTestCa("validate-ca");
-    other = makeTestCa("other-ca");
-  });
-  afterAll(() => {
-    ca.dispose();
-    other.dispose();
-  });
-
-  it("accepts a certificate of its CA that names every host, with its own key", () => {
-    expect(validateClusterSpec(spec({ tls: { pem: ca.issue() } }))).toEqual([]);
-    expect(clusterSpecWarnings(spec({ tls: { pem: ca.issue() } }))).toEqual([]);
-  });
-  it("refuses a key that is not the certificate's", () => {
-    const pem = { ...ca.issue(), keyPem: ca.issue().keyPem };
-    expect(errorAt(spec({ tls: { pem } }), "tls.pem.keyPem")).toMatch(/not the key of tls\.pem\.certPem/);
-  });
-  it("refuses a CA that did not sign the certificate", () => {
-    const pem = { ...ca.issue(), caPem: other.caPem };
-    expect(errorAt(spec({ tls: { pem } }), "tls.pem.caPem")).toMatch(/did not sign/);
-  });
-  it("refuses a certificate that does not name a server's host, naming the server", () => {
-    const pem = ca.issue({ hosts: ["localhost"] });
-    const found = validateClusterSpec(spec({ tls: { pem } })).filter((p) => p.field === "tls.pem.certPem");
-    expect(found.map((p) => p.message.match(/does not name (\S+)/)?.[1])).toEqual([
-      "members[0]",
-      "members[1]",
-      "members[2]",
-      "surge",
-    ]);
-    expect(found[0].message).toMatch(/\(n1, host 127\.0\.0\.1\).*DNS:localhost/);
-  });
-  it("warns at preview when the certificate expires within 30 days", () => {
-    expect(warningAt(spec({ tls: { pem: ca.issue({ days: 10 }) } }), "tls.pem.certPem")).toMatch(
-      /expires on .* \(in (9|10) days\).*rolling reload/,
-    );
-  });
-  it("refuses pem and files together, unknown client modes, and system-account monitoring without the account", () => {
-    expect(errorAt(spec({ tls: { pem: ca.issue(), certFile: "/c" } }), "tls.pem")).toMatch(/either/);
-    expect(errorAt(spec({ tls: { pem: ca.issue(), clients: "maybe" as never } }), "tls.clients")).toMatch(/"optional"/);
-    expect(errorAt(spec({ monitoring: "system-account" }), "monitoring")).toMatch(/auth\.systemAccount/);
-  });
-  it("never quotes the key in a message", () => {
-    const pem = { ...ca.issue(), keyPem: "-----BEGIN PRIVATE KEY-----\nnot-a-key-SECRET\n-----END PRIVATE KEY-----\n" };
-    const all = JSON.stringify(validateClusterSpec(spec({ tls: { pem } })));
-    expect(all).toMatch(/tls\.pem\.keyPem/);
-    expect(all).not.toContain("SECRET");
   });
 });
