@@ -5,6 +5,7 @@
  */
 import * as net from "node:net";
 import { ServerEndpoint } from "../../../engine/spec";
+import { RoundWatch } from "./round-watch";
 
 /** One polling round: the members that did not accept a connection. */
 export interface ReachabilityRound {
@@ -26,31 +27,17 @@ export function accepts(host: string, port: number, timeoutMs: number): Promise<
   });
 }
 
-export class ReachabilityWatch {
-  readonly rounds: ReachabilityRound[] = [];
-  private running = false;
-  private loop?: Promise<void>;
-
+export class ReachabilityWatch extends RoundWatch<ReachabilityRound> {
   constructor(
     private readonly members: ReadonlyArray<ServerEndpoint>,
-    private readonly intervalMs = 200,
-  ) {}
-
-  start(): void {
-    this.running = true;
-    this.loop = (async () => {
-      while (this.running) {
-        const at = Date.now();
-        const up = await Promise.all(this.members.map((m) => accepts(m.host, m.clientPort, 500)));
-        this.rounds.push({ at, down: this.members.filter((_, i) => !up[i]).map((m) => m.name) });
-        await new Promise((r) => setTimeout(r, Math.max(0, this.intervalMs - (Date.now() - at))));
-      }
-    })();
+    intervalMs = 200,
+  ) {
+    super(intervalMs);
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
+  protected async round(at: number): Promise<ReachabilityRound> {
+    const up = await Promise.all(this.members.map((m) => accepts(m.host, m.clientPort, 500)));
+    return { at, down: this.members.filter((_, i) => !up[i]).map((m) => m.name) };
   }
 
   /** The most members down in any one round. */

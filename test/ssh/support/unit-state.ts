@@ -12,6 +12,7 @@
  */
 import { execFile } from "node:child_process";
 import { ReachabilityRound } from "./reachability";
+import { RoundWatch } from "./round-watch";
 
 /** A member and how to reach its VM's systemd: the VM's leader pid now (it changes when the VM boots again). */
 export interface UnitHost {
@@ -36,43 +37,30 @@ export interface UnitRound extends ReachabilityRound {
   readonly states: Readonly<Record<string, string>>;
 }
 
-export class UnitStateWatch {
-  readonly rounds: UnitRound[] = [];
+export class UnitStateWatch extends RoundWatch<UnitRound> {
   /** Rounds in which some VM could not be asked in time (its member counted neither up nor down). */
   unknownRounds = 0;
-  private running = false;
-  private loop?: Promise<void>;
 
   constructor(
     private readonly hosts: ReadonlyArray<UnitHost>,
-    private readonly intervalMs = 200,
-  ) {}
-
-  start(): void {
-    this.running = true;
-    this.loop = (async () => {
-      while (this.running) {
-        const at = Date.now();
-        const states = await Promise.all(
-          this.hosts.map((h) => {
-            const pid = h.leaderPid();
-            return pid ? unitState(pid).then((state) => state ?? "?") : Promise.resolve("powered-off");
-          }),
-        );
-        if (states.includes("?")) this.unknownRounds++;
-        this.rounds.push({
-          at,
-          down: this.hosts.filter((_, i) => states[i] !== "active" && states[i] !== "?").map((h) => h.name),
-          states: Object.fromEntries(this.hosts.map((h, i) => [h.name, states[i]])),
-        });
-        await new Promise((r) => setTimeout(r, Math.max(0, this.intervalMs - (Date.now() - at))));
-      }
-    })();
+    intervalMs = 200,
+  ) {
+    super(intervalMs);
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
+  protected async round(at: number): Promise<UnitRound> {
+    const states = await Promise.all(
+      this.hosts.map((h) => {
+        const pid = h.leaderPid();
+        return pid ? unitState(pid).then((state) => state ?? "?") : Promise.resolve("powered-off");
+      }),
+    );
+    if (states.includes("?")) this.unknownRounds++;
+    return {
+      at,
+      down: this.hosts.filter((_, i) => states[i] !== "active" && states[i] !== "?").map((h) => h.name),
+      states: Object.fromEntries(this.hosts.map((h, i) => [h.name, states[i]])),
+    };
   }
 
   /** The rounds with more than `limit` members down (leaving out `except`), as `+12.3s a=deactivating b=?` lines. */
