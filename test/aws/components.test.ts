@@ -8,7 +8,7 @@ import { NatsInstanceProfile } from "../../components/platforms/aws/instance-pro
 import { AwsMemberHost, createAwsMemberHost } from "../../components/platforms/aws/member-host";
 import { SurgeLaunchTemplate } from "../../components/platforms/aws/surge-template";
 import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../engine/hosts/aws/names";
-import { instanceTypeRefusal } from "../../components/platforms/aws/member-host";
+import { instanceTypeRefusal, keyNameNote } from "../../components/platforms/aws/member-host";
 import { platform as awsPlatform } from "../../components/platforms/aws";
 import { RULE_DESCRIPTION } from "../../components/platforms/aws/security-group";
 import { Problems } from "../../components/config/values";
@@ -57,6 +57,9 @@ pulumi.runtime.setMocks(
         // What the state says an existing member runs (an instance-type change is ignored for it): see `existing`.
         const was = existingInstanceTypes.get(args.name);
         if (was) extra.instanceType = was;
+        // Likewise the key pair it was launched with (keyName is ignored once it exists, like the type).
+        const key = existingKeyNames.get(args.name);
+        if (key !== undefined) extra.keyName = key;
       }
       if (args.type === "aws:ec2/launchTemplate:LaunchTemplate") extra.latestVersion = 1;
       if (args.type === "aws:iam/instanceProfile:InstanceProfile") extra.name = `${args.name}-name`;
@@ -94,6 +97,8 @@ pulumi.runtime.setMocks(
 
 /** Instance name → the type its (mocked) state reports, as for members created with another type. */
 const existingInstanceTypes = new Map<string, string>();
+/** Instance name → the key pair its (mocked) state reports ("" is none, as the provider reports it). */
+const existingKeyNames = new Map<string, string>();
 
 const capture: pulumi.ResourceTransformation = (args) => {
   options.set(args.name, args.opts);
@@ -217,6 +222,46 @@ describe("AwsMemberHost", () => {
     expect(instanceTypeRefusal("n1", "t3.small", "m6i.large", false)).toMatch(
       /^n1: aws\.instanceType t3\.small → m6i\.large refused: the instance would be stopped and started together with every other member, outside the rollout\. Resize members one at a time: set nats-cluster:aws\.resizeMember to n1/,
     );
+  });
+
+  it("never replaces a running member for a new aws.keyName: ignored once launched, a warning names who keeps which", async () => {
+    for (const n of ["n1", "n2", "n3"])
+      expect(options.get(`nats-dev-${n}-instance`)?.ignoreChanges).toEqual(expect.arrayContaining(["keyName"]));
+    existingKeyNames.set("keyed-n1-instance", "old-key");
+    existingKeyNames.set("keyed-n2-instance", "new-key");
+    const warn = jest.spyOn(pulumi.log, "warn").mockImplementation(() => Promise.resolve());
+    try {
+      const keyed = ["n1", "n2"].map((serverName) =>
+        createAwsMemberHost(
+          `keyed-${serverName}`,
+          {
+            serverName,
+            clusterName: "keyed",
+            version: "2.14.9",
+            subnetId: "subnet-0abc",
+            securityGroupIds: ["sg-1"],
+            instanceProfileName: "p",
+            keyName: "new-key",
+            jetstreamVolume: false,
+          },
+          { transformations: [capture] },
+        ),
+      );
+      await Promise.all(keyed.map((k) => valueOf(k.endpoint)));
+      await settle();
+      const said = warn.mock.calls.map(([message]) => String(message)).filter((m) => m.includes("key pair"));
+      expect(said).toEqual([
+        "n1 keeps key pair old-key: aws.keyName new-key applies to new instances only (new members and the surge " +
+          "server). A key pair is set at launch, and changing it would replace every member at once; to reach this " +
+          "member, use SSM Session Manager, or add the public key to its ~/.ssh/authorized_keys through SSM",
+      ]);
+    } finally {
+      warn.mockRestore();
+    }
+    expect(keyNameNote("n1", "", undefined)).toBeUndefined();
+    expect(keyNameNote("n1", "a", "a")).toBeUndefined();
+    expect(keyNameNote("n1", "", "a")).toMatch(/^n1 keeps key pair \(none\): aws\.keyName a applies to new instances/);
+    expect(keyNameNote("n1", "a", undefined)).toMatch(/^n1 keeps key pair a: aws\.keyName \(unset\) applies/);
   });
 
   it("finds the data volume by its id (/dev/disk/by-id) in the user data: the volume comes first", () => {

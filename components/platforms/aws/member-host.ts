@@ -12,7 +12,7 @@
  * A member is never moved, replaced in parallel or resized together with the others by a config edit: its subnet
  * and zone are those it was created with, a replacement deletes the old instance first (the volume's device name
  * and a pinned IP are its), the data volume is kept (or snapshotted) when Pulumi would delete it, and an
- * instance-type change is refused unless it is this member's turn (`resize`).
+ * instance-type change waits for this member's turn (`resize`), and a new key pair applies to new instances only.
  *
  * The resource graph is verified with Pulumi mocks (test/aws/components.test.ts); the user data runs through
  * cloud-init on lab VMs (test/aws/lab-user-data.test.ts). Nothing here has run against a real AWS account.
@@ -99,7 +99,11 @@ export interface AwsMemberHostArgs {
   readonly amiNameFilter?: string;
   /** A fixed private IP in the subnet, so a replaced member keeps the address the other servers route to. */
   readonly privateIp?: pulumi.Input<string>;
-  /** EC2 key pair for emergency SSH (the rollout itself uses SSM). */
+  /**
+   * EC2 key pair for emergency SSH (the rollout itself uses SSM). Applies at launch only: a running member keeps
+   * the key it was launched with (EC2 sets a key pair only at launch, and the provider would replace the instance
+   * to change it); a warning names the members whose key differs.
+   */
   readonly keyName?: pulumi.Input<string>;
   /** Client port (part of the endpoint). Default 4222. */
   readonly clientPort?: number;
@@ -239,8 +243,10 @@ export class AwsMemberHost extends pulumi.ComponentResource {
         parent: this,
         // A version bump changes userData: ignored, the RollingUpgrade upgrades in place. A newer AMI: ignored too.
         // The subnet is the one the member was created in. The instance type changes only for the member being
-        // resized (an in-place stop, resize and start of that one instance).
-        ignoreChanges: ["userData", "ami", "subnetId", ...(args.resize ? [] : ["instanceType"])],
+        // resized (an in-place stop, resize and start of that one instance). The key pair is set at launch only:
+        // changing it would replace every member at once (new addresses, every route list with them), so a new
+        // `aws.keyName` applies to new instances only (new members, the surge server's launch template).
+        ignoreChanges: ["userData", "ami", "subnetId", "keyName", ...(args.resize ? [] : ["instanceType"])],
         // A replacement must not run beside the old instance: /dev/sdf, a pinned private IP and the volume are
         // the old instance's until it is gone.
         deleteBeforeReplace: true,
@@ -249,8 +255,8 @@ export class AwsMemberHost extends pulumi.ComponentResource {
 
     const checks: pulumi.Output<unknown>[] = [
       pulumi
-        .all([instance.instanceType, instance.subnetId, args.subnetId])
-        .apply(([actualType, actualSubnet, subnet]) => {
+        .all([instance.instanceType, instance.subnetId, args.subnetId, instance.keyName, args.keyName])
+        .apply(([actualType, actualSubnet, subnet, actualKey, key]) => {
           const refusal = instanceTypeRefusal(args.serverName, actualType, instanceType, args.resize === true);
           if (refusal) throw new Error(refusal);
           if (actualSubnet && subnet && actualSubnet !== subnet) {
@@ -260,6 +266,8 @@ export class AwsMemberHost extends pulumi.ComponentResource {
               this,
             );
           }
+          const keyNote = keyNameNote(args.serverName, actualKey, key);
+          if (keyNote) pulumi.log.warn(keyNote, this);
           return undefined;
         }),
     ];
@@ -341,6 +349,29 @@ export function instanceTypeRefusal(
     "together with every other member, outside the rollout. Resize members one at a time: set " +
     `nats-cluster:aws.resizeMember to ${serverName}, run \`pulumi up\` (that one instance is stopped, resized and ` +
     "started; its server rejoins with its config), check the cluster, then the next member; unset it when done"
+  );
+}
+
+/**
+ * What to tell the operator when a member runs with another key pair than `aws.keyName` now names (undefined: the
+ * same). The instance ignores `keyName` (a key pair is set at launch; the provider would replace the instance, and
+ * every member at once), so the member keeps its key and only new instances get the new one.
+ */
+export function keyNameNote(
+  serverName: string,
+  actual: string | undefined,
+  desired: string | undefined,
+): string | undefined {
+  // The provider reports no key pair as "" (or nothing): both mean none.
+  const was = actual || undefined;
+  const want = desired || undefined;
+  if (was === undefined && want === undefined) return undefined;
+  if (was === want) return undefined;
+  return (
+    `${serverName} keeps key pair ${was ?? "(none)"}: aws.keyName ${want ?? "(unset)"} applies to new instances ` +
+    "only (new members and the surge server). A key pair is set at launch, and changing it would replace every " +
+    "member at once; to reach this member, use SSM Session Manager, or add the public key to its " +
+    "~/.ssh/authorized_keys through SSM"
   );
 }
 
