@@ -8,7 +8,7 @@ import { NatsInstanceProfile } from "../../components/platforms/aws/instance-pro
 import { AwsMemberHost, createAwsMemberHost } from "../../components/platforms/aws/member-host";
 import { SurgeLaunchTemplate } from "../../components/platforms/aws/surge-template";
 import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../engine/hosts/aws/names";
-import { instanceTypeRefusal, keyNameNote } from "../../components/platforms/aws/member-host";
+import { instanceTypeNote, keyNameNote } from "../../components/platforms/aws/member-host";
 import { platform as awsPlatform } from "../../components/platforms/aws";
 import { RULE_DESCRIPTION } from "../../components/platforms/aws/security-group";
 import { Problems } from "../../components/config/values";
@@ -215,12 +215,49 @@ describe("AwsMemberHost", () => {
     }
   });
 
-  it("refuses an instance-type change of existing members, except the one being resized", () => {
-    expect(instanceTypeRefusal("n1", "t3.small", "t3.small", false)).toBeUndefined();
-    expect(instanceTypeRefusal("n1", undefined, "m6i.large", false)).toBeUndefined(); // a new member
-    expect(instanceTypeRefusal("n1", "t3.small", "m6i.large", true)).toBeUndefined(); // its turn
-    expect(instanceTypeRefusal("n1", "t3.small", "m6i.large", false)).toMatch(
-      /^n1: aws\.instanceType t3\.small → m6i\.large refused: the instance would be stopped and started together with every other member, outside the rollout\. Resize members one at a time: set nats-cluster:aws\.resizeMember to n1/,
+  it("resizes one member at a time: the others lag with a warning naming them, never an error", async () => {
+    // Three members created as t3.small; the stack now says m6i.large and resizes rs-n2 first.
+    for (const n of ["n1", "n2", "n3"]) existingInstanceTypes.set(`rs-${n}-instance`, "t3.small");
+    const warn = jest.spyOn(pulumi.log, "warn").mockImplementation(() => Promise.resolve());
+    try {
+      const hosts = ["n1", "n2", "n3"].map((serverName) =>
+        createAwsMemberHost(
+          `rs-${serverName}`,
+          {
+            serverName,
+            clusterName: "rs",
+            version: "2.14.9",
+            subnetId: "subnet-0abc",
+            securityGroupIds: ["sg-1"],
+            instanceProfileName: "p",
+            instanceType: "m6i.large",
+            resize: serverName === "n2",
+            jetstreamVolume: false,
+          },
+          { transformations: [capture] },
+        ),
+      );
+      await Promise.all(hosts.map((h) => valueOf(h.endpoint)));
+      await settle();
+      const said = warn.mock.calls.map(([message]) => String(message)).filter((m) => m.includes("runs"));
+      // Before, each lagging member threw (preview and up failed until the last one was resized).
+      expect(said.map((m) => m.split(":")[0])).toEqual([
+        "n1 still runs t3.small, not aws.instanceType m6i.large",
+        "n3 still runs t3.small, not aws.instanceType m6i.large",
+      ]);
+      expect(said[0]).toContain("set nats-cluster:aws.resizeMember to n1, run `pulumi up`");
+    } finally {
+      warn.mockRestore();
+    }
+    // Only the member in its turn takes the new type; the others ignore it until theirs.
+    expect(options.get("rs-n2-instance")?.ignoreChanges).not.toContain("instanceType");
+    expect(options.get("rs-n1-instance")?.ignoreChanges).toContain("instanceType");
+    expect(options.get("rs-n3-instance")?.ignoreChanges).toContain("instanceType");
+    expect(instanceTypeNote("n1", "t3.small", "t3.small", false)).toBeUndefined();
+    expect(instanceTypeNote("n1", undefined, "m6i.large", false)).toBeUndefined(); // a new member
+    expect(instanceTypeNote("n1", "t3.small", "m6i.large", true)).toBeUndefined(); // its turn
+    expect(instanceTypeNote("n1", "m6i.large", "m6i.large", true)).toMatch(
+      /^n1 runs m6i\.large already: unset nats-cluster:aws\.resizeMember/,
     );
   });
 
@@ -755,6 +792,13 @@ describe("the aws platform (createShared, createMemberHost, driverInputs)", () =
     expect(options.get("plat-plat-1-host-instance")?.ignoreChanges).toContain("instanceType");
     expect(options.get("plat-plat-2-host-instance")?.ignoreChanges).not.toContain("instanceType");
     expect(options.get("plat-plat-1-host-jetstream")?.retainOnDelete).toBe(false);
+  });
+
+  it("refuses an aws.resizeMember that names no member of the stack, naming the key and the members", () => {
+    const { settings } = decodeAws({ resizeMember: "plat-9" });
+    expect(() => awsPlatform.createShared("plat9", facts, settings, undefined, new Parent("plat9"))).toThrow(
+      'nats-cluster:aws.resizeMember: "plat-9" is not a member of this stack; write one of plat-1, plat-2',
+    );
   });
 
   it("takes TLS on aws (the material is delivered), and refuses a bad arch or mirror URL", () => {

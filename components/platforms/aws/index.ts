@@ -207,6 +207,14 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
   decodeSettings: (raw, p) => decode(raw, p),
 
   createShared(name, facts, settings, _secrets, parent) {
+    // A misspelt name would resize nobody and leave every member lagging without a word of why.
+    const resizing = settings.resizeMember;
+    if (resizing !== undefined && !facts.members.some((m) => m.name === resizing)) {
+      throw new Error(
+        `nats-cluster:aws.resizeMember: "${resizing}" is not a member of this stack; write one of ` +
+          `${facts.members.map((m) => m.name).join(", ")} (the next one still on the old aws.instanceType), or unset it`,
+      );
+    }
     // One explicit provider for every resource and lookup, from the same region and profile the driver gets.
     const profile = settings.profile ?? new pulumi.Config("aws").get("profile");
     const provider = new aws.Provider(

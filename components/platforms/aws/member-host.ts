@@ -57,8 +57,9 @@ export interface AwsMemberHostArgs {
   /** CPU architecture; picks the AMI and the release tarball. Default "amd64". */
   readonly arch?: AwsArch;
   /**
-   * Instance type. Default t3.small (amd64) or t4g.small (arm64). A change is refused for a member that exists
-   * (the AWS provider would stop and start every member at once, outside the rollout) unless `resize` is set.
+   * Instance type. Default t3.small (amd64) or t4g.small (arm64). A member that exists keeps its type until `resize`
+   * is set for it (the AWS provider would stop and start every member at once, outside the rollout); until then the
+   * preview warns that it lags.
    */
   readonly instanceType?: string;
   /** Let this member take a changed `instanceType` now (one member per `pulumi up`: a stop, a resize, a start). */
@@ -257,8 +258,10 @@ export class AwsMemberHost extends pulumi.ComponentResource {
       pulumi
         .all([instance.instanceType, instance.subnetId, args.subnetId, instance.keyName, args.keyName])
         .apply(([actualType, actualSubnet, subnet, actualKey, key]) => {
-          const refusal = instanceTypeRefusal(args.serverName, actualType, instanceType, args.resize === true);
-          if (refusal) throw new Error(refusal);
+          // Never an error: resizing is one member per `pulumi up`, so every other member lags meanwhile, and
+          // preview and up must go on (the lagging ones ignore the type change until their turn).
+          const lag = instanceTypeNote(args.serverName, actualType, instanceType, args.resize === true);
+          if (lag) pulumi.log.warn(lag, this);
           if (actualSubnet && subnet && actualSubnet !== subnet) {
             pulumi.log.warn(
               `${args.serverName} stays in ${actualSubnet}, where it was created: members are never moved by a change ` +
@@ -333,22 +336,31 @@ export class AwsMemberHost extends pulumi.ComponentResource {
 }
 
 /**
- * Why an instance-type change of a member that exists is refused (undefined: fine). The AWS provider changes an
- * instance type by stopping and starting the instance, and Pulumi would do it for every member at once, outside
- * the rollout and its gates: the whole cluster down together.
+ * What the preview says about a member's instance type (undefined: nothing to say). The AWS provider changes an
+ * instance type by stopping and starting the instance, and would do it for every member at once, outside the
+ * rollout and its gates; so a member takes a new `aws.instanceType` only in its turn (`aws.resizeMember`), and
+ * until then keeps its type and is named as lagging. A warning, never an error: while one member is resized the
+ * others lag by design, and preview and up must work through them one at a time.
  */
-export function instanceTypeRefusal(
+export function instanceTypeNote(
   serverName: string,
   actual: string | undefined,
   desired: string,
   resizing: boolean,
 ): string | undefined {
-  if (!actual || actual === desired || resizing) return undefined;
+  if (!actual) return undefined; // a new member: created with the type
+  if (resizing) {
+    return actual === desired
+      ? `${serverName} runs ${desired} already: unset nats-cluster:aws.resizeMember, or set it to the next member ` +
+          "that still lags"
+      : undefined; // its turn: the preview shows the update of its instanceType (a stop, a resize, a start)
+  }
+  if (actual === desired) return undefined;
   return (
-    `${serverName}: aws.instanceType ${actual} → ${desired} refused: the instance would be stopped and started ` +
-    "together with every other member, outside the rollout. Resize members one at a time: set " +
-    `nats-cluster:aws.resizeMember to ${serverName}, run \`pulumi up\` (that one instance is stopped, resized and ` +
-    "started; its server rejoins with its config), check the cluster, then the next member; unset it when done"
+    `${serverName} still runs ${actual}, not aws.instanceType ${desired}: it keeps its type until its turn, since ` +
+    "the provider would stop and start every member at once, outside the rollout. Resize members one at a time: " +
+    `set nats-cluster:aws.resizeMember to ${serverName}, run \`pulumi up\` (that one instance is stopped, resized ` +
+    "and started; its server rejoins with its config), check the cluster, then the next member; unset it when done"
   );
 }
 
