@@ -735,6 +735,8 @@ describe("the aws platform (createShared, createMemberHost, driverInputs)", () =
       releaseBaseUrl: "https://mirror.example.com/nats-server",
       stopTimeoutSeconds: 200,
       volumeIds: { "plat-1": "plat-plat-1-host-jetstream-id", "plat-2": "plat-plat-2-host-jetstream-id" },
+      // Recorded in each member's config header: raising aws.volumeSizeGb plans a gated restart of each member.
+      volumeSizesGiB: { "plat-1": 20, "plat-2": 20 },
       kmsKeyId: "arn:aws:kms:eu-west-1:123456789012:key/plat-profile-kms-key-uuid",
     });
   });

@@ -84,6 +84,8 @@ interface AwsShared {
   readonly surge: pulumi.Output<{ launchTemplateId: string; subnetId: string }>;
   /** Member name → its data volume id, filled as members are created. */
   readonly volumeIds: Map<string, pulumi.Output<string | undefined>>;
+  /** Member name → its data volume's size in GiB (depending on the volume), filled as members are created. */
+  readonly volumeSizes: Map<string, pulumi.Output<number | undefined>>;
 }
 
 const FIELDS = [
@@ -276,6 +278,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
         subnetId: settings.subnetIds[0],
       })),
       volumeIds: new Map(),
+      volumeSizes: new Map(),
     };
   },
 
@@ -312,6 +315,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
       { parent, providers: [shared.provider] },
     );
     shared.volumeIds.set(member.name, host.volumeId);
+    shared.volumeSizes.set(member.name, host.volumeSizeGiB);
     return { endpoint: host.endpoint, hostId: host.instanceId };
   },
 
@@ -326,10 +330,19 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
         ),
       )
       .apply((pairs) => Object.fromEntries(pairs.filter(([, id]) => typeof id === "string" && id.length > 0)));
+    // The sizes depend on the volumes, so the RollingUpgrade runs after a grown volume's update: each
+    // member is then restarted through the gates, and its file system grows before its server starts.
+    const volumeSizes = pulumi
+      .all(
+        members.map((m) =>
+          pulumi.all([m.placement.name, shared.volumeSizes.get(m.placement.name) ?? pulumi.output(undefined)]),
+        ),
+      )
+      .apply((pairs) => Object.fromEntries(pairs.filter(([, size]) => typeof size === "number")));
     return {
       settings: pulumi
-        .all([instanceIds, volumeIds, shared.surge, shared.kmsKeyArn])
-        .apply(([ids, volumes, surge, key]) => ({
+        .all([instanceIds, volumeIds, volumeSizes, shared.surge, shared.kmsKeyArn])
+        .apply(([ids, volumes, sizes, surge, key]) => ({
           region: settings.region,
           ...(shared.profile ? { profile: shared.profile } : {}),
           clusterName: facts.clusterName,
@@ -340,6 +353,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
           ...(settings.releaseSha256 ? { releaseSha256: settings.releaseSha256 } : {}),
           stopTimeoutSeconds: facts.stopTimeoutSeconds,
           ...(Object.keys(volumes).length ? { volumeIds: volumes } : {}),
+          ...(Object.keys(sizes).length ? { volumeSizesGiB: sizes } : {}),
           kmsKeyId: key,
         })),
     };

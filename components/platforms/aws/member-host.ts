@@ -163,6 +163,8 @@ export class AwsMemberHost extends pulumi.ComponentResource {
   readonly endpoint: pulumi.Output<ServerEndpoint>;
   /** The JetStream volume, when there is one. */
   readonly volumeId: pulumi.Output<string | undefined>;
+  /** Its size in GiB, when there is one; depends on the volume, so a consumer runs after the volume grew. */
+  readonly volumeSizeGiB: pulumi.Output<number | undefined>;
 
   constructor(name: string, args: AwsMemberHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nats-cluster:aws:MemberHost", name, args, opts);
@@ -283,8 +285,13 @@ export class AwsMemberHost extends pulumi.ComponentResource {
         { parent: this, deleteBeforeReplace: true },
       );
       this.volumeId = data.id;
+      // The size the stack gives it, carried by the volume's id: known at preview whenever the id is (the
+      // RollingUpgrade's plan needs it then), and a consumer still waits for the volume's update (its growth).
+      const sizeGiB = volume ? (volume.sizeGiB ?? 20) : undefined;
+      this.volumeSizeGiB = data.id.apply(() => sizeGiB);
     } else {
       this.volumeId = pulumi.output<string | undefined>(undefined);
+      this.volumeSizeGiB = pulumi.output<number | undefined>(undefined);
     }
 
     if (args.manageConfigParameter !== false) {
@@ -329,6 +336,7 @@ export class AwsMemberHost extends pulumi.ComponentResource {
       privateIp: this.privateIp,
       endpoint: this.endpoint,
       volumeId: this.volumeId,
+      volumeSizeGiB: this.volumeSizeGiB,
       // Registered so a refusal fails the deployment (and `pulumi preview`, where the instance's state is known).
       checks: pulumi.all(checks),
     });
