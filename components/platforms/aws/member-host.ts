@@ -356,14 +356,9 @@ export function instanceTypeNote(
   desired: string,
   resizing: boolean,
 ): string | undefined {
-  if (!actual) return undefined; // a new member: created with the type
-  if (resizing) {
-    return actual === desired
-      ? `${serverName} runs ${desired} already: unset nats-cluster:aws.resizeMember, or set it to the next member ` +
-          "that still lags"
-      : undefined; // its turn: the preview shows the update of its instanceType (a stop, a resize, a start)
-  }
-  if (actual === desired) return undefined;
+  // A new member is created with the type. The member in its turn: the preview shows the update of its type (a stop,
+  // a resize, a start), and its output is already the planned type then, so nothing can be said of it here.
+  if (!actual || resizing || actual === desired) return undefined;
   return (
     `${serverName} still runs ${actual}, not aws.instanceType ${desired}: it keeps its type until its turn, since ` +
     "the provider would stop and start every member at once, outside the rollout. Resize members one at a time: " +
