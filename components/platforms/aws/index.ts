@@ -1,7 +1,8 @@
 /**
  * The aws platform: one EC2 instance per member (with its JetStream EBS volume and user data that prepares the host
  * and installs nats-server), a security group, an instance profile, and a launch template the engine's SSM driver
- * launches the surge server from during a rollout. In-place steps go through SSM (engine/hosts/aws). The cluster's
+ * launches the surge server from during a rollout, at an address checked against its subnet and reserved in it
+ * (surge-address.ts). In-place steps go through SSM (engine/hosts/aws). The cluster's
  * secrets (configs, TLS material) reach hosts as SecureStrings under a KMS key of the cluster's own, which only
  * the hosts' role (through Parameter Store) and the operator can use (instance-profile.ts, cluster-key.ts).
  *
@@ -33,6 +34,7 @@ import { AwsArch, DEFAULT_INSTANCE_TYPE } from "./ami";
 import { NatsInstanceProfile } from "./instance-profile";
 import { createAwsMemberHost } from "./member-host";
 import { ClusterSecurityGroup } from "./security-group";
+import { SurgeAddress } from "./surge-address";
 import { SurgeLaunchTemplate } from "./surge-template";
 
 /** The decoded `nats-cluster:aws` block. */
@@ -82,6 +84,8 @@ interface AwsShared {
   /** The cluster's KMS key: every SecureString (configs, TLS material) is encrypted with it. */
   readonly kmsKeyArn: pulumi.Output<string>;
   readonly surge: pulumi.Output<{ launchTemplateId: string; subnetId: string }>;
+  /** The surge address's /32 reservation: members are created after it, so EC2 never gives one of them that IP. */
+  readonly surgeReservationId: pulumi.Output<string>;
   /** Member name → its data volume id, filled as members are created. */
   readonly volumeIds: Map<string, pulumi.Output<string | undefined>>;
   /** Member name → its data volume's size in GiB (depending on the volume), filled as members are created. */
@@ -247,6 +251,19 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
       opts,
     );
     const securityGroupIds = [group.securityGroupId];
+
+    // Checked against its subnet at preview, and reserved before members and the rollout (surge-address.ts).
+    const surgeSubnetId = settings.subnetIds[0];
+    const reservation = new SurgeAddress(
+      `${name}-surge-ip`,
+      {
+        serverName: facts.surge.name,
+        clusterName: facts.clusterName,
+        address: facts.surge.host,
+        subnetId: surgeSubnetId,
+      },
+      opts,
+    );
     const template = new SurgeLaunchTemplate(
       `${name}-surge`,
       {
@@ -273,10 +290,12 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
       instanceProfileName: instanceProfile.instanceProfileName,
       kmsKeyArn: instanceProfile.kmsKeyArn,
       // The surge server's host is a fixed private IP of the first subnet (stack config `surge.host`).
-      surge: template.launchTemplateId.apply((launchTemplateId) => ({
+      // With the reservation as a dependency: the rollout runs after it exists (and not at all when the check failed).
+      surge: pulumi.all([template.launchTemplateId, reservation.reservationId]).apply(([launchTemplateId]) => ({
         launchTemplateId,
-        subnetId: settings.subnetIds[0],
+        subnetId: surgeSubnetId,
       })),
+      surgeReservationId: reservation.reservationId,
       volumeIds: new Map(),
       volumeSizes: new Map(),
     };
@@ -296,7 +315,10 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
         resize: settings.resizeMember === member.name,
         // Only where a new member is created: an existing one keeps its subnet (member-host.ts).
         subnetId: settings.subnetIds[index % settings.subnetIds.length],
-        securityGroupIds: shared.securityGroupIds.map((id) => pulumi.all([id, extraRules]).apply(([sg]) => sg)),
+        // Carrying the rules and the surge address's reservation as dependencies: the instance comes after both.
+        securityGroupIds: shared.securityGroupIds.map((id) =>
+          pulumi.all([id, extraRules, shared.surgeReservationId]).apply(([sg]) => sg),
+        ),
         instanceProfileName: shared.instanceProfileName,
         kmsKeyArn: shared.kmsKeyArn,
         tlsParameters: facts.tlsMaterial ?? false,
