@@ -337,7 +337,7 @@ export class AwsMemberHost extends pulumi.ComponentResource {
       endpoint: this.endpoint,
       volumeId: this.volumeId,
       volumeSizeGiB: this.volumeSizeGiB,
-      // Registered so a refusal fails the deployment (and `pulumi preview`, where the instance's state is known).
+      // Registered so its warnings are given, at `pulumi preview` too (where the instance's state is known).
       checks: pulumi.all(checks),
     });
   }

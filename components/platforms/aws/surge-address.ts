@@ -17,13 +17,13 @@ import * as pulumi from "@pulumi/pulumi";
 
 export interface SurgeAddressArgs {
   /** The surge server's `server_name`: the reservation's description. */
-  readonly serverName: string;
+  readonly serverName: pulumi.Input<string>;
   /** `cluster.name`: the reservation's description. */
-  readonly clusterName: string;
-  /** `nats-cluster:surge.host`: an IPv4 address of the subnet. */
-  readonly address: string | undefined;
+  readonly clusterName: pulumi.Input<string>;
+  /** `nats-cluster:surge.host`: an IPv4 address of the subnet (undefined: missing, refused at preview). */
+  readonly address: pulumi.Input<string | undefined>;
   /** The subnet the surge server is launched in (the first of `aws.subnetIds`). */
-  readonly subnetId: string;
+  readonly subnetId: pulumi.Input<string>;
 }
 
 export class SurgeAddress extends pulumi.ComponentResource {
@@ -34,18 +34,20 @@ export class SurgeAddress extends pulumi.ComponentResource {
     super("nats-cluster:aws:SurgeAddress", name, args, opts);
     const subnet = aws.ec2.getSubnetOutput({ id: args.subnetId }, { parent: this });
     // Throws at preview (the lookup runs then) with the key and the fix: the reservation cannot be registered.
-    const cidrBlock = subnet.cidrBlock.apply((subnetCidr) => {
-      const problem = surgeAddressProblem(args.address, args.subnetId, subnetCidr);
-      if (problem) throw new Error(problem);
-      return `${args.address}/32`;
-    });
+    const cidrBlock = pulumi
+      .all([args.address, args.subnetId, subnet.cidrBlock])
+      .apply(([address, subnetId, subnetCidr]) => {
+        const problem = surgeAddressProblem(address, subnetId, subnetCidr);
+        if (problem) throw new Error(problem);
+        return `${address}/32`;
+      });
     const reservation = new aws.ec2.SubnetCidrReservation(
       `${name}-reservation`,
       {
         subnetId: args.subnetId,
         cidrBlock,
         reservationType: "explicit",
-        description: `surge server ${args.serverName} of NATS cluster ${args.clusterName}`,
+        description: pulumi.interpolate`surge server ${args.serverName} of NATS cluster ${args.clusterName}`,
       },
       { parent: this },
     );
