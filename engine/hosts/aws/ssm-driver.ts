@@ -474,13 +474,17 @@ export class SsmHostDriver implements HostDriver {
     return text;
   }
 
-  /** The unit's ExecStartPre mounts the data volume and grows its file system first (engine/hosts/systemd/unit.ts). */
+  /**
+   * The unit's ExecStartPre mounts the data volume and grows its file system first (engine/hosts/systemd/unit.ts);
+   * before that, a config recording a grown volume waits until the volume shows that size (scripts.ts).
+   */
   async start(server: ServerEndpoint): Promise<void> {
     await this.ready(server);
     await this.run(
       await this.target(server, "start nats-server"),
       "start nats-server",
-      this.withStopTimeout(systemd.startScript(this.paths)),
+      this.withStopTimeout(`${scripts.volumeSizeWaitScript(this.paths)}\n${systemd.startScript(this.paths)}`),
+      this.commandTimeoutSeconds + scripts.VOLUME_SIZE_WAIT_SECONDS,
     );
   }
 
