@@ -107,8 +107,12 @@ const existingInstanceTypes = new Map<string, string>();
 /** Instance name → the key pair its (mocked) state reports ("" is none, as the provider reports it). */
 const existingKeyNames = new Map<string, string>();
 
+/** Resource inputs as the SDK saw them, before resolution (their Outputs carry their dependencies). */
+const inputsOf = new Map<string, Record<string, unknown>>();
+
 const capture: pulumi.ResourceTransformation = (args) => {
   options.set(args.name, args.opts);
+  inputsOf.set(args.name, args.props as Record<string, unknown>);
   return undefined;
 };
 
@@ -810,10 +814,18 @@ describe("the aws platform (createShared, createMemberHost, driverInputs)", () =
       cidrBlock: "10.0.1.250/32",
       reservationType: "explicit",
     });
+    // The members' instances wait for it (their security group ids carry it): none can be given the address.
+    const dependsOnReservation = async (output: unknown) => {
+      const deps = await (output as { allResources(): Promise<Set<pulumi.Resource>> }).allResources();
+      const urns = await Promise.all([...deps].map((r) => valueOf(r.urn)));
+      return urns.some((u) => u.endsWith("::plat-surge-ip-reservation"));
+    };
+    for (const n of ["plat-1", "plat-2"]) {
+      const groups = inputsOf.get(`plat-${n}-host-instance`)?.vpcSecurityGroupIds as unknown[];
+      expect(await dependsOnReservation(pulumi.output(groups))).toBe(true);
+    }
     // The rollout's settings carry it as a dependency: the surge server is launched only once it is reserved.
-    const deps = await (driverSettings as unknown as { allResources(): Promise<Set<pulumi.Resource>> }).allResources();
-    const urns = await Promise.all([...deps].map((r) => valueOf(r.urn)));
-    expect(urns.some((u) => u.endsWith("::plat-surge-ip-reservation"))).toBe(true);
+    expect(await dependsOnReservation(driverSettings)).toBe(true);
   });
 
   it("fails the preview when the surge address is outside its subnet (or AWS's own), naming surge.host and the fix", () => {
