@@ -40,6 +40,7 @@ export interface ConfigTextOptions {
   readonly routesLoadedByReload?: boolean;
 }
 
+const DATA_VOLUME_LINE = /^# nats-cluster data-volume: (\d+) GiB$/m;
 const CLIENTS_LINE = /^# nats-cluster clients: (tls-required|tls-optional|plaintext)$/m;
 const ROUTES_LINE = /^# nats-cluster routes: (tls|plaintext)( \(loaded by reload\b.*\))?$/m;
 const CLIENT_HEADER: Record<ClientTlsMode, string> = {
@@ -60,17 +61,17 @@ export function configTextFor(
   options: string | ConfigTextOptions = {},
 ): string {
   const opts: ConfigTextOptions = typeof options === "string" ? { listenHost: options } : options;
-  const cfg = serverConfigFor(
-    spec,
-    server,
-    driver.layout(server),
-    opts.listenHost ? { listenHost: opts.listenHost } : undefined,
-  );
+  const layout = driver.layout(server);
+  const cfg = serverConfigFor(spec, server, layout, opts.listenHost ? { listenHost: opts.listenHost } : undefined);
   const header = [
     "# Written by the nats-cluster rollout engine; edits are overwritten.",
     `# nats-cluster restart-digest: ${restartDigest(cfg)}`,
   ];
   if (spec.tls) header.push(`# nats-cluster clients: ${CLIENT_HEADER[clientTlsMode(spec)]}`);
+  // Only where JetStream has a store here and the platform knows the volume's size (not part of the restart
+  // digest: a cluster written before this line existed sees a reload that adds it, not a restart of every member).
+  if (cfg.jetstream && layout.dataVolumeGiB !== undefined)
+    header.push(`# nats-cluster data-volume: ${layout.dataVolumeGiB} GiB`);
   const routes = routeTlsOn(spec) ? "tls" : "plaintext";
   if (opts.routesLoadedByReload) {
     header.push(
@@ -120,6 +121,12 @@ export function readTlsPosture(configText: string | undefined): ConfigTlsPosture
 /** Route TLS of the routes the server made when it last started (a reload does not re-make routes that are up). */
 export function routesStartedWithTls(posture: ConfigTlsPosture): boolean {
   return posture.routesLoadedByReload ? !posture.routes : posture.routes;
+}
+
+/** The data volume size a config file records (`HostLayout.dataVolumeGiB` when it was written), if any. */
+export function readDataVolumeGiB(configText: string | undefined): number | undefined {
+  const size = configText?.match(DATA_VOLUME_LINE)?.[1];
+  return size === undefined ? undefined : Number(size);
 }
 
 /** The restart digest recorded in a config file, or undefined for files this engine did not write. */

@@ -11,6 +11,13 @@ export interface HostLayout {
    * server's user). Absent on a platform that cannot deliver it yet.
    */
   readonly tlsDir?: string;
+  /**
+   * Size in GiB of the volume `storeDir` is on, where the platform sizes it from the stack (aws: the member's EBS
+   * volume). Written into the config's header, so a grown volume is a change the planner sees: JetStream sizes its
+   * store from the free space it finds at start, and the host grows the file system before each start, so the grown
+   * volume is used only after a restart through the gates. Undefined elsewhere (nothing written, nothing compared).
+   */
+  readonly dataVolumeGiB?: number;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readRestartDigest, readTlsPosture, routesStartedWithTls } from "../config/text";
+import { readDataVolumeGiB, readRestartDigest, readTlsPosture, routesStartedWithTls } from "../config/text";
 import { ESTIMATE_SECONDS, surgeSoakSeconds } from "../defaults";
 import { ClusterSpec, routeTlsOn, RolloutPolicy } from "../spec";
 import { compareVersions, downgradeProblem } from "../versions";
@@ -44,6 +44,19 @@ export function memberChange(
     return { kind: "restart-member", reason: `${direction} ${version} → ${spec.version}` };
   }
   if (desired === undefined) return undefined;
+  // A grown data volume: JetStream sizes its store from the free space it finds at start, and the host grows the
+  // file system before each start, so only a restart through the gates puts the new size to use. A config written
+  // before the size was recorded names none: that is no growth (the text differs, so a reload records it).
+  const volumeNow = readDataVolumeGiB(configText);
+  const volumeWanted = readDataVolumeGiB(desired);
+  if (volumeNow !== undefined && volumeWanted !== undefined && volumeNow !== volumeWanted) {
+    return {
+      kind: "restart-member",
+      reason:
+        `data volume ${volumeNow} → ${volumeWanted} GiB: its file system grows before the server starts, and ` +
+        "JetStream sizes its store at start",
+    };
+  }
   const routesNow = routesStartedWithTls(readTlsPosture(configText));
   if (routesNow !== readTlsPosture(desired).routes) {
     return {

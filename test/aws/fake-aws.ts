@@ -53,6 +53,11 @@ export class FakeHost {
   bootStatus = "done";
   /** The stage's download fails (no route to the release server, say). */
   downloadFails = false;
+  /**
+   * What the data volume's block device shows, in GiB (`blockdev --getsize64`); undefined: as large as any config
+   * asks. EBS makes a grown size usable only once the modification is `optimizing`: until then it shows the old one.
+   */
+  dataVolumeGiB?: number;
   /** systemd's TimeoutStopSec as the stop-timeout drop-in last set it. */
   stopTimeoutSeconds?: number;
   /** What happened on the host, in order: `stage 2.15.2`, `activate 2.15.2`, `lame-duck`, `start`, `prepare`, … */
@@ -137,6 +142,16 @@ export class FakeHost {
     }
     if (script.includes("systemctl start")) {
       if (this.config === undefined) return fail("no config at /etc/nats/nats.conf: write it before starting");
+      // In front of the start: the wait for a grown volume, against the size the config on the host records.
+      const want = /^# nats-cluster data-volume: (\d+) GiB$/m.exec(this.config)?.[1];
+      if (script.includes("data_volume_bytes=") && want && this.dataVolumeGiB !== undefined) {
+        if (this.dataVolumeGiB < Number(want)) {
+          return fail(
+            `the data volume /dev/nvme1n1 shows ${this.dataVolumeGiB} GiB, not the ${want} GiB its config records ` +
+              "(aws.volumeSizeGb), after 120s: its EBS modification is not usable yet",
+          );
+        }
+      }
       this.running = true;
       this.events.push("start");
       return ok(`main_pid=${this.pid}\n`);

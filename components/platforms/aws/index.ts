@@ -1,7 +1,8 @@
 /**
  * The aws platform: one EC2 instance per member (with its JetStream EBS volume and user data that prepares the host
  * and installs nats-server), a security group, an instance profile, and a launch template the engine's SSM driver
- * launches the surge server from during a rollout. In-place steps go through SSM (engine/hosts/aws). The cluster's
+ * launches the surge server from during a rollout, at an address checked against its subnet and reserved in it
+ * (surge-address.ts). In-place steps go through SSM (engine/hosts/aws). The cluster's
  * secrets (configs, TLS material) reach hosts as SecureStrings under a KMS key of the cluster's own, which only
  * the hosts' role (through Parameter Store) and the operator can use (instance-profile.ts, cluster-key.ts).
  *
@@ -33,6 +34,7 @@ import { AwsArch, DEFAULT_INSTANCE_TYPE } from "./ami";
 import { NatsInstanceProfile } from "./instance-profile";
 import { createAwsMemberHost } from "./member-host";
 import { ClusterSecurityGroup } from "./security-group";
+import { SurgeAddress } from "./surge-address";
 import { SurgeLaunchTemplate } from "./surge-template";
 
 /** The decoded `nats-cluster:aws` block. */
@@ -82,8 +84,12 @@ interface AwsShared {
   /** The cluster's KMS key: every SecureString (configs, TLS material) is encrypted with it. */
   readonly kmsKeyArn: pulumi.Output<string>;
   readonly surge: pulumi.Output<{ launchTemplateId: string; subnetId: string }>;
+  /** The surge address's /32 reservation: members are created after it, so EC2 never gives one of them that IP. */
+  readonly surgeReservationId: pulumi.Output<string>;
   /** Member name → its data volume id, filled as members are created. */
   readonly volumeIds: Map<string, pulumi.Output<string | undefined>>;
+  /** Member name → its data volume's size in GiB (depending on the volume), filled as members are created. */
+  readonly volumeSizes: Map<string, pulumi.Output<number | undefined>>;
 }
 
 const FIELDS = [
@@ -207,6 +213,14 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
   decodeSettings: (raw, p) => decode(raw, p),
 
   createShared(name, facts, settings, _secrets, parent) {
+    // A misspelt name would resize nobody and leave every member lagging without a word of why.
+    const resizing = settings.resizeMember;
+    if (resizing !== undefined && !facts.members.some((m) => m.name === resizing)) {
+      throw new Error(
+        `nats-cluster:aws.resizeMember: "${resizing}" is not a member of this stack; write one of ` +
+          `${facts.members.map((m) => m.name).join(", ")} (the next one still on the old aws.instanceType), or unset it`,
+      );
+    }
     // One explicit provider for every resource and lookup, from the same region and profile the driver gets.
     const profile = settings.profile ?? new pulumi.Config("aws").get("profile");
     const provider = new aws.Provider(
@@ -237,6 +251,19 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
       opts,
     );
     const securityGroupIds = [group.securityGroupId];
+
+    // Checked against its subnet at preview, and reserved before members and the rollout (surge-address.ts).
+    const surgeSubnetId = settings.subnetIds[0];
+    const reservation = new SurgeAddress(
+      `${name}-surge-ip`,
+      {
+        serverName: facts.surge.name,
+        clusterName: facts.clusterName,
+        address: facts.surge.host,
+        subnetId: surgeSubnetId,
+      },
+      opts,
+    );
     const template = new SurgeLaunchTemplate(
       `${name}-surge`,
       {
@@ -263,11 +290,14 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
       instanceProfileName: instanceProfile.instanceProfileName,
       kmsKeyArn: instanceProfile.kmsKeyArn,
       // The surge server's host is a fixed private IP of the first subnet (stack config `surge.host`).
-      surge: template.launchTemplateId.apply((launchTemplateId) => ({
+      // With the reservation as a dependency: the rollout runs after it exists (and not at all when the check failed).
+      surge: pulumi.all([template.launchTemplateId, reservation.reservationId]).apply(([launchTemplateId]) => ({
         launchTemplateId,
-        subnetId: settings.subnetIds[0],
+        subnetId: surgeSubnetId,
       })),
+      surgeReservationId: reservation.reservationId,
       volumeIds: new Map(),
+      volumeSizes: new Map(),
     };
   },
 
@@ -285,7 +315,10 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
         resize: settings.resizeMember === member.name,
         // Only where a new member is created: an existing one keeps its subnet (member-host.ts).
         subnetId: settings.subnetIds[index % settings.subnetIds.length],
-        securityGroupIds: shared.securityGroupIds.map((id) => pulumi.all([id, extraRules]).apply(([sg]) => sg)),
+        // Carrying the rules and the surge address's reservation as dependencies: the instance comes after both.
+        securityGroupIds: shared.securityGroupIds.map((id) =>
+          pulumi.all([id, extraRules, shared.surgeReservationId]).apply(([sg]) => sg),
+        ),
         instanceProfileName: shared.instanceProfileName,
         kmsKeyArn: shared.kmsKeyArn,
         tlsParameters: facts.tlsMaterial ?? false,
@@ -304,6 +337,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
       { parent, providers: [shared.provider] },
     );
     shared.volumeIds.set(member.name, host.volumeId);
+    shared.volumeSizes.set(member.name, host.volumeSizeGiB);
     return { endpoint: host.endpoint, hostId: host.instanceId };
   },
 
@@ -318,10 +352,19 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
         ),
       )
       .apply((pairs) => Object.fromEntries(pairs.filter(([, id]) => typeof id === "string" && id.length > 0)));
+    // The sizes depend on the volumes, so the RollingUpgrade runs after a grown volume's update: each
+    // member is then restarted through the gates, and its file system grows before its server starts.
+    const volumeSizes = pulumi
+      .all(
+        members.map((m) =>
+          pulumi.all([m.placement.name, shared.volumeSizes.get(m.placement.name) ?? pulumi.output(undefined)]),
+        ),
+      )
+      .apply((pairs) => Object.fromEntries(pairs.filter(([, size]) => typeof size === "number")));
     return {
       settings: pulumi
-        .all([instanceIds, volumeIds, shared.surge, shared.kmsKeyArn])
-        .apply(([ids, volumes, surge, key]) => ({
+        .all([instanceIds, volumeIds, volumeSizes, shared.surge, shared.kmsKeyArn])
+        .apply(([ids, volumes, sizes, surge, key]) => ({
           region: settings.region,
           ...(shared.profile ? { profile: shared.profile } : {}),
           clusterName: facts.clusterName,
@@ -332,6 +375,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
           ...(settings.releaseSha256 ? { releaseSha256: settings.releaseSha256 } : {}),
           stopTimeoutSeconds: facts.stopTimeoutSeconds,
           ...(Object.keys(volumes).length ? { volumeIds: volumes } : {}),
+          ...(Object.keys(sizes).length ? { volumeSizesGiB: sizes } : {}),
           kmsKeyId: key,
         })),
     };

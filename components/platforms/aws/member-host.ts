@@ -12,7 +12,7 @@
  * A member is never moved, replaced in parallel or resized together with the others by a config edit: its subnet
  * and zone are those it was created with, a replacement deletes the old instance first (the volume's device name
  * and a pinned IP are its), the data volume is kept (or snapshotted) when Pulumi would delete it, and an
- * instance-type change is refused unless it is this member's turn (`resize`).
+ * instance-type change waits for this member's turn (`resize`), and a new key pair applies to new instances only.
  *
  * The resource graph is verified with Pulumi mocks (test/aws/components.unit.test.ts); the user data runs through
  * cloud-init on lab VMs (test/aws/lab-user-data.test.ts). Nothing here has run against a real AWS account.
@@ -57,8 +57,9 @@ export interface AwsMemberHostArgs {
   /** CPU architecture; picks the AMI and the release tarball. Default "amd64". */
   readonly arch?: AwsArch;
   /**
-   * Instance type. Default t3.small (amd64) or t4g.small (arm64). A change is refused for a member that exists
-   * (the AWS provider would stop and start every member at once, outside the rollout) unless `resize` is set.
+   * Instance type. Default t3.small (amd64) or t4g.small (arm64). A member that exists keeps its type until `resize`
+   * is set for it (the AWS provider would stop and start every member at once, outside the rollout); until then the
+   * preview warns that it lags.
    */
   readonly instanceType?: string;
   /** Let this member take a changed `instanceType` now (one member per `pulumi up`: a stop, a resize, a start). */
@@ -99,7 +100,11 @@ export interface AwsMemberHostArgs {
   readonly amiNameFilter?: string;
   /** A fixed private IP in the subnet, so a replaced member keeps the address the other servers route to. */
   readonly privateIp?: pulumi.Input<string>;
-  /** EC2 key pair for emergency SSH (the rollout itself uses SSM). */
+  /**
+   * EC2 key pair for emergency SSH (the rollout itself uses SSM). Applies at launch only: a running member keeps
+   * the key it was launched with (EC2 sets a key pair only at launch, and the provider would replace the instance
+   * to change it); a warning names the members whose key differs.
+   */
   readonly keyName?: pulumi.Input<string>;
   /** Client port (part of the endpoint). Default 4222. */
   readonly clientPort?: number;
@@ -158,6 +163,8 @@ export class AwsMemberHost extends pulumi.ComponentResource {
   readonly endpoint: pulumi.Output<ServerEndpoint>;
   /** The JetStream volume, when there is one. */
   readonly volumeId: pulumi.Output<string | undefined>;
+  /** Its size in GiB, when there is one; depends on the volume, so a consumer runs after the volume grew. */
+  readonly volumeSizeGiB: pulumi.Output<number | undefined>;
 
   constructor(name: string, args: AwsMemberHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nats-cluster:aws:MemberHost", name, args, opts);
@@ -239,8 +246,10 @@ export class AwsMemberHost extends pulumi.ComponentResource {
         parent: this,
         // A version bump changes userData: ignored, the RollingUpgrade upgrades in place. A newer AMI: ignored too.
         // The subnet is the one the member was created in. The instance type changes only for the member being
-        // resized (an in-place stop, resize and start of that one instance).
-        ignoreChanges: ["userData", "ami", "subnetId", ...(args.resize ? [] : ["instanceType"])],
+        // resized (an in-place stop, resize and start of that one instance). The key pair is set at launch only:
+        // changing it would replace every member at once (new addresses, every route list with them), so a new
+        // `aws.keyName` applies to new instances only (new members, the surge server's launch template).
+        ignoreChanges: ["userData", "ami", "subnetId", "keyName", ...(args.resize ? [] : ["instanceType"])],
         // A replacement must not run beside the old instance: /dev/sdf, a pinned private IP and the volume are
         // the old instance's until it is gone.
         deleteBeforeReplace: true,
@@ -249,10 +258,12 @@ export class AwsMemberHost extends pulumi.ComponentResource {
 
     const checks: pulumi.Output<unknown>[] = [
       pulumi
-        .all([instance.instanceType, instance.subnetId, args.subnetId])
-        .apply(([actualType, actualSubnet, subnet]) => {
-          const refusal = instanceTypeRefusal(args.serverName, actualType, instanceType, args.resize === true);
-          if (refusal) throw new Error(refusal);
+        .all([instance.instanceType, instance.subnetId, args.subnetId, instance.keyName, args.keyName])
+        .apply(([actualType, actualSubnet, subnet, actualKey, key]) => {
+          // Never an error: resizing is one member per `pulumi up`, so every other member lags meanwhile, and
+          // preview and up must go on (the lagging ones ignore the type change until their turn).
+          const lag = instanceTypeNote(args.serverName, actualType, instanceType, args.resize === true);
+          if (lag) pulumi.log.warn(lag, this);
           if (actualSubnet && subnet && actualSubnet !== subnet) {
             pulumi.log.warn(
               `${args.serverName} stays in ${actualSubnet}, where it was created: members are never moved by a change ` +
@@ -260,6 +271,8 @@ export class AwsMemberHost extends pulumi.ComponentResource {
               this,
             );
           }
+          const keyNote = keyNameNote(args.serverName, actualKey, key);
+          if (keyNote) pulumi.log.warn(keyNote, this);
           return undefined;
         }),
     ];
@@ -272,8 +285,13 @@ export class AwsMemberHost extends pulumi.ComponentResource {
         { parent: this, deleteBeforeReplace: true },
       );
       this.volumeId = data.id;
+      // The size the stack gives it, carried by the volume's id: known at preview whenever the id is (the
+      // RollingUpgrade's plan needs it then), and a consumer still waits for the volume's update (its growth).
+      const sizeGiB = volume ? (volume.sizeGiB ?? 20) : undefined;
+      this.volumeSizeGiB = data.id.apply(() => sizeGiB);
     } else {
       this.volumeId = pulumi.output<string | undefined>(undefined);
+      this.volumeSizeGiB = pulumi.output<number | undefined>(undefined);
     }
 
     if (args.manageConfigParameter !== false) {
@@ -318,29 +336,57 @@ export class AwsMemberHost extends pulumi.ComponentResource {
       privateIp: this.privateIp,
       endpoint: this.endpoint,
       volumeId: this.volumeId,
-      // Registered so a refusal fails the deployment (and `pulumi preview`, where the instance's state is known).
+      volumeSizeGiB: this.volumeSizeGiB,
+      // Registered so its warnings are given, at `pulumi preview` too (where the instance's state is known).
       checks: pulumi.all(checks),
     });
   }
 }
 
 /**
- * Why an instance-type change of a member that exists is refused (undefined: fine). The AWS provider changes an
- * instance type by stopping and starting the instance, and Pulumi would do it for every member at once, outside
- * the rollout and its gates: the whole cluster down together.
+ * What the preview says about a member's instance type (undefined: nothing to say). The AWS provider changes an
+ * instance type by stopping and starting the instance, and would do it for every member at once, outside the
+ * rollout and its gates; so a member takes a new `aws.instanceType` only in its turn (`aws.resizeMember`), and
+ * until then keeps its type and is named as lagging. A warning, never an error: while one member is resized the
+ * others lag by design, and preview and up must work through them one at a time.
  */
-export function instanceTypeRefusal(
+export function instanceTypeNote(
   serverName: string,
   actual: string | undefined,
   desired: string,
   resizing: boolean,
 ): string | undefined {
-  if (!actual || actual === desired || resizing) return undefined;
+  // A new member is created with the type. The member in its turn: the preview shows the update of its type (a stop,
+  // a resize, a start), and its output is already the planned type then, so nothing can be said of it here.
+  if (!actual || resizing || actual === desired) return undefined;
   return (
-    `${serverName}: aws.instanceType ${actual} → ${desired} refused: the instance would be stopped and started ` +
-    "together with every other member, outside the rollout. Resize members one at a time: set " +
-    `nats-cluster:aws.resizeMember to ${serverName}, run \`pulumi up\` (that one instance is stopped, resized and ` +
-    "started; its server rejoins with its config), check the cluster, then the next member; unset it when done"
+    `${serverName} still runs ${actual}, not aws.instanceType ${desired}: it keeps its type until its turn, since ` +
+    "the provider would stop and start every member at once, outside the rollout. Resize members one at a time: " +
+    `set nats-cluster:aws.resizeMember to ${serverName}, run \`pulumi up\` (that one instance is stopped, resized ` +
+    "and started; its server rejoins with its config), check the cluster, then the next member; unset it when done"
+  );
+}
+
+/**
+ * What to tell the operator when a member runs with another key pair than `aws.keyName` now names (undefined: the
+ * same). The instance ignores `keyName` (a key pair is set at launch; the provider would replace the instance, and
+ * every member at once), so the member keeps its key and only new instances get the new one.
+ */
+export function keyNameNote(
+  serverName: string,
+  actual: string | undefined,
+  desired: string | undefined,
+): string | undefined {
+  // The provider reports no key pair as "" (or nothing): both mean none.
+  const was = actual || undefined;
+  const want = desired || undefined;
+  if (was === undefined && want === undefined) return undefined;
+  if (was === want) return undefined;
+  return (
+    `${serverName} keeps key pair ${was ?? "(none)"}: aws.keyName ${want ?? "(unset)"} applies to new instances ` +
+    "only (new members and the surge server). A key pair is set at launch, and changing it would replace every " +
+    "member at once; to reach this member, use SSM Session Manager, or add the public key to its " +
+    "~/.ssh/authorized_keys through SSM"
   );
 }
 

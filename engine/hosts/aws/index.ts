@@ -35,6 +35,11 @@ export interface AwsSettings {
   readonly stopTimeoutSeconds?: number;
   /** Member name → its data (JetStream) volume id, for members that have one. */
   readonly volumeIds?: Readonly<Record<string, string>>;
+  /**
+   * Member name → the size in GiB of its data volume as the stack has it (`aws.volumeSizeGb`): written into each
+   * member's config header, so raising it plans a restart of each member through the gates after its volume grew.
+   */
+  readonly volumeSizesGiB?: Readonly<Record<string, number>>;
   /** ARN of the cluster's customer-managed KMS key: every SecureString the driver writes is encrypted with it. */
   readonly kmsKeyId?: string;
 }
@@ -58,6 +63,13 @@ export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => 
     problems.push({ field: "stopTimeoutSeconds", message: "must be a whole number of seconds, 1 or more" });
   if (s.volumeIds !== undefined && (typeof s.volumeIds !== "object" || s.volumeIds === null))
     problems.push({ field: "volumeIds", message: "must map member names to EBS volume ids" });
+  if (
+    s.volumeSizesGiB !== undefined &&
+    (typeof s.volumeSizesGiB !== "object" ||
+      s.volumeSizesGiB === null ||
+      Object.values(s.volumeSizesGiB).some((v) => typeof v !== "number" || !Number.isInteger(v) || v < 1))
+  )
+    problems.push({ field: "volumeSizesGiB", message: "must map member names to whole sizes in GiB, 1 or more" });
   if (s.kmsKeyId !== undefined && (typeof s.kmsKeyId !== "string" || s.kmsKeyId.length === 0))
     problems.push({ field: "kmsKeyId", message: "must be a KMS key ARN, id or alias" });
   problems.push(...releaseSettingsProblems(s.releaseBaseUrl, s.releaseSha256));
@@ -82,7 +94,13 @@ export function createHostDriver(
     stopTimeoutSeconds: s.stopTimeoutSeconds,
     kmsKeyId: s.kmsKeyId,
     // Members have a data volume exactly when the Pulumi layer recorded one for them.
-    dataVolumeFor: (server) => (s.volumeIds?.[server.name] ? { volumeId: s.volumeIds[server.name] } : undefined),
+    dataVolumeFor: (server) =>
+      s.volumeIds?.[server.name]
+        ? {
+            volumeId: s.volumeIds[server.name],
+            ...(s.volumeSizesGiB?.[server.name] !== undefined ? { sizeGiB: s.volumeSizesGiB[server.name] } : {}),
+          }
+        : undefined,
     log: context.log,
   });
 }

@@ -165,3 +165,40 @@ export function ebsDeviceCandidates(deviceName: string, volumeId?: string): stri
   const byId = volumeId ? [`/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volumeId.replace(/-/g, "")}`] : [];
   return [...byId, deviceName, deviceName.replace(/^\/dev\/sd/, "/dev/xvd")];
 }
+
+/** How long a start waits for a grown data volume to show its size on the host before it refuses. */
+export const VOLUME_SIZE_WAIT_SECONDS = 120;
+
+/**
+ * Put in front of a start: when the config about to be started records a data volume size
+ * (`# nats-cluster data-volume: N GiB`, engine/config/text.ts), wait until the volume mounted at the data directory
+ * shows at least that size, and refuse to start (naming both sizes) if it does not within `waitSeconds`. EBS makes a
+ * grown size usable once the volume's modification is `optimizing`; the unit's `ExecStartPre` grows the file system
+ * only to what the device shows then, and JetStream sizes its store at start: a start on the old size would record
+ * a growth that never happened. The limit is read from the config on the host, so a rollback to the previous config
+ * waits for the previous size (there already). Prints `data_volume_bytes=`; nothing when the config names no size
+ * or the volume is not mounted (the unit refuses that itself).
+ */
+export function volumeSizeWaitScript(paths: HostPaths, waitSeconds = VOLUME_SIZE_WAIT_SECONDS): string {
+  const conf = shellQuote(paths.configPath);
+  const data = shellQuote(paths.dataDir);
+  const wait = Math.max(1, Math.ceil(waitSeconds));
+  return [
+    "set -eu",
+    `nats_want_gib="$(sed -n 's/^# nats-cluster data-volume: \\([0-9][0-9]*\\) GiB$/\\1/p' ${conf} 2>/dev/null | head -n 1)"`,
+    `if [ -n "$nats_want_gib" ] && nats_dev="$(findmnt -n -o SOURCE -M ${data})"; then`,
+    "  nats_want=$((nats_want_gib * 1073741824))",
+    "  nats_have=0",
+    "  i=0",
+    '  while nats_have="$(blockdev --getsize64 "$nats_dev")" && [ "$nats_have" -lt "$nats_want" ]; do',
+    `    if [ "$i" -ge ${wait} ]; then`,
+    `      echo "the data volume $nats_dev shows $((nats_have / 1073741824)) GiB, not the $nats_want_gib GiB its config records (aws.volumeSizeGb), after ${wait}s: its EBS modification is not usable yet (aws ec2 describe-volumes-modifications); not starting on the old size" >&2`,
+    "      exit 1",
+    "    fi",
+    "    sleep 1",
+    "    i=$((i + 1))",
+    "  done",
+    '  echo "data_volume_bytes=$nats_have"',
+    "fi",
+  ].join("\n");
+}

@@ -49,9 +49,12 @@ export interface SsmHostDriverOptions extends HostReleaseOptions {
   /**
    * The data (JetStream) volume of a member, attached as /dev/sdf: `{ volumeId }` (found by its /dev/disk/by-id
    * link, else by the device name), `{}` when its id is not known; undefined for a host without one (the surge
-   * VM). Used when a failed first boot is repeated over SSM.
+   * VM). Used when a failed first boot is repeated over SSM. `sizeGiB`, the size the stack gives it, goes into the
+   * layout (`dataVolumeGiB`), so a grown volume plans a restart of that member.
    */
-  readonly dataVolumeFor?: (server: ServerEndpoint) => { readonly volumeId?: string } | undefined;
+  readonly dataVolumeFor?: (
+    server: ServerEndpoint,
+  ) => { readonly volumeId?: string; readonly sizeGiB?: number } | undefined;
   /**
    * systemd's `TimeoutStopSec` for nats-server: rewritten as a drop-in before every lame duck and start, so a lame
    * duck raised after the first boot never gets the server killed mid-drain. Default: left as the host has it.
@@ -152,8 +155,15 @@ export class SsmHostDriver implements HostDriver {
     );
   }
 
-  layout(_server: ServerEndpoint): HostLayout {
-    return { pidFile: this.paths.pidFile, storeDir: storeDirOf(this.paths), tlsDir: tlsDirOf(this.paths) };
+  layout(server: ServerEndpoint): HostLayout {
+    // Members only: the surge VM's store (if any) is on its root disk, terminated with it.
+    const sizeGiB = this.options.instanceIdFor(server) ? this.options.dataVolumeFor?.(server)?.sizeGiB : undefined;
+    return {
+      pidFile: this.paths.pidFile,
+      storeDir: storeDirOf(this.paths),
+      tlsDir: tlsDirOf(this.paths),
+      ...(sizeGiB !== undefined ? { dataVolumeGiB: sizeGiB } : {}),
+    };
   }
 
   /** The instance a server runs on now: Pulumi's for members, the tagged running VM for the surge server. */
@@ -464,13 +474,17 @@ export class SsmHostDriver implements HostDriver {
     return text;
   }
 
-  /** The unit's ExecStartPre mounts the data volume and grows its file system first (engine/hosts/systemd/unit.ts). */
+  /**
+   * The unit's ExecStartPre mounts the data volume and grows its file system first (engine/hosts/systemd/unit.ts);
+   * before that, a config recording a grown volume waits until the volume shows that size (scripts.ts).
+   */
   async start(server: ServerEndpoint): Promise<void> {
     await this.ready(server);
     await this.run(
       await this.target(server, "start nats-server"),
       "start nats-server",
-      this.withStopTimeout(systemd.startScript(this.paths)),
+      this.withStopTimeout(`${scripts.volumeSizeWaitScript(this.paths)}\n${systemd.startScript(this.paths)}`),
+      this.commandTimeoutSeconds + scripts.VOLUME_SIZE_WAIT_SECONDS,
     );
   }
 
