@@ -61,7 +61,7 @@ export function leaseScript(paths: HostPaths, request: LeaseRequest): string {
   }
   lines.push(
     // Read and stat may race a release by another roller: then the file is absent, not an error.
-    `if t="$(base64 -w 0 < "$lease" 2>/dev/null)" && m="$(stat -c %Y "$lease" 2>/dev/null)"; then`,
+    `if t="$(base64 -w 0 "$lease" 2>/dev/null)" && m="$(stat -c %Y "$lease" 2>/dev/null)"; then`,
     `  echo "lease_base64=$t"`,
     `  echo "lease_age=$(( $(date +%s) - m ))"`,
     "else echo lease=absent; fi",
