@@ -540,8 +540,12 @@ export class SsmHostDriver implements HostDriver {
     );
   }
 
-  /** The rollout lease file beside the data directory (../systemd/lease-script.ts), as on every systemd host. */
+  /**
+   * The rollout lease file beside the data directory (../systemd/lease-script.ts), as on every systemd host. Taking
+   * it waits for a fresh instance like a first change does: on a first `pulumi up` the lease comes before anything.
+   */
   async lease(server: ServerEndpoint, request: LeaseRequest): Promise<LeaseOnHost> {
+    if (request.op === "create") await this.ready(server);
     const what = request.op === "read" ? "read the rollout lease" : `${request.op} the rollout lease`;
     const out = await this.run(await this.target(server, what), what, leaseScript(this.paths, request));
     return leaseResultOf(out.stdout);
