@@ -16,6 +16,7 @@ import {
   formatEvent,
   formatPlan,
   formatReport,
+  LeaseOutcome,
   loadHostPlatform,
   previewReconcile,
   reconcile,
@@ -25,6 +26,7 @@ import {
   observeCluster,
   stopCluster,
   TlsPem,
+  withRolloutLease,
 } from "../engine";
 import { clusterSpecOf, decodeStackConfig, namespaceEntries } from "../components/config/decode";
 import { loadClusterPlatform } from "../components/platforms";
@@ -37,7 +39,7 @@ Commands:
   plan       observe the servers and print the plan; touches nothing
   rollout    take the cluster to the spec: start it, recover members found down, roll the rest
   observe    print what every server reports (versions, running, reachable) as JSON
-  stop       stop every server of the cluster (lame duck first) and remove their hosts' state
+  stop       stop every server of the cluster (lame duck first) and remove their hosts' state; needs --yes
 
 Where the cluster comes from (one of):
   --stack NAME         what \`pulumi up\` recorded for that stack (\`pulumi stack export --show-secrets\`, run in
@@ -54,7 +56,13 @@ Options:
   --secrets-file FILE  with --spec: the platform's secrets as a JSON object, e.g. {"privateKey": "-----BEGIN …"}
                        for the ssh platform; the file must not be readable by group or others (chmod 600)
   --policy JSON        rollout policy overrides, e.g. '{"minHealthySeconds":2}'
+  --break-lease        rollout, stop: break another roller's lease whose heartbeat is older than the stale limit
+                       (its roller is probably dead); a live lease is never broken
+  --yes                stop: yes, stop the whole cluster
   -h, --help           this text
+
+rollout and stop hold the cluster's lease (a file on the members' hosts) while they run: a second roller, this
+command or \`pulumi up\` from any checkout, is refused, naming the first, and touches nothing.
 
 Ctrl-C during a rollout: the member in progress is finished, then it stops (the surge server keeps serving); run
 the same command again to resume. A second Ctrl-C exits at once.
@@ -239,6 +247,8 @@ async function main(argv: string[]): Promise<number> {
       "state-dir": { type: "string" },
       "secrets-file": { type: "string" },
       policy: { type: "string" },
+      "break-lease": { type: "boolean" },
+      yes: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -250,6 +260,12 @@ async function main(argv: string[]): Promise<number> {
   if (!["plan", "rollout", "observe", "stop"].includes(command))
     throw new UsageError(`unknown command ${command}; see --help`);
   const target = targetOf(values);
+  if (command === "stop" && !values.yes) {
+    throw new UsageError(
+      `stop stops every server of cluster ${target.spec.name} (lame duck first) and removes their hosts' state: ` +
+        "add --yes to do it",
+    );
+  }
   const platform = loadHostPlatform(target.platform);
   const driver = platform.createHostDriver(target.settings, {
     secrets: target.secrets,
@@ -262,6 +278,13 @@ async function main(argv: string[]): Promise<number> {
     listenHost: platform.listenHost,
     onEvent: (e: RolloutEvent) => console.log(formatEvent(e)),
   };
+  /** rollout and stop run holding the cluster's lease (engine/rollout/lease.ts). */
+  const leased = <T>(fn: Parameters<typeof withRolloutLease<T>>[2]) =>
+    withRolloutLease(
+      { spec: target.spec, driver, breakLease: values["break-lease"] ? true : undefined, log: (l) => console.log(l) },
+      { stack: "cli" },
+      fn,
+    );
   switch (command) {
     case "plan":
       console.log(formatPlan((await previewReconcile(options)).plan));
@@ -271,12 +294,21 @@ async function main(argv: string[]): Promise<number> {
         JSON.stringify(await observeCluster(target.spec, driver), (k, v) => (k === "configText" ? undefined : v), 2),
       );
       return 0;
-    case "stop":
-      await stopCluster(target.spec, driver, { stopTimeoutSeconds: target.policy.stopTimeoutSeconds });
+    case "stop": {
+      const stopped = await leased(() =>
+        stopCluster(target.spec, driver, { stopTimeoutSeconds: target.policy.stopTimeoutSeconds }),
+      );
+      if (stopped.status === "refused") return refused(stopped);
       console.log(`stopped every server of ${target.spec.name}`);
       return 0;
+    }
     default: {
-      const outcome = await reconcile({ ...options, stopRequested: stopOnCtrlC() });
+      const ctrlC = stopOnCtrlC();
+      const leasedOutcome = await leased((lease) =>
+        reconcile({ ...options, stopRequested: () => ctrlC() ?? lease.lost() }),
+      );
+      if (leasedOutcome.status === "refused") return refused(leasedOutcome);
+      const outcome = leasedOutcome.result;
       switch (outcome.status) {
         case "done":
           console.log(formatReport(outcome.report));
@@ -293,6 +325,12 @@ async function main(argv: string[]): Promise<number> {
       }
     }
   }
+}
+
+/** A lease refusal: nothing was touched, so the exit code of a refusal. */
+function refused(outcome: Extract<LeaseOutcome<unknown>, { status: "refused" }>): number {
+  console.error(`nats-rollout: refused: ${outcome.refusal.message}`);
+  return 3;
 }
 
 main(process.argv.slice(2)).then(

@@ -48,6 +48,11 @@ export interface RollingUpgradeInputs {
    * (the key is; the certificate and CA ride along so one value says what the hosts get).
    */
   readonly tlsPem?: TlsPem;
+  /**
+   * `project/stack`, named in the rollout lease this resource's create and update hold. Not compared by `diff`: the
+   * same cluster applied from another stack is the same cluster.
+   */
+  readonly leaseStack?: string;
 }
 
 /** Everything the resource stores: its inputs, and what the servers reported. */
@@ -276,9 +281,18 @@ function partialFailure(message: string, id: string, properties: object): Error 
 }
 
 /**
- * The one path of create and update: the engine's reconcile, printing its progress as it happens. Ctrl-C during
- * the rollout stops it after the member in progress. A halt, a refusal or a stop fails the operation with the
- * report as its message and records what the servers run now.
+ * The env var that lets `pulumi up` break a stale rollout lease: the id the refusal names. An env var, not stack
+ * config: breaking is a one-time act about one dead roller, and a config value would stay in the stack file and in
+ * state, breaking every later stale lease (a slow but live roller's too) long after anyone remembers setting it.
+ * The id makes it unable to break any lease but the one the operator read about.
+ */
+const BREAK_LEASE_ENV = "NATS_ROLLOUT_BREAK_LEASE";
+
+/**
+ * The one path of create and update: the engine's reconcile, printing its progress as it happens, holding the
+ * cluster's rollout lease (a second roller, from another checkout or the command line, is refused naming the
+ * first, before anything is touched). Ctrl-C during the rollout stops it after the member in progress. A halt, a
+ * refusal or a stop fails the operation with the report as its message and records what the servers run now.
  */
 async function apply(
   id: string,
@@ -290,19 +304,33 @@ async function apply(
   const stop = watchForStop();
   const shown = shownPlans()[inputs.spec.name];
   try {
-    const outcome = await engine.reconcile({
-      ...options,
-      stopRequested: stop.requested,
-      onEvent: (event) => {
-        // The plan made at the start: skip it when `diff` just printed the same text.
-        if (event.kind === "info" && event.step === undefined && event.message === shown) {
-          progress("(the plan is as shown above)");
-          return;
-        }
-        progress(engine.formatEvent(event));
+    const leased = await engine.withRolloutLease(
+      {
+        spec: options.spec,
+        driver: options.driver,
+        breakLease: process.env[BREAK_LEASE_ENV] || undefined,
+        log: (line) => progress(line),
       },
-    });
+      { stack: inputs.leaseStack ?? "pulumi" },
+      (lease) =>
+        engine.reconcile({
+          ...options,
+          stopRequested: () => stop.requested() ?? lease.lost(),
+          onEvent: (event) => {
+            // The plan made at the start: skip it when `diff` just printed the same text.
+            if (event.kind === "info" && event.step === undefined && event.message === shown) {
+              progress("(the plan is as shown above)");
+              return;
+            }
+            progress(engine.formatEvent(event));
+          },
+        }),
+    );
     await progressShown();
+    // Refused before anything was touched: the state stays as it was (no partial failure to record).
+    if (leased.status === "refused")
+      throw new Error(`RollingUpgrade ${inputs.spec.name}: refused: ${leased.refusal.message}`);
+    const outcome = leased.result;
     const record = (lastReport: LastReport): RollingUpgradeOutputs => plain({ ...inputs, ...outcome.seen, lastReport });
     // After a halt, a refusal or a stop, the state keeps the inputs last applied (so the next diff still sees the
     // change), with what the servers run now. The secrets are the new inputs': Pulumi marks outputs secret by them.

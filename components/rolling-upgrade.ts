@@ -51,6 +51,8 @@ export class RollingUpgrade extends pulumi.dynamic.Resource {
         settings: args.settings,
         platformSecrets: args.platformSecrets,
         tlsPem: args.tlsPem,
+        // Names this stack in the rollout lease a second roller is refused by (not compared by diff).
+        leaseStack: `${pulumi.getProject()}/${pulumi.getStack()}`,
         versions: undefined,
         surgeRunning: undefined,
         lastReport: undefined,

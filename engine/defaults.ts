@@ -81,3 +81,15 @@ export const ESTIMATE_SECONDS = {
 
 /** `pulumi preview` warns when the servers' certificate expires within this many days (cert-manager renews at 2/3). */
 export const TLS_EXPIRY_WARNING_DAYS = 30;
+
+/**
+ * How often a roller renews its lease on the members' hosts (engine/rollout/lease.ts): a few times within
+ * {@link LEASE_STALE_MS}, so one slow SSH or SSM round trip never makes a live roller look dead.
+ */
+export const LEASE_HEARTBEAT_MS = 15_000;
+
+/**
+ * A lease whose heartbeat (the lease file's mtime, by the host's own clock) is older than this is reported as
+ * probably dead: eight missed heartbeats. It is still broken only when the operator asks (`--break-lease`).
+ */
+export const LEASE_STALE_MS = 120_000;

@@ -17,7 +17,16 @@ export { compareVersions, downgradeProblem, versionProblem, isVersion } from "./
 export { renderServerConfig } from "./config/render";
 export { serverConfigFor } from "./config/for-server";
 export { configTextFor } from "./config/text";
-export { HostDriver, HostDriverContext, HostLayout, HostPlatform, StoreUsage, installBinary } from "./hosts/driver";
+export {
+  HostDriver,
+  HostDriverContext,
+  HostLayout,
+  HostPlatform,
+  LeaseOnHost,
+  LeaseRequest,
+  StoreUsage,
+  installBinary,
+} from "./hosts/driver";
 export { loadHostPlatform, hostPlatformNames } from "./hosts/registry";
 export { defaultBinaryCacheDir, expandHome } from "./hosts/local";
 export { BinaryStore, VersionAvailability } from "./binaries";
@@ -52,6 +61,8 @@ export {
   serversSeen,
 } from "./rollout/reconcile";
 export { bootstrapCluster, stopCluster } from "./rollout/bootstrap";
+export { withRolloutLease, LeaseOptions, LeaseOwner, HeldLease, LeaseRefusal, LeaseOutcome } from "./rollout/lease";
+export { BreakLease, LeaseRecord, decideLease, leaseQuorum, refusalMessage } from "./rollout/lease-decision";
 export { canonicalJson } from "./util/json";
 export { withDeadline, describeError } from "./util/async";
 export {

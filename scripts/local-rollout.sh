@@ -49,7 +49,7 @@ if [ "${PULUMI_ENGINE_STATUS:-}" != "ok" ] || ! command -v pulumi >/dev/null; th
   "${cli[@]}" plan --stack-file "$stack_file" --version "$new"
   say "3/3 the rolling upgrade to $new"
   "${cli[@]}" rollout --stack-file "$stack_file" --version "$new"
-  echo "To stop it: node dist/cli/nats-rollout.js stop --stack-file $stack_file"
+  echo "To stop it: node dist/cli/nats-rollout.js stop --stack-file $stack_file --yes"
   exit 0
 fi
 

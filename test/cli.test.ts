@@ -86,7 +86,7 @@ describe("nats-rollout, the engine's command line", () => {
     );
   });
 
-  it("a relative --state-dir is resolved: rollout starts the cluster, then rolls it, from the directory it was run in", async () => {
+  it("a relative --state-dir is resolved: rollout starts the cluster, then rolls it (a second rollout at once is refused by the lease), from the directory it was run in; stop only with --yes", async () => {
     const plan = await cli(["plan", "--spec", "spec.json", "--state-dir", "servers"], dir);
     expect(plan.code).toBe(0);
     expect(plan.out).toMatch(new RegExp(`Start of a new cluster at nats-server ${OLD_MINOR.replace(/\./g, "\\.")}`));
@@ -108,25 +108,38 @@ describe("nats-rollout, the engine's command line", () => {
       OLD_MINOR,
     ]);
 
-    const rolled = await cli(
-      [
-        "rollout",
-        "--spec",
-        "spec.json",
-        "--state-dir",
-        "servers",
-        "--version",
-        NEW_MINOR,
-        "--policy",
-        '{"minHealthySeconds":1}',
-      ],
-      dir,
+    // Two operators roll the same cluster at once: one rolls it, the other is refused by the lease, naming the first.
+    const rolloutArgs = [
+      "rollout",
+      "--spec",
+      "spec.json",
+      "--state-dir",
+      "servers",
+      "--version",
+      NEW_MINOR,
+      "--policy",
+      '{"minHealthySeconds":1}',
+    ];
+    const both = await Promise.all([cli(rolloutArgs, dir), cli(rolloutArgs, dir)]);
+    const rolled = both.find((r) => r.code === 0);
+    const refused = both.find((r) => r.code !== 0);
+    expect(rolled?.out).toContain(`Rollout to ${NEW_MINOR}: SUCCEEDED`);
+    expect(refused?.code).toBe(3);
+    expect(refused?.out).toMatch(
+      /nats-rollout: refused: another rollout holds the lease of cluster cli-test: \S+@\S+ pid \d+, stack cli, started \S+; last heartbeat \d+s ago \(lease on n1\)\. Nothing was touched/,
     );
-    expect(rolled.code).toBe(0);
-    expect(rolled.out).toContain(`Rollout to ${NEW_MINOR}: SUCCEEDED`);
+    expect(refused?.out).not.toContain("Rollout to");
+    console.log(refused?.out);
     for (const m of spec.members) expect((await new MonitorClient(monitorUrl(m)).varz()).version).toBe(NEW_MINOR);
 
-    const stopped = await cli(["stop", "--spec", "spec.json", "--state-dir", "servers"], dir);
+    // stop stops a whole cluster: only with --yes.
+    const unconfirmed = await cli(["stop", "--spec", "spec.json", "--state-dir", "servers"], dir);
+    expect(unconfirmed.code).toBe(1);
+    expect(unconfirmed.out).toContain(
+      "stop stops every server of cluster cli-test (lame duck first) and removes their hosts' state: add --yes to do it",
+    );
+    for (const m of spec.members) expect((await new MonitorClient(monitorUrl(m)).varz()).version).toBe(NEW_MINOR);
+    const stopped = await cli(["stop", "--spec", "spec.json", "--state-dir", "servers", "--yes"], dir);
     expect(stopped.code).toBe(0);
     expect(stopped.out).toContain("stopped every server of cli-test");
   }, 300_000);

@@ -91,6 +91,38 @@ export interface HostDriver {
    * rollout that was killed during a drain. Optional.
    */
   isStopping?(server: ServerEndpoint): Promise<boolean>;
+  /**
+   * One operation on the rollout lease file of the server's host (engine/rollout/lease.ts decides; this only
+   * reads and writes, each write atomic on the host): `create` only when there is none (link of a temp file),
+   * `replace` and `release` only when the file holds `expectId`. Answers with the file as it is afterwards.
+   * Optional: a platform without it has no lease (the engine says so and rolls without one).
+   */
+  lease?(server: ServerEndpoint, request: LeaseRequest): Promise<LeaseOnHost>;
+}
+
+/** What a lease operation asks of one host. The record travels as JSON text (no secrets: names, a pid, a time). */
+export type LeaseRequest =
+  | { readonly op: "read" }
+  | { readonly op: "create"; readonly text: string }
+  | { readonly op: "replace"; readonly text: string; readonly expectId: string }
+  | { readonly op: "release"; readonly expectId: string };
+
+/** The lease file of one host after an operation. */
+export interface LeaseOnHost {
+  /** Whether the write asked for happened (create: there was no file; replace, release: it held expectId). */
+  readonly done: boolean;
+  /** The file's text now; undefined when there is none. */
+  readonly text?: string;
+  /** Seconds since the file was last written, by the host's clock (so two rollers' clocks never matter). */
+  readonly ageSeconds?: number;
+}
+
+/**
+ * The id a lease file's text names, read the way the host-side script reads it (`"id":"<hex>"`), so both agree on
+ * whose a file is even when the rest of it is unreadable.
+ */
+export function leaseIdOf(text: string | undefined): string | undefined {
+  return text ? /"id":"([0-9a-f]+)"/.exec(text)?.[1] : undefined;
 }
 
 /** The file system that holds a server's JetStream store. */

@@ -8,7 +8,11 @@
  * address another workload holds makes RunInstances fail with InvalidIPAddress.InUse.
  * Nothing here talks to AWS.
  */
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import type {
   DescribeInstancesCommandInput,
   DescribeNetworkInterfacesCommandInput,
@@ -62,12 +66,22 @@ export class FakeHost {
   stopTimeoutSeconds?: number;
   /** What happened on the host, in order: `stage 2.15.2`, `activate 2.15.2`, `lame-duck`, `start`, `prepare`, … */
   readonly events: string[] = [];
+  /**
+   * Where this host's `/var/lib` is for the rollout lease script, which the fake agent really runs in `sh` (its
+   * link, id compare and mtime age are the shell's, not a model of them). Made on first use.
+   */
+  leaseDir?: string;
 
   /** What the agent does with a script. */
   execute(script: string, params: Map<string, string[]>): Outcome {
     const ok = (stdout: string): Outcome => ({ statuses: ["InProgress", "Success"], stdout, responseCode: 0 });
     const fail = (stderr: string): Outcome => ({ statuses: ["InProgress", "Failed"], stderr, responseCode: 1 });
     const mainPid = () => (this.running ? this.pid : 0);
+    if (script.includes("nats-rollout.lease")) {
+      this.leaseDir ??= fs.mkdtempSync(path.join(os.tmpdir(), "fake-ssm-lease-"));
+      const input = script.split("'/var/lib/nats-rollout.lease'").join(`'${this.leaseDir}/nats-rollout.lease'`);
+      return ok(execFileSync("sh", ["-s"], { input, encoding: "utf8" }));
+    }
     if (script.includes("nats-cluster host preparation done")) {
       // The host preparation again over SSM (user, volume, unit; no binary).
       this.events.push("prepare");

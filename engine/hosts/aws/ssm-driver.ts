@@ -15,8 +15,9 @@
  */
 import { createHash } from "node:crypto";
 import { ServerEndpoint, TlsPem } from "../../spec";
-import { HostDriver, HostLayout } from "../driver";
+import { HostDriver, HostLayout, LeaseOnHost, LeaseRequest } from "../driver";
 import { hostPrepScript } from "../systemd/host-prep";
+import { leaseResultOf, leaseScript } from "../systemd/lease-script";
 import { activateScriptFor, HostReleaseOptions, HostReleases } from "../systemd/install-scripts";
 import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf, tlsDirOf } from "../systemd/paths";
 import * as systemd from "../systemd/scripts";
@@ -551,6 +552,17 @@ export class SsmHostDriver implements HostDriver {
       (stdout) => stdout.trimEnd(),
       "",
     );
+  }
+
+  /**
+   * The rollout lease file beside the data directory (../systemd/lease-script.ts), as on every systemd host. Taking
+   * it waits for a fresh instance like a first change does: on a first `pulumi up` the lease comes before anything.
+   */
+  async lease(server: ServerEndpoint, request: LeaseRequest): Promise<LeaseOnHost> {
+    if (request.op === "create") await this.ready(server);
+    const what = request.op === "read" ? "read the rollout lease" : `${request.op} the rollout lease`;
+    const out = await this.run(await this.target(server, what), what, leaseScript(this.paths, request));
+    return leaseResultOf(out.stdout);
   }
 
   /** How long the kill script waits for the process to go: well inside the command's own deadline. */

@@ -5,7 +5,8 @@ import * as path from "node:path";
 import { TLS_FILE_NAMES } from "../../config/for-server";
 import { ServerEndpoint, TlsPem } from "../../spec";
 import { sleep } from "../../util/async";
-import { HostDriver, HostLayout } from "../driver";
+import { HostDriver, HostLayout, LeaseOnHost, LeaseRequest } from "../driver";
+import { leaseOp } from "./lease-file";
 
 /** Where a version's binary comes from (engine/binaries.ts BinaryStore satisfies this). */
 export interface BinarySource {
@@ -184,6 +185,11 @@ export class LocalProcessDriver implements HostDriver {
   async readLog(server: ServerEndpoint, maxLines: number): Promise<string> {
     const text = readIfExists(this.logPath(server)) ?? "";
     return text.trimEnd().split("\n").slice(-maxLines).join("\n");
+  }
+
+  /** The lease file in the server's directory (./lease-file.ts). */
+  async lease(server: ServerEndpoint, request: LeaseRequest): Promise<LeaseOnHost> {
+    return leaseOp(this.dir(server), request);
   }
 
   /**

@@ -10,7 +10,8 @@
 import { createHash } from "node:crypto";
 import { DEFAULT_STOP_TIMEOUT_SECONDS } from "../../defaults";
 import { ServerEndpoint, TlsPem } from "../../spec";
-import { HostDriver, HostLayout, StoreUsage } from "../driver";
+import { HostDriver, HostLayout, LeaseOnHost, LeaseRequest, StoreUsage } from "../driver";
+import { leaseResultOf, leaseScript } from "../systemd/lease-script";
 import { activateScriptFor, HostReleaseOptions, HostReleases } from "../systemd/install-scripts";
 import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf, tlsDirOf } from "../systemd/paths";
 import * as systemd from "../systemd/scripts";
@@ -271,6 +272,13 @@ export class SshHostDriver implements HostDriver {
       true,
     );
     return out.stdout.trimEnd();
+  }
+
+  /** The rollout lease file beside the data directory (../systemd/lease-script.ts). */
+  async lease(server: ServerEndpoint, request: LeaseRequest): Promise<LeaseOnHost> {
+    const what = request.op === "read" ? "read the rollout lease" : `${request.op} the rollout lease`;
+    const out = await this.run(server, what, leaseScript(this.paths, request), undefined, request.op !== "create");
+    return leaseResultOf(out.stdout);
   }
 
   /** How long the kill and remove scripts wait for the process to go: well inside the command's deadline. */
