@@ -8,7 +8,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { VM_LISTEN_HOST } from "../../../engine/defaults";
+import { LEASE_STALE_MS, VM_LISTEN_HOST } from "../../../engine/defaults";
 import { formatEvent } from "../../../engine/rollout/events";
 import { reconcile } from "../../../engine/rollout/reconcile";
 import { formatReport } from "../../../engine/rollout/report";
@@ -158,12 +158,12 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
         doInject();
       }
     };
-    const engine = (label: string) =>
+    const engine = (label: string, extraArgs: string[] = []) =>
       stack
         ? runPulumi(stack, onLine, (kill) => (killEngine = kill))
         : def.engine === undefined || def.engine === "in-process"
           ? runInProcess(cluster, onLine)
-          : runCli(cluster, tmp, operator?.netns, onLine, (kill) => (killEngine = kill), label);
+          : runCli(cluster, tmp, operator?.netns, onLine, (kill) => (killEngine = kill), label, extraArgs);
     let downWatch: NodeJS.Timeout | undefined;
     if (def.atMemberDown !== undefined) {
       const seenDown = new Set<string>();
@@ -220,7 +220,15 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
         );
       }
       cluster.newDriver();
-      second = await engine("run 2");
+      // A SIGKILLed command line leaves its rollout lease on the hosts (nothing could release it): as the README's
+      // 3 a.m. row says, wait until it is stale, then break it explicitly.
+      const cliKilled = !stack && first.outcome === "killed" && def.engine !== undefined && def.engine !== "in-process";
+      if (cliKilled) {
+        log(`[faults] ${def.name}: waiting ${LEASE_STALE_MS / 1000 + 5} s for the killed engine's lease to go stale`);
+        await new Promise((r) => setTimeout(r, LEASE_STALE_MS + 5000));
+        notes.push("the killed engine's lease went stale; the next run broke it with --break-lease");
+      }
+      second = await engine("run 2", cliKilled ? ["--break-lease"] : []);
       if (stack && first.outcome === "killed") {
         const live = stack.liveOrphans();
         notes.push(
@@ -330,6 +338,7 @@ async function runCli(
   onLine: (line: string) => void,
   setKill: (kill: () => void) => void,
   label: string,
+  extraArgs: string[] = [],
 ): Promise<EngineRun> {
   const spec = path.join(tmp, "spec.json");
   const secrets = path.join(tmp, "secrets.json");
@@ -348,6 +357,7 @@ async function runCli(
     secrets,
     "--policy",
     JSON.stringify(FAULT_POLICY),
+    ...extraArgs,
   ];
   const argv = netns ? ["ip", "netns", "exec", netns, process.execPath, ...args] : [process.execPath, ...args];
   const started = Date.now();
