@@ -3,7 +3,6 @@
  * the fake records them and simulates the SSM agent, Parameter Store and EC2. Verified only with this mock: nothing
  * here has run against AWS.
  */
-import * as fs from "node:fs";
 import type { RunInstancesCommandInput } from "@aws-sdk/client-ec2";
 import type { PutParameterCommandInput, SendCommandCommandInput } from "@aws-sdk/client-ssm";
 import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../engine/hosts/aws/names";
@@ -190,26 +189,6 @@ describe("SsmHostDriver: commands", () => {
     await expect(driver.start(n1)).rejects.toThrow(
       /^n1 \(i-0000000000000dead\): not reachable through SSM before the deadline .*lets the SSM agent register \(ssm:UpdateInstanceInformation, ssmmessages, ec2messages\)/,
     );
-  });
-});
-
-describe("SsmHostDriver: the rollout lease", () => {
-  it("runs the systemd lease script on the member (the fake agent runs it in sh) and reads its answer", async () => {
-    const { aws, driver } = setup();
-    const text = '{"id":"aa11","owner":"ops@box","pid":7,"stack":"cli","startedAt":"2026-12-06T06:00:00Z"}\n';
-    expect(await driver.lease(n1, { op: "read" })).toEqual({ done: false });
-    const created = await driver.lease(n1, { op: "create", text });
-    expect(created).toMatchObject({ done: true, text });
-    expect(created.ageSeconds).toBeLessThanOrEqual(1);
-    expect(await driver.lease(n1, { op: "create", text: text.replace("aa11", "bb22") })).toMatchObject({
-      done: false,
-      text,
-    });
-    expect(await driver.lease(n1, { op: "release", expectId: "bb22" })).toMatchObject({ done: false, text });
-    expect(await driver.lease(n1, { op: "release", expectId: "aa11" })).toEqual({ done: true });
-    const scripts = aws.scripts().filter((s) => s.includes("/var/lib/nats-rollout.lease"));
-    expect(scripts).toHaveLength(5);
-    for (const host of aws.hosts.values()) if (host.leaseDir) fs.rmSync(host.leaseDir, { recursive: true });
   });
 });
 
