@@ -128,9 +128,13 @@ export class LocalProcessDriver implements HostDriver {
         const why = startFailureLines(readFrom(this.logPath(server), logStart));
         throw new Error(`${server.name}: nats-server exited at once (${exit.signal ?? `code ${exit.code}`}): ${why}`);
       }
-      if (readPid(pidFile) === child.pid) return;
+      // nats-server writes its pid file before it opens its listeners, so a pid file alone can precede an [FTL]
+      // exit (a port in use): it has started once it says it is ready. Logs sent elsewhere never say so here; then
+      // the pid file at the deadline, with the process still alive, is taken as started, as before.
+      if (readPid(pidFile) === child.pid && readFrom(this.logPath(server), logStart).includes(SERVER_READY)) return;
       await sleep(50);
     }
+    if (!exit && readPid(pidFile) === child.pid) return;
     throw new Error(
       `${server.name}: nats-server (pid ${child.pid}) wrote no pid file ${pidFile} within the start timeout`,
     );
@@ -232,6 +236,9 @@ function portTaken(host: string, port: number): Promise<string | undefined> {
 }
 
 /** A failed start in one line: nats-server's fatal lines (`[FTL] …`), not its 15-line banner. */
+/** The line nats-server logs once its listeners are open. */
+const SERVER_READY = "Server is ready";
+
 function startFailureLines(logText: string): string {
   const lines = logText.trimEnd().split("\n");
   const fatal = lines.filter((l) => l.includes("[FTL]"));
