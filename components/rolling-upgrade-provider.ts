@@ -414,9 +414,10 @@ async function remove(_id: string, props: RollingUpgradeOutputs): Promise<void> 
     console.log(
       `RollingUpgrade ${spec.name}: removing the left-over surge server ${spec.surge.name} (lame duck first)`,
     );
-    await driver.signalLameDuck(spec.surge).catch(() => undefined);
-    const stopSeconds = props.policy?.stopTimeoutSeconds ?? engine.DEFAULT_POLICY.stopTimeoutSeconds;
-    if (!(await driver.waitForExit(spec.surge, stopSeconds * 1000))) await driver.kill(spec.surge);
+    await engine.stopGracefully(driver, spec.surge, {
+      timeoutSeconds: props.policy?.stopTimeoutSeconds ?? engine.DEFAULT_POLICY.stopTimeoutSeconds,
+      signal: "best-effort",
+    });
   }
   await driver.deprovision(spec.surge);
 }

@@ -27,6 +27,7 @@ export {
   StoreUsage,
   installBinary,
 } from "./hosts/driver";
+export { stopGracefully, GracefulStop } from "./hosts/graceful-stop";
 export { loadHostPlatform, hostPlatformNames } from "./hosts/registry";
 export { defaultBinaryCacheDir, expandHome } from "./hosts/local";
 export { BinaryStore, VersionAvailability } from "./binaries";
