@@ -9,7 +9,8 @@ import { HostDriver } from "../hosts/driver";
 import { stopGracefully } from "../hosts/graceful-stop";
 import { ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
 import { describeError } from "../util/async";
-import { EventLog, seconds } from "./events";
+import { seconds } from "../util/duration";
+import { EventLog } from "./events";
 
 async function settleOne(
   driver: HostDriver,

@@ -3,9 +3,10 @@ import { stopGracefully } from "../hosts/graceful-stop";
 import { GateFailure } from "../gates/run";
 import { routeTlsOn, ServerEndpoint } from "../spec";
 import { describeError } from "../util/async";
+import { seconds } from "../util/duration";
 import { ClusterView, RolloutContext } from "./context";
 import { StepFailure } from "./errors";
-import { FailurePoint, seconds, StepKind } from "./events";
+import { FailurePoint, StepKind } from "./events";
 import { stepDownMetaLeader } from "./jetstream-admin";
 import { MemberReport } from "./report";
 
