@@ -4,13 +4,13 @@
  */
 export * from "./spec";
 export * from "./defaults";
+export { Problem, AddProblem } from "./problem";
 export {
   validateClusterSpec,
   validatePolicy,
   clusterSpecWarnings,
   assertValidClusterSpec,
   SpecError,
-  SpecProblem,
   POLICY_FIELDS,
 } from "./validate";
 export { compareVersions, downgradeProblem, versionProblem, isVersion } from "./versions";
