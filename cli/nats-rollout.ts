@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import {
   ClusterSpec,
   DEFAULT_POLICY,
+  describeError,
   formatEvent,
   formatPlan,
   formatReport,
@@ -336,7 +337,7 @@ function refused(outcome: Extract<LeaseOutcome<unknown>, { status: "refused" }>)
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(`nats-rollout: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`nats-rollout: ${describeError(err)}`);
     if (err instanceof UsageError) console.error("see --help");
     process.exit(1);
   },

@@ -13,7 +13,8 @@
  * The private keys (`keyPem`, `caKeyPem`) are outputs the resource marks secret (`additionalSecretOutputs`): the
  * provider sees them in plain text, Pulumi stores them encrypted. Nothing here prints them.
  */
-import type { CertificateFacts, PemPair } from "../engine";
+import type { CertificateFacts, PemPair, Problem } from "../engine";
+import { CheckFailure, checkFailures } from "./check-failures";
 import { EngineModule, loadEngine } from "./engine-module";
 
 /** The resource's inputs, defaults applied by `check`. Outputs carry all of them: `diff` sees old outputs. */
@@ -48,12 +49,6 @@ export interface ClusterCertificatesOutputs extends ClusterCertificatesInputs {
   readonly caFingerprint: string;
   /** When the CA expires (ISO 8601). */
   readonly caNotAfter: string;
-}
-
-/** A check failure, as Pulumi shows it: the input property and why. */
-export interface CheckFailure {
-  readonly property: string;
-  readonly reason: string;
 }
 
 /** The placeholder Pulumi sends for values not known yet (during preview). */
@@ -95,22 +90,22 @@ async function check(
     renewBeforeDays: news.renewBeforeDays ?? defaults.renewBeforeDays,
     rotation: news.rotation ?? 0,
   };
-  const failures: CheckFailure[] = [];
+  const problems: Problem[] = [];
   const { clusterName, hosts, validityDays, renewBeforeDays, rotation } = inputs;
   if (!containsUnknown(clusterName)) {
     if (typeof clusterName !== "string" || clusterName.trim() === "" || caCommonName(clusterName).length > 64)
-      failures.push({
-        property: "clusterName",
-        reason: `must be 1 to ${64 - caCommonName("").length} characters (it names the CA), got ${JSON.stringify(clusterName)}`,
+      problems.push({
+        field: "clusterName",
+        message: `must be 1 to ${64 - caCommonName("").length} characters (it names the CA), got ${JSON.stringify(clusterName)}`,
       });
   }
   if (!containsUnknown(hosts)) {
     if (!Array.isArray(hosts)) {
-      failures.push({ property: "hosts", reason: `must be a list of host names or IP addresses` });
+      problems.push({ field: "hosts", message: `must be a list of host names or IP addresses` });
     } else {
       hosts.forEach((host, i) => {
         const problem = containsUnknown(host) ? undefined : engine.hostProblem(host);
-        if (problem) failures.push({ property: `hosts[${i}]`, reason: problem });
+        if (problem) problems.push({ field: `hosts[${i}]`, message: problem });
       });
     }
   }
@@ -119,23 +114,23 @@ async function check(
     !containsUnknown(validityDays) &&
     !(isNumber(validityDays) && validityDays > 0 && validityDays <= defaults.caValidityDays)
   )
-    failures.push({
-      property: "validityDays",
-      reason: `must be a number of days above 0 and at most the CA's ${defaults.caValidityDays}, got ${JSON.stringify(validityDays)}`,
+    problems.push({
+      field: "validityDays",
+      message: `must be a number of days above 0 and at most the CA's ${defaults.caValidityDays}, got ${JSON.stringify(validityDays)}`,
     });
   else if (
     !containsUnknown(renewBeforeDays) &&
     !(isNumber(renewBeforeDays) && renewBeforeDays >= 0 && renewBeforeDays < validityDays)
   )
-    failures.push({
-      property: "renewBeforeDays",
-      reason:
+    problems.push({
+      field: "renewBeforeDays",
+      message:
         `must be at least 0 and below validityDays (${validityDays}), got ${JSON.stringify(renewBeforeDays)}: ` +
         "a certificate renewed that early would be renewed on every `pulumi up`",
     });
   if (!containsUnknown(rotation) && !isNumber(rotation))
-    failures.push({ property: "rotation", reason: `must be a number, got ${JSON.stringify(rotation)}` });
-  return { inputs, failures };
+    problems.push({ field: "rotation", message: `must be a number, got ${JSON.stringify(rotation)}` });
+  return { inputs, failures: checkFailures(problems) };
 }
 
 /** Issue the server certificate for `inputs` with `ca`, and record everything. */

@@ -13,6 +13,7 @@ import type {
   AuthSpec,
   ClusterSpec,
   HostDriver,
+  Problem,
   ReleasePins,
   RolloutPlan,
   RolloutPolicy,
@@ -21,6 +22,7 @@ import type {
   TlsPem,
 } from "../engine";
 import { canonicalJson } from "../engine/util/json";
+import { CheckFailure, checkFailures } from "./check-failures";
 import { EngineModule, loadEngine } from "./engine-module";
 import { LastReport, reportOf } from "./last-report";
 import { progress, progressShown } from "./progress";
@@ -59,14 +61,6 @@ export interface RollingUpgradeInputs {
 export interface RollingUpgradeOutputs extends RollingUpgradeInputs, ServersSeen {
   /** The last bootstrap or rollout. */
   readonly lastReport: LastReport;
-}
-
-/** A check failure, as Pulumi shows it: the input property and why. */
-export interface CheckFailure {
-  /** The input property path, e.g. `spec.members[1].clientPort`. */
-  readonly property: string;
-  /** What is wrong and how to fix it. */
-  readonly reason: string;
 }
 
 /** The placeholder Pulumi sends for values not known yet (during preview). */
@@ -128,38 +122,36 @@ async function check(
   news: RollingUpgradeInputs,
 ): Promise<{ inputs: RollingUpgradeInputs; failures: CheckFailure[] }> {
   const engine = loadEngine();
-  const failures: CheckFailure[] = [];
+  const problems: Problem[] = [];
   const platformNames = engine.hostPlatformNames();
   if (!platformNames.includes(news.platform)) {
-    failures.push({
-      property: "platform",
-      reason: `${JSON.stringify(news.platform)} is not one of ${platformNames.join(", ")}`,
+    problems.push({
+      field: "platform",
+      message: `${JSON.stringify(news.platform)} is not one of ${platformNames.join(", ")}`,
     });
-    return { inputs: news, failures };
+    return { inputs: news, failures: checkFailures(problems) };
   }
   // Values not known yet (preview before the hosts exist) are checked when they are known.
   if (containsUnknown(news.spec) || containsUnknown(news.auth) || containsUnknown(news.settings))
-    return { inputs: news, failures };
-  if (containsUnknown(news.tlsPem)) return { inputs: news, failures };
+    return { inputs: news, failures: checkFailures(problems) };
+  if (containsUnknown(news.tlsPem)) return { inputs: news, failures: checkFailures(problems) };
 
   const platform = engine.loadHostPlatform(news.platform);
   for (const problem of platform.settingsProblems(news.settings)) {
-    failures.push({ property: `settings.${problem.field}`, reason: problem.message });
+    problems.push({ field: `settings.${problem.field}`, message: problem.message });
   }
   const spec = fullSpec(news);
   for (const problem of engine.validateClusterSpec(spec)) {
-    failures.push({
-      property: problem.field.startsWith("auth")
+    problems.push({
+      field: problem.field.startsWith("auth")
         ? problem.field
         : problem.field.startsWith("tls.pem.")
           ? `tlsPem.${problem.field.slice("tls.pem.".length)}`
           : `spec.${problem.field}`,
-      reason: problem.message,
+      message: problem.message,
     });
   }
-  for (const problem of engine.validatePolicy(news.policy, spec.lameDuck?.durationSeconds)) {
-    failures.push({ property: problem.field, reason: problem.message });
-  }
+  problems.push(...engine.validatePolicy(news.policy, spec.lameDuck?.durationSeconds));
   for (const warning of engine.clusterSpecWarnings(spec))
     console.log(`warning: spec.${warning.field}: ${warning.message}`);
 
@@ -167,12 +159,12 @@ async function check(
   if (engine.isVersion(from) && engine.isVersion(spec.version) && news.policy?.allowUnsafeDowngrade !== true) {
     const problem = engine.downgradeProblem(from, spec.version);
     if (problem)
-      failures.push({
-        property: "spec.version",
-        reason: `${problem}; set rollout.allowUnsafeDowngrade to true to force it`,
+      problems.push({
+        field: "spec.version",
+        message: `${problem}; set rollout.allowUnsafeDowngrade to true to force it`,
       });
   }
-  if (failures.length === 0 && from !== spec.version) {
+  if (problems.length === 0 && from !== spec.version) {
     const setting = (key: string) =>
       typeof news.settings[key] === "string" ? (news.settings[key] as string) : undefined;
     const cacheDir = setting("binaryCacheDir");
@@ -185,11 +177,11 @@ async function check(
     });
     const availability = await store.availability(spec.version);
     if (availability.state === "untrusted") {
-      failures.push({ property: "settings.releaseSha256", reason: availability.detail });
+      problems.push({ field: "settings.releaseSha256", message: availability.detail });
     } else if (availability.state === "missing") {
-      failures.push({
-        property: "spec.version",
-        reason: `nats-server ${spec.version} was never released: ${availability.detail}`,
+      problems.push({
+        field: "spec.version",
+        message: `nats-server ${spec.version} was never released: ${availability.detail}`,
       });
     } else if (availability.state === "unknown") {
       console.log(
@@ -198,7 +190,7 @@ async function check(
       );
     }
   }
-  return { inputs: news, failures };
+  return { inputs: news, failures: checkFailures(problems) };
 }
 
 /**
@@ -414,9 +406,10 @@ async function remove(_id: string, props: RollingUpgradeOutputs): Promise<void> 
     console.log(
       `RollingUpgrade ${spec.name}: removing the left-over surge server ${spec.surge.name} (lame duck first)`,
     );
-    await driver.signalLameDuck(spec.surge).catch(() => undefined);
-    const stopSeconds = props.policy?.stopTimeoutSeconds ?? engine.DEFAULT_POLICY.stopTimeoutSeconds;
-    if (!(await driver.waitForExit(spec.surge, stopSeconds * 1000))) await driver.kill(spec.surge);
+    await engine.stopGracefully(driver, spec.surge, {
+      timeoutSeconds: props.policy?.stopTimeoutSeconds ?? engine.DEFAULT_POLICY.stopTimeoutSeconds,
+      signal: "best-effort",
+    });
   }
   await driver.deprovision(spec.surge);
 }

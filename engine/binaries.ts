@@ -27,6 +27,7 @@ import {
   releaseSource,
   unpinnedDownloadProblem,
 } from "./release";
+import { describeError } from "./util/async";
 
 const execFileAsync = promisify(execFile);
 
@@ -355,12 +356,10 @@ async function removeEmptyDirs(innermost: string, outermostCreated: string): Pro
   }
 }
 
+/** {@link describeError}, with a failed command's stderr after the first line of its message (tar, curl). */
 function errorText(error: unknown): string {
-  if (error instanceof Error) {
-    const stderr = (error as { stderr?: unknown }).stderr;
-    return typeof stderr === "string" && stderr.trim() !== ""
-      ? `${error.message.split("\n")[0]}: ${stderr.trim()}`
-      : error.message;
-  }
-  return String(error);
+  const stderr = error instanceof Error ? (error as { stderr?: unknown }).stderr : undefined;
+  return typeof stderr === "string" && stderr.trim() !== ""
+    ? `${(error as Error).message.split("\n")[0]}: ${stderr.trim()}`
+    : describeError(error);
 }

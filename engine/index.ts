@@ -4,13 +4,13 @@
  */
 export * from "./spec";
 export * from "./defaults";
+export { Problem, AddProblem } from "./problem";
 export {
   validateClusterSpec,
   validatePolicy,
   clusterSpecWarnings,
   assertValidClusterSpec,
   SpecError,
-  SpecProblem,
   POLICY_FIELDS,
 } from "./validate";
 export { compareVersions, downgradeProblem, versionProblem, isVersion } from "./versions";
@@ -27,6 +27,7 @@ export {
   StoreUsage,
   installBinary,
 } from "./hosts/driver";
+export { stopGracefully, GracefulStop } from "./hosts/graceful-stop";
 export { loadHostPlatform, hostPlatformNames } from "./hosts/registry";
 export { defaultBinaryCacheDir, expandHome } from "./hosts/local";
 export { BinaryStore, VersionAvailability } from "./binaries";

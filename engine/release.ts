@@ -6,6 +6,7 @@
  * on every host: there, the stack must pin each version's SHA-256 per architecture (`releaseSha256`), and nothing
  * is downloaded without one.
  */
+import { Problem } from "./problem";
 import { isVersion, versionProblem } from "./versions";
 
 /** Where GitHub serves nats-server release assets (`<base>/v<version>/<asset>`). */
@@ -58,8 +59,8 @@ export function unpinnedDownloadProblem(source: ReleaseSource, version: string, 
 }
 
 /** Every problem with a platform's `releaseBaseUrl` and `releaseSha256` settings, each naming its field. */
-export function releaseSettingsProblems(baseUrl: unknown, sha256: unknown): Array<{ field: string; message: string }> {
-  const problems: Array<{ field: string; message: string }> = [];
+export function releaseSettingsProblems(baseUrl: unknown, sha256: unknown): Problem[] {
+  const problems: Problem[] = [];
   if (baseUrl !== undefined && (typeof baseUrl !== "string" || !/^https?:\/\/[^\s'"]+$/i.test(baseUrl))) {
     problems.push({
       field: RELEASE_FIELDS.baseUrl,

@@ -1,6 +1,7 @@
 import { nkeys } from "nats";
 import { RENDERED_KEYS } from "./config/render";
 import { DEFAULT_POLICY, MIN_LAME_DUCK_SECONDS } from "./defaults";
+import { AddProblem, Problem } from "./problem";
 import { AuthSpec, ClusterSpec, RolloutPolicy, ServerEndpoint } from "./spec";
 import { checkTls, tlsWarnings } from "./tls/material-check";
 import { versionProblem } from "./versions";
@@ -13,15 +14,9 @@ import { versionProblem } from "./versions";
  * Specs come from stack config, so the checks do not trust the static types: a missing list is a problem, not a crash.
  */
 
-export interface SpecProblem {
-  /** Path of the offending field, e.g. `members[1].clientPort`. */
-  readonly field: string;
-  readonly message: string;
-}
-
 /** Thrown by {@link assertValidClusterSpec}; its message lists every problem as `field: message`. */
 export class SpecError extends Error {
-  constructor(readonly problems: ReadonlyArray<SpecProblem>) {
+  constructor(readonly problems: ReadonlyArray<Problem>) {
     super(
       `invalid cluster spec (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  ${p.field}: ${p.message}`).join("\n")}`,
     );
@@ -40,8 +35,6 @@ const USER_NKEY = /^U[A-Z2-7]{55}$/;
 const USER_SEED = /^SU[A-Z2-7]{56}$/;
 const PORT_FIELDS = ["clientPort", "clusterPort", "monitorPort"] as const;
 
-type Add = (field: string, message: string) => void;
-
 /** A labelled server: members as `members[i]`, the surge server as `surge`. */
 interface Labelled {
   readonly label: string;
@@ -56,7 +49,7 @@ function labelledServers(spec: ClusterSpec): Labelled[] {
 }
 
 /** A required string: present, non-empty, no control characters (it is rendered into a config file). */
-function checkText(add: Add, field: string, value: unknown, what: string): boolean {
+function checkText(add: AddProblem, field: string, value: unknown, what: string): boolean {
   if (typeof value !== "string" || value.length === 0) {
     add(field, `${what} must be a non-empty string`);
     return false;
@@ -68,19 +61,19 @@ function checkText(add: Add, field: string, value: unknown, what: string): boole
   return true;
 }
 
-function checkClusterName(add: Add, spec: ClusterSpec): void {
+function checkClusterName(add: AddProblem, spec: ClusterSpec): void {
   if (typeof spec.name !== "string" || spec.name.length === 0)
     add("name", 'cluster name is empty; set a name such as "nats-prod"');
   else if (!NAME.test(spec.name))
     add("name", `cluster name "${spec.name}" may use only letters, digits, "_" and "-"; rename it`);
 }
 
-function checkVersion(add: Add, spec: ClusterSpec): void {
+function checkVersion(add: AddProblem, spec: ClusterSpec): void {
   const problem = versionProblem(spec.version);
   if (problem) add("version", problem);
 }
 
-function checkServers(add: Add, spec: ClusterSpec): void {
+function checkServers(add: AddProblem, spec: ClusterSpec): void {
   if (!Array.isArray(spec.members) || spec.members.length === 0)
     add("members", "the cluster has no members; list at least one (3 or 5 recommended)");
   if (!spec.surge)
@@ -133,7 +126,7 @@ function checkServers(add: Add, spec: ClusterSpec): void {
   }
 }
 
-function checkLameDuck(add: Add, spec: ClusterSpec): void {
+function checkLameDuck(add: AddProblem, spec: ClusterSpec): void {
   if (!spec.lameDuck) {
     add(
       "lameDuck",
@@ -164,7 +157,7 @@ function checkLameDuck(add: Add, spec: ClusterSpec): void {
   }
 }
 
-function checkRoutes(add: Add, spec: ClusterSpec): void {
+function checkRoutes(add: AddProblem, spec: ClusterSpec): void {
   const routes = spec.routes;
   if (!routes) {
     add("routes", 'no route mode; set routes to { kind: "explicit" } or { kind: "seed", seeds: [...] }');
@@ -198,7 +191,7 @@ function checkRoutes(add: Add, spec: ClusterSpec): void {
   });
 }
 
-function checkByteLimit(add: Add, field: string, value: unknown): void {
+function checkByteLimit(add: AddProblem, field: string, value: unknown): void {
   if (value === undefined) return;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
     add(
@@ -208,7 +201,7 @@ function checkByteLimit(add: Add, field: string, value: unknown): void {
   }
 }
 
-function checkJetStream(add: Add, spec: ClusterSpec): void {
+function checkJetStream(add: AddProblem, spec: ClusterSpec): void {
   if (!spec.jetstream || typeof spec.jetstream.enabled !== "boolean") {
     add("jetstream.enabled", "say whether JetStream runs: set jetstream.enabled to true or false");
     return;
@@ -231,7 +224,7 @@ function checkJetStream(add: Add, spec: ClusterSpec): void {
   }
 }
 
-function checkMonitoring(add: Add, spec: ClusterSpec): void {
+function checkMonitoring(add: AddProblem, spec: ClusterSpec): void {
   const how: unknown = spec.monitoring;
   if (how === undefined || how === "http") return;
   if (how !== "system-account") {
@@ -247,7 +240,7 @@ function checkMonitoring(add: Add, spec: ClusterSpec): void {
   }
 }
 
-function checkNkey(add: Add, field: string, key: unknown): void {
+function checkNkey(add: AddProblem, field: string, key: unknown): void {
   if (typeof key === "string" && USER_SEED.test(key)) {
     add(
       field,
@@ -280,7 +273,7 @@ function seedPublicKey(seed: string): string | undefined {
   }
 }
 
-function checkAuth(add: Add, auth: AuthSpec): void {
+function checkAuth(add: AddProblem, auth: AuthSpec): void {
   const kinds = (["token", "users", "nkeys"] as const).filter((k) => auth[k] !== undefined);
   if (kinds.length > 1)
     add(
@@ -353,7 +346,7 @@ function checkAuth(add: Add, auth: AuthSpec): void {
   }
 }
 
-function checkEngineProbeCertificate(add: Add, spec: ClusterSpec): void {
+function checkEngineProbeCertificate(add: AddProblem, spec: ClusterSpec): void {
   const tls = spec.tls;
   if (tls === undefined) return;
   if ((tls.probeCertFile === undefined) !== (tls.probeKeyFile === undefined)) {
@@ -364,7 +357,7 @@ function checkEngineProbeCertificate(add: Add, spec: ClusterSpec): void {
   }
 }
 
-function checkExtraSettings(add: Add, spec: ClusterSpec): void {
+function checkExtraSettings(add: AddProblem, spec: ClusterSpec): void {
   const extra = spec.extraSettings;
   if (extra === undefined) return;
   for (const [key, value] of Object.entries(extra)) {
@@ -384,9 +377,9 @@ function checkExtraSettings(add: Add, spec: ClusterSpec): void {
 }
 
 /** Every error in the spec (empty when it is valid). Warnings are separate: {@link clusterSpecWarnings}. */
-export function validateClusterSpec(spec: ClusterSpec): SpecProblem[] {
-  const problems: SpecProblem[] = [];
-  const add: Add = (field, message) => problems.push({ field, message });
+export function validateClusterSpec(spec: ClusterSpec): Problem[] {
+  const problems: Problem[] = [];
+  const add: AddProblem = (field, message) => problems.push({ field, message });
   checkClusterName(add, spec);
   checkVersion(add, spec);
   checkServers(add, spec);
@@ -402,9 +395,9 @@ export function validateClusterSpec(spec: ClusterSpec): SpecProblem[] {
 }
 
 /** Legal but risky choices: the rollout proceeds, and the warnings are shown in preview. */
-export function clusterSpecWarnings(spec: ClusterSpec): SpecProblem[] {
-  const warnings: SpecProblem[] = [];
-  const add: Add = (field, message) => warnings.push({ field, message });
+export function clusterSpecWarnings(spec: ClusterSpec): Problem[] {
+  const warnings: Problem[] = [];
+  const add: AddProblem = (field, message) => warnings.push({ field, message });
   const count = Array.isArray(spec.members) ? spec.members.length : 0;
   const jetstream = spec.jetstream?.enabled === true;
 
@@ -483,8 +476,8 @@ export const POLICY_FIELDS = Object.keys(POLICY_RULES) as ReadonlyArray<keyof Ro
  * wrong types, values below their minimum, and a stop timeout shorter than lame duck (the server would be killed
  * in the middle of moving its clients). `lameDurationSeconds` is the spec's lame duck duration when known.
  */
-export function validatePolicy(policy: unknown, lameDuckDurationSeconds?: number): SpecProblem[] {
-  const problems: SpecProblem[] = [];
+export function validatePolicy(policy: unknown, lameDuckDurationSeconds?: number): Problem[] {
+  const problems: Problem[] = [];
   if (policy === undefined) return problems;
   if (!policy || typeof policy !== "object" || Array.isArray(policy)) {
     return [{ field: "policy", message: `must be an object of rollout settings (${POLICY_FIELDS.join(", ")})` }];

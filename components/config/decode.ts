@@ -16,6 +16,7 @@ import {
   DEFAULT_PORTS,
   JetStreamSpec,
   LameDuckSpec,
+  Problem,
   RolloutPolicy,
   RouteMode,
   TlsPem,
@@ -27,7 +28,6 @@ import { clusterPlatformNames, findClusterPlatform } from "../platforms";
 import { ClusterPlatform, DecodeContext, ServerPlacement } from "../platforms/platform";
 import {
   booleanish,
-  ConfigProblem,
   decodeJson,
   didYouMean,
   numberish,
@@ -128,14 +128,14 @@ export interface TlsGenerate {
 /** Bad stack config: the message lists every problem as `nats-cluster:<key>: <what is wrong; how to fix it>`. */
 export class StackConfigError extends Error {
   constructor(
-    readonly problems: ReadonlyArray<ConfigProblem>,
+    readonly problems: ReadonlyArray<Problem>,
     stack?: string,
   ) {
     super(
       `invalid stack config${stack ? ` for stack "${stack}"` : ""} (${problems.length} ` +
         `problem${problems.length === 1 ? "" : "s"}; fix with \`pulumi config set ${CONFIG_NAMESPACE}:<key> <value>\`, ` +
         "`--secret` for auth, or edit stacks/Pulumi.<stack>.yaml):\n" +
-        problems.map((p) => `  ${CONFIG_NAMESPACE}:${p.key}: ${p.message}`).join("\n"),
+        problems.map((p) => `  ${CONFIG_NAMESPACE}:${p.field}: ${p.message}`).join("\n"),
     );
     this.name = "StackConfigError";
   }
@@ -555,10 +555,10 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
       if (value !== undefined) platformSecrets = { ...platformSecrets, [key]: value };
     }
     for (const problem of platform.requiredSecrets?.(platformSettings) ?? []) {
-      if (raw[problem.key] === undefined) p.add(problem.key, problem.message);
+      if (raw[problem.field] === undefined) p.add(problem.field, problem.message);
     }
     for (const refused of platform.refusedKeys ?? []) {
-      if (raw[refused.key] !== undefined) p.add(refused.key, refused.message);
+      if (raw[refused.field] !== undefined) p.add(refused.field, refused.message);
     }
   }
 
@@ -589,7 +589,7 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
     ...validateClusterSpec(clusterSpecOf(config)),
     ...validatePolicy(rollout, lameDuck.durationSeconds),
   ];
-  const alreadyReported = p.list.map((x) => x.key);
+  const alreadyReported = p.list.map((x) => x.field);
   for (const problem of engineProblems) {
     // Generated material does not exist yet: the RollingUpgrade's check validates it once it does.
     if (tlsGenerate && /^tls\.(certFile|keyFile|routes)$/.test(problem.field)) continue;

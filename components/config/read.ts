@@ -53,7 +53,7 @@ export function readStackConfig(options: DecodeOptions = {}): SecretStackConfig 
     throw new pulumi.RunError(
       new StackConfigError(
         plain.map((key) => ({
-          key,
+          field: key,
           message:
             `is stored in plain text in Pulumi.${stack}.yaml; remove it and set it with ` +
             `\`pulumi config set --secret ${CONFIG_NAMESPACE}:${key} '<value>'\``,

@@ -3,24 +3,20 @@
  * record a problem naming the key and the fix, and return undefined for a bad value so decoding goes on and
  * reports everything at once. A value under a secret key is never shown: messages say `[secret]` instead.
  */
-
-/** One problem, by config key (without the namespace) and with the fix in the message. */
-export interface ConfigProblem {
-  /** The config key without the namespace, with the path inside its value, e.g. `members[1].clientPort`. */
-  readonly key: string;
-  /** What is wrong and how to fix it. */
-  readonly message: string;
-}
+import type { Problem } from "../../engine/problem";
 
 export type Obj = Record<string, unknown>;
 
-/** Collects problems; knows which keys are secret so no reader ever echoes their values. */
+/**
+ * Collects problems, each at its config key without the namespace and with the path inside its value (e.g.
+ * `members[1].clientPort`); knows which keys are secret so no reader ever echoes their values.
+ */
 export class Problems {
-  readonly list: ConfigProblem[] = [];
+  readonly list: Problem[] = [];
   constructor(private readonly secretKeys: ReadonlyArray<string> = []) {}
 
   add(key: string, message: string): void {
-    this.list.push({ key, message });
+    this.list.push({ field: key, message });
   }
 
   /** How a value is quoted in a message: as JSON, or `[secret]` under a secret key. */
@@ -31,7 +27,7 @@ export class Problems {
   }
 
   reported(key: string): boolean {
-    return this.list.some((x) => key === x.key || key.startsWith(`${x.key}.`) || key.startsWith(`${x.key}[`));
+    return this.list.some((x) => key === x.field || key.startsWith(`${x.field}.`) || key.startsWith(`${x.field}[`));
   }
 }
 

@@ -5,6 +5,7 @@
  * platform is adding those two folders; nothing else lists the platforms.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { Problem } from "../../engine/problem";
 import type { ServerEndpoint } from "../../engine/spec";
 import type { Problems } from "../config/values";
 
@@ -86,12 +87,12 @@ export interface ClusterPlatform<Settings = unknown, Shared = unknown> {
   /** Top-level keys holding this platform's secrets (`nats-cluster:<key>`, set with `--secret`), if any. */
   readonly secretKeys?: ReadonlyArray<string>;
   /** Secret keys these settings need, as the problem to report when one is missing. */
-  requiredSecrets?(settings: Settings): ReadonlyArray<{ readonly key: string; readonly message: string }>;
+  requiredSecrets?(settings: Settings): ReadonlyArray<Problem>;
   /**
    * Core keys (`nats-cluster:<key>`) this platform cannot honour yet, each with the reason: set, they fail decoding
    * (`pulumi preview`) before anything is created.
    */
-  readonly refusedKeys?: ReadonlyArray<{ readonly key: string; readonly message: string }>;
+  readonly refusedKeys?: ReadonlyArray<Problem>;
   /** Decode `nats-cluster:<name>` (raw is undefined when the block is absent); problems go under that key. */
   decodeSettings(raw: unknown, p: Problems, context: DecodeContext): Settings;
   /**

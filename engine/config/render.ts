@@ -66,7 +66,8 @@ function byteCount(value: number, what: string): string {
   return String(value);
 }
 
-function seconds(value: number, what: string): string {
+/** A duration setting of the config file (`"30s"`); throws naming `what` for a value that is not one. */
+function secondsSetting(value: number, what: string): string {
   if (!Number.isFinite(value) || value < 0)
     throw new Error(`${what} must be a non-negative number of seconds, got ${value}`);
   return quote(`${value}s`, what);
@@ -182,8 +183,8 @@ export function renderServerConfig(cfg: ServerConfig): string {
     `listen: ${hostPort(cfg.listenHost, cfg.clientPort, "clientPort")}`,
     `http: ${hostPort(cfg.monitorHost ?? cfg.listenHost, cfg.monitorPort, "monitorPort")}`,
     `pid_file: ${quote(cfg.pidFile, "pidFile")}`,
-    `lame_duck_duration: ${seconds(cfg.lameDuck.durationSeconds, "lameDuck.durationSeconds")}`,
-    `lame_duck_grace_period: ${seconds(cfg.lameDuck.gracePeriodSeconds, "lameDuck.gracePeriodSeconds")}`,
+    `lame_duck_duration: ${secondsSetting(cfg.lameDuck.durationSeconds, "lameDuck.durationSeconds")}`,
+    `lame_duck_grace_period: ${secondsSetting(cfg.lameDuck.gracePeriodSeconds, "lameDuck.gracePeriodSeconds")}`,
     "",
     ...block("cluster", [
       `name: ${quote(cfg.cluster.name, "cluster.name")}`,

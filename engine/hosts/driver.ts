@@ -1,3 +1,4 @@
+import { Problem } from "../problem";
 import { ServerEndpoint, TlsPem } from "../spec";
 
 /** Where a server keeps its files on its host; the rendered config points at these. */
@@ -159,13 +160,13 @@ export interface HostPlatform {
   /** Build the driver from the platform's settings; throws naming the bad setting. */
   createHostDriver(settings: Readonly<Record<string, unknown>>, context?: HostDriverContext): HostDriver;
   /** Problems with the settings (field paths inside the settings object), for `check` before anything runs. */
-  settingsProblems(settings: unknown): Array<{ field: string; message: string }>;
+  settingsProblems(settings: unknown): Problem[];
   /** The address servers on this platform listen on. */
   readonly listenHost: string;
 }
 
 /** Throws one error listing every settings problem of `platform` (each `field: message`); nothing when none. */
-export function assertSettings(platform: string, problems: ReadonlyArray<{ field: string; message: string }>): void {
+export function assertSettings(platform: string, problems: ReadonlyArray<Problem>): void {
   if (problems.length)
     throw new Error(`${platform} platform settings: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`);
 }

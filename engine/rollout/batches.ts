@@ -6,11 +6,11 @@
  * when every one of them passed its gates. A failure halts on that batch, every member of it, and nothing else.
  */
 import { sleep } from "../util/async";
+import { seconds } from "../util/duration";
 import { clusterWholeBefore } from "./cluster-check";
 import { whileWatched, WatchResult } from "./cluster-watch";
 import { ClusterView } from "./context";
 import { StepFailure } from "./errors";
-import { seconds } from "./events";
 import { applyHalt } from "./halt";
 import { changeMember } from "./member-change";
 import { observeCluster, ObservedCluster, observeOptionsFor } from "./observe";

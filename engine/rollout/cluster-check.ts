@@ -15,6 +15,7 @@ import { readyGate } from "../gates/checks";
 import { runGates } from "../gates/run";
 import { ServerEndpoint } from "../spec";
 import { describeError, sleep } from "../util/async";
+import { seconds } from "../util/duration";
 import { ClusterView, RolloutContext, withSurge } from "./context";
 import { StepKind } from "./events";
 import type { WatchResult } from "./cluster-watch";
@@ -111,7 +112,7 @@ export async function clusterWholeBefore(
       ? "the last watch is too old"
       : watched.lastProblem
         ? `the watch during the previous step last saw: ${watched.lastProblem}`
-        : `the watch saw them green for only ${(watched.heldGreenMs / 1000).toFixed(1)}s`;
+        : `the watch saw them green for only ${seconds(watched.heldGreenMs)}`;
     ctx.log.emit({
       kind: "info",
       step,

@@ -8,7 +8,8 @@ import { HostDriver } from "../hosts/driver";
 import { createMonitor } from "../monitor/factory";
 import { ServerMonitor } from "../monitor/monitor";
 import { allServers, ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
-import { EventLog, seconds, StepKind } from "./events";
+import { seconds } from "../util/duration";
+import { EventLog, StepKind } from "./events";
 import { REAL_PACE, RolloutPace } from "./pace";
 import { TrafficWatch } from "./traffic-watch";
 

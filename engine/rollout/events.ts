@@ -1,4 +1,5 @@
 import { GateName } from "../gates/gate";
+import { seconds } from "../util/duration";
 
 export type StepKind =
   | "start-cluster"
@@ -36,10 +37,6 @@ export interface RolloutEvent {
 }
 
 export type EventSink = (event: RolloutEvent) => void;
-
-export function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)}s`;
-}
 
 /** One readable line per event: `[  12.3s] nats-b  restart-member  gate routes waiting 4.0s: /routez peers [...]`. */
 export function formatEvent(e: RolloutEvent): string {

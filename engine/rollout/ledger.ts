@@ -3,7 +3,8 @@
  * ran before this run changed it (for a rollback), and the surge server's lifetime. The run, the batches and the
  * halt write here and nowhere else, so the report is read from one place.
  */
-import { FailedAt, seconds, StepKind } from "./events";
+import { seconds } from "../util/duration";
+import { FailedAt, StepKind } from "./events";
 import { MemberReport, RolloutReport } from "./report";
 
 /** What a member ran before this run changed it: what a rollback puts back. */

@@ -3,10 +3,10 @@
  * at the start): a member already at the target is skipped; used by a single step and by every member of a batch.
  * And the start of a member found down.
  */
+import { seconds } from "../util/duration";
 import { clusterWholeBefore } from "./cluster-check";
 import { whileWatched, WatchResult } from "./cluster-watch";
 import { ClusterView, withMemberDown, withMemberUp } from "./context";
-import { seconds } from "./events";
 import { observeServer } from "./observe";
 import { ChangeStep, memberChange, MemberStep } from "./plan";
 import { Run } from "./run";

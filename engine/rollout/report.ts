@@ -1,5 +1,6 @@
 import { GateTiming } from "../gates/run";
-import { FailedAt, seconds, StepKind } from "./events";
+import { seconds } from "../util/duration";
+import { FailedAt, StepKind } from "./events";
 import { TrafficSummary } from "./traffic-watch";
 
 export interface MemberReport {

@@ -6,9 +6,11 @@
  * whole rollout because that member is not current, and leaving it down.
  */
 import { HostDriver } from "../hosts/driver";
+import { stopGracefully } from "../hosts/graceful-stop";
 import { ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
 import { describeError } from "../util/async";
-import { EventLog, seconds } from "./events";
+import { seconds } from "../util/duration";
+import { EventLog } from "./events";
 
 async function settleOne(
   driver: HostDriver,
@@ -26,18 +28,19 @@ async function settleOne(
       "found in lame duck (a rollout was interrupted during its drain): waiting for it to exit, then it is started " +
       "again at the target through its gates",
   });
-  const deadline = started + stopTimeoutSeconds * 1000;
-  while (!(await driver.waitForExit(member, Math.min(5000, Math.max(1000, deadline - Date.now()))))) {
-    if (Date.now() >= deadline) {
+  await stopGracefully(driver, member, {
+    timeoutSeconds: stopTimeoutSeconds,
+    signal: "already-sent",
+    since: started,
+    pollMs: 5000,
+    minWaitMs: 1000,
+    killing: () =>
       log.emit({
         kind: "warning",
         server: member.name,
         message: `still draining ${stopTimeoutSeconds}s after the check: killing it`,
-      });
-      await driver.kill(member);
-      break;
-    }
-  }
+      }),
+  });
   log.emit({ kind: "info", server: member.name, message: `exited after ${seconds(Date.now() - started)} more` });
 }
 

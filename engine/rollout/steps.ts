@@ -1,10 +1,12 @@
 import { installBinary } from "../hosts/driver";
+import { stopGracefully } from "../hosts/graceful-stop";
 import { GateFailure } from "../gates/run";
 import { routeTlsOn, ServerEndpoint } from "../spec";
 import { describeError } from "../util/async";
+import { seconds } from "../util/duration";
 import { ClusterView, RolloutContext } from "./context";
 import { StepFailure } from "./errors";
-import { FailurePoint, seconds, StepKind } from "./events";
+import { FailurePoint, StepKind } from "./events";
 import { stepDownMetaLeader } from "./jetstream-admin";
 import { MemberReport } from "./report";
 
@@ -84,37 +86,26 @@ export async function drain(ctx: RolloutContext, step: StepKind, server: ServerE
   // A system-account monitor's own connection would be a client the lame duck waits for (nats-server exits at once
   // only when no client is left): let it go first. Over HTTP this does nothing.
   await ctx.monitor(server).disconnect();
-  await hostStep(server, step, "lame-duck", () => ctx.driver.signalLameDuck(server));
-  ctx.log.emit({
-    kind: "info",
-    step,
-    server: server.name,
-    message: `lame duck: listeners closed, ${clients ?? "?"} clients being moved to other servers`,
+  const say = (kind: "info" | "warning", message: string) => ctx.log.emit({ kind, step, server: server.name, message });
+  await stopGracefully(ctx.driver, server, {
+    timeoutSeconds: ctx.policy.stopTimeoutSeconds,
+    since: started,
+    pollMs: 5000,
+    signal: async () => {
+      await hostStep(server, step, "lame-duck", () => ctx.driver.signalLameDuck(server));
+      say("info", `lame duck: listeners closed, ${clients ?? "?"} clients being moved to other servers`);
+    },
+    waiting: async () => {
+      const left = await ctx
+        .monitor(server)
+        .connz()
+        .then((c) => `${c.total} clients left`)
+        .catch(() => "monitor closed");
+      say("info", `draining ${seconds(Date.now() - started)}: ${left}`);
+    },
+    killing: () => say("warning", `still running ${ctx.policy.stopTimeoutSeconds}s after lame duck: killing it`),
+    kill: () => hostStep(server, step, "lame-duck", () => ctx.driver.kill(server)),
   });
-  const deadline = started + ctx.policy.stopTimeoutSeconds * 1000;
-  while (!(await ctx.driver.waitForExit(server, Math.min(5000, Math.max(0, deadline - Date.now()))))) {
-    if (Date.now() >= deadline) {
-      ctx.log.emit({
-        kind: "warning",
-        step,
-        server: server.name,
-        message: `still running ${ctx.policy.stopTimeoutSeconds}s after lame duck: killing it`,
-      });
-      await hostStep(server, step, "lame-duck", () => ctx.driver.kill(server));
-      break;
-    }
-    const left = await ctx
-      .monitor(server)
-      .connz()
-      .then((c) => `${c.total} clients left`)
-      .catch(() => "monitor closed");
-    ctx.log.emit({
-      kind: "info",
-      step,
-      server: server.name,
-      message: `draining ${seconds(Date.now() - started)}: ${left}`,
-    });
-  }
   return Date.now() - started;
 }
 

@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { TLS_EXPIRY_WARNING_DAYS } from "../defaults";
+import { AddProblem } from "../problem";
 import { ClusterSpec, ServerEndpoint, TlsPem } from "../spec";
 
 /**
@@ -9,11 +10,9 @@ import { ClusterSpec, ServerEndpoint, TlsPem } from "../spec";
  * start. Node's own X509Certificate does the reading; nothing here logs the key.
  */
 
-type Add = (field: string, message: string) => void;
-
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-function parseCertificate(add: Add, field: string, pem: unknown): X509Certificate | undefined {
+function parseCertificate(add: AddProblem, field: string, pem: unknown): X509Certificate | undefined {
   if (typeof pem !== "string" || !pem.includes("-----BEGIN CERTIFICATE-----")) {
     add(field, "must be a PEM certificate (-----BEGIN CERTIFICATE-----)");
     return undefined;
@@ -31,7 +30,12 @@ function covers(cert: X509Certificate, host: string): boolean {
   return isIP(host) ? cert.checkIP(host) !== undefined : cert.checkHost(host) !== undefined;
 }
 
-function checkPem(add: Add, pem: TlsPem, servers: ReadonlyArray<{ label: string; server: ServerEndpoint }>, now: Date) {
+function checkPem(
+  add: AddProblem,
+  pem: TlsPem,
+  servers: ReadonlyArray<{ label: string; server: ServerEndpoint }>,
+  now: Date,
+) {
   const cert = parseCertificate(add, "tls.pem.certPem", pem.certPem);
   const ca = parseCertificate(add, "tls.pem.caPem", pem.caPem);
   let key;
@@ -77,7 +81,7 @@ function checkPem(add: Add, pem: TlsPem, servers: ReadonlyArray<{ label: string;
 
 /** Problems of the spec's `tls` block (exclusive sources, modes, material). */
 export function checkTls(
-  add: Add,
+  add: AddProblem,
   spec: ClusterSpec,
   servers: ReadonlyArray<{ label: string; server: ServerEndpoint }>,
   now = new Date(),
@@ -114,7 +118,7 @@ export function checkTls(
 }
 
 /** Warnings: a delivered certificate that expires within TLS_EXPIRY_WARNING_DAYS (shown by `pulumi preview`). */
-export function tlsWarnings(add: Add, spec: ClusterSpec, now = new Date()): void {
+export function tlsWarnings(add: AddProblem, spec: ClusterSpec, now = new Date()): void {
   const pem = spec.tls?.pem;
   if (typeof pem?.certPem !== "string") return;
   let notAfter: Date;

@@ -860,6 +860,6 @@ describe("the aws platform (createShared, createMemberHost, driverInputs)", () =
   it("takes TLS on aws (the material is delivered), and refuses a bad arch or mirror URL", () => {
     expect(awsPlatform.refusedKeys ?? []).toEqual([]);
     const { problems } = decodeAws({ arch: "x86", releaseBaseUrl: "ftp://mirror" });
-    expect(problems.map((p) => p.key)).toEqual(["aws.arch", "aws.releaseBaseUrl"]);
+    expect(problems.map((p) => p.field)).toEqual(["aws.arch", "aws.releaseBaseUrl"]);
   });
 });

@@ -59,11 +59,12 @@ export const localNatsProcessProvider = {
     const server = props.endpoint;
     if (await driver.isRunning(server)) {
       console.log(`${server.name}: lame duck, then removing its directory`);
-      await driver.signalLameDuck(server).catch(() => undefined);
-      if (!(await driver.waitForExit(server, props.stopTimeoutSeconds * 1000))) {
-        console.log(`${server.name}: still running after ${props.stopTimeoutSeconds}s of lame duck; killing it`);
-        await driver.kill(server);
-      }
+      await engine.stopGracefully(driver, server, {
+        timeoutSeconds: props.stopTimeoutSeconds,
+        signal: "best-effort",
+        killing: () =>
+          console.log(`${server.name}: still running after ${props.stopTimeoutSeconds}s of lame duck; killing it`),
+      });
     }
     await driver.deprovision(server);
   },

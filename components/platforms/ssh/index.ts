@@ -133,7 +133,7 @@ export const platform: ClusterPlatform<SshPlatformSettings, SshShared> = {
   secretKeys: ["sshPrivateKey", "sshKeyPassphrase"],
   requiredSecrets: () => [
     {
-      key: "sshPrivateKey",
+      field: "sshPrivateKey",
       message:
         'missing; set the SSH private key as a secret: pulumi config set --secret nats-cluster:sshPrivateKey -- "$(cat key)"',
     },

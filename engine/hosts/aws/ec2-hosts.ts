@@ -16,8 +16,9 @@ import type {
 } from "@aws-sdk/client-ec2";
 import type { DescribeInstanceInformationCommandOutput } from "@aws-sdk/client-ssm";
 import { ServerEndpoint } from "../../spec";
+import { describeError } from "../../util/async";
 import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "./names";
-import { AwsSdkClient, awsErrorName, errorMessage, loadEc2, loadSsm, sleep } from "./sdk";
+import { AwsSdkClient, awsErrorName, loadEc2, loadSsm, sleep } from "./sdk";
 
 /** Where the surge VM comes from. */
 export interface SurgeLaunchSettings {
@@ -263,7 +264,7 @@ export class Ec2LaunchedHosts {
       const ping = out.InstanceInformationList?.[0]?.PingStatus;
       return ping === "Online" ? ping : ping ? `ping status ${ping}` : "not registered";
     } catch (error) {
-      return errorMessage(error);
+      return describeError(error);
     }
   }
 

@@ -7,6 +7,7 @@
  * there (test/aws/lab-*.test.ts); never against a real AWS account.
  */
 import { VM_LISTEN_HOST } from "../../defaults";
+import { Problem } from "../../problem";
 import { ReleasePins, releaseSettingsProblems } from "../../release";
 import { assertSettings, HostDriver, HostDriverContext, HostPlatform } from "../driver";
 import { SsmHostDriver } from "./ssm-driver";
@@ -46,7 +47,7 @@ export interface AwsSettings {
 
 export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => {
   const s = (settings ?? {}) as Partial<AwsSettings>;
-  const problems: Array<{ field: string; message: string }> = [];
+  const problems: Problem[] = [];
   if (typeof s.region !== "string" || s.region.length === 0)
     problems.push({ field: "region", message: "missing; set the AWS region" });
   if (typeof s.clusterName !== "string" || s.clusterName.length === 0)

@@ -36,8 +36,4 @@ export function awsErrorName(error: unknown): string | undefined {
   return undefined;
 }
 
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export { sleep } from "../../util/async";

@@ -15,6 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { ServerEndpoint, TlsPem } from "../../spec";
+import { describeError } from "../../util/async";
 import { HostDriver, HostLayout, LeaseOnHost, LeaseRequest } from "../driver";
 import { hostPrepScript } from "../systemd/host-prep";
 import { leaseResultOf, leaseScript } from "../systemd/lease-script";
@@ -24,7 +25,7 @@ import * as systemd from "../systemd/scripts";
 import { SsmConfigStore } from "./config-store";
 import { Ec2LaunchedHosts, SurgeLaunchSettings } from "./ec2-hosts";
 import { DATA_VOLUME_DEVICE, DATA_VOLUME_WAIT_SECONDS, defaultConfigParameterPrefix } from "./names";
-import { AwsSdkClient, errorMessage, loadEc2, loadSsm } from "./sdk";
+import { AwsSdkClient, loadEc2, loadSsm } from "./sdk";
 import * as scripts from "./scripts";
 import { SsmCommandError, SsmCommandRunner, SsmTarget } from "./ssm-runner";
 
@@ -347,7 +348,7 @@ export class SsmHostDriver implements HostDriver {
         this.launchedIds.set(server.name, leftover);
         return;
       } catch (error) {
-        this.log(`${server.name}: left-over VM ${leftover} did not come up (${errorMessage(error)}); replacing it`);
+        this.log(`${server.name}: left-over VM ${leftover} did not come up (${describeError(error)}); replacing it`);
         this.launchedIds.delete(server.name);
       }
     }
@@ -356,7 +357,7 @@ export class SsmHostDriver implements HostDriver {
     try {
       await this.prepare(server, instanceId, deadline);
     } catch (error) {
-      this.log(`${server.name}: terminating ${instanceId}: it did not come up (${errorMessage(error)})`);
+      this.log(`${server.name}: terminating ${instanceId}: it did not come up (${describeError(error)})`);
       await this.launched.terminate(server.name, [instanceId]).catch(() => undefined);
       throw error;
     }

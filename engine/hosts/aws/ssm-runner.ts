@@ -7,7 +7,9 @@
  * the scripts there); never against a real AWS account.
  */
 import type { GetCommandInvocationCommandOutput, SendCommandCommandOutput } from "@aws-sdk/client-ssm";
-import { AwsSdkClient, awsErrorName, errorMessage, loadSsm, sleep } from "./sdk";
+import { describeError } from "../../util/async";
+import { seconds } from "../../util/duration";
+import { AwsSdkClient, awsErrorName, loadSsm, sleep } from "./sdk";
 
 /** Which server and instance a command is for; both go in every message. */
 export interface SsmTarget {
@@ -105,7 +107,7 @@ export class SsmCommandRunner {
       throw new SsmCommandError(
         target,
         what,
-        `SendCommand failed (${awsErrorName(error) ?? "error"}: ${errorMessage(error)}); is the instance running and registered with SSM?`,
+        `SendCommand failed (${awsErrorName(error) ?? "error"}: ${describeError(error)}); is the instance running and registered with SSM?`,
         undefined,
         undefined,
         awsErrorName(error),
@@ -128,7 +130,7 @@ export class SsmCommandRunner {
         throw new SsmCommandError(
           target,
           what,
-          `GetCommandInvocation failed: ${errorMessage(error)}`,
+          `GetCommandInvocation failed: ${describeError(error)}`,
           commandId,
           lastStatus,
         );
@@ -136,7 +138,7 @@ export class SsmCommandRunner {
       lastStatus = invocation.Status ?? lastStatus;
       const elapsedMs = Date.now() - started;
       if (lastStatus === "Success") {
-        if (!options.quiet) this.log(`${label}: ${what}: done in ${(elapsedMs / 1000).toFixed(1)}s`);
+        if (!options.quiet) this.log(`${label}: ${what}: done in ${seconds(elapsedMs)}`);
         return {
           commandId,
           stdout: invocation.StandardOutputContent ?? "",

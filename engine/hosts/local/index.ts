@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { BinaryStore } from "../../binaries";
 import { LOCAL_LISTEN_HOST } from "../../defaults";
+import { Problem } from "../../problem";
 import { ReleasePins, releaseSettingsProblems } from "../../release";
 import { assertSettings, HostDriver, HostDriverContext, HostPlatform } from "../driver";
 import { LocalProcessDriver } from "./driver";
@@ -46,7 +47,7 @@ function isPathSetting(value: unknown): value is string {
 
 export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => {
   const s = (settings ?? {}) as Partial<LocalSettings>;
-  const problems: Array<{ field: string; message: string }> = [];
+  const problems: Problem[] = [];
   if (!isPathSetting(s.stateDir)) {
     problems.push({ field: "stateDir", message: `${JSON.stringify(s.stateDir)} is not an absolute or ~/ path` });
   }

@@ -4,6 +4,7 @@
  * `settingsProblems` names the field and the fix for every problem, so `pulumi preview` can say what to change.
  */
 import { DEFAULT_STOP_TIMEOUT_SECONDS, MIN_LAME_DUCK_SECONDS } from "../../defaults";
+import { AddProblem, Problem } from "../../problem";
 import { ReleasePins, releaseSettingsProblems } from "../../release";
 import { DEFAULT_HOST_PATHS, HostPaths } from "../systemd/paths";
 import { hostKeyProblem } from "./host-key";
@@ -43,12 +44,6 @@ export interface SshSettings {
   readonly paths?: Partial<HostPaths>;
 }
 
-/** A problem with the settings: the field path inside them, and what to do. */
-export interface SettingsProblem {
-  readonly field: string;
-  readonly message: string;
-}
-
 const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** A Linux user name (useradd's default rule). */
 const USER_NAME = /^[a-z_][a-z0-9_-]*\$?$/;
@@ -85,9 +80,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Every problem with `settings`, each naming its field; empty when they are usable. */
-export function sshSettingsProblems(settings: unknown): SettingsProblem[] {
-  const problems: SettingsProblem[] = [];
-  const add = (field: string, message: string) => problems.push({ field, message });
+export function sshSettingsProblems(settings: unknown): Problem[] {
+  const problems: Problem[] = [];
+  const add: AddProblem = (field, message) => problems.push({ field, message });
   if (!isObject(settings)) {
     add("", "the ssh platform's settings must be an object with hosts and hostKeys");
     return problems;
@@ -146,7 +141,7 @@ export function sshSettingsProblems(settings: unknown): SettingsProblem[] {
   return problems;
 }
 
-function hostProblems(name: string, host: unknown, add: (field: string, message: string) => void): void {
+function hostProblems(name: string, host: unknown, add: AddProblem): void {
   const field = `hosts.${name}`;
   if (!SERVER_NAME.test(name)) add(field, "is not a server name (letters, digits, '.', '_', '-')");
   if (!isObject(host)) {
@@ -168,7 +163,7 @@ function hostProblems(name: string, host: unknown, add: (field: string, message:
   }
 }
 
-function pathProblems(paths: unknown, add: (field: string, message: string) => void): void {
+function pathProblems(paths: unknown, add: AddProblem): void {
   if (paths === undefined) return;
   if (!isObject(paths)) {
     add("paths", "must be an object with installDir, configPath, dataDir and/or pidFile");
@@ -186,7 +181,7 @@ function pathProblems(paths: unknown, add: (field: string, message: string) => v
 }
 
 /** Settings live in Pulumi state in plain text: a private key or password there is refused, naming where it is. */
-function secretsInSettings(value: unknown, field: string, add: (field: string, message: string) => void): void {
+function secretsInSettings(value: unknown, field: string, add: AddProblem): void {
   if (typeof value === "string") {
     if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) {
       add(field, "holds a private key: settings are stored in plain text; pass the key as the platform's secret");

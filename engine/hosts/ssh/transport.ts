@@ -26,6 +26,7 @@
 import * as net from "node:net";
 import type { Client, ClientChannel, ParsedKey, ServerHostKeyAlgorithm } from "ssh2";
 import { describeError, sleep } from "../../util/async";
+import { seconds } from "../../util/duration";
 import { fingerprintOf, hostKeyAlgorithmsFor, matchesPinnedKey, PinnedHostKey } from "./host-key";
 
 /** Where and as whom a script runs. */
@@ -255,7 +256,7 @@ export class Ssh2Transport implements SshTransport {
         const connection = await this.connection(endpoint, deadline, command.what);
         try {
           const result = await this.exec(connection, endpoint, command, deadline, started);
-          if (!command.quiet) this.log(`${label}: ${command.what}: done in ${seconds(Date.now() - started)}`);
+          if (!command.quiet) this.log(`${label}: ${command.what}: done in ${seconds(Date.now() - started, "fine")}`);
           return result;
         } catch (err) {
           if (!(err instanceof NotStarted)) throw err;
@@ -304,7 +305,7 @@ export class Ssh2Transport implements SshTransport {
     const key = this.poolKey(endpoint);
     const recent = this.unreachable.get(key);
     if (recent && Date.now() - recent.at < UNREACHABLE_MEMORY_MS) {
-      const ago = seconds(Date.now() - recent.at);
+      const ago = seconds(Date.now() - recent.at, "fine");
       throw new SshCommandError(endpoint, what, "connect", `${recent.problem} (${ago} ago; not tried again yet)`);
     }
     this.unreachable.delete(key);
@@ -337,7 +338,7 @@ export class Ssh2Transport implements SshTransport {
       try {
         const connection = await this.connectOnce(endpoint, deadline);
         this.log(
-          `${label}: connected in ${seconds(Date.now() - started)} (host key ${endpoint.hostKey.fingerprint} as pinned)`,
+          `${label}: connected in ${seconds(Date.now() - started, "fine")} (host key ${endpoint.hostKey.fingerprint} as pinned)`,
         );
         return connection;
       } catch (err) {
@@ -356,7 +357,7 @@ export class Ssh2Transport implements SshTransport {
           throw new SshCommandError(endpoint, what, failure.failure, problem);
         }
         this.log(
-          `${label}: connection attempt ${attempt} failed (${failure.message}); retrying in ${seconds(backoffMs)}`,
+          `${label}: connection attempt ${attempt} failed (${failure.message}); retrying in ${seconds(backoffMs, "fine")}`,
         );
         await sleep(backoffMs);
       }
@@ -386,7 +387,7 @@ export class Ssh2Transport implements SshTransport {
           fail(
             new ConnectFailure(
               "connect",
-              `no SSH session within ${seconds(budgetMs)}`,
+              `no SSH session within ${seconds(budgetMs, "fine")}`,
               true,
               socket.connecting || socket.bytesRead === 0,
             ),
@@ -442,7 +443,7 @@ export class Ssh2Transport implements SshTransport {
   ): Promise<SshResult> {
     const remainingMs = deadline - Date.now();
     if (remainingMs <= 0) {
-      const problem = `did not finish within ${seconds(command.timeoutMs)} (no time left after connecting)`;
+      const problem = `did not finish within ${seconds(command.timeoutMs, "fine")} (no time left after connecting)`;
       return Promise.reject(new SshCommandError(endpoint, command.what, "timeout", problem));
     }
     const remote = remoteCommandFor(endpoint, remainingMs / 1000 + HOST_TIMEOUT_SLACK_SECONDS);
@@ -491,7 +492,7 @@ export class Ssh2Transport implements SshTransport {
           // A channel that does not confirm its close is on a dead connection: drop the connection.
           setTimeout(() => connection.closed || channel?.destroyed || connection.destroy(), CLOSE_GRACE_MS).unref();
         }
-        const problem = `did not finish within ${seconds(command.timeoutMs)}; the session was closed (the host's timeout ends what is left)`;
+        const problem = `did not finish within ${seconds(command.timeoutMs, "fine")}; the session was closed (the host's timeout ends what is left)`;
         finish(error("timeout", problem));
       }, remainingMs);
       const stopWatching = connection.onClose(onConnectionClose);
@@ -617,8 +618,4 @@ function sudoHint(endpoint: SshEndpoint, stderr: string): string {
     ` (user ${endpoint.user} needs passwordless sudo, e.g. a sudoers line "${endpoint.user} ALL=(ALL) NOPASSWD:ALL",` +
     " or log in as root)"
   );
-}
-
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
 }
