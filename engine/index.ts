@@ -47,6 +47,7 @@ export {
   executeRollout,
   previewRollout,
   RolloutOptions,
+  LeavingServers,
   RolloutRefused,
   RolloutHalted,
   RolloutInterrupted,

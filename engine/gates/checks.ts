@@ -113,8 +113,12 @@ export function jetstreamGate(monitorFor: (serverName: string) => ServerMonitor 
           .map((r) => `${r.name} (last heard ${(r.active! / 1e9).toFixed(1)}s ago)`);
         notCurrent.push(...silent);
         const absent = metaPeers.filter((p) => !known.includes(p));
-        const extra = known.filter((p) => !metaPeers.includes(p));
+        const leaving = expect.metaPeersLeaving ?? [];
+        const extra = known.filter((p) => !metaPeers.includes(p) && !leaving.includes(p));
         const problems = [
+          leaving.some((p) => known.includes(p))
+            ? `leaving: ${leaving.filter((p) => known.includes(p)).join(", ")}`
+            : "",
           notCurrent.length ? `not current: ${notCurrent.join(", ")}` : "",
           absent.length ? `absent: ${absent.join(", ")}` : "",
           extra.length ? `unexpected peers: ${extra.join(", ")}` : "",
