@@ -21,7 +21,7 @@ export function metaPeersSeen(observed: ObservedCluster): Set<string> {
   return peers;
 }
 
-/** What is left of a leaving server, in words, or undefined when it is gone (stopped, out of the meta group, host clean). */
+/** What is left of a leaving server, in words; undefined when it is gone (stopped, out of the meta group, clean). */
 export function leftOf(server: ObservedServer, metaPeers: ReadonlySet<string>): string | undefined {
   if (server.reachable || server.running) return `still runs${server.version ? ` ${server.version}` : ""}`;
   if (metaPeers.has(server.name)) return "stopped, still a peer of the JetStream meta group";
@@ -29,15 +29,32 @@ export function leftOf(server: ObservedServer, metaPeers: ReadonlySet<string>): 
   return undefined;
 }
 
-/** A member that never ran: nothing installed, no config on its host, not a meta peer. */
-export function isNewMember(m: ObservedServer, metaPeers: ReadonlySet<string>): boolean {
-  return (
-    !m.reachable &&
-    !m.running &&
-    m.installedVersion === undefined &&
-    m.configText === undefined &&
-    !metaPeers.has(m.name)
-  );
+/**
+ * A member that never ran: nothing installed, no config on its host, and (JetStream on) not a peer of a meta group
+ * some member reported. When no member reported one, it cannot be told from a member whose host lost everything:
+ * it is then a recovery, as before.
+ */
+export function isNewMember(m: ObservedServer, metaPeers: ReadonlySet<string>, jetstream: boolean): boolean {
+  const blank = !m.reachable && !m.running && m.installedVersion === undefined && m.configText === undefined;
+  return blank && (!jetstream || (metaPeers.size > 0 && !metaPeers.has(m.name)));
+}
+
+/**
+ * A member found down is started at the target with the desired config, before anything else: it serves nobody
+ * now, so starting it takes nothing from the cluster, and starting it at the target spares it a second restart.
+ * (A recovery that fails its gates puts back the version it had installed, when that is another one.)
+ */
+export function recoveryOf(spec: ClusterSpec, m: ObservedServer): MemberStep {
+  return {
+    kind: "recover-member",
+    server: m.name,
+    // Shown as "from → to" only when it had another version installed.
+    from: m.installedVersion !== spec.version ? m.installedVersion : undefined,
+    to: spec.version,
+    reason: m.installedVersion
+      ? `found down (${m.error ?? "not running"}): start it again at ${spec.version}, through the gates`
+      : `not started yet: start it at ${spec.version}, through the gates`,
+  };
 }
 
 /**
@@ -65,20 +82,28 @@ function routesIn(configText: string | undefined): string[] {
       l
         .trim()
         .replace(/^"|"$/g, "")
-        .replace(/^nats-route:\/\//, ""),
+        .replace(/^[a-z-]+:\/\//, ""),
     )
     .filter(Boolean);
 }
 
 /** `+127.0.0.1:6444, −127.0.0.1:6555` when the route lists differ and nothing else that needs a restart does. */
-export function routeListChange(now: string | undefined, desired: string): string | undefined {
+export function routeListChange(
+  now: string | undefined,
+  desired: string,
+  /** The member a route address (`host:port`) reaches, for the words. */
+  nameOf: (address: string) => string | undefined = () => undefined,
+): string | undefined {
   const before = routesIn(now);
   const after = routesIn(desired);
-  const rest = (text: string | undefined) => (text ?? "").replace(/\n\s*routes: \[\n[\s\S]*?\n\s*\]/, "");
+  const named = (r: string) => nameOf(r) ?? r;
+  // Everything but the routes (and the restart digest, which covers them) must be the same.
+  const rest = (text: string | undefined) =>
+    (text ?? "").replace(/\n\s*routes: \[\n[\s\S]*?\n\s*\]/, "").replace(/^# nats-cluster restart-digest: .*$/m, "");
   if (rest(now) !== rest(desired)) return undefined;
   const changes = [
-    ...after.filter((r) => !before.includes(r)).map((r) => `+${r}`),
-    ...before.filter((r) => !after.includes(r)).map((r) => `−${r}`),
+    ...after.filter((r) => !before.includes(r)).map((r) => `+${named(r)}`),
+    ...before.filter((r) => !after.includes(r)).map((r) => `−${named(r)}`),
   ];
   return changes.length ? changes.join(", ") : undefined;
 }
@@ -105,6 +130,7 @@ export function removalSteps(observed: ObservedCluster, spec: ClusterSpec): Remo
         kind: "remove-member",
         server: l.name,
         from: l.version ?? l.installedVersion,
+        to: "removed",
         reason: `left the stack (${left}): ${how.join(", then ")}`,
       },
     ];

@@ -8,6 +8,7 @@ import {
   additionOf,
   isNewMember,
   metaPeersSeen,
+  recoveryOf,
   removalRefusals,
   removalSteps,
   routeListChange,
@@ -73,12 +74,17 @@ export function memberChange(
     };
   }
   if (configText !== desired) {
-    const routes = routeListChange(configText, desired);
+    const routes = routeListChange(
+      configText,
+      desired,
+      (address) => [...spec.members, spec.surge].find((m) => `${m.host}:${m.clusterPort}` === address)?.name,
+    );
     return readRestartDigest(configText) !== readRestartDigest(desired)
       ? {
           kind: "restart-member",
           reason: routes
-            ? `route list changes (${routes}): a shorter list is re-made only by a restart`
+            ? `route list changes (${routes}): routes change only by a restart (a reloaded shorter list leaves the ` +
+              "mesh broken)"
             : "config change that needs a restart (listeners, names, routes, client TLS on/off, JetStream or extra settings)",
         }
       : {
@@ -152,24 +158,6 @@ function clientTlsRefusals(observed: ObservedCluster, spec: ClusterSpec, desired
     }
   }
   return refusals;
-}
-
-/**
- * A member found down is started at the target with the desired config, before anything else: it serves nobody
- * now, so starting it takes nothing from the cluster, and starting it at the target spares it a second restart.
- * (A recovery that fails its gates puts back the version it had installed, when that is another one.)
- */
-function recoveryOf(spec: ClusterSpec, m: ObservedServer): MemberStep {
-  return {
-    kind: "recover-member",
-    server: m.name,
-    // Shown as "from → to" only when it had another version installed.
-    from: m.installedVersion !== spec.version ? m.installedVersion : undefined,
-    to: spec.version,
-    reason: m.installedVersion
-      ? `found down (${m.error ?? "not running"}): start it again at ${spec.version}, through the gates`
-      : `not started yet: start it at ${spec.version}, through the gates`,
-  };
 }
 
 /**
@@ -248,7 +236,7 @@ export function planRollout(
   const meta = metaPeersSeen(observed);
   const recoveries = observed.members
     .filter((m) => !m.reachable)
-    .map((m) => (isNewMember(m, meta) ? additionOf(spec, m) : recoveryOf(spec, m)));
+    .map((m) => (isNewMember(m, meta, spec.jetstream.enabled) ? additionOf(spec, m) : recoveryOf(spec, m)));
   // Members that left the spec leave after pre-flight and before any remaining member restarts for its route list:
   // each remaining member's new config routes only to the members that stay, and its gates expect a meta group
   // without the leaving ones, so the leaving ones must be out first. One at a time: each stop costs every group it

@@ -69,11 +69,12 @@ export type BatchedStep = ChangeStep & { readonly batch: number };
  * the JetStream meta group, its streams' replicas whole again on the remaining members, then its host removed.
  * `server` is not a member of the spec: it is one of the leaving servers the caller named.
  */
-export interface RemoveMemberStep extends Omit<StepBase, "server" | "from"> {
+export interface RemoveMemberStep extends Omit<StepBase, "server" | "from" | "to"> {
   readonly kind: "remove-member";
   readonly server: string;
   /** The version it runs (or had installed), for the report. */
   readonly from?: string;
+  readonly to: "removed";
 }
 
 export type PlannedStep = StartClusterStep | CheckStep | SurgeStep | MemberStep | RemoveMemberStep;

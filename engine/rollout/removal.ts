@@ -109,9 +109,11 @@ export async function removeLeavingMember(run: Run, step: RemoveMemberStep, view
 /** Peer-remove `server` through the members that are up, then wait until none of them lists it. */
 async function peerRemove(ctx: RolloutContext, server: ServerEndpoint): Promise<void> {
   const deadline = Date.now() + ctx.policy.healthyDeadlineSeconds * 1000;
-  let last = "";
-  for (let asked = false; Date.now() < deadline; await sleep(ctx.policy.pollIntervalMs)) {
-    const listing = await membersListing(ctx, server.name);
+  let asked = false;
+  let refusedWith: string | undefined;
+  let listing: string[];
+  for (;;) {
+    listing = await membersListing(ctx, server.name);
     if (listing.length === 0) {
       ctx.log.emit({ kind: "info", step: STEP, server: server.name, message: "removed from the JetStream meta group" });
       return;
@@ -121,18 +123,21 @@ async function peerRemove(ctx: RolloutContext, server: ServerEndpoint): Promise<
         await removeMetaPeer(ctx.clientSpec, ctx.spec.members, server.name);
         asked = true;
       } catch (err) {
-        // Not a member (any more): the listing catches up; otherwise ask again at the next look.
-        last = describeError(err);
-        asked = /not.*member/i.test(last);
+        // "not a member" (any more): the listing catches up. Anything else: ask again at the next look.
+        refusedWith = describeError(err);
+        asked = /not.*member/i.test(refusedWith);
       }
     }
-    last = last || `still listed by ${listing.join(", ")}`;
+    if (Date.now() + ctx.policy.pollIntervalMs > deadline) break;
+    await sleep(ctx.policy.pollIntervalMs);
   }
   throw new StepFailure({
     server: server.name,
     step: STEP,
     point: "peer-remove",
-    observation: `still in the JetStream meta group after ${ctx.policy.healthyDeadlineSeconds}s: ${last}`,
+    observation:
+      `still in the JetStream meta group after ${ctx.policy.healthyDeadlineSeconds}s (listed by ${listing.join(", ")})` +
+      (refusedWith ? `; $JS.API.SERVER.REMOVE answered: ${refusedWith}` : ""),
   });
 }
 
@@ -168,7 +173,7 @@ async function wholeWithout(
   const deadline = started + ctx.policy.healthyDeadlineSeconds * 1000;
   const soakMs = ctx.policy.minHealthySeconds * 1000;
   let greenSince: number | undefined;
-  let last = "";
+  let last: string;
   let lastSaid = started;
   for (;;) {
     last = (await problemWithout(ctx, view, name, held)) ?? "";
