@@ -140,10 +140,8 @@ export function removalSteps(observed: ObservedCluster, spec: ClusterSpec): Remo
 function replicasIn(groups: ReadonlyArray<RaftGroup>): string {
   const streams = groups.filter((g) => g.kind === "stream").length;
   const consumers = groups.length - streams;
-  const n = (k: number, what: string) => `${k} ${what}${k === 1 ? "" : "s"}`;
-  return [streams ? n(streams, "stream replica") : "", consumers ? n(consumers, "consumer replica") : ""]
-    .filter(Boolean)
-    .join(" and ");
+  const parts = [streams ? `${streams} stream` : "", consumers ? `${consumers} consumer` : ""].filter(Boolean);
+  return `replicas (${parts.join(", ")})`;
 }
 
 /**

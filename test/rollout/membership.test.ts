@@ -4,7 +4,7 @@
  * acknowledged message is lost, and the plans name each step. Then a removal that must be refused: an R3 stream
  * and 3 → 2 members: refused naming the stream, nothing touched.
  */
-import { AckPolicy, NatsConnection } from "nats";
+import { AckPolicy, ClusterInfo, NatsConnection } from "nats";
 import { MonitorClient } from "../../engine/monitor/client";
 import { formatEvent } from "../../engine/rollout/events";
 import { executeRollout, previewRollout, RolloutOptions } from "../../engine/rollout/execute";
@@ -37,6 +37,9 @@ async function metaPeers(servers: ReadonlyArray<ServerEndpoint>): Promise<string
   throw new Error("no meta leader");
 }
 
+/** A group's peers, sorted, as one string. */
+const canonical = (c: ClusterInfo | undefined) =>
+  [c?.leader, ...(c?.replicas ?? []).map((r) => r.name)].sort().join(",");
 const kinds = (plan: RolloutPlan) => plan.steps.map((s) => `${s.kind}${s.server ? ` ${s.server}` : ""}`);
 
 describe("adding and removing members (JetStream, R3 stream, acked publisher)", () => {
@@ -120,10 +123,15 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
     await jsm.consumers.add(STREAM, { durable_name: "C1", ack_policy: AckPolicy.Explicit });
     const moved = await nc.request(`$JS.API.STREAM.PEER.REMOVE.${STREAM}`, JSON.stringify({ peer: "mb2" }));
     expect(JSON.parse(new TextDecoder().decode(moved.data))).toMatchObject({ success: true });
-    for (let i = 0; i < 120; i++) {
-      const c = (await jsm.streams.info(STREAM)).cluster;
+    // The consumer follows its stream a moment later: wait for both.
+    const settled = (c: ClusterInfo | undefined) => {
       const peers = [c?.leader, ...(c?.replicas ?? []).map((r) => r.name)];
-      if (peers.length === 3 && !peers.includes("mb2") && (c?.replicas ?? []).every((r) => r.current)) break;
+      return peers.length === 3 && !peers.includes("mb2") && (c?.replicas ?? []).every((r) => r.current);
+    };
+    for (let i = 0; i < 120; i++) {
+      const s = (await jsm.streams.info(STREAM)).cluster;
+      const c = (await jsm.consumers.info(STREAM, "C1")).cluster;
+      if (settled(s) && settled(c) && canonical(s) === canonical(c)) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     const c = (await jsm.streams.info(STREAM)).cluster;
@@ -147,7 +155,7 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
     for (const step of plan.steps.slice(1, 3)) {
       expect(step.reason).toMatch(
         step.server === held[0]
-          ? /^left the stack \(still runs .*\): lame duck .*peer-remove it from the JetStream meta group, then wait until its 1 stream replica and 1 consumer replica are whole on the remaining members, then remove it from its host$/
+          ? /^left the stack \(still runs .*\): lame duck .*peer-remove it from the JetStream meta group, then wait until its replicas \(1 stream, 1 consumer\) are whole on the remaining members, then remove it from its host$/
           : /^left the stack \(still runs .*\): lame duck .*peer-remove it from the JetStream meta group, then remove it from its host$/,
       );
     }

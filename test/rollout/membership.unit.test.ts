@@ -85,8 +85,8 @@ describe("removing members: the plan", () => {
     expect(steps(plan)).toEqual(["preflight", "remove-member d", "final-check"]);
     expect(plan.steps[1].reason).toBe(
       "left the stack (still runs 2.15.2): lame duck (its clients move to the others), stop, then peer-remove it " +
-        "from the JetStream meta group, then wait until its 1 stream replica and 1 consumer replica are whole on " +
-        "the remaining members, then remove it from its host",
+        "from the JetStream meta group, then wait until its replicas (1 stream, 1 consumer) are whole on the " +
+        "remaining members, then remove it from its host",
     );
     expect(formatPlan(plan)).toMatch(/remove-member\s+d\s+2\.15\.2 → removed/);
   });
