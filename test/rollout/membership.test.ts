@@ -129,8 +129,15 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
       return peers.length === 3 && !peers.includes("mb2") && (c?.replicas ?? []).every((r) => r.current);
     };
     for (let i = 0; i < 120; i++) {
-      const s = (await jsm.streams.info(STREAM)).cluster;
-      const c = (await jsm.consumers.info(STREAM, "C1")).cluster;
+      // A request may time out while the stream's leader moves: look again.
+      const s = await jsm.streams.info(STREAM).then(
+        (i) => i.cluster,
+        () => undefined,
+      );
+      const c = await jsm.consumers.info(STREAM, "C1").then(
+        (i) => i.cluster,
+        () => undefined,
+      );
       if (settled(s) && settled(c) && canonical(s) === canonical(c)) break;
       await new Promise((r) => setTimeout(r, 250));
     }
