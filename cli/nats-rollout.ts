@@ -24,6 +24,7 @@ import {
   RolloutEvent,
   RolloutOptions,
   RolloutPolicy,
+  ServerEndpoint,
   observeCluster,
   stopCluster,
   TlsPem,
@@ -57,6 +58,9 @@ Options:
   --secrets-file FILE  with --spec: the platform's secrets as a JSON object, e.g. {"privateKey": "-----BEGIN …"}
                        for the ssh platform; the file must not be readable by group or others (chmod 600)
   --policy JSON        rollout policy overrides, e.g. '{"minHealthySeconds":2}'
+  --leaving FILE       plan, rollout: servers that were members and left the spec, as a JSON array of endpoints
+                       ([{"name","host","clientPort","clusterPort","monitorPort"}]): each one the servers still show
+                       (running, in the JetStream meta group, a config on its host) is removed (remove-member)
   --break-lease        rollout, stop: break another roller's lease whose heartbeat is older than the stale limit
                        (its roller is probably dead); a live lease is never broken
   --yes                stop: yes, stop the whole cluster
@@ -223,6 +227,22 @@ function targetOf(values: Record<string, string | boolean | undefined>): Target 
   return { ...target, spec, policy };
 }
 
+/** `--leaving FILE`: the endpoints of servers that left the spec (same platform settings as the members). */
+function readLeaving(file: string): ServerEndpoint[] {
+  const list = readJson<unknown>(fs.readFileSync(file, "utf8"), `--leaving ${file}`);
+  const ok = (e: unknown): e is ServerEndpoint =>
+    typeof e === "object" &&
+    e !== null &&
+    typeof (e as ServerEndpoint).name === "string" &&
+    typeof (e as ServerEndpoint).host === "string" &&
+    ["clientPort", "clusterPort", "monitorPort"].every((k) => Number.isInteger((e as Record<string, unknown>)[k]));
+  if (!Array.isArray(list) || !list.every(ok))
+    throw new UsageError(
+      `--leaving ${file}: expected a JSON array of {name, host, clientPort, clusterPort, monitorPort}`,
+    );
+  return list;
+}
+
 /** First Ctrl-C: stop between two steps. Second: leave now. */
 function stopOnCtrlC(): () => string | undefined {
   let requested: string | undefined;
@@ -248,6 +268,7 @@ async function main(argv: string[]): Promise<number> {
       "state-dir": { type: "string" },
       "secrets-file": { type: "string" },
       policy: { type: "string" },
+      leaving: { type: "string" },
       "break-lease": { type: "boolean" },
       yes: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -278,6 +299,7 @@ async function main(argv: string[]): Promise<number> {
     policy: target.policy,
     listenHost: platform.listenHost,
     onEvent: (e: RolloutEvent) => console.log(formatEvent(e)),
+    ...(values.leaving ? { leaving: { members: readLeaving(values.leaving) } } : {}),
   };
   /** rollout and stop run holding the cluster's lease (engine/rollout/lease.ts). */
   const leased = <T>(fn: Parameters<typeof withRolloutLease<T>>[2]) =>

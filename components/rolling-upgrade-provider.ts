@@ -13,6 +13,7 @@ import type {
   AuthSpec,
   ClusterSpec,
   HostDriver,
+  LeavingServers,
   Problem,
   ReleasePins,
   RolloutPlan,
@@ -93,13 +94,33 @@ function driverFor(engine: EngineModule, inputs: RollingUpgradeInputs): HostDriv
   });
 }
 
-function optionsFor(engine: EngineModule, inputs: RollingUpgradeInputs) {
+function optionsFor(engine: EngineModule, inputs: RollingUpgradeInputs, olds?: Partial<RollingUpgradeInputs>) {
   return {
     spec: fullSpec(inputs),
     driver: driverFor(engine, inputs),
     policy: inputs.policy,
     listenHost: engine.loadHostPlatform(inputs.platform).listenHost,
+    leaving: leavingFrom(engine, inputs, olds),
   };
+}
+
+/**
+ * The members of the inputs last applied that the new inputs no longer have: the engine removes each one the
+ * servers still show (running, in the JetStream meta group, a config on its host) and plans nothing for one that
+ * is gone, so the removal is reconciled from the servers, not from this list. Their hosts are reached with the
+ * settings last applied (the new settings may no longer name an SSH host key or an instance of theirs). After a
+ * halted removal the state keeps the inputs last applied, so the next `pulumi up` names them again and resumes.
+ */
+function leavingFrom(
+  engine: EngineModule,
+  news: RollingUpgradeInputs,
+  olds: Partial<RollingUpgradeInputs> | undefined,
+): LeavingServers | undefined {
+  const names = new Set((news.spec?.members ?? []).map((m) => m.name));
+  const members = (olds?.spec?.members ?? []).filter((m) => !names.has(m.name));
+  if (members.length === 0 || !olds?.platform || !olds.settings || containsUnknown(olds.settings)) return undefined;
+  const sameHosts = olds.platform === news.platform && canonicalJson(olds.settings) === canonicalJson(news.settings);
+  return { members, driver: sameHosts ? undefined : driverFor(engine, olds as RollingUpgradeInputs) };
 }
 
 /**
@@ -223,7 +244,7 @@ async function diff(
   let plan: RolloutPlan | undefined;
   if (!unknown) {
     const planned = pemPending ? { ...news, tlsPem: await standIn(engine, news, olds.tlsPem) } : news;
-    const preview = await engine.previewReconcile(optionsFor(engine, planned), { versions: olds.versions });
+    const preview = await engine.previewReconcile(optionsFor(engine, planned, olds), { versions: olds.versions });
     plan = preview.plan;
   }
   // What a preview costs, for the benchmark (`npm run bench`): set NATS_CLUSTER_TIMINGS to print it.
@@ -292,7 +313,7 @@ async function apply(
   previous?: RollingUpgradeOutputs,
 ): Promise<RollingUpgradeOutputs> {
   const engine = loadEngine();
-  const options = optionsFor(engine, inputs);
+  const options = optionsFor(engine, inputs, previous);
   const stop = watchForStop();
   const shown = shownPlans()[inputs.spec.name];
   try {

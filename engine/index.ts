@@ -48,6 +48,7 @@ export {
   executeRollout,
   previewRollout,
   RolloutOptions,
+  LeavingServers,
   RolloutRefused,
   RolloutHalted,
   RolloutInterrupted,

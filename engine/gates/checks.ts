@@ -112,9 +112,14 @@ export function jetstreamGate(monitorFor: (serverName: string) => ServerMonitor 
           .filter((r) => r.active !== undefined && r.active / 1e6 > META_PEER_SILENT_MS)
           .map((r) => `${r.name} (last heard ${(r.active! / 1e9).toFixed(1)}s ago)`);
         notCurrent.push(...silent);
-        const absent = metaPeers.filter((p) => !known.includes(p));
-        const extra = known.filter((p) => !metaPeers.includes(p));
+        // A member known to be down may be absent too: one that never started (a new member not added yet).
+        const absent = metaPeers.filter((p) => !known.includes(p) && !mayLag.includes(p));
+        const leaving = expect.metaPeersLeaving ?? [];
+        const extra = known.filter((p) => !metaPeers.includes(p) && !leaving.includes(p));
         const problems = [
+          leaving.some((p) => known.includes(p))
+            ? `leaving: ${leaving.filter((p) => known.includes(p)).join(", ")}`
+            : "",
           notCurrent.length ? `not current: ${notCurrent.join(", ")}` : "",
           absent.length ? `absent: ${absent.join(", ")}` : "",
           extra.length ? `unexpected peers: ${extra.join(", ")}` : "",

@@ -26,6 +26,11 @@ export interface GateExpectation {
   readonly metaPeers?: ReadonlyArray<string>;
   /** Meta peers that may be offline or behind (a member known to be down): present, but not required current. */
   readonly metaPeersAllowedOffline?: ReadonlyArray<string>;
+  /**
+   * Servers leaving the cluster (removed from the spec, their removal not done yet): allowed in the meta group,
+   * offline or not, never required. Any other peer beyond `metaPeers` is unexpected (a ghost) and fails the gate.
+   */
+  readonly metaPeersLeaving?: ReadonlyArray<string>;
   /** After a reload: `/varz` config_load_time must be later than this ISO time. */
   readonly configLoadedAfter?: string;
 }

@@ -42,12 +42,21 @@ export interface ClusterView {
   readonly surgeIn: boolean;
   /** Members that are down: no peer expects routes to them, and the meta group may show them offline. */
   readonly down: ReadonlySet<string>;
+  /**
+   * Servers leaving the cluster whose removal is not done yet: the meta group may still list them (offline or
+   * not), nothing requires them. Absent: none.
+   */
+  readonly leaving?: ReadonlySet<string>;
 }
 
 export const withSurge = (view: ClusterView, surgeIn: boolean): ClusterView => ({ ...view, surgeIn });
 export const withMemberDown = (view: ClusterView, name: string): ClusterView => ({
   ...view,
   down: new Set([...view.down, name]),
+});
+export const withoutLeaving = (view: ClusterView, name: string): ClusterView => ({
+  ...view,
+  leaving: new Set([...(view.leaving ?? [])].filter((n) => n !== name)),
 });
 export const withMemberUp = (view: ClusterView, name: string): ClusterView => ({
   ...view,
@@ -82,6 +91,8 @@ export interface RolloutContextOptions {
   /** The spec the engine's own clients connect with (engine/rollout/client-tls.ts); the spec itself by default. */
   readonly clientSpec?: ClusterSpec;
   readonly seams?: RolloutSeams;
+  /** Servers leaving the cluster (not in the spec): the driver reaches their hosts, and they get monitors. */
+  readonly leaving?: ReadonlyArray<ServerEndpoint>;
 }
 
 /**
@@ -98,6 +109,8 @@ export class RolloutContext {
   readonly listenHost?: string;
   readonly clientSpec: ClusterSpec;
   readonly monitors: ReadonlyMap<string, ServerMonitor>;
+  /** Servers leaving the cluster (see RolloutContextOptions.leaving). */
+  readonly leaving: ReadonlyArray<ServerEndpoint>;
   readonly pace: RolloutPace;
   /** How this context makes monitors: a look at one server with another client spec uses it too. */
   readonly createMonitor: MonitorFactory;
@@ -116,7 +129,11 @@ export class RolloutContext {
     this.createMonitor = seams.monitors ?? ((spec, server) => createMonitor(spec, server));
     this.pace = { ...REAL_PACE, ...seams.pace };
     this.watchClientTraffic = () => (seams.traffic ?? ((spec) => new TrafficWatch(spec)))(clientSpec);
-    this.monitors = new Map(allServers(spec).map((s) => [s.name, this.createMonitor(clientSpec, s)]));
+    this.leaving = options.leaving ?? [];
+    // A leaving server may be the meta leader the gates ask: it has a monitor like every other server.
+    this.monitors = new Map(
+      [...allServers(spec), ...this.leaving].map((s) => [s.name, this.createMonitor(clientSpec, s)]),
+    );
   }
 
   /** Close every monitor's connection (idempotent; a monitor used after it fails instead of opening a new one). */
@@ -134,6 +151,12 @@ export class RolloutContext {
     const member = this.spec.members.find((m) => m.name === name);
     if (!member) throw new Error(`${name} is not a member of cluster ${this.spec.name}`);
     return member;
+  }
+
+  leavingServer(name: string): ServerEndpoint {
+    const server = this.leaving.find((m) => m.name === name);
+    if (!server) throw new Error(`${name} is not a server leaving cluster ${this.spec.name}`);
+    return server;
   }
 
   /** The config text a server should have; `routesLoadedByReload`: the first phase of a route TLS change. */
@@ -202,6 +225,7 @@ export class RolloutContext {
       routePeersIfUp: peers.filter((p) => p === surge),
       metaPeers: this.metaPeers(view),
       metaPeersAllowedOffline: [...view.down],
+      metaPeersLeaving: [...(view.leaving ?? [])],
       configLoadedAfter: opts.reloadedAfter,
     };
     return { server, monitor: this.monitor(server), expect };

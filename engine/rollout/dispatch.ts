@@ -8,6 +8,7 @@ import { whileWatched, WatchResult } from "./cluster-watch";
 import { ClusterView, withSurge } from "./context";
 import { changeMember, recoverFoundDown } from "./member-change";
 import { PlannedStep, SurgeStep } from "./plan";
+import { removeLeavingMember } from "./removal";
 import { ended, goOn, Progress, Run } from "./run";
 import { loadRouteTls, startCluster } from "./steps";
 import { surgeDown, surgeUp } from "./surge-steps";
@@ -35,6 +36,9 @@ export async function performStep(
     }
     case "surge-up":
       return surgeJoins(run, step, view);
+    case "remove-member":
+      return goOn(await removeLeavingMember(run, step, view));
+    case "add-member":
     case "recover-member": {
       const recovered = await recoverFoundDown(run, step, view);
       return goOn(recovered.view);

@@ -6,6 +6,8 @@ export type StepKind =
   | "preflight"
   | "surge-up"
   | "recover-member"
+  | "add-member"
+  | "remove-member"
   | "restart-member"
   | "reload-member"
   | "load-route-tls"
@@ -18,7 +20,8 @@ export type StepKind =
  * the lame duck), the look at the cluster before a batch (a member found down the rollout did not take down:
  * "observe"), or the check that the rest of the cluster is whole before a member's lame duck ("cluster").
  */
-export type FailurePoint = "stage" | "start" | "lame-duck" | "observe" | "cluster";
+export type FailurePoint =
+  "stage" | "start" | "lame-duck" | "observe" | "cluster" | "peer-remove" | "replicas" | "deprovision";
 
 /** Where a step failed: one of its gates, or a point outside them. */
 export type FailedAt = GateName | FailurePoint;

@@ -4,7 +4,8 @@
  */
 import { DEFAULT_POLICY } from "../defaults";
 import { HostDriver } from "../hosts/driver";
-import { ClusterSpec, RolloutPolicy } from "../spec";
+import { routedDriver } from "../hosts/routed";
+import { ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
 import { assertValidClusterSpec } from "../validate";
 import { seconds } from "../util/duration";
 import { engineClientSpec } from "./client-tls";
@@ -42,6 +43,34 @@ export interface RolloutOptions {
   readonly stopRequested?: () => string | undefined;
   /** What tests replace (monitors, the executor's waits): see test/support/fakes/. Left out in real rollouts. */
   readonly seams?: RolloutSeams;
+  /**
+   * Servers that were members and are no longer in the spec (the Pulumi provider: its previous inputs' members
+   * not in the new ones; the command line: `--leaving`), and the driver that reaches their hosts (default
+   * `driver`). Each one the servers still show (running, in the meta group, a config on its host) is removed
+   * (engine/rollout/removal.ts); one already gone costs nothing. Names that are members of the spec are ignored.
+   */
+  readonly leaving?: LeavingServers;
+}
+
+export interface LeavingServers {
+  readonly members: ReadonlyArray<ServerEndpoint>;
+  readonly driver?: HostDriver;
+}
+
+/** The leaving servers that really left (not a member or the surge server of the spec). */
+export function leavingOf(options: Pick<RolloutOptions, "spec" | "leaving">): ServerEndpoint[] {
+  const inSpec = new Set([...options.spec.members, options.spec.surge].map((s) => s.name));
+  return (options.leaving?.members ?? []).filter((m) => !inSpec.has(m.name));
+}
+
+/** The driver of every server of the rollout: the leaving ones' calls go to the driver that reaches their hosts. */
+export function driverOf(options: Pick<RolloutOptions, "spec" | "driver" | "leaving">): HostDriver {
+  const other = options.leaving?.driver ?? options.driver;
+  return routedDriver(
+    options.driver,
+    other,
+    leavingOf(options).map((m) => m.name),
+  );
 }
 
 export function resolvePolicy(policy?: Partial<RolloutPolicy>): RolloutPolicy {
@@ -72,8 +101,8 @@ export async function previewRollout(
   assertValidClusterSpec(options.spec);
   const observed = await observeCluster(
     options.spec,
-    options.driver,
-    observeOptionsFor(options.spec, resolvePolicy(options.policy)),
+    driverOf(options),
+    observeOptionsFor(options.spec, resolvePolicy(options.policy), leavingOf(options)),
     options.seams?.monitors,
   );
   return { observed, plan: planFor(options, observed) };
@@ -83,6 +112,8 @@ export async function previewRollout(
 const STOPPABLE: ReadonlySet<StepKind> = new Set([
   "start-cluster",
   "recover-member",
+  "add-member",
+  "remove-member",
   "surge-up",
   "restart-member",
   "reload-member",
@@ -95,15 +126,18 @@ const STOPPABLE: ReadonlySet<StepKind> = new Set([
  * a halt or a Ctrl-C continues from where things are. Throws only for what is not a rollout's outcome (a bug, I/O).
  */
 export async function executeRollout(options: RolloutOptions): Promise<RolloutOutcome> {
-  const { spec, driver } = options;
+  const { spec } = options;
+  const driver = driverOf(options);
+  const leaving = leavingOf(options);
   const policy = resolvePolicy(options.policy);
   assertValidClusterSpec(spec);
   const desired = desiredConfigs(spec, driver, options.listenHost);
-  const observed = await observeCluster(spec, driver, observeOptionsFor(spec, policy), options.seams?.monitors);
+  const what = observeOptionsFor(spec, policy, leaving);
+  const observed = await observeCluster(spec, driver, what, options.seams?.monitors);
   const log = new EventLog(options.onEvent);
   const clientSpec = engineClientSpec(spec, observed);
   const { listenHost, seams } = options;
-  const ctx = new RolloutContext({ spec, driver, policy, log, listenHost, clientSpec, seams });
+  const ctx = new RolloutContext({ spec, driver, policy, log, listenHost, clientSpec, seams, leaving });
   try {
     return await rollOut(ctx, options, desired, observed);
   } finally {
@@ -134,6 +168,9 @@ async function rollOut(
   let view: ClusterView = {
     surgeIn: observed.surge.running,
     down: new Set(observed.members.filter((m) => !m.reachable).map((m) => m.name)),
+    // Until its removal is done, a leaving server may still be in the meta group (pre-flight must not call it a
+    // ghost); any other peer beyond the spec's members still is one.
+    leaving: new Set(ctx.leaving.map((m) => m.name)),
   };
   let watched: WatchResult | undefined;
   for (const part of partsOf(plan.steps)) {

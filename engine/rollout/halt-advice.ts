@@ -30,6 +30,10 @@ export const HALT_ADVICE: Readonly<Record<HaltCode, (f: AdviceFacts) => string>>
   SurgeDidNotJoin: () => "the surge server could not join and was removed; no member was touched",
   SurgeNotRemoved: () => "every member is at the target; the surge server could not be removed: run again to remove it",
   FinalCheckFailed: () => "no member was changed by this step; fix the cause and run again",
+  RemovalIncomplete: (f) =>
+    `${f.subject} is leaving and its removal stopped half-way (it is not started again: it is leaving); no member ` +
+    "was touched; fix the cause named above, then run again: the removal resumes from what the servers report " +
+    "(peer-remove, replicas whole, host cleaned)",
   Untouched: (f) =>
     `${f.subject} was never taken down: ${f.isBatch ? "they still run as before" : `it still runs ${f.previousVersions ?? "as before"}`} ` +
     `and serve${f.isBatch ? "" : "s"} clients${f.surgeRemoved ? "; the surge server was removed" : ""}; ` +

@@ -37,7 +37,10 @@ export interface HaltSituation {
 
 export type HaltDecision =
   /** The step changes no member (the surge server's steps, the final check): nothing to undo. */
-  | { readonly kind: "nothing-to-undo"; readonly code: "SurgeDidNotJoin" | "SurgeNotRemoved" | "FinalCheckFailed" }
+  | {
+      readonly kind: "nothing-to-undo";
+      readonly code: "SurgeDidNotJoin" | "SurgeNotRemoved" | "FinalCheckFailed" | "RemovalIncomplete";
+    }
   /** A member went down between batches without the rollout taking it down: stop, touch nothing more. */
   | { readonly kind: "member-lost"; readonly code: "MemberLost" }
   /**
@@ -68,6 +71,13 @@ export type DecidedHaltCode = Exclude<HaltCode, "RollbackFailed">;
 export function decideHalt(s: HaltSituation): HaltDecision {
   if (s.step === "surge-up") return { kind: "nothing-to-undo", code: "SurgeDidNotJoin" };
   if (s.step === "surge-down") return { kind: "nothing-to-undo", code: "SurgeNotRemoved" };
+  // A leaving server is never started again by a halt: it is leaving; a re-run resumes its removal from what the
+  // servers report. Refused before it was touched: as untouched as any member.
+  if (s.step === "remove-member") {
+    if (s.members.some((m) => m.touched)) return { kind: "nothing-to-undo", code: "RemovalIncomplete" };
+    const short = s.at === "cluster";
+    return { kind: "untouched", code: short ? "ClusterNotWhole" : "Untouched", removeSurge: s.surgeIn && !short };
+  }
   if (s.step === "final-check" || !s.failedIsMember) return { kind: "nothing-to-undo", code: "FinalCheckFailed" };
   if (s.at === "observe") return { kind: "member-lost", code: "MemberLost" };
 

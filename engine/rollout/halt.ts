@@ -39,7 +39,8 @@ export async function applyHalt(run: Run, input: HaltInput): Promise<RolloutOutc
     const othersDown = await membersDownBesides(ctx, input.view, names);
     if (othersDown) decision = decideHalt({ ...situation, othersDown });
   }
-  if (decision.kind !== "nothing-to-undo" && decision.kind !== "member-lost") recordFailures(run, input);
+  const undone = decision.kind === "nothing-to-undo" && decision.code !== "RemovalIncomplete";
+  if (!undone && decision.kind !== "member-lost") recordFailures(run, input);
 
   const lost = decision.kind === "member-lost";
   const facts: AdviceFacts = {
@@ -144,11 +145,11 @@ async function act(
 
 /** The members the failed step or batch is about: its member steps' servers, and any member that failed in it. */
 function membersOf(ctx: RolloutContext, input: HaltInput): string[] {
-  const names = input.steps.flatMap((s) =>
-    s.server !== undefined && ctx.spec.members.some((m) => m.name === s.server) ? [s.server] : [],
-  );
+  // A leaving server counts as the member of its remove-member step.
+  const known = (name: string) => [...ctx.spec.members, ...ctx.leaving].some((m) => m.name === name);
+  const names = input.steps.flatMap((s) => (s.server !== undefined && known(s.server) ? [s.server] : []));
   for (const f of input.failures) {
-    if (!names.includes(f.server) && ctx.spec.members.some((m) => m.name === f.server)) names.push(f.server);
+    if (!names.includes(f.server) && known(f.server)) names.push(f.server);
   }
   return names;
 }
@@ -165,7 +166,9 @@ async function haltReportOf(
 ): Promise<Omit<HaltReport, "code" | "rolledBack" | "advice">> {
   const first = failures[0];
   const server: ServerEndpoint | undefined =
-    first.server === ctx.spec.surge.name ? ctx.spec.surge : ctx.spec.members.find((m) => m.name === first.server);
+    first.server === ctx.spec.surge.name
+      ? ctx.spec.surge
+      : [...ctx.spec.members, ...ctx.leaving].find((m) => m.name === first.server);
   const logTail = server ? await ctx.driver.readLog(server, 15).catch(() => "") : "";
   for (const f of failures) {
     ctx.log.emit({ kind: "halt", step: f.step, server: f.server, message: `${f.at}: ${f.observation}` });

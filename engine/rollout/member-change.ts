@@ -66,7 +66,7 @@ export async function changeMember(
  */
 export async function recoverFoundDown(
   run: Run,
-  step: MemberStep & { readonly kind: "recover-member" },
+  step: MemberStep & { readonly kind: "recover-member" | "add-member" },
   view: ClusterView,
 ): Promise<{ view: ClusterView }> {
   const { ctx, ledger } = run;
@@ -78,7 +78,7 @@ export async function recoverFoundDown(
   if (installed && installed !== ctx.spec.version)
     ledger.rememberPrevious(member.name, { version: installed, configText });
   else ledger.forgetPrevious(member.name);
-  const timings = await recoverMember(ctx, upView, member);
+  const timings = await recoverMember(ctx, upView, member, step.kind);
   // Found down: how long it had been down is unknown; the report says when it came back instead.
   ledger.done({
     ...timings,
@@ -88,7 +88,10 @@ export async function recoverFoundDown(
     to: ctx.spec.version,
     downMs: undefined,
     totalMs: Date.now() - started,
-    note: `was found down; serving again after ${seconds(Date.now() - started)}`,
+    note:
+      step.kind === "add-member"
+        ? `joined the cluster; serving after ${seconds(Date.now() - started)}`
+        : `was found down; serving again after ${seconds(Date.now() - started)}`,
   });
   return { view: upView };
 }

@@ -61,6 +61,12 @@ export interface ObservedPlacement {
 export interface ObservedCluster {
   readonly members: ReadonlyArray<ObservedServer>;
   readonly surge: ObservedServer;
+  /**
+   * The servers that were members and left the spec (ObserveOptions.leaving), as their hosts and monitoring ports
+   * report them now: the planner removes those still running, still in the meta group, or with a config on their
+   * host. Absent when none was named.
+   */
+  readonly leaving?: ReadonlyArray<ObservedServer>;
   /** The meta leader most members agree on. */
   readonly metaLeader?: string;
   /** Raft placement: present only when asked for (JetStream on and rollout.maxUnavailable > 1). */
@@ -76,14 +82,22 @@ export interface ObservedCluster {
 export interface ObserveOptions {
   /** Read where every Raft group lives (`/jsz` streams and consumers of every account). Default false. */
   readonly placement?: boolean;
+  /** Servers that left the spec, observed too (through the driver given: see engine/hosts/routed.ts). */
+  readonly leaving?: ReadonlyArray<ServerEndpoint>;
 }
 
 /**
  * What the planner needs observed for this spec and policy: Raft placement only when it batches members of a
  * JetStream cluster. At maxUnavailable 1 (the default) nothing more is read than before, so a preview costs the same.
  */
-export function observeOptionsFor(spec: ClusterSpec, policy: Pick<RolloutPolicy, "maxUnavailable">): ObserveOptions {
-  return { placement: spec.jetstream.enabled && policy.maxUnavailable > 1 };
+export function observeOptionsFor(
+  spec: ClusterSpec,
+  policy: Pick<RolloutPolicy, "maxUnavailable">,
+  leaving: ReadonlyArray<ServerEndpoint> = [],
+): ObserveOptions {
+  // A removal reads placement too: which streams have a replica on the leaving member decides whether it may leave.
+  const placement = spec.jetstream.enabled && (policy.maxUnavailable > 1 || leaving.length > 0);
+  return leaving.length > 0 ? { placement, leaving } : { placement };
 }
 
 /** The peers of a group as one of its replicas reports it: itself, the leader, and the replicas it lists. */
@@ -173,22 +187,31 @@ export async function observeCluster(
   /** Where monitors come from (a test's scripted ones); createMonitor by default. */
   monitorFor: (clientSpec: ClusterSpec, server: ServerEndpoint) => ServerMonitor = createMonitor,
 ): Promise<ObservedCluster> {
-  const servers = [...spec.members, spec.surge];
+  const leaving = options.leaving ?? [];
+  const servers = [...spec.members, spec.surge, ...leaving];
   // One monitor per server, closed as soon as that server is observed (a system-account monitor's connection must
   // not outlive the observation, nor keep a command line or the Pulumi provider from exiting).
   const seen = await mapBounded(servers, OBSERVE_CONCURRENCY, async (s) => {
     let monitor: ServerMonitor | undefined;
     const monitorOf = (configText: string | undefined) => (monitor = monitorFor(serverClientSpec(spec, configText), s));
     try {
-      return await observeServer(s, driver, monitorOf, s === spec.surge ? {} : options);
+      return await observeServer(s, driver, monitorOf, s === spec.surge ? {} : { placement: options.placement });
     } finally {
       await monitor?.close();
     }
   });
   const members = seen.slice(0, spec.members.length);
-  const surge = seen[seen.length - 1];
-  const observed: ObservedCluster = { members, surge, metaLeader: majorityMetaLeader(members) };
-  return options.placement ? { ...observed, placement: mergePlacement(spec, members) } : observed;
+  const surge = seen[spec.members.length];
+  const left = seen.slice(spec.members.length + 1);
+  // A leaving member still in the cluster votes for the meta leader and reports the groups it holds like any other.
+  const inCluster = [...members, ...left];
+  const observed: ObservedCluster = {
+    members,
+    surge,
+    metaLeader: majorityMetaLeader(inCluster),
+    ...(leaving.length > 0 ? { leaving: left } : {}),
+  };
+  return options.placement ? { ...observed, placement: mergePlacement(spec, inCluster) } : observed;
 }
 
 /**

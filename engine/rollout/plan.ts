@@ -4,6 +4,15 @@ import { ClusterSpec, routeTlsOn, RolloutPolicy } from "../spec";
 import { compareVersions, downgradeProblem } from "../versions";
 import { StepKind } from "./events";
 import { batchedSteps } from "./batch-plan";
+import {
+  additionOf,
+  isNewMember,
+  metaPeersSeen,
+  recoveryOf,
+  removalRefusals,
+  removalSteps,
+  routeListChange,
+} from "./membership-plan";
 import { ObservedCluster, ObservedServer } from "./observe";
 import { CheckStep, MemberChange, MemberStep, PlannedStep, SurgeStep } from "./planned-step";
 
@@ -65,11 +74,18 @@ export function memberChange(
     };
   }
   if (configText !== desired) {
+    const routes = routeListChange(
+      configText,
+      desired,
+      (address) => [...spec.members, spec.surge].find((m) => `${m.host}:${m.clusterPort}` === address)?.name,
+    );
     return readRestartDigest(configText) !== readRestartDigest(desired)
       ? {
           kind: "restart-member",
-          reason:
-            "config change that needs a restart (listeners, names, routes, client TLS on/off, JetStream or extra settings)",
+          reason: routes
+            ? `route list changes (${routes}): routes change only by a restart (a reloaded shorter list leaves the ` +
+              "mesh broken)"
+            : "config change that needs a restart (listeners, names, routes, client TLS on/off, JetStream or extra settings)",
         }
       : {
           kind: "reload-member",
@@ -145,24 +161,6 @@ function clientTlsRefusals(observed: ObservedCluster, spec: ClusterSpec, desired
 }
 
 /**
- * A member found down is started at the target with the desired config, before anything else: it serves nobody
- * now, so starting it takes nothing from the cluster, and starting it at the target spares it a second restart.
- * (A recovery that fails its gates puts back the version it had installed, when that is another one.)
- */
-function recoveryOf(spec: ClusterSpec, m: ObservedServer): MemberStep {
-  return {
-    kind: "recover-member",
-    server: m.name,
-    // Shown as "from → to" only when it had another version installed.
-    from: m.installedVersion !== spec.version ? m.installedVersion : undefined,
-    to: spec.version,
-    reason: m.installedVersion
-      ? `found down (${m.error ?? "not running"}): start it again at ${spec.version}, through the gates`
-      : `not started yet: start it at ${spec.version}, through the gates`,
-  };
-}
-
-/**
  * Rough duration of a plan, in seconds: the one estimate, for observed and assumed plans alike. The members of one
  * batch change at the same time, so a batch costs what its longest step costs.
  */
@@ -175,6 +173,8 @@ export function estimateSeconds(steps: ReadonlyArray<PlannedStep>, spec: Cluster
     preflight: checks / 2,
     "surge-up": surgeSoakSeconds(spec.surge, policy) + restartOverhead,
     "recover-member": soak + restartOverhead + gateOverhead,
+    "add-member": soak + restartOverhead + gateOverhead,
+    "remove-member": grace + restartOverhead + soak + 2 * gateOverhead,
     "restart-member": grace + restartOverhead + soak + gateOverhead,
     "rollback-member": grace + restartOverhead + soak + gateOverhead,
     "reload-member": soak + 1,
@@ -232,7 +232,16 @@ export function planRollout(
     return { ...base, kind: "bootstrap", steps, refusals: [], estimatedSeconds: estimateSeconds(steps, spec, policy) };
   }
 
-  const recoveries = observed.members.filter((m) => !m.reachable).map((m) => recoveryOf(spec, m));
+  // New members and members found down start first (membership-plan.ts additionOf says why).
+  const meta = metaPeersSeen(observed);
+  const recoveries = observed.members
+    .filter((m) => !m.reachable)
+    .map((m) => (isNewMember(m, meta, spec.jetstream.enabled) ? additionOf(spec, m) : recoveryOf(spec, m)));
+  // Members that left the spec leave after pre-flight and before any remaining member restarts for its route list:
+  // each remaining member's new config routes only to the members that stay, and its gates expect a meta group
+  // without the leaving ones, so the leaving ones must be out first. One at a time: each stop costs every group it
+  // is in one peer, which they can afford (removalRefusals), and never two.
+  const removals = removalSteps(observed, spec);
   // What each running member needs; a recovered member starts at the target with the desired config.
   const changes = observed.members.flatMap((m) => {
     if (!m.reachable) return [];
@@ -241,7 +250,15 @@ export function planRollout(
   });
 
   const loads = routeTlsLoads(observed, spec, desired);
-  const refusals: string[] = [...loads.refusals, ...clientTlsRefusals(observed, spec, desired)];
+  const refusals: string[] = [
+    ...loads.refusals,
+    ...clientTlsRefusals(observed, spec, desired),
+    ...removalRefusals(
+      observed,
+      spec,
+      removals.map((r) => r.server),
+    ),
+  ];
   for (const c of changes) {
     if (c.kind !== "restart-member" || c.from === undefined || compareVersions(spec.version, c.from) >= 0) continue;
     const problem = downgradeProblem(c.from, spec.version);
@@ -253,15 +270,19 @@ export function planRollout(
     }
   }
 
+  const preflight: CheckStep = {
+    kind: "preflight",
+    reason: "every member healthy (ready, routes, JetStream current) or nothing is touched",
+  };
   if (changes.length === 0) {
-    const steps: PlannedStep[] = [...recoveries];
+    const steps: PlannedStep[] = [...recoveries, ...(removals.length ? [preflight, ...removals] : [])];
     if (surgeLeft) {
       steps.push({
         ...surgeDown,
         reason: "left over from an interrupted rollout: every member is already at the target",
       });
     }
-    if (recoveries.length > 0) {
+    if (recoveries.length > 0 || removals.length > 0) {
       steps.push({
         kind: "final-check",
         reason: "every member healthy at the target, no surge server, no ghost peers",
@@ -284,12 +305,10 @@ export function planRollout(
 
   // Route TLS loads come before the surge server joins (it routes the new way too) and before a member found down is
   // started (with the new route TLS: the others must accept it); otherwise after pre-flight, like any change.
-  const preflight: CheckStep = {
-    kind: "preflight",
-    reason: "every member healthy (ready, routes, JetStream current) or nothing is touched",
-  };
   const steps: PlannedStep[] =
-    recoveries.length > 0 ? [...loads.steps, ...recoveries, preflight] : [preflight, ...loads.steps];
+    recoveries.length > 0
+      ? [...loads.steps, ...recoveries, preflight, ...removals]
+      : [preflight, ...loads.steps, ...removals];
   if (useSurge) {
     steps.push({
       kind: "surge-up",

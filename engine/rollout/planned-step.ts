@@ -38,7 +38,7 @@ export interface SurgeStep extends Omit<StepBase, "server" | "to"> {
   readonly to?: string;
 }
 
-type MemberStepKind = "recover-member" | "restart-member" | "reload-member" | "load-route-tls";
+type MemberStepKind = "recover-member" | "add-member" | "restart-member" | "reload-member" | "load-route-tls";
 type ChangeKind = "restart-member" | "reload-member";
 
 /** One member changed. */
@@ -64,7 +64,20 @@ export type ChangeStep = MemberStepOf<ChangeKind>;
 /** A member step of a batched rollout, with its batch. */
 export type BatchedStep = ChangeStep & { readonly batch: number };
 
-export type PlannedStep = StartClusterStep | CheckStep | SurgeStep | MemberStep;
+/**
+ * A server that left the spec leaves the cluster (engine/rollout/removal.ts): lame duck, stop, peer-removed from
+ * the JetStream meta group, its streams' replicas whole again on the remaining members, then its host removed.
+ * `server` is not a member of the spec: it is one of the leaving servers the caller named.
+ */
+export interface RemoveMemberStep extends Omit<StepBase, "server" | "from" | "to"> {
+  readonly kind: "remove-member";
+  readonly server: string;
+  /** The version it runs (or had installed), for the report. */
+  readonly from?: string;
+  readonly to: "removed";
+}
+
+export type PlannedStep = StartClusterStep | CheckStep | SurgeStep | MemberStep | RemoveMemberStep;
 
 export function isBatched(step: PlannedStep): step is BatchedStep {
   return step.batch !== undefined;

@@ -8,7 +8,7 @@ import { describeError, withDeadline } from "../util/async";
 import { assertValidClusterSpec } from "../validate";
 import { PREVIEW_OBSERVE_DEADLINE_MS } from "../defaults";
 import { EventLog } from "./events";
-import { executeRollout, planFor, resolvePolicy, RolloutOptions } from "./execute";
+import { driverOf, executeRollout, leavingOf, planFor, resolvePolicy, RolloutOptions } from "./execute";
 import { settleDrainingMembers } from "./settle";
 import { assumeObserved, observeCluster, ObservedCluster, observeOptionsFor } from "./observe";
 import { RolloutOutcome } from "./outcome";
@@ -76,9 +76,10 @@ export async function previewReconcile(
   try {
     const deadline = fallback.deadlineMs ?? PREVIEW_OBSERVE_DEADLINE_MS;
     // Raft placement only when the plan batches members of a JetStream cluster: maxUnavailable 1 reads no more.
-    const what = observeOptionsFor(options.spec, resolvePolicy(options.policy));
+    // and when members leave (which streams they hold decides whether they may).
+    const what = observeOptionsFor(options.spec, resolvePolicy(options.policy), leavingOf(options));
     observed = await withDeadline(
-      observeCluster(options.spec, options.driver, what, options.seams?.monitors),
+      observeCluster(options.spec, driverOf(options), what, options.seams?.monitors),
       deadline,
       "observing the servers",
     );

@@ -12,7 +12,8 @@ import { RolloutPlan } from "./plan";
 export function versionsStaged(plan: RolloutPlan, spec: ClusterSpec, observed: ObservedCluster): string[] {
   const versions = new Set<string>();
   for (const step of plan.steps) {
-    if (["start-cluster", "recover-member", "restart-member"].includes(step.kind)) versions.add(spec.version);
+    if (["start-cluster", "recover-member", "add-member", "restart-member"].includes(step.kind))
+      versions.add(spec.version);
     // A surge server already running (an interrupted rollout) is adopted, not installed.
     if (step.kind === "surge-up" && !observed.surge.running && plan.surgeVersion) versions.add(plan.surgeVersion);
   }

@@ -32,6 +32,8 @@ export type HaltCode =
   | "SurgeNotRemoved"
   /** The final check failed after every member was changed; nothing was undone. */
   | "FinalCheckFailed"
+  /** A leaving server's removal stopped half-way (stopped, or peer-removed): a re-run resumes it; never restarted. */
+  | "RemovalIncomplete"
   /** The failed member(s) were never taken down: they still serve as before. */
   | "Untouched"
   /** Nothing was taken down because the rest of the cluster was not whole; the surge server (if in) stays. */

@@ -220,8 +220,8 @@ export async function recoverMember(
   ctx: RolloutContext,
   view: ClusterView,
   member: ServerEndpoint,
+  step: StepKind = "recover-member",
 ): Promise<StepTimings> {
-  const step: StepKind = "recover-member";
   await stage(ctx, step, member, ctx.spec.version);
   return startAndGate(ctx, view, step, member, { version: ctx.spec.version, configText: ctx.configFor(member) });
 }

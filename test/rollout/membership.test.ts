@@ -1,0 +1,208 @@
+/**
+ * Adding and removing members on real servers, with JetStream and an acked publisher on an R3 file stream running
+ * throughout: 3 → 5 → 3. After each step the meta group's peers are exactly the spec's members (no ghost), no
+ * acknowledged message is lost, and the plans name each step. Then a removal that must be refused: an R3 stream
+ * and 3 → 2 members: refused naming the stream, nothing touched.
+ */
+import { AckPolicy, ClusterInfo, NatsConnection } from "nats";
+import { MonitorClient } from "../../engine/monitor/client";
+import { formatEvent } from "../../engine/rollout/events";
+import { executeRollout, previewRollout, RolloutOptions } from "../../engine/rollout/execute";
+import { formatPlan, RolloutPlan } from "../../engine/rollout/plan";
+import { formatReport } from "../../engine/rollout/report";
+import { ClusterSpec, monitorUrl, RolloutPolicy, ServerEndpoint } from "../../engine/spec";
+import { LocalTestCluster } from "../support/local-cluster";
+import { AckedPublisher, appOptions, connect, createR3Stream } from "../support/traffic";
+import { NEW_MINOR } from "../support/versions";
+
+const POLICY: Partial<RolloutPolicy> = { minHealthySeconds: 2, pollIntervalMs: 250, healthyDeadlineSeconds: 90 };
+const AUTH = { users: [{ user: "app", password: "app-pass" }], systemAccount: { user: "sys", password: "sys-pass" } };
+const STREAM = "MEMBERS";
+
+/** The meta group's peers as its leader reports them (asked of every answering member until one names a leader). */
+async function metaPeers(servers: ReadonlyArray<ServerEndpoint>): Promise<string[]> {
+  for (let i = 0; i < 40; i++) {
+    for (const s of servers) {
+      const leaderName = await new MonitorClient(monitorUrl(s))
+        .jsz()
+        .then((j) => j.meta_cluster?.leader)
+        .catch(() => undefined);
+      const leader = servers.find((m) => m.name === leaderName);
+      if (!leader) continue;
+      const meta = (await new MonitorClient(monitorUrl(leader)).jsz()).meta_cluster;
+      if (meta && meta.leader === leaderName) return [leader.name, ...(meta.replicas ?? []).map((r) => r.name)].sort();
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error("no meta leader");
+}
+
+/** A group's peers, sorted, as one string. */
+const canonical = (c: ClusterInfo | undefined) =>
+  [c?.leader, ...(c?.replicas ?? []).map((r) => r.name)].sort().join(",");
+const kinds = (plan: RolloutPlan) => plan.steps.map((s) => `${s.kind}${s.server ? ` ${s.server}` : ""}`);
+
+describe("adding and removing members (JetStream, R3 stream, acked publisher)", () => {
+  let cluster: LocalTestCluster;
+  let all: ServerEndpoint[];
+  let nc: NatsConnection;
+  let publisher: AckedPublisher;
+  /** The leaving member that holds a replica of the stream when the removal begins. */
+  let held: string[] = [];
+  const specOf = (n: number): ClusterSpec => ({ ...cluster.spec, members: all.slice(0, n) });
+  const options = (spec: ClusterSpec, leaving: ServerEndpoint[] = []): RolloutOptions =>
+    cluster.options(POLICY, {
+      spec,
+      leaving: leaving.length ? { members: leaving } : undefined,
+      onEvent: (e) => process.stdout.write(formatEvent(e) + "\n"),
+    });
+
+  beforeAll(async () => {
+    cluster = await LocalTestCluster.create({
+      members: 5,
+      version: NEW_MINOR,
+      jetstream: true,
+      namePrefix: "mb",
+      overrides: { auth: AUTH },
+    });
+    all = [...cluster.spec.members];
+    cluster.spec = specOf(3);
+    await cluster.bootstrap(POLICY);
+    // The application knows every address it may be served from (the members to come included).
+    nc = await connect(
+      appOptions({ ...cluster.spec, members: all }, "members-publisher", { user: "app", pass: "app-pass" }),
+    );
+    await createR3Stream(nc, STREAM, "members.>");
+    publisher = new AckedPublisher(nc, "members.x");
+    publisher.start();
+  }, 120_000);
+
+  afterAll(async () => {
+    await publisher?.stop();
+    await nc?.close();
+    if (cluster) cluster.spec = specOf(5);
+    await cluster?.destroy();
+  });
+
+  it("3 → 5: each new member starts through its gates, then the others restart for their route lists", async () => {
+    const spec = specOf(5);
+    const { plan } = await previewRollout(options(spec));
+    console.log(formatPlan(plan));
+    expect(plan.refusals).toEqual([]);
+    expect(kinds(plan)).toEqual([
+      "add-member mb4",
+      "add-member mb5",
+      "preflight",
+      "surge-up mb-surge",
+      ...["mb1", "mb2", "mb3"]
+        .filter((n) => n !== plan.steps.find((s) => s.reason.includes("meta leader"))?.server)
+        .map((n) => `restart-member ${n}`),
+      ...plan.steps.filter((s) => s.reason.includes("meta leader")).map((s) => `restart-member ${s.server}`),
+      "surge-down mb-surge",
+      "final-check",
+    ]);
+    expect(plan.steps[0].reason).toMatch(
+      /^new member: start it at .*routes to every member, current in a JetStream meta group of 5/,
+    );
+    expect(plan.steps.find((s) => s.kind === "restart-member")!.reason).toMatch(
+      /^route list changes \(\+mb4, \+mb5\): routes change only by a restart/,
+    );
+
+    const outcome = await executeRollout(options(spec));
+    if (outcome.status !== "done") throw new Error(`not done: ${JSON.stringify(outcome, null, 1).slice(0, 3000)}`);
+    console.log(formatReport(outcome.report));
+    cluster.spec = spec;
+    expect(await metaPeers(spec.members)).toEqual(["mb1", "mb2", "mb3", "mb4", "mb5"]);
+    expect((await previewRollout(options(spec))).plan.steps).toEqual([]);
+    expect(publisher.acked.size).toBeGreaterThan(0);
+    expect(await publisher.lostMessages(nc, STREAM)).toEqual([]);
+
+    // Move one replica of the stream (and of its consumer) onto a new member, as the meta leader places streams
+    // over time: the removal below must then wait for it to be whole on the members that stay.
+    const jsm = await nc.jetstreamManager();
+    await jsm.consumers.add(STREAM, { durable_name: "C1", ack_policy: AckPolicy.Explicit });
+    const moved = await nc.request(`$JS.API.STREAM.PEER.REMOVE.${STREAM}`, JSON.stringify({ peer: "mb2" }));
+    expect(JSON.parse(new TextDecoder().decode(moved.data))).toMatchObject({ success: true });
+    // The consumer follows its stream a moment later: wait for both.
+    const settled = (c: ClusterInfo | undefined) => {
+      const peers = [c?.leader, ...(c?.replicas ?? []).map((r) => r.name)];
+      return peers.length === 3 && !peers.includes("mb2") && (c?.replicas ?? []).every((r) => r.current);
+    };
+    for (let i = 0; i < 120; i++) {
+      // A request may time out while the stream's leader moves: look again.
+      const s = await jsm.streams.info(STREAM).then(
+        (i) => i.cluster,
+        () => undefined,
+      );
+      const c = await jsm.consumers.info(STREAM, "C1").then(
+        (i) => i.cluster,
+        () => undefined,
+      );
+      if (settled(s) && settled(c) && canonical(s) === canonical(c)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const c = (await jsm.streams.info(STREAM)).cluster;
+    held = [c?.leader, ...(c?.replicas ?? []).map((r) => r.name)].filter((p) => p === "mb4" || p === "mb5");
+    console.log(`stream ${STREAM} on ${[c?.leader, ...(c?.replicas ?? []).map((r) => r.name)].join(", ")}`);
+    expect(held).toHaveLength(1);
+  }, 400_000);
+
+  it("5 → 3: each leaving member leaves through lame duck, is peer-removed, its replicas whole again; no ghost", async () => {
+    const spec = specOf(3);
+    const leaving = all.slice(3);
+    const { plan } = await previewRollout(options(spec, leaving));
+    console.log(formatPlan(plan));
+    expect(plan.refusals).toEqual([]);
+    const k = kinds(plan);
+    expect(k.slice(0, 4)).toEqual(["preflight", "remove-member mb4", "remove-member mb5", "surge-up mb-surge"]);
+    expect(k.filter((s) => s.startsWith("restart-member")).sort()).toEqual(
+      ["mb1", "mb2", "mb3"].map((n) => `restart-member ${n}`),
+    );
+    expect(k.slice(-2)).toEqual(["surge-down mb-surge", "final-check"]);
+    for (const step of plan.steps.slice(1, 3)) {
+      expect(step.reason).toMatch(
+        step.server === held[0]
+          ? /^left the stack \(still runs .*\): lame duck .*peer-remove it from the JetStream meta group, then wait until its replicas \(1 stream, 1 consumer\) are whole on the remaining members, then remove it from its host$/
+          : /^left the stack \(still runs .*\): lame duck .*peer-remove it from the JetStream meta group, then remove it from its host$/,
+      );
+    }
+
+    const outcome = await executeRollout(options(spec, leaving));
+    if (outcome.status !== "done") throw new Error(`not done: ${JSON.stringify(outcome, null, 1).slice(0, 3000)}`);
+    console.log(formatReport(outcome.report));
+    cluster.spec = spec;
+    expect(await metaPeers(spec.members)).toEqual(["mb1", "mb2", "mb3"]);
+    for (const l of leaving) {
+      expect(await cluster.driver.isRunning(l)).toBe(false);
+      expect(await cluster.driver.readConfig(l)).toBeUndefined();
+    }
+    // The stream is whole on the three that stay.
+    const info = await (await nc.jetstreamManager()).streams.info(STREAM);
+    expect([info.cluster?.leader, ...(info.cluster?.replicas ?? []).map((r) => r.name)].sort()).toEqual([
+      "mb1",
+      "mb2",
+      "mb3",
+    ]);
+    // Nothing left to do, even with the leaving servers still named (what a re-run after the update sees).
+    expect((await previewRollout(options(spec, leaving))).plan.steps).toEqual([]);
+    await publisher.stop();
+    console.log(`acked ${publisher.acked.size}, publish retries ${publisher.failures}`);
+    expect(await publisher.lostMessages(nc, STREAM)).toEqual([]);
+  }, 400_000);
+
+  it("3 → 2 with an R3 stream: refused naming the stream, nothing touched", async () => {
+    const spec = specOf(2);
+    const leaving = [all[2]];
+    const pid = cluster.driver.pid(leaving[0]);
+    const outcome = await executeRollout(options(spec, leaving));
+    expect(outcome.status).toBe("refused");
+    if (outcome.status !== "refused") return;
+    console.log(formatPlan(outcome.plan));
+    expect(outcome.plan.refusals.join("\n")).toMatch(
+      /remove mb3: 2 members would remain \(mb1, mb2\), fewer than the replicas of stream MEMBERS \(R3\)/,
+    );
+    expect(cluster.driver.pid(leaving[0])).toBe(pid);
+    expect(await cluster.driver.isRunning(leaving[0])).toBe(true);
+    expect(await metaPeers(all.slice(0, 3))).toEqual(["mb1", "mb2", "mb3"]);
+  }, 120_000);
+});
