@@ -16,7 +16,12 @@ npm run --silent lint
 echo "[test] pulumi engine: $PULUMI_ENGINE_STATUS"
 results="$(mktemp)"
 status=0
-npx jest --runInBand --json --outputFile="$results" "$@" || status=$?
+# Three workers on 2 cores: the suites mostly wait (lame duck, gates, VMs booting), and each claims its own random
+# ports and its own lab (name and /24), so they run side by side. Measured on a fresh clone, warm cache: 965 s with 3
+# workers against 2149 s in band. JEST_WORKERS overrides (JEST_WORKERS=1 runs in band, for a clean per-file timing).
+workers="${JEST_WORKERS:-3}"
+if [ "$workers" = 1 ]; then worker_args=(--runInBand); else worker_args=(--maxWorkers="$workers"); fi
+npx jest "${worker_args[@]}" --json --outputFile="$results" "$@" || status=$?
 # A plain closing line that any CI reader understands: "jest: N passed, N failed, N skipped".
 node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)' "$results" || true
 rm -f "$results"
