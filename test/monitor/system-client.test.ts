@@ -5,6 +5,7 @@
  * the members' HTTP monitoring: their `http` listener is moved (by a config line the engine does not know) to ports
  * the engine is never told, and the ports the spec names are held by listeners that count every connection.
  */
+import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import { AckPolicy, NatsConnection } from "nats";
@@ -203,6 +204,9 @@ describe("SystemAccountMonitor against a 3-member JetStream cluster", () => {
     const pid = cluster.driver.pid(stoppedMember)!;
     process.kill(pid, "SIGSTOP");
     try {
+      // kill() returns once the signal is queued; under load the server's threads may still run a moment. Ask only
+      // once the kernel reports the whole process stopped (state T).
+      await untilStopped(pid);
       let started = Date.now();
       const err1 = await stopped.routez().catch((e: unknown) => e);
       const took1 = Date.now() - started;
@@ -509,3 +513,12 @@ describe('a rolling upgrade with monitoring "system-account" and no reachable HT
     expect(tripwires.map((t) => t.connections)).toEqual([0, 0, 0, 0]);
   });
 });
+
+/** Resolves when /proc says the process is stopped (state T), or after 5 s (the assertions then say what happened). */
+async function untilStopped(pid: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("T")) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
