@@ -302,7 +302,13 @@ describe("SystemAccountMonitor against a 3-member JetStream cluster", () => {
   it("the drain lets go of the monitor's connection before the lame duck: a server without clients exits at once", async () => {
     await Promise.all(opened.splice(0).map((m) => m.close()));
     // A member no client of this test is connected to (the app connection is on one of them).
-    const totals = await Promise.all(cluster.spec.members.map(async (m) => (await httpOf(m).connz()).total));
+    // Closed on our side does not mean seen closed by the server yet (under load it can take a moment): look again.
+    let totals: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      totals = await Promise.all(cluster.spec.members.map(async (m) => (await httpOf(m).connz()).total));
+      if (totals.includes(0)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const member = cluster.spec.members[totals.indexOf(0)];
     expect(member).toBeDefined();
     const ctx = new RolloutContext({
