@@ -262,11 +262,19 @@ function fileSize(file: string): number {
 }
 
 /** The file's text from byte `offset` on (what one start appended to the log). */
+/** What was appended to `file` after `offset`: read from there, not whole (start polls it every 50 ms). */
 function readFrom(file: string, offset: number): string {
+  let fd: number | undefined;
   try {
-    return fs.readFileSync(file).subarray(offset).toString("utf8");
+    fd = fs.openSync(file, "r");
+    const length = Math.max(0, fs.fstatSync(fd).size - offset);
+    const buffer = Buffer.alloc(length);
+    const read = fs.readSync(fd, buffer, 0, length, offset);
+    return buffer.subarray(0, read).toString("utf8");
   } catch {
     return "";
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
