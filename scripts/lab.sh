@@ -11,6 +11,8 @@
 #   scripts/lab.sh poweroff VM        kill the VM hard (its systemd and everything in it, as a VM dying)
 #   scripts/lab.sh shutdown VM        halt the VM cleanly (SIGTERM to nspawn: systemd stops its units)
 #   scripts/lab.sh boot VM            boot a powered-off VM again, with the same root and address
+#   scripts/lab.sh recreate VM        destroy the VM and make a new one at the same address: a fresh root from the
+#                                     image (new SSH host keys, no nats-server, no data), a new empty volume; boots it
 #   scripts/lab.sh prepare            install the host tools and build the image (what provisioning runs)
 #   scripts/lab.sh release-pins       pack the release tarballs (if needed) and print their SHA-256s as JSON,
 #                                     { "<version>": { "<arch>": "<sha256>" } }: the lab's release server is plain
@@ -700,6 +702,26 @@ lab_boot() {
   echo "$vm: booted in $(lab_since "$started")s"
 }
 
+# VM n destroyed and made again at the same address, as a cloud replaces a lost instance: powered off hard, its root
+# and volume thrown away, a fresh root from the image (its first boot makes new SSH host keys), booted.
+lab_recreate() {
+  local n="$1" vm dir image_dir started=$EPOCHREALTIME
+  vm="$(vm_name "$n")" dir="$(vm_dir "$n")"
+  [ -d "$dir" ] && ip netns list | awk '{print $1}' | grep -qx "$vm" || lab_die "$vm has no state or namespace: the lab is not up (scripts/lab.sh up)"
+  image_dir="$(lab_ensure_image)"
+  lab_poweroff "$n" hard >/dev/null
+  lab_umount_under "$dir/root"
+  if [ -s "$dir/loop" ]; then losetup -d "$(cat "$dir/loop")" || lab_log "recreate: warning: losetup -d failed"; fi
+  rm -rf --one-file-system "$dir/root" "$dir/upper" "$dir/work" "$dir/loop" "$dir/$vm-volume.img"
+  make_vm_root "$n" "$image_dir"
+  boot_vm "$n"
+  wait_vm "$n"
+  collect_host_keys
+  wait_ssh "$n"
+  write_json
+  echo "$vm: recreated (new root, new host keys, empty volume) in $(lab_since "$started")s"
+}
+
 case "$verb" in
   prepare|image)
     need_root
@@ -734,6 +756,11 @@ case "$verb" in
     need_root; take_lock
     [ $# -eq 1 ] || lab_die "usage: scripts/lab.sh boot VM"
     lab_boot "$(vm_index "$1")"
+    ;;
+  recreate)
+    need_root; take_lock
+    [ $# -eq 1 ] || lab_die "usage: scripts/lab.sh recreate VM"
+    lab_recreate "$(vm_index "$1")"
     ;;
   *) usage ;;
 esac

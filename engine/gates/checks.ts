@@ -1,5 +1,5 @@
 import { ServerMonitor } from "../monitor/monitor";
-import { HealthzResult, routePeers } from "../monitor/types";
+import { HealthzResult, PeerInfo, routePeers } from "../monitor/types";
 import { describeError, Gate, GateObservation, GateTarget } from "./gate";
 
 /** Quote a `/healthz` answer the way an operator would want to read it. */
@@ -74,6 +74,11 @@ export function routesGate(monitorFor: (serverName: string) => ServerMonitor | u
 /** A meta peer the leader has not heard from for longer than this is not current, whatever its flag says. */
 export const META_PEER_SILENT_MS = 5000;
 
+/** The meta leader last heard from this peer longer ago than {@link META_PEER_SILENT_MS}. */
+export function silentAtLeader(peer: PeerInfo): boolean {
+  return peer.active !== undefined && peer.active / 1e6 > META_PEER_SILENT_MS;
+}
+
 /**
  * JetStream is current: the full `/healthz` passes (meta leader known, every stream and consumer replica on the
  * server current) and the meta leader's own `/jsz` shows every meta peer current (only the leader's view of
@@ -109,7 +114,7 @@ export function jetstreamGate(monitorFor: (serverName: string) => ServerMonitor 
         // was written: the leader's `active` (time since it last heard the peer; heartbeats come every second) says.
         const silent = replicas
           .filter((r) => metaPeers.includes(r.name) && !mayLag.includes(r.name) && !notCurrent.includes(r.name))
-          .filter((r) => r.active !== undefined && r.active / 1e6 > META_PEER_SILENT_MS)
+          .filter(silentAtLeader)
           .map((r) => `${r.name} (last heard ${(r.active! / 1e9).toFixed(1)}s ago)`);
         notCurrent.push(...silent);
         // A member known to be down may be absent too: one that never started (a new member not added yet).

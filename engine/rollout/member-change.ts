@@ -10,7 +10,7 @@ import { ClusterView, withMemberDown, withMemberUp } from "./context";
 import { observeServer } from "./observe";
 import { ChangeStep, memberChange, MemberStep } from "./plan";
 import { Run } from "./run";
-import { recoverMember, reloadMember, restartMember, StepTimings } from "./steps";
+import { hostStep, recoverMember, reloadMember, restartMember, StepTimings } from "./steps";
 
 export interface ChangeHow {
   /** The JetStream meta leader: asked to step down first. */
@@ -78,6 +78,11 @@ export async function recoverFoundDown(
   if (installed && installed !== ctx.spec.version)
     ledger.rememberPrevious(member.name, { version: installed, configText });
   else ledger.forgetPrevious(member.name);
+  // A host with nothing on it (a new VM, or one recreated after its disk was lost) is prepared first: its user,
+  // directories and service are not there either. Idempotent, like every driver call.
+  if (installed === undefined && configText === undefined) {
+    await hostStep(member, step.kind, "stage", () => ctx.driver.provision(member), { untouched: true });
+  }
   const timings = await recoverMember(ctx, upView, member, step.kind);
   // Found down: how long it had been down is unknown; the report says when it came back instead.
   ledger.done({

@@ -53,8 +53,24 @@ export function recoveryOf(spec: ClusterSpec, m: ObservedServer): MemberStep {
     to: spec.version,
     reason: m.installedVersion
       ? `found down (${m.error ?? "not running"}): start it again at ${spec.version}, through the gates`
-      : `not started yet: start it at ${spec.version}, through the gates`,
+      : m.hostError
+        ? `${m.hostError}: start it at ${spec.version} once it answers, through the gates`
+        : emptyHostReason(spec),
   };
+}
+
+/**
+ * A member whose host has nothing (no binary, no config): never started, or its VM or disk replaced. With JetStream,
+ * a member the meta group still lists is a replacement: it starts with an empty store under its old name, and the
+ * meta leader and its streams' leaders bring it up to date.
+ */
+function emptyHostReason(spec: ClusterSpec): string {
+  if (!spec.jetstream.enabled) return `not started yet: start it at ${spec.version}, through the gates`;
+  return (
+    `its host has nothing installed (a new VM, or its disk lost), and the JetStream meta group still lists it: ` +
+    `prepare the host and start it at ${spec.version} with an empty store; it catches up from its peers, gated on ` +
+    "every stream and consumer replica on it current"
+  );
 }
 
 /**
@@ -121,9 +137,10 @@ export function removalSteps(observed: ObservedCluster, spec: ClusterSpec): Remo
     const held = (observed.placement?.groups ?? []).filter((g) => g.kind !== "meta" && g.peers.includes(l.name));
     const how = [
       l.reachable || l.running ? "lame duck (its clients move to the others), stop" : undefined,
+      l.hostError ? `${l.hostError}, so it is neither stopped nor cleaned there` : undefined,
       js && meta.has(l.name) ? "peer-remove it from the JetStream meta group" : undefined,
       js && held.length > 0 ? `wait until its ${replicasIn(held)} are whole on the remaining members` : undefined,
-      "remove it from its host",
+      l.hostError ? undefined : "remove it from its host",
     ].filter(Boolean);
     return [
       {
@@ -193,6 +210,7 @@ export function removalRefusals(
         `down first (\`nats stream edit ${first} --replicas ${remaining.length}\`) or keep ${who} in the stack`,
     );
   }
+  refusals.push(...unreachableRefusals(observed, leaving, meta));
   // Who is down now: members that do not answer, and leaving servers already stopped (not the one being removed).
   const down = new Set(
     [...observed.members, ...(observed.leaving ?? [])].filter((m) => !m.reachable).map((m) => m.name),
@@ -213,4 +231,32 @@ export function removalRefusals(
     }
   }
   return refusals;
+}
+
+/**
+ * A leaving server whose host does not answer may still run where we cannot see it (a network cut between us and
+ * it, not between it and the cluster). Peer-removing a server that runs splits it from the cluster half-way, so it
+ * is removed only when the meta leader, which hears from every peer each second, has not heard from it lately.
+ */
+function unreachableRefusals(
+  observed: ObservedCluster,
+  leaving: ReadonlyArray<string>,
+  meta: ReadonlySet<string>,
+): string[] {
+  const leader = observed.members.find((m) => m.reachable && m.metaPeersUnheard !== undefined);
+  return (observed.leaving ?? [])
+    .filter((l) => leaving.includes(l.name) && l.hostError !== undefined && !l.reachable && meta.has(l.name))
+    .flatMap((l) => {
+      if (!leader)
+        return [
+          `remove ${l.name}: its host does not answer and no meta leader answered to say whether it still runs; ` +
+            "try again once the cluster has a meta leader",
+        ];
+      if (leader.metaPeersUnheard!.includes(l.name)) return [];
+      return [
+        `remove ${l.name}: ${l.hostError}, but the meta leader ${leader.name} still hears ` +
+          "from it: it runs where this machine cannot reach it; reach its host (network, address, ssh) or stop it " +
+          "there, then remove it",
+      ];
+    });
 }

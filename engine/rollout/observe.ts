@@ -3,7 +3,8 @@ import { HostDriver } from "../hosts/driver";
 import { createMonitor } from "../monitor/factory";
 import { serverClientSpec } from "./client-tls";
 import { ServerMonitor } from "../monitor/monitor";
-import { Jsz, RaftClusterInfo } from "../monitor/types";
+import { silentAtLeader } from "../gates/checks";
+import { Jsz, MetaClusterInfo, RaftClusterInfo } from "../monitor/types";
 import { ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
 import { describeError, mapBounded } from "../util/async";
 import { isVersion } from "../versions";
@@ -25,6 +26,11 @@ export interface ObservedServer {
   readonly metaLeader?: string;
   /** The meta group's peers as this server sees them (`/varz` jetstream.meta: leader and replicas). */
   readonly metaPeers?: ReadonlyArray<string>;
+  /**
+   * When this server is the meta leader: the peers it has not heard from lately (offline, not current, or silent
+   * for longer than the gates allow). Only the leader's view of its peers is authoritative.
+   */
+  readonly metaPeersUnheard?: ReadonlyArray<string>;
   /** Client connections now and the server's limit (`/varz` connections, max_connections): the capacity rule. */
   readonly connections?: number;
   readonly maxConnections?: number;
@@ -39,6 +45,11 @@ export interface ObservedServer {
   readonly routeTlsLoaded?: boolean;
   /** Why it is not reachable, when it is not. */
   readonly error?: string;
+  /**
+   * Why its host could not be asked anything (a VM powered off or gone, its network down), when it could not:
+   * then nothing is known of what the host has, only that nothing could be done there now.
+   */
+  readonly hostError?: string;
 }
 
 /** One Raft group: the JetStream meta group, or one stream's or consumer's, with the server name of every peer. */
@@ -127,6 +138,11 @@ export function raftGroupsOf(reporter: string, jsz: Jsz): RaftGroup[] {
   return groups;
 }
 
+/** The meta peers the leader (reporting `meta`) has not heard from lately. */
+function unheardBy(meta: MetaClusterInfo): string[] {
+  return (meta.replicas ?? []).filter((r) => !r.current || r.offline || silentAtLeader(r)).map((r) => r.name);
+}
+
 export async function observeServer(
   server: ServerEndpoint,
   driver: HostDriver,
@@ -160,6 +176,7 @@ export async function observeServer(
       configText,
       metaLeader: meta?.leader || undefined,
       metaPeers: meta?.leader ? peersOf(meta.leader, meta) : undefined,
+      ...(meta?.leader === server.name ? { metaPeersUnheard: unheardBy(meta) } : {}),
       connections: varz.connections,
       maxConnections: varz.max_connections,
       routeTlsLoaded: varz.cluster?.tls_cert_not_after !== undefined,
@@ -172,7 +189,15 @@ export async function observeServer(
     }
   } catch (err) {
     const error = hostError ? `${hostError}; ${describeError(err)}` : describeError(err);
-    return { name: server.name, running: running ?? false, reachable: false, installedVersion, configText, error };
+    return {
+      name: server.name,
+      running: running ?? false,
+      reachable: false,
+      installedVersion,
+      configText,
+      error,
+      ...(hostError ? { hostError } : {}),
+    };
   }
 }
 

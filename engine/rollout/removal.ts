@@ -18,6 +18,10 @@
  * 6. its host is cleaned (the driver's deprovision: config, and locally its directory). Last: until here a halt
  *    leaves everything needed to look at it, or to start it again by putting it back in the spec.
  *
+ * A server whose host does not answer (its VM gone for good) skips 3, and 6 becomes a warning naming what to do if
+ * the VM ever comes back; the plan lets it go only once the meta leader no longer hears from it
+ * (membership-plan.ts unreachableRefusals).
+ *
  * Only one leaving server at a time, never while a member is down for another step.
  */
 import { ServerEndpoint } from "../spec";
@@ -92,7 +96,7 @@ export async function removeLeavingMember(run: Run, step: RemoveMemberStep, view
   const wholeMs = await wholeWithout(ctx, gone, server.name, held);
 
   // 6. Its host, last.
-  await hostStep(server, STEP, "deprovision", () => ctx.driver.deprovision(server));
+  const host = await cleanHost(ctx, server, now.hostError);
   const groups = held.length ? `; ${held.length} replica group(s) whole again on the remaining members` : "";
   ledger.done({
     name: server.name,
@@ -101,9 +105,31 @@ export async function removeLeavingMember(run: Run, step: RemoveMemberStep, view
     to: "removed",
     drainMs,
     totalMs: Date.now() - started,
-    note: `left the cluster (${left}); whole again after ${(wholeMs / 1000).toFixed(1)}s${groups}; host cleaned`,
+    note: `left the cluster (${left}); whole again after ${(wholeMs / 1000).toFixed(1)}s${groups}; ${host}`,
   });
   return gone;
+}
+
+/**
+ * Remove the server from its host. A host that did not answer when the step began (a VM gone for good: the removal
+ * went on because the meta leader no longer heard from it) is tried once more; if it still does not answer, the
+ * removal is done without it and the report says what to do should that VM ever come back.
+ */
+async function cleanHost(ctx: RolloutContext, server: ServerEndpoint, hostError: string | undefined): Promise<string> {
+  if (hostError === undefined) {
+    await hostStep(server, STEP, "deprovision", () => ctx.driver.deprovision(server));
+    return "host cleaned";
+  }
+  try {
+    await ctx.driver.deprovision(server);
+    return "host cleaned (it answered again)";
+  } catch (err) {
+    const message =
+      `its host still does not answer (${describeError(err)}): nothing was removed there. Should that VM come back, ` +
+      `its nats-server starts with its old config: destroy the VM, or run \`systemctl disable --now nats-server\` on it`;
+    ctx.log.emit({ kind: "warning", step: STEP, server: server.name, message });
+    return message;
+  }
 }
 
 /** Peer-remove `server` through the members that are up, then wait until none of them lists it. */

@@ -213,6 +213,93 @@ describe("adding members: the plan", () => {
   });
 });
 
+describe("replacing a member: its VM or disk gone", () => {
+  /** A leaving server whose host does not answer at all (its VM destroyed). */
+  const vanished = (name: string): ObservedServer => ({
+    name,
+    running: false,
+    reachable: false,
+    error: "its host does not answer (cannot connect: timed out); fetch failed",
+    hostError: "its host does not answer (cannot connect: timed out)",
+  });
+  /** The meta leader a, with what it reports of its peers. */
+  const leaderHearing = (unheard: string[], meta = META) => ({ ...up("a", meta), metaPeersUnheard: unheard });
+
+  it("same name on an empty host the meta group still lists: recover-member, prepared and caught up from its peers", () => {
+    const plan = planRollout(
+      { members: [leaderHearing(["c"]), up("b"), stopped("c")], surge: stopped("s"), metaLeader: "a" },
+      specOf(["a", "b", "c"]),
+      same(["a", "b", "c"]),
+      DEFAULT_POLICY,
+    );
+    expect(steps(plan)).toEqual(["recover-member c", "final-check"]);
+    expect(plan.steps[0].reason).toBe(
+      "its host has nothing installed (a new VM, or its disk lost), and the JetStream meta group still lists it: " +
+        "prepare the host and start it at 2.15.2 with an empty store; it catches up from its peers, gated on every " +
+        "stream and consumer replica on it current",
+    );
+  });
+
+  it("a new name for a VM gone for good: add the new one, then peer-remove the old one without touching its host", () => {
+    const meta = ["a", "b", "c"];
+    const plan = planRollout(
+      cluster(
+        [leaderHearing(["c"], meta), up("b", meta), stopped("f")],
+        [vanished("c")],
+        [stream("ORDERS", meta)],
+        meta,
+      ),
+      specOf(["a", "b", "f"]),
+      same(["a", "b", "f"]),
+      DEFAULT_POLICY,
+    );
+    expect(plan.refusals).toEqual([]);
+    expect(steps(plan)).toEqual(["add-member f", "preflight", "remove-member c", "final-check"]);
+    expect(plan.steps[2].reason).toBe(
+      "left the stack (stopped, still a peer of the JetStream meta group): its host does not answer (cannot " +
+        "connect: timed out), so it is neither stopped nor cleaned there, then peer-remove it from the JetStream " +
+        "meta group, then wait until its replicas (1 stream) are whole on the remaining members",
+    );
+  });
+
+  it("refuses to peer-remove a server whose host does not answer while the meta leader still hears from it", () => {
+    const meta = ["a", "b", "c", "d"];
+    const still = planRollout(
+      cluster([leaderHearing([], meta), up("b", meta), up("c", meta)], [vanished("d")], [], meta),
+      specOf(["a", "b", "c"]),
+      same(["a", "b", "c"]),
+      DEFAULT_POLICY,
+    );
+    expect(still.refusals).toEqual([
+      "remove d: its host does not answer (cannot connect: timed out), but the meta leader a still hears from " +
+        "it: it runs where this machine cannot reach it; reach its host (network, address, ssh) or stop it there, " +
+        "then remove it",
+    ]);
+    const noLeader = planRollout(
+      cluster([up("a", meta), up("b", meta), up("c", meta)], [vanished("d")], [], meta),
+      specOf(["a", "b", "c"]),
+      same(["a", "b", "c"]),
+      DEFAULT_POLICY,
+    );
+    expect(noLeader.refusals).toEqual([
+      "remove d: its host does not answer and no meta leader answered to say whether it still runs; try again " +
+        "once the cluster has a meta leader",
+    ]);
+  });
+
+  it("once peer-removed, a vanished server is gone: the next plan has nothing for it", () => {
+    const three = ["a", "b", "f"];
+    const plan = planRollout(
+      cluster([leaderHearing([], three), up("b", three), up("f", three)], [vanished("c")], [], three),
+      specOf(three),
+      same(three),
+      DEFAULT_POLICY,
+    );
+    expect(plan.steps).toEqual([]);
+    expect(plan.refusals).toEqual([]);
+  });
+});
+
 describe("the jetstream gate and a leaving peer", () => {
   const monitor = (peers: string[]): ServerMonitor =>
     ({

@@ -287,6 +287,16 @@ export class Lab {
     this.refresh();
   }
 
+  /**
+   * Destroys the VM and makes a new one at the same address, as a cloud replaces a lost instance: a fresh root from
+   * the image (new SSH host keys, in the lab's known_hosts afterwards; nothing installed, no data), a new empty
+   * volume. Resolves once systemd is up and ssh answers.
+   */
+  async recreate(vm: VmRef): Promise<void> {
+    await this.labSh(["recreate", this.vm(vm).name], { timeoutMs: 300_000 });
+    this.refresh();
+  }
+
   /** `scripts/lab.sh down`: every container, namespace, link, loop device, the release server and the state. */
   async stop(): Promise<void> {
     this.stopped = true;

@@ -71,6 +71,31 @@ it("a member found down is started first at the target, then the others roll", a
   expect(report.members.slice(1).map((m) => m.name)).toEqual(["n1", "n3"]);
 });
 
+it("a member whose host has nothing (a VM recreated empty): the host is prepared before anything is put on it", async () => {
+  const { hosts, options } = fakeRollout(fakeSpec(), { running: NEW });
+  hosts.servers.set("n2", { running: false, staged: new Set() });
+  const report = reportOf(await executeRollout(options));
+  expect(report.result).toBe("succeeded");
+  // Without JetStream nothing tells a replaced member from a new one: either way it joins as add-member.
+  expect(report.members.map((m) => `${m.name} ${m.action} ${m.result}`)).toEqual(["n2 add-member done"]);
+  const n2 = hosts.trail(["provision", "stageBinary", "activateBinary", "writeConfig", "start"]);
+  expect(n2).toEqual([
+    "provision n2",
+    `stageBinary n2 ${NEW}`,
+    `activateBinary n2 ${NEW}`,
+    "writeConfig n2",
+    `start n2 ${NEW}`,
+  ]);
+});
+
+it("a member found down with its files still there is started again without preparing its host", async () => {
+  const { hosts, options } = fakeRollout(fakeSpec(), { running: NEW });
+  Object.assign(hosts.server("n2"), { running: false, runningVersion: undefined });
+  reportOf(await executeRollout(options));
+  expect(hosts.trail(["provision"])).toEqual([]);
+  expect(hosts.trail(["start"])).toEqual([`start n2 ${NEW}`]);
+});
+
 it("a recovery that fails its gates goes back to the version it had installed", async () => {
   const { hosts, options } = fakeRollout();
   Object.assign(hosts.server("n2"), { running: false, runningVersion: undefined });

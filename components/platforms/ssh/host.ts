@@ -56,9 +56,27 @@ export const sshNatsHostProvider = {
     console.log(
       `${props.endpoint.name}: stopping nats-server on ${props.endpoint.host} (lame duck), removing its config`,
     );
-    await driverFor(props).deprovision(props.endpoint);
+    try {
+      await driverFor(props).deprovision(props.endpoint);
+    } catch (err) {
+      // A VM gone for good (destroyed, its address answering nothing) has no server left to stop: the rollout
+      // already peer-removed it once the meta leader no longer heard from it. Any other failure (a wrong key, a
+      // command that failed on a VM that answers) is still an error.
+      if (!unreachable(err)) throw err;
+      console.log(
+        `${props.endpoint.name}: ${props.endpoint.host} does not answer (${(err as Error).message}): nothing to ` +
+          "stop there; should this VM come back, its nats-server starts with its old config: destroy the VM, or " +
+          "run `systemctl disable --now nats-server` on it",
+      );
+    }
   },
 };
+
+/** The ssh driver could not connect at all (not: connected, then failed). Duck-typed: the engine loads at run time. */
+function unreachable(err: unknown): boolean {
+  const e = err as { name?: string; failure?: string };
+  return e?.name === "SshCommandError" && e.failure === "connect";
+}
 
 /** Arguments of {@link SshNatsHost}. */
 export interface SshNatsHostArgs {
