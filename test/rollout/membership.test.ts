@@ -205,4 +205,35 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
     expect(await cluster.driver.isRunning(leaving[0])).toBe(true);
     expect(await metaPeers(all.slice(0, 3))).toEqual(["mb1", "mb2", "mb3"]);
   }, 120_000);
+
+  it("mb3's host loses everything (process, binary, config, store): back under its name, caught up from its peers", async () => {
+    const spec = specOf(3);
+    const mb3 = all[2];
+    // What a VM or disk replaced looks like to the planner: nothing runs, nothing is installed, no store.
+    await cluster.driver.deprovision(mb3);
+    const { plan } = await previewRollout(options(spec));
+    console.log(formatPlan(plan));
+    expect(kinds(plan)).toEqual(["recover-member mb3", "final-check"]);
+    expect(plan.steps[0].reason).toMatch(/^its host has nothing installed \(a new VM, or its disk lost\)/);
+    const replaced = new AckedPublisher(nc, "members.y");
+    replaced.start();
+    const outcome = await executeRollout(options(spec));
+    await replaced.stop();
+    if (outcome.status !== "done") throw new Error(`not done: ${JSON.stringify(outcome, null, 1).slice(0, 3000)}`);
+    console.log(formatReport(outcome.report));
+    expect(outcome.report.result).toBe("succeeded");
+    expect(await metaPeers(spec.members)).toEqual(["mb1", "mb2", "mb3"]);
+    // Its replica of the stream is current and holds what the others hold.
+    const info = await (await nc.jetstreamManager()).streams.info(STREAM);
+    const peers = [info.cluster?.leader, ...(info.cluster?.replicas ?? []).map((r) => r.name)].sort();
+    expect(peers).toEqual(["mb1", "mb2", "mb3"]);
+    expect(info.cluster?.replicas?.every((r) => r.current)).toBe(true);
+    const onMb3 = (await new MonitorClient(monitorUrl(mb3)).jszPlacement()).account_details
+      ?.flatMap((a) => a.stream_detail ?? [])
+      .find((d) => d.name === STREAM);
+    expect(onMb3).toBeDefined();
+    console.log(`acked ${replaced.acked.size} while mb3 came back; stream ${STREAM} on ${peers.join(", ")}`);
+    expect(await replaced.lostMessages(nc, STREAM)).toEqual([]);
+    expect((await previewRollout(options(spec))).plan.steps).toEqual([]);
+  }, 300_000);
 });
