@@ -21,6 +21,16 @@ export interface HostLayout {
   readonly dataVolumeGiB?: number;
 }
 
+/** What else {@link HostDriver.deprovision} removes. */
+export interface DeprovisionOptions {
+  /**
+   * The member's JetStream store too: it left the cluster, was peer-removed, and every replica it held is whole on
+   * the members that stay. A store left behind would come back as a stale peer's state if a server were ever
+   * started on that host again (under its old name, or a new one in the same store directory).
+   */
+  readonly store?: boolean;
+}
+
 /**
  * How the engine touches one host. One implementation per platform, each in a folder of its own under
  * engine/hosts/ (local processes, AWS EC2 through SSM, any Linux VM through SSH). Every method is idempotent and
@@ -37,8 +47,11 @@ export interface HostDriver {
   layout(server: ServerEndpoint): HostLayout;
   /** Create the host if the platform needs one (the surge VM); the local driver makes its directory. */
   provision(server: ServerEndpoint): Promise<void>;
-  /** Remove the host and everything on it (the surge server when it leaves). */
-  deprovision(server: ServerEndpoint): Promise<void>;
+  /**
+   * Remove the server from its host: stop it, remove its config and TLS material (the surge server: everything).
+   * A member's JetStream store stays (`pulumi destroy` must not lose data) unless `what.store` says it may go.
+   */
+  deprovision(server: ServerEndpoint, what?: DeprovisionOptions): Promise<void>;
   /**
    * Fetch and verify `version`'s binary onto the host, without changing what runs now or what the next start runs.
    * Safe while the server serves clients; a failure leaves the host as it was.

@@ -13,7 +13,7 @@ export function routedDriver(main: HostDriver, other: HostDriver, names: Readonl
     platform: main.platform,
     layout: (s) => pick(s).layout(s),
     provision: (s) => pick(s).provision(s),
-    deprovision: (s) => pick(s).deprovision(s),
+    deprovision: (s, what) => pick(s).deprovision(s, what),
     stageBinary: (s, v) => pick(s).stageBinary(s, v),
     activateBinary: (s, v) => pick(s).activateBinary(s, v),
     installedVersion: (s) => pick(s).installedVersion(s),

@@ -15,7 +15,8 @@
  * 5. every stream and consumer group it was in is whole again (as many peers as before, none of them it) and every
  *    remaining member passes the whole-cluster gates (full /healthz: its replicas current; the meta group without
  *    it), held for the soak;
- * 6. its host is cleaned (the driver's deprovision: config, and locally its directory). Last: until here a halt
+ * 6. its host is cleaned (the driver's deprovision: config, TLS material and its JetStream store, now that every
+ *    replica it held is whole elsewhere; locally its directory). Last: until here a halt
  *    leaves everything needed to look at it, or to start it again by putting it back in the spec.
  *
  * A server whose host does not answer (its VM gone for good) skips 3, and 6 becomes a warning naming what to do if
@@ -117,11 +118,11 @@ export async function removeLeavingMember(run: Run, step: RemoveMemberStep, view
  */
 async function cleanHost(ctx: RolloutContext, server: ServerEndpoint, hostError: string | undefined): Promise<string> {
   if (hostError === undefined) {
-    await hostStep(server, STEP, "deprovision", () => ctx.driver.deprovision(server));
+    await hostStep(server, STEP, "deprovision", () => ctx.driver.deprovision(server, { store: true }));
     return "host cleaned";
   }
   try {
-    await ctx.driver.deprovision(server);
+    await ctx.driver.deprovision(server, { store: true });
     return "host cleaned (it answered again)";
   } catch (err) {
     const message =

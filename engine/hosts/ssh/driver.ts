@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import { DEFAULT_STOP_TIMEOUT_SECONDS } from "../../defaults";
 import { ServerEndpoint, TlsPem } from "../../spec";
-import { HostDriver, HostLayout, LeaseOnHost, LeaseRequest, StoreUsage } from "../driver";
+import { DeprovisionOptions, HostDriver, HostLayout, LeaseOnHost, LeaseRequest, StoreUsage } from "../driver";
 import { leaseResultOf, leaseScript } from "../systemd/lease-script";
 import { activateScriptFor, HostReleaseOptions, HostReleases } from "../systemd/install-scripts";
 import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf, tlsDirOf } from "../systemd/paths";
@@ -116,11 +116,14 @@ export class SshHostDriver implements HostDriver {
    * its config, unit and JetStream store, so the VM is as before provision but for the binaries. A member: stop it
    * the same way and remove its config; its unit, binaries and data stay (the VM is the operator's).
    */
-  async deprovision(server: ServerEndpoint): Promise<void> {
+  async deprovision(server: ServerEndpoint, options: DeprovisionOptions = {}): Promise<void> {
     const surge = server.name === this.options.surge;
-    const what = surge ? "remove nats-server (config, unit, JetStream store)" : "stop nats-server, remove its config";
+    const store = surge || options.store === true;
+    const what = surge
+      ? "remove nats-server (config, unit, JetStream store)"
+      : `stop nats-server, remove its config${store ? " and its JetStream store" : ""}`;
     const waits = { drainSeconds: DEPROVISION_DRAIN_SECONDS, killSeconds: this.killWaitSeconds() };
-    const script = systemd.removeServerScript(this.paths, { unit: surge, data: surge }, waits);
+    const script = systemd.removeServerScript(this.paths, { unit: surge, data: store }, waits);
     await this.run(server, what, script, (waits.drainSeconds + waits.killSeconds) * 1000 + this.commandTimeoutMs);
   }
 

@@ -3,7 +3,7 @@
  * changes an in-memory server, which the scripted monitors (fake-monitor.ts) then report. What goes wrong is
  * scripted per test (`script`): a version that cannot start, a download that fails, a member that dies.
  */
-import { HostDriver, HostLayout } from "../../../engine/hosts/driver";
+import { DeprovisionOptions, HostDriver, HostLayout } from "../../../engine/hosts/driver";
 import { ServerEndpoint, TlsPem } from "../../../engine/spec";
 
 /** One recorded call: the HostDriver method, its server, and the version or what was asked, when there is one. */
@@ -91,8 +91,8 @@ export class FakeHosts implements HostDriver {
   async provision(server: ServerEndpoint): Promise<void> {
     this.record("provision", server);
   }
-  async deprovision(server: ServerEndpoint): Promise<void> {
-    this.record("deprovision", server);
+  async deprovision(server: ServerEndpoint, what?: DeprovisionOptions): Promise<void> {
+    this.record("deprovision", server, what?.store ? "store" : undefined);
     this.servers.set(server.name, { running: false, staged: new Set() });
   }
   async stageBinary(server: ServerEndpoint, version: string): Promise<void> {
