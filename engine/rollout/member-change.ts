@@ -80,7 +80,8 @@ export async function recoverFoundDown(
   else ledger.forgetPrevious(member.name);
   // A host with nothing on it (a new VM, or one recreated after its disk was lost) is prepared first: its user,
   // directories and service are not there either. Idempotent, like every driver call.
-  if (installed === undefined && configText === undefined) {
+  const emptyHost = installed === undefined && configText === undefined;
+  if (emptyHost) {
     await hostStep(member, step.kind, "stage", () => ctx.driver.provision(member), { untouched: true });
   }
   const timings = await recoverMember(ctx, upView, member, step.kind);
@@ -96,7 +97,9 @@ export async function recoverFoundDown(
     note:
       step.kind === "add-member"
         ? `joined the cluster; serving after ${seconds(Date.now() - started)}`
-        : `was found down; serving again after ${seconds(Date.now() - started)}`,
+        : emptyHost
+          ? `its host was empty: prepared, started with an empty store and caught up; serving after ${seconds(Date.now() - started)}`
+          : `was found down; serving again after ${seconds(Date.now() - started)}`,
   });
   return { view: upView };
 }

@@ -176,6 +176,11 @@ export function removalRefusals(
   observed: ObservedCluster,
   spec: ClusterSpec,
   leaving: ReadonlyArray<string> = removalSteps(observed, spec).map((s) => s.server),
+  /**
+   * Members the plan starts (add-member, recover-member) before any removal: each must pass its gates first (the
+   * rollout halts before a removal otherwise), so each counts as up when the removal comes.
+   */
+  startedFirst: ReadonlyArray<string> = [],
 ): string[] {
   if (leaving.length === 0 || !spec.jetstream.enabled) return [];
   const refusals: string[] = [];
@@ -211,9 +216,12 @@ export function removalRefusals(
     );
   }
   refusals.push(...unreachableRefusals(observed, leaving, meta));
-  // Who is down now: members that do not answer, and leaving servers already stopped (not the one being removed).
+  // Who will be down when the removal comes: members that do not answer now and are not started before it, and
+  // leaving servers already stopped (not the one being removed).
   const down = new Set(
-    [...observed.members, ...(observed.leaving ?? [])].filter((m) => !m.reachable).map((m) => m.name),
+    [...observed.members, ...(observed.leaving ?? [])]
+      .filter((m) => !m.reachable && !startedFirst.includes(m.name))
+      .map((m) => m.name),
   );
   for (const l of leaving) {
     for (const g of placement.groups.filter((g) => g.peers.includes(l))) {

@@ -257,6 +257,7 @@ export function planRollout(
       observed,
       spec,
       removals.map((r) => r.server),
+      recoveries.map((r) => r.server),
     ),
   ];
   for (const c of changes) {

@@ -105,6 +105,26 @@ const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}
     throw new Error("no meta leader answered");
   }
 
+  /** Seconds until the meta leader reports `name` offline, not current, or unheard for over 5 s. */
+  async function untilLeaderStopsHearing(name: string): Promise<number> {
+    const started = Date.now();
+    const others = specNow().members.filter((m) => m.name !== name);
+    while (Date.now() - started < 120_000) {
+      for (const s of others) {
+        const meta = await new MonitorClient(monitorUrl(s))
+          .jsz()
+          .then((j) => j.meta_cluster)
+          .catch(() => undefined);
+        if (!meta || meta.leader !== s.name) continue;
+        const peer = (meta.replicas ?? []).find((r) => r.name === name);
+        if (!peer || peer.offline || !peer.current || (peer.active ?? 0) / 1e6 > 5000)
+          return (Date.now() - started) / 1000;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`the meta leader still hears from ${name} after 120s`);
+  }
+
   /** A stream's peers (leader and replicas), sorted. */
   async function streamPeers(stream: string): Promise<string[]> {
     const info = await (await nc!.jetstreamManager()).streams.info(stream);
@@ -282,6 +302,10 @@ const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}
     await lab.recreate(lab.vms[3]);
     vmOf.set("nats-f", 3);
     await lab.poweroff(lab.vms[vmOf.get("nats-c")!]);
+    // What an operator sees minutes later: the meta leader no longer hears from it (until then, its removal is
+    // refused: it might run where this machine cannot reach it).
+    const silentAfter = await untilLeaderStopsHearing("nats-c");
+    figures.push(`  nats-c powered off: the meta leader stopped hearing from it after ${silentAfter.toFixed(1)}s`);
     memberNames = ["nats-a", "nats-b", "nats-f"];
     const { preview, out } = await change(
       "nats-c gone, nats-f instead",

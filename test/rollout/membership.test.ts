@@ -222,6 +222,7 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
     if (outcome.status !== "done") throw new Error(`not done: ${JSON.stringify(outcome, null, 1).slice(0, 3000)}`);
     console.log(formatReport(outcome.report));
     expect(outcome.report.result).toBe("succeeded");
+    expect(outcome.report.members[0].note).toMatch(/^its host was empty: prepared, started with an empty store/);
     expect(await metaPeers(spec.members)).toEqual(["mb1", "mb2", "mb3"]);
     // Its replica of the stream is current and holds what the others hold.
     const info = await (await nc.jetstreamManager()).streams.info(STREAM);

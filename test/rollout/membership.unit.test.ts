@@ -164,22 +164,33 @@ describe("removing members: the refusals (nothing touched)", () => {
   it("refuses a stream whose only replica is on the leaving member, and an R3 group already short of a peer", () => {
     const plan = planRollout(
       cluster(
-        [up("a"), up("b"), stopped("c", "cfg-c")],
-        [up("d")],
-        [stream("LOGS", ["d"]), stream("ORDERS", ["a", "c", "d"])],
+        [up("a"), up("b"), up("c")],
+        // e left earlier and is stopped, still a peer of ORDERS: stopping d too leaves ORDERS one of three.
+        [up("d"), stopped("e", "cfg-e")],
+        [stream("LOGS", ["d"]), stream("ORDERS", ["a", "d", "e"])],
+        [...META, "e"],
       ),
       specOf(["a", "b", "c"]),
       same(["a", "b", "c"]),
       DEFAULT_POLICY,
     );
     expect(plan.refusals).toEqual([
-      // The meta group of 4 with c down: stopping d too would leave 2.
-      "remove d: meta (R4, peers a, b, c, d) would lose its quorum while d is stopped (2 of 4 left, 3 needed): " +
-        "bring its other peers back or raise its replicas first",
       "remove d: stream LOGS (R1, peers d) has its only replica on d: its data would be lost; raise its replicas or move it first",
-      "remove d: stream ORDERS (R3, peers a, c, d) would lose its quorum while d is stopped (1 of 3 left, 2 needed): " +
+      "remove d: stream ORDERS (R3, peers a, d, e) would lose its quorum while d is stopped (1 of 3 left, 2 needed): " +
         "bring its other peers back or raise its replicas first",
     ]);
+  });
+
+  it("a member the plan starts before the removal counts as up: a meta group short of it now is not refused", () => {
+    const plan = planRollout(
+      cluster([up("a"), up("b"), stopped("c", "cfg-c")], [up("d")], []),
+      specOf(["a", "b", "c"]),
+      same(["a", "b", "c"]),
+      DEFAULT_POLICY,
+    );
+    // c starts (through its gates) first; then the meta group of a, b, c, d loses only d: 3 of 4.
+    expect(plan.refusals).toEqual([]);
+    expect(steps(plan)).toEqual(["recover-member c", "preflight", "remove-member d", "final-check"]);
   });
 
   it("refuses without a system account (the meta peer-remove needs one)", () => {
@@ -242,12 +253,14 @@ describe("replacing a member: its VM or disk gone", () => {
 
   it("a new name for a VM gone for good: add the new one, then peer-remove the old one without touching its host", () => {
     const meta = ["a", "b", "c"];
+    // The placement's meta group counts the spec's members too (f, not started yet): a, b, c, f with c and f down
+    // now. f starts (and passes its gates) before the removal, so removing c leaves 3 of 4: a quorum.
     const plan = planRollout(
       cluster(
         [leaderHearing(["c"], meta), up("b", meta), stopped("f")],
         [vanished("c")],
         [stream("ORDERS", meta)],
-        meta,
+        [...meta, "f"],
       ),
       specOf(["a", "b", "f"]),
       same(["a", "b", "f"]),
