@@ -86,8 +86,11 @@ function situationOf(run: Run, input: HaltInput, names: ReadonlyArray<string>): 
 function recordFailures(run: Run, { failures, steps }: HaltInput): void {
   const batch = steps[0].batch;
   for (const f of failures) {
-    const action = steps.find((s) => s.server === f.server)?.kind ?? f.step;
-    run.ledger.failed({ name: f.server, action, batch, to: run.ctx.spec.version, drainMs: f.partial?.drainMs }, f.at);
+    const step = steps.find((s) => s.server === f.server);
+    const action = step?.kind ?? f.step;
+    // A leaving server's step goes to "removed", from the version it ran; a member's to the target.
+    const leaving = step?.kind === "remove-member" ? { from: step.from, to: step.to } : { to: run.ctx.spec.version };
+    run.ledger.failed({ name: f.server, action, batch, ...leaving, drainMs: f.partial?.drainMs }, f.at);
   }
 }
 

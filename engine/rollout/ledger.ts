@@ -57,10 +57,10 @@ export class RunLedger {
   }
 
   /** A member's step failed at `at`. */
-  failed(key: EntryKey & { to: string; drainMs?: number }, at: FailedAt): void {
+  failed(key: EntryKey & { from?: string; to: string; drainMs?: number }, at: FailedAt): void {
     this.entries.push({
       ...key,
-      from: this.previous.get(key.name)?.version,
+      from: key.from ?? this.previous.get(key.name)?.version,
       result: "failed",
       note: `failed at ${at}`,
     });

@@ -11,6 +11,7 @@ import { executeRollout, previewRollout, RolloutOptions } from "../../engine/rol
 import { formatPlan, RolloutPlan } from "../../engine/rollout/plan";
 import { formatReport } from "../../engine/rollout/report";
 import { ClusterSpec, monitorUrl, RolloutPolicy, ServerEndpoint } from "../../engine/spec";
+import { processAlive } from "../support/lab";
 import { LocalTestCluster } from "../support/local-cluster";
 import { AckedPublisher, appOptions, connect, createR3Stream } from "../support/traffic";
 import { NEW_MINOR } from "../support/versions";
@@ -237,4 +238,75 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
     expect(await replaced.lostMessages(nc, STREAM)).toEqual([]);
     expect((await previewRollout(options(spec))).plan.steps).toEqual([]);
   }, 300_000);
+
+  it("a removal halted half-way (a remaining member frozen once the leaving one is peer-removed) resumes, and never restarts it", async () => {
+    // mb4 again, under the name it had before it was removed: a removed peer may come back as a new member.
+    const four = specOf(4);
+    const grown = await executeRollout(options(four));
+    if (grown.status !== "done") throw new Error(`not done: ${JSON.stringify(grown, null, 1).slice(0, 3000)}`);
+    expect(grown.report.result).toBe("succeeded");
+    cluster.spec = four;
+    expect(await metaPeers(four.members)).toEqual(["mb1", "mb2", "mb3", "mb4"]);
+
+    const three = specOf(3);
+    const mb4 = all[3];
+    const mb2Pid = cluster.driver.pid(all[1])!;
+    const publisherNow = new AckedPublisher(nc, "members.z");
+    publisherNow.start();
+    try {
+      let frozen = false;
+      const halted = await executeRollout(
+        cluster.options(
+          { ...POLICY, healthyDeadlineSeconds: 8 },
+          {
+            spec: three,
+            leaving: { members: [mb4] },
+            onEvent: (e) => {
+              process.stdout.write(formatEvent(e) + "\n");
+              // mb4 is out of the meta group: freeze mb2 so the cluster cannot be seen whole again in time.
+              if (!frozen && e.server === "mb4" && e.message === "removed from the JetStream meta group") {
+                frozen = true;
+                process.kill(mb2Pid, "SIGSTOP");
+              }
+            },
+          },
+        ),
+      );
+      process.kill(mb2Pid, "SIGCONT");
+      expect(frozen).toBe(true);
+      expect(halted.status).toBe("halted");
+      if (halted.status !== "halted") return;
+      console.log(formatReport(halted.report));
+      expect(halted.report.halt).toMatchObject({ code: "RemovalIncomplete", server: "mb4", step: "remove-member" });
+      expect(halted.report.members.find((m) => m.name === "mb4")).toMatchObject({
+        from: NEW_MINOR,
+        to: "removed",
+        result: "failed",
+      });
+      expect(await cluster.driver.isRunning(mb4)).toBe(false);
+
+      // Resumed from what the servers report: mb4 is stopped and out of the meta group; what is left is its host.
+      const { plan } = await previewRollout(options(three, [mb4]));
+      console.log(formatPlan(plan));
+      // Then the others restart for their route lists without mb4, as in 5 → 3.
+      expect(kinds(plan).slice(0, 2)).toEqual(["preflight", "remove-member mb4"]);
+      expect(plan.steps[1].reason).toMatch(
+        /^left the stack \(stopped and out of the meta group; its host still has its config\)/,
+      );
+      const resumed = await executeRollout(options(three, [mb4]));
+      if (resumed.status !== "done") throw new Error(`not done: ${JSON.stringify(resumed, null, 1).slice(0, 3000)}`);
+      console.log(formatReport(resumed.report));
+      expect(resumed.report.result).toBe("succeeded");
+      cluster.spec = three;
+      expect(await cluster.driver.isRunning(mb4)).toBe(false);
+      expect(await cluster.driver.readConfig(mb4)).toBeUndefined();
+      expect(await metaPeers(three.members)).toEqual(["mb1", "mb2", "mb3"]);
+    } finally {
+      await publisherNow.stop();
+      // Never left frozen, whatever failed (it is gone already when the resume restarted it for its routes).
+      if (processAlive(mb2Pid)) process.kill(mb2Pid, "SIGCONT");
+    }
+    console.log(`acked ${publisherNow.acked.size} through the halt and the resume`);
+    expect(await publisherNow.lostMessages(nc, STREAM)).toEqual([]);
+  }, 400_000);
 });
