@@ -24,9 +24,10 @@ import { TrafficWatch } from "../../engine/rollout/traffic-watch";
 import { ClusterSpec, monitorUrl, ServerEndpoint } from "../../engine/spec";
 import { Lab, labSkipReason } from "../support/lab";
 import { AckedPublisher, appOptions, connect, createR3Stream } from "../support/traffic";
+import { metaPeersOf } from "../support/meta-peers";
 import { NEW_MINOR } from "../support/versions";
 import { copyProject, diagnosticsOf, engineUnavailable, pulumiOk, writeStack } from "../pulumi/support/pulumi-project";
-import { hostKeyOf, startSshLab } from "../ssh/support/ssh-lab";
+import { hostKeyOf, labStackSsh, startSshLab } from "../ssh/support/ssh-lab";
 
 const yaml = require("js-yaml") as { load(text: string): unknown; dump(value: unknown, options?: object): string };
 
@@ -86,24 +87,7 @@ const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}
     });
 
   /** The meta group's peers as its leader reports them. */
-  async function metaPeers(): Promise<string[]> {
-    const servers = specNow().members;
-    for (let i = 0; i < 60; i++) {
-      for (const s of servers) {
-        const leaderName = await new MonitorClient(monitorUrl(s))
-          .jsz()
-          .then((j) => j.meta_cluster?.leader)
-          .catch(() => undefined);
-        const leader = servers.find((m) => m.name === leaderName);
-        if (!leader) continue;
-        const meta = (await new MonitorClient(monitorUrl(leader)).jsz()).meta_cluster;
-        if (meta && meta.leader === leaderName)
-          return [leader.name, ...(meta.replicas ?? []).map((r) => r.name)].sort();
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    throw new Error("no meta leader answered");
-  }
+  const metaPeers = () => metaPeersOf(specNow().members);
 
   /** Seconds until the meta leader reports `name` offline, not current, or unheard for over 5 s. */
   async function untilLeaderStopsHearing(name: string): Promise<number> {
@@ -150,12 +134,7 @@ const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}
         rollout: { minHealthySeconds: 2, pollIntervalMs: 250 },
         // Plaintext: this test is about membership (the lab stack test covers TLS on these VMs).
         tls: undefined,
-        ssh: {
-          user: "ops",
-          releaseBaseUrl: lab.releaseBaseUrl,
-          releaseSha256: lab.releaseSha256,
-          hostKeys: Object.fromEntries(NAMES.map((n, i) => [n, hostKeyOf(lab, lab.vms[i])])),
-        },
+        ssh: labStackSsh(lab, NAMES),
       },
       "lab",
     );

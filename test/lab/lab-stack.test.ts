@@ -30,7 +30,7 @@ import {
   writeStack,
 } from "../pulumi/support/pulumi-project";
 import { ReachabilityWatch } from "../ssh/support/reachability";
-import { hostKeyOf, startSshLab } from "../ssh/support/ssh-lab";
+import { labStackSsh, startSshLab } from "../ssh/support/ssh-lab";
 
 const skip = labSkipReason() ?? engineUnavailable();
 if (skip) console.warn(`[lab stack] the lab stack through Pulumi is skipped: ${skip}`);
@@ -108,12 +108,7 @@ const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}
         rollout: { minHealthySeconds: 2, pollIntervalMs: 250 },
         // Plaintext first: the test turns TLS on for the running cluster.
         tls: undefined,
-        ssh: {
-          user: "ops",
-          releaseBaseUrl: lab.releaseBaseUrl,
-          releaseSha256: lab.releaseSha256,
-          hostKeys: Object.fromEntries(NAMES.map((n, i) => [n, hostKeyOf(lab, lab.vms[i])])),
-        },
+        ssh: labStackSsh(lab, NAMES),
       },
       "lab",
     );

@@ -13,30 +13,13 @@ import { formatReport } from "../../engine/rollout/report";
 import { ClusterSpec, monitorUrl, RolloutPolicy, ServerEndpoint } from "../../engine/spec";
 import { processAlive } from "../support/lab";
 import { LocalTestCluster } from "../support/local-cluster";
+import { metaPeersOf } from "../support/meta-peers";
 import { AckedPublisher, appOptions, connect, createR3Stream } from "../support/traffic";
 import { NEW_MINOR } from "../support/versions";
 
 const POLICY: Partial<RolloutPolicy> = { minHealthySeconds: 2, pollIntervalMs: 250, healthyDeadlineSeconds: 90 };
 const AUTH = { users: [{ user: "app", password: "app-pass" }], systemAccount: { user: "sys", password: "sys-pass" } };
 const STREAM = "MEMBERS";
-
-/** The meta group's peers as its leader reports them (asked of every answering member until one names a leader). */
-async function metaPeers(servers: ReadonlyArray<ServerEndpoint>): Promise<string[]> {
-  for (let i = 0; i < 40; i++) {
-    for (const s of servers) {
-      const leaderName = await new MonitorClient(monitorUrl(s))
-        .jsz()
-        .then((j) => j.meta_cluster?.leader)
-        .catch(() => undefined);
-      const leader = servers.find((m) => m.name === leaderName);
-      if (!leader) continue;
-      const meta = (await new MonitorClient(monitorUrl(leader)).jsz()).meta_cluster;
-      if (meta && meta.leader === leaderName) return [leader.name, ...(meta.replicas ?? []).map((r) => r.name)].sort();
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error("no meta leader");
-}
 
 /** A group's peers, sorted, as one string. */
 const canonical = (c: ClusterInfo | undefined) =>
@@ -113,7 +96,7 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
     if (outcome.status !== "done") throw new Error(`not done: ${JSON.stringify(outcome, null, 1).slice(0, 3000)}`);
     console.log(formatReport(outcome.report));
     cluster.spec = spec;
-    expect(await metaPeers(spec.members)).toEqual(["mb1", "mb2", "mb3", "mb4", "mb5"]);
+    expect(await metaPeersOf(spec.members)).toEqual(["mb1", "mb2", "mb3", "mb4", "mb5"]);
     expect((await previewRollout(options(spec))).plan.steps).toEqual([]);
     expect(publisher.acked.size).toBeGreaterThan(0);
     expect(await publisher.lostMessages(nc, STREAM)).toEqual([]);
@@ -172,7 +155,7 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
     if (outcome.status !== "done") throw new Error(`not done: ${JSON.stringify(outcome, null, 1).slice(0, 3000)}`);
     console.log(formatReport(outcome.report));
     cluster.spec = spec;
-    expect(await metaPeers(spec.members)).toEqual(["mb1", "mb2", "mb3"]);
+    expect(await metaPeersOf(spec.members)).toEqual(["mb1", "mb2", "mb3"]);
     for (const l of leaving) {
       expect(await cluster.driver.isRunning(l)).toBe(false);
       expect(await cluster.driver.readConfig(l)).toBeUndefined();
@@ -204,7 +187,7 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
     );
     expect(cluster.driver.pid(leaving[0])).toBe(pid);
     expect(await cluster.driver.isRunning(leaving[0])).toBe(true);
-    expect(await metaPeers(all.slice(0, 3))).toEqual(["mb1", "mb2", "mb3"]);
+    expect(await metaPeersOf(all.slice(0, 3))).toEqual(["mb1", "mb2", "mb3"]);
   }, 120_000);
 
   it("mb3's host loses everything (process, binary, config, store): back under its name, caught up from its peers", async () => {
@@ -224,7 +207,7 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
     console.log(formatReport(outcome.report));
     expect(outcome.report.result).toBe("succeeded");
     expect(outcome.report.members[0].note).toMatch(/^its host was empty: prepared, started with an empty store/);
-    expect(await metaPeers(spec.members)).toEqual(["mb1", "mb2", "mb3"]);
+    expect(await metaPeersOf(spec.members)).toEqual(["mb1", "mb2", "mb3"]);
     // Its replica of the stream is current and holds what the others hold.
     const info = await (await nc.jetstreamManager()).streams.info(STREAM);
     const peers = [info.cluster?.leader, ...(info.cluster?.replicas ?? []).map((r) => r.name)].sort();
@@ -246,7 +229,7 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
     if (grown.status !== "done") throw new Error(`not done: ${JSON.stringify(grown, null, 1).slice(0, 3000)}`);
     expect(grown.report.result).toBe("succeeded");
     cluster.spec = four;
-    expect(await metaPeers(four.members)).toEqual(["mb1", "mb2", "mb3", "mb4"]);
+    expect(await metaPeersOf(four.members)).toEqual(["mb1", "mb2", "mb3", "mb4"]);
 
     const three = specOf(3);
     const mb4 = all[3];
@@ -300,7 +283,7 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
       cluster.spec = three;
       expect(await cluster.driver.isRunning(mb4)).toBe(false);
       expect(await cluster.driver.readConfig(mb4)).toBeUndefined();
-      expect(await metaPeers(three.members)).toEqual(["mb1", "mb2", "mb3"]);
+      expect(await metaPeersOf(three.members)).toEqual(["mb1", "mb2", "mb3"]);
     } finally {
       await publisherNow.stop();
       // Never left frozen, whatever failed (it is gone already when the resume restarted it for its routes).

@@ -8,7 +8,7 @@ import { ChildProcess, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { copyProject, pulumiIn, pulumiOk, pulumiSpawn, writeStack } from "../../pulumi/support/pulumi-project";
-import { hostKeyOf } from "../../ssh/support/ssh-lab";
+import { labStackSsh } from "../../ssh/support/ssh-lab";
 import { FAULT_POLICY, FaultCluster, NAMES } from "./cluster";
 
 export const STACK = "faults";
@@ -45,12 +45,7 @@ export class PulumiStack {
         surge: { name: spec.surge.name, host: spec.surge.host },
         lameDuckGracePeriodSeconds: spec.lameDuck.gracePeriodSeconds,
         rollout: FAULT_POLICY,
-        ssh: {
-          user: "ops",
-          releaseBaseUrl: lab.releaseBaseUrl,
-          releaseSha256: lab.releaseSha256,
-          hostKeys: Object.fromEntries(NAMES.map((n, i) => [n, hostKeyOf(lab, lab.vms[i])])),
-        },
+        ssh: labStackSsh(lab, NAMES),
       },
       "lab",
     );

@@ -39,6 +39,19 @@ export function hostKeyOf(lab: Lab, vm: LabVm): string {
   return line.split(" ").slice(1, 3).join(" ");
 }
 
+/**
+ * The stack's `nats-cluster:ssh` settings for servers named `names[i]` on the lab's VM i+1: the `ops` user, the
+ * lab's release server with its pins, each VM's host key.
+ */
+export function labStackSsh(lab: Lab, names: ReadonlyArray<string>) {
+  return {
+    user: "ops",
+    releaseBaseUrl: lab.releaseBaseUrl,
+    releaseSha256: lab.releaseSha256,
+    hostKeys: Object.fromEntries(names.map((n, i) => [n, hostKeyOf(lab, lab.vms[i])])),
+  };
+}
+
 /** Settings for servers named `names[i]` on the lab's VM i+1, as the non-root `ops` user with sudo. */
 export function sshSettingsFor(lab: Lab, names: ReadonlyArray<string>, extra: Partial<SshSettings> = {}): SshSettings {
   const hosts: Record<string, { address: string; user: string }> = {};
