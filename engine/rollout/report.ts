@@ -118,6 +118,11 @@ export function formatReport(r: RolloutReport): string {
     lines.push(
       `  clients: ${c.requests} requests, ${c.failures} failed, longest gap without a reply ${seconds(c.maxGapMs)}, ${c.reconnects} reconnects`,
     );
+    if (c.perMember?.length) {
+      // Where the failures and the gaps were: by the member each pair's responder was first connected to.
+      const each = c.perMember.map((m) => `${m.member} ${m.failures}/${m.requests} failed, gap ${seconds(m.maxGapMs)}`);
+      lines.push(`    by member (responder's first server): ${each.join("; ")}`);
+    }
   }
   if (r.interrupted) {
     lines.push(`  INTERRUPTED before ${r.interrupted.before}: ${r.interrupted.advice}`);

@@ -1,77 +1,159 @@
 import { connect, NatsConnection } from "nats";
 import { clientOptions } from "../nats-client";
-import { allServers, ClusterSpec } from "../spec";
+import { ClusterSpec, ServerEndpoint } from "../spec";
 
-export interface TrafficSummary {
+/** What the request/reply pair homed on one member felt. */
+export interface MemberTraffic {
+  /** The member its responder first connected to (its requester first connected to the next member). */
+  readonly member: string;
   readonly requests: number;
   readonly failures: number;
-  /** Longest time between two successful replies: what a request/reply application felt. */
+  /** Longest time between two successful replies. */
+  readonly maxGapMs: number;
+}
+
+export interface TrafficSummary {
+  /** Every pair's requests and failures, summed. */
+  readonly requests: number;
+  readonly failures: number;
+  /** Longest time between two successful replies of any one pair: what a request/reply application felt. */
   readonly maxGapMs: number;
   readonly reconnects: number;
+  /** The same, per member (absent from reports written before it was measured per member). */
+  readonly perMember?: ReadonlyArray<MemberTraffic>;
+}
+
+/** One responder homed on a member, and a requester homed on the next member asking it. */
+interface Pair {
+  readonly member: string;
+  readonly subject: string;
+  readonly responder: NatsConnection;
+  readonly requester: NatsConnection;
+  requests: number;
+  failures: number;
+  maxGapMs: number;
+  lastReply: number;
 }
 
 /**
- * A small request/reply loop through the cluster for the duration of a rollout, so the report can say what
- * clients felt. The responder and the requester are separate connections that reconnect anywhere in the cluster.
+ * Request/reply through the cluster for the duration of a rollout, so the report can say what clients felt, the
+ * way clients sit: for each member, a responder first connected to it and a requester first connected to the next
+ * member (every request crosses a route), each reconnecting elsewhere when its server leaves, as an application's
+ * connections do. A single pair connected anywhere could sit out the whole rollout on the surge server and report
+ * nothing; one pair per member is sure to live through that member's restart.
+ *
+ * Not measured here: acknowledged JetStream publishing. It needs a stream, and the engine does not create streams
+ * in the operator's account; the tests measure it with their own acked publisher (test/support/traffic.ts).
  */
 export class TrafficWatch {
-  private responder?: NatsConnection;
-  private requester?: NatsConnection;
+  private pairs: Pair[] = [];
   private running = false;
-  private loop?: Promise<void>;
-  private requests = 0;
-  private failures = 0;
-  private maxGapMs = 0;
+  private loops: Array<Promise<void>> = [];
   private reconnects = 0;
-  private lastReply = Date.now();
 
   constructor(
     private readonly spec: ClusterSpec,
     private readonly intervalMs = 250,
   ) {}
 
-  async start(): Promise<void> {
-    const opts = clientOptions(this.spec, allServers(this.spec), {
+  /** Every server to reconnect to, `home` first (connected to first, tried first again). */
+  private serversFrom(home: ServerEndpoint): ServerEndpoint[] {
+    return [home, ...this.spec.members.filter((m) => m.name !== home.name), this.spec.surge];
+  }
+
+  private connectTo(home: ServerEndpoint, role: string): Promise<NatsConnection> {
+    const opts = clientOptions(this.spec, this.serversFrom(home), {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       waitOnFirstConnect: false,
+      noRandomize: true,
     });
-    this.responder = await connect({ ...opts, name: "nats-cluster-rollout-watch-responder" });
-    this.requester = await connect({ ...opts, name: "nats-cluster-rollout-watch-requester" });
-    const subject = `_nats_cluster.watch.${Date.now()}.${process.pid}`;
-    const sub = this.responder.subscribe(subject);
-    void (async () => {
-      for await (const msg of sub) msg.respond(msg.data);
-    })();
-    for (const nc of [this.responder, this.requester]) {
-      void (async () => {
-        for await (const s of nc.status()) if (s.type === "reconnect") this.reconnects++;
-      })();
-    }
-    await this.responder.flush();
-    this.running = true;
-    this.lastReply = Date.now();
-    this.loop = (async () => {
-      while (this.running) {
-        this.requests++;
-        try {
-          await this.requester!.request(subject, new Uint8Array(0), { timeout: 1000 });
-          const now = Date.now();
-          this.maxGapMs = Math.max(this.maxGapMs, now - this.lastReply);
-          this.lastReply = now;
-        } catch {
-          this.failures++;
+    return connect({ ...opts, name: `nats-cluster-rollout-watch-${role}-${home.name}` });
+  }
+
+  async start(): Promise<void> {
+    const members = this.spec.members;
+    const base = `_nats_cluster.watch.${Date.now()}.${process.pid}`;
+    try {
+      for (const [i, member] of members.entries()) {
+        const responder = await this.connectTo(member, "responder");
+        const requester = await this.connectTo(members[(i + 1) % members.length], "requester").catch(
+          async (err: unknown) => {
+            await responder.close().catch(() => undefined);
+            throw err;
+          },
+        );
+        const subject = `${base}.${member.name}`;
+        const sub = responder.subscribe(subject);
+        void (async () => {
+          for await (const msg of sub) msg.respond(msg.data);
+        })();
+        for (const nc of [responder, requester]) {
+          void (async () => {
+            for await (const s of nc.status()) if (s.type === "reconnect") this.reconnects++;
+          })();
         }
-        await new Promise((r) => setTimeout(r, this.intervalMs));
+        await responder.flush();
+        this.pairs.push({
+          member: member.name,
+          subject,
+          responder,
+          requester,
+          requests: 0,
+          failures: 0,
+          maxGapMs: 0,
+          lastReply: Date.now(),
+        });
       }
-    })();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.running = true;
+    const started = Date.now();
+    this.loops = this.pairs.map((pair) => {
+      pair.lastReply = started;
+      return this.ask(pair);
+    });
+  }
+
+  private async ask(pair: Pair): Promise<void> {
+    while (this.running) {
+      pair.requests++;
+      try {
+        await pair.requester.request(pair.subject, new Uint8Array(0), { timeout: 1000 });
+        const now = Date.now();
+        pair.maxGapMs = Math.max(pair.maxGapMs, now - pair.lastReply);
+        pair.lastReply = now;
+      } catch {
+        pair.failures++;
+      }
+      await new Promise((r) => setTimeout(r, this.intervalMs));
+    }
+  }
+
+  private async close(): Promise<void> {
+    const all = this.pairs.flatMap((p) => [p.requester, p.responder]);
+    await Promise.all(all.map((nc) => nc.close().catch(() => undefined)));
   }
 
   async stop(): Promise<TrafficSummary> {
     this.running = false;
-    await this.loop;
-    this.maxGapMs = Math.max(this.maxGapMs, Date.now() - this.lastReply - this.intervalMs);
-    await Promise.all([this.requester?.close(), this.responder?.close()].map((p) => p?.catch(() => undefined)));
-    return { requests: this.requests, failures: this.failures, maxGapMs: this.maxGapMs, reconnects: this.reconnects };
+    await Promise.all(this.loops);
+    const now = Date.now();
+    const perMember = this.pairs.map((p): MemberTraffic => ({
+      member: p.member,
+      requests: p.requests,
+      failures: p.failures,
+      maxGapMs: Math.max(p.maxGapMs, now - p.lastReply - this.intervalMs),
+    }));
+    await this.close();
+    return {
+      requests: perMember.reduce((n, p) => n + p.requests, 0),
+      failures: perMember.reduce((n, p) => n + p.failures, 0),
+      maxGapMs: Math.max(0, ...perMember.map((p) => p.maxGapMs)),
+      reconnects: this.reconnects,
+      perMember,
+    };
   }
 }

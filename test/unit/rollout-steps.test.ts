@@ -3,7 +3,7 @@
  * server left by an earlier run (removed when nothing else is left, replaced when unhealthy).
  */
 import { executeRollout } from "../../engine/rollout/execute";
-import { RolloutReport } from "../../engine/rollout/report";
+import { formatReport, RolloutReport } from "../../engine/rollout/report";
 import { fakeRollout, fakeSpec, NEW, OLD } from "../support/fakes/fake-rollout";
 import { FakeTraffic } from "../support/fakes/fake-traffic";
 
@@ -30,6 +30,22 @@ it("what clients felt is in the report, measured from pre-flight to the end", as
   const report = reportOf(await executeRollout(options));
   expect(traffic).toMatchObject({ started: true, stopped: true });
   expect(report.clientImpact).toEqual({ requests: 10, failures: 0, maxGapMs: 250, reconnects: 1 });
+});
+
+it("what clients felt is reported per member too: where the failures and the longest gap were", async () => {
+  const perMember = [
+    { member: "n1", requests: 40, failures: 0, maxGapMs: 300 },
+    { member: "n2", requests: 40, failures: 2, maxGapMs: 1800 },
+  ];
+  const traffic = new FakeTraffic({ requests: 80, failures: 2, maxGapMs: 1800, reconnects: 2, perMember });
+  const f = fakeRollout(fakeSpec(), { extra: { watchTraffic: true } });
+  const report = reportOf(
+    await executeRollout({ ...f.options, seams: { ...f.options.seams, traffic: () => traffic } }),
+  );
+  expect(report.clientImpact?.perMember).toEqual(perMember);
+  expect(formatReport(report)).toContain(
+    "    by member (responder's first server): n1 0/40 failed, gap 0.3s; n2 2/40 failed, gap 1.8s",
+  );
 });
 
 it("a traffic watch that cannot connect costs a warning, not the rollout", async () => {
