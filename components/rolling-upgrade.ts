@@ -5,7 +5,7 @@
  * The provider (rolling-upgrade-provider.ts) is the adapter; this file is the typed resource around it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { AuthSpec, RolloutPolicy, TlsPem } from "../engine";
+import type { AuthSpec, PlanDocument, RolloutPolicy, TlsPem } from "../engine";
 import { LastReport } from "./last-report";
 import { PublicClusterSpec, rollingUpgradeProvider } from "./rolling-upgrade-provider";
 
@@ -38,6 +38,12 @@ export class RollingUpgrade extends pulumi.dynamic.Resource {
   declare readonly surgeRunning: pulumi.Output<boolean>;
   /** The last bootstrap or rollout: text and a structured summary. */
   declare readonly lastReport: pulumi.Output<LastReport>;
+  /**
+   * The plan as data (`nats-cluster/plan@1`), made from the servers by the provider's check: in `pulumi preview
+   * --json`, the plan of the update previewed (the step's `newState.inputs.plannedRollout`); after `pulumi up`, the
+   * plan that update was made from.
+   */
+  declare readonly plannedRollout: pulumi.Output<PlanDocument | undefined>;
 
   constructor(name: string, args: RollingUpgradeArgs, opts: pulumi.CustomResourceOptions = {}) {
     super(
@@ -56,6 +62,7 @@ export class RollingUpgrade extends pulumi.dynamic.Resource {
         versions: undefined,
         surgeRunning: undefined,
         lastReport: undefined,
+        plannedRollout: undefined,
       },
       // The provider receives inputs in plain text and returns them as outputs: secrets must be re-marked secret.
       {

@@ -59,6 +59,7 @@ export {
 export {
   reconcile,
   previewReconcile,
+  previewAssumed,
   ReconcileOutcome,
   ReconcilePreview,
   ServersSeen,
