@@ -9,9 +9,12 @@
  *
  * Every wait lives in the engine with its own deadline: the Node dynamic-provider shim ignores `customTimeouts`.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type {
   AuthSpec,
   ClusterSpec,
+  EventSink,
   HostDriver,
   LeavingServers,
   PlanDocument,
@@ -58,6 +61,12 @@ export interface RollingUpgradeInputs {
    * same cluster applied from another stack is the same cluster.
    */
   readonly leaseStack?: string;
+  /**
+   * `nats-cluster:rollout.eventsFile`: the file create and update append the rollout's events to, one JSON line each
+   * (`~/` is the home directory, a relative path is the project directory's). Not compared by `diff`: where the
+   * events go changes nothing on the servers.
+   */
+  readonly eventsFile?: string;
   /**
    * The plan as data (`nats-cluster/plan@1`), set by `check` from the servers, not by the program: `pulumi preview
    * --json` shows it in the resource's new state (`newState.inputs.plannedRollout`: a preview has no outputs yet),
@@ -172,8 +181,8 @@ async function check(
 /**
  * The engine's spec and policy validation, the platform's settings, an unsafe downgrade from the version the
  * resource had, a version that was never released (checked against the binary cache or the release listing where
- * they can be reached). Warnings (an even number of JetStream members, a version that cannot be checked) are
- * printed, not refused.
+ * they can be reached) and an events file that cannot be written. Warnings (an even number of JetStream members, a
+ * version that cannot be checked) are printed, not refused.
  */
 async function inputProblems(
   engine: EngineModule,
@@ -189,6 +198,8 @@ async function inputProblems(
     });
     return problems;
   }
+  const events = eventsFileProblem(engine, news.eventsFile);
+  if (events) problems.push({ field: "eventsFile", message: events });
   // Values not known yet (preview before the hosts exist) are checked when they are known.
   if (hostsUnknown(news) || containsUnknown(news.tlsPem)) return problems;
 
@@ -252,6 +263,28 @@ async function inputProblems(
 /** Whether the spec, auth or settings hold values not known yet (a preview before the hosts exist). */
 function hostsUnknown(news: RollingUpgradeInputs): boolean {
   return containsUnknown(news.spec) || containsUnknown(news.auth) || containsUnknown(news.settings);
+}
+
+/** The events file's path: `~/` is the home directory, a relative path the project directory's (the cwd here). */
+function eventsPath(engine: EngineModule, file: string): string {
+  return path.resolve(engine.expandHome(file));
+}
+
+/** Why the events file cannot be appended to, or undefined when it can (or none is set). */
+function eventsFileProblem(engine: EngineModule, file: unknown): string | undefined {
+  if (file === undefined) return undefined;
+  const fix = "set nats-cluster:rollout.eventsFile to a file in a directory this user can write";
+  if (typeof file !== "string" || file === "") return `${JSON.stringify(file)} is not a file's path; ${fix}`;
+  const resolved = eventsPath(engine, file);
+  const dir = path.dirname(resolved);
+  try {
+    if (!fs.statSync(dir).isDirectory()) return `${resolved}: ${dir} is not a directory; ${fix}`;
+    fs.accessSync(dir, fs.constants.W_OK);
+    if (fs.existsSync(resolved) && !fs.statSync(resolved).isFile()) return `${resolved} is not a file; ${fix}`;
+  } catch (err) {
+    return `${resolved}: ${(err as Error).message}; ${fix}`;
+  }
+  return undefined;
 }
 
 /**
@@ -421,10 +454,8 @@ function partialFailure(message: string, id: string, properties: object): Error 
 const BREAK_LEASE_ENV = "NATS_ROLLOUT_BREAK_LEASE";
 
 /**
- * The one path of create and update: the engine's reconcile, printing its progress as it happens, holding the
- * cluster's rollout lease (a second roller, from another checkout or the command line, is refused naming the
- * first, before anything is touched). Ctrl-C during the rollout stops it after the member in progress. A halt, a
- * refusal or a stop fails the operation with the report as its message and records what the servers run now.
+ * The one path of create and update: {@link reconcileLeased}, appending each event to the events file when one is
+ * set. The file is opened before anything is touched: one that cannot be opened fails the update with nothing done.
  */
 async function apply(
   id: string,
@@ -433,6 +464,29 @@ async function apply(
 ): Promise<RollingUpgradeOutputs> {
   const engine = loadEngine();
   delete handedOver()[inputs.spec.name];
+  if (inputs.eventsFile === undefined) return reconcileLeased(engine, id, inputs, previous);
+  const file = eventsPath(engine, inputs.eventsFile);
+  const events = engine.openEventsFile(file, inputs.spec.name, (message) => console.log(`warning: ${message}`));
+  try {
+    return await reconcileLeased(engine, id, inputs, previous, events.sink);
+  } finally {
+    events.close();
+  }
+}
+
+/**
+ * The engine's reconcile, printing its progress as it happens, holding the cluster's rollout lease (a second roller,
+ * from another checkout or the command line, is refused naming the first, before anything is touched). Ctrl-C during
+ * the rollout stops it after the member in progress. A halt, a refusal or a stop fails the operation with the report
+ * as its message and records what the servers run now.
+ */
+async function reconcileLeased(
+  engine: EngineModule,
+  id: string,
+  inputs: RollingUpgradeInputs,
+  previous?: RollingUpgradeOutputs,
+  onEvent?: EventSink,
+): Promise<RollingUpgradeOutputs> {
   const options = optionsFor(engine, inputs, previous);
   const stop = watchForStop();
   const shown = shownPlans()[inputs.spec.name];
@@ -450,6 +504,7 @@ async function apply(
           ...options,
           stopRequested: () => stop.requested() ?? lease.lost(),
           onEvent: (event) => {
+            onEvent?.(event);
             // The plan made at the start: skip it when `diff` just printed the same text.
             if (event.kind === "info" && event.step === undefined && event.message === shown) {
               progress("(the plan is as shown above)");

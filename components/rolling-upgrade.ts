@@ -25,6 +25,11 @@ export interface RollingUpgradeArgs {
   readonly platformSecrets?: pulumi.Input<Record<string, string>>;
   /** The TLS material the platform delivers to every host: certificate, key, CA (secret in state and outputs). */
   readonly tlsPem?: pulumi.Input<TlsPem>;
+  /**
+   * The file create and update append the rollout's events to, one JSON line each (`~/` is the home directory, a
+   * relative path the project directory's). Changing it alone is no change of the cluster.
+   */
+  readonly eventsFile?: pulumi.Input<string>;
 }
 
 export class RollingUpgrade extends pulumi.dynamic.Resource {
@@ -57,6 +62,7 @@ export class RollingUpgrade extends pulumi.dynamic.Resource {
         settings: args.settings,
         platformSecrets: args.platformSecrets,
         tlsPem: args.tlsPem,
+        eventsFile: args.eventsFile,
         // Names this stack in the rollout lease a second roller is refused by (not compared by diff).
         leaseStack: `${pulumi.getProject()}/${pulumi.getStack()}`,
         versions: undefined,

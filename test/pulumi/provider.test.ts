@@ -93,6 +93,16 @@ function outputsOf(i: RollingUpgradeInputs, versions?: Record<string, string>): 
 void outputsOf;
 
 /** console.log lines printed while `fn` runs. */
+/** What `fs.statSync` says of a path that does not exist. */
+function expectedEnoent(file: string): string {
+  try {
+    fs.statSync(file);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error(`${file} exists`);
+}
+
 async function printed<T>(fn: () => Promise<T>): Promise<{ result: T; lines: string }> {
   const spy = jest.spyOn(console, "log").mockImplementation(() => undefined);
   try {
@@ -133,6 +143,28 @@ describe("provider methods, called directly", () => {
         }),
       ),
     ).toEqual(["spec.members[1].monitorPort"]);
+  });
+
+  it("check: an events file that cannot be appended to names eventsFile and the config key", async () => {
+    const fix = "set nats-cluster:rollout.eventsFile to a file in a directory this user can write";
+    const missing = await check(undefined, inputs({}, { eventsFile: "/nonexistent/dir/events.ndjson" }));
+    expect(missing.failures).toEqual([
+      {
+        property: "eventsFile",
+        reason: `/nonexistent/dir/events.ndjson: ${expectedEnoent("/nonexistent/dir")}; ${fix}`,
+      },
+    ]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nats-events-check-"));
+    try {
+      expect((await check(undefined, inputs({}, { eventsFile: path.join(dir, "events.ndjson") }))).failures).toEqual(
+        [],
+      );
+      expect((await check(undefined, inputs({}, { eventsFile: dir }))).failures).toEqual([
+        { property: "eventsFile", reason: `${dir} is not a file; ${fix}` },
+      ]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("check: lame duck below 30 s", async () => {
