@@ -8,7 +8,8 @@
  *   the stack's secret auth in it;
  * - the stack output `lastRolloutSummary` says how the last rollout went (result, duration, per member action,
  *   result and time down);
- * - after it, `preview --expect-no-changes` and `refresh --expect-no-changes` pass: the plan output does not move.
+ * - after it, `preview --expect-no-changes` and `refresh --expect-no-changes` pass: the plan output does not move;
+ *   setting another events file alone is no change either.
  * Skipped, with the reason printed, when scripts/provision.sh could not build the engine or `pulumi` is missing.
  */
 import * as fs from "node:fs";
@@ -151,10 +152,13 @@ describeEngine("the plan and the events as data, through the real Pulumi engine"
     }
   });
 
-  it("after it, nothing to do: preview and refresh find no change, the plan output stays as it was", async () => {
+  it("after it, nothing to do: preview and refresh find no change, the plan output stays as it was; another events file is no change", async () => {
     const state = () => pulumi("stack", "export").then((s) => JSON.stringify(planOf(JSON.parse(s))));
     const recorded = await state();
     expect(JSON.parse(recorded)).toMatchObject({ targetVersion: NEW_MINOR, kind: "rollout" });
+    await pulumi("preview", "--expect-no-changes");
+    // Where the events go is no change of the cluster.
+    await pulumi("config", "set", "--path", "nats-cluster:rollout.eventsFile", "events-2.ndjson");
     await pulumi("preview", "--expect-no-changes");
     const preview = JSON.parse(await pulumi("preview", "--json")) as PreviewJson;
     expect((preview.steps ?? []).filter((s) => s.op !== "same")).toEqual([]);
