@@ -20,6 +20,7 @@ const cluster = new NatsCluster(config.clusterName, {
   lameDuck: config.lameDuck,
   routes: config.routes,
   rollout: config.rollout,
+  eventsFile: config.eventsFile,
   auth: config.auth,
   tls: config.tls,
   tlsPem: config.tlsPem,

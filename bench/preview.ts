@@ -27,7 +27,7 @@ export interface PreviewRun {
   readonly cpuMs: Readonly<Record<ProcessKind, number>>;
   /** The program's process uptime when every resource was declared (node start, SDK, TypeScript, config). */
   readonly programMs?: number;
-  /** The RollingUpgrade diff: loading the engine, then observing the servers and planning. */
+  /** The RollingUpgrade's check (where a preview observes the servers and plans): loading the engine, then that. */
   readonly diffEngineLoadMs?: number;
   readonly diffObservePlanMs?: number;
 }
@@ -312,7 +312,7 @@ export async function benchPreview(runs = 3): Promise<PreviewBench> {
           peakRssMb: res.peakRssMb,
           cpuMs: res.cpuMs,
           programMs: timing(res.out, /\[timing\] program: (\d+) ms/),
-          diffEngineLoadMs: timing(res.out, /\[timing\] RollingUpgrade diff: engine loaded in (\d+) ms/),
+          diffEngineLoadMs: timing(res.out, /\[timing\] RollingUpgrade (?:check|diff): engine loaded in (\d+) ms/),
           diffObservePlanMs: timing(res.out, /surge server observed and the plan made in (\d+) ms/),
         });
       }

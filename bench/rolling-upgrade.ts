@@ -290,10 +290,10 @@ async function preview(): Promise<void> {
     "CPU: user + system time of the preview's processes (the Pulumi CLI, the Node language host, the program, the " +
       "dynamic provider), medians; less sensitive than wall time to what else runs on the machine. program declared: " +
       "the program's process uptime when every resource was declared (node, the Pulumi SDK, TypeScript, config); " +
-      "diff: the RollingUpgrade diff observing every server and planning. The rest is the Pulumi CLI's own (start, " +
-      "plugins, state, a check and a diff per resource over gRPC). floor: a project with nothing of ours declaring " +
-      "the same resources per member (a component and a dynamic resource under it), run the same way; floor-flat: " +
-      "the dynamic resource alone.",
+      "diff: the RollingUpgrade's check observing every server and planning (its diff takes that plan). The rest is " +
+      "the Pulumi CLI's own (start, plugins, state, a check and a diff per resource over gRPC). floor: a project with " +
+      "nothing of ours declaring the same resources per member (a component and a dynamic resource under it), run " +
+      "the same way; floor-flat: the dynamic resource alone.",
   );
   console.log(
     `preview members=3 seconds=${wallOf("nats-cluster", 3).toFixed(2)} members=50 ` +

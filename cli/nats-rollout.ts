@@ -14,6 +14,7 @@ import {
   ClusterSpec,
   DEFAULT_POLICY,
   describeError,
+  EventsFile,
   formatEvent,
   formatPlan,
   formatReport,
@@ -26,6 +27,8 @@ import {
   RolloutPolicy,
   ServerEndpoint,
   observeCluster,
+  openEventsFile,
+  planDocument,
   stopCluster,
   TlsPem,
   withRolloutLease,
@@ -58,6 +61,9 @@ Options:
   --secrets-file FILE  with --spec: the platform's secrets as a JSON object, e.g. {"privateKey": "-----BEGIN …"}
                        for the ssh platform; the file must not be readable by group or others (chmod 600)
   --policy JSON        rollout policy overrides, e.g. '{"minHealthySeconds":2}'
+  --json               plan: print the plan as one JSON document (schema nats-cluster/plan@1) and nothing else
+  --events FILE        rollout: append every event to FILE as it happens, one JSON object a line (schema
+                       nats-cluster/event@1: time, elapsedMs, kind, step, server, gate, message); \`tail -f\` it
   --leaving FILE       plan, rollout: servers that were members and left the spec, as a JSON array of endpoints
                        ([{"name","host","clientPort","clusterPort","monitorPort"}]): each one the servers still show
                        (running, in the JetStream meta group, a config on its host) is removed (remove-member)
@@ -269,6 +275,8 @@ async function main(argv: string[]): Promise<number> {
       "secrets-file": { type: "string" },
       policy: { type: "string" },
       leaving: { type: "string" },
+      json: { type: "boolean" },
+      events: { type: "string" },
       "break-lease": { type: "boolean" },
       yes: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -281,6 +289,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!["plan", "rollout", "observe", "stop"].includes(command))
     throw new UsageError(`unknown command ${command}; see --help`);
+  if (values.json && command !== "plan" && command !== "observe")
+    throw new UsageError(
+      `--json goes with plan (observe always prints JSON); for ${command}'s events use --events FILE`,
+    );
+  if (values.events !== undefined && command !== "rollout") throw new UsageError("--events FILE goes with rollout");
   const target = targetOf(values);
   if (command === "stop" && !values.yes) {
     throw new UsageError(
@@ -288,30 +301,31 @@ async function main(argv: string[]): Promise<number> {
         "add --yes to do it",
     );
   }
+  // With --json, stdout holds the document alone: every line for people goes to stderr.
+  const say = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   const platform = loadHostPlatform(target.platform);
-  const driver = platform.createHostDriver(target.settings, {
-    secrets: target.secrets,
-    log: (line) => console.log(line),
-  });
+  const driver = platform.createHostDriver(target.settings, { secrets: target.secrets, log: say });
   const options: RolloutOptions = {
     spec: target.spec,
     driver,
     policy: target.policy,
     listenHost: platform.listenHost,
-    onEvent: (e: RolloutEvent) => console.log(formatEvent(e)),
+    onEvent: (e: RolloutEvent) => say(formatEvent(e)),
     ...(values.leaving ? { leaving: { members: readLeaving(values.leaving) } } : {}),
   };
   /** rollout and stop run holding the cluster's lease (engine/rollout/lease.ts). */
   const leased = <T>(fn: Parameters<typeof withRolloutLease<T>>[2]) =>
     withRolloutLease(
-      { spec: target.spec, driver, breakLease: values["break-lease"] ? true : undefined, log: (l) => console.log(l) },
+      { spec: target.spec, driver, breakLease: values["break-lease"] ? true : undefined, log: say },
       { stack: "cli" },
       fn,
     );
   switch (command) {
-    case "plan":
-      console.log(formatPlan((await previewReconcile(options)).plan));
+    case "plan": {
+      const { plan } = await previewReconcile(options);
+      console.log(values.json ? JSON.stringify(planDocument(plan, target.spec.name), null, 2) : formatPlan(plan));
       return 0;
+    }
     case "observe":
       console.log(
         JSON.stringify(await observeCluster(target.spec, driver), (k, v) => (k === "configText" ? undefined : v), 2),
@@ -326,10 +340,18 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default: {
+      const events = values.events === undefined ? undefined : eventsFile(values.events, target.spec.name);
       const ctrlC = stopOnCtrlC();
       const leasedOutcome = await leased((lease) =>
-        reconcile({ ...options, stopRequested: () => ctrlC() ?? lease.lost() }),
-      );
+        reconcile({
+          ...options,
+          stopRequested: () => ctrlC() ?? lease.lost(),
+          onEvent: (e) => {
+            options.onEvent?.(e);
+            events?.sink(e);
+          },
+        }),
+      ).finally(() => events?.close());
       if (leasedOutcome.status === "refused") return refused(leasedOutcome);
       const outcome = leasedOutcome.result;
       switch (outcome.status) {
@@ -347,6 +369,15 @@ async function main(argv: string[]): Promise<number> {
           return 4;
       }
     }
+  }
+}
+
+/** `--events FILE`, open for appending before anything is touched. */
+function eventsFile(file: string, cluster: string): EventsFile {
+  try {
+    return openEventsFile(file, cluster, (message) => console.error(`nats-rollout: warning: ${message}`));
+  } catch (err) {
+    throw new UsageError(`--events ${file}: ${describeError(err)}`);
   }
 }
 

@@ -46,6 +46,8 @@ export interface NatsClusterArgs {
   readonly routes?: pulumi.Input<RouteMode>;
   /** How the rollout behaves (engine defaults for the rest). */
   readonly rollout?: Partial<RolloutPolicy>;
+  /** `rollout.eventsFile`: the file `pulumi up` appends the rollout's events to, one JSON line each. */
+  readonly eventsFile?: string;
   /** Client auth and the system account. Secret. */
   readonly auth?: pulumi.Input<AuthSpec>;
   /**
@@ -164,6 +166,7 @@ export class NatsCluster extends pulumi.ComponentResource {
         settings: driver.settings,
         platformSecrets: driver.secrets,
         tlsPem,
+        ...(args.eventsFile !== undefined ? { eventsFile: args.eventsFile } : {}),
       },
       { parent: this, dependsOn: [...this.servers] },
     );

@@ -9,16 +9,21 @@
  *
  * Every wait lives in the engine with its own deadline: the Node dynamic-provider shim ignores `customTimeouts`.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type {
   AuthSpec,
   ClusterSpec,
+  EventSink,
   HostDriver,
   LeavingServers,
+  PlanDocument,
   Problem,
   ReleasePins,
   RolloutPlan,
   RolloutPolicy,
   RolloutReport,
+  ServerEndpoint,
   ServersSeen,
   TlsPem,
 } from "../engine";
@@ -56,6 +61,21 @@ export interface RollingUpgradeInputs {
    * same cluster applied from another stack is the same cluster.
    */
   readonly leaseStack?: string;
+  /**
+   * `nats-cluster:rollout.eventsFile`: the file create and update append the rollout's events to, one JSON line each
+   * (`~/` is the home directory, a relative path is the project directory's). Not compared by `diff`: where the
+   * events go changes nothing on the servers.
+   */
+  readonly eventsFile?: string;
+  /**
+   * The plan as data (`nats-cluster/plan@1`), set by `check` from the servers, not by the program: `pulumi preview
+   * --json` shows it in the resource's new state (`newState.inputs.plannedRollout`: a preview has no outputs yet),
+   * and after `pulumi up` the output is the plan that update was made from. Absent when no plan was made from the
+   * servers then: the first deployment (`create` starts the cluster), hosts not created yet, or servers not
+   * answering (the plan printed is then made from the versions last recorded). Not compared by `diff`, and the same
+   * document for the same plan, so a preview with nothing to do shows no change.
+   */
+  readonly plannedRollout?: PlanDocument;
 }
 
 /** Everything the resource stores: its inputs, and what the servers reported. */
@@ -116,11 +136,16 @@ function leavingFrom(
   news: RollingUpgradeInputs,
   olds: Partial<RollingUpgradeInputs> | undefined,
 ): LeavingServers | undefined {
-  const names = new Set((news.spec?.members ?? []).map((m) => m.name));
-  const members = (olds?.spec?.members ?? []).filter((m) => !names.has(m.name));
+  const members = leavingMembers(news, olds);
   if (members.length === 0 || !olds?.platform || !olds.settings || containsUnknown(olds.settings)) return undefined;
   const sameHosts = olds.platform === news.platform && canonicalJson(olds.settings) === canonicalJson(news.settings);
   return { members, driver: sameHosts ? undefined : driverFor(engine, olds as RollingUpgradeInputs) };
+}
+
+/** The members of the old inputs (or outputs) that the new inputs no longer have. */
+function leavingMembers(news: RollingUpgradeInputs, olds: Partial<RollingUpgradeInputs> | undefined): ServerEndpoint[] {
+  const names = new Set((news.spec?.members ?? []).map((m) => m.name));
+  return (olds?.spec?.members ?? []).filter((m) => !names.has(m.name));
 }
 
 /**
@@ -133,16 +158,37 @@ function shownPlans(): Record<string, string> {
 }
 
 /**
- * Refuse bad input before anything is touched, with failures naming the property: the engine's spec and policy
- * validation, the platform's settings, an unsafe downgrade from the version the resource had, and a version that
- * was never released (checked against the binary cache or the release listing where they can be reached).
- * Warnings (an even number of JetStream members, a version that cannot be checked) are printed, not refused.
+ * Refuse bad input before anything is touched, with failures naming the property, then plan from the servers (the
+ * `plannedRollout` input, which `pulumi preview --json` shows; the plan is handed to the `diff` that follows, which
+ * prints it without observing the servers again). See {@link inputProblems} for what is refused.
  */
 async function check(
   olds: Partial<RollingUpgradeInputs> | undefined,
   news: RollingUpgradeInputs,
 ): Promise<{ inputs: RollingUpgradeInputs; failures: CheckFailure[] }> {
-  const engine = loadEngine();
+  const { engine, loadMs } = loadTimed();
+  const failures = checkFailures(await inputProblems(engine, olds, news));
+  // Values not known yet (preview before the hosts exist) are checked, and planned with, when they are known. A
+  // first deployment (no old inputs) is not planned here: `create` follows, with no `diff`, and starts the cluster.
+  if (failures.length > 0 || hostsUnknown(news) || olds?.spec === undefined) return { inputs: news, failures };
+  const plan = await timed("check", news, loadMs, () => previewPlan(engine, news, olds));
+  handedOver()[news.spec.name] = { key: previewKey(news, olds), plan, at: Date.now() };
+  // A plan made without the servers is left to `diff`, which plans from the versions last recorded.
+  if (plan.assumed !== undefined) return { inputs: news, failures };
+  return { inputs: { ...news, plannedRollout: engine.planDocument(plan, news.spec.name) }, failures };
+}
+
+/**
+ * The engine's spec and policy validation, the platform's settings, an unsafe downgrade from the version the
+ * resource had, a version that was never released (checked against the binary cache or the release listing where
+ * they can be reached) and an events file that cannot be written. Warnings (an even number of JetStream members, a
+ * version that cannot be checked) are printed, not refused.
+ */
+async function inputProblems(
+  engine: EngineModule,
+  olds: Partial<RollingUpgradeInputs> | undefined,
+  news: RollingUpgradeInputs,
+): Promise<Problem[]> {
   const problems: Problem[] = [];
   const platformNames = engine.hostPlatformNames();
   if (!platformNames.includes(news.platform)) {
@@ -150,12 +196,12 @@ async function check(
       field: "platform",
       message: `${JSON.stringify(news.platform)} is not one of ${platformNames.join(", ")}`,
     });
-    return { inputs: news, failures: checkFailures(problems) };
+    return problems;
   }
+  const events = eventsFileProblem(engine, news.eventsFile);
+  if (events) problems.push({ field: "eventsFile", message: events });
   // Values not known yet (preview before the hosts exist) are checked when they are known.
-  if (containsUnknown(news.spec) || containsUnknown(news.auth) || containsUnknown(news.settings))
-    return { inputs: news, failures: checkFailures(problems) };
-  if (containsUnknown(news.tlsPem)) return { inputs: news, failures: checkFailures(problems) };
+  if (hostsUnknown(news) || containsUnknown(news.tlsPem)) return problems;
 
   const platform = engine.loadHostPlatform(news.platform);
   for (const problem of platform.settingsProblems(news.settings)) {
@@ -211,7 +257,34 @@ async function check(
       );
     }
   }
-  return { inputs: news, failures: checkFailures(problems) };
+  return problems;
+}
+
+/** Whether the spec, auth or settings hold values not known yet (a preview before the hosts exist). */
+function hostsUnknown(news: RollingUpgradeInputs): boolean {
+  return containsUnknown(news.spec) || containsUnknown(news.auth) || containsUnknown(news.settings);
+}
+
+/** The events file's path: `~/` is the home directory, a relative path the project directory's (the cwd here). */
+function eventsPath(engine: EngineModule, file: string): string {
+  return path.resolve(engine.expandHome(file));
+}
+
+/** Why the events file cannot be appended to, or undefined when it can (or none is set). */
+function eventsFileProblem(engine: EngineModule, file: unknown): string | undefined {
+  if (file === undefined) return undefined;
+  const fix = "set nats-cluster:rollout.eventsFile to a file in a directory this user can write";
+  if (typeof file !== "string" || file === "") return `${JSON.stringify(file)} is not a file's path; ${fix}`;
+  const resolved = eventsPath(engine, file);
+  const dir = path.dirname(resolved);
+  try {
+    if (!fs.statSync(dir).isDirectory()) return `${resolved}: ${dir} is not a directory; ${fix}`;
+    fs.accessSync(dir, fs.constants.W_OK);
+    if (fs.existsSync(resolved) && !fs.statSync(resolved).isFile()) return `${resolved} is not a file; ${fix}`;
+  } catch (err) {
+    return `${resolved}: ${(err as Error).message}; ${fix}`;
+  }
+  return undefined;
 }
 
 /**
@@ -224,9 +297,104 @@ async function standIn(engine: EngineModule, news: RollingUpgradeInputs, now: Tl
 }
 
 /**
+ * The inputs to plan with. TLS material this update issues (the stack's certificates, new or renewed) is not known
+ * at preview: plan with a stand-in for the same hosts, since the plan depends on there being new material, never on
+ * its bytes.
+ */
+async function plannedInputs(
+  engine: EngineModule,
+  news: RollingUpgradeInputs,
+  olds: Partial<RollingUpgradeInputs> | undefined,
+): Promise<RollingUpgradeInputs> {
+  return containsUnknown(news.tlsPem) ? { ...news, tlsPem: await standIn(engine, news, olds?.tlsPem) } : news;
+}
+
+/** Observe the servers (within the preview's deadline) and plan, touching nothing. */
+async function previewPlan(
+  engine: EngineModule,
+  news: RollingUpgradeInputs,
+  olds: Partial<RollingUpgradeOutputs> | undefined,
+): Promise<RolloutPlan> {
+  const options = optionsFor(engine, await plannedInputs(engine, news, olds), olds);
+  return (await engine.previewReconcile(options, { versions: olds?.versions })).plan;
+}
+
+/** The engine, and how long loading it took (for {@link timed}). */
+function loadTimed(): { engine: EngineModule; loadMs: number } {
+  const started = Date.now();
+  const engine = loadEngine();
+  return { engine, loadMs: Date.now() - started };
+}
+
+/**
+ * What a preview costs, for the benchmark (`npm run bench`): set NATS_CLUSTER_TIMINGS to print it. The servers are
+ * observed by `check`, or by `diff` when called on its own.
+ */
+async function timed<T>(method: string, news: RollingUpgradeInputs, loadMs: number, fn: () => Promise<T>) {
+  const loaded = Date.now();
+  const result = await fn();
+  if (process.env.NATS_CLUSTER_TIMINGS) {
+    console.log(
+      `[timing] RollingUpgrade ${method}: engine loaded in ${loadMs} ms; ${news.spec?.members?.length} members ` +
+        `and the surge server observed and the plan made in ${Date.now() - loaded} ms ` +
+        `(provider process up ${Math.round(process.uptime() * 1000)} ms)`,
+    );
+  }
+  return result;
+}
+
+/**
+ * The plan `check` made, by cluster, for the `diff` that follows it with the same inputs (Pulumi calls the two in
+ * turn for a resource, in this process): the servers are observed once per preview. Taken once, only while fresh,
+ * and dropped by `create` and `update`. On `globalThis`, as {@link shownPlans}. The key holds what the plan depends
+ * on: the compared inputs and the servers leaving (`check` finds them in the old inputs, `diff` in the old outputs;
+ * they differ after a halted removal, and `diff` then plans again).
+ */
+function handedOver(): Record<string, HandedOver> {
+  const g = globalThis as { __natsClusterHandedOver?: Record<string, HandedOver> };
+  return (g.__natsClusterHandedOver ??= {});
+}
+
+interface HandedOver {
+  readonly key: string;
+  readonly plan: RolloutPlan;
+  /** When `check` made it (ms since the epoch). */
+  readonly at: number;
+}
+
+/** How long a plan `check` made is `diff`'s to take (the two are called in turn; this is ample). */
+const HANDOVER_FRESH_MS = 60_000;
+
+function previewKey(news: RollingUpgradeInputs, olds: Partial<RollingUpgradeInputs> | undefined): string {
+  const leaving = leavingMembers(news, olds);
+  const hosts = leaving.length > 0 ? [olds?.platform, olds?.settings] : [];
+  return canonicalJson([COMPARED_INPUTS.map((k) => news[k]), leaving, hosts]);
+}
+
+/**
+ * `diff`'s plan: the one `check` just made for these inputs, or (when `check` could not observe the servers) the
+ * plan from the versions last recorded without asking them again, or, called on its own, its own observation.
+ */
+async function diffPlan(
+  olds: Partial<RollingUpgradeOutputs>,
+  news: RollingUpgradeInputs,
+  { engine, loadMs }: { engine: EngineModule; loadMs: number },
+): Promise<RolloutPlan> {
+  const all = handedOver();
+  const entry = all[news.spec.name];
+  delete all[news.spec.name];
+  const fresh = entry !== undefined && Date.now() - entry.at < HANDOVER_FRESH_MS;
+  const handed = fresh && entry.key === previewKey(news, olds) ? entry.plan : undefined;
+  if (!handed) return timed("diff", news, loadMs, () => previewPlan(engine, news, olds));
+  if (handed.assumed === undefined) return handed;
+  const options = optionsFor(engine, await plannedInputs(engine, news, olds), olds);
+  return engine.previewAssumed(options, olds.versions, handed.assumed).plan;
+}
+
+/**
  * A change when any compared input differs, or when the servers need something (a member found down, one on
- * another version, a left-over surge server): `diff` observes them, so drift shows in every preview and `pulumi up`
- * heals it, without `--refresh`. Prints the ordered plan when there is a change.
+ * another version, a left-over surge server): the servers are observed (by `check`), so drift shows in every
+ * preview and `pulumi up` heals it, without `--refresh`. Prints the ordered plan when there is a change.
  */
 async function diff(
   _id: string,
@@ -234,27 +402,11 @@ async function diff(
   news: RollingUpgradeInputs,
 ): Promise<{ changes: boolean; replaces: string[]; deleteBeforeReplace: boolean }> {
   const changed = COMPARED_INPUTS.filter((k) => canonicalJson(olds[k]) !== canonicalJson(news[k]));
-  // TLS material this update issues (the stack's certificates, new or renewed) is not known at preview: plan with a
-  // stand-in for the same hosts, since the plan depends on there being new material, never on its bytes.
   const pemPending = containsUnknown(news.tlsPem);
-  const unknown = containsUnknown(news.spec) || containsUnknown(news.auth) || containsUnknown(news.settings);
-  const started = Date.now();
-  const engine = loadEngine();
-  const loaded = Date.now();
-  let plan: RolloutPlan | undefined;
-  if (!unknown) {
-    const planned = pemPending ? { ...news, tlsPem: await standIn(engine, news, olds.tlsPem) } : news;
-    const preview = await engine.previewReconcile(optionsFor(engine, planned, olds), { versions: olds.versions });
-    plan = preview.plan;
-  }
-  // What a preview costs, for the benchmark (`npm run bench`): set NATS_CLUSTER_TIMINGS to print it.
-  if (process.env.NATS_CLUSTER_TIMINGS) {
-    console.log(
-      `[timing] RollingUpgrade diff: engine loaded in ${loaded - started} ms; ${news.spec?.members?.length} members ` +
-        `and the surge server observed and the plan made in ${Date.now() - loaded} ms ` +
-        `(provider process up ${Math.round(process.uptime() * 1000)} ms)`,
-    );
-  }
+  const unknown = hostsUnknown(news);
+  const loaded = loadTimed();
+  const { engine } = loaded;
+  const plan = unknown ? undefined : await diffPlan(olds, news, loaded);
   const changes =
     changed.length > 0 || unknown || (plan !== undefined && (plan.steps.length > 0 || plan.refusals.length > 0));
   if (changes) {
@@ -302,10 +454,8 @@ function partialFailure(message: string, id: string, properties: object): Error 
 const BREAK_LEASE_ENV = "NATS_ROLLOUT_BREAK_LEASE";
 
 /**
- * The one path of create and update: the engine's reconcile, printing its progress as it happens, holding the
- * cluster's rollout lease (a second roller, from another checkout or the command line, is refused naming the
- * first, before anything is touched). Ctrl-C during the rollout stops it after the member in progress. A halt, a
- * refusal or a stop fails the operation with the report as its message and records what the servers run now.
+ * The one path of create and update: {@link reconcileLeased}, appending each event to the events file when one is
+ * set. The file is opened before anything is touched: one that cannot be opened fails the update with nothing done.
  */
 async function apply(
   id: string,
@@ -313,6 +463,30 @@ async function apply(
   previous?: RollingUpgradeOutputs,
 ): Promise<RollingUpgradeOutputs> {
   const engine = loadEngine();
+  delete handedOver()[inputs.spec.name];
+  if (inputs.eventsFile === undefined) return reconcileLeased(engine, id, inputs, previous);
+  const file = eventsPath(engine, inputs.eventsFile);
+  const events = engine.openEventsFile(file, inputs.spec.name, (message) => console.log(`warning: ${message}`));
+  try {
+    return await reconcileLeased(engine, id, inputs, previous, events.sink);
+  } finally {
+    events.close();
+  }
+}
+
+/**
+ * The engine's reconcile, printing its progress as it happens, holding the cluster's rollout lease (a second roller,
+ * from another checkout or the command line, is refused naming the first, before anything is touched). Ctrl-C during
+ * the rollout stops it after the member in progress. A halt, a refusal or a stop fails the operation with the report
+ * as its message and records what the servers run now.
+ */
+async function reconcileLeased(
+  engine: EngineModule,
+  id: string,
+  inputs: RollingUpgradeInputs,
+  previous?: RollingUpgradeOutputs,
+  onEvent?: EventSink,
+): Promise<RollingUpgradeOutputs> {
   const options = optionsFor(engine, inputs, previous);
   const stop = watchForStop();
   const shown = shownPlans()[inputs.spec.name];
@@ -330,6 +504,7 @@ async function apply(
           ...options,
           stopRequested: () => stop.requested() ?? lease.lost(),
           onEvent: (event) => {
+            onEvent?.(event);
             // The plan made at the start: skip it when `diff` just printed the same text.
             if (event.kind === "info" && event.step === undefined && event.message === shown) {
               progress("(the plan is as shown above)");
@@ -351,7 +526,7 @@ async function apply(
       if (!previous) return record(lastReport);
       const { auth: _auth, platformSecrets: _secrets, tlsPem: _pem, ...kept } = previous;
       const secrets = { auth: inputs.auth, platformSecrets: inputs.platformSecrets, tlsPem: inputs.tlsPem };
-      return plain({ ...kept, ...secrets, ...outcome.seen, lastReport });
+      return plain({ ...kept, ...secrets, plannedRollout: inputs.plannedRollout, ...outcome.seen, lastReport });
     };
     switch (outcome.status) {
       case "done": {

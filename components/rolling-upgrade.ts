@@ -5,7 +5,7 @@
  * The provider (rolling-upgrade-provider.ts) is the adapter; this file is the typed resource around it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { AuthSpec, RolloutPolicy, TlsPem } from "../engine";
+import type { AuthSpec, PlanDocument, RolloutPolicy, TlsPem } from "../engine";
 import { LastReport } from "./last-report";
 import { PublicClusterSpec, rollingUpgradeProvider } from "./rolling-upgrade-provider";
 
@@ -25,6 +25,11 @@ export interface RollingUpgradeArgs {
   readonly platformSecrets?: pulumi.Input<Record<string, string>>;
   /** The TLS material the platform delivers to every host: certificate, key, CA (secret in state and outputs). */
   readonly tlsPem?: pulumi.Input<TlsPem>;
+  /**
+   * The file create and update append the rollout's events to, one JSON line each (`~/` is the home directory, a
+   * relative path the project directory's). Changing it alone is no change of the cluster.
+   */
+  readonly eventsFile?: pulumi.Input<string>;
 }
 
 export class RollingUpgrade extends pulumi.dynamic.Resource {
@@ -38,6 +43,12 @@ export class RollingUpgrade extends pulumi.dynamic.Resource {
   declare readonly surgeRunning: pulumi.Output<boolean>;
   /** The last bootstrap or rollout: text and a structured summary. */
   declare readonly lastReport: pulumi.Output<LastReport>;
+  /**
+   * The plan as data (`nats-cluster/plan@1`), made from the servers by the provider's check: in `pulumi preview
+   * --json`, the plan of the update previewed (the step's `newState.inputs.plannedRollout`); after `pulumi up`, the
+   * plan that update was made from.
+   */
+  declare readonly plannedRollout: pulumi.Output<PlanDocument | undefined>;
 
   constructor(name: string, args: RollingUpgradeArgs, opts: pulumi.CustomResourceOptions = {}) {
     super(
@@ -51,11 +62,13 @@ export class RollingUpgrade extends pulumi.dynamic.Resource {
         settings: args.settings,
         platformSecrets: args.platformSecrets,
         tlsPem: args.tlsPem,
+        eventsFile: args.eventsFile,
         // Names this stack in the rollout lease a second roller is refused by (not compared by diff).
         leaseStack: `${pulumi.getProject()}/${pulumi.getStack()}`,
         versions: undefined,
         surgeRunning: undefined,
         lastReport: undefined,
+        plannedRollout: undefined,
       },
       // The provider receives inputs in plain text and returns them as outputs: secrets must be re-marked secret.
       {

@@ -41,6 +41,8 @@ export * from "./monitor/types";
 export { RolloutEvent, EventSink, formatEvent, StepKind } from "./rollout/events";
 export { observeCluster, ObservedCluster, ObservedServer } from "./rollout/observe";
 export { planRollout, formatPlan, RolloutPlan, PlannedStep, estimateSeconds } from "./rollout/plan";
+export { planDocument, PlanDocument, PlanDocumentStep, PLAN_SCHEMA } from "./rollout/plan-json";
+export { eventRecord, EventRecord, EVENT_SCHEMA, openEventsFile, EventsFile } from "./rollout/events-json";
 export { RolloutReport, MemberReport, HaltReport, HaltCode, formatReport } from "./rollout/report";
 export { RolloutOutcome } from "./rollout/outcome";
 export {
@@ -57,6 +59,7 @@ export {
 export {
   reconcile,
   previewReconcile,
+  previewAssumed,
   ReconcileOutcome,
   ReconcilePreview,
   ServersSeen,

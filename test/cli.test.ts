@@ -1,7 +1,9 @@
 /**
  * The engine's command line (`node dist/cli/nats-rollout.js`) as an operator at 3 a.m. uses it: `--help`, clear
  * usage errors, a relative `--state-dir` (resolved, not a crash), and a plan/rollout/observe/stop on a real local
- * cluster of the oldest pinned version. Runs the compiled CLI in its own process, as an operator would.
+ * cluster of the oldest pinned version with client and system-account passwords; the plan as JSON (`plan --json`)
+ * and the rollout's events as NDJSON (`--events FILE`), with no password in them. Runs the compiled CLI in its own
+ * process, as an operator would.
  */
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
@@ -9,17 +11,23 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { MonitorClient } from "../engine/monitor/client";
+import { EVENT_SCHEMA, EventRecord } from "../engine/rollout/events-json";
+import { PLAN_SCHEMA, PlanDocument } from "../engine/rollout/plan-json";
 import { ClusterSpec, monitorUrl } from "../engine/spec";
 import { LocalProcessDriver } from "../engine/hosts/local";
 import { ensureBuilt } from "./support/engine-process";
+import { expectRollingUpgradeDocument } from "./support/plans";
 import { freePorts } from "./support/ports";
 import { sampleSpec } from "./support/sample-spec";
 import { BIN_CACHE, NEW_MINOR, OLD_MINOR } from "./support/versions";
 
 const run = promisify(execFile);
 const CLI = path.join(__dirname, "..", "dist", "cli", "nats-rollout.js");
+const PASSWORD = "cli-test-app-password-e41b07";
+const SYS_PASSWORD = "cli-test-sys-password-93ac5d";
 
-async function cli(args: string[], cwd: string): Promise<{ code: number; out: string }> {
+/** A run of the CLI: its exit code, stdout alone, and stdout and stderr together. */
+async function cli(args: string[], cwd: string): Promise<{ code: number; out: string; stdout: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
       cwd,
@@ -27,10 +35,10 @@ async function cli(args: string[], cwd: string): Promise<{ code: number; out: st
       timeout: 300_000,
       maxBuffer: 16 * 1024 * 1024,
     });
-    return { code: 0, out: stdout + stderr };
+    return { code: 0, out: stdout + stderr, stdout };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? 1, out: `${e.stdout ?? ""}${e.stderr ?? ""}` };
+    return { code: e.code ?? 1, out: `${e.stdout ?? ""}${e.stderr ?? ""}`, stdout: e.stdout ?? "" };
   }
 }
 
@@ -52,6 +60,7 @@ describe("nats-rollout, the engine's command line", () => {
       name: "cli-test",
       members: base.members.map((m, i) => ({ ...m, ...at(i) })),
       surge: { ...base.surge, ...at(3) },
+      auth: { users: [{ user: "app", password: PASSWORD }], systemAccount: { user: "sys", password: SYS_PASSWORD } },
     };
     fs.writeFileSync(path.join(dir, "spec.json"), JSON.stringify(spec));
   }, 180_000);
@@ -84,12 +93,34 @@ describe("nats-rollout, the engine's command line", () => {
     expect((await cli(["bootstrap", "--spec", "spec.json", "--state-dir", "servers"], dir)).out).toContain(
       "unknown command bootstrap",
     );
+    const jsonRollout = await cli(["rollout", "--spec", "spec.json", "--state-dir", "servers", "--json"], dir);
+    expect(jsonRollout.code).toBe(1);
+    expect(jsonRollout.out).toContain("--json goes with plan (observe always prints JSON); for rollout's events use");
+    const planEvents = await cli(["plan", "--spec", "spec.json", "--state-dir", "servers", "--events", "e"], dir);
+    expect(planEvents.out).toContain("--events FILE goes with rollout");
+    const nowhere = await cli(
+      ["rollout", "--spec", "spec.json", "--state-dir", "servers", "--events", "no/such/dir/events.ndjson"],
+      dir,
+    );
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.out).toMatch(/nats-rollout: --events no\/such\/dir\/events\.ndjson: .*ENOENT/);
+    expect(fs.existsSync(path.join(dir, "servers"))).toBe(false); // nothing was started
   });
 
   it("a relative --state-dir is resolved: rollout starts the cluster, then rolls it (a second rollout at once is refused by the lease), from the directory it was run in; stop only with --yes", async () => {
     const plan = await cli(["plan", "--spec", "spec.json", "--state-dir", "servers"], dir);
     expect(plan.code).toBe(0);
     expect(plan.out).toMatch(new RegExp(`Start of a new cluster at nats-server ${OLD_MINOR.replace(/\./g, "\\.")}`));
+    const startPlan = await cli(["plan", "--spec", "spec.json", "--state-dir", "servers", "--json"], dir);
+    expect(startPlan.code).toBe(0);
+    expect(JSON.parse(startPlan.stdout)).toMatchObject({
+      schema: PLAN_SCHEMA,
+      cluster: "cli-test",
+      kind: "bootstrap",
+      targetVersion: OLD_MINOR,
+      observed: true,
+      steps: [{ index: 1, kind: "start-cluster", to: OLD_MINOR }],
+    });
 
     const started = await cli(
       ["rollout", "--spec", "spec.json", "--state-dir", "servers", "--policy", '{"minHealthySeconds":1}'],
@@ -108,7 +139,24 @@ describe("nats-rollout, the engine's command line", () => {
       OLD_MINOR,
     ]);
 
+    // The plan of the upgrade as one JSON document on stdout, and nothing else there.
+    const upgradePlan = await cli(
+      ["plan", "--spec", "spec.json", "--state-dir", "servers", "--version", NEW_MINOR, "--json"],
+      dir,
+    );
+    expect(upgradePlan.code).toBe(0);
+    const doc = JSON.parse(upgradePlan.stdout) as PlanDocument;
+    console.log(`nats-rollout plan --json:\n${upgradePlan.stdout}`);
+    expect(doc.cluster).toBe("cli-test");
+    expectRollingUpgradeDocument(
+      doc,
+      spec.members.map((m) => m.name),
+      OLD_MINOR,
+      NEW_MINOR,
+    );
+
     // Two operators roll the same cluster at once: one rolls it, the other is refused by the lease, naming the first.
+    // Both append their events to one file: the refused one, refused before its rollout began, adds none.
     const rolloutArgs = [
       "rollout",
       "--spec",
@@ -119,6 +167,8 @@ describe("nats-rollout, the engine's command line", () => {
       NEW_MINOR,
       "--policy",
       '{"minHealthySeconds":1}',
+      "--events",
+      "events.ndjson",
     ];
     const both = await Promise.all([cli(rolloutArgs, dir), cli(rolloutArgs, dir)]);
     const rolled = both.find((r) => r.code === 0);
@@ -131,6 +181,29 @@ describe("nats-rollout, the engine's command line", () => {
     expect(refused?.out).not.toContain("Rollout to");
     console.log(refused?.out);
     for (const m of spec.members) expect((await new MonitorClient(monitorUrl(m)).varz()).version).toBe(NEW_MINOR);
+
+    // The events file: one JSON object a line, in order, the rollout's whole story, no password.
+    const text = fs.readFileSync(path.join(dir, "events.ndjson"), "utf8");
+    expect(text).not.toContain(PASSWORD);
+    expect(text).not.toContain(SYS_PASSWORD);
+    const records = text
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line) as EventRecord);
+    console.log(`events file: ${records.length} lines, e.g.\n${text.split("\n").slice(-3).join("\n")}`);
+    for (const r of records) {
+      expect(r).toMatchObject({ schema: EVENT_SCHEMA, cluster: "cli-test" });
+      expect(new Date(r.time).toISOString()).toBe(r.time);
+    }
+    const times = records.map((r) => Date.parse(r.time));
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(records.find((r) => r.kind === "info")?.message).toContain(`Rollout to nats-server ${NEW_MINOR}`);
+    const done = records.filter((r) => r.kind === "step-done" && r.step === "restart-member");
+    expect(done.map((r) => r.server).sort()).toEqual(spec.members.map((m) => m.name).sort());
+    for (const r of done) expect(r.durationMs).toBeGreaterThan(0);
+    const passes = records.filter((r) => r.kind === "gate-pass");
+    expect(passes.length).toBeGreaterThanOrEqual(spec.members.length);
+    for (const r of passes) expect(typeof r.durationMs).toBe("number");
 
     // stop stops a whole cluster: only with --yes.
     const unconfirmed = await cli(["stop", "--spec", "spec.json", "--state-dir", "servers"], dir);

@@ -99,6 +99,12 @@ export interface StackConfig {
   /** `nats-cluster:rollout`: RolloutPolicy fields to override. */
   readonly rollout: Partial<RolloutPolicy>;
   /**
+   * `nats-cluster:rollout.eventsFile`: the file `pulumi up` appends the rollout's events to, one JSON line each
+   * (`~/` is the home directory, a relative path is the project directory's). Not a policy field: where events go
+   * changes nothing on the servers.
+   */
+  readonly eventsFile?: string;
+  /**
    * `nats-cluster:tls`: what clients and routes run (`clients`, `routes`, `verify`) and where the material comes
    * from: `generate` (a CA the stack makes for itself), `nats-cluster:tlsPem` (secret), or paths on the hosts.
    */
@@ -325,13 +331,26 @@ function decodeRoutes(p: Problems, raw: Raw, members: ReadonlyArray<ServerPlacem
   return { kind: "seed", seeds: seeds ?? (members[0] ? [members[0].name] : []) };
 }
 
-/** `rollout`: scalars as YAML or `pulumi config set` left them; the rules are the engine's validatePolicy. */
-function decodeRollout(p: Problems, raw: Raw): Partial<RolloutPolicy> {
-  const obj = readObject(p, "rollout", raw.rollout, `write an object with any of ${POLICY_FIELDS.join(", ")}`);
-  if (!obj) return {};
-  return Object.fromEntries(
-    Object.entries(obj).map(([k, v]) => [k, booleanish(numberish(v))]),
+/**
+ * `rollout`: scalars as YAML or `pulumi config set` left them; the rules are the engine's validatePolicy. Its
+ * `eventsFile` is not the engine's policy: it comes out on its own.
+ */
+function decodeRollout(p: Problems, raw: Raw): { rollout: Partial<RolloutPolicy>; eventsFile?: string } {
+  const fields = [...POLICY_FIELDS, "eventsFile"];
+  const obj = readObject(p, "rollout", raw.rollout, `write an object with any of ${fields.join(", ")}`);
+  if (!obj) return { rollout: {} };
+  const { eventsFile: file, ...policy } = obj;
+  const rollout = Object.fromEntries(
+    Object.entries(policy).map(([k, v]) => [k, booleanish(numberish(v))]),
   ) as Partial<RolloutPolicy>;
+  const hint = "write the path of a file to append the rollout's events to, e.g. ~/nats-rollout-events.ndjson";
+  const eventsFile = readString(p, "rollout.eventsFile", file, hint);
+  if (eventsFile === undefined) return { rollout };
+  if (eventsFile.endsWith("/") || eventsFile.includes("\0")) {
+    p.add("rollout.eventsFile", `${p.show("rollout.eventsFile", eventsFile)} is not a file's path; ${hint}`);
+    return { rollout };
+  }
+  return { rollout, eventsFile };
 }
 
 /** `auth` + `systemAccount`: exactly the engine's AuthSpec shape; values are never echoed. */
@@ -534,7 +553,7 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
   const { tls, tlsPem, tlsGenerate } = decodeTls(p, raw);
   const monitoring = decodeMonitoring(p, raw);
   const auth = decodeAuth(p, raw);
-  const rollout = decodeRollout(p, raw);
+  const { rollout, eventsFile } = decodeRollout(p, raw);
 
   let platformSettings: unknown;
   let platformSecrets: Record<string, string> | undefined;
@@ -574,6 +593,7 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
     lameDuck,
     routes: decodeRoutes(p, raw, members),
     rollout,
+    ...(eventsFile !== undefined ? { eventsFile } : {}),
     ...(tls ? { tls } : {}),
     ...(tlsPem ? { tlsPem } : {}),
     ...(tlsGenerate ? { tlsGenerate } : {}),

@@ -84,11 +84,20 @@ export async function previewReconcile(
       "observing the servers",
     );
   } catch (err) {
-    observed = assumeObserved(
-      options.spec,
-      fallback.versions,
-      `the servers could not be observed (${describeError(err)})`,
-    );
+    return previewAssumed(options, fallback.versions, `the servers could not be observed (${describeError(err)})`);
   }
+  return { plan: planFor(options, observed), observed };
+}
+
+/**
+ * The plan from the stack's inputs without asking the servers: members at the versions last recorded (a member
+ * without one is taken as down), `why` saying why they were not asked. What {@link previewReconcile} falls back to.
+ */
+export function previewAssumed(
+  options: RolloutOptions,
+  versions: Readonly<Record<string, string>> | undefined,
+  why: string,
+): ReconcilePreview {
+  const observed = assumeObserved(options.spec, versions, why);
   return { plan: planFor(options, observed), observed };
 }

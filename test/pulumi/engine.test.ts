@@ -15,7 +15,6 @@
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { LocalProcessDriver } from "../../engine/hosts/local";
 import { MonitorClient } from "../../engine/monitor/client";
@@ -27,6 +26,7 @@ import {
   engineUnavailable,
   isAlive,
   loopbackServers,
+  projectCopy,
   pulumiIn,
   pulumiOk,
   pulumiSpawn,
@@ -56,10 +56,7 @@ describeEngine("the local stack through the real Pulumi engine", () => {
   const recordPids = () => [...members, surge].forEach((s) => driver.pid(s) && pids.add(driver.pid(s)!));
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "nats-pulumi-engine-"));
-    project = path.join(dir, "project");
-    for (const d of ["state", "home"]) fs.mkdirSync(path.join(dir, d));
-    copyProject(project);
+    ({ dir, project } = projectCopy("nats-pulumi-engine-"));
     ({ members, surge } = await loopbackServers());
     const stateDir = path.join(dir, "servers");
     writeStack(project, "local", { version: OLD_MINOR, members, surge, ...FAST, local: { stateDir } });
@@ -222,10 +219,7 @@ describeEngine("a first up with a port already taken", () => {
   let holder: net.Server | undefined;
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "nats-pulumi-port-"));
-    project = path.join(dir, "project");
-    for (const d of ["state", "home"]) fs.mkdirSync(path.join(dir, d));
-    copyProject(project);
+    ({ dir, project } = projectCopy("nats-pulumi-port-"));
     ({ members, surge } = await loopbackServers());
     const stateDir = path.join(dir, "servers");
     writeStack(project, "ports", { version: OLD_MINOR, members, surge, ...FAST, local: { stateDir } });

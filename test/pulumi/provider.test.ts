@@ -13,6 +13,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { MonitorClient } from "../../engine/monitor/client";
+import type { PlanDocument } from "../../engine/rollout/plan-json";
 import { monitorUrl, ServerEndpoint } from "../../engine/spec";
 import { localNatsProcessProvider } from "../../components/platforms/local/process";
 import {
@@ -92,6 +93,16 @@ function outputsOf(i: RollingUpgradeInputs, versions?: Record<string, string>): 
 void outputsOf;
 
 /** console.log lines printed while `fn` runs. */
+/** What `fs.statSync` says of a path that does not exist. */
+function expectedEnoent(file: string): string {
+  try {
+    fs.statSync(file);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error(`${file} exists`);
+}
+
 async function printed<T>(fn: () => Promise<T>): Promise<{ result: T; lines: string }> {
   const spy = jest.spyOn(console, "log").mockImplementation(() => undefined);
   try {
@@ -132,6 +143,28 @@ describe("provider methods, called directly", () => {
         }),
       ),
     ).toEqual(["spec.members[1].monitorPort"]);
+  });
+
+  it("check: an events file that cannot be appended to names eventsFile and the config key", async () => {
+    const fix = "set nats-cluster:rollout.eventsFile to a file in a directory this user can write";
+    const missing = await check(undefined, inputs({}, { eventsFile: "/nonexistent/dir/events.ndjson" }));
+    expect(missing.failures).toEqual([
+      {
+        property: "eventsFile",
+        reason: `/nonexistent/dir/events.ndjson: ${expectedEnoent("/nonexistent/dir")}; ${fix}`,
+      },
+    ]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nats-events-check-"));
+    try {
+      expect((await check(undefined, inputs({}, { eventsFile: path.join(dir, "events.ndjson") }))).failures).toEqual(
+        [],
+      );
+      expect((await check(undefined, inputs({}, { eventsFile: dir }))).failures).toEqual([
+        { property: "eventsFile", reason: `${dir} is not a file; ${fix}` },
+      ]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("check: lame duck below 30 s", async () => {
@@ -326,6 +359,37 @@ describe("through the real dynamic-provider process, on a real cluster", () => {
     );
     for (const m of cluster.spec.members)
       expect(plan).toMatch(new RegExp(`restart-member\\s+${m.name}\\s+${OLD_MINOR} → ${NEW_MINOR}`));
+  });
+
+  it("Check plans from the live cluster: its inputs carry the plan document, and the Diff after it prints that plan", async () => {
+    const same = await provider.check(URN, outs, at(OLD_MINOR) as unknown as Record<string, unknown>);
+    expect(same.failures).toEqual([]);
+    expect(same.inputs.plannedRollout).toEqual({
+      schema: "nats-cluster/plan@1",
+      cluster: cluster.spec.name,
+      kind: "rollout",
+      targetVersion: OLD_MINOR,
+      observed: true,
+      refusals: [],
+      steps: [],
+      estimatedSeconds: 0,
+    });
+    expect((await provider.diff(URN, id, outs, same.inputs)).changes).toBe(false);
+
+    const bumped = await provider.check(URN, outs, at(NEW_MINOR) as unknown as Record<string, unknown>);
+    const doc = bumped.inputs.plannedRollout as PlanDocument;
+    expect(doc).toMatchObject({ kind: "rollout", targetVersion: NEW_MINOR, observed: true, surgeVersion: OLD_MINOR });
+    const restarts = doc.steps.filter((s) => s.kind === "restart-member");
+    expect(restarts.map((s) => s.server).sort()).toEqual(cluster.spec.members.map((m) => m.name).sort());
+    const before = provider.output.length;
+    expect((await provider.diff(URN, id, outs, bumped.inputs)).changes).toBe(true);
+    // The plan printed is that document's: the same text as the Diff above printed, so not printed again. (The
+    // provider's stdout reaches this process on its own stream: wait for it.)
+    const text = `Rollout to nats-server ${NEW_MINOR}, ${doc.steps.length} steps, about ${doc.estimatedSeconds}s:`;
+    for (let i = 0; i < 50 && !provider.output.includes("(the plan is as shown above)", before); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(provider.output.slice(before)).toContain("(the plan is as shown above)");
+    expect(provider.output.slice(0, before)).toContain(text);
   });
 
   it("Update to a version that cannot start halts at the first member, rolls it back, and fails with the report", async () => {

@@ -213,6 +213,22 @@ describe("bad config names the key and the fix", () => {
     );
   });
 
+  it("rollout.eventsFile is where `pulumi up` appends its events, apart from the engine's policy; a bad one is named", () => {
+    const rollout = { ...(local().rollout as object), eventsFile: "~/nats-events.ndjson" };
+    const config = parseStackConfig({ ...local(), rollout }, { stack: "test", projectDir: "/project" });
+    expect(config.eventsFile).toBe("~/nats-events.ndjson");
+    expect(config.rollout).not.toHaveProperty("eventsFile");
+    expect(config.rollout).toEqual(parseStackConfig(local(), { stack: "test", projectDir: "/project" }).rollout);
+    expect(parseStackConfig(local(), { stack: "test", projectDir: "/project" })).not.toHaveProperty("eventsFile");
+    expect(errorOf({ ...local(), rollout: { eventsFile: true } })).toContain(
+      "nats-cluster:rollout.eventsFile: true is not a text value; write the path of a file to append the rollout's " +
+        "events to, e.g. ~/nats-rollout-events.ndjson",
+    );
+    expect(errorOf({ ...local(), rollout: { eventsFile: "logs/" } })).toContain(
+      'nats-cluster:rollout.eventsFile: "logs/" is not a file\'s path',
+    );
+  });
+
   it("never quotes a secret, even when it is not valid JSON", () => {
     const message = errorOf({ ...local(), auth: '{"users":[{"user":"app","password":"hunter2-secret"}' });
     expect(message).toContain("nats-cluster:auth: expected an object, got text that is not valid JSON");

@@ -5,6 +5,7 @@
  */
 import { ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { ServerEndpoint } from "../../../engine/spec";
@@ -58,6 +59,18 @@ export function copyProject(project: string): void {
   for (const d of ["components", "engine"]) fs.cpSync(path.join(REPO, d), path.join(project, d), { recursive: true });
   fs.symlinkSync(path.join(REPO, "node_modules"), path.join(project, "node_modules"));
   fs.symlinkSync(path.join(REPO, "dist"), path.join(project, "dist"));
+}
+
+/**
+ * A new temp directory (`prefix` + random) with a copy of the project in `project` and, beside it, the CLI's backend
+ * (`state`) and home (`home`), as {@link pulumiEnv} expects.
+ */
+export function projectCopy(prefix: string): { dir: string; project: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const project = path.join(dir, "project");
+  for (const d of ["state", "home"]) fs.mkdirSync(path.join(dir, d));
+  copyProject(project);
+  return { dir, project };
 }
 
 /** Write stacks/Pulumi.<stack>.yaml: a committed stack's settings (default the local one) with these on top. */
