@@ -21,6 +21,7 @@ const cluster = new NatsCluster(config.clusterName, {
   routes: config.routes,
   rollout: config.rollout,
   eventsFile: config.eventsFile,
+  metricsFile: config.metricsFile,
   auth: config.auth,
   tls: config.tls,
   tlsPem: config.tlsPem,

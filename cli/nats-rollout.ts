@@ -27,7 +27,9 @@ import {
   RolloutPolicy,
   ServerEndpoint,
   observeCluster,
+  metricsFileProblem,
   openEventsFile,
+  writeRolloutMetrics,
   planDocument,
   stopCluster,
   TlsPem,
@@ -64,6 +66,8 @@ Options:
   --json               plan: print the plan as one JSON document (schema nats-cluster/plan@1) and nothing else
   --events FILE        rollout: append every event to FILE as it happens, one JSON object a line (schema
                        nats-cluster/event@1: time, elapsedMs, kind, step, server, gate, message); \`tail -f\` it
+  --metrics FILE       rollout: write the rollout's figures to FILE (a .prom file) in Prometheus' text format when
+                       it ends, whatever the outcome: for node_exporter's textfile collector
   --leaving FILE       plan, rollout: servers that were members and left the spec, as a JSON array of endpoints
                        ([{"name","host","clientPort","clusterPort","monitorPort"}]): each one the servers still show
                        (running, in the JetStream meta group, a config on its host) is removed (remove-member)
@@ -277,6 +281,7 @@ async function main(argv: string[]): Promise<number> {
       leaving: { type: "string" },
       json: { type: "boolean" },
       events: { type: "string" },
+      metrics: { type: "string" },
       "break-lease": { type: "boolean" },
       yes: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -294,6 +299,9 @@ async function main(argv: string[]): Promise<number> {
       `--json goes with plan (observe always prints JSON); for ${command}'s events use --events FILE`,
     );
   if (values.events !== undefined && command !== "rollout") throw new UsageError("--events FILE goes with rollout");
+  if (values.metrics !== undefined && command !== "rollout") throw new UsageError("--metrics FILE goes with rollout");
+  const metricsProblem = values.metrics === undefined ? undefined : metricsFileProblem(values.metrics);
+  if (metricsProblem) throw new UsageError(`--metrics ${values.metrics}: ${metricsProblem}`);
   const target = targetOf(values);
   if (command === "stop" && !values.yes) {
     throw new UsageError(
@@ -354,6 +362,11 @@ async function main(argv: string[]): Promise<number> {
       ).finally(() => events?.close());
       if (leasedOutcome.status === "refused") return refused(leasedOutcome);
       const outcome = leasedOutcome.result;
+      if (values.metrics !== undefined && outcome.status !== "refused") {
+        await writeRolloutMetrics(values.metrics, outcome.report, target.spec.name).catch((err: unknown) =>
+          console.error(`nats-rollout: warning: --metrics ${values.metrics}: ${describeError(err)}`),
+        );
+      }
       switch (outcome.status) {
         case "done":
           console.log(formatReport(outcome.report));

@@ -48,6 +48,8 @@ export interface NatsClusterArgs {
   readonly rollout?: Partial<RolloutPolicy>;
   /** `rollout.eventsFile`: the file `pulumi up` appends the rollout's events to, one JSON line each. */
   readonly eventsFile?: string;
+  /** `rollout.metricsFile`: where `pulumi up` writes the last rollout's figures (Prometheus text, a `.prom` file). */
+  readonly metricsFile?: string;
   /** Client auth and the system account. Secret. */
   readonly auth?: pulumi.Input<AuthSpec>;
   /**
@@ -167,6 +169,7 @@ export class NatsCluster extends pulumi.ComponentResource {
         platformSecrets: driver.secrets,
         tlsPem,
         ...(args.eventsFile !== undefined ? { eventsFile: args.eventsFile } : {}),
+        ...(args.metricsFile !== undefined ? { metricsFile: args.metricsFile } : {}),
       },
       { parent: this, dependsOn: [...this.servers] },
     );

@@ -67,6 +67,8 @@ export interface RollingUpgradeInputs {
    * events go changes nothing on the servers.
    */
   readonly eventsFile?: string;
+  /** `nats-cluster:rollout.metricsFile`: where the rollout's figures go (Prometheus text). Not compared by `diff`. */
+  readonly metricsFile?: string;
   /**
    * The plan as data (`nats-cluster/plan@1`), set by `check` from the servers, not by the program: `pulumi preview
    * --json` shows it in the resource's new state (`newState.inputs.plannedRollout`: a preview has no outputs yet),
@@ -200,6 +202,12 @@ async function inputProblems(
   }
   const events = eventsFileProblem(engine, news.eventsFile);
   if (events) problems.push({ field: "eventsFile", message: events });
+  const metrics =
+    news.metricsFile === undefined ? undefined : engine.metricsFileProblem(projectPath(engine, news.metricsFile));
+  if (metrics) {
+    const fix = "set nats-cluster:rollout.metricsFile to a .prom file in a directory this user can write";
+    problems.push({ field: "metricsFile", message: `${metrics}; ${fix}` });
+  }
   // Values not known yet (preview before the hosts exist) are checked when they are known.
   if (hostsUnknown(news) || containsUnknown(news.tlsPem)) return problems;
 
@@ -266,7 +274,7 @@ function hostsUnknown(news: RollingUpgradeInputs): boolean {
 }
 
 /** The events file's path: `~/` is the home directory, a relative path the project directory's (the cwd here). */
-function eventsPath(engine: EngineModule, file: string): string {
+function projectPath(engine: EngineModule, file: string): string {
   return path.resolve(engine.expandHome(file));
 }
 
@@ -275,7 +283,7 @@ function eventsFileProblem(engine: EngineModule, file: unknown): string | undefi
   if (file === undefined) return undefined;
   const fix = "set nats-cluster:rollout.eventsFile to a file in a directory this user can write";
   if (typeof file !== "string" || file === "") return `${JSON.stringify(file)} is not a file's path; ${fix}`;
-  const resolved = eventsPath(engine, file);
+  const resolved = projectPath(engine, file);
   const dir = path.dirname(resolved);
   try {
     if (!fs.statSync(dir).isDirectory()) return `${resolved}: ${dir} is not a directory; ${fix}`;
@@ -465,7 +473,7 @@ async function apply(
   const engine = loadEngine();
   delete handedOver()[inputs.spec.name];
   if (inputs.eventsFile === undefined) return reconcileLeased(engine, id, inputs, previous);
-  const file = eventsPath(engine, inputs.eventsFile);
+  const file = projectPath(engine, inputs.eventsFile);
   const events = engine.openEventsFile(file, inputs.spec.name, (message) => console.log(`warning: ${message}`));
   try {
     return await reconcileLeased(engine, id, inputs, previous, events.sink);
@@ -519,6 +527,14 @@ async function reconcileLeased(
     if (leased.status === "refused")
       throw new Error(`RollingUpgrade ${inputs.spec.name}: refused: ${leased.refusal.message}`);
     const outcome = leased.result;
+    if (inputs.metricsFile !== undefined && outcome.status !== "refused") {
+      // The figures of what happened, whatever happened; a metrics file that cannot be written costs a warning.
+      const file = projectPath(engine, inputs.metricsFile);
+      await engine
+        .writeRolloutMetrics(file, outcome.report, inputs.spec.name)
+        .then(() => progress(`rollout metrics written to ${file}`))
+        .catch((err: unknown) => console.log(`warning: rollout metrics not written to ${file}: ${String(err)}`));
+    }
     const record = (lastReport: LastReport): RollingUpgradeOutputs => plain({ ...inputs, ...outcome.seen, lastReport });
     // After a halt, a refusal or a stop, the state keeps the inputs last applied (so the next diff still sees the
     // change), with what the servers run now. The secrets are the new inputs': Pulumi marks outputs secret by them.

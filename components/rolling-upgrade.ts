@@ -30,6 +30,11 @@ export interface RollingUpgradeArgs {
    * relative path the project directory's). Changing it alone is no change of the cluster.
    */
   readonly eventsFile?: pulumi.Input<string>;
+  /**
+   * Where create and update write the rollout's figures in Prometheus' text format (a `.prom` file for
+   * node_exporter's textfile collector). Changing it alone is no change of the cluster.
+   */
+  readonly metricsFile?: pulumi.Input<string>;
 }
 
 export class RollingUpgrade extends pulumi.dynamic.Resource {
@@ -63,6 +68,7 @@ export class RollingUpgrade extends pulumi.dynamic.Resource {
         platformSecrets: args.platformSecrets,
         tlsPem: args.tlsPem,
         eventsFile: args.eventsFile,
+        metricsFile: args.metricsFile,
         // Names this stack in the rollout lease a second roller is refused by (not compared by diff).
         leaseStack: `${pulumi.getProject()}/${pulumi.getStack()}`,
         versions: undefined,

@@ -169,6 +169,8 @@ describe("nats-rollout, the engine's command line", () => {
       '{"minHealthySeconds":1}',
       "--events",
       "events.ndjson",
+      "--metrics",
+      "rollout.prom",
     ];
     const both = await Promise.all([cli(rolloutArgs, dir), cli(rolloutArgs, dir)]);
     const rolled = both.find((r) => r.code === 0);
@@ -204,6 +206,24 @@ describe("nats-rollout, the engine's command line", () => {
     const passes = records.filter((r) => r.kind === "gate-pass");
     expect(passes.length).toBeGreaterThanOrEqual(spec.members.length);
     for (const r of passes) expect(typeof r.durationMs).toBe("number");
+
+    // The metrics file (only the rollout that ran writes one): each member's down time and gates, the result.
+    const prom = fs.readFileSync(path.join(dir, "rollout.prom"), "utf8");
+    console.log(`metrics file: ${prom.split("\n").length} lines, e.g.\n${prom.split("\n").slice(0, 12).join("\n")}`);
+    expect(prom).toContain(
+      `nats_rollout_last_result{result="succeeded",target_version="${NEW_MINOR}",cluster="cli-test"} 1`,
+    );
+    for (const m of spec.members) {
+      expect(prom).toMatch(
+        new RegExp(
+          `nats_rollout_last_member_down_seconds\\{member="${m.name}",action="restart-member",result="done",cluster="cli-test"\\} \\d`,
+        ),
+      );
+      expect(prom).toMatch(new RegExp(`nats_rollout_last_member_gate_seconds\\{member="${m.name}",gate="ready"`));
+    }
+    expect(prom).not.toContain(PASSWORD);
+    const notProm = await cli(["rollout", "--spec", "spec.json", "--state-dir", "servers", "--metrics", "x.txt"], dir);
+    expect(notProm.out).toContain("--metrics x.txt: x.txt does not end in .prom");
 
     // stop stops a whole cluster: only with --yes.
     const unconfirmed = await cli(["stop", "--spec", "spec.json", "--state-dir", "servers"], dir);

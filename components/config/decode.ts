@@ -105,6 +105,11 @@ export interface StackConfig {
    */
   readonly eventsFile?: string;
   /**
+   * `nats-cluster:rollout.metricsFile`: where `pulumi up` writes the last rollout's figures in Prometheus' text
+   * format, for node_exporter's textfile collector (a `.prom` file in its directory). Not a policy field either.
+   */
+  readonly metricsFile?: string;
+  /**
    * `nats-cluster:tls`: what clients and routes run (`clients`, `routes`, `verify`) and where the material comes
    * from: `generate` (a CA the stack makes for itself), `nats-cluster:tlsPem` (secret), or paths on the hosts.
    */
@@ -335,22 +340,38 @@ function decodeRoutes(p: Problems, raw: Raw, members: ReadonlyArray<ServerPlacem
  * `rollout`: scalars as YAML or `pulumi config set` left them; the rules are the engine's validatePolicy. Its
  * `eventsFile` is not the engine's policy: it comes out on its own.
  */
-function decodeRollout(p: Problems, raw: Raw): { rollout: Partial<RolloutPolicy>; eventsFile?: string } {
-  const fields = [...POLICY_FIELDS, "eventsFile"];
+function decodeRollout(
+  p: Problems,
+  raw: Raw,
+): { rollout: Partial<RolloutPolicy>; eventsFile?: string; metricsFile?: string } {
+  const fields = [...POLICY_FIELDS, "eventsFile", "metricsFile"];
   const obj = readObject(p, "rollout", raw.rollout, `write an object with any of ${fields.join(", ")}`);
   if (!obj) return { rollout: {} };
-  const { eventsFile: file, ...policy } = obj;
+  const { eventsFile: file, metricsFile: metricsRaw, ...policy } = obj;
   const rollout = Object.fromEntries(
     Object.entries(policy).map(([k, v]) => [k, booleanish(numberish(v))]),
   ) as Partial<RolloutPolicy>;
   const hint = "write the path of a file to append the rollout's events to, e.g. ~/nats-rollout-events.ndjson";
+  const metricsHint =
+    "write the path of a .prom file in node_exporter's textfile directory, e.g. /var/lib/node_exporter/nats-rollout.prom";
+  const metricsFile = readString(p, "rollout.metricsFile", metricsRaw, metricsHint);
+  const metrics =
+    metricsFile === undefined
+      ? {}
+      : metricsFile.endsWith(".prom")
+        ? { metricsFile }
+        : (p.add(
+            "rollout.metricsFile",
+            `${p.show("rollout.metricsFile", metricsFile)} does not end in .prom; ${metricsHint}`,
+          ),
+          {});
   const eventsFile = readString(p, "rollout.eventsFile", file, hint);
-  if (eventsFile === undefined) return { rollout };
+  if (eventsFile === undefined) return { rollout, ...metrics };
   if (eventsFile.endsWith("/") || eventsFile.includes("\0")) {
     p.add("rollout.eventsFile", `${p.show("rollout.eventsFile", eventsFile)} is not a file's path; ${hint}`);
-    return { rollout };
+    return { rollout, ...metrics };
   }
-  return { rollout, eventsFile };
+  return { rollout, eventsFile, ...metrics };
 }
 
 /** `auth` + `systemAccount`: exactly the engine's AuthSpec shape; values are never echoed. */
@@ -553,7 +574,7 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
   const { tls, tlsPem, tlsGenerate } = decodeTls(p, raw);
   const monitoring = decodeMonitoring(p, raw);
   const auth = decodeAuth(p, raw);
-  const { rollout, eventsFile } = decodeRollout(p, raw);
+  const { rollout, eventsFile, metricsFile } = decodeRollout(p, raw);
 
   let platformSettings: unknown;
   let platformSecrets: Record<string, string> | undefined;
@@ -594,6 +615,7 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
     routes: decodeRoutes(p, raw, members),
     rollout,
     ...(eventsFile !== undefined ? { eventsFile } : {}),
+    ...(metricsFile !== undefined ? { metricsFile } : {}),
     ...(tls ? { tls } : {}),
     ...(tlsPem ? { tlsPem } : {}),
     ...(tlsGenerate ? { tlsGenerate } : {}),

@@ -68,7 +68,7 @@ describeEngine("the plan and the events as data, through the real Pulumi engine"
     ({ members, surge } = await loopbackServers());
     const stateDir = path.join(dir, "servers");
     // A relative events file: the project directory's.
-    const rollout = { ...POLICY, eventsFile: "events.ndjson" };
+    const rollout = { ...POLICY, eventsFile: "events.ndjson", metricsFile: "rollout.prom" };
     writeStack(project, "json", { version: OLD_MINOR, members, surge, ...FAST, rollout, local: { stateDir } });
     driver = new LocalProcessDriver({ stateDir, binaries: { resolve: () => Promise.reject(new Error("unused")) } });
   }, 120_000);
@@ -123,6 +123,16 @@ describeEngine("the plan and the events as data, through the real Pulumi engine"
     expect(rolled[0].message).toContain(`Rollout to nats-server ${NEW_MINOR}`);
     const done = rolled.filter((r) => r.kind === "step-done" && r.step === "restart-member");
     expect(done.map((r) => r.server).sort()).toEqual(members.map((m) => m.name));
+    // rollout.metricsFile: the rollout's figures for node_exporter's textfile collector, each member's down time.
+    const prom = fs.readFileSync(path.join(project, "rollout.prom"), "utf8");
+    expect(prom).toContain(
+      `nats_rollout_last_result{result="succeeded",target_version="${NEW_MINOR}",cluster="nats-local"} 1`,
+    );
+    for (const m of members)
+      expect(prom).toMatch(
+        new RegExp(`nats_rollout_last_member_down_seconds\\{member="${m.name}",action="restart-member"`),
+      );
+    expect(prom).not.toContain(PASSWORD);
 
     const last = await summary();
     console.log(`lastRolloutSummary: ${JSON.stringify({ ...last, text: "…" })}`);

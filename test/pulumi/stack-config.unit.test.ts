@@ -229,6 +229,17 @@ describe("bad config names the key and the fix", () => {
     );
   });
 
+  it("rollout.metricsFile is where `pulumi up` writes the rollout's figures; not a .prom file is named", () => {
+    const rollout = { ...(local().rollout as object), metricsFile: "/var/lib/node_exporter/nats.prom" };
+    const config = parseStackConfig({ ...local(), rollout }, { stack: "test", projectDir: "/project" });
+    expect(config.metricsFile).toBe("/var/lib/node_exporter/nats.prom");
+    expect(config.rollout).not.toHaveProperty("metricsFile");
+    expect(errorOf({ ...local(), rollout: { metricsFile: "nats.txt" } })).toContain(
+      'nats-cluster:rollout.metricsFile: "nats.txt" does not end in .prom; write the path of a .prom file in ' +
+        "node_exporter's textfile directory",
+    );
+  });
+
   it("never quotes a secret, even when it is not valid JSON", () => {
     const message = errorOf({ ...local(), auth: '{"users":[{"user":"app","password":"hunter2-secret"}' });
     expect(message).toContain("nats-cluster:auth: expected an object, got text that is not valid JSON");
