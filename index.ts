@@ -22,6 +22,7 @@ const cluster = new NatsCluster(config.clusterName, {
   rollout: config.rollout,
   eventsFile: config.eventsFile,
   metricsFile: config.metricsFile,
+  timelineFile: config.timelineFile,
   auth: config.auth,
   tls: config.tls,
   tlsPem: config.tlsPem,

@@ -30,6 +30,8 @@ import {
   metricsFileProblem,
   openEventsFile,
   writeRolloutMetrics,
+  timelineFileProblem,
+  writeTimeline,
   planDocument,
   stopCluster,
   TlsPem,
@@ -68,6 +70,8 @@ Options:
                        nats-cluster/event@1: time, elapsedMs, kind, step, server, gate, message); \`tail -f\` it
   --metrics FILE       rollout: write the rollout's figures to FILE (a .prom file) in Prometheus' text format when
                        it ends, whatever the outcome: for node_exporter's textfile collector
+  --timeline FILE      rollout: draw the rollout in FILE (an .svg) when it ends: each member's down window, the
+                       surge server's life, the clients' longest gap, on one time axis
   --leaving FILE       plan, rollout: servers that were members and left the spec, as a JSON array of endpoints
                        ([{"name","host","clientPort","clusterPort","monitorPort"}]): each one the servers still show
                        (running, in the JetStream meta group, a config on its host) is removed (remove-member)
@@ -282,6 +286,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       events: { type: "string" },
       metrics: { type: "string" },
+      timeline: { type: "string" },
       "break-lease": { type: "boolean" },
       yes: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -302,6 +307,9 @@ async function main(argv: string[]): Promise<number> {
   if (values.metrics !== undefined && command !== "rollout") throw new UsageError("--metrics FILE goes with rollout");
   const metricsProblem = values.metrics === undefined ? undefined : metricsFileProblem(values.metrics);
   if (metricsProblem) throw new UsageError(`--metrics ${values.metrics}: ${metricsProblem}`);
+  if (values.timeline !== undefined && command !== "rollout") throw new UsageError("--timeline FILE goes with rollout");
+  const timelineProblem = values.timeline === undefined ? undefined : timelineFileProblem(values.timeline);
+  if (timelineProblem) throw new UsageError(`--timeline ${values.timeline}: ${timelineProblem}`);
   const target = targetOf(values);
   if (command === "stop" && !values.yes) {
     throw new UsageError(
@@ -366,6 +374,14 @@ async function main(argv: string[]): Promise<number> {
         await writeRolloutMetrics(values.metrics, outcome.report, target.spec.name).catch((err: unknown) =>
           console.error(`nats-rollout: warning: --metrics ${values.metrics}: ${describeError(err)}`),
         );
+      }
+      if (values.timeline !== undefined && outcome.status !== "refused") {
+        try {
+          if (writeTimeline(values.timeline, outcome.report, target.spec.name))
+            console.error(`nats-rollout: the rollout drawn in ${values.timeline}`);
+        } catch (err) {
+          console.error(`nats-rollout: warning: --timeline ${values.timeline}: ${describeError(err)}`);
+        }
       }
       switch (outcome.status) {
         case "done":

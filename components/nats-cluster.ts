@@ -50,6 +50,8 @@ export interface NatsClusterArgs {
   readonly eventsFile?: string;
   /** `rollout.metricsFile`: where `pulumi up` writes the last rollout's figures (Prometheus text, a `.prom` file). */
   readonly metricsFile?: string;
+  /** `rollout.timelineFile`: where `pulumi up` draws the rollout (an `.svg`: down windows, surge, clients' gap). */
+  readonly timelineFile?: string;
   /** Client auth and the system account. Secret. */
   readonly auth?: pulumi.Input<AuthSpec>;
   /**
@@ -170,6 +172,7 @@ export class NatsCluster extends pulumi.ComponentResource {
         tlsPem,
         ...(args.eventsFile !== undefined ? { eventsFile: args.eventsFile } : {}),
         ...(args.metricsFile !== undefined ? { metricsFile: args.metricsFile } : {}),
+        ...(args.timelineFile !== undefined ? { timelineFile: args.timelineFile } : {}),
       },
       { parent: this, dependsOn: [...this.servers] },
     );

@@ -69,6 +69,8 @@ export interface RollingUpgradeInputs {
   readonly eventsFile?: string;
   /** `nats-cluster:rollout.metricsFile`: where the rollout's figures go (Prometheus text). Not compared by `diff`. */
   readonly metricsFile?: string;
+  /** `nats-cluster:rollout.timelineFile`: where the rollout is drawn (SVG). Not compared by `diff`. */
+  readonly timelineFile?: string;
   /**
    * The plan as data (`nats-cluster/plan@1`), set by `check` from the servers, not by the program: `pulumi preview
    * --json` shows it in the resource's new state (`newState.inputs.plannedRollout`: a preview has no outputs yet),
@@ -208,6 +210,8 @@ async function inputProblems(
     const fix = "set nats-cluster:rollout.metricsFile to a .prom file in a directory this user can write";
     problems.push({ field: "metricsFile", message: `${metrics}; ${fix}` });
   }
+  const timeline = news.timelineFile === undefined ? undefined : engine.timelineFileProblem(news.timelineFile);
+  if (timeline) problems.push({ field: "timelineFile", message: `${timeline}; set nats-cluster:rollout.timelineFile` });
   // Values not known yet (preview before the hosts exist) are checked when they are known.
   if (hostsUnknown(news) || containsUnknown(news.tlsPem)) return problems;
 
@@ -534,6 +538,14 @@ async function reconcileLeased(
         .writeRolloutMetrics(file, outcome.report, inputs.spec.name)
         .then(() => progress(`rollout metrics written to ${file}`))
         .catch((err: unknown) => console.log(`warning: rollout metrics not written to ${file}: ${String(err)}`));
+    }
+    if (inputs.timelineFile !== undefined && outcome.status !== "refused") {
+      const file = projectPath(engine, inputs.timelineFile);
+      try {
+        if (engine.writeTimeline(file, outcome.report, inputs.spec.name)) progress(`rollout timeline drawn in ${file}`);
+      } catch (err) {
+        console.log(`warning: rollout timeline not written to ${file}: ${String(err)}`);
+      }
     }
     const record = (lastReport: LastReport): RollingUpgradeOutputs => plain({ ...inputs, ...outcome.seen, lastReport });
     // After a halt, a refusal or a stop, the state keeps the inputs last applied (so the next diff still sees the

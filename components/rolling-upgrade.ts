@@ -35,6 +35,8 @@ export interface RollingUpgradeArgs {
    * node_exporter's textfile collector). Changing it alone is no change of the cluster.
    */
   readonly metricsFile?: pulumi.Input<string>;
+  /** Where create and update draw the rollout as an SVG picture. Changing it alone is no change of the cluster. */
+  readonly timelineFile?: pulumi.Input<string>;
 }
 
 export class RollingUpgrade extends pulumi.dynamic.Resource {
@@ -69,6 +71,7 @@ export class RollingUpgrade extends pulumi.dynamic.Resource {
         tlsPem: args.tlsPem,
         eventsFile: args.eventsFile,
         metricsFile: args.metricsFile,
+        timelineFile: args.timelineFile,
         // Names this stack in the rollout lease a second roller is refused by (not compared by diff).
         leaseStack: `${pulumi.getProject()}/${pulumi.getStack()}`,
         versions: undefined,

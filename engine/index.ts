@@ -44,6 +44,7 @@ export { planRollout, formatPlan, RolloutPlan, PlannedStep, estimateSeconds } fr
 export { planDocument, PlanDocument, PlanDocumentStep, PLAN_SCHEMA } from "./rollout/plan-json";
 export { eventRecord, EventRecord, EVENT_SCHEMA, openEventsFile, EventsFile } from "./rollout/events-json";
 export { metricsFileProblem, rolloutMetricsText, writeRolloutMetrics } from "./rollout/metrics";
+export { timelineFileProblem, timelineSvg, writeTimeline } from "./rollout/timeline";
 export { RolloutReport, MemberReport, HaltReport, HaltCode, formatReport } from "./rollout/report";
 export { RolloutOutcome } from "./rollout/outcome";
 export {

@@ -43,12 +43,15 @@ stack_file="$(demo_stack_file "$stack" local)"
 if [ "${PULUMI_ENGINE_STATUS:-}" != "ok" ] || ! command -v pulumi >/dev/null; then
   say "no Pulumi engine here (${PULUMI_ENGINE_STATUS:-pulumi not on PATH}): the same engine through its command line"
   cli=(node "$repo/dist/cli/nats-rollout.js")
+  mkdir -p "$repo/.state"
   say "1/3 the cluster at nats-server $old"
   "${cli[@]}" rollout --stack-file "$stack_file" --version "$old"
   say "2/3 the plan for $new"
   "${cli[@]}" plan --stack-file "$stack_file" --version "$new"
   say "3/3 the rolling upgrade to $new"
-  "${cli[@]}" rollout --stack-file "$stack_file" --version "$new"
+  "${cli[@]}" rollout --stack-file "$stack_file" --version "$new" \
+    --timeline "$repo/.state/local-rollout-timeline.svg" --metrics "$repo/.state/local-rollout.prom"
+  echo "The rollout drawn in $repo/.state/local-rollout-timeline.svg, its figures in $repo/.state/local-rollout.prom"
   echo "To stop it: node dist/cli/nats-rollout.js stop --stack-file $stack_file --yes"
   exit 0
 fi
@@ -68,7 +71,10 @@ say "2/4 the version bump: \`pulumi config set nats-cluster:version $new\`, then
 run pulumi config set nats-cluster:version "$new" --non-interactive
 run pulumi preview --non-interactive
 
-say "3/4 \`pulumi up\`: the rolling upgrade, with live progress"
+say "3/4 \`pulumi up\`: the rolling upgrade, with live progress (its picture and figures into .state/)"
+# Where pulumi up draws the rollout and writes its Prometheus figures (not changes of the cluster: no diff).
+run pulumi config set --path nats-cluster:rollout.timelineFile .state/local-rollout-timeline.svg --non-interactive
+run pulumi config set --path nats-cluster:rollout.metricsFile .state/local-rollout.prom --non-interactive
 run pulumi up --yes --non-interactive
 
 say "4/4 the final state and report"
@@ -79,6 +85,8 @@ cat <<EOT
 [local-rollout] done: the local cluster runs nats-server $new (stack $stack; its file $stack_file is
 ignored by git). The next run of this script rolls the cluster back to $old first, then upgrades it again.
   clients:   $(pulumi stack output clientUrl --non-interactive 2>/dev/null || echo "nats://127.0.0.1:4222,…")
+  timeline:  $repo/.state/local-rollout-timeline.svg   (each member's down window, the surge server, the clients' gap)
+  metrics:   $repo/.state/local-rollout.prom   (Prometheus text, for node_exporter's textfile collector)
   try:       pulumi config set nats-cluster:version $old && pulumi preview    (a downgrade plan)
 To tear it down (stops every nats-server process of the demo and removes its directories):
   source ${NATS_CLUSTER_CACHE:-$HOME/.cache/nats-cluster}/env.sh

@@ -109,6 +109,8 @@ export interface StackConfig {
    * format, for node_exporter's textfile collector (a `.prom` file in its directory). Not a policy field either.
    */
   readonly metricsFile?: string;
+  /** `nats-cluster:rollout.timelineFile`: where `pulumi up` draws the rollout as a picture (an `.svg` file). */
+  readonly timelineFile?: string;
   /**
    * `nats-cluster:tls`: what clients and routes run (`clients`, `routes`, `verify`) and where the material comes
    * from: `generate` (a CA the stack makes for itself), `nats-cluster:tlsPem` (secret), or paths on the hosts.
@@ -343,35 +345,42 @@ function decodeRoutes(p: Problems, raw: Raw, members: ReadonlyArray<ServerPlacem
 function decodeRollout(
   p: Problems,
   raw: Raw,
-): { rollout: Partial<RolloutPolicy>; eventsFile?: string; metricsFile?: string } {
-  const fields = [...POLICY_FIELDS, "eventsFile", "metricsFile"];
+): { rollout: Partial<RolloutPolicy>; eventsFile?: string; metricsFile?: string; timelineFile?: string } {
+  const fields = [...POLICY_FIELDS, "eventsFile", "metricsFile", "timelineFile"];
   const obj = readObject(p, "rollout", raw.rollout, `write an object with any of ${fields.join(", ")}`);
   if (!obj) return { rollout: {} };
-  const { eventsFile: file, metricsFile: metricsRaw, ...policy } = obj;
+  const { eventsFile: file, metricsFile: metricsRaw, timelineFile: timelineRaw, ...policy } = obj;
   const rollout = Object.fromEntries(
     Object.entries(policy).map(([k, v]) => [k, booleanish(numberish(v))]),
   ) as Partial<RolloutPolicy>;
   const hint = "write the path of a file to append the rollout's events to, e.g. ~/nats-rollout-events.ndjson";
-  const metricsHint =
-    "write the path of a .prom file in node_exporter's textfile directory, e.g. /var/lib/node_exporter/nats-rollout.prom";
-  const metricsFile = readString(p, "rollout.metricsFile", metricsRaw, metricsHint);
-  const metrics =
-    metricsFile === undefined
-      ? {}
-      : metricsFile.endsWith(".prom")
-        ? { metricsFile }
-        : (p.add(
-            "rollout.metricsFile",
-            `${p.show("rollout.metricsFile", metricsFile)} does not end in .prom; ${metricsHint}`,
-          ),
-          {});
+  const files: { metricsFile?: string; timelineFile?: string } = {};
+  const metricsFile = reportFile(
+    p,
+    "rollout.metricsFile",
+    metricsRaw,
+    ".prom",
+    "in node_exporter's textfile directory, e.g. /var/lib/node_exporter/nats-rollout.prom",
+  );
+  if (metricsFile !== undefined) files.metricsFile = metricsFile;
+  const timelineFile = reportFile(p, "rollout.timelineFile", timelineRaw, ".svg", "e.g. ~/nats-rollout.svg");
+  if (timelineFile !== undefined) files.timelineFile = timelineFile;
   const eventsFile = readString(p, "rollout.eventsFile", file, hint);
-  if (eventsFile === undefined) return { rollout, ...metrics };
+  if (eventsFile === undefined) return { rollout, ...files };
   if (eventsFile.endsWith("/") || eventsFile.includes("\0")) {
     p.add("rollout.eventsFile", `${p.show("rollout.eventsFile", eventsFile)} is not a file's path; ${hint}`);
-    return { rollout, ...metrics };
+    return { rollout, ...files };
   }
-  return { rollout, eventsFile, ...metrics };
+  return { rollout, eventsFile, ...files };
+}
+
+/** A file the rollout writes its figures or picture to: text ending in `ending` (what reads it expects that). */
+function reportFile(p: Problems, key: string, raw: unknown, ending: string, example: string): string | undefined {
+  const hint = `write the path of a ${ending} file, ${example}`;
+  const file = readString(p, key, raw, hint);
+  if (file === undefined || file.endsWith(ending)) return file;
+  p.add(key, `${p.show(key, file)} does not end in ${ending}; ${hint}`);
+  return undefined;
 }
 
 /** `auth` + `systemAccount`: exactly the engine's AuthSpec shape; values are never echoed. */
@@ -574,7 +583,7 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
   const { tls, tlsPem, tlsGenerate } = decodeTls(p, raw);
   const monitoring = decodeMonitoring(p, raw);
   const auth = decodeAuth(p, raw);
-  const { rollout, eventsFile, metricsFile } = decodeRollout(p, raw);
+  const { rollout, eventsFile, metricsFile, timelineFile } = decodeRollout(p, raw);
 
   let platformSettings: unknown;
   let platformSecrets: Record<string, string> | undefined;
@@ -616,6 +625,7 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
     rollout,
     ...(eventsFile !== undefined ? { eventsFile } : {}),
     ...(metricsFile !== undefined ? { metricsFile } : {}),
+    ...(timelineFile !== undefined ? { timelineFile } : {}),
     ...(tls ? { tls } : {}),
     ...(tlsPem ? { tlsPem } : {}),
     ...(tlsGenerate ? { tlsGenerate } : {}),

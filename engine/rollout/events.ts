@@ -61,6 +61,11 @@ export class EventLog {
     this.events.push(full);
     this.forward?.(full);
   }
+  /** When the rollout started (epoch milliseconds): what the report's windows are measured from. */
+  startedAtMs(): number {
+    return this.started;
+  }
+
   elapsedMs(): number {
     return Date.now() - this.started;
   }

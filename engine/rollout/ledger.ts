@@ -108,6 +108,7 @@ export class RunLedger {
       name,
       version: this.surgeVersion,
       lifetimeMs: Date.now() - this.surgeStartedAt,
+      startedAtMs: this.surgeStartedAt,
       ...(this.surgeReadyMs !== undefined ? { readyMs: this.surgeReadyMs } : {}),
       ...(this.surgeDrainMs !== undefined ? { drainMs: this.surgeDrainMs } : {}),
       removed,

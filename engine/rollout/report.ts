@@ -13,6 +13,8 @@ export interface MemberReport {
   readonly drainMs?: number;
   /** Lame-duck signal until the ready gate passed again: how long the member did not serve clients. */
   readonly downMs?: number;
+  /** When that began (epoch milliseconds): the member's down window on the timeline. */
+  readonly downSinceMs?: number;
   readonly gateTimings?: ReadonlyArray<GateTiming>;
   readonly soakMs?: number;
   readonly totalMs?: number;
@@ -80,6 +82,8 @@ export interface RolloutReport {
     readonly name: string;
     readonly version?: string;
     readonly lifetimeMs: number;
+    /** When it was started (or adopted), epoch milliseconds. */
+    readonly startedAtMs?: number;
     /** Start until ready for clients (0 when a left-over surge server was adopted). */
     readonly readyMs?: number;
     /** Lame-duck signal until it exited, when it left. */
@@ -87,6 +91,8 @@ export interface RolloutReport {
     readonly removed: boolean;
   };
   readonly totalMs: number;
+  /** When the rollout began (epoch milliseconds); absent from reports recorded before it was kept. */
+  readonly startedAtMs?: number;
   readonly halt?: HaltReport;
   readonly interrupted?: InterruptReport;
   readonly clientImpact?: TrafficSummary;

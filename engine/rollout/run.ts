@@ -46,6 +46,7 @@ export class Run {
       members: this.ledger.members,
       surge: this.ledger.surgeReport(surge.name, surgeRemoved),
       totalMs: ctx.log.elapsedMs(),
+      startedAtMs: ctx.log.startedAtMs(),
       clientImpact,
       ...extra,
     };

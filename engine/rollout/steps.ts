@@ -152,6 +152,7 @@ export async function startAndGate(
   const timings: StepTimings = {
     drainMs: target.drainMs,
     downMs: target.downSince === undefined ? undefined : readyAt - target.downSince,
+    downSinceMs: target.downSince,
     gateTimings: gates.timings,
     soakMs: gates.soakMs,
   };

@@ -10,6 +10,8 @@ export interface MemberTraffic {
   readonly failures: number;
   /** Longest time between two successful replies. */
   readonly maxGapMs: number;
+  /** When that gap ended (epoch milliseconds): where it sits on the timeline. */
+  readonly maxGapEndedAtMs?: number;
 }
 
 export interface TrafficSummary {
@@ -19,6 +21,9 @@ export interface TrafficSummary {
   /** Longest time between two successful replies of any one pair: what a request/reply application felt. */
   readonly maxGapMs: number;
   readonly reconnects: number;
+  /** When the longest gap of any pair ended (epoch milliseconds), and whose pair it was. */
+  readonly maxGapEndedAtMs?: number;
+  readonly maxGapMember?: string;
   /** The same, per member (absent from reports written before it was measured per member). */
   readonly perMember?: ReadonlyArray<MemberTraffic>;
 }
@@ -32,6 +37,7 @@ interface Pair {
   requests: number;
   failures: number;
   maxGapMs: number;
+  maxGapEndedAt: number;
   lastReply: number;
 }
 
@@ -102,6 +108,7 @@ export class TrafficWatch {
           requests: 0,
           failures: 0,
           maxGapMs: 0,
+          maxGapEndedAt: Date.now(),
           lastReply: Date.now(),
         });
       }
@@ -123,7 +130,10 @@ export class TrafficWatch {
       try {
         await pair.requester.request(pair.subject, new Uint8Array(0), { timeout: 1000 });
         const now = Date.now();
-        pair.maxGapMs = Math.max(pair.maxGapMs, now - pair.lastReply);
+        if (now - pair.lastReply > pair.maxGapMs) {
+          pair.maxGapMs = now - pair.lastReply;
+          pair.maxGapEndedAt = now;
+        }
         pair.lastReply = now;
       } catch {
         pair.failures++;
@@ -141,18 +151,23 @@ export class TrafficWatch {
     this.running = false;
     await Promise.all(this.loops);
     const now = Date.now();
-    const perMember = this.pairs.map((p): MemberTraffic => ({
-      member: p.member,
-      requests: p.requests,
-      failures: p.failures,
-      maxGapMs: Math.max(p.maxGapMs, now - p.lastReply - this.intervalMs),
-    }));
+    const perMember = this.pairs.map((p): MemberTraffic => {
+      // A gap still open at the end (no reply since) counts up to now.
+      const open = now - p.lastReply - this.intervalMs;
+      const [maxGapMs, maxGapEndedAtMs] = open > p.maxGapMs ? [open, now] : [p.maxGapMs, p.maxGapEndedAt];
+      return { member: p.member, requests: p.requests, failures: p.failures, maxGapMs, maxGapEndedAtMs };
+    });
     await this.close();
+    const longest = perMember.reduce<MemberTraffic | undefined>(
+      (a, p) => (!a || p.maxGapMs > a.maxGapMs ? p : a),
+      undefined,
+    );
     return {
       requests: perMember.reduce((n, p) => n + p.requests, 0),
       failures: perMember.reduce((n, p) => n + p.failures, 0),
-      maxGapMs: Math.max(0, ...perMember.map((p) => p.maxGapMs)),
+      maxGapMs: longest?.maxGapMs ?? 0,
       reconnects: this.reconnects,
+      ...(longest ? { maxGapEndedAtMs: longest.maxGapEndedAtMs, maxGapMember: longest.member } : {}),
       perMember,
     };
   }

@@ -235,8 +235,16 @@ describe("bad config names the key and the fix", () => {
     expect(config.metricsFile).toBe("/var/lib/node_exporter/nats.prom");
     expect(config.rollout).not.toHaveProperty("metricsFile");
     expect(errorOf({ ...local(), rollout: { metricsFile: "nats.txt" } })).toContain(
-      'nats-cluster:rollout.metricsFile: "nats.txt" does not end in .prom; write the path of a .prom file in ' +
+      'nats-cluster:rollout.metricsFile: "nats.txt" does not end in .prom; write the path of a .prom file, in ' +
         "node_exporter's textfile directory",
+    );
+    const drawn = parseStackConfig(
+      { ...local(), rollout: { timelineFile: "~/rollout.svg" } },
+      { stack: "test", projectDir: "/project" },
+    );
+    expect(drawn.timelineFile).toBe("~/rollout.svg");
+    expect(errorOf({ ...local(), rollout: { timelineFile: "rollout.png" } })).toContain(
+      'nats-cluster:rollout.timelineFile: "rollout.png" does not end in .svg; write the path of a .svg file',
     );
   });
 

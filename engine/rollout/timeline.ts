@@ -1,0 +1,154 @@
+/**
+ * The report as a picture: one SVG, a row per member with its down window(s) (lame duck until ready again, the
+ * figure the report quotes), a row for the surge server's life, and a row for the clients' longest gap without a
+ * reply, all on one time axis from the rollout's start. {@link timelineSvg} is pure; {@link writeTimeline} writes it.
+ *
+ * SVG rather than HTML: one self-contained file a browser, a CI artifact viewer or a chat tool shows as is, with no
+ * script. Drawn from the report (which records when each window began) rather than from the events, so a picture and
+ * the report it sits beside never disagree.
+ */
+import * as fs from "node:fs";
+import { seconds } from "../util/duration";
+import { RolloutReport } from "./report";
+
+const WIDTH = 960;
+const LABEL = 150;
+const ROW = 26;
+const TOP = 48;
+const PLOT = WIDTH - LABEL - 20;
+
+const COLOURS = { down: "#d9534f", rolledBack: "#8e44ad", surge: "#5b9bd5", gap: "#f0ad4e", grid: "#ddd" };
+
+/** Text for an SVG text node or attribute. */
+function xml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+interface Bar {
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly colour: string;
+  readonly label: string;
+}
+
+interface Row {
+  readonly label: string;
+  readonly bars: ReadonlyArray<Bar>;
+}
+
+/**
+ * The timeline of `report` as an SVG document, or undefined when the report does not say when things happened
+ * (recorded before the windows were kept, or nothing to draw: a rollout that changed nothing).
+ */
+export function timelineSvg(report: RolloutReport, cluster: string): string | undefined {
+  const start = report.startedAtMs;
+  if (start === undefined || report.members.length === 0) return undefined;
+  const rows: Row[] = [];
+  const names = [...new Set(report.members.map((m) => m.name))];
+  for (const name of names) {
+    const bars = report.members
+      .filter((m) => m.name === name && m.downSinceMs !== undefined && m.downMs !== undefined)
+      .map((m): Bar => ({
+        fromMs: m.downSinceMs! - start,
+        toMs: m.downSinceMs! - start + m.downMs!,
+        colour: m.result === "rolled-back" ? COLOURS.rolledBack : COLOURS.down,
+        label: `${m.action === "rollback-member" ? "rollback " : ""}down ${seconds(m.downMs!)}`,
+      }));
+    const last = report.members.filter((m) => m.name === name).at(-1)!;
+    rows.push({ label: `${name} (${last.result})`, bars });
+  }
+  const surge = report.surge;
+  if (surge?.startedAtMs !== undefined) {
+    const from = Math.max(0, surge.startedAtMs - start);
+    rows.push({
+      label: `${surge.name} (surge)`,
+      bars: [
+        {
+          fromMs: from,
+          toMs: from + surge.lifetimeMs,
+          colour: COLOURS.surge,
+          label: `serving ${seconds(surge.lifetimeMs)}${surge.removed ? "" : ", STILL RUNNING"}`,
+        },
+      ],
+    });
+  }
+  const c = report.clientImpact;
+  if (c?.maxGapEndedAtMs !== undefined && c.maxGapMs > 0) {
+    const to = c.maxGapEndedAtMs - start;
+    rows.push({
+      label: "clients",
+      bars: [
+        {
+          fromMs: Math.max(0, to - c.maxGapMs),
+          toMs: to,
+          colour: COLOURS.gap,
+          label: `longest gap ${seconds(c.maxGapMs)}${c.maxGapMember ? ` (${c.maxGapMember}'s pair)` : ""}; ${c.failures}/${c.requests} failed`,
+        },
+      ],
+    });
+  }
+  return render(report, cluster, rows);
+}
+
+function render(report: RolloutReport, cluster: string, rows: ReadonlyArray<Row>): string {
+  const total = Math.max(report.totalMs, 1, ...rows.flatMap((r) => r.bars.map((b) => b.toMs)));
+  const x = (ms: number) => LABEL + (Math.max(0, ms) / total) * PLOT;
+  const height = TOP + rows.length * ROW + 40;
+  const what = report.kind === "bootstrap" ? "Start of" : "Rollout of";
+  const title = `${what} ${cluster} to ${report.targetVersion}: ${report.result.toUpperCase()} in ${seconds(report.totalMs)}`;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="10" y="22" font-size="15" font-weight="bold">${xml(title)}</text>`,
+  ];
+  // A tick every "round" number of seconds, about ten across.
+  const stepS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600].find((s) => total / 1000 / s <= 10) ?? 1200;
+  for (let s = 0; s * 1000 <= total; s += stepS) {
+    const tx = x(s * 1000).toFixed(1);
+    parts.push(
+      `<line x1="${tx}" y1="${TOP - 6}" x2="${tx}" y2="${TOP + rows.length * ROW}" stroke="${COLOURS.grid}"/>`,
+    );
+    parts.push(`<text x="${tx}" y="${TOP + rows.length * ROW + 16}" text-anchor="middle">${s}s</text>`);
+  }
+  rows.forEach((row, i) => {
+    const y = TOP + i * ROW;
+    parts.push(`<text x="10" y="${y + 16}">${xml(row.label)}</text>`);
+    for (const bar of row.bars) {
+      const bx = x(bar.fromMs);
+      const bw = Math.max(2, x(bar.toMs) - bx);
+      parts.push(
+        `<rect x="${bx.toFixed(1)}" y="${y + 4}" width="${bw.toFixed(1)}" height="${ROW - 8}" fill="${bar.colour}">` +
+          `<title>${xml(`${row.label}: ${bar.label}, ${seconds(bar.fromMs)}–${seconds(bar.toMs)}`)}</title></rect>`,
+      );
+      // The label beside the bar (inside it when it would run off the right edge).
+      const right = bx + bw + 4;
+      const inside = right > WIDTH - 180;
+      parts.push(
+        `<text x="${(inside ? bx + 4 : right).toFixed(1)}" y="${y + 16}" fill="${inside ? "white" : "#333"}">` +
+          `${xml(bar.label)}</text>`,
+      );
+    }
+  });
+  parts.push(
+    `<text x="10" y="${height - 8}" fill="#666">seconds since the rollout began; red: a member down (lame duck until ` +
+      `ready), purple: rolled back, blue: the surge server serving, orange: the clients' longest gap</text>`,
+  );
+  parts.push("</svg>");
+  return `${parts.join("\n")}\n`;
+}
+
+/** A problem with `file` as the timeline's path, or undefined: checked before anything is touched. */
+export function timelineFileProblem(file: string): string | undefined {
+  if (!file.endsWith(".svg")) return `${file} does not end in .svg`;
+  return undefined;
+}
+
+/** Write the timeline of `report` to `file` (whole, renamed into place); false when there is nothing to draw. */
+export function writeTimeline(file: string, report: RolloutReport, cluster: string): boolean {
+  const svg = timelineSvg(report, cluster);
+  if (svg === undefined) return false;
+  const temporary = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temporary, svg, { mode: 0o644 });
+  fs.renameSync(temporary, file);
+  return true;
+}
