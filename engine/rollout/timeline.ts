@@ -93,7 +93,7 @@ export function timelineSvg(report: RolloutReport, cluster: string): string | un
 function render(report: RolloutReport, cluster: string, rows: ReadonlyArray<Row>): string {
   const total = Math.max(report.totalMs, 1, ...rows.flatMap((r) => r.bars.map((b) => b.toMs)));
   const x = (ms: number) => LABEL + (Math.max(0, ms) / total) * PLOT;
-  const height = TOP + rows.length * ROW + 40;
+  const height = TOP + rows.length * ROW + 54;
   const what = report.kind === "bootstrap" ? "Start of" : "Rollout of";
   const title = `${what} ${cluster} to ${report.targetVersion}: ${report.result.toUpperCase()} in ${seconds(report.totalMs)}`;
   const parts: string[] = [
@@ -120,18 +120,24 @@ function render(report: RolloutReport, cluster: string, rows: ReadonlyArray<Row>
         `<rect x="${bx.toFixed(1)}" y="${y + 4}" width="${bw.toFixed(1)}" height="${ROW - 8}" fill="${bar.colour}">` +
           `<title>${xml(`${row.label}: ${bar.label}, ${seconds(bar.fromMs)}–${seconds(bar.toMs)}`)}</title></rect>`,
       );
-      // The label beside the bar (inside it when it would run off the right edge).
-      const right = bx + bw + 4;
-      const inside = right > WIDTH - 180;
+      // The label right of the bar; inside it when it is long enough; else left of it (never off the picture).
+      const textWidth = bar.label.length * 6.6;
+      const [tx, anchor, fill] =
+        bx + bw + 4 + textWidth <= WIDTH - 4
+          ? [bx + bw + 4, "start", "#333"]
+          : bw >= textWidth + 8
+            ? [bx + 4, "start", "white"]
+            : [bx - 4, "end", "#333"];
       parts.push(
-        `<text x="${(inside ? bx + 4 : right).toFixed(1)}" y="${y + 16}" fill="${inside ? "white" : "#333"}">` +
-          `${xml(bar.label)}</text>`,
+        `<text x="${tx.toFixed(1)}" y="${y + 16}" text-anchor="${anchor}" fill="${fill}">${xml(bar.label)}</text>`,
       );
     }
   });
   parts.push(
-    `<text x="10" y="${height - 8}" fill="#666">seconds since the rollout began; red: a member down (lame duck until ` +
-      `ready), purple: rolled back, blue: the surge server serving, orange: the clients' longest gap</text>`,
+    `<text x="10" y="${height - 22}" fill="#666">seconds since the rollout began; red: a member down (lame duck ` +
+      "until ready again), purple: rolled back,</text>",
+    `<text x="10" y="${height - 8}" fill="#666">blue: the surge server serving, orange: the clients' longest gap ` +
+      "without a reply (hover a bar for its times)</text>",
   );
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
