@@ -14,6 +14,9 @@ export const DEFAULT_LAME_DUCK: LameDuckSpec = { durationSeconds: 30, gracePerio
 /** nats-server's default ports; a VM uses them unless the stack says otherwise. */
 export const DEFAULT_PORTS = { clientPort: 4222, clusterPort: 6222, monitorPort: 8222 } as const;
 
+/** nats-server's conventional gateway port (the NATS docs' examples; nats-server has no default of its own). */
+export const DEFAULT_GATEWAY_PORT = 7222;
+
 /** The official systemd unit's `TimeoutStopSec=150` ("lame_duck_duration + some buffer"). */
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 150;
 

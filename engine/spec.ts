@@ -16,6 +16,8 @@ export interface ServerEndpoint {
   readonly clusterPort: number;
   /** Monitoring HTTP port (default 8222): every health gate reads it. */
   readonly monitorPort: number;
+  /** Gateway port (default the spec's `gateways.port`, else 7222), when the cluster has gateways. */
+  readonly gatewayPort?: number;
 }
 
 /** A permanent cluster member. */
@@ -129,6 +131,25 @@ export interface LameDuckSpec {
   readonly gracePeriodSeconds: number;
 }
 
+/** Another cluster of the supercluster, as this cluster's servers reach it. */
+export interface RemoteGateway {
+  /** That cluster's `cluster.name` (its gateway name). */
+  readonly name: string;
+  /** Gateway URLs of some of its servers (`nats://host:7222`); gossip completes the rest. */
+  readonly urls: ReadonlyArray<string>;
+}
+
+/**
+ * The gateways that join this cluster to the other clusters of a supercluster (`gateway {}`): every server of this
+ * cluster (the surge server too: a server without a gateway forwards nothing to the other clusters) listens on its
+ * gateway port and connects out to each remote cluster.
+ */
+export interface GatewaySpec {
+  /** The gateway port of a server that does not set its own `gatewayPort`. Default 7222. */
+  readonly port?: number;
+  readonly remotes: ReadonlyArray<RemoteGateway>;
+}
+
 /** How members find each other (the docs' "explicit routes" vs "seed servers"). */
 export type RouteMode =
   /** Every member lists every member (self-routes are ignored by nats-server, one config for all). */
@@ -158,6 +179,8 @@ export interface ClusterSpec {
   readonly monitoring?: "http" | "system-account";
   /** `cluster.no_advertise` (Helm chart default true). Default false here: clients must learn the surge server. */
   readonly noAdvertise?: boolean;
+  /** Gateways to the other clusters of a supercluster; absent: a cluster of its own. */
+  readonly gateways?: GatewaySpec;
   /** Extra top-level settings that need a restart when changed, e.g. `{ max_payload: 2097152 }`. Rendered verbatim. */
   readonly extraSettings?: Readonly<Record<string, string | number | boolean>>;
 }

@@ -1,5 +1,6 @@
 import { nkeys } from "nats";
 import { RENDERED_KEYS } from "./config/render";
+import { gatewayPortOf } from "./config/for-server";
 import { DEFAULT_POLICY, MIN_LAME_DUCK_SECONDS } from "./defaults";
 import { AddProblem, Problem } from "./problem";
 import { AuthSpec, ClusterSpec, RolloutPolicy, ServerEndpoint } from "./spec";
@@ -110,8 +111,10 @@ function checkServers(add: AddProblem, spec: ClusterSpec): void {
         `host "${server.host}" is not an IP address or DNS name; use one such as 10.0.0.5 or nats-1.internal`,
       );
 
-    for (const field of PORT_FIELDS) {
-      const port: unknown = server[field];
+    // The gateway port joins the others only when the cluster has gateways (it is not listened on otherwise).
+    const fields = spec.gateways ? [...PORT_FIELDS, "gatewayPort" as const] : PORT_FIELDS;
+    for (const field of fields) {
+      const port: unknown = field === "gatewayPort" ? gatewayPortOf(spec, server) : server[field];
       if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
         add(`${label}.${field}`, `port ${String(port)} is not an integer in 1..65535; pick another port`);
         continue;
@@ -199,6 +202,54 @@ function checkByteLimit(add: AddProblem, field: string, value: unknown): void {
       `${String(value)} is not a whole number of bytes; use an integer such as 1073741824 (1 GiB), or leave it out for the server default`,
     );
   }
+}
+
+/** `gateway {}`: other clusters by a name each, none this cluster's own, each with nats:// URLs of some servers. */
+function checkGateways(add: AddProblem, spec: ClusterSpec): void {
+  const gw = spec.gateways;
+  if (gw === undefined) return;
+  if (spec.jetstream?.enabled) {
+    // One meta group then spans every cluster: the jetstream gate would count the other clusters' servers as ghost
+    // peers and refuse every step. Refused here, before anything is touched, until the gates read the supercluster.
+    add(
+      "gateways",
+      "gateways with JetStream are not supported yet (the JetStream meta group spans every cluster of the " +
+        "supercluster, and the gates read one cluster's); turn jetstream off for this cluster, or drop gateways",
+    );
+  }
+  if (!Array.isArray(gw.remotes) || gw.remotes.length === 0) {
+    add("gateways.remotes", 'no other cluster; list each as { name, urls: ["nats://host:7222"] }, or drop gateways');
+    return;
+  }
+  const seen = new Map<string, number>();
+  gw.remotes.forEach((remote, i) => {
+    const field = `gateways.remotes[${i}]`;
+    if (!checkText(add, `${field}.name`, remote?.name, "cluster name")) return;
+    if (remote.name === spec.name)
+      add(`${field}.name`, `"${remote.name}" is this cluster's own name; list only the other clusters`);
+    else if (seen.has(remote.name))
+      add(
+        `${field}.name`,
+        `"${remote.name}" is already gateways.remotes[${seen.get(remote.name)}]; list each cluster once`,
+      );
+    seen.set(remote.name, i);
+    if (!Array.isArray(remote.urls) || remote.urls.length === 0) {
+      add(
+        `${field}.urls`,
+        `no URL for cluster "${remote.name}"; give its servers' gateway URLs, e.g. nats://10.1.0.11:7222`,
+      );
+      return;
+    }
+    (remote.urls as ReadonlyArray<unknown>).forEach((url: unknown, j: number) => {
+      if (!checkText(add, `${field}.urls[${j}]`, url, "gateway URL")) return;
+      const text = url as string;
+      if (!/^(nats|tls):\/\/([^\s/:[\]]+|\[[0-9a-fA-F:]+\])(:\d{1,5})?$/.test(text))
+        add(
+          `${field}.urls[${j}]`,
+          `"${text}" is not a gateway URL; write nats://host:port, e.g. nats://10.1.0.11:7222`,
+        );
+    });
+  });
 }
 
 function checkJetStream(add: AddProblem, spec: ClusterSpec): void {
@@ -385,6 +436,7 @@ export function validateClusterSpec(spec: ClusterSpec): Problem[] {
   checkServers(add, spec);
   checkLameDuck(add, spec);
   checkRoutes(add, spec);
+  checkGateways(add, spec);
   checkJetStream(add, spec);
   if (spec.auth) checkAuth(add, spec.auth);
   checkTls(add, spec, labelledServers(spec));

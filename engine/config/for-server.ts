@@ -1,3 +1,4 @@
+import { DEFAULT_GATEWAY_PORT } from "../defaults";
 import { HostLayout } from "../hosts/driver";
 import { createHash } from "node:crypto";
 import { ClusterSpec, clientTlsMode, clusterUrl, routeTlsOn, ServerEndpoint } from "../spec";
@@ -93,6 +94,16 @@ export function serverConfigFor(
       noAdvertise: spec.noAdvertise ?? false,
       ...(files && routeTlsOn(spec) ? { tls: files } : {}),
     },
+    ...(spec.gateways
+      ? {
+          gateway: {
+            name: spec.name,
+            listenHost,
+            port: gatewayPortOf(spec, server),
+            remotes: spec.gateways.remotes,
+          },
+        }
+      : {}),
     ...(runsJetStream ? { jetstream: { ...spec.jetstream, storeDir: layout.storeDir } } : {}),
     lameDuck: spec.lameDuck,
     pidFile: layout.pidFile,
@@ -109,4 +120,9 @@ export function serverConfigFor(
     ...(material ? { tlsMaterial: material } : {}),
     ...(spec.extraSettings ? { extraSettings: spec.extraSettings } : {}),
   };
+}
+
+/** The gateway port `server` listens on: its own, else the spec's, else nats' conventional 7222. */
+export function gatewayPortOf(spec: ClusterSpec, server: ServerEndpoint): number {
+  return server.gatewayPort ?? spec.gateways?.port ?? DEFAULT_GATEWAY_PORT;
 }

@@ -28,6 +28,7 @@ export const RENDERED_KEYS: ReadonlySet<string> = new Set([
   "lame_duck_duration",
   "lame_duck_grace_period",
   "cluster",
+  "gateway",
   "jetstream",
   "authorization",
   "accounts",
@@ -197,6 +198,22 @@ export function renderServerConfig(cfg: ServerConfig): string {
       ...(cfg.cluster.tls ? routeTlsLines(cfg.cluster.tls) : []),
     ]),
   ];
+
+  const gw = cfg.gateway;
+  if (gw) {
+    const remotes = gw.remotes.map((r, i) => {
+      const urls = r.urls.map((u, j) => quote(u, `gateways.remotes[${i}].urls[${j}]`));
+      return `{ name: ${quote(r.name, `gateways.remotes[${i}].name`)}, urls: [${urls.join(", ")}] }`;
+    });
+    lines.push(
+      "",
+      ...block("gateway", [
+        `name: ${quote(gw.name, "gateway.name")}`,
+        `listen: ${hostPort(gw.listenHost, gw.port, "gatewayPort")}`,
+        ...list("gateways", remotes),
+      ]),
+    );
+  }
 
   const js = cfg.jetstream;
   if (js !== undefined && js.enabled) {

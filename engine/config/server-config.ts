@@ -26,6 +26,13 @@ export interface ServerConfig {
     /** Route TLS (`cluster { tls {} }`): always mutual, the CA is the only trust. */
     readonly tls?: TlsFiles;
   };
+  /** `gateway {}`: this cluster's name, where this server listens for gateways, and the other clusters. */
+  readonly gateway?: {
+    readonly name: string;
+    readonly listenHost: string;
+    readonly port: number;
+    readonly remotes: ReadonlyArray<{ readonly name: string; readonly urls: ReadonlyArray<string> }>;
+  };
   /** undefined: no `jetstream` block (the client-only surge server). */
   readonly jetstream?: JetStreamSpec & { readonly storeDir: string };
   readonly lameDuck: LameDuckSpec;

@@ -71,6 +71,37 @@ export function routesGate(monitorFor: (serverName: string) => ServerMonitor | u
   };
 }
 
+/**
+ * Gateways to every other cluster of the supercluster, by name (`/gatewayz`): an outbound connection to each. That
+ * is this server's own way to the other clusters (it sends its clients' messages and interest over it); without it,
+ * nothing its clients publish crosses. Inbound connections are not required of each server: every server of the
+ * other cluster makes one outbound connection to ONE server here, so with two clusters of two, one server may well
+ * have none (seen on real servers); they are quoted for the record.
+ */
+export function gatewaysGate(remotes: ReadonlyArray<string>): Gate {
+  return {
+    name: "gateways",
+    check: ({ monitor }) =>
+      observe(async () => {
+        const g = await monitor.gatewayz();
+        const outbound = Object.entries(g.outbound_gateways ?? {})
+          .filter(([, r]) => r.connection !== undefined)
+          .map(([name]) => name);
+        const inbound = Object.entries(g.inbound_gateways ?? {})
+          .filter(([, list]) => list.some((r) => r.connection !== undefined))
+          .map(([name]) => name);
+        const noOut = remotes.filter((r) => !outbound.includes(r));
+        const problems = noOut.length ? [`no outbound gateway to ${noOut.join(", ")}`] : [];
+        return {
+          ok: problems.length === 0,
+          observation:
+            `/gatewayz ${g.name ?? "(no gateway)"}: out [${outbound.sort().join(", ")}], in [${inbound.sort().join(", ")}]` +
+            (problems.length ? `: ${problems.join("; ")}` : ""),
+        };
+      }),
+  };
+}
+
 /** A meta peer the leader has not heard from for longer than this is not current, whatever its flag says. */
 export const META_PEER_SILENT_MS = 5000;
 

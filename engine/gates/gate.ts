@@ -2,7 +2,8 @@ import { ServerMonitor } from "../monitor/monitor";
 import { ServerEndpoint } from "../spec";
 
 /** The health gates a server must pass, in the order they are checked. */
-export type GateName = "ready" | "version" | "routes" | "jetstream" | "client-probe" | "config-reloaded" | "tls";
+export type GateName =
+  "ready" | "version" | "routes" | "gateways" | "jetstream" | "client-probe" | "config-reloaded" | "tls";
 
 /** One look at a server: did the gate pass, and what did the server say (quoted in progress and failure reports). */
 export interface GateObservation {

@@ -1,7 +1,7 @@
-import { decodeConnz, decodeHealthz, decodeJsz, decodeRoutez, decodeVarz } from "./decode";
+import { decodeConnz, decodeGatewayz, decodeHealthz, decodeJsz, decodeRoutez, decodeVarz } from "./decode";
 import { MonitorError } from "./errors";
 import { HealthzOptions, JszOptions, PLACEMENT_JSZ, ServerMonitor } from "./monitor";
-import { Connz, HealthzResult, Jsz, Routez, Varz } from "./types";
+import { Connz, Gatewayz, HealthzResult, Jsz, Routez, Varz } from "./types";
 
 export { MonitorError } from "./errors";
 
@@ -30,6 +30,9 @@ export class MonitorClient implements ServerMonitor {
   }
   routez(): Promise<Routez> {
     return this.json("/routez", decodeRoutez);
+  }
+  gatewayz(): Promise<Gatewayz> {
+    return this.json("/gatewayz", decodeGatewayz);
   }
   jsz(options: JszOptions = {}): Promise<Jsz> {
     const q = query([

@@ -5,7 +5,7 @@
  * of each answer passes through as nats-server sent it.
  */
 import { MonitorError } from "./errors";
-import { Connz, Healthz, Jsz, MetaClusterInfo, Routez, Varz } from "./types";
+import { Connz, Gatewayz, Healthz, Jsz, MetaClusterInfo, Routez, Varz } from "./types";
 
 type Json = Record<string, unknown>;
 
@@ -102,6 +102,18 @@ export function decodeRoutez(url: string, value: unknown): Routez {
     expect(url, entry, "remote_name", "string", true);
   });
   return r as unknown as Routez;
+}
+
+export function decodeGatewayz(url: string, value: unknown): Gatewayz {
+  const g = object(url, value, "/gatewayz");
+  expect(url, g, "server_id", "string");
+  expect(url, g, "name", "string", true);
+  for (const key of ["outbound_gateways", "inbound_gateways"]) {
+    const v = g[key];
+    if (v !== undefined && v !== null && (typeof v !== "object" || Array.isArray(v)))
+      throw new MonitorError(url, `${key} is not an object`);
+  }
+  return g as unknown as Gatewayz;
 }
 
 export function decodeHealthz(url: string, value: unknown): Healthz {

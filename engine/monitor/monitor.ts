@@ -1,4 +1,4 @@
-import { Connz, HealthzResult, Jsz, Routez, Varz } from "./types";
+import { Connz, Gatewayz, HealthzResult, Jsz, Routez, Varz } from "./types";
 
 /**
  * What `/jsz` (HTTP) or `JSZ` (system account) should include. HTTP spells them `accounts=true&streams=true&
@@ -39,6 +39,8 @@ export interface ServerMonitor {
   readonly label: string;
   varz(): Promise<Varz>;
   routez(): Promise<Routez>;
+  /** This server's gateway connections to the other clusters of a supercluster. */
+  gatewayz(): Promise<Gatewayz>;
   jsz(options?: JszOptions): Promise<Jsz>;
   /**
    * Where every Raft group with a replica on this server lives: `jsz` with every account's streams and their

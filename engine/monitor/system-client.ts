@@ -9,12 +9,12 @@
 import { ErrorCode, NatsConnection, NatsError } from "nats";
 import { connectSystemTo } from "../nats-client";
 import { ClusterSpec, clientUrl, ServerEndpoint } from "../spec";
-import { decodeConnz, decodeHealthz, decodeJsz, decodeRoutez, decodeVarz } from "./decode";
+import { decodeConnz, decodeGatewayz, decodeHealthz, decodeJsz, decodeRoutez, decodeVarz } from "./decode";
 import { MonitorError } from "./errors";
 import { HealthzOptions, JszOptions, PLACEMENT_JSZ, ServerMonitor } from "./monitor";
-import { Connz, HealthzResult, Jsz, Routez, Varz } from "./types";
+import { Connz, Gatewayz, HealthzResult, Jsz, Routez, Varz } from "./types";
 
-type Endpoint = "VARZ" | "ROUTEZ" | "JSZ" | "CONNZ" | "HEALTHZ";
+type Endpoint = "VARZ" | "ROUTEZ" | "GATEWAYZ" | "JSZ" | "CONNZ" | "HEALTHZ";
 
 /** The reply envelope of a `$SYS.REQ.SERVER.*` request (nats-server's ServerAPIResponse). */
 interface ServerApiResponse {
@@ -75,6 +75,9 @@ export class SystemAccountMonitor implements ServerMonitor {
   }
   routez(): Promise<Routez> {
     return this.request("ROUTEZ", undefined, decodeRoutez);
+  }
+  gatewayz(): Promise<Gatewayz> {
+    return this.request("GATEWAYZ", undefined, decodeGatewayz);
   }
   jsz(options: JszOptions = {}): Promise<Jsz> {
     return this.request("JSZ", jszRequestBody(options), decodeJsz);

@@ -119,6 +119,25 @@ export interface Routez {
   readonly routes: ReadonlyArray<RouteInfo> | null;
 }
 
+/** One gateway connection of `/gatewayz` (nats-server's RemoteGatewayz, the part the gate reads). */
+export interface RemoteGatewayz {
+  /** From this server's config (outbound), or learned by gossip. */
+  readonly configured: boolean;
+  /** Absent while not connected. */
+  readonly connection?: { readonly name?: string; readonly ip?: string; readonly port?: number };
+}
+
+/** `/gatewayz`: this server's gateway connections to the other clusters, by cluster name. */
+export interface Gatewayz {
+  readonly server_id: string;
+  /** This server's cluster (gateway) name; absent without a `gateway {}` block. */
+  readonly name?: string;
+  /** One connection out to each other cluster. */
+  readonly outbound_gateways?: Readonly<Record<string, RemoteGatewayz>> | null;
+  /** Connections in from the other clusters' servers, by cluster. */
+  readonly inbound_gateways?: Readonly<Record<string, ReadonlyArray<RemoteGatewayz>>> | null;
+}
+
 /** `/healthz` body. With `details=true` (2.10+) failures are listed in `errors`. */
 export interface Healthz {
   readonly status: "ok" | "unavailable" | "error" | string;

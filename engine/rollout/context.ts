@@ -1,6 +1,6 @@
 import { configTextFor } from "../config/text";
 import { clientProbeGate } from "../gates/client-probe";
-import { configReloadedGate, jetstreamGate, readyGate, routesGate, versionGate } from "../gates/checks";
+import { configReloadedGate, gatewaysGate, jetstreamGate, readyGate, routesGate, versionGate } from "../gates/checks";
 import { Gate, GateExpectation, GateName, GateTarget } from "../gates/gate";
 import { tlsGate } from "../gates/tls";
 import { runGates, GateRunResult } from "../gates/run";
@@ -73,6 +73,11 @@ export interface GateOptions {
   readonly deadlineMs?: number;
   /** After a reload: `/varz` config_load_time must be later than this ISO time. */
   readonly reloadedAfter?: string;
+  /**
+   * Do not wait for the gateways to the other clusters: a first start, whose other clusters may not exist yet (each
+   * cluster's own stack starts it; the gateways come up as the others do, and every later step waits for them).
+   */
+  readonly withoutGateways?: boolean;
   /**
    * The server was just given the spec's config: check the TLS it runs (engine/gates/tls.ts). Not asked of the
    * other members (during a certificate rotation they still serve the previous one, rightly).
@@ -199,6 +204,7 @@ export class RolloutContext {
   /** The gates a member other than the one being changed must pass for the cluster to be whole (not its version). */
   wholeClusterGates(view: ClusterView): Gate[] {
     const gates = [readyGate, routesGate((name) => this.monitors.get(name))];
+    if (this.spec.gateways) gates.push(gatewaysGate(this.spec.gateways.remotes.map((r) => r.name)));
     if (this.spec.jetstream.enabled) gates.push(jetstreamGate((name) => this.monitors.get(name)));
     if (this.policy.clientProbe) gates.push(clientProbeGate(this.clientSpec, (s) => this.probePeer(s, view)));
     return gates;
@@ -210,6 +216,9 @@ export class RolloutContext {
     if (opts.reloadedAfter) gates.push(configReloadedGate);
     if (opts.tls && this.spec.tls) gates.push(tlsGate(this.spec));
     gates.push(routesGate((name) => this.monitors.get(name)));
+    // Another cluster reached through this server's gateways: a restarted member must be joined to all of them again.
+    if (this.spec.gateways && !opts.withoutGateways)
+      gates.push(gatewaysGate(this.spec.gateways.remotes.map((r) => r.name)));
     const jetstreamOnServer = this.spec.jetstream.enabled && (!this.isSurge(server) || this.spec.surge.jetstream);
     if (jetstreamOnServer) gates.push(jetstreamGate((name) => this.monitors.get(name)));
     if (this.policy.clientProbe) gates.push(clientProbeGate(this.clientSpec, (s) => this.probePeer(s, view)));

@@ -293,3 +293,49 @@ describe("TLS with client verification", () => {
     ]);
   });
 });
+
+describe("gateways to the other clusters of a supercluster", () => {
+  const jsOff = { jetstream: { enabled: false } };
+  /** Loopback servers share a host: each gets a gateway port of its own (7222 for all would clash, rightly). */
+  const gateways = (remotes: unknown) => {
+    const s = spec({ ...jsOff, gateways: { remotes } as ClusterSpec["gateways"] });
+    return {
+      ...s,
+      members: s.members.map((m, i) => ({ ...m, gatewayPort: 17_000 + i })),
+      surge: { ...s.surge, gatewayPort: 17_099 },
+    };
+  };
+  it("accepts other clusters by name with nats:// URLs", () => {
+    expect(
+      validateClusterSpec(gateways([{ name: "west", urls: ["nats://10.1.0.11:7222", "nats://[::1]:7222"] }])),
+    ).toEqual([]);
+  });
+  it("names each bad remote: its own name, a repeat, no URL, a URL that is not one", () => {
+    const own = spec().name;
+    expect(errorAt(gateways([{ name: own, urls: ["nats://a:7222"] }]), "gateways.remotes[0].name")).toMatch(
+      /is this cluster's own name/,
+    );
+    const twice = [
+      { name: "west", urls: ["nats://a:7222"] },
+      { name: "west", urls: ["nats://b:7222"] },
+    ];
+    expect(errorAt(gateways(twice), "gateways.remotes[1].name")).toMatch(/already gateways\.remotes\[0\]/);
+    expect(errorAt(gateways([{ name: "west", urls: [] }]), "gateways.remotes[0].urls")).toMatch(/no URL for cluster/);
+    expect(errorAt(gateways([{ name: "west", urls: ["http://a:7222"] }]), "gateways.remotes[0].urls[0]")).toMatch(
+      /is not a gateway URL; write nats:\/\/host:port/,
+    );
+    expect(errorAt(gateways([]), "gateways.remotes")).toMatch(/no other cluster/);
+  });
+  it("a gateway port taken by another listener of the same host is named", () => {
+    const s = gateways([{ name: "west", urls: ["nats://a:7222"] }]);
+    const clash = { ...s, members: [{ ...s.members[0], gatewayPort: s.members[0].clientPort }, ...s.members.slice(1)] };
+    expect(errorAt(clash, "members[0].gatewayPort")).toMatch(/is already members\[0\]\.clientPort/);
+  });
+  it("refuses gateways with JetStream until the gates read the supercluster's meta group", () => {
+    const s = spec({
+      jetstream: { enabled: true },
+      gateways: { remotes: [{ name: "west", urls: ["nats://a:7222"] }] },
+    });
+    expect(errorAt(s, "gateways")).toMatch(/gateways with JetStream are not supported yet/);
+  });
+});

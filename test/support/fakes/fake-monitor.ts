@@ -66,6 +66,7 @@ export class FakeMonitors {
       label: `fake://${name}`,
       varz: () => answer("varz", varz),
       routez: () => answer("routez", routez),
+      gatewayz: () => answer("gatewayz", () => ({ server_id: `ID-${name}` })),
       jsz: () => answer("jsz", jsz),
       jszPlacement: () => answer("jsz", jsz),
       connz: () => answer("connz", connz),

@@ -1,0 +1,138 @@
+/**
+ * Two clusters joined by gateways (a supercluster of two, each cluster its own spec as with one stack per cluster),
+ * on real nats-server processes: the `gateway {}` block the engine renders joins them (`/gatewayz`: every server
+ * has its outbound gateway to the other cluster, by name; each cluster receives inbound ones), a rollout of one cluster gates each member on its gateways to the other while a requester in one cluster
+ * asks a responder in the other, and with the other cluster gone pre-flight refuses, naming the missing gateway,
+ * before anything is touched.
+ */
+import { NatsConnection } from "nats";
+import { gatewaysGate } from "../../engine/gates/checks";
+import { MonitorClient } from "../../engine/monitor/client";
+import { formatEvent } from "../../engine/rollout/events";
+import { executeRollout } from "../../engine/rollout/execute";
+import { formatReport } from "../../engine/rollout/report";
+import { ClusterSpec, monitorUrl, RolloutPolicy } from "../../engine/spec";
+import { LocalTestCluster } from "../support/local-cluster";
+import { freePorts } from "../support/ports";
+import { appOptions, connect } from "../support/traffic";
+import { NEW_MINOR, OLD_MINOR } from "../support/versions";
+
+const POLICY: Partial<RolloutPolicy> = { minHealthySeconds: 1, pollIntervalMs: 250, healthyDeadlineSeconds: 30 };
+
+/** Gateway ports for each server of `spec`, and its gateway URLs (members only) for the other cluster. */
+async function withGatewayPorts(spec: ClusterSpec): Promise<{ spec: ClusterSpec; urls: string[] }> {
+  const ports = await freePorts(spec.members.length + 1);
+  const members = spec.members.map((m, i) => ({ ...m, gatewayPort: ports[i] }));
+  const surge = { ...spec.surge, gatewayPort: ports[spec.members.length] };
+  return { spec: { ...spec, members, surge }, urls: members.map((m) => `nats://127.0.0.1:${m.gatewayPort}`) };
+}
+
+describe("two clusters joined by gateways", () => {
+  let east: LocalTestCluster;
+  let west: LocalTestCluster;
+  const ncs: NatsConnection[] = [];
+
+  beforeAll(async () => {
+    east = await LocalTestCluster.create({ members: 2, version: OLD_MINOR, namePrefix: "ea" });
+    west = await LocalTestCluster.create({ members: 2, version: NEW_MINOR, namePrefix: "we" });
+    const e = await withGatewayPorts({ ...east.spec, name: "east" });
+    const w = await withGatewayPorts({ ...west.spec, name: "west" });
+    east.spec = { ...e.spec, gateways: { remotes: [{ name: "west", urls: w.urls }] } };
+    west.spec = { ...w.spec, gateways: { remotes: [{ name: "east", urls: e.urls }] } };
+    // Each cluster's first start does not wait for the other's gateways: started one after the other.
+    await east.bootstrap(POLICY);
+    await west.bootstrap(POLICY);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const nc of ncs) await nc.close().catch(() => undefined);
+    await east?.destroy();
+    await west?.destroy();
+  });
+
+  /** What the gateways gate says of each member of `cluster`. */
+  const gateOf = async (cluster: LocalTestCluster, remote: string) =>
+    Promise.all(
+      cluster.spec.members.map((m) =>
+        gatewaysGate([remote]).check({
+          server: m,
+          monitor: new MonitorClient(monitorUrl(m)),
+          expect: { version: "", routePeers: [] },
+        }),
+      ),
+    );
+
+  it("the rendered gateway blocks join the clusters: every member has its gateway out; each cluster has some in", async () => {
+    for (let i = 0; i < 40; i++) {
+      const seen = [...(await gateOf(east, "west")), ...(await gateOf(west, "east"))];
+      if (seen.every((s) => s.ok)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const eastSeen = await gateOf(east, "west");
+    console.log(eastSeen.map((s) => s.observation).join("\n"));
+    expect(eastSeen.every((s) => s.ok)).toBe(true);
+    for (const s of eastSeen) expect(s.observation).toMatch(/^\/gatewayz east: out \[west\], in \[(west)?\]$/);
+    expect((await gateOf(west, "east")).every((s) => s.ok)).toBe(true);
+    // Each cluster as a whole receives the other's outbound connections (each server of the other makes one).
+    const inboundOf = async (c: LocalTestCluster, remote: string) => {
+      let n = 0;
+      for (const m of c.spec.members)
+        n += (await new MonitorClient(monitorUrl(m)).gatewayz()).inbound_gateways?.[remote]?.length ?? 0;
+      return n;
+    };
+    expect(await inboundOf(east, "west")).toBeGreaterThanOrEqual(west.spec.members.length);
+    expect(await inboundOf(west, "east")).toBeGreaterThanOrEqual(east.spec.members.length);
+  }, 30_000);
+
+  it("rolls east to the new version, each member gated on its gateways, while east asks west across them", async () => {
+    // A responder in west, a requester in east: every reply crosses a gateway.
+    const responder = await connect(appOptions(west.spec, "west-responder"));
+    const requester = await connect(appOptions(east.spec, "east-requester"));
+    ncs.push(responder, requester);
+    const sub = responder.subscribe("across.>");
+    void (async () => {
+      for await (const m of sub) m.respond(m.data);
+    })();
+    await responder.flush();
+    let asked = 0;
+    let failed = 0;
+    let running = true;
+    const loop = (async () => {
+      while (running) {
+        asked++;
+        await requester.request("across.ping", new Uint8Array(0), { timeout: 2000 }).catch(() => failed++);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+
+    east.spec = { ...east.spec, version: NEW_MINOR };
+    const outcome = await executeRollout(
+      east.options(POLICY, { onEvent: (e) => process.stdout.write(formatEvent(e) + "\n") }),
+    );
+    running = false;
+    await loop;
+    if (outcome.status !== "done") throw new Error(`not done: ${JSON.stringify(outcome, null, 1).slice(0, 3000)}`);
+    console.log(formatReport(outcome.report));
+    console.log(`east → west requests across the gateway: ${asked}, failed ${failed}`);
+    expect(outcome.report.result).toBe("succeeded");
+    const restarted = outcome.report.members.filter((m) => m.action === "restart-member");
+    expect(restarted.map((m) => m.name).sort()).toEqual(["ea1", "ea2"]);
+    for (const m of restarted) expect(m.gateTimings?.map((g) => g.gate)).toContain("gateways");
+    for (const m of east.spec.members) expect((await new MonitorClient(monitorUrl(m)).varz()).version).toBe(NEW_MINOR);
+    expect(asked).toBeGreaterThan(0);
+    // What crossing clusters felt is quoted above; the gate is what holds each member until its gateways are back.
+    expect((await gateOf(east, "west")).every((s) => s.ok)).toBe(true);
+  }, 240_000);
+
+  it("with west gone, pre-flight refuses east's next rollout naming the missing gateway; nothing is touched", async () => {
+    const pids = east.spec.members.map((m) => east.driver.pid(m));
+    for (const m of west.spec.members) await west.driver.kill(m);
+    east.spec = { ...east.spec, version: OLD_MINOR };
+    const outcome = await executeRollout(east.options({ ...POLICY, healthyDeadlineSeconds: 5 }));
+    expect(outcome.status).not.toBe("done");
+    const text = JSON.stringify(outcome);
+    expect(text).toMatch(/no outbound gateway to west/);
+    expect(east.spec.members.map((m) => east.driver.pid(m))).toEqual(pids);
+    for (const m of east.spec.members) expect((await new MonitorClient(monitorUrl(m)).varz()).version).toBe(NEW_MINOR);
+  }, 120_000);
+});
