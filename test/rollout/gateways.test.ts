@@ -1,8 +1,9 @@
 /**
  * Two clusters joined by gateways (a supercluster of two, each cluster its own spec as with one stack per cluster),
  * on real nats-server processes: the `gateway {}` block the engine renders joins them (`/gatewayz`: every server
- * has its outbound gateway to the other cluster, by name; each cluster receives inbound ones), a rollout of one cluster gates each member on its gateways to the other while a requester in one cluster
- * asks a responder in the other, and with the other cluster gone pre-flight refuses, naming the missing gateway,
+ * has its outbound gateway to the other cluster, by name; each cluster receives inbound ones), a rollout of one
+ * cluster gates each member on its gateways to the other while a requester in one cluster asks a responder in the
+ * other, and with the other cluster gone pre-flight refuses, naming the missing gateway,
  * before anything is touched.
  */
 import { NatsConnection } from "nats";
