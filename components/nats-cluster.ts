@@ -26,6 +26,11 @@ export interface NatsClusterArgs {
   readonly platform: string;
   /** The platform's settings, as its decoder returns them (`nats-cluster:<platform>`). */
   readonly platformSettings: unknown;
+  /**
+   * Providers for the platform's resources, by package, instead of the one it builds from stack config: `aws`, an
+   * `aws.Provider` (the stack's `aws:*` settings are then not read; see README, Platforms).
+   */
+  readonly providers?: Readonly<Record<string, pulumi.ProviderResource>>;
   /** The platform's secrets (an SSH private key, …); kept secret. */
   readonly platformSecrets?: pulumi.Input<Readonly<Record<string, string>>>;
   /** The stack (names state directories and tags). */
@@ -109,6 +114,7 @@ export class NatsCluster extends pulumi.ComponentResource {
       surge: args.surge,
       stopTimeoutSeconds: args.rollout?.stopTimeoutSeconds ?? DEFAULT_POLICY.stopTimeoutSeconds,
       tlsMaterial: Boolean(args.tlsPem || args.tlsGenerate),
+      ...(args.providers ? { providers: args.providers } : {}),
     };
     const secrets = args.platformSecrets ? pulumi.secret(args.platformSecrets) : undefined;
     const shared = platform.createShared(name, facts, args.platformSettings, secrets, this);

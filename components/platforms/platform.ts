@@ -51,6 +51,8 @@ export interface PlatformClusterFacts {
   readonly stopTimeoutSeconds: number;
   /** The rollout delivers TLS material (`tlsPem` or `tls.generate`) to every server's host. */
   readonly tlsMaterial?: boolean;
+  /** Providers the caller passed for the platform's resources, by package (`aws`: an `aws.Provider`). */
+  readonly providers?: Readonly<Record<string, pulumi.ProviderResource>>;
 }
 
 /** A member's host: where the member listens, and what the driver needs to reach the host. */

@@ -27,7 +27,8 @@ import type {
   PutParameterCommandInput,
   SendCommandCommandInput,
 } from "@aws-sdk/client-ssm";
-import { AwsSdkClient } from "../../engine/hosts/aws/sdk";
+import type { AssumeRoleCommandInput } from "@aws-sdk/nested-clients/sts";
+import { AwsCredentials, AwsSdkClient } from "../../engine/hosts/aws/sdk";
 
 /** How a command ends: the statuses GetCommandInvocation reports in turn (the last one sticks), and its output. */
 export interface Outcome {
@@ -501,4 +502,32 @@ export function awsError(name: string): Error {
 
 function sha(text: string): string {
   return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * A fake STS: answers AssumeRole (the real SDK command object) with credentials named after the role, expiring in an
+ * hour, and records every call with the credentials its client was given.
+ */
+export class FakeSts implements AwsSdkClient {
+  constructor(
+    /** Every AssumeRole, with the credentials this client signs it with (undefined: the default chain's). */
+    readonly calls: Array<{ readonly input: AssumeRoleCommandInput; readonly source?: AwsCredentials }>,
+    private readonly source?: () => Promise<AwsCredentials>,
+  ) {}
+
+  async send(command: object): Promise<unknown> {
+    const name = command.constructor.name;
+    if (name !== "AssumeRoleCommand") throw new Error(`FakeSts: unexpected ${name}`);
+    const input = (command as { input: AssumeRoleCommandInput }).input;
+    this.calls.push({ input, ...(this.source ? { source: await this.source() } : {}) });
+    const role = (input.RoleArn ?? "").split("/").pop();
+    return {
+      Credentials: {
+        AccessKeyId: `AKIA-${role}`,
+        SecretAccessKey: `secret-${role}`,
+        SessionToken: `token-${role}`,
+        Expiration: new Date(Date.now() + 3600_000),
+      },
+    };
+  }
 }

@@ -8,7 +8,16 @@ import type { PutParameterCommandInput, SendCommandCommandInput } from "@aws-sdk
 import { TAG_CLUSTER, TAG_ROLE, TAG_SERVER } from "../../engine/hosts/aws/names";
 import { SsmCommandError, SsmHostDriver, SsmHostDriverOptions } from "../../engine/hosts/aws/ssm-driver";
 import { ServerEndpoint } from "../../engine/spec";
-import { FakeAws } from "./fake-aws";
+import { createHostDriver, settingsProblems } from "../../engine/hosts/aws";
+import {
+  assumedRoleCredentials,
+  AwsClientConfig,
+  AwsClientFactory,
+  AwsService,
+  clientConfigFor,
+  realClients,
+} from "../../engine/hosts/aws/sdk";
+import { FakeAws, FakeSts } from "./fake-aws";
 
 const endpoint = (name: string, host: string): ServerEndpoint => ({
   name,
@@ -692,5 +701,161 @@ describe("SsmHostDriver: the surge address", () => {
     );
     expect(Date.now() - started).toBeLessThan(5000);
     expect(aws.sentOf("RunInstancesCommand")).toHaveLength(1);
+  });
+});
+
+describe("SsmHostDriver: the stack's identity (aws:assumeRoles, aws:endpoints, aws:defaultTags)", () => {
+  const ROLE_A = "arn:aws:iam::111111111111:role/ops/jump";
+  const ROLE_B = "arn:aws:iam::222222222222:role/nats-deployer";
+
+  function withRoles(extra: Partial<SsmHostDriverOptions> = {}) {
+    const aws = new FakeAws();
+    for (const id of Object.values(MEMBER_INSTANCES)) aws.addMember(id);
+    const stsCalls: FakeSts["calls"] = [];
+    const configs: Array<{ service: AwsService; config: AwsClientConfig }> = [];
+    const clients: AwsClientFactory = (service, config) => {
+      configs.push({ service, config });
+      if (service === "sts") return new FakeSts(stsCalls, config.credentials);
+      // As a real client does, each request is signed with the credentials resolved for it.
+      return { send: async (command: object) => (await config.credentials?.(), aws.send(command)) };
+    };
+    const { driver } = setup({
+      ssmClient: undefined,
+      ec2Client: undefined,
+      clients,
+      profile: "ops",
+      assumeRoles: [{ roleArn: ROLE_A, externalId: "ext-1234", durationSeconds: 1800 }, { roleArn: ROLE_B }],
+      endpoints: { ssm: "https://ssm.vpce.example", sts: "https://sts.vpce.example" },
+      ...extra,
+    });
+    return { aws, driver, stsCalls, configs };
+  }
+
+  it("assumes each role in turn (the first from the profile) and gives the SSM and EC2 clients the last role's credentials", async () => {
+    const { driver, stsCalls, configs } = withRoles();
+    await driver.isRunning(n1);
+    await driver.provision(surge);
+    expect(stsCalls.map((c) => c.input)).toEqual([
+      { RoleArn: ROLE_A, RoleSessionName: "nats-rollout", ExternalId: "ext-1234", DurationSeconds: 1800 },
+      { RoleArn: ROLE_B, RoleSessionName: "nats-rollout" },
+    ]);
+    // The first AssumeRole is signed with the profile's credentials; the second with the first role's.
+    const sts = configs.filter((c) => c.service === "sts").map((c) => c.config);
+    expect(sts[0]).toMatchObject({ region: "eu-west-1", profile: "ops", endpoint: "https://sts.vpce.example" });
+    expect(sts[0].credentials).toBeUndefined();
+    expect(stsCalls[1].source).toMatchObject({ accessKeyId: "AKIA-jump", sessionToken: "token-jump" });
+    // One chain for both clients, assumed once (cached until shortly before it expires).
+    expect(stsCalls).toHaveLength(2);
+    const ssm = configs.find((c) => c.service === "ssm")?.config;
+    const ec2 = configs.find((c) => c.service === "ec2")?.config;
+    expect(ssm).toMatchObject({ region: "eu-west-1", endpoint: "https://ssm.vpce.example" });
+    expect(ssm?.profile).toBeUndefined();
+    expect(ec2?.endpoint).toBeUndefined();
+    for (const client of [ssm, ec2]) {
+      expect(await client?.credentials?.()).toMatchObject({
+        accessKeyId: "AKIA-nats-deployer",
+        secretAccessKey: "secret-nats-deployer",
+        sessionToken: "token-nats-deployer",
+      });
+    }
+  });
+
+  it("the real SDK clients take those credentials (no network: only the clients' resolved config is read)", async () => {
+    const stsCalls: FakeSts["calls"] = [];
+    const credentials = assumedRoleCredentials(
+      { region: "eu-west-1", assumeRoles: [{ roleArn: ROLE_B, sessionName: "ci" }] },
+      () => new FakeSts(stsCalls),
+    );
+    for (const service of ["ssm", "ec2"] as const) {
+      const client = realClients(
+        service,
+        clientConfigFor(service, { region: "eu-west-1" }, credentials),
+      ) as unknown as {
+        config: { credentials: () => Promise<{ accessKeyId: string; sessionToken?: string }> };
+      };
+      expect(await client.config.credentials()).toMatchObject({
+        accessKeyId: "AKIA-nats-deployer",
+        sessionToken: "token-nats-deployer",
+      });
+    }
+    expect(stsCalls.map((c) => c.input.RoleSessionName)).toEqual(["ci"]);
+    // The first hop's STS client (the SDK's nested one) signs with the default chain: here the environment's keys.
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: "AKIA-ENV", AWS_SECRET_ACCESS_KEY: "env-secret" });
+    try {
+      const sts = realClients("sts", { region: "eu-west-1" }) as unknown as {
+        config: { credentials: () => Promise<{ accessKeyId: string }> };
+      };
+      expect((await sts.config.credentials()).accessKeyId).toBe("AKIA-ENV");
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it("names the role when STS refuses it", async () => {
+    const { driver } = withRoles({
+      clients: (service, config) => ({
+        send: async () => {
+          if (service === "sts") throw Object.assign(new Error("not authorized"), { name: "AccessDenied" });
+          await config.credentials?.();
+          throw new Error(`${service} was called without credentials`);
+        },
+      }),
+    });
+    await expect(driver.isRunning(n1)).rejects.toThrow(
+      `STS AssumeRole of ${ROLE_A} (the stack's aws:assumeRoles) failed`,
+    );
+  });
+
+  it("without roles, the clients get the region and profile only, as before", async () => {
+    const configs: AwsClientConfig[] = [];
+    const aws = new FakeAws();
+    aws.addMember(MEMBER_INSTANCES.n1);
+    const { driver } = setup({
+      ssmClient: undefined,
+      clients: (_service, config) => (configs.push(config), aws),
+      profile: "ops",
+    });
+    await driver.isRunning(n1);
+    expect(configs).toEqual([{ region: "eu-west-1", profile: "ops" }]);
+  });
+
+  it("the surge VM carries the stack's default tags, under the driver's own", async () => {
+    const { aws, driver } = setup({
+      defaultTags: { CostCenter: "cc-42", Owner: "platform", [TAG_ROLE]: "not-this", Name: "not-this-either" },
+    });
+    await driver.provision(surge);
+    const [run] = aws.sentOf<RunInstancesCommandInput>("RunInstancesCommand");
+    expect(run.TagSpecifications?.[0]?.Tags).toEqual([
+      { Key: "CostCenter", Value: "cc-42" },
+      { Key: "Owner", Value: "platform" },
+      { Key: TAG_ROLE, Value: "surge" },
+      { Key: "Name", Value: "nats-dev-surge" },
+      { Key: TAG_CLUSTER, Value: "nats-dev" },
+      { Key: TAG_SERVER, Value: "surge" },
+    ]);
+  });
+
+  it("the platform's settings carry the roles, endpoints and default tags to the driver, and bad ones are refused", () => {
+    const base = { region: "eu-west-1", clusterName: "c", instanceIds: {} };
+    expect(
+      settingsProblems({
+        ...base,
+        assumeRoles: [{ externalId: "x" }, { roleArn: ROLE_B, durationSeconds: 60 }],
+        endpoints: { ssm: 1 },
+        defaultTags: ["a"],
+      }).map((p) => p.field),
+    ).toEqual(["assumeRoles[0].roleArn", "assumeRoles[1].durationSeconds", "endpoints", "defaultTags"]);
+    expect(
+      settingsProblems({
+        ...base,
+        assumeRoles: [{ roleArn: ROLE_B }],
+        endpoints: { ssm: "u" },
+        defaultTags: { a: "b" },
+      }),
+    ).toEqual([]);
+    expect(() =>
+      createHostDriver({ ...base, assumeRoles: [{ roleArn: ROLE_B }], defaultTags: { a: "b" } }),
+    ).not.toThrow();
   });
 });

@@ -6,10 +6,11 @@
  * secrets (configs, TLS material) reach hosts as SecureStrings under a KMS key of the cluster's own, which only
  * the hosts' role (through Parameter Store) and the operator can use (instance-profile.ts, cluster-key.ts).
  *
- * Every AWS resource (and lookup) goes through one explicit `aws.Provider` built from `aws.region` and the profile
- * (`aws.profile`, else the stack's `aws:profile`), and the engine's driver gets the same region and profile: the
+ * Every AWS resource (and lookup) goes through one explicit `aws.Provider`: the caller's (`providers.aws`), or one
+ * built from `aws.region`, the profile (`aws.profile`, else the stack's `aws:profile`) and the stack's other `aws:*`
+ * settings (role chain, account guard, default tags, endpoints: stack-aws.ts), which an explicit provider would
+ * otherwise ignore. The engine's driver gets the same region, profile, role chain, endpoints and default tags: the
  * instances and the SSM commands can never be in two regions or accounts.
- *
  * `nats-cluster:aws`: `{ region, vpcId, subnetIds, clientCidrs, adminCidr, instanceType?, arch?, amiId?,
  * volumeSizeGb?, retainDataVolumes?, keyName?, profile?, releaseBaseUrl?, releaseSha256?, resizeMember? }`.
  * Verified with Pulumi mocks and, for the hosts, on lab VMs; nothing here has run against a real AWS account.
@@ -35,6 +36,7 @@ import { NatsInstanceProfile } from "./instance-profile";
 import { createAwsMemberHost } from "./member-host";
 import { ClusterSecurityGroup } from "./security-group";
 import { SurgeAddress } from "./surge-address";
+import { readStackAws, StackAws } from "./stack-aws";
 import { SurgeLaunchTemplate } from "./surge-template";
 
 /** The decoded `nats-cluster:aws` block. */
@@ -76,8 +78,9 @@ export interface AwsPlatformSettings {
 
 /** What every member of the cluster shares on aws. */
 interface AwsShared {
-  readonly provider: aws.Provider;
-  readonly profile?: string;
+  readonly provider: pulumi.ProviderResource;
+  /** The driver's side of the provider's identity: profile, role chain, endpoints, default tags. */
+  readonly identity: Omit<StackAws, "providerArgs">;
   readonly securityGroup: ClusterSecurityGroup;
   readonly securityGroupIds: pulumi.Output<string>[];
   readonly instanceProfileName: pulumi.Output<string>;
@@ -200,6 +203,34 @@ function decode(raw: unknown, p: Problems): AwsPlatformSettings {
   };
 }
 
+/**
+ * The provider of every resource: the caller's own (`NatsClusterArgs.providers.aws`: the stack's `aws:*` are then
+ * not read, and the driver gets `aws.profile` only), or one built from `aws.region`, the profile (`aws.profile`, else
+ * `aws:profile`) and the stack's other `aws:*` settings, whose role chain, endpoints and default tags the driver gets.
+ */
+function awsProvider(
+  name: string,
+  settings: AwsPlatformSettings,
+  own: pulumi.ProviderResource | undefined,
+  parent: pulumi.Resource,
+): { provider: pulumi.ProviderResource; identity: Omit<StackAws, "providerArgs"> } {
+  if (own !== undefined) {
+    if (!aws.Provider.isInstance(own))
+      throw new Error("NatsClusterArgs.providers.aws: not an aws.Provider; pass one made with new aws.Provider(…)");
+    return { provider: own, identity: settings.profile ? { profile: settings.profile } : {} };
+  }
+  const stackConfig = new pulumi.Config("aws");
+  const { providerArgs, ...stack } = readStackAws((key) => stackConfig.get(key), settings.region);
+  const profile = settings.profile ?? stack.profile;
+  const identity = { ...stack, ...(profile ? { profile } : {}) };
+  const provider = new aws.Provider(
+    `${name}-aws`,
+    { ...providerArgs, region: settings.region as aws.Region, ...(profile ? { profile } : {}) },
+    { parent },
+  );
+  return { provider, identity };
+}
+
 export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
   name: "aws",
   members: {
@@ -221,13 +252,9 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
           `${facts.members.map((m) => m.name).join(", ")} (the next one still on the old aws.instanceType), or unset it`,
       );
     }
-    // One explicit provider for every resource and lookup, from the same region and profile the driver gets.
-    const profile = settings.profile ?? new pulumi.Config("aws").get("profile");
-    const provider = new aws.Provider(
-      `${name}-aws`,
-      { region: settings.region as aws.Region, ...(profile ? { profile } : {}) },
-      { parent },
-    );
+    // One explicit provider for every resource and lookup: the caller's, or one from the same region, profile,
+    // role chain and endpoints the driver gets (stack-aws.ts).
+    const { provider, identity } = awsProvider(name, settings, facts.providers?.aws, parent);
     const opts = { parent, providers: [provider] };
     const group = new ClusterSecurityGroup(
       `${name}-sg`,
@@ -284,7 +311,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
     );
     return {
       provider,
-      ...(profile ? { profile } : {}),
+      identity,
       securityGroup: group,
       securityGroupIds,
       instanceProfileName: instanceProfile.instanceProfileName,
@@ -366,7 +393,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
         .all([instanceIds, volumeIds, volumeSizes, shared.surge, shared.kmsKeyArn])
         .apply(([ids, volumes, sizes, surge, key]) => ({
           region: settings.region,
-          ...(shared.profile ? { profile: shared.profile } : {}),
+          ...shared.identity,
           clusterName: facts.clusterName,
           instanceIds: ids,
           surge,

@@ -47,6 +47,8 @@ export class Ec2LaunchedHosts {
     private readonly launch: SurgeLaunchSettings | undefined,
     private readonly pollMs: number,
     private readonly log: (line: string) => void,
+    /** The stack's default tags (the provider's `defaultTags`), under the driver's own. */
+    private readonly defaultTags: Readonly<Record<string, string>> = {},
   ) {}
 
   /** Every live instance tagged as `serverName` of this cluster, oldest first. */
@@ -120,12 +122,15 @@ export class Ec2LaunchedHosts {
             TagSpecifications: [
               {
                 ResourceType: "instance",
-                Tags: [
-                  { Key: "Name", Value: `${this.clusterName}-${server.name}` },
-                  { Key: TAG_CLUSTER, Value: this.clusterName },
-                  { Key: TAG_SERVER, Value: server.name },
-                  { Key: TAG_ROLE, Value: "surge" },
-                ],
+                // A tag-enforcing policy (an SCP on ec2:RunInstances) sees the stack's default tags, as on every
+                // resource Pulumi creates; the driver's own come last, so the VM is always found by them.
+                Tags: Object.entries({
+                  ...this.defaultTags,
+                  Name: `${this.clusterName}-${server.name}`,
+                  [TAG_CLUSTER]: this.clusterName,
+                  [TAG_SERVER]: server.name,
+                  [TAG_ROLE]: "surge",
+                }).map(([Key, Value]) => ({ Key, Value })),
               },
             ],
           }),

@@ -10,6 +10,7 @@ import { VM_LISTEN_HOST } from "../../defaults";
 import { Problem } from "../../problem";
 import { ReleasePins, releaseSettingsProblems } from "../../release";
 import { assertSettings, HostDriver, HostDriverContext, HostPlatform } from "../driver";
+import type { AwsAssumeRole, AwsEndpoints } from "./sdk";
 import { SsmHostDriver } from "./ssm-driver";
 
 export { SsmHostDriver, SsmHostDriverOptions, SsmCommandError } from "./ssm-driver";
@@ -20,6 +21,12 @@ export interface AwsSettings {
   readonly region: string;
   /** Named profile for the SDK's credentials, when the stack sets `aws:profile`. */
   readonly profile?: string;
+  /** Roles the driver assumes in turn before any SSM or EC2 call: the stack provider's `assumeRoles`. */
+  readonly assumeRoles?: ReadonlyArray<AwsAssumeRole>;
+  /** Custom `ec2`, `ssm` and `sts` endpoints: the stack provider's `endpoints`. */
+  readonly endpoints?: AwsEndpoints;
+  /** Tags the surge VM carries besides the driver's own: the stack provider's `defaultTags`. */
+  readonly defaultTags?: Readonly<Record<string, string>>;
   /** `cluster.name`: tags and the default config parameter prefix. */
   readonly clusterName: string;
   /** Member name → EC2 instance id (the surge VM is found by its tags). */
@@ -73,9 +80,34 @@ export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => 
     problems.push({ field: "volumeSizesGiB", message: "must map member names to whole sizes in GiB, 1 or more" });
   if (s.kmsKeyId !== undefined && (typeof s.kmsKeyId !== "string" || s.kmsKeyId.length === 0))
     problems.push({ field: "kmsKeyId", message: "must be a KMS key ARN, id or alias" });
+  problems.push(...identityProblems(s));
   problems.push(...releaseSettingsProblems(s.releaseBaseUrl, s.releaseSha256));
   return problems;
 };
+
+const isText = (v: unknown): v is string => typeof v === "string" && v.length > 0;
+const isTextMap = (v: unknown): boolean =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
+
+/** The identity settings (roles, endpoints, default tags) as the Pulumi layer records them. */
+function identityProblems(s: Partial<AwsSettings>): Problem[] {
+  const problems: Problem[] = [];
+  if (s.assumeRoles !== undefined) {
+    if (!Array.isArray(s.assumeRoles)) problems.push({ field: "assumeRoles", message: "must be a list of roles" });
+    else
+      s.assumeRoles.forEach((r: Partial<AwsAssumeRole>, i) => {
+        if (!isText(r?.roleArn)) problems.push({ field: `assumeRoles[${i}].roleArn`, message: "missing" });
+        const d = r?.durationSeconds;
+        if (d !== undefined && (!Number.isInteger(d) || d < 900 || d > 43200))
+          problems.push({ field: `assumeRoles[${i}].durationSeconds`, message: "must be 900 to 43200 seconds" });
+      });
+  }
+  if (s.endpoints !== undefined && !isTextMap(s.endpoints))
+    problems.push({ field: "endpoints", message: "must map ec2, ssm or sts to a URL" });
+  if (s.defaultTags !== undefined && !isTextMap(s.defaultTags))
+    problems.push({ field: "defaultTags", message: "must map tag keys to text values" });
+  return problems;
+}
 
 export function createHostDriver(
   settings: Readonly<Record<string, unknown>>,
@@ -86,6 +118,9 @@ export function createHostDriver(
   return new SsmHostDriver({
     region: s.region,
     profile: s.profile,
+    assumeRoles: s.assumeRoles,
+    endpoints: s.endpoints,
+    defaultTags: s.defaultTags,
     clusterName: s.clusterName,
     instanceIdFor: (server) => s.instanceIds[server.name],
     surge: s.surge,

@@ -8,6 +8,7 @@
  */
 import type * as Ec2Sdk from "@aws-sdk/client-ec2";
 import type * as SsmSdk from "@aws-sdk/client-ssm";
+import { describeError } from "../../util/async";
 
 /**
  * What the driver needs of an AWS SDK v3 client: `send(command)`. A real `SSMClient` or `EC2Client` satisfies it;
@@ -34,6 +35,173 @@ export function loadEc2(): Ec2Module {
 export function awsErrorName(error: unknown): string | undefined {
   if (error && typeof error === "object" && "name" in error && typeof error.name === "string") return error.name;
   return undefined;
+}
+
+/** One role of the chain the driver assumes (the stack's `aws:assumeRoles`, in order), as STS AssumeRole takes it. */
+export interface AwsAssumeRole {
+  readonly roleArn: string;
+  /** `RoleSessionName`; default `nats-rollout`. */
+  readonly sessionName?: string;
+  readonly externalId?: string;
+  /** `DurationSeconds`; default STS's (one hour). */
+  readonly durationSeconds?: number;
+  readonly policy?: string;
+  readonly policyArns?: ReadonlyArray<string>;
+  readonly sourceIdentity?: string;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly transitiveTagKeys?: ReadonlyArray<string>;
+}
+
+/** Custom endpoints of the services the driver calls (the stack's `aws:endpoints`), e.g. VPC endpoints. */
+export interface AwsEndpoints {
+  readonly ec2?: string;
+  readonly ssm?: string;
+  readonly sts?: string;
+}
+
+/** Who the driver acts as: the same region, profile, role chain and endpoints as the stack's provider. */
+export interface AwsIdentity {
+  readonly region: string;
+  readonly profile?: string;
+  readonly assumeRoles?: ReadonlyArray<AwsAssumeRole>;
+  readonly endpoints?: AwsEndpoints;
+}
+
+/** Temporary or long-term credentials, as SDK v3 clients take them. */
+export interface AwsCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+  readonly expiration?: Date;
+}
+
+/** What a client of the driver is built with. */
+export interface AwsClientConfig {
+  readonly region: string;
+  readonly profile?: string;
+  readonly endpoint?: string;
+  readonly credentials?: () => Promise<AwsCredentials>;
+}
+
+export type AwsService = "ssm" | "ec2" | "sts";
+
+/** Builds one SDK client; the default builds the real ones, tests pass fakes. */
+export type AwsClientFactory = (service: AwsService, config: AwsClientConfig) => AwsSdkClient;
+
+type StsModule = typeof import("@aws-sdk/nested-clients/sts");
+type CredentialsNodeModule = typeof import("@aws-sdk/credential-provider-node");
+
+/**
+ * Loads the STS client the SDK's own credential providers use (`@aws-sdk/nested-clients/sts`, installed with the
+ * SSM and EC2 clients): `@aws-sdk/client-sts` and `@aws-sdk/credential-providers` are not dependencies here.
+ */
+export function loadSts(): StsModule {
+  return require("@aws-sdk/nested-clients/sts") as StsModule;
+}
+
+export const realClients: AwsClientFactory = (service, config) => {
+  if (service === "ssm") return new (loadSsm().SSMClient)(config);
+  if (service === "ec2") return new (loadEc2().EC2Client)(config);
+  // The nested STS client has no default credential chain of its own: give it the SDK's (profile included).
+  const base = config.credentials ?? sourceCredentials(config.profile);
+  return new (loadSts().STSClient)({ ...config, credentials: base });
+};
+
+/** The SDK's default credential chain (environment, profile, SSO, container, instance metadata). */
+function sourceCredentials(profile: string | undefined): () => Promise<AwsCredentials> {
+  const chain = (require("@aws-sdk/credential-provider-node") as CredentialsNodeModule).defaultProvider(
+    profile ? { profile } : {},
+  );
+  return () => chain();
+}
+
+/** Refresh assumed credentials this long before they expire. */
+const REFRESH_MARGIN_MS = 5 * 60_000;
+
+/**
+ * Credentials of the last role of `identity.assumeRoles`, each assumed (STS AssumeRole) with the credentials of the
+ * one before it, the first with the profile's (or the default chain's); cached until five minutes before they expire.
+ */
+export function assumedRoleCredentials(
+  identity: AwsIdentity,
+  clients: AwsClientFactory,
+  now: () => number = Date.now,
+): () => Promise<AwsCredentials> {
+  const roles = identity.assumeRoles ?? [];
+  let cached: AwsCredentials | undefined;
+  let pending: Promise<AwsCredentials> | undefined;
+  const assumeAll = async (): Promise<AwsCredentials> => {
+    let credentials: AwsCredentials | undefined;
+    for (const role of roles) {
+      const source = credentials;
+      const sts = clients("sts", {
+        region: identity.region,
+        ...(identity.profile ? { profile: identity.profile } : {}),
+        ...(identity.endpoints?.sts ? { endpoint: identity.endpoints.sts } : {}),
+        ...(source ? { credentials: async () => source } : {}),
+      });
+      credentials = await assumeRole(sts, role);
+    }
+    if (!credentials) throw new Error("no role to assume");
+    return credentials;
+  };
+  return async () => {
+    if (cached && (!cached.expiration || cached.expiration.getTime() - now() > REFRESH_MARGIN_MS)) return cached;
+    pending ??= assumeAll().finally(() => (pending = undefined));
+    cached = await pending;
+    return cached;
+  };
+}
+
+async function assumeRole(sts: AwsSdkClient, role: AwsAssumeRole): Promise<AwsCredentials> {
+  const sdk = loadSts();
+  let out: {
+    Credentials?: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string; Expiration?: Date };
+  };
+  try {
+    out = (await sts.send(
+      new sdk.AssumeRoleCommand({
+        RoleArn: role.roleArn,
+        RoleSessionName: role.sessionName ?? "nats-rollout",
+        ...(role.externalId ? { ExternalId: role.externalId } : {}),
+        ...(role.durationSeconds ? { DurationSeconds: role.durationSeconds } : {}),
+        ...(role.policy ? { Policy: role.policy } : {}),
+        ...(role.policyArns?.length ? { PolicyArns: role.policyArns.map((arn) => ({ arn })) } : {}),
+        ...(role.sourceIdentity ? { SourceIdentity: role.sourceIdentity } : {}),
+        ...(role.tags ? { Tags: Object.entries(role.tags).map(([Key, Value]) => ({ Key, Value })) } : {}),
+        ...(role.transitiveTagKeys?.length ? { TransitiveTagKeys: [...role.transitiveTagKeys] } : {}),
+      }),
+    )) as typeof out;
+  } catch (error) {
+    throw new Error(`STS AssumeRole of ${role.roleArn} (the stack's aws:assumeRoles) failed: ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+  const c = out.Credentials;
+  if (!c?.AccessKeyId || !c.SecretAccessKey)
+    throw new Error(`STS AssumeRole of ${role.roleArn} returned no credentials`);
+  return {
+    accessKeyId: c.AccessKeyId,
+    secretAccessKey: c.SecretAccessKey,
+    ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}),
+    ...(c.Expiration ? { expiration: c.Expiration } : {}),
+  };
+}
+
+/** What the driver's SSM or EC2 client is built with: region, profile, endpoint and, with roles, the assumed ones. */
+export function clientConfigFor(
+  service: "ssm" | "ec2",
+  identity: AwsIdentity,
+  credentials: (() => Promise<AwsCredentials>) | undefined,
+): AwsClientConfig {
+  const endpoint = identity.endpoints?.[service];
+  return {
+    region: identity.region,
+    // With a role, the profile is only the source of the first AssumeRole: the client takes the role's credentials.
+    ...(identity.profile && !credentials ? { profile: identity.profile } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    ...(credentials ? { credentials } : {}),
+  };
 }
 
 export { sleep } from "../../util/async";

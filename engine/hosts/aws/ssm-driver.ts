@@ -25,12 +25,21 @@ import * as systemd from "../systemd/scripts";
 import { SsmConfigStore } from "./config-store";
 import { Ec2LaunchedHosts, SurgeLaunchSettings } from "./ec2-hosts";
 import { DATA_VOLUME_DEVICE, DATA_VOLUME_WAIT_SECONDS, defaultConfigParameterPrefix } from "./names";
-import { AwsSdkClient, loadEc2, loadSsm } from "./sdk";
+import {
+  assumedRoleCredentials,
+  AwsAssumeRole,
+  AwsClientFactory,
+  AwsCredentials,
+  AwsEndpoints,
+  AwsSdkClient,
+  clientConfigFor,
+  realClients,
+} from "./sdk";
 import * as scripts from "./scripts";
 import { SsmCommandError, SsmCommandRunner, SsmTarget } from "./ssm-runner";
 
 export { SsmCommandError } from "./ssm-runner";
-export type { AwsSdkClient } from "./sdk";
+export type { AwsAssumeRole, AwsClientFactory, AwsEndpoints, AwsSdkClient } from "./sdk";
 export type { SurgeLaunchSettings } from "./ec2-hosts";
 
 export interface SsmHostDriverOptions extends HostReleaseOptions {
@@ -39,6 +48,18 @@ export interface SsmHostDriverOptions extends HostReleaseOptions {
   /** Named AWS profile for credentials (the stack's `aws:profile`), so the driver acts as the same identity as Pulumi.
    * */
   readonly profile?: string;
+  /**
+   * Roles to assume in turn (STS AssumeRole), the first with the profile's credentials: the stack's `aws:assumeRoles`,
+   * so SSM and EC2 calls are made as the same identity as the Pulumi provider's.
+   */
+  readonly assumeRoles?: ReadonlyArray<AwsAssumeRole>;
+  /** Custom `ec2`, `ssm` and `sts` endpoints (the stack's `aws:endpoints`). */
+  readonly endpoints?: AwsEndpoints;
+  /**
+   * Tags on everything the driver creates (the surge VM), as the provider's `defaultTags` put them on every Pulumi
+   * resource: a tag-enforcing policy would refuse the launch without them. The driver's own tags win a conflict.
+   */
+  readonly defaultTags?: Readonly<Record<string, string>>;
   /** `cluster.name`: tags the surge VM and names the default config parameter prefix. */
   readonly clusterName: string;
   /**
@@ -88,6 +109,8 @@ export interface SsmHostDriverOptions extends HostReleaseOptions {
   readonly ssmClient?: AwsSdkClient;
   /** EC2 client; default a real `EC2Client` for `region`. */
   readonly ec2Client?: AwsSdkClient;
+  /** Builds the clients not given above (and STS's, for the roles); default the real SDK clients. */
+  readonly clients?: AwsClientFactory;
   /** Progress lines (command sent/done/failed). Never carries config text. */
   readonly log?: (line: string) => void;
 }
@@ -100,6 +123,7 @@ export class SsmHostDriver implements HostDriver {
   private readonly commandTimeoutSeconds: number;
   private ssmClient?: AwsSdkClient;
   private ec2Client?: AwsSdkClient;
+  private credentials?: () => Promise<AwsCredentials>;
   /** The surge VM this driver launched or adopted: EC2's tag filters can lag behind a fresh instance. */
   private readonly launchedIds = new Map<string, string>();
   /** Members found registered with SSM and prepared (boot done, or prepared again) by this driver. */
@@ -125,16 +149,19 @@ export class SsmHostDriver implements HostDriver {
 
   // Clients are created on first use: constructing the driver (e.g. for a preview's config rendering) loads no SDK.
   private get ssm(): AwsSdkClient {
-    this.ssmClient ??= new (loadSsm().SSMClient)(this.clientConfig());
+    this.ssmClient ??= this.makeClient("ssm");
     return this.ssmClient;
   }
   private get ec2(): AwsSdkClient {
-    this.ec2Client ??= new (loadEc2().EC2Client)(this.clientConfig());
+    this.ec2Client ??= this.makeClient("ec2");
     return this.ec2Client;
   }
-  /** Region and, when set, the named profile: the same account and region as every Pulumi resource of the stack. */
-  private clientConfig(): { region: string; profile?: string } {
-    return { region: this.options.region, ...(this.options.profile ? { profile: this.options.profile } : {}) };
+  /** Region, profile, endpoint and, with roles to assume, their credentials (shared by both clients): the same
+   * account, region and identity as every Pulumi resource of the stack. */
+  private makeClient(service: "ssm" | "ec2"): AwsSdkClient {
+    const clients = this.options.clients ?? realClients;
+    if (this.options.assumeRoles?.length) this.credentials ??= assumedRoleCredentials(this.options, clients);
+    return clients(service, clientConfigFor(service, this.options, this.credentials));
   }
   private get runner(): SsmCommandRunner {
     return new SsmCommandRunner(this.ssm, this.pollMs, this.log);
@@ -154,6 +181,7 @@ export class SsmHostDriver implements HostDriver {
       this.options.surge,
       this.pollMs,
       this.log,
+      this.options.defaultTags,
     );
   }
 
