@@ -88,21 +88,18 @@ export type AwsService = "ssm" | "ec2" | "sts";
 /** Builds one SDK client; the default builds the real ones, tests pass fakes. */
 export type AwsClientFactory = (service: AwsService, config: AwsClientConfig) => AwsSdkClient;
 
-type StsModule = typeof import("@aws-sdk/nested-clients/sts");
+type StsModule = typeof import("@aws-sdk/client-sts");
 type CredentialsNodeModule = typeof import("@aws-sdk/credential-provider-node");
 
-/**
- * Loads the STS client the SDK's own credential providers use (`@aws-sdk/nested-clients/sts`, installed with the
- * SSM and EC2 clients): `@aws-sdk/client-sts` and `@aws-sdk/credential-providers` are not dependencies here.
- */
+/** Loads the STS client (`@aws-sdk/client-sts`, the same release as the SSM and EC2 clients) when a role is assumed. */
 export function loadSts(): StsModule {
-  return require("@aws-sdk/nested-clients/sts") as StsModule;
+  return require("@aws-sdk/client-sts") as StsModule;
 }
 
 export const realClients: AwsClientFactory = (service, config) => {
   if (service === "ssm") return new (loadSsm().SSMClient)(config);
   if (service === "ec2") return new (loadEc2().EC2Client)(config);
-  // The nested STS client has no default credential chain of its own: give it the SDK's (profile included).
+  // The first role is assumed with the profile's credentials (or the default chain's), named explicitly.
   const base = config.credentials ?? sourceCredentials(config.profile);
   return new (loadSts().STSClient)({ ...config, credentials: base });
 };
