@@ -132,6 +132,7 @@ describe("two clusters joined by gateways", () => {
     const outcome = await executeRollout(east.options({ ...POLICY, healthyDeadlineSeconds: 5 }));
     expect(outcome.status).not.toBe("done");
     const text = JSON.stringify(outcome);
+    if (outcome.status === "refused") console.log(`refused: ${outcome.plan.refusals.join("; ")}`);
     expect(text).toMatch(/no outbound gateway to west/);
     expect(east.spec.members.map((m) => east.driver.pid(m))).toEqual(pids);
     for (const m of east.spec.members) expect((await new MonitorClient(monitorUrl(m)).varz()).version).toBe(NEW_MINOR);
