@@ -487,15 +487,19 @@ collect_host_keys() {
   mv "$tmp" "$known_hosts"
 }
 
+# A VM is up for ssh once both root and ops log in: root is exempt from pam_nologin, which refuses every other user
+# (sshd closes the connection after its banner) until systemd-user-sessions has run; ops is the ssh platform's user.
 wait_ssh() {
-  local n="$1" end=$((SECONDS + 30)) err
-  until vm_ssh_ok "$n" root; do
-    if [ "$SECONDS" -ge "$end" ]; then
-      # shellcheck disable=SC2046
-      err="$(ssh $(ssh_opts) "root@$(vm_ip "$n")" true 2>&1 </dev/null || true)"
-      lab_die "$(vm_name "$n"): ssh root@$(vm_ip "$n") does not work after 30s: $err"
-    fi
-    sleep 0.5
+  local n="$1" end=$((SECONDS + 30)) err user
+  for user in root ops; do
+    until vm_ssh_ok "$n" "$user"; do
+      if [ "$SECONDS" -ge "$end" ]; then
+        # shellcheck disable=SC2046
+        err="$(ssh $(ssh_opts) "$user@$(vm_ip "$n")" true 2>&1 </dev/null || true)"
+        lab_die "$(vm_name "$n"): ssh $user@$(vm_ip "$n") does not work after 30s: $err"
+      fi
+      sleep 0.5
+    done
   done
 }
 

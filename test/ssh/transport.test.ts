@@ -131,6 +131,43 @@ describe("Ssh2Transport against a local SSH server", () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  it("keeps trying a host whose sshd takes connections and drops them, past connectAttempts, until one gets through", async () => {
+    // sshd past MaxStartups (a line, then close, before its banner) and sshd's child giving up after its banner (as
+    // pam_nologin makes it for a user other than root while the VM boots): three drops, connectAttempts 2.
+    const front = await droppingFront(sshd.port, ["Exceeded MaxStartups\r\n", BANNER, BANNER]);
+    try {
+      const out = await newTransport({ connectAttempts: 2 }).run(endpoint({ port: front.port }), {
+        what: "status",
+        script: "echo through",
+        timeoutMs: 30_000,
+      });
+      expect(out.stdout).toBe("through\n");
+      expect(front.dropped()).toBe(3);
+      expect(log.filter((l) => / failed \(.*\); retrying in /.test(l))).toEqual([
+        expect.stringContaining("attempt 1 failed (Connection lost before handshake); retrying in 0.50s"),
+        expect.stringContaining(
+          "attempt 2 failed (the host closed the connection during the handshake); retrying in 1.00s",
+        ),
+        expect.stringContaining(
+          "attempt 3 failed (the host closed the connection during the handshake); retrying in 2.00s",
+        ),
+      ]);
+    } finally {
+      front.close();
+    }
+  });
+
+  it("a refused connection is still given up after connectAttempts, even after the host had answered", async () => {
+    // The first attempt is answered and dropped; then nothing listens any more (the VM went down).
+    const front = await droppingFront(sshd.port, [BANNER], { thenStop: true });
+    const err = await newTransport({ connectAttempts: 3 })
+      .run(endpoint({ port: front.port }), { what: "status", script: "true", timeoutMs: 20_000 })
+      .catch((e: unknown) => e);
+    front.close();
+    expect(front.dropped()).toBe(1);
+    expect((err as Error).message).toMatch(/cannot connect: connection refused \(is sshd running\?\) \(3 attempts\)/);
+  });
+
   it("ends a command at its deadline, and the host's timeout ends what it started", async () => {
     const marker = `sleep 3${Math.floor(Math.random() * 1000) + 1000}`;
     const started = Date.now();
@@ -214,6 +251,49 @@ function closedPort(): Promise<number> {
       const { port } = server.address() as net.AddressInfo;
       server.close(() => resolve(port));
     });
+  });
+}
+
+/** An OpenSSH server's first line. */
+const BANNER = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
+
+/**
+ * A TCP front for `port` that answers its first connections with `drops` (one text each, then close: what sshd
+ * does when it will not serve a connection) and passes every later one through; `thenStop`: stops listening instead.
+ */
+function droppingFront(
+  port: number,
+  drops: string[],
+  { thenStop = false } = {},
+): Promise<{ port: number; dropped(): number; close(): void }> {
+  let dropped = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined);
+    if (dropped < drops.length) {
+      socket.end(drops[dropped++]);
+      if (thenStop && dropped === drops.length) server.close();
+      return;
+    }
+    const upstream = net.connect(port, "127.0.0.1");
+    sockets.add(upstream);
+    upstream.on("close", () => sockets.delete(upstream));
+    upstream.on("error", () => socket.destroy());
+    socket.pipe(upstream).pipe(socket);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () =>
+      resolve({
+        port: (server.address() as net.AddressInfo).port,
+        dropped: () => dropped,
+        close: () => {
+          for (const s of sockets) s.destroy();
+          server.close();
+        },
+      }),
+    );
   });
 }
 

@@ -281,7 +281,7 @@ export class Lab {
     this.refresh();
   }
 
-  /** Boots a powered-off VM again with the same root and address; resolves once systemd is up and ssh answers. */
+  /** Boots a powered-off VM again with the same root and address; resolves once systemd is up and ssh works. */
   async boot(vm: VmRef): Promise<void> {
     await this.labSh(["boot", this.vm(vm).name], { timeoutMs: 240_000 });
     this.refresh();

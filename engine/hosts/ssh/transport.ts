@@ -21,12 +21,15 @@
  * Cost: one dependency, `ssh2` (with `@types/ssh2` for the compiler); its optional native parts are not needed.
  *
  * Retries: connection-level failures (refused, reset, timeout while connecting, dropped before the command was
- * sent) are retried a few times within the deadline. A command that may have started is never retried.
+ * sent) are retried within the deadline: a host whose sshd took the connection and then dropped it (starting,
+ * overloaded, over MaxStartups) until the deadline, one that refused a few times, one that answered nothing once
+ * more (./connect-retry.ts decides). A command that may have started is never retried.
  */
 import * as net from "node:net";
 import type { Client, ClientChannel, ParsedKey, ServerHostKeyAlgorithm } from "ssh2";
 import { describeError, sleep } from "../../util/async";
 import { seconds } from "../../util/duration";
+import { ConnectFailureKind, connectRetryDelay } from "./connect-retry";
 import { fingerprintOf, hostKeyAlgorithmsFor, matchesPinnedKey, PinnedHostKey } from "./host-key";
 
 /** Where and as whom a script runs. */
@@ -123,7 +126,10 @@ export interface Ssh2TransportOptions {
   readonly log?: (line: string) => void;
   /** Deadline of one connection attempt (TCP and SSH handshake). Default 10 s. */
   readonly connectTimeoutMs?: number;
-  /** Connection attempts per command before giving up. Default 4. */
+  /**
+   * Connection attempts per command before giving up on a host that refuses them (no sshd listening). Default 4. A
+   * host whose sshd took the connection and dropped it is tried until the command's deadline; a silent one twice.
+   */
   readonly connectAttempts?: number;
   /** An idle connection is closed after this long. Default 30 s (a rollout step rarely leaves a VM idle longer). */
   readonly idleCloseMs?: number;
@@ -147,26 +153,18 @@ const CLOSE_GRACE_MS = 2000;
 const STDERR_TAIL_LINES = 10;
 
 /**
- * A VM that answered nothing within a connection attempt's deadline (powered off behind a network that drops its
- * packets, as a cloud VPC does) gets one more attempt, not `connectAttempts`: four silent 10 s attempts made every
- * command to a dead VM cost 43 s, and a rollout's observation of it three times that.
- */
-const SILENT_CONNECT_ATTEMPTS = 2;
-/**
  * After a VM could not be reached, further commands to it within this window fail at once with the same reason
  * instead of waiting for connection attempts of their own (a halt report and the observation after it ask a dead
  * VM several things).
  */
 const UNREACHABLE_MEMORY_MS = 15_000;
 
-/** A connection attempt that failed: whether another attempt may help, and what to say. */
+/** A connection attempt that failed: what kind of failure (whether and how often to try again), and what to say. */
 class ConnectFailure extends Error {
   constructor(
     readonly failure: SshFailure,
     message: string,
-    readonly retryable: boolean,
-    /** Nothing answered at all within the attempt's deadline. */
-    readonly silent = false,
+    readonly kind: ConnectFailureKind,
   ) {
     super(message);
   }
@@ -342,13 +340,15 @@ export class Ssh2Transport implements SshTransport {
         );
         return connection;
       } catch (err) {
-        const failure = err instanceof ConnectFailure ? err : new ConnectFailure("connect", describeError(err), false);
-        const backoffMs = 500 * 2 ** (attempt - 1);
-        const attempts = failure.silent
-          ? Math.min(SILENT_CONNECT_ATTEMPTS, this.connectAttempts)
-          : this.connectAttempts;
-        const last = !failure.retryable || attempt >= attempts || Date.now() + backoffMs >= deadline;
-        if (last) {
+        const failure =
+          err instanceof ConnectFailure ? err : new ConnectFailure("connect", describeError(err), "final");
+        const backoffMs = connectRetryDelay({
+          attempt,
+          kind: failure.kind,
+          connectAttempts: this.connectAttempts,
+          msLeft: deadline - Date.now(),
+        });
+        if (backoffMs === undefined) {
           const tries = attempt > 1 ? ` (${attempt} attempts)` : "";
           const problem = `cannot connect: ${failure.message}${tries}`;
           if (failure.failure === "connect") {
@@ -370,7 +370,7 @@ export class Ssh2Transport implements SshTransport {
     const { privateKey, passphrase } = this.options;
     if (!privateKey) {
       return Promise.reject(
-        new ConnectFailure("auth", "no SSH private key: the ssh platform needs its secret privateKey", false),
+        new ConnectFailure("auth", "no SSH private key: the ssh platform needs its secret privateKey", "final"),
       );
     }
     const { Client } = loadSsh2();
@@ -380,6 +380,8 @@ export class Ssh2Transport implements SshTransport {
       socket.setNoDelay(true);
       const client = new Client();
       let settled = false;
+      /** The TCP connection was up: from then on a failure means sshd (or the host's stack) answered. */
+      let established = false;
       let presented: Buffer | undefined;
       let keyRefused = false;
       const timer = setTimeout(
@@ -388,8 +390,7 @@ export class Ssh2Transport implements SshTransport {
             new ConnectFailure(
               "connect",
               `no SSH session within ${seconds(budgetMs, "fine")}`,
-              true,
-              socket.connecting || socket.bytesRead === 0,
+              socket.connecting || socket.bytesRead === 0 ? "silent" : "answered",
             ),
           ),
         budgetMs,
@@ -402,10 +403,12 @@ export class Ssh2Transport implements SshTransport {
         socket.destroy();
         reject(failure);
       };
-      socket.once("error", (err) => fail(socketFailure(err)));
-      client.on("error", (err) => fail(handshakeFailure(err, endpoint, keyRefused ? presented : undefined)));
+      socket.once("error", (err) => fail(socketFailure(err, established)));
+      client.on("error", (err) =>
+        fail(handshakeFailure(err, endpoint, keyRefused ? presented : undefined, established)),
+      );
       client.on("close", () =>
-        fail(new ConnectFailure("connect", "the host closed the connection during the handshake", true)),
+        fail(new ConnectFailure("connect", "the host closed the connection during the handshake", "answered")),
       );
       client.once("ready", () => {
         if (settled) return;
@@ -415,6 +418,7 @@ export class Ssh2Transport implements SshTransport {
       });
       socket.connect(endpoint.port, endpoint.address, () => {
         if (settled) return;
+        established = true;
         client.connect({
           sock: socket,
           username: endpoint.user,
@@ -563,15 +567,22 @@ export function privateKeyProblem(privateKey: string, passphrase?: string): stri
   return undefined;
 }
 
-function socketFailure(err: Error): ConnectFailure {
+/** `established`: the TCP connection was up (a reset then comes from the host's sshd, not from an empty address). */
+function socketFailure(err: Error, established: boolean): ConnectFailure {
   const code = (err as NodeJS.ErrnoException).code ?? "";
-  if (code === "ENOTFOUND") return new ConnectFailure("connect", `no such host (${err.message})`, false);
+  if (code === "ENOTFOUND") return new ConnectFailure("connect", `no such host (${err.message})`, "final");
   const reason = code === "ECONNREFUSED" ? "connection refused (is sshd running?)" : err.message;
-  return new ConnectFailure("connect", reason, RETRYABLE_SOCKET_CODES.has(code));
+  const kind = !RETRYABLE_SOCKET_CODES.has(code) ? "final" : established ? "answered" : "refused";
+  return new ConnectFailure("connect", reason, kind);
 }
 
 /** Classifies an ssh2 error during connect; `refusedKey` is the key the host showed when it was not the pinned one. */
-function handshakeFailure(err: Error, endpoint: SshEndpoint, refusedKey: Buffer | undefined): ConnectFailure {
+function handshakeFailure(
+  err: Error,
+  endpoint: SshEndpoint,
+  refusedKey: Buffer | undefined,
+  established: boolean,
+): ConnectFailure {
   const level = (err as { level?: string }).level;
   if (refusedKey) {
     return new ConnectFailure(
@@ -579,26 +590,26 @@ function handshakeFailure(err: Error, endpoint: SshEndpoint, refusedKey: Buffer 
       `host key mismatch: the host presented ${keyTypeOf(refusedKey)} ${fingerprintOf(refusedKey)}, but the settings ` +
         `pin ${endpoint.hostKey.type} ${endpoint.hostKey.fingerprint} for it; refusing to connect (if the VM was ` +
         `rebuilt, check its new key out of band and update hostKeys)`,
-      false,
+      "final",
     );
   }
   if (level === "client-authentication") {
     return new ConnectFailure(
       "auth",
       `the host refused the private key for user ${endpoint.user} (is its public key in ~${endpoint.user}/.ssh/authorized_keys?)`,
-      false,
+      "final",
     );
   }
   if (level === "handshake") {
     return new ConnectFailure(
       "host-key",
       `SSH handshake failed (${err.message}); does the host have a ${endpoint.hostKey.type} host key, the type pinned?`,
-      false,
+      "final",
     );
   }
-  if (level === "client-socket") return socketFailure(err);
-  // Timeouts and connections lost before the handshake finished (sshd starting, MaxStartups): worth another try.
-  return new ConnectFailure("connect", err.message, true);
+  if (level === "client-socket") return socketFailure(err, established);
+  // Connections lost before the handshake finished (sshd starting, MaxStartups): worth another try.
+  return new ConnectFailure("connect", err.message, established ? "answered" : "refused");
 }
 
 /** The type a key blob names (its first SSH string). */

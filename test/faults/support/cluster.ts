@@ -99,7 +99,11 @@ export class FaultCluster {
   /** A driver with a transport of its own, as a new `pulumi up` process has (nothing remembered from a run before). */
   newDriver(): void {
     this.driver?.close();
-    this.transport = new HoldingTransport(new Ssh2Transport({ privateKey: this.privateKey }));
+    // The transport's failed connection attempts (each one's reason) go to the row's lines, shown when it fails.
+    const log = (line: string) => {
+      if (/connection attempt \d+ failed|cannot connect|reconnecting/.test(line)) this.options.log(`[ssh] ${line}`);
+    };
+    this.transport = new HoldingTransport(new Ssh2Transport({ privateKey: this.privateKey, log }));
     this.driver = createHostDriver(this.settings, {}, this.transport) as SshHostDriver;
   }
 
