@@ -27,7 +27,7 @@ import type {
   PutParameterCommandInput,
   SendCommandCommandInput,
 } from "@aws-sdk/client-ssm";
-import type { AssumeRoleCommandInput } from "@aws-sdk/nested-clients/sts";
+import type { AssumeRoleCommandInput } from "@aws-sdk/client-sts";
 import { AwsCredentials, AwsSdkClient } from "../../engine/hosts/aws/sdk";
 
 /** How a command ends: the statuses GetCommandInvocation reports in turn (the last one sticks), and its output. */
