@@ -27,11 +27,10 @@ import {
   RolloutPolicy,
   ServerEndpoint,
   observeCluster,
-  metricsFileProblem,
   openEventsFile,
-  writeRolloutMetrics,
-  timelineFileProblem,
-  writeTimeline,
+  ReportFiles,
+  reportFileProblems,
+  writeReportFiles,
   planDocument,
   stopCluster,
   TlsPem,
@@ -304,12 +303,14 @@ async function main(argv: string[]): Promise<number> {
       `--json goes with plan (observe always prints JSON); for ${command}'s events use --events FILE`,
     );
   if (values.events !== undefined && command !== "rollout") throw new UsageError("--events FILE goes with rollout");
-  if (values.metrics !== undefined && command !== "rollout") throw new UsageError("--metrics FILE goes with rollout");
-  const metricsProblem = values.metrics === undefined ? undefined : metricsFileProblem(values.metrics);
-  if (metricsProblem) throw new UsageError(`--metrics ${values.metrics}: ${metricsProblem}`);
-  if (values.timeline !== undefined && command !== "rollout") throw new UsageError("--timeline FILE goes with rollout");
-  const timelineProblem = values.timeline === undefined ? undefined : timelineFileProblem(values.timeline);
-  if (timelineProblem) throw new UsageError(`--timeline ${values.timeline}: ${timelineProblem}`);
+  const reportFiles: ReportFiles = { metricsFile: values.metrics, timelineFile: values.timeline };
+  for (const [option, file] of [
+    ["--metrics", values.metrics],
+    ["--timeline", values.timeline],
+  ] as const)
+    if (file !== undefined && command !== "rollout") throw new UsageError(`${option} FILE goes with rollout`);
+  for (const { key, problem } of reportFileProblems(reportFiles))
+    throw new UsageError(`${key === "metricsFile" ? "--metrics" : "--timeline"} ${reportFiles[key]}: ${problem}`);
   const target = targetOf(values);
   if (command === "stop" && !values.yes) {
     throw new UsageError(
@@ -370,18 +371,14 @@ async function main(argv: string[]): Promise<number> {
       ).finally(() => events?.close());
       if (leasedOutcome.status === "refused") return refused(leasedOutcome);
       const outcome = leasedOutcome.result;
-      if (values.metrics !== undefined && outcome.status !== "refused") {
-        await writeRolloutMetrics(values.metrics, outcome.report, target.spec.name).catch((err: unknown) =>
-          console.error(`nats-rollout: warning: --metrics ${values.metrics}: ${describeError(err)}`),
+      if (outcome.status !== "refused") {
+        await writeReportFiles(
+          reportFiles,
+          outcome.report,
+          target.spec.name,
+          (line) => console.error(`nats-rollout: ${line}`),
+          (line) => console.error(`nats-rollout: warning: ${line}`),
         );
-      }
-      if (values.timeline !== undefined && outcome.status !== "refused") {
-        try {
-          if (writeTimeline(values.timeline, outcome.report, target.spec.name))
-            console.error(`nats-rollout: the rollout drawn in ${values.timeline}`);
-        } catch (err) {
-          console.error(`nats-rollout: warning: --timeline ${values.timeline}: ${describeError(err)}`);
-        }
       }
       switch (outcome.status) {
         case "done":

@@ -9,7 +9,6 @@
  *
  * Every wait lives in the engine with its own deadline: the Node dynamic-provider shim ignores `customTimeouts`.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import type {
   AuthSpec,
@@ -202,16 +201,7 @@ async function inputProblems(
     });
     return problems;
   }
-  const events = eventsFileProblem(engine, news.eventsFile);
-  if (events) problems.push({ field: "eventsFile", message: events });
-  const metrics =
-    news.metricsFile === undefined ? undefined : engine.metricsFileProblem(projectPath(engine, news.metricsFile));
-  if (metrics) {
-    const fix = "set nats-cluster:rollout.metricsFile to a .prom file in a directory this user can write";
-    problems.push({ field: "metricsFile", message: `${metrics}; ${fix}` });
-  }
-  const timeline = news.timelineFile === undefined ? undefined : engine.timelineFileProblem(news.timelineFile);
-  if (timeline) problems.push({ field: "timelineFile", message: `${timeline}; set nats-cluster:rollout.timelineFile` });
+  problems.push(...outputFileProblems(engine, news));
   // Values not known yet (preview before the hosts exist) are checked when they are known.
   if (hostsUnknown(news) || containsUnknown(news.tlsPem)) return problems;
 
@@ -277,26 +267,39 @@ function hostsUnknown(news: RollingUpgradeInputs): boolean {
   return containsUnknown(news.spec) || containsUnknown(news.auth) || containsUnknown(news.settings);
 }
 
-/** The events file's path: `~/` is the home directory, a relative path the project directory's (the cwd here). */
+/** A file setting's path: `~/` is the home directory, a relative path the project directory's (the cwd here). */
 function projectPath(engine: EngineModule, file: string): string {
   return path.resolve(engine.expandHome(file));
 }
 
-/** Why the events file cannot be appended to, or undefined when it can (or none is set). */
-function eventsFileProblem(engine: EngineModule, file: unknown): string | undefined {
-  if (file === undefined) return undefined;
-  const fix = "set nats-cluster:rollout.eventsFile to a file in a directory this user can write";
-  if (typeof file !== "string" || file === "") return `${JSON.stringify(file)} is not a file's path; ${fix}`;
-  const resolved = projectPath(engine, file);
-  const dir = path.dirname(resolved);
-  try {
-    if (!fs.statSync(dir).isDirectory()) return `${resolved}: ${dir} is not a directory; ${fix}`;
-    fs.accessSync(dir, fs.constants.W_OK);
-    if (fs.existsSync(resolved) && !fs.statSync(resolved).isFile()) return `${resolved} is not a file; ${fix}`;
-  } catch (err) {
-    return `${resolved}: ${(err as Error).message}; ${fix}`;
+/** The files the rollout writes (events, metrics, timeline), resolved; the ones not set are left out. */
+function outputFiles(engine: EngineModule, inputs: RollingUpgradeInputs) {
+  const at = (file: string | undefined) => (file === undefined ? {} : { file: projectPath(engine, file) });
+  return {
+    eventsFile: at(inputs.eventsFile).file,
+    metricsFile: at(inputs.metricsFile).file,
+    timelineFile: at(inputs.timelineFile).file,
+  };
+}
+
+/** Why a file the rollout writes cannot be written, by its input property, naming the config key that sets it. */
+function outputFileProblems(engine: EngineModule, news: RollingUpgradeInputs): Problem[] {
+  const fix = (key: string, what: string) =>
+    `set nats-cluster:rollout.${key} to ${what} in a directory this user can write`;
+  for (const key of ["eventsFile", "metricsFile", "timelineFile"] as const) {
+    const value: unknown = news[key];
+    if (value !== undefined && (typeof value !== "string" || value === ""))
+      return [{ field: key, message: `${JSON.stringify(value)} is not a file's path; ${fix(key, "a file")}` }];
   }
-  return undefined;
+  const files = outputFiles(engine, news);
+  const problems: Problem[] = [];
+  const events = files.eventsFile === undefined ? undefined : engine.outputFileProblem(files.eventsFile);
+  if (events) problems.push({ field: "eventsFile", message: `${events}; ${fix("eventsFile", "a file")}` });
+  for (const { key, problem } of engine.reportFileProblems(files)) {
+    const what = `a ${engine.REPORT_FILE_ENDINGS[key]} file`;
+    problems.push({ field: key, message: `${problem}; ${fix(key, what)}` });
+  }
+  return problems;
 }
 
 /**
@@ -477,7 +480,7 @@ async function apply(
   const engine = loadEngine();
   delete handedOver()[inputs.spec.name];
   if (inputs.eventsFile === undefined) return reconcileLeased(engine, id, inputs, previous);
-  const file = projectPath(engine, inputs.eventsFile);
+  const file = outputFiles(engine, inputs).eventsFile!;
   const events = engine.openEventsFile(file, inputs.spec.name, (message) => console.log(`warning: ${message}`));
   try {
     return await reconcileLeased(engine, id, inputs, previous, events.sink);
@@ -531,21 +534,11 @@ async function reconcileLeased(
     if (leased.status === "refused")
       throw new Error(`RollingUpgrade ${inputs.spec.name}: refused: ${leased.refusal.message}`);
     const outcome = leased.result;
-    if (inputs.metricsFile !== undefined && outcome.status !== "refused") {
-      // The figures of what happened, whatever happened; a metrics file that cannot be written costs a warning.
-      const file = projectPath(engine, inputs.metricsFile);
-      await engine
-        .writeRolloutMetrics(file, outcome.report, inputs.spec.name)
-        .then(() => progress(`rollout metrics written to ${file}`))
-        .catch((err: unknown) => console.log(`warning: rollout metrics not written to ${file}: ${String(err)}`));
-    }
-    if (inputs.timelineFile !== undefined && outcome.status !== "refused") {
-      const file = projectPath(engine, inputs.timelineFile);
-      try {
-        if (engine.writeTimeline(file, outcome.report, inputs.spec.name)) progress(`rollout timeline drawn in ${file}`);
-      } catch (err) {
-        console.log(`warning: rollout timeline not written to ${file}: ${String(err)}`);
-      }
+    // The figures and the picture of what happened, whatever happened.
+    if (outcome.status !== "refused") {
+      await engine.writeReportFiles(outputFiles(engine, inputs), outcome.report, inputs.spec.name, progress, (line) =>
+        console.log(`warning: ${line}`),
+      );
     }
     const record = (lastReport: LastReport): RollingUpgradeOutputs => plain({ ...inputs, ...outcome.seen, lastReport });
     // After a halt, a refusal or a stop, the state keeps the inputs last applied (so the next diff still sees the

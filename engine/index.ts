@@ -43,8 +43,15 @@ export { observeCluster, ObservedCluster, ObservedServer } from "./rollout/obser
 export { planRollout, formatPlan, RolloutPlan, PlannedStep, estimateSeconds } from "./rollout/plan";
 export { planDocument, PlanDocument, PlanDocumentStep, PLAN_SCHEMA } from "./rollout/plan-json";
 export { eventRecord, EventRecord, EVENT_SCHEMA, openEventsFile, EventsFile } from "./rollout/events-json";
-export { metricsFileProblem, rolloutMetricsText, writeRolloutMetrics } from "./rollout/metrics";
-export { timelineFileProblem, timelineSvg, writeTimeline } from "./rollout/timeline";
+export { rolloutMetricsText } from "./rollout/metrics";
+export { timelineSvg } from "./rollout/timeline";
+export {
+  outputFileProblem,
+  REPORT_FILE_ENDINGS,
+  ReportFiles,
+  reportFileProblems,
+  writeReportFiles,
+} from "./rollout/report-files";
 export { RolloutReport, MemberReport, HaltReport, HaltCode, formatReport } from "./rollout/report";
 export { RolloutOutcome } from "./rollout/outcome";
 export {

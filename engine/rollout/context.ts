@@ -201,10 +201,15 @@ export class RolloutContext {
     return this.spec.members.find((m) => m.name !== server.name && !view.down.has(m.name));
   }
 
+  /** With gateways: an outbound gateway to every other cluster of the supercluster. */
+  private gatewayGates(): Gate[] {
+    return this.spec.gateways ? [gatewaysGate(this.spec.gateways.remotes.map((r) => r.name))] : [];
+  }
+
   /** The gates a member other than the one being changed must pass for the cluster to be whole (not its version). */
   wholeClusterGates(view: ClusterView): Gate[] {
     const gates = [readyGate, routesGate((name) => this.monitors.get(name))];
-    if (this.spec.gateways) gates.push(gatewaysGate(this.spec.gateways.remotes.map((r) => r.name)));
+    gates.push(...this.gatewayGates());
     if (this.spec.jetstream.enabled) gates.push(jetstreamGate((name) => this.monitors.get(name)));
     if (this.policy.clientProbe) gates.push(clientProbeGate(this.clientSpec, (s) => this.probePeer(s, view)));
     return gates;
@@ -217,8 +222,7 @@ export class RolloutContext {
     if (opts.tls && this.spec.tls) gates.push(tlsGate(this.spec));
     gates.push(routesGate((name) => this.monitors.get(name)));
     // Another cluster reached through this server's gateways: a restarted member must be joined to all of them again.
-    if (this.spec.gateways && !opts.withoutGateways)
-      gates.push(gatewaysGate(this.spec.gateways.remotes.map((r) => r.name)));
+    if (!opts.withoutGateways) gates.push(...this.gatewayGates());
     const jetstreamOnServer = this.spec.jetstream.enabled && (!this.isSurge(server) || this.spec.surge.jetstream);
     if (jetstreamOnServer) gates.push(jetstreamGate((name) => this.monitors.get(name)));
     if (this.policy.clientProbe) gates.push(clientProbeGate(this.clientSpec, (s) => this.probePeer(s, view)));

@@ -6,15 +6,12 @@
  * Why a textfile and not a push: a rollout is a batch job that runs on a fixed host (an operator's bastion, a CI
  * runner with node_exporter); the textfile collector exposes its last outcome until the next run replaces it, with
  * no Pushgateway to run and keep (the Prometheus docs' own advice: the Pushgateway only for service-level batch
- * jobs with no machine of their own). The file is written whole under another name and renamed into place, so the
- * collector never reads half a file.
+ * jobs with no machine of their own). report-files.ts writes the file whole, so the collector never reads half of it.
  *
  * Every figure is a gauge of "the last rollout of this cluster": a counter would need a store across runs, and a
  * dashboard wants the last run's down times and gaps, with `nats_rollout_last_end_timestamp_seconds` to tell runs
  * apart.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { Gauge, Registry } from "prom-client";
 import { RolloutReport } from "./report";
 
@@ -84,31 +81,4 @@ export async function rolloutMetricsText(report: RolloutReport, cluster: string,
     }
   }
   return registry.metrics();
-}
-
-/** A problem with `file` as the metrics file's path, or undefined: checked before anything is touched. */
-export function metricsFileProblem(file: string): string | undefined {
-  if (!file.endsWith(".prom"))
-    return `${file} does not end in .prom (node_exporter's textfile collector reads only those)`;
-  const dir = path.dirname(path.resolve(file));
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch {
-    return `${dir} is not a directory this user can write`;
-  }
-  return undefined;
-}
-
-/** Write the metrics whole: to a temporary file beside it, then renamed into place. */
-export async function writeRolloutMetrics(
-  file: string,
-  report: RolloutReport,
-  cluster: string,
-  endedAt = new Date(),
-): Promise<void> {
-  const text = await rolloutMetricsText(report, cluster, endedAt);
-  // Not ending in .prom: the collector never reads the half-written file.
-  const temporary = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, text, { mode: 0o644 });
-  fs.renameSync(temporary, file);
 }

@@ -1,13 +1,12 @@
 /**
  * The report as a picture: one SVG, a row per member with its down window(s) (lame duck until ready again, the
  * figure the report quotes), a row for the surge server's life, and a row for the clients' longest gap without a
- * reply, all on one time axis from the rollout's start. {@link timelineSvg} is pure; {@link writeTimeline} writes it.
+ * reply, all on one time axis from the rollout's start. Pure: report-files.ts writes it.
  *
  * SVG rather than HTML: one self-contained file a browser, a CI artifact viewer or a chat tool shows as is, with no
  * script. Drawn from the report (which records when each window began) rather than from the events, so a picture and
  * the report it sits beside never disagree.
  */
-import * as fs from "node:fs";
 import { seconds } from "../util/duration";
 import { RolloutReport } from "./report";
 
@@ -141,20 +140,4 @@ function render(report: RolloutReport, cluster: string, rows: ReadonlyArray<Row>
   );
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
-}
-
-/** A problem with `file` as the timeline's path, or undefined: checked before anything is touched. */
-export function timelineFileProblem(file: string): string | undefined {
-  if (!file.endsWith(".svg")) return `${file} does not end in .svg`;
-  return undefined;
-}
-
-/** Write the timeline of `report` to `file` (whole, renamed into place); false when there is nothing to draw. */
-export function writeTimeline(file: string, report: RolloutReport, cluster: string): boolean {
-  const svg = timelineSvg(report, cluster);
-  if (svg === undefined) return false;
-  const temporary = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, svg, { mode: 0o644 });
-  fs.renameSync(temporary, file);
-  return true;
 }

@@ -5,7 +5,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { metricsFileProblem, rolloutMetricsText, writeRolloutMetrics } from "../../engine/rollout/metrics";
+import { rolloutMetricsText } from "../../engine/rollout/metrics";
+import { reportFileProblems, writeReportFiles } from "../../engine/rollout/report-files";
 import { RolloutReport } from "../../engine/rollout/report";
 
 const report: RolloutReport = {
@@ -85,14 +86,25 @@ describe("the rollout's metrics", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nats-metrics-"));
     try {
       const file = path.join(dir, "nats-rollout.prom");
-      expect(metricsFileProblem(file)).toBeUndefined();
-      await writeRolloutMetrics(file, report, "prod");
+      const problemOf = (metricsFile: string) => reportFileProblems({ metricsFile })[0]?.problem;
+      expect(problemOf(file)).toBeUndefined();
+      const said: string[] = [];
+      await writeReportFiles(
+        { metricsFile: file },
+        report,
+        "prod",
+        (l) => said.push(l),
+        (l) => said.push(`warn ${l}`),
+      );
+      expect(said).toEqual([`rollout metrics written to ${file}`]);
       expect(fs.readFileSync(file, "utf8")).toContain('nats_rollout_last_result{result="halted"');
       expect(fs.readdirSync(dir)).toEqual(["nats-rollout.prom"]);
-      expect(metricsFileProblem(path.join(dir, "rollout.txt"))).toMatch(/does not end in \.prom/);
-      expect(metricsFileProblem(path.join(dir, "no-such-dir", "x.prom"))).toMatch(
-        /is not a directory this user can write/,
-      );
+      expect(problemOf(path.join(dir, "rollout.txt"))).toMatch(/does not end in \.prom/);
+      expect(problemOf(path.join(dir, "no-such-dir", "x.prom"))).toMatch(/no-such-dir\/x\.prom: ENOENT/);
+      expect(problemOf(dir + ".prom")).toBeUndefined();
+      expect(reportFileProblems({ timelineFile: path.join(dir, "t.png") })).toEqual([
+        { key: "timelineFile", problem: `${path.join(dir, "t.png")} does not end in .svg` },
+      ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
