@@ -10,10 +10,6 @@ const { UNIT_TEST_FILE } = require("./test/tiers");
 module.exports = {
   ...base,
   testRegex: UNIT_TEST_FILE.source,
-  // Transpile only (tsconfig.unit.json sets isolatedModules): ts-jest's type check of the program costs ~14 s of CPU
-  // at every start, more than the tests. Types are still checked by the full suite (jest.config.js) and by
-  // `npx tsc -p tsconfig.test.json --noEmit`.
-  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.unit.json" }] },
   // A unit test takes milliseconds; a wait this long is a hang or a test of the other tier.
   testTimeout: 30000,
 };

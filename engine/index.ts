@@ -4,7 +4,7 @@
  */
 export * from "./spec";
 export * from "./defaults";
-export { Problem, AddProblem } from "./problem";
+export { type Problem, type AddProblem } from "./problem";
 export {
   validateClusterSpec,
   validatePolicy,
@@ -18,48 +18,48 @@ export { renderServerConfig } from "./config/render";
 export { serverConfigFor } from "./config/for-server";
 export { configTextFor } from "./config/text";
 export {
-  HostDriver,
-  HostDriverContext,
-  HostLayout,
-  HostPlatform,
-  LeaseOnHost,
-  LeaseRequest,
-  StoreUsage,
+  type HostDriver,
+  type HostDriverContext,
+  type HostLayout,
+  type HostPlatform,
+  type LeaseOnHost,
+  type LeaseRequest,
+  type StoreUsage,
   installBinary,
 } from "./hosts/driver";
-export { stopGracefully, GracefulStop } from "./hosts/graceful-stop";
+export { stopGracefully, type GracefulStop } from "./hosts/graceful-stop";
 export { loadHostPlatform, hostPlatformNames } from "./hosts/registry";
 export { defaultBinaryCacheDir, expandHome } from "./hosts/local";
-export { BinaryStore, VersionAvailability } from "./binaries";
-export { ReleasePins, ReleaseSource, releaseSource, unpinnedDownloadProblem } from "./release";
+export { BinaryStore, type VersionAvailability } from "./binaries";
+export { type ReleasePins, type ReleaseSource, releaseSource, unpinnedDownloadProblem } from "./release";
 export { MonitorClient } from "./monitor/client";
-export { ServerMonitor, JszOptions, HealthzOptions } from "./monitor/monitor";
+export { type ServerMonitor, type JszOptions, type HealthzOptions } from "./monitor/monitor";
 export { SystemAccountMonitor } from "./monitor/system-client";
 export { createMonitor } from "./monitor/factory";
 export { MonitorError } from "./monitor/errors";
 export * from "./monitor/types";
-export { RolloutEvent, EventSink, formatEvent, StepKind } from "./rollout/events";
-export { observeCluster, ObservedCluster, ObservedServer } from "./rollout/observe";
-export { planRollout, formatPlan, RolloutPlan, PlannedStep, estimateSeconds } from "./rollout/plan";
-export { planDocument, PlanDocument, PlanDocumentStep, PLAN_SCHEMA } from "./rollout/plan-json";
-export { eventRecord, EventRecord, EVENT_SCHEMA, openEventsFile, EventsFile } from "./rollout/events-json";
+export { type RolloutEvent, type EventSink, formatEvent, type StepKind } from "./rollout/events";
+export { observeCluster, type ObservedCluster, type ObservedServer } from "./rollout/observe";
+export { planRollout, formatPlan, type RolloutPlan, type PlannedStep, estimateSeconds } from "./rollout/plan";
+export { planDocument, type PlanDocument, type PlanDocumentStep, PLAN_SCHEMA } from "./rollout/plan-json";
+export { eventRecord, type EventRecord, EVENT_SCHEMA, openEventsFile, type EventsFile } from "./rollout/events-json";
 export { rolloutMetricsText } from "./rollout/metrics";
 export { timelineSvg } from "./rollout/timeline";
 export {
   outputFileProblem,
   REPORT_FILE_ENDINGS,
-  ReportFiles,
+  type ReportFiles,
   reportFileProblems,
   writeReportFiles,
 } from "./rollout/report-files";
-export { RolloutReport, MemberReport, HaltReport, HaltCode, formatReport } from "./rollout/report";
-export { RolloutOutcome } from "./rollout/outcome";
+export { type RolloutReport, type MemberReport, type HaltReport, type HaltCode, formatReport } from "./rollout/report";
+export { type RolloutOutcome } from "./rollout/outcome";
 export {
   runRollout,
   executeRollout,
   previewRollout,
-  RolloutOptions,
-  LeavingServers,
+  type RolloutOptions,
+  type LeavingServers,
   RolloutRefused,
   RolloutHalted,
   RolloutInterrupted,
@@ -69,22 +69,29 @@ export {
   reconcile,
   previewReconcile,
   previewAssumed,
-  ReconcileOutcome,
-  ReconcilePreview,
-  ServersSeen,
+  type ReconcileOutcome,
+  type ReconcilePreview,
+  type ServersSeen,
   serversSeen,
 } from "./rollout/reconcile";
 export { bootstrapCluster, stopCluster } from "./rollout/bootstrap";
-export { withRolloutLease, LeaseOptions, LeaseOwner, HeldLease, LeaseRefusal, LeaseOutcome } from "./rollout/lease";
-export { BreakLease, LeaseRecord, decideLease, leaseQuorum, refusalMessage } from "./rollout/lease-decision";
+export {
+  withRolloutLease,
+  type LeaseOptions,
+  type LeaseOwner,
+  type HeldLease,
+  type LeaseRefusal,
+  type LeaseOutcome,
+} from "./rollout/lease";
+export { type BreakLease, type LeaseRecord, decideLease, leaseQuorum, refusalMessage } from "./rollout/lease-decision";
 export { canonicalJson } from "./util/json";
 export { withDeadline, describeError } from "./util/async";
 export {
   issueCertificateAuthority,
   issueServerCertificate,
-  PemPair,
-  CertificateAuthorityRequest,
-  ServerCertificateRequest,
+  type PemPair,
+  type CertificateAuthorityRequest,
+  type ServerCertificateRequest,
   NOT_BEFORE_BACKDATE_MS,
 } from "./tls/pki";
 export {
@@ -93,10 +100,10 @@ export {
   servedCertificate,
   expiresWithin,
   AUTO_INFO_WAIT_MS,
-  CertificateFacts,
-  ServedCertificateRequest,
+  type CertificateFacts,
+  type ServedCertificateRequest,
 } from "./tls/inspect";
-export { renewalReason, RenewalPolicy, TLS_DEFAULTS } from "./tls/renewal";
+export { renewalReason, type RenewalPolicy, TLS_DEFAULTS } from "./tls/renewal";
 export { standInTlsPem } from "./tls/stand-in";
 export {
   canonicalIp,

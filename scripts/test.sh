@@ -13,6 +13,9 @@ echo "[test] building the engine's JavaScript (the Pulumi provider require()s it
 npm run --silent build
 echo "[test] lint: eslint (typescript-eslint) and prettier (lines <= 120)"
 npm run --silent lint
+# Jest transpiles each file alone (jest.config.js), so the tests' types are checked here, once, for the whole program.
+echo "[test] types: tsc -p tsconfig.test.json --noEmit"
+npx tsc -p tsconfig.test.json --noEmit
 echo "[test] pulumi engine: $PULUMI_ENGINE_STATUS"
 results="$(mktemp)"
 status=0

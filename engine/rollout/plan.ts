@@ -17,7 +17,7 @@ import { ObservedCluster, ObservedServer } from "./observe";
 import { CheckStep, MemberChange, MemberStep, PlannedStep, SurgeStep } from "./planned-step";
 
 export * from "./planned-step";
-export { planBatches, BatchInputs, Batching } from "./batch-plan";
+export { planBatches, type BatchInputs, type Batching } from "./batch-plan";
 
 export interface RolloutPlan {
   /** `bootstrap` when no member runs (first deployment): all start together; else a rolling `rollout`. */

@@ -13,7 +13,7 @@ import { assertSettings, HostDriver, HostDriverContext, HostPlatform } from "../
 import type { AwsAssumeRole, AwsEndpoints } from "./sdk";
 import { SsmHostDriver } from "./ssm-driver";
 
-export { SsmHostDriver, SsmHostDriverOptions, SsmCommandError } from "./ssm-driver";
+export { SsmHostDriver, type SsmHostDriverOptions, SsmCommandError } from "./ssm-driver";
 
 /** Settings of the aws platform, as recorded in the RollingUpgrade's inputs. */
 export interface AwsSettings {

@@ -13,7 +13,7 @@ import { ReleasePins, releaseSettingsProblems } from "../../release";
 import { assertSettings, HostDriver, HostDriverContext, HostPlatform } from "../driver";
 import { LocalProcessDriver } from "./driver";
 
-export { LocalProcessDriver, LocalDriverOptions, BinarySource } from "./driver";
+export { LocalProcessDriver, type LocalDriverOptions, type BinarySource } from "./driver";
 
 /** Settings of the local platform, as recorded in the RollingUpgrade's inputs. */
 export interface LocalSettings {

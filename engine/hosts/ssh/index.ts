@@ -11,9 +11,9 @@ import { parsePinnedHostKey } from "./host-key";
 import { hostPathsOf, pinnedKeyFor, sshSettingsProblems, SshSettings, usesSudo } from "./settings";
 import { privateKeyProblem, Ssh2Transport, SshEndpoint, SshTransport } from "./transport";
 
-export { SshHostDriver, SshHostDriverOptions } from "./driver";
-export { SshSettings, SshHostSettings } from "./settings";
-export { SshCommandError, SshEndpoint, SshTransport, Ssh2Transport } from "./transport";
+export { SshHostDriver, type SshHostDriverOptions } from "./driver";
+export { type SshSettings, type SshHostSettings } from "./settings";
+export { SshCommandError, type SshEndpoint, type SshTransport, Ssh2Transport } from "./transport";
 
 export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => sshSettingsProblems(settings);
 
