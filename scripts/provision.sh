@@ -112,6 +112,34 @@ else
   echo "$lock_sha" > "$stamp"
 fi
 
+# --- Pulumi engine (time-boxed: tests that need it skip with the reason when it is missing) --
+# Its first build is the longest step (the CLI from the Go module proxy: minutes on 2 cores), so it starts here, in
+# the background, as soon as the npm packages its smoke check needs are in, and runs beside the nats-server builds,
+# natscli and the lab's image (downloads and single-threaded links leave cores idle there). Its lines are shown as
+# they come, prefixed `pulumi |`; the status is waited for before env.sh is written.
+pulumi_status="ok"
+pulumi_dir="$cache/pulumi/v$PULUMI_VERSION"
+pulumi_pid=""
+if [ "${SKIP_PULUMI_ENGINE:-}" = "1" ]; then
+  pulumi_status="skipped: SKIP_PULUMI_ENGINE=1"
+  step "pulumi engine: $pulumi_status"
+elif ! wants pulumi; then
+  # Ready when an earlier run built it and its smoke check passed (provision-pulumi.sh writes smoke-ok last).
+  smoke_ok="$(head -n 1 "$pulumi_dir/smoke-ok" 2>/dev/null || true)"
+  if [ -x "$pulumi_dir/bin/pulumi" ] && [ "${smoke_ok%% *}" = "v$PULUMI_VERSION" ]; then
+    step "pulumi engine: not in this profile (ready from an earlier run)"
+  else
+    pulumi_status="not provisioned: bash scripts/provision.sh --for local"
+    step "pulumi engine: not in this profile"
+  fi
+else
+  pulumi_started=$((SECONDS - started))
+  step "pulumi engine: bash scripts/provision-pulumi.sh, in the background (first build of the CLI takes minutes; log in $cache/provision-pulumi.log)"
+  # pipefail makes the subshell's status the script's own.
+  (bash "$repo/scripts/provision-pulumi.sh" 2>&1 | tee "$cache/provision-pulumi.log" | sed -u 's/^/  pulumi | /') &
+  pulumi_pid=$!
+fi
+
 # --- nats-server: every pinned version (test), or the main jobs' two --------------------------
 go_install() { # module@version into dir, unless the binary is there
   local pkg="$1" dir="$2" bin="$3"
@@ -183,25 +211,12 @@ else
   step "lab: $lab_status"
 fi
 
-# --- Pulumi engine (time-boxed: tests that need it skip with the reason when it is missing) --
-pulumi_status="ok"
-pulumi_dir="$cache/pulumi/v$PULUMI_VERSION"
-if [ "${SKIP_PULUMI_ENGINE:-}" = "1" ]; then
-  pulumi_status="skipped: SKIP_PULUMI_ENGINE=1"
-  step "pulumi engine: $pulumi_status"
-elif ! wants pulumi; then
-  # Ready when an earlier run built it and its smoke check passed (provision-pulumi.sh writes smoke-ok last).
-  smoke_ok="$(head -n 1 "$pulumi_dir/smoke-ok" 2>/dev/null || true)"
-  if [ -x "$pulumi_dir/bin/pulumi" ] && [ "${smoke_ok%% *}" = "v$PULUMI_VERSION" ]; then
-    step "pulumi engine: not in this profile (ready from an earlier run)"
+# --- Pulumi engine: waited for here; started in the background after the npm packages (see above) --------------
+if [ -n "$pulumi_pid" ]; then
+  step "pulumi engine: waiting for its build (started at ${pulumi_started}s)"
+  if wait "$pulumi_pid"; then
+    step "pulumi engine: ready ($((SECONDS - started - pulumi_started))s after it started)"
   else
-    pulumi_status="not provisioned: bash scripts/provision.sh --for local"
-    step "pulumi engine: not in this profile"
-  fi
-else
-  step "pulumi engine: bash scripts/provision-pulumi.sh (first build of the CLI takes minutes; log in $cache/provision-pulumi.log)"
-  # Shown as it happens (a first build is long) and kept in a log; pipefail makes the status the script's own.
-  if ! bash "$repo/scripts/provision-pulumi.sh" 2>&1 | tee "$cache/provision-pulumi.log" | sed -u 's/^/  | /'; then
     pulumi_status="failed: bash scripts/provision-pulumi.sh (last lines: $(tail -n 3 "$cache/provision-pulumi.log" | tr '\n' ' '))"
     step "pulumi engine: FAILED (tests that need it will skip and say why), see $cache/provision-pulumi.log"
   fi
