@@ -95,6 +95,15 @@ export class SshHostDriver implements HostDriver {
    * directories, installs and enables the unit and its stop-timeout drop-in.
    */
   async provision(server: ServerEndpoint): Promise<void> {
+    const exporterPort = this.options.exporter?.port;
+    if (
+      exporterPort !== undefined &&
+      [server.clientPort, server.clusterPort, server.monitorPort, server.gatewayPort].includes(exporterPort)
+    ) {
+      throw new Error(
+        `${server.name}: exporter.port ${exporterPort} is one of its nats-server ports; give the exporter its own`,
+      );
+    }
     const check = await this.run(server, "check the host (tools, systemd, architecture)", systemd.hostCheckScript());
     const arch = this.options.arch ?? "amd64";
     const machine = systemd.outputValue(check.stdout, "machine") ?? "";
@@ -118,19 +127,14 @@ export class SshHostDriver implements HostDriver {
 
   /**
    * The exporter as the settings say: installed (or reinstalled at a new version or arguments, restarted only then),
-   * or, when they name none, any earlier one removed. Idempotent; nats-server is not touched either way. An exporter
-   * on one of the server's own ports is refused before anything is downloaded.
+   * or, when they name none, any earlier one removed. Idempotent; nats-server is not touched either way. (An exporter
+   * on one of the server's own ports was refused before anything was touched: provision.)
    */
   private async provisionExporter(server: ServerEndpoint): Promise<void> {
     const exporter = this.options.exporter;
     if (!exporter) {
       await this.run(server, "remove any metrics exporter (none configured)", removeExporterScript(this.paths));
       return;
-    }
-    if ([server.clientPort, server.clusterPort, server.monitorPort, server.gatewayPort].includes(exporter.port)) {
-      throw new Error(
-        `${server.name}: exporter.port ${exporter.port} is one of its nats-server ports; give the exporter its own`,
-      );
     }
     await this.run(
       server,
