@@ -357,9 +357,45 @@ prepare_release() {
     echo "$sum" > "$lab_cache/release/stamps/v$v-$arch"
     lab_log "release server: packed $asset.tar.gz ($(du -k "$www/v$v/$asset.tar.gz" | cut -f1) KB)"
   done
+  prepare_exporter_release "$www" "$arch"
   flock -u 7
   [ "${#served[@]}" -gt 0 ] || lab_die "no nats-server binary cached for any of $NATS_SERVER_VERSIONS in $bin_cache: run scripts/provision.sh first"
   release_versions="${served[*]}" release_arch="$arch" release_www="$www"
+}
+
+# node_exporter laid out as its official release (<www>/node_exporter/v<ver>/node_exporter-<ver>.linux-<arch>.tar.gz
+# holding node_exporter-<ver>.linux-<arch>/node_exporter, and sha256sums.txt): the real exporter a stack's `exporter`
+# setting installs on the lab's VMs. Served only when scripts/provision.sh --for test built it; lab.json says which.
+prepare_exporter_release() {
+  local www="$1" arch="$2" v="${NODE_EXPORTER_VERSION:-}" bin sum asset stage dir
+  exporter_version=""
+  [ -n "$v" ] || return 0
+  bin="${NATS_CLUSTER_CACHE:-$HOME/.cache/nats-cluster}/node_exporter/v$v/node_exporter"
+  if [ ! -x "$bin" ]; then lab_log "release server: no cached node_exporter v$v ($bin; scripts/provision.sh --for test builds it): not served"; return 0; fi
+  asset="node_exporter-$v.linux-$arch"
+  dir="$www/node_exporter/v$v"
+  sum="$(sha256sum "$bin" | cut -d' ' -f1)"
+  if [ "$(cat "$lab_cache/release/stamps/node_exporter-v$v-$arch" 2>/dev/null)" != "$sum" ] || [ ! -f "$dir/$asset.tar.gz" ]; then
+    stage="$(mktemp -d "$lab_cache/release/.stage-node_exporter-v$v.XXXXXX")"
+    mkdir -p "$stage/tree/$asset" "$stage/out"
+    install -m 0755 "$bin" "$stage/tree/$asset/node_exporter"
+    tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$(stat -c %Y "$bin")" -C "$stage/tree" -cf - "$asset" | gzip -n > "$stage/out/$asset.tar.gz"
+    (cd "$stage/out" && sha256sum "$asset.tar.gz" > sha256sums.txt)
+    rm -rf "$dir"; mkdir -p "$www/node_exporter"; mv "$stage/out" "$dir"; rm -rf "$stage"
+    echo "$sum" > "$lab_cache/release/stamps/node_exporter-v$v-$arch"
+    lab_log "release server: packed $asset.tar.gz ($(du -k "$dir/$asset.tar.gz" | cut -f1) KB)"
+  fi
+  exporter_version="$v"
+}
+
+# lab.json's `exporter`: what a stack's `<platform>.exporter` needs for the served node_exporter but its port and
+# args (name, version, url with {version} and {arch}, the pinned SHA-256), or null when none is served.
+exporter_json() {
+  local sums="${release_www:-$lab_cache/release/www}/node_exporter/v${exporter_version:-none}/sha256sums.txt"
+  if [ -z "${exporter_version:-}" ] || [ ! -f "$sums" ]; then printf 'null'; return; fi
+  printf '{ "name": "node_exporter", "version": %s, "url": %s, "sha256": { %s: %s } }' "$(json_str "$exporter_version")" \
+    "$(json_str "$release_base_url/node_exporter/v{version}/node_exporter-{version}.linux-{arch}.tar.gz")" \
+    "$(json_str "$release_arch")" "$(json_str "$(cut -d' ' -f1 "$sums")")"
 }
 
 start_release_server() {
@@ -523,8 +559,8 @@ write_json() {
       "$(json_str "$LAB_NAME")" "$(json_str "$LAB_SUBNET")" "$(json_str "$LAB_SUBNET.0/24")" "$(json_str "$bridge")" "$(json_str "$host_ip")"
     printf '  "releaseBaseUrl": %s,\n  "releaseArch": %s,\n  "releaseVersions": [' "$(json_str "$release_base_url")" "$(json_str "$release_arch")"
     for v in $release_versions; do printf '%s%s' "$vsep" "$(json_str "$v")"; vsep=", "; done
-    printf '],\n  "releaseSha256": %s,\n  "sshKey": %s,\n  "knownHosts": %s,\n  "stateDir": %s,\n  "image": %s,\n  "vms": [\n' \
-      "$(release_pins_json)" "$(json_str "$ssh_key")" "$(json_str "$known_hosts")" "$(json_str "$state")" "$(json_str "$image_dir")"
+    printf '],\n  "releaseSha256": %s,\n  "exporter": %s,\n  "sshKey": %s,\n  "knownHosts": %s,\n  "stateDir": %s,\n  "image": %s,\n  "vms": [\n' \
+      "$(release_pins_json)" "$(exporter_json)" "$(json_str "$ssh_key")" "$(json_str "$known_hosts")" "$(json_str "$state")" "$(json_str "$image_dir")"
     for n in $(seq "$LAB_VMS"); do
       dir="$(vm_dir "$n")"
       pid="$(vm_nspawn_pid "$n")"
@@ -553,6 +589,7 @@ LAB_RELEASE_PORT=$LAB_RELEASE_PORT
 release_versions="$release_versions"
 release_arch=$release_arch
 release_www=$release_www
+exporter_version=${exporter_version:-}
 image_dir=$image_dir
 CONF
 }
@@ -564,7 +601,7 @@ print_summary() {
     printf '  %-14s %-15s systemd %s%s\n' "$(vm_name "$n")" "$(vm_ip "$n")" "$(vm_systemd_state "$n")" \
       "$([ -s "$(vm_dir "$n")/loop" ] && echo ", /dev/sdf = $(cat "$(vm_dir "$n")/loop") (${LAB_VOLUME_MB} MB)")"
   done
-  echo "  release server: $release_base_url (nats-server ${release_versions// /, }; linux-$release_arch)"
+  echo "  release server: $release_base_url (nats-server ${release_versions// /, }${exporter_version:+; node_exporter $exporter_version}; linux-$release_arch)"
   echo "  ssh:    ssh -i $ssh_key -o UserKnownHostsFile=$known_hosts root@$(vm_ip 1)   (or ops@, with sudo)"
   echo "  state:  $state/lab.json"
   echo "  down:   LAB_NAME=$LAB_NAME bash scripts/lab.sh down"
@@ -573,7 +610,7 @@ print_summary() {
 # Whether the lab that exists is the one asked for and fully up (then `up` has nothing to do).
 healthy_as_requested() {
   [ -f "$state/config.env" ] && [ -f "$state/lab.json" ] || return 1
-  local LAB_VMS LAB_SUBNET LAB_VOLUME_MB LAB_VOLUME_VMS LAB_RELEASE_PORT release_versions release_arch image_dir n
+  local LAB_VMS LAB_SUBNET LAB_VOLUME_MB LAB_VOLUME_VMS LAB_RELEASE_PORT release_versions release_arch image_dir exporter_version n
   # shellcheck disable=SC1091
   source "$state/config.env"
   [ "$LAB_VMS" = "$requested_vms" ] && [ "$LAB_SUBNET" = "$requested_subnet" ] && [ "$LAB_VOLUME_MB" = "$requested_volume_mb" ] \

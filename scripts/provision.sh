@@ -6,8 +6,8 @@
 #   --for local  + the system tools (openssl, tar, sha256sum, sh), nats-server at the oldest and the newest pinned
 #                version (the two the main job moves between) and the Pulumi engine: scripts/local-rollout.sh
 #   --for lab    + the lab's host tools and VM image (root only): scripts/lab-rollout.sh
-#   --for test   everything: every pinned nats-server, natscli, the lab and the Pulumi engine, as the full suite and
-#                CI need (scripts/test.sh, .ci/run)
+#   --for test   everything: every pinned nats-server, natscli, node_exporter (served by the lab's release server for
+#                the exporter test), the lab and the Pulumi engine, as the full suite and CI need (scripts/test.sh, .ci/run)
 #
 # Downloads and builds go to a versioned cache outside the repo ($NATS_CLUSTER_CACHE, default ~/.cache/nats-cluster);
 # nothing depends on that cache existing: a fresh machine builds it all again, and a cache somewhere else (e.g.
@@ -35,7 +35,7 @@ case "$profile" in
   unit) parts="node npm" ;;
   local) parts="system node npm nats-server pulumi" ;;
   lab) parts="system node npm nats-server lab pulumi" ;;
-  test) parts="system node npm nats-server natscli lab pulumi" ;;
+  test) parts="system node npm nats-server natscli node-exporter lab pulumi" ;;
   *) echo "provision: --for $profile: use unit, local, lab or test" >&2; exit 2 ;;
 esac
 wants() { [[ " $parts " == *" $1 "* ]]; }
@@ -170,6 +170,16 @@ if wants natscli; then
     go_install "github.com/nats-io/natscli/nats@v$NATSCLI_VERSION" "$nats_dir" nats
   fi
   "$nats_dir/nats" --version >/dev/null
+fi
+
+# --- node_exporter (test only: the lab's release server serves it as the exporter the lab test installs) --------
+if wants node-exporter; then
+  exporter_dir="$cache/node_exporter/v$NODE_EXPORTER_VERSION"
+  if [ -x "$exporter_dir/node_exporter" ]; then step "node_exporter v$NODE_EXPORTER_VERSION: cached"; else
+    step "node_exporter v$NODE_EXPORTER_VERSION: go install github.com/prometheus/node_exporter@v$NODE_EXPORTER_VERSION"
+    go_install "github.com/prometheus/node_exporter@v$NODE_EXPORTER_VERSION" "$exporter_dir" node_exporter
+  fi
+  "$exporter_dir/node_exporter" --version >/dev/null 2>&1 || { echo "provision: $exporter_dir/node_exporter does not run" >&2; exit 1; }
 fi
 
 # --- the lab: real systemd VMs on this machine (scripts/lab.sh; the ssh platform's and fault tests' hosts) ----

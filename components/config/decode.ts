@@ -26,6 +26,8 @@ import { validateClusterSpec, validatePolicy, POLICY_FIELDS } from "../../engine
 import { versionProblem } from "../../engine/versions";
 import { clusterPlatformNames, findClusterPlatform } from "../platforms";
 import { ClusterPlatform, DecodeContext, ServerPlacement } from "../platforms/platform";
+import { exporterPortClash } from "./exporter";
+import type { ExporterRelease } from "../../engine/exporter";
 import {
   booleanish,
   decodeJson,
@@ -634,6 +636,12 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
     ...(extraSettings ? { extraSettings } : {}),
     ...(auth ? { auth } : {}),
   };
+
+  // An exporter on one of the servers' own ports would answer the install's check with nats-server's monitoring.
+  if (platform) {
+    const exporter = (platformSettings as { exporter?: ExporterRelease } | undefined)?.exporter;
+    exporterPortClash(p, platform.name, exporter, [...members, config.surge]);
+  }
 
   // The engine's rules, on the spec and policy this config describes; a key already reported in the config's own
   // words (the version's grammar, a wrong type) is not reported twice.

@@ -653,6 +653,19 @@ describe("SurgeLaunchTemplate", () => {
   });
 });
 
+/** prometheus-nats-exporter as an operator names it (the SHA-256 is a stand-in: nothing is downloaded here). */
+const EXPORTER = {
+  name: "prometheus-nats-exporter",
+  version: "0.16.0",
+  url: {
+    arm64:
+      "https://github.com/nats-io/prometheus-nats-exporter/releases/download/v{version}/prometheus-nats-exporter-v{version}-linux-{arch}.tar.gz",
+  },
+  sha256: { arm64: "a".repeat(64) },
+  port: 7777,
+  args: ["-port=7777", "-varz", "-connz", "-routez", "-subz", "-jsz=all", "http://localhost:8222"],
+};
+
 describe("the aws platform (createShared, createMemberHost, driverInputs)", () => {
   class Parent extends pulumi.ComponentResource {
     constructor(name: string) {
@@ -701,6 +714,7 @@ describe("the aws platform (createShared, createMemberHost, driverInputs)", () =
       instanceType: "m7g.large",
       resizeMember: "plat-2",
       retainDataVolumes: false,
+      exporter: EXPORTER,
     });
     expect(problems).toEqual([]);
     const parent = new Parent("plat");
@@ -789,12 +803,48 @@ describe("the aws platform (createShared, createMemberHost, driverInputs)", () =
     );
   });
 
+  it("installs the exporter from every host's user data, opens its port to the admin CIDR only, tells the driver", () => {
+    const rule = resources.find((r) => r.name === "plat-sg-exporter-203-0-113-10-32");
+    expect(rule?.inputs).toMatchObject({
+      fromPort: 7777,
+      toPort: 7777,
+      cidrIpv4: "203.0.113.10/32",
+      ipProtocol: "tcp",
+    });
+    expect(
+      resources.filter((r) => r.type.endsWith("SecurityGroupIngressRule") && r.inputs.fromPort === 7777),
+    ).toHaveLength(1);
+    const url =
+      "https://github.com/nats-io/prometheus-nats-exporter/releases/download/v0.16.0/prometheus-nats-exporter-v0.16.0-linux-arm64.tar.gz";
+    const instances = resources.filter((r) => r.type === "aws:ec2/instance:Instance" && r.name.startsWith("plat-"));
+    const template = resources.find((r) => r.name === "plat-surge-lt");
+    const userData = [
+      ...instances.map((i) => String(i.inputs.userData)),
+      Buffer.from(String(template?.inputs.userData), "base64").toString("utf8"),
+    ];
+    for (const text of userData) {
+      expect(text).toContain(`exp_url='${url}'`);
+      expect(text).toContain(
+        "ExecStart=/opt/nats/exporter/prometheus-nats-exporter-0.16.0 -port=7777 -varz -connz -routez -subz -jsz=all http://localhost:8222",
+      );
+      // After nats-server's install, in a step of its own that the boot status names when it fails.
+      expect(text.indexOf("install the metrics exporter")).toBeGreaterThan(text.indexOf("nats-server itself"));
+    }
+    expect(settingsSeen.exporter).toEqual(EXPORTER);
+  });
+
+  it("refuses an exporter without a URL and a pin for the hosts' arch, naming the key and the fix", () => {
+    const { problems } = decodeAws({ exporter: { ...EXPORTER, sha256: { arm64: "a".repeat(64) } } });
+    expect(problems.map((p) => p.field)).toEqual(["aws.exporter.url.amd64", "aws.exporter.sha256.amd64"]);
+    expect(problems[1].message).toMatch(/pin the SHA-256 of the amd64 download/);
+  });
+
   it("opens a member's own ports in the security group (they were hard-wired to 4222/6222/8222)", () => {
     const rules = resources.filter(
       (r) => r.type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule" && r.name.startsWith("plat-sg-"),
     );
     const ports = rules.map((r) => r.inputs.fromPort).sort();
-    expect(ports).toEqual([4222, 4222, 4333, 4333, 6222, 6333, 8222, 8333]);
+    expect(ports).toEqual([4222, 4222, 4333, 4333, 6222, 6333, 7777, 8222, 8333]);
     expect(rules.find((r) => r.name === "plat-sg-cluster-p6333-self")?.inputs.referencedSecurityGroupId).toBe(
       "plat-sg-sg-id",
     );

@@ -116,6 +116,11 @@ export class FakeHost {
       this.events.push(`activate ${version}`);
       return ok(`nats-server v${version} installed: ${dir}/nats-server -> ${this.link}\n`);
     }
+    if (script.includes("echo exporter=removed")) {
+      // The metrics exporter's removal (exporter-scripts.ts): this fake host never had one.
+      this.events.push("remove-exporter");
+      return ok("exporter=none\n");
+    }
     if (script.includes("cloud_init_exit=")) {
       if (this.bootStatus === "done") return ok("cloud_init_exit=0\nboot=done\n");
       return ok(`cloud_init_exit=1\nboot=failed\nboot_error=${this.bootStatus.replace(/^failed: /, "")}\n`);

@@ -481,6 +481,8 @@ describe("SsmHostDriver: the surge VM", () => {
     await driver.provision(n1);
     await driver.writeConfig(n1, "server_name: n1\n");
     await driver.deprovision(n1);
+    // The metrics exporter goes with the server.
+    expect(aws.hosts.get(MEMBER_INSTANCES.n1)?.events).toContain("remove-exporter");
     expect(aws.sentOf("RunInstancesCommand")).toHaveLength(0);
     expect(aws.sentOf("TerminateInstancesCommand")).toHaveLength(0);
     expect(aws.hosts.get(MEMBER_INSTANCES.n1)?.config).toBeUndefined();

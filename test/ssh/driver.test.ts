@@ -87,12 +87,37 @@ describe("SshHostDriver", () => {
     expect(transport.sent.map((c) => c.what)).toEqual([
       "check the host (tools, systemd, architecture)",
       "prepare the host (nats user, directories, systemd unit)",
+      "remove any metrics exporter (none configured)",
     ]);
     const prepare = transport.sent[1].script;
     expect(prepare).toContain("useradd --system");
     expect(prepare).toContain("ExecStop=/bin/kill -s SIGUSR2 $MAINPID");
     expect(prepare).toContain("TimeoutStopSec=90");
     expect(prepare).toContain("systemctl enable --quiet 'nats-server'");
+  });
+
+  it("provision installs the exporter the settings name, and refuses one on the server's own ports", async () => {
+    const exporter = {
+      name: "node_exporter",
+      version: "1.12.1",
+      url: "http://10.0.0.1:8081/node_exporter/v{version}/node_exporter-{version}.linux-{arch}.tar.gz",
+      sha256: { amd64: "ab".repeat(32) },
+      port: 9100,
+      args: ["--web.listen-address=:9100"],
+    };
+    const { driver, transport } = setup({ exporter });
+    transport.reply = (c) => (c.what.startsWith("check the host") ? "machine=x86_64\n" : "exporter=installed\n");
+    await driver.provision(a);
+    const install = transport.sent[2];
+    expect(install.what).toBe("install the metrics exporter node_exporter 1.12.1 (port 9100)");
+    expect(install.script).toContain("node_exporter-1.12.1.linux-amd64.tar.gz");
+    expect(install.script).toContain("ExecStart=/opt/nats/exporter/node_exporter-1.12.1 --web.listen-address=:9100");
+    await expect(setup({ exporter: { ...exporter, port: 4222 } }).driver.provision(a)).rejects.toThrow(
+      "nats-a: exporter.port 4222 is one of its nats-server ports; give the exporter its own",
+    );
+    // And deprovision takes it away with the server.
+    await driver.deprovision(a);
+    expect(transport.sent.at(-1)?.script).toContain("rm -rf '/opt/nats/exporter'");
   });
 
   it("provision refuses a VM of another architecture than the settings' arch, naming the fix", async () => {

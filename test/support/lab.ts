@@ -60,6 +60,11 @@ export interface LabState {
    * a stack (or driver settings) must pin them as `releaseSha256` for anything to be downloaded from it.
    */
   readonly releaseSha256: Record<string, Record<string, string>>;
+  /**
+   * The node_exporter release the server also serves, as a stack's `exporter` setting wants it but for its port and
+   * args (url with `{version}` and `{arch}`, its SHA-256 pinned); null when provisioning did not build it.
+   */
+  readonly exporter: { name: string; version: string; url: string; sha256: Record<string, string> } | null;
   readonly sshKey: string;
   readonly knownHosts: string;
   readonly stateDir: string;

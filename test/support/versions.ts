@@ -30,3 +30,13 @@ export const BIN_CACHE =
 export function natsServerBinary(version: string): string {
   return path.join(BIN_CACHE, `v${version}`, "nats-server");
 }
+
+/** node_exporter, the real exporter the lab's release server serves for the stacks' `exporter` setting. */
+export const NODE_EXPORTER_VERSION: string | undefined = env.NODE_EXPORTER_VERSION;
+
+/** Where scripts/provision.sh --for test builds it; the lab serves it only when it is there. */
+export function nodeExporterBinary(): string | undefined {
+  if (!NODE_EXPORTER_VERSION) return undefined;
+  const cache = process.env.NATS_CLUSTER_CACHE ?? path.join(os.homedir(), ".cache", "nats-cluster");
+  return path.join(cache, "node_exporter", `v${NODE_EXPORTER_VERSION}`, "node_exporter");
+}

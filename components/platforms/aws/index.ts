@@ -12,7 +12,8 @@
  * otherwise ignore. The engine's driver gets the same region, profile, role chain, endpoints and default tags: the
  * instances and the SSM commands can never be in two regions or accounts.
  * `nats-cluster:aws`: `{ region, vpcId, subnetIds, clientCidrs, adminCidr, instanceType?, arch?, amiId?,
- * volumeSizeGb?, retainDataVolumes?, keyName?, profile?, releaseBaseUrl?, releaseSha256?, resizeMember? }`.
+ * volumeSizeGb?, retainDataVolumes?, keyName?, profile?, releaseBaseUrl?, releaseSha256?, resizeMember?, exporter? }`
+ * (`exporter`: engine/exporter.ts; installed by the user data, its port opened to the admin CIDR).
  * Verified with Pulumi mocks and, for the hosts, on lab VMs; nothing here has run against a real AWS account.
  */
 import * as aws from "@pulumi/aws";
@@ -28,7 +29,9 @@ import {
   readStringList,
   refuseUnknownFields,
 } from "../../config/values";
+import { ExporterRelease } from "../../../engine/exporter";
 import { ReleasePins } from "../../../engine/release";
+import { readExporterSetting } from "../../config/exporter";
 import { readReleaseSettings, RELEASE_SETTING_FIELDS } from "../../config/release";
 import { ClusterPlatform } from "../platform";
 import { AwsArch, DEFAULT_INSTANCE_TYPE } from "./ami";
@@ -74,6 +77,11 @@ export interface AwsPlatformSettings {
   readonly retainDataVolumes: boolean;
   /** The one member allowed to take a changed `instanceType` in this `pulumi up` (a stop, resize, start). */
   readonly resizeMember?: string;
+  /**
+   * A metrics exporter installed beside nats-server by the user data (engine/exporter.ts), its port opened to the
+   * admin CIDR. At first boot only: a change reaches the surge VM at its next launch and a member at its replacement.
+   */
+  readonly exporter?: ExporterRelease;
 }
 
 /** What every member of the cluster shares on aws. */
@@ -110,6 +118,7 @@ const FIELDS = [
   "profile",
   ...RELEASE_SETTING_FIELDS,
   "resizeMember",
+  "exporter",
 ];
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
@@ -180,6 +189,7 @@ function decode(raw: unknown, p: Problems): AwsPlatformSettings {
   const arch: AwsArch = archText === "arm64" ? "arm64" : "amd64";
   const profile = readString(p, "aws.profile", obj.profile, "write a named profile of ~/.aws/config");
   const release = readReleaseSettings(p, "aws", obj);
+  const exporter = readExporterSetting(p, "aws", obj, arch);
   const retainDataVolumes = readBool(p, "aws.retainDataVolumes", obj.retainDataVolumes) ?? true;
   const resizeMember = readString(p, "aws.resizeMember", obj.resizeMember, "write one member's name");
   const instanceType =
@@ -200,6 +210,7 @@ function decode(raw: unknown, p: Problems): AwsPlatformSettings {
     ...(profile ? { profile } : {}),
     ...release,
     ...(resizeMember ? { resizeMember } : {}),
+    ...(exporter ? { exporter } : {}),
   };
 }
 
@@ -265,6 +276,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
         clientPort: facts.surge.clientPort,
         clusterPort: facts.surge.clusterPort,
         monitorPort: facts.surge.monitorPort,
+        ...(settings.exporter ? { exporterPort: settings.exporter.port } : {}),
       },
       opts,
     );
@@ -305,6 +317,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
         keyName: settings.keyName,
         releaseBaseUrl: settings.releaseBaseUrl,
         releaseSha256: settings.releaseSha256,
+        exporter: settings.exporter,
         stopTimeoutSeconds: facts.stopTimeoutSeconds,
       },
       opts,
@@ -359,6 +372,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
           : false,
         releaseBaseUrl: settings.releaseBaseUrl,
         releaseSha256: settings.releaseSha256,
+        exporter: settings.exporter,
         stopTimeoutSeconds: facts.stopTimeoutSeconds,
       },
       { parent, providers: [shared.provider] },
@@ -400,6 +414,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
           arch: settings.arch,
           ...(settings.releaseBaseUrl ? { releaseBaseUrl: settings.releaseBaseUrl } : {}),
           ...(settings.releaseSha256 ? { releaseSha256: settings.releaseSha256 } : {}),
+          ...(settings.exporter ? { exporter: settings.exporter } : {}),
           stopTimeoutSeconds: facts.stopTimeoutSeconds,
           ...(Object.keys(volumes).length ? { volumeIds: volumes } : {}),
           ...(Object.keys(sizes).length ? { volumeSizesGiB: sizes } : {}),

@@ -21,6 +21,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { TLS_FILE_NAMES } from "../../../engine/config/for-server";
 import { configParameterName, defaultConfigParameterPrefix, tlsParameterName } from "../../../engine/hosts/aws/names";
+import { ExporterRelease } from "../../../engine/exporter";
 import { ReleasePins } from "../../../engine/release";
 import { ServerEndpoint } from "../../../engine/spec";
 import { amiFor, AwsArch, DEFAULT_INSTANCE_TYPE } from "./ami";
@@ -120,6 +121,8 @@ export interface AwsMemberHostArgs {
   readonly releaseBaseUrl?: string;
   /** Version → arch → SHA-256 of the release tarball; needed when releaseBaseUrl is plain http (engine/release.ts). */
   readonly releaseSha256?: ReleasePins;
+  /** A metrics exporter installed beside nats-server at first boot (engine/exporter.ts). */
+  readonly exporter?: ExporterRelease;
   /** systemd `TimeoutStopSec` (lame duck must end within it). Default 150. */
   readonly stopTimeoutSeconds?: number;
   /** Extra tags for every resource of this member. */
@@ -221,6 +224,7 @@ export class AwsMemberHost extends pulumi.ComponentResource {
         jetstreamVolumeId: volumeId,
         releaseBaseUrl: args.releaseBaseUrl,
         releaseSha256: args.releaseSha256,
+        exporter: args.exporter,
         stopTimeoutSeconds: args.stopTimeoutSeconds,
       }),
     );

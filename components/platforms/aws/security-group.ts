@@ -6,6 +6,8 @@
  *                    subscribes from the machine running `pulumi up`)
  *   cluster port     only from the group itself (route connections between members and the surge server)
  *   monitoring port  only from each admin CIDR (the rollout's health gates read /healthz, /varz, /routez, /jsz)
+ *   exporter port    only from each admin CIDR, when the stack installs a metrics exporter (engine/exporter.ts):
+ *                    the Prometheus that scrapes it sits where the operators are
  *   egress           everything (the release download, from GitHub through a NAT or from a mirror in the VPC;
  *                    the SSM endpoints: ssm, ssmmessages, ec2messages, through a NAT or VPC endpoints)
  *
@@ -34,6 +36,8 @@ export interface ClusterSecurityGroupArgs {
   readonly clusterPort?: number;
   /** Monitoring port of every server. Default 8222. */
   readonly monitorPort?: number;
+  /** The metrics exporter's port on every host (engine/exporter.ts), when there is one. */
+  readonly exporterPort?: number;
   /** Tags for the group and its rules. */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -135,8 +139,31 @@ export class ClusterSecurityGroup extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const ingress = this.allowPorts(ports);
-    this.securityGroupId = pulumi.all([group.id, egress.id, ingress]).apply(([id]) => id);
+    const ingress = [this.allowPorts(ports)];
+    if (args.exporterPort !== undefined) {
+      checkPort("exporterPort", args.exporterPort);
+      if ([ports.clientPort, ports.clusterPort, ports.monitorPort].includes(args.exporterPort)) {
+        throw new Error(`ClusterSecurityGroupArgs.exporterPort: ${args.exporterPort} is one of the server's ports`);
+      }
+      for (const cidr of [...new Set(args.adminCidrs)]) {
+        const rule = `${name}-exporter-${slug(cidr)}`;
+        const exporterRule = new aws.vpc.SecurityGroupIngressRule(
+          rule,
+          {
+            securityGroupId: group.id,
+            ipProtocol: "tcp",
+            fromPort: args.exporterPort,
+            toPort: args.exporterPort,
+            description: checkRuleDescription(rule, `metrics exporter from admin ${cidr}`),
+            tags: args.tags,
+            cidrIpv4: cidr,
+          },
+          { parent: this },
+        );
+        ingress.push(exporterRule.id.apply((id) => [id]));
+      }
+    }
+    this.securityGroupId = pulumi.all([group.id, egress.id, pulumi.all(ingress)]).apply(([id]) => id);
     this.registerOutputs({ securityGroupId: this.securityGroupId });
   }
 

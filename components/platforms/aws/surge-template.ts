@@ -14,6 +14,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { ExporterRelease } from "../../../engine/exporter";
 import { ReleasePins } from "../../../engine/release";
 import { amiFor, AwsArch, DEFAULT_INSTANCE_TYPE } from "./ami";
 import { hostTags } from "./tags";
@@ -44,6 +45,8 @@ export interface SurgeLaunchTemplateArgs {
   readonly releaseBaseUrl?: string;
   /** Version → arch → SHA-256 of the release tarball; needed when releaseBaseUrl is plain http (engine/release.ts). */
   readonly releaseSha256?: ReleasePins;
+  /** A metrics exporter installed beside nats-server at first boot (engine/exporter.ts). */
+  readonly exporter?: ExporterRelease;
   /** systemd `TimeoutStopSec`. Default 150. */
   readonly stopTimeoutSeconds?: number;
   /** EC2 key pair for emergency SSH (the rollout itself uses SSM). */
@@ -77,6 +80,7 @@ export class SurgeLaunchTemplate extends pulumi.ComponentResource {
           arch,
           releaseBaseUrl: args.releaseBaseUrl,
           releaseSha256: args.releaseSha256,
+          exporter: args.exporter,
           stopTimeoutSeconds: args.stopTimeoutSeconds,
         }),
         "utf8",

@@ -18,6 +18,7 @@
  * Plain functions (no Pulumi import). The tests run the install part with `sh`, and the whole user data through
  * cloud-init on lab VMs with a loop device as the volume (test/aws/lab-user-data.test.ts); never on EC2 itself.
  */
+import { ExporterRelease } from "../../../engine/exporter";
 import { installScriptFor } from "../../../engine/hosts/systemd/install-scripts";
 import { ReleasePins, releaseSource } from "../../../engine/release";
 import { DATA_VOLUME_DEVICE, DATA_VOLUME_WAIT_SECONDS } from "../../../engine/hosts/aws/names";
@@ -60,6 +61,8 @@ export interface UserDataOptions {
   readonly volumeWaitSeconds?: number;
   /** systemd `TimeoutStopSec`: how long lame duck may take before SIGKILL. Default 150 (the official unit). */
   readonly stopTimeoutSeconds?: number;
+  /** A metrics exporter installed after nats-server (engine/exporter.ts); its port is opened by security-group.ts. */
+  readonly exporter?: ExporterRelease;
 }
 
 /**
@@ -103,6 +106,7 @@ export function renderUserData(options: UserDataOptions): string {
           : undefined,
       stopTimeoutSeconds: options.stopTimeoutSeconds,
       install: { what: `install nats-server v${options.version} from ${release.baseUrl}`, script: install },
+      ...(options.exporter ? { exporter: { release: options.exporter, arch: options.arch } } : {}),
     }),
   ].join("\n");
 }

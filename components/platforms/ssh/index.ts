@@ -6,12 +6,15 @@
  * Stack config: members and the surge server each give their `host` (the VM's address; ports default to 4222,
  * 6222, 8222), and
  *   nats-cluster:ssh: { user, hostKeys: { <server or address>: "ssh-ed25519 AAAA…" }, port?, sudo?, arch?,
- *                       releaseBaseUrl?, releaseSha256?, hosts?: { <server>: { address?, port?, user? } } }
+ *                       releaseBaseUrl?, releaseSha256?, hosts?: { <server>: { address?, port?, user? } },
+ *                       exporter?: { name, version, url, sha256, port, args? } (engine/exporter.ts) }
  *   nats-cluster:sshPrivateKey (secret; `pulumi config set --secret nats-cluster:sshPrivateKey -- "$(cat key)"`)
  *   nats-cluster:sshKeyPassphrase (secret, optional)
  */
 import * as pulumi from "@pulumi/pulumi";
+import { ExporterRelease } from "../../../engine/exporter";
 import { ReleasePins } from "../../../engine/release";
+import { readExporterSetting } from "../../config/exporter";
 import { readReleaseSettings, RELEASE_SETTING_FIELDS } from "../../config/release";
 import { Obj, Problems, readBool, readInt, readObject, readString, refuseUnknownFields } from "../../config/values";
 import { ClusterPlatform, ConfiguredServers, ServerPlacement } from "../platform";
@@ -33,13 +36,15 @@ export interface SshPlatformSettings {
   readonly releaseBaseUrl?: string;
   /** Version → arch → SHA-256 of the release tarball; required when releaseBaseUrl is plain http. */
   readonly releaseSha256?: ReleasePins;
+  /** A metrics exporter installed beside every server (engine/exporter.ts). */
+  readonly exporter?: ExporterRelease;
   /** Per-server overrides of the address to SSH to, the port and the user. */
   readonly hosts?: Readonly<
     Record<string, { readonly address?: string; readonly port?: number; readonly user?: string }>
   >;
 }
 
-const FIELDS = ["user", "port", "hostKeys", "sudo", "arch", ...RELEASE_SETTING_FIELDS, "hosts"];
+const FIELDS = ["user", "port", "hostKeys", "sudo", "arch", ...RELEASE_SETTING_FIELDS, "hosts", "exporter"];
 const HOST_FIELDS = ["address", "port", "user"];
 
 function decode(raw: unknown, p: Problems): SshPlatformSettings {
@@ -78,6 +83,7 @@ function decode(raw: unknown, p: Problems): SshPlatformSettings {
   const port = readInt(p, "ssh.port", obj.port, "write sshd's port, e.g. 22");
   const sudo = readBool(p, "ssh.sudo", obj.sudo);
   const release = readReleaseSettings(p, "ssh", obj);
+  const exporter = readExporterSetting(p, "ssh", obj, arch === "arm64" ? "arm64" : "amd64");
   return {
     user: user ?? "",
     hostKeys: (hostKeys ?? {}) as Record<string, string>,
@@ -86,6 +92,7 @@ function decode(raw: unknown, p: Problems): SshPlatformSettings {
     ...(arch === "amd64" || arch === "arm64" ? { arch } : {}),
     ...release,
     ...(hosts ? { hosts: overrides } : {}),
+    ...(exporter ? { exporter } : {}),
   };
 }
 
@@ -104,6 +111,7 @@ function driverSettings(settings: SshPlatformSettings, servers: ConfiguredServer
     ...(settings.arch ? { arch: settings.arch } : {}),
     ...(settings.releaseBaseUrl ? { releaseBaseUrl: settings.releaseBaseUrl } : {}),
     ...(settings.releaseSha256 ? { releaseSha256: settings.releaseSha256 } : {}),
+    ...(settings.exporter ? { exporter: settings.exporter } : {}),
   };
 }
 

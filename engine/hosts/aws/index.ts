@@ -6,6 +6,7 @@
  * boundary, and on lab VMs (systemd, cloud-init, a loop device for EBS) through a fake SSM that runs the scripts
  * there (test/aws/lab-*.test.ts); never against a real AWS account.
  */
+import { ExporterRelease, exporterProblems } from "../../exporter";
 import { VM_LISTEN_HOST } from "../../defaults";
 import { Problem } from "../../problem";
 import { ReleasePins, releaseSettingsProblems } from "../../release";
@@ -50,6 +51,8 @@ export interface AwsSettings {
   readonly volumeSizesGiB?: Readonly<Record<string, number>>;
   /** ARN of the cluster's customer-managed KMS key: every SecureString the driver writes is encrypted with it. */
   readonly kmsKeyId?: string;
+  /** The metrics exporter the user data installs (engine/exporter.ts): a retried first boot installs it too. */
+  readonly exporter?: ExporterRelease;
 }
 
 export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => {
@@ -82,6 +85,7 @@ export const settingsProblems: HostPlatform["settingsProblems"] = (settings) => 
     problems.push({ field: "kmsKeyId", message: "must be a KMS key ARN, id or alias" });
   problems.push(...identityProblems(s));
   problems.push(...releaseSettingsProblems(s.releaseBaseUrl, s.releaseSha256));
+  problems.push(...exporterProblems(s.exporter, "exporter", s.arch === "arm64" ? "arm64" : "amd64"));
   return problems;
 };
 
@@ -129,6 +133,7 @@ export function createHostDriver(
     releaseSha256: s.releaseSha256,
     stopTimeoutSeconds: s.stopTimeoutSeconds,
     kmsKeyId: s.kmsKeyId,
+    ...(s.exporter ? { exporter: s.exporter } : {}),
     // Members have a data volume exactly when the Pulumi layer recorded one for them.
     dataVolumeFor: (server) =>
       s.volumeIds?.[server.name]

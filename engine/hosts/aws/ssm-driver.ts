@@ -13,6 +13,8 @@
  * lifecycle, on lab VMs through a fake SSM that runs them there (test/aws/lab-ssm-rollout.test.ts). Nothing here
  * has run against a real AWS account.
  */
+import { ExporterRelease } from "../../exporter";
+import { removeExporterScript } from "../systemd/exporter-scripts";
 import { createHash } from "node:crypto";
 import { ServerEndpoint, TlsPem } from "../../spec";
 import { describeError } from "../../util/async";
@@ -43,6 +45,8 @@ export type { AwsAssumeRole, AwsClientFactory, AwsEndpoints, AwsSdkClient } from
 export type { SurgeLaunchSettings } from "./ec2-hosts";
 
 export interface SsmHostDriverOptions extends HostReleaseOptions {
+  /** The metrics exporter the user data installs (engine/exporter.ts); a retried preparation installs it too. */
+  readonly exporter?: ExporterRelease;
   /** AWS region of the instances and the config parameters, e.g. "eu-west-1". */
   readonly region: string;
   /** Named AWS profile for credentials (the stack's `aws:profile`), so the driver acts as the same identity as Pulumi.
@@ -325,6 +329,9 @@ export class SsmHostDriver implements HostDriver {
           }
         : undefined,
       stopTimeoutSeconds: this.options.stopTimeoutSeconds,
+      ...(this.options.exporter
+        ? { exporter: { release: this.options.exporter, arch: this.options.arch ?? "amd64" } }
+        : {}),
     });
   }
 
@@ -404,6 +411,8 @@ export class SsmHostDriver implements HostDriver {
       const target = { server: server.name, instanceId: memberInstance };
       await this.run(target, "stop nats-server (SIGKILL) for deprovision", systemd.killScript(this.killWaitSeconds()));
       await this.run(target, "remove the config file and TLS material", scripts.removeConfigScript(this.paths));
+      // The exporter goes with the server (the instance itself is Pulumi's, and may stay a while).
+      await this.run(target, "remove the metrics exporter", removeExporterScript(this.paths));
     } else {
       await this.launched.terminateAll(server.name, deadline);
       this.launchedIds.delete(server.name);

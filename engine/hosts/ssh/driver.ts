@@ -12,6 +12,8 @@ import { DEFAULT_STOP_TIMEOUT_SECONDS } from "../../defaults";
 import { ServerEndpoint, TlsPem } from "../../spec";
 import { DeprovisionOptions, HostDriver, HostLayout, LeaseOnHost, LeaseRequest, StoreUsage } from "../driver";
 import { leaseResultOf, leaseScript } from "../systemd/lease-script";
+import { ExporterRelease } from "../../exporter";
+import { installExporterScript, removeExporterScript } from "../systemd/exporter-scripts";
 import { activateScriptFor, HostReleaseOptions, HostReleases } from "../systemd/install-scripts";
 import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf, tlsDirOf } from "../systemd/paths";
 import * as systemd from "../systemd/scripts";
@@ -45,6 +47,8 @@ export interface SshHostDriverOptions extends HostReleaseOptions {
   readonly commandTimeoutSeconds?: number;
   /** Deadline of a download (stageBinary). Default 600 s. */
   readonly stageTimeoutSeconds?: number;
+  /** The metrics exporter every server's VM gets at provision (engine/exporter.ts); unset: none, an old one removed. */
+  readonly exporter?: ExporterRelease;
 }
 
 export class SshHostDriver implements HostDriver {
@@ -91,6 +95,15 @@ export class SshHostDriver implements HostDriver {
    * directories, installs and enables the unit and its stop-timeout drop-in.
    */
   async provision(server: ServerEndpoint): Promise<void> {
+    const exporterPort = this.options.exporter?.port;
+    if (
+      exporterPort !== undefined &&
+      [server.clientPort, server.clusterPort, server.monitorPort, server.gatewayPort].includes(exporterPort)
+    ) {
+      throw new Error(
+        `${server.name}: exporter.port ${exporterPort} is one of its nats-server ports; give the exporter its own`,
+      );
+    }
     const check = await this.run(server, "check the host (tools, systemd, architecture)", systemd.hostCheckScript());
     const arch = this.options.arch ?? "amd64";
     const machine = systemd.outputValue(check.stdout, "machine") ?? "";
@@ -109,12 +122,33 @@ export class SshHostDriver implements HostDriver {
         systemd.installUnitScript(this.paths, { withVolume: false, stopTimeoutSeconds: this.stopTimeoutSeconds }),
       ].join("\n"),
     );
+    await this.provisionExporter(server);
+  }
+
+  /**
+   * The exporter as the settings say: installed (or reinstalled at a new version or arguments, restarted only then),
+   * or, when they name none, any earlier one removed. Idempotent; nats-server is not touched either way. (An exporter
+   * on one of the server's own ports was refused before anything was touched: provision.)
+   */
+  private async provisionExporter(server: ServerEndpoint): Promise<void> {
+    const exporter = this.options.exporter;
+    if (!exporter) {
+      await this.run(server, "remove any metrics exporter (none configured)", removeExporterScript(this.paths));
+      return;
+    }
+    await this.run(
+      server,
+      `install the metrics exporter ${exporter.name} ${exporter.version} (port ${exporter.port})`,
+      installExporterScript(this.paths, exporter, this.options.arch ?? "amd64"),
+      (this.options.stageTimeoutSeconds ?? 600) * 1000,
+    );
   }
 
   /**
    * The surge server: stop it if it still runs (lame duck, SIGKILL after {@link DEPROVISION_DRAIN_SECONDS}), remove
    * its config, unit and JetStream store, so the VM is as before provision but for the binaries. A member: stop it
-   * the same way and remove its config; its unit, binaries and data stay (the VM is the operator's).
+   * the same way and remove its config; its unit, binaries and data stay (the VM is the operator's). Both lose the
+   * metrics exporter (unit and binaries).
    */
   async deprovision(server: ServerEndpoint, options: DeprovisionOptions = {}): Promise<void> {
     const surge = server.name === this.options.surge;
@@ -123,7 +157,11 @@ export class SshHostDriver implements HostDriver {
       ? "remove nats-server (config, unit, JetStream store)"
       : `stop nats-server, remove its config${store ? " and its JetStream store" : ""}`;
     const waits = { drainSeconds: DEPROVISION_DRAIN_SECONDS, killSeconds: this.killWaitSeconds() };
-    const script = systemd.removeServerScript(this.paths, { unit: surge, data: store }, waits);
+    // The exporter goes with the server: a VM that no longer serves nats exports nothing.
+    const script = [
+      systemd.removeServerScript(this.paths, { unit: surge, data: store }, waits),
+      removeExporterScript(this.paths),
+    ].join("\n");
     await this.run(server, what, script, (waits.drainSeconds + waits.killSeconds) * 1000 + this.commandTimeoutMs);
   }
 

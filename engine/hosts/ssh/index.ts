@@ -60,6 +60,7 @@ export function createHostDriver(
     releaseSha256: s.releaseSha256,
     stopTimeoutSeconds: s.stopTimeoutSeconds,
     paths: hostPathsOf(s),
+    ...(s.exporter ? { exporter: s.exporter } : {}),
   });
 }
 

@@ -5,6 +5,7 @@
  */
 import { DEFAULT_STOP_TIMEOUT_SECONDS, MIN_LAME_DUCK_SECONDS } from "../../defaults";
 import { AddProblem, Problem } from "../../problem";
+import { ExporterRelease, exporterProblems } from "../../exporter";
 import { ReleasePins, releaseSettingsProblems } from "../../release";
 import { DEFAULT_HOST_PATHS, HostPaths } from "../systemd/paths";
 import { hostKeyProblem } from "./host-key";
@@ -42,6 +43,8 @@ export interface SshSettings {
   readonly stopTimeoutSeconds?: number;
   /** Where nats-server lives on the VMs; each field overrides one default (engine/hosts/systemd/paths.ts). */
   readonly paths?: Partial<HostPaths>;
+  /** A metrics exporter installed beside every server (engine/exporter.ts); unset: none (and any old one removed). */
+  readonly exporter?: ExporterRelease;
 }
 
 const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -138,6 +141,8 @@ export function sshSettingsProblems(settings: unknown): Problem[] {
     );
   }
   pathProblems(settings.paths, add);
+  const arch = settings.arch === "arm64" ? "arm64" : "amd64";
+  for (const p of exporterProblems(settings.exporter, "exporter", arch)) add(p.field, p.message);
   return problems;
 }
 

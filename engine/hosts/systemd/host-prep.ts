@@ -12,6 +12,8 @@
  * option with 40 lines of usage, whose first line is the one that says what was wrong.
  */
 import { HostPaths, NATS_UNIT, NATS_USER, storeDirOf } from "./paths";
+import { ExporterRelease } from "../../exporter";
+import { installExporterScript } from "./exporter-scripts";
 import { DEFAULT_STOP_TIMEOUT_SECONDS } from "../../defaults";
 import { shellQuote } from "./scripts";
 import { STOP_TIMEOUT_DROP_IN_PATH, stopTimeoutDropIn, systemdUnitFor, UNIT_PATH } from "./unit";
@@ -41,6 +43,8 @@ export interface HostPrepOptions {
   readonly stopTimeoutSeconds?: number;
   /** A script that installs the binary (first boot), run last in a shell of its own. */
   readonly install?: { readonly what: string; readonly script: string };
+  /** The metrics exporter beside nats-server (engine/exporter.ts) for hosts of `arch`, installed after it. */
+  readonly exporter?: { readonly release: ExporterRelease; readonly arch: string };
 }
 
 /** The whole preparation as one script (no shebang): safe to run again on a host it already prepared. */
@@ -106,6 +110,15 @@ export function hostPrepScript(options: HostPrepOptions): string {
     "nats_run 'reload systemd' systemctl daemon-reload",
     `nats_run 'enable the ${NATS_UNIT} unit' systemctl enable ${NATS_UNIT}`,
     ...(options.install ? installSection(options.install) : []),
+    ...(options.exporter
+      ? installSection(
+          {
+            what: `install the metrics exporter ${options.exporter.release.name} ${options.exporter.release.version}`,
+            script: installExporterScript(paths, options.exporter.release, options.exporter.arch),
+          },
+          "5. The metrics exporter beside it",
+        )
+      : []),
     "nats_step='finish'",
     'echo "nats-cluster host preparation done"',
     "",
@@ -165,10 +178,10 @@ function volumeSection(volume: DataVolume, paths: HostPaths): string[] {
 }
 
 /** The install, in a shell of its own (it sets traps); its last line of stderr names what failed. */
-function installSection(install: { what: string; script: string }): string[] {
+function installSection(install: { what: string; script: string }, title = "4. nats-server itself"): string[] {
   return [
     "",
-    "# 4. nats-server itself (own shell: it sets traps); its last error line goes into the status.",
+    `# ${title} (own shell: it sets traps); its last error line goes into the status.`,
     `nats_step=${shellQuote(install.what)}`,
     'nats_err="$(mktemp)"',
     `if sh 2>"$nats_err" <<'${INSTALL_HEREDOC}'`,

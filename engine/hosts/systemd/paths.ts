@@ -57,3 +57,11 @@ export function dirOf(file: string): string {
 export function tlsDirOf(paths: HostPaths): string {
   return `${dirOf(paths.configPath)}/tls`;
 }
+
+/** The exporter's systemd unit (engine/exporter.ts): one per host, whichever exporter the stack names. */
+export const EXPORTER_UNIT = "nats-exporter";
+
+/** Where the exporter's versioned binaries live: beside nats-server's, in a directory of its own. */
+export function exporterDirOf(paths: HostPaths): string {
+  return `${paths.installDir.replace(/\/+$/, "")}/exporter`;
+}
