@@ -17,6 +17,12 @@ export const DEFAULT_PORTS = { clientPort: 4222, clusterPort: 6222, monitorPort:
 /** nats-server's conventional gateway port (the NATS docs' examples; nats-server has no default of its own). */
 export const DEFAULT_GATEWAY_PORT = 7222;
 
+/** nats-server's own default leafnode port (`DEFAULT_LEAFNODE_PORT` in server/const.go; the docs' `port` default). */
+export const DEFAULT_LEAFNODE_PORT = 7422;
+
+/** The account a leaf connection binds to when the spec names none: the global account `$G`. */
+export const DEFAULT_LEAF_ACCOUNT = "$G";
+
 /** The official systemd unit's `TimeoutStopSec=150` ("lame_duck_duration + some buffer"). */
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 150;
 

@@ -1,4 +1,4 @@
-import { DEFAULT_GATEWAY_PORT } from "../defaults";
+import { DEFAULT_GATEWAY_PORT, DEFAULT_LEAFNODE_PORT } from "../defaults";
 import { HostLayout } from "../hosts/driver";
 import { createHash } from "node:crypto";
 import { ClusterSpec, clientTlsMode, clusterUrl, routeTlsOn, ServerEndpoint } from "../spec";
@@ -104,6 +104,20 @@ export function serverConfigFor(
           },
         }
       : {}),
+    // Members only: the surge server is temporary, and a leaf that moved onto it would have to move again.
+    ...(spec.leafnodes && !isSurge
+      ? {
+          leafnodes: {
+            listenHost,
+            port: leafnodePortOf(spec, server),
+            // The leafnode port asks what the client port asks: TLS when clients must use it (`optional` is refused
+            // by validation: the leafnode port has no allow_non_tls), with the same certificate, CA and verify.
+            ...(files && clients === "required"
+              ? { tls: { ...files, ...(spec.tls?.verify !== undefined ? { verify: spec.tls.verify } : {}) } }
+              : {}),
+          },
+        }
+      : {}),
     ...(runsJetStream ? { jetstream: { ...spec.jetstream, storeDir: layout.storeDir } } : {}),
     lameDuck: spec.lameDuck,
     pidFile: layout.pidFile,
@@ -125,4 +139,9 @@ export function serverConfigFor(
 /** The gateway port `server` listens on: its own, else the spec's, else nats' conventional 7222. */
 export function gatewayPortOf(spec: ClusterSpec, server: ServerEndpoint): number {
   return server.gatewayPort ?? spec.gateways?.port ?? DEFAULT_GATEWAY_PORT;
+}
+
+/** The leafnode port `server` listens on: its own, else the spec's, else nats-server's default 7422. */
+export function leafnodePortOf(spec: ClusterSpec, server: ServerEndpoint): number {
+  return server.leafnodePort ?? spec.leafnodes?.port ?? DEFAULT_LEAFNODE_PORT;
 }

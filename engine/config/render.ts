@@ -29,6 +29,8 @@ export const RENDERED_KEYS: ReadonlySet<string> = new Set([
   "lame_duck_grace_period",
   "cluster",
   "gateway",
+  "leafnodes",
+  "leaf",
   "jetstream",
   "authorization",
   "accounts",
@@ -212,6 +214,20 @@ export function renderServerConfig(cfg: ServerConfig): string {
         `listen: ${hostPort(gw.listenHost, gw.port, "gatewayPort")}`,
         ...list("gateways", remotes),
       ]),
+    );
+  }
+
+  const leaf = cfg.leafnodes;
+  if (leaf) {
+    const tlsLines = leaf.tls
+      ? block("tls", [
+          ...tlsFileLines(leaf.tls, "leafnodes.tls"),
+          ...(leaf.tls.verify !== undefined ? [`verify: ${leaf.tls.verify ? "true" : "false"}`] : []),
+        ])
+      : [];
+    lines.push(
+      "",
+      ...block("leafnodes", [`listen: ${hostPort(leaf.listenHost, leaf.port, "leafnodePort")}`, ...tlsLines]),
     );
   }
 

@@ -33,6 +33,15 @@ export interface ServerConfig {
     readonly port: number;
     readonly remotes: ReadonlyArray<{ readonly name: string; readonly urls: ReadonlyArray<string> }>;
   };
+  /**
+   * `leafnodes {}`: where this member accepts leaf-node connections, with the client TLS when clients use TLS
+   * (leaves are authenticated as clients are: no block of their own). Absent on the surge server.
+   */
+  readonly leafnodes?: {
+    readonly listenHost: string;
+    readonly port: number;
+    readonly tls?: TlsFiles & { readonly verify?: boolean };
+  };
   /** undefined: no `jetstream` block (the client-only surge server). */
   readonly jetstream?: JetStreamSpec & { readonly storeDir: string };
   readonly lameDuck: LameDuckSpec;
