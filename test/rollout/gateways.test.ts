@@ -96,12 +96,39 @@ describe("two clusters joined by gateways", () => {
     })();
     await responder.flush();
     let asked = 0;
-    let failed = 0;
+    const failures: string[] = [];
     let running = true;
+    const t0 = Date.now();
+    const at = () => `${((Date.now() - t0) / 1000).toFixed(2)}s`;
     const loop = (async () => {
       while (running) {
         asked++;
-        await requester.request("across.ping", new Uint8Array(0), { timeout: 2000 }).catch(() => failed++);
+        const sent = `${at()} via ${requester.info?.server_name} (responder on ${responder.info?.server_name})`;
+        await requester
+          .request("across.ping", new Uint8Array(0), { timeout: 2000 })
+          .catch((err: Error) => failures.push(`${sent}: ${err.message}`));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    // Where each west server's one outbound gateway into east lands, as it changes: west's only way back to east
+    // (replies and west's interest cross on it), lost while the east server holding it is gone.
+    const wayBack: string[] = [];
+    let watching = true;
+    const watch = (async () => {
+      const last = new Map<string, string>();
+      while (watching) {
+        const names = new Map<string, string>();
+        for (const m of [...east.spec.members, east.spec.surge]) {
+          const v = await new MonitorClient(monitorUrl(m), 500).varz().catch(() => undefined);
+          if (v) names.set(v.server_id, m.name);
+        }
+        for (const m of [...west.spec.members, west.spec.surge]) {
+          const g = await new MonitorClient(monitorUrl(m), 500).gatewayz().catch(() => undefined);
+          const id = g?.outbound_gateways?.east?.connection?.name;
+          const on = !g ? "(down)" : id ? (names.get(id) ?? id.slice(0, 8)) : "none";
+          if (last.has(m.name) && last.get(m.name) !== on) wayBack.push(`${at()} ${m.name} → east on ${on}`);
+          last.set(m.name, on);
+        }
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
@@ -112,9 +139,15 @@ describe("two clusters joined by gateways", () => {
     );
     running = false;
     await loop;
+    watching = false;
+    await watch;
     if (outcome.status !== "done") throw new Error(`not done: ${JSON.stringify(outcome, null, 1).slice(0, 3000)}`);
     console.log(formatReport(outcome.report));
-    console.log(`east → west requests across the gateway: ${asked}, failed ${failed}`);
+    console.log(
+      `east → west requests across the gateway: ${asked}, failed ${failures.length}\n` +
+        `${failures.map((f) => `  failed: sent ${f}`).join("\n")}\n` +
+        `west's way back to east changed:\n${wayBack.map((w) => `  ${w}`).join("\n")}`,
+    );
     expect(outcome.report.result).toBe("succeeded");
     const restarted = outcome.report.members.filter((m) => m.action === "restart-member");
     expect(restarted.map((m) => m.name).sort()).toEqual(["ea1", "ea2"]);
