@@ -186,6 +186,16 @@ export interface LeafNodeSpec {
   readonly expected?: ReadonlyArray<ExpectedLeaf>;
 }
 
+/**
+ * This cluster is a leaf of a hub cluster: every server (the surge server too, so clients moved onto it still reach
+ * the hub) connects out to the hub (`leafnodes { remotes: [{ urls }] }`), into the hub's account of a user without
+ * credentials. Leaf servers are rolled before their hub (engine/defaults.ts LEAF_ROLLOUT_ORDER).
+ */
+export interface HubSpec {
+  /** Leafnode URLs of some of the hub's servers (`nats-leaf://host:7422`); the hub gossips the rest. */
+  readonly urls: ReadonlyArray<string>;
+}
+
 /** How members find each other (the docs' "explicit routes" vs "seed servers"). */
 export type RouteMode =
   /** Every member lists every member (self-routes are ignored by nats-server, one config for all). */
@@ -219,6 +229,8 @@ export interface ClusterSpec {
   readonly gateways?: GatewaySpec;
   /** Leaf-node connections the members accept (this cluster as a hub); absent: none. */
   readonly leafnodes?: LeafNodeSpec;
+  /** The hub this cluster is a leaf of; absent: a leaf of nothing. */
+  readonly hub?: HubSpec;
   /** Extra top-level settings that need a restart when changed, e.g. `{ max_payload: 2097152 }`. Rendered verbatim. */
   readonly extraSettings?: Readonly<Record<string, string | number | boolean>>;
 }

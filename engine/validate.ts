@@ -309,6 +309,47 @@ function checkLeafNodes(add: AddProblem, spec: ClusterSpec): void {
   });
 }
 
+/**
+ * `hub`: this cluster as a leaf of a hub. Only what this engine can render safely: URLs without credentials (a
+ * password in a URL would sit in plain text in the config and in every log that quotes it) and without TLS to the hub
+ * (its CA is not part of this spec yet), and no JetStream (a leaf with JetStream needs a JetStream domain of its own,
+ * or its meta group and the hub's would be one; not supported yet).
+ */
+function checkHub(add: AddProblem, spec: ClusterSpec): void {
+  const hub = spec.hub;
+  if (hub === undefined) return;
+  if (!hub || typeof hub !== "object" || !Array.isArray(hub.urls) || hub.urls.length === 0) {
+    add("hub.urls", 'no hub URL; give some of the hub\'s leafnode URLs, e.g. ["nats-leaf://10.2.0.11:7422"]');
+    return;
+  }
+  if (spec.jetstream?.enabled) {
+    add(
+      "hub",
+      "a leaf cluster with JetStream is not supported yet (it needs a JetStream domain of its own, or its meta group " +
+        "and the hub's become one); turn jetstream off for this cluster, or drop hub",
+    );
+  }
+  (hub.urls as ReadonlyArray<unknown>).forEach((url: unknown, i: number) => {
+    const field = `hub.urls[${i}]`;
+    if (!checkText(add, field, url, "hub URL")) return;
+    const text = url as string;
+    if (/^[a-z-]+:\/\/[^/]*@/i.test(text)) {
+      add(
+        field,
+        "credentials in a hub URL are not supported (they would be plain text in the config and in logs); let the hub " +
+          "accept this cluster's leaves without them, or leave hub out",
+      );
+    } else if (/^(tls|wss?):/i.test(text)) {
+      add(
+        field,
+        `"${text}": TLS to the hub is not supported yet (the hub's CA is not part of this spec); use nats-leaf://`,
+      );
+    } else if (!/^(nats-leaf|nats):\/\/([^\s/:[\]@]+|\[[0-9a-fA-F:]+\])(:\d{1,5})?$/.test(text)) {
+      add(field, `"${text}" is not a leafnode URL; write nats-leaf://host:port, e.g. nats-leaf://10.2.0.11:7422`);
+    }
+  });
+}
+
 function checkJetStream(add: AddProblem, spec: ClusterSpec): void {
   if (!spec.jetstream || typeof spec.jetstream.enabled !== "boolean") {
     add("jetstream.enabled", "say whether JetStream runs: set jetstream.enabled to true or false");
@@ -495,6 +536,7 @@ export function validateClusterSpec(spec: ClusterSpec): Problem[] {
   checkRoutes(add, spec);
   checkGateways(add, spec);
   checkLeafNodes(add, spec);
+  checkHub(add, spec);
   checkJetStream(add, spec);
   if (spec.auth) checkAuth(add, spec.auth);
   checkTls(add, spec, labelledServers(spec));

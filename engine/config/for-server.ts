@@ -104,20 +104,7 @@ export function serverConfigFor(
           },
         }
       : {}),
-    // Members only: the surge server is temporary, and a leaf that moved onto it would have to move again.
-    ...(spec.leafnodes && !isSurge
-      ? {
-          leafnodes: {
-            listenHost,
-            port: leafnodePortOf(spec, server),
-            // The leafnode port asks what the client port asks: TLS when clients must use it (`optional` is refused
-            // by validation: the leafnode port has no allow_non_tls), with the same certificate, CA and verify.
-            ...(files && clients === "required"
-              ? { tls: { ...files, ...(spec.tls?.verify !== undefined ? { verify: spec.tls.verify } : {}) } }
-              : {}),
-          },
-        }
-      : {}),
+    ...leafnodesOf(spec, server, isSurge, listenHost, files, clients === "required"),
     ...(runsJetStream ? { jetstream: { ...spec.jetstream, storeDir: layout.storeDir } } : {}),
     lameDuck: spec.lameDuck,
     pidFile: layout.pidFile,
@@ -144,4 +131,36 @@ export function gatewayPortOf(spec: ClusterSpec, server: ServerEndpoint): number
 /** The leafnode port `server` listens on: its own, else the spec's, else nats-server's default 7422. */
 export function leafnodePortOf(spec: ClusterSpec, server: ServerEndpoint): number {
   return server.leafnodePort ?? spec.leafnodes?.port ?? DEFAULT_LEAFNODE_PORT;
+}
+
+/**
+ * The `leafnodes {}` of one server: accepting leaves on members only (the surge server is temporary, and a leaf that
+ * moved onto it would have to move again), with the client TLS when clients must use TLS (`optional` is refused by
+ * validation: the leafnode port has no allow_non_tls); connecting out to the hub on every server, the surge too.
+ */
+function leafnodesOf(
+  spec: ClusterSpec,
+  server: ServerEndpoint,
+  isSurge: boolean,
+  listenHost: string,
+  files: TlsFiles | undefined,
+  clientTlsRequired: boolean,
+): Pick<ServerConfig, "leafnodes"> {
+  const accepts = spec.leafnodes !== undefined && !isSurge;
+  if (!accepts && !spec.hub) return {};
+  const verify = spec.tls?.verify !== undefined ? { verify: spec.tls.verify } : {};
+  return {
+    leafnodes: {
+      ...(accepts
+        ? {
+            listen: {
+              listenHost,
+              port: leafnodePortOf(spec, server),
+              ...(files && clientTlsRequired ? { tls: { ...files, ...verify } } : {}),
+            },
+          }
+        : {}),
+      ...(spec.hub ? { remotes: [{ urls: spec.hub.urls }] } : {}),
+    },
+  };
 }

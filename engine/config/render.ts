@@ -219,15 +219,22 @@ export function renderServerConfig(cfg: ServerConfig): string {
 
   const leaf = cfg.leafnodes;
   if (leaf) {
-    const tlsLines = leaf.tls
+    const listen = leaf.listen;
+    const tlsLines = listen?.tls
       ? block("tls", [
-          ...tlsFileLines(leaf.tls, "leafnodes.tls"),
-          ...(leaf.tls.verify !== undefined ? [`verify: ${leaf.tls.verify ? "true" : "false"}`] : []),
+          ...tlsFileLines(listen.tls, "leafnodes.tls"),
+          ...(listen.tls.verify !== undefined ? [`verify: ${listen.tls.verify ? "true" : "false"}`] : []),
         ])
       : [];
+    const remotes = (leaf.remotes ?? []).map(
+      (r) => `{ urls: [${r.urls.map((u, j) => quote(u, `hub.urls[${j}]`)).join(", ")}] }`,
+    );
     lines.push(
       "",
-      ...block("leafnodes", [`listen: ${hostPort(leaf.listenHost, leaf.port, "leafnodePort")}`, ...tlsLines]),
+      ...block("leafnodes", [
+        ...(listen ? [`listen: ${hostPort(listen.listenHost, listen.port, "leafnodePort")}`, ...tlsLines] : []),
+        ...(leaf.remotes ? list("remotes", remotes) : []),
+      ]),
     );
   }
 

@@ -69,3 +69,28 @@ export function leafnodesGate(
     },
   };
 }
+
+/**
+ * This server, a leaf of a hub cluster, has its own connection out to the hub again (`/leafz`: a connection it
+ * solicited, `is_spoke`). Per server, unlike {@link leafnodesGate}: each leaf server makes its own connection.
+ */
+export const hubGate: Gate = {
+  name: "hub",
+  async check({ monitor }) {
+    try {
+      const leafz = await monitor.leafz();
+      const out = (leafz.leafs ?? []).filter((l) => l.is_spoke === true);
+      return out.length > 0
+        ? {
+            ok: true,
+            observation: `/leafz: connected to the hub through ${out.map((l) => label(l.name, l.account)).join(", ")}`,
+          }
+        : {
+            ok: false,
+            observation: `/leafz: no connection to the hub (${leafz.leafs?.length ?? 0} leaf connection(s) accepted)`,
+          };
+    } catch (err) {
+      return { ok: false, observation: describeError(err) };
+    }
+  },
+};

@@ -2,7 +2,7 @@ import { configTextFor } from "../config/text";
 import { clientProbeGate } from "../gates/client-probe";
 import { configReloadedGate, gatewaysGate, jetstreamGate, readyGate, routesGate, versionGate } from "../gates/checks";
 import { Gate, GateExpectation, GateName, GateTarget } from "../gates/gate";
-import { leafnodesGate } from "../gates/leafnodes";
+import { hubGate, leafnodesGate } from "../gates/leafnodes";
 import { tlsGate } from "../gates/tls";
 import { runGates, GateRunResult } from "../gates/run";
 import { HostDriver } from "../hosts/driver";
@@ -211,13 +211,17 @@ export class RolloutContext {
 
   /**
    * With expected leaf servers: each connected to some member (cluster-wide, engine/gates/leafnodes.ts). After a
-   * member restarts, its leaves come back through the other members; the next member is not touched before.
+   * member restarts, its leaves come back through the other members; the next member is not touched before. As a
+   * leaf of a hub: the server's own connection to the hub.
    */
   private leafGates(): Gate[] {
+    const gates: Gate[] = [];
     const expected = this.spec.leafnodes?.expected ?? [];
-    if (expected.length === 0) return [];
     const hub = () => this.spec.members.map((m) => ({ name: m.name, monitor: this.monitor(m) }));
-    return [leafnodesGate(expected, hub)];
+    if (expected.length > 0) gates.push(leafnodesGate(expected, hub));
+    // A leaf of a hub: this server's own connection out to the hub (each leaf server makes its own).
+    if (this.spec.hub) gates.push(hubGate);
+    return gates;
   }
 
   /** The gates a member other than the one being changed must pass for the cluster to be whole (not its version). */

@@ -249,6 +249,23 @@ describe("renderServerConfig variants pass `nats-server -t` of every pinned vers
     expectAcceptedByEveryVersion(plain);
   });
 
+  test("a leaf of a hub: every server, the surge too, connects out to the hub's URLs", () => {
+    const s = spec({
+      jetstream: { enabled: false },
+      hub: { urls: ["nats-leaf://10.2.0.11:7422", "nats-leaf://10.2.0.12:7422"] },
+    });
+    const text = renderServerConfig(memberConfig(s));
+    expect(text).toContain(
+      'leafnodes {\n  remotes: [\n    { urls: ["nats-leaf://10.2.0.11:7422", "nats-leaf://10.2.0.12:7422"] }\n  ]\n}',
+    );
+    expectAcceptedByEveryVersion(text);
+    expect(renderServerConfig(surgeConfig(s))).toContain("remotes: [");
+    // A hub that is itself a leaf of another (tiers): listen and remotes in one block.
+    const both = renderServerConfig(memberConfig({ ...s, leafnodes: {} }));
+    expect(both).toMatch(/leafnodes \{\n  listen: "0\.0\.0\.0:7422"\n  remotes: \[/);
+    expectAcceptedByEveryVersion(both);
+  });
+
   test("extra settings are rendered verbatim, sorted by key", () => {
     const text = renderServerConfig(
       memberConfig(spec({ extraSettings: { write_deadline: "10s", max_payload: 2097152, debug: false } })),

@@ -375,3 +375,24 @@ describe("leaf-node connections (this cluster as a hub)", () => {
     expect(validateClusterSpec(hub({}, { tls: { ...tls, clients: "required" } }))).toEqual([]);
   });
 });
+
+describe("this cluster as a leaf of a hub", () => {
+  const leaf = (urls: unknown, overrides: Partial<ClusterSpec> = {}): ClusterSpec =>
+    spec({ jetstream: { enabled: false }, hub: { urls } as ClusterSpec["hub"], ...overrides });
+  it("accepts the hub's leafnode URLs", () => {
+    expect(validateClusterSpec(leaf(["nats-leaf://10.2.0.11:7422", "nats://[::1]:7422"]))).toEqual([]);
+  });
+  it("names each bad URL: none, credentials in it, TLS, not a URL", () => {
+    expect(errorAt(leaf([]), "hub.urls")).toMatch(/no hub URL/);
+    expect(errorAt(leaf(["nats-leaf://u:secret@10.2.0.11:7422"]), "hub.urls[0]")).toMatch(
+      /credentials in a hub URL are not supported/,
+    );
+    expect(errorAt(leaf(["tls://10.2.0.11:7422"]), "hub.urls[0]")).toMatch(/TLS to the hub is not supported yet/);
+    expect(errorAt(leaf(["http://10.2.0.11:7422"]), "hub.urls[0]")).toMatch(/is not a leafnode URL/);
+  });
+  it("refuses JetStream on a leaf cluster until JetStream domains are supported", () => {
+    expect(errorAt(leaf(["nats-leaf://a:7422"], { jetstream: { enabled: true } }), "hub")).toMatch(
+      /a leaf cluster with JetStream is not supported yet/,
+    );
+  });
+});
