@@ -23,6 +23,17 @@ export const DEFAULT_LEAFNODE_PORT = 7422;
 /** The account a leaf connection binds to when the spec names none: the global account `$G`. */
 export const DEFAULT_LEAF_ACCOUNT = "$G";
 
+/**
+ * Leaf servers are rolled BEFORE their hub cluster. nats-server's only version rule between a hub and its leaves is
+ * the hub's `leafnodes { min_version }`: the hub refuses a leaf older than it names (server/leafnode.go,
+ * processLeafNodeConnect: `!versionAtLeast(proto.Version, major, minor, update)` → ErrLeafNodeMinVersionRejected;
+ * https://docs.nats.io/reference/config/leafnodes/min_version, nats-io/nats-server#3013), and nothing refuses a leaf
+ * for being newer than its hub. A leaf upgraded first is accepted before and after the hub's rollout whatever
+ * min_version the hub has; a hub upgraded first with min_version raised would refuse the leaves not yet upgraded.
+ * The planner of leaf servers (issue 20, not yet) orders by this; test/rollout/leafnodes.test.ts runs it that way.
+ */
+export const LEAF_ROLLOUT_ORDER = "leaves-before-hub" as const;
+
 /** The official systemd unit's `TimeoutStopSec=150` ("lame_duck_duration + some buffer"). */
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 150;
 

@@ -1,14 +1,16 @@
 /**
- * A hub cluster of 3 with one leaf server, on real nats-server processes: the `leafnodes { listen }` the engine
- * renders on every member accepts a leaf server the test starts (`leafnodes { remotes }` listing the members), and a
- * rollout of the hub 2.14.9 → 2.15.2 holds each member whose restart took the leaf away until the leaf is connected
- * again (to any member: the leafnodes gate reads every member's /leafz), while a requester in the hub sends numbered
- * messages to a subscriber on the leaf, each retried until the subscriber acknowledges it (at least once).
+ * A hub cluster of 3 and two leaves, on real nats-server processes, rolled leaves first (the order nats-server's only
+ * hub/leaf version rule, the hub's `leafnodes { min_version }`, never refuses: README, "Superclusters and leaf nodes").
  *
- * The leaf runs 2.15.2 before the hub does: leaves before their hub, the order nats-server's only hub/leaf version
- * rule (the hub's `leafnodes { min_version }`) never refuses (README, "Superclusters and leaf nodes").
- * The leaf reconnects every 5 s (`leafnodes { reconnect }`, nats-server's default is 1 s): long enough that a member
- * which held it passes every other gate before the leaf is back, so the hold is visible in the gate timings.
+ * - `leaf1`: a leaf server the test starts itself at 2.15.2 (`leafnodes { remotes }` listing the members' rendered
+ *   leafnode ports), reconnecting every 5 s (`leafnodes { reconnect }`, nats-server's default is 1 s): long enough
+ *   that a member which held it passes every other gate before it is back, so the hold shows in the gate timings.
+ * - `leafsite`: a leaf cluster the engine renders (`hub: { urls }`: every server, its surge server too, a leaf of the
+ *   hub), one member and a surge server, rolled 2.14.9 → 2.15.2 first, each server gated on its own connection back
+ *   to the hub (`hub` gate).
+ * Then the hub is rolled 2.14.9 → 2.15.2; each member whose restart took a leaf away is held until the leaf is
+ * connected again to any member (the leafnodes gate reads every member's /leafz). Throughout, a requester in the hub
+ * sends numbered messages to a subscriber on a leaf, each retried until the subscriber acknowledges it.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -35,8 +37,9 @@ interface Sample {
   readonly on: ReadonlyArray<string>;
 }
 
-describe("a hub cluster rolled while a leaf server stays connected to it", () => {
+describe("a hub cluster and its leaves, rolled leaves first", () => {
   let hub: LocalTestCluster;
+  let site: LocalTestCluster;
   let leaf: ChildProcess | undefined;
   let leafClientPort = 0;
   let leafMonitorPort = 0;
@@ -46,8 +49,13 @@ describe("a hub cluster rolled while a leaf server stays connected to it", () =>
     hub = await LocalTestCluster.create({ members: 3, version: OLD_MINOR, namePrefix: "hub" });
     const ports = await freePorts(hub.spec.members.length + 2);
     const members = hub.spec.members.map((m, i) => ({ ...m, leafnodePort: ports[i] }));
-    hub.spec = { ...hub.spec, name: "hub", members, leafnodes: { expected: [{ name: LEAF }] } };
+    hub.spec = { ...hub.spec, name: "hub", members, leafnodes: { expected: [{ name: LEAF }, { name: "ls1" }] } };
     await hub.bootstrap(POLICY);
+
+    site = await LocalTestCluster.create({ members: 1, version: OLD_MINOR, namePrefix: "ls" });
+    const hubUrls = members.map((m) => `nats-leaf://127.0.0.1:${m.leafnodePort}`);
+    site.spec = { ...site.spec, name: "leafsite", hub: { urls: hubUrls } };
+    await site.bootstrap(POLICY);
 
     [leafClientPort, leafMonitorPort] = ports.slice(members.length);
     const urls = members.map((m) => `"nats-leaf://127.0.0.1:${m.leafnodePort}"`).join(", ");
@@ -71,61 +79,50 @@ describe("a hub cluster rolled while a leaf server stays connected to it", () =>
   afterAll(async () => {
     for (const nc of ncs) await nc.close().catch(() => undefined);
     if (leaf) await stopServer(leaf);
+    await site?.destroy();
     await hub?.destroy();
   });
 
-  const leafOn = async (): Promise<string[]> => {
+  /** The hub members a leaf server is connected to, by the hub's own /leafz. */
+  const leafOn = async (name = LEAF): Promise<string[]> => {
     const on: string[] = [];
     for (const m of hub.spec.members) {
       const l = await new MonitorClient(monitorUrl(m), 1000).leafz().catch(() => undefined);
-      if (l?.leafs?.some((x) => x.name === LEAF && x.account === "$G")) on.push(m.name);
+      if (l?.leafs?.some((x) => x.name === name && x.account === "$G")) on.push(m.name);
     }
     return on;
   };
 
-  it("the rendered leafnodes block accepts the leaf on one member; /leafz there names it, bound to $G", async () => {
-    for (let i = 0; i < 60 && (await leafOn()).length === 0; i++) await new Promise((r) => setTimeout(r, 250));
-    const on = await leafOn();
-    console.log(`leaf ${LEAF} connected to ${on.join(", ")}`);
-    expect(on).toHaveLength(1);
-    const leafSide = await new MonitorClient(`http://127.0.0.1:${leafMonitorPort}`).leafz();
-    expect(leafSide.leafs?.map((l) => [l.name, l.is_spoke])).toEqual([[on[0], true]]);
-    expect((await new MonitorClient(`http://127.0.0.1:${leafMonitorPort}`).varz()).version).toBe(NEW_MINOR);
-  }, 30_000);
-
-  it("rolls the hub, each member held until the leaf is back; every message reaches the leaf's subscriber", async () => {
-    const subscriber = await connect({
-      servers: [`nats://127.0.0.1:${leafClientPort}`],
-      name: "leaf-subscriber",
-      maxReconnectAttempts: -1,
-    });
-    const requester = await connect(appOptions(hub.spec, "hub-requester"));
-    ncs.push(subscriber, requester);
+  /**
+   * Numbered messages from the hub to a subscriber `on` a leaf, at least once: each sent again, 100 ms apart (while
+   * the leaf is away the hub answers "no responders" at once), until the subscriber acknowledges it, for at most a
+   * minute. `stop()` returns what was sent, acknowledged and seen, and the leaf's longest gap between new messages.
+   */
+  const atLeastOnce = async (on: NatsConnection, subject: string) => {
+    const requester = await connect(appOptions(hub.spec, `hub-requester-${subject}`));
+    ncs.push(requester);
     const firstSeen = new Map<number, number>();
     let deliveries = 0;
-    const sub = subscriber.subscribe("to.leaf.>");
+    const sub = on.subscribe(`${subject}.>`);
     void (async () => {
       for await (const m of sub) {
         deliveries++;
-        const n = Number(m.subject.split(".")[2]);
+        const n = Number(m.subject.split(".").pop());
         if (!firstSeen.has(n)) firstSeen.set(n, Date.now());
         m.respond();
       }
     })();
-    await subscriber.flush();
-
+    await on.flush();
     let running = true;
     let sent = 0;
     let retries = 0;
     const acked = new Set<number>();
-    const requests = (async () => {
+    const loop = (async () => {
       while (running) {
         const n = ++sent;
-        // At least once: the same message again until the leaf's subscriber acknowledges it, 100 ms apart (while
-        // the leaf is away the hub answers "no responders" at once), for at most a minute.
         for (let attempt = 0; attempt < 600; attempt++) {
           const ok = await requester
-            .request(`to.leaf.${n}`, new Uint8Array(0), { timeout: 500 })
+            .request(`${subject}.${n}`, new Uint8Array(0), { timeout: 500 })
             .then(() => true)
             .catch(() => false);
           if (ok) {
@@ -138,6 +135,64 @@ describe("a hub cluster rolled while a leaf server stays connected to it", () =>
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
+    return async () => {
+      running = false;
+      await loop;
+      sub.unsubscribe();
+      const times = [...firstSeen.entries()].sort(([a], [b]) => a - b).map(([, t]) => t);
+      const longestGapMs = Math.max(0, ...times.slice(1).map((t, i) => t - times[i]));
+      const missing = Array.from({ length: sent }, (_, i) => i + 1).filter((n) => !firstSeen.has(n));
+      const summary =
+        `hub → leaf (${subject}): ${sent} messages, ${acked.size} acknowledged, ${retries} retries, ` +
+        `${deliveries} deliveries, ${firstSeen.size} distinct at the leaf; ` +
+        `the leaf's longest gap ${(longestGapMs / 1000).toFixed(2)}s`;
+      return { sent, acked: acked.size, missing, summary };
+    };
+  };
+
+  it("the rendered leafnodes block accepts the leaf on one member; /leafz there names it, bound to $G", async () => {
+    for (let i = 0; i < 60 && ((await leafOn()).length === 0 || (await leafOn("ls1")).length === 0); i++)
+      await new Promise((r) => setTimeout(r, 250));
+    const on = await leafOn();
+    console.log(`leaf ${LEAF} connected to ${on.join(", ")}`);
+    expect(on).toHaveLength(1);
+    const leafSide = await new MonitorClient(`http://127.0.0.1:${leafMonitorPort}`).leafz();
+    expect(leafSide.leafs?.map((l) => [l.name, l.is_spoke])).toEqual([[on[0], true]]);
+    expect((await new MonitorClient(`http://127.0.0.1:${leafMonitorPort}`).varz()).version).toBe(NEW_MINOR);
+    // The engine-rendered leaf cluster: its member is on the hub too (its surge server is not up).
+    expect(await leafOn("ls1")).toHaveLength(1);
+  }, 30_000);
+
+  it("rolls the leaf cluster first, each of its servers gated on its own connection back to the hub", async () => {
+    const subscriber = await connect(appOptions(site.spec, "site-subscriber"));
+    ncs.push(subscriber);
+    const stop = await atLeastOnce(subscriber, "to.site");
+    site.spec = { ...site.spec, version: NEW_MINOR };
+    const outcome = await executeRollout(
+      site.options(POLICY, { onEvent: (e) => process.stdout.write(formatEvent(e) + "\n") }),
+    );
+    const traffic = await stop();
+    if (outcome.status !== "done") throw new Error(`not done: ${JSON.stringify(outcome, null, 1).slice(0, 3000)}`);
+    console.log(`${formatReport(outcome.report)}\n${traffic.summary}`);
+    expect(outcome.report.result).toBe("succeeded");
+    const restarted = outcome.report.members.filter((m) => m.action === "restart-member");
+    expect(restarted.map((m) => m.name)).toEqual(["ls1"]);
+    expect(restarted[0].gateTimings?.map((g) => g.gate)).toContain("hub");
+    expect(formatReport(outcome.report)).toMatch(/hub \d+\.\ds/);
+    // At least once through the leaf cluster's own rollout (its subscriber moved to its surge server and back).
+    expect(traffic.acked).toBe(traffic.sent);
+    expect(traffic.missing).toEqual([]);
+    expect(await leafOn("ls1")).toHaveLength(1);
+  }, 180_000);
+
+  it("rolls the hub, each member held until the leaf is back; every message reaches the leaf's subscriber", async () => {
+    const subscriber = await connect({
+      servers: [`nats://127.0.0.1:${leafClientPort}`],
+      name: "leaf-subscriber",
+      maxReconnectAttempts: -1,
+    });
+    ncs.push(subscriber);
+    const stop = await atLeastOnce(subscriber, "to.leaf");
 
     const samples: Sample[] = [];
     let watching = true;
@@ -158,22 +213,14 @@ describe("a hub cluster rolled while a leaf server stays connected to it", () =>
         },
       }),
     );
-    running = false;
-    await requests;
+    const traffic = await stop();
     watching = false;
     await watch;
     if (outcome.status !== "done") throw new Error(`not done: ${JSON.stringify(outcome, null, 1).slice(0, 3000)}`);
     console.log(formatReport(outcome.report));
 
-    // What the leaf felt: the longest time without a new message at its subscriber.
-    const times = [...firstSeen.entries()].sort(([a], [b]) => a - b).map(([, t]) => t);
-    const longestGap = Math.max(0, ...times.slice(1).map((t, i) => t - times[i]));
     const absent = samples.filter((s) => s.on.length === 0);
-    console.log(
-      `hub → leaf: ${sent} messages, ${acked.size} acknowledged, ${retries} retries, ${deliveries} deliveries, ` +
-        `${firstSeen.size} distinct at the leaf; leaf's longest gap ${(longestGap / 1000).toFixed(2)}s; ` +
-        `leaf absent from the hub in ${absent.length} of ${samples.length} samples`,
-    );
+    console.log(`${traffic.summary}; leaf absent from the hub in ${absent.length} of ${samples.length} samples`);
 
     expect(outcome.report.result).toBe("succeeded");
     const restarted = outcome.report.members.filter((m) => m.action === "restart-member");
@@ -207,9 +254,10 @@ describe("a hub cluster rolled while a leaf server stays connected to it", () =>
     expect(held).toBeGreaterThanOrEqual(1);
 
     // At least once, and nothing lost: every message sent was acknowledged by the leaf's subscriber.
-    expect(acked.size).toBe(sent);
-    for (let n = 1; n <= sent; n++) expect(firstSeen.has(n)).toBe(true);
+    expect(traffic.acked).toBe(traffic.sent);
+    expect(traffic.missing).toEqual([]);
     expect((await leafOn()).length).toBe(1);
+    expect((await leafOn("ls1")).length).toBe(1);
     for (const m of hub.spec.members) expect((await new MonitorClient(monitorUrl(m)).varz()).version).toBe(NEW_MINOR);
   }, 300_000);
 });
