@@ -260,4 +260,16 @@ describe("a hub cluster and its leaves, rolled leaves first", () => {
     expect((await leafOn("ls1")).length).toBe(1);
     for (const m of hub.spec.members) expect((await new MonitorClient(monitorUrl(m)).varz()).version).toBe(NEW_MINOR);
   }, 300_000);
+
+  it("with a leaf gone, pre-flight refuses the hub's next rollout naming the leaf; nothing is touched", async () => {
+    await stopServer(leaf!);
+    const pids = hub.spec.members.map((m) => hub.driver.pid(m));
+    hub.spec = { ...hub.spec, version: OLD_MINOR };
+    const outcome = await executeRollout(hub.options({ ...POLICY, healthyDeadlineSeconds: 5 }));
+    expect(outcome.status).not.toBe("done");
+    if (outcome.status === "refused") console.log(`refused: ${outcome.plan.refusals.join("; ")}`);
+    expect(JSON.stringify(outcome)).toMatch(/not connected: leaf1 \(\$G\)/);
+    expect(hub.spec.members.map((m) => hub.driver.pid(m))).toEqual(pids);
+    for (const m of hub.spec.members) expect((await new MonitorClient(monitorUrl(m)).varz()).version).toBe(NEW_MINOR);
+  }, 120_000);
 });
