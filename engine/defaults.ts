@@ -17,6 +17,24 @@ export const DEFAULT_PORTS = { clientPort: 4222, clusterPort: 6222, monitorPort:
 /** nats-server's conventional gateway port (the NATS docs' examples; nats-server has no default of its own). */
 export const DEFAULT_GATEWAY_PORT = 7222;
 
+/** nats-server's own default leafnode port (`DEFAULT_LEAFNODE_PORT` in server/const.go; the docs' `port` default). */
+export const DEFAULT_LEAFNODE_PORT = 7422;
+
+/** The account a leaf connection binds to when the spec names none: the global account `$G`. */
+export const DEFAULT_LEAF_ACCOUNT = "$G";
+
+/**
+ * Leaf servers are rolled BEFORE their hub cluster. nats-server's only version rule between a hub and its leaves is
+ * the hub's `leafnodes { min_version }`: the hub refuses a leaf older than it names (server/leafnode.go,
+ * processLeafNodeConnect: `!versionAtLeast(proto.Version, major, minor, update)` → ErrLeafNodeMinVersionRejected;
+ * https://docs.nats.io/reference/config/leafnodes/min_version, nats-io/nats-server#3013), and nothing refuses a leaf
+ * for being newer than its hub. A leaf upgraded first is accepted before and after the hub's rollout whatever
+ * min_version the hub has; a hub upgraded first with min_version raised would refuse the leaves not yet upgraded.
+ * A leaf cluster (`hub: { urls }`) is rolled by its own spec, as each cluster of a supercluster is: until one plan
+ * rolls a hub and its leaves (issue 20), this is the order across them, and test/rollout/leafnodes.test.ts runs it.
+ */
+export const LEAF_ROLLOUT_ORDER = "leaves-before-hub" as const;
+
 /** The official systemd unit's `TimeoutStopSec=150` ("lame_duck_duration + some buffer"). */
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 150;
 

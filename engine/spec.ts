@@ -18,6 +18,11 @@ export interface ServerEndpoint {
   readonly monitorPort: number;
   /** Gateway port (default the spec's `gateways.port`, else 7222), when the cluster has gateways. */
   readonly gatewayPort?: number;
+  /**
+   * Port leaf servers connect to (default the spec's `leafnodes.port`, else 7422), when the cluster accepts leaf
+   * nodes. Members only: the surge server accepts none (see {@link LeafNodeSpec}).
+   */
+  readonly leafnodePort?: number;
 }
 
 /** A permanent cluster member. */
@@ -150,6 +155,47 @@ export interface GatewaySpec {
   readonly remotes: ReadonlyArray<RemoteGateway>;
 }
 
+/** A leaf server expected to be connected to this cluster: the leafnodes gate waits for it after every restart. */
+export interface ExpectedLeaf {
+  /** The leaf server's `server_name`, as the hub's `/leafz` reports it (`leafs[].name`). */
+  readonly name: string;
+  /**
+   * The account of this cluster the leaf connection binds to, as `/leafz` reports it (`leafs[].account`). Default
+   * `$G`, the global account, where this engine keeps application clients (engine/config/render.ts).
+   */
+  readonly account?: string;
+}
+
+/**
+ * Leaf-node connections this cluster accepts (`leafnodes { listen }` on every member): it is the hub of leaf servers
+ * whose own `leafnodes { remotes }` point at the members. A leaf connects to ONE member; the members gossip each
+ * other's leafnode URLs to it, so it moves to another member when its own restarts.
+ * Leaf connections are accepted the way clients are: the cluster's client authentication (`auth`, no separate
+ * `leafnodes { authorization }`) and its client TLS (`tls.clients: required` puts the same certificate, CA and
+ * `verify` on the leafnode port; `optional` is refused, since the leafnode port has no `allow_non_tls`).
+ * The surge server accepts no leaf: a leaf that moved onto it would have to move again when it leaves.
+ */
+export interface LeafNodeSpec {
+  /** The leafnode port of a member that does not set its own `leafnodePort`. Default 7422 (nats-server's). */
+  readonly port?: number;
+  /**
+   * The leaf servers that must be connected (to some member) for the cluster to be whole: after each restart the
+   * rollout waits for every one of them, and pre-flight refuses while one is missing. Absent or empty: leaf
+   * connections are accepted, none is waited for.
+   */
+  readonly expected?: ReadonlyArray<ExpectedLeaf>;
+}
+
+/**
+ * This cluster is a leaf of a hub cluster: every server (the surge server too, so clients moved onto it still reach
+ * the hub) connects out to the hub (`leafnodes { remotes: [{ urls }] }`), into the hub's account of a user without
+ * credentials. Leaf servers are rolled before their hub (engine/defaults.ts LEAF_ROLLOUT_ORDER).
+ */
+export interface HubSpec {
+  /** Leafnode URLs of some of the hub's servers (`nats-leaf://host:7422`); the hub gossips the rest. */
+  readonly urls: ReadonlyArray<string>;
+}
+
 /** How members find each other (the docs' "explicit routes" vs "seed servers"). */
 export type RouteMode =
   /** Every member lists every member (self-routes are ignored by nats-server, one config for all). */
@@ -181,6 +227,10 @@ export interface ClusterSpec {
   readonly noAdvertise?: boolean;
   /** Gateways to the other clusters of a supercluster; absent: a cluster of its own. */
   readonly gateways?: GatewaySpec;
+  /** Leaf-node connections the members accept (this cluster as a hub); absent: none. */
+  readonly leafnodes?: LeafNodeSpec;
+  /** The hub this cluster is a leaf of; absent: a leaf of nothing. */
+  readonly hub?: HubSpec;
   /** Extra top-level settings that need a restart when changed, e.g. `{ max_payload: 2097152 }`. Rendered verbatim. */
   readonly extraSettings?: Readonly<Record<string, string | number | boolean>>;
 }

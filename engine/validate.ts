@@ -1,9 +1,9 @@
 import { nkeys } from "nats";
 import { RENDERED_KEYS } from "./config/render";
-import { gatewayPortOf } from "./config/for-server";
-import { DEFAULT_POLICY, MIN_LAME_DUCK_SECONDS } from "./defaults";
+import { gatewayPortOf, leafnodePortOf } from "./config/for-server";
+import { DEFAULT_LEAF_ACCOUNT, DEFAULT_POLICY, MIN_LAME_DUCK_SECONDS } from "./defaults";
 import { AddProblem, Problem } from "./problem";
-import { AuthSpec, ClusterSpec, RolloutPolicy, ServerEndpoint } from "./spec";
+import { AuthSpec, clientTlsMode, ClusterSpec, RolloutPolicy, ServerEndpoint } from "./spec";
 import { checkTls, tlsWarnings } from "./tls/material-check";
 import { versionProblem } from "./versions";
 
@@ -35,6 +35,7 @@ const USER_NKEY = /^U[A-Z2-7]{55}$/;
 /** A user seed: `SU` and 56 more base32 characters (58 in all). */
 const USER_SEED = /^SU[A-Z2-7]{56}$/;
 const PORT_FIELDS = ["clientPort", "clusterPort", "monitorPort"] as const;
+type PortField = (typeof PORT_FIELDS)[number] | "gatewayPort" | "leafnodePort";
 
 /** A labelled server: members as `members[i]`, the surge server as `surge`. */
 interface Labelled {
@@ -111,10 +112,19 @@ function checkServers(add: AddProblem, spec: ClusterSpec): void {
         `host "${server.host}" is not an IP address or DNS name; use one such as 10.0.0.5 or nats-1.internal`,
       );
 
-    // The gateway port joins the others only when the cluster has gateways (it is not listened on otherwise).
-    const fields = spec.gateways ? [...PORT_FIELDS, "gatewayPort" as const] : PORT_FIELDS;
+    // The gateway and leafnode ports join the others only where they are listened on (the leafnode port: members).
+    const fields: ReadonlyArray<PortField> = [
+      ...PORT_FIELDS,
+      ...(spec.gateways ? ["gatewayPort" as const] : []),
+      ...(spec.leafnodes && label !== "surge" ? ["leafnodePort" as const] : []),
+    ];
     for (const field of fields) {
-      const port: unknown = field === "gatewayPort" ? gatewayPortOf(spec, server) : server[field];
+      const port: unknown =
+        field === "gatewayPort"
+          ? gatewayPortOf(spec, server)
+          : field === "leafnodePort"
+            ? leafnodePortOf(spec, server)
+            : server[field];
       if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
         add(`${label}.${field}`, `port ${String(port)} is not an integer in 1..65535; pick another port`);
         continue;
@@ -249,6 +259,94 @@ function checkGateways(add: AddProblem, spec: ClusterSpec): void {
           `"${text}" is not a gateway URL; write nats://host:port, e.g. nats://10.1.0.11:7222`,
         );
     });
+  });
+}
+
+/**
+ * `leafnodes {}`: the leaf servers expected, each by a server name and an account, listed once; and a TLS posture
+ * the leafnode port can take without accepting plaintext leaves the clients could not make.
+ */
+function checkLeafNodes(add: AddProblem, spec: ClusterSpec): void {
+  const leaf = spec.leafnodes;
+  if (leaf === undefined) return;
+  if (!leaf || typeof leaf !== "object") {
+    add("leafnodes", "not an object; write { port?, expected?: [{ name, account? }] }, or leave leafnodes out");
+    return;
+  }
+  if (spec.tls && clientTlsMode(spec) === "optional") {
+    // Plaintext leaves next to TLS clients would be a way around the TLS the clients are moving to; and TLS-only
+    // leaves while clients may still be plaintext is a second posture to explain. Refused until the move is done.
+    add(
+      "leafnodes",
+      'tls.clients "optional" with leafnodes is not supported: the leafnode port has no allow_non_tls, so it would ' +
+        'be either plaintext (weaker than the clients) or TLS-only; finish the move to TLS (tls.clients: "required"), ' +
+        "then add leafnodes",
+    );
+  }
+  if (leaf.expected === undefined) return;
+  if (!Array.isArray(leaf.expected)) {
+    add("leafnodes.expected", 'not a list; write [{ name: "leaf-1" }, { name: "leaf-2", account: "APP" }]');
+    return;
+  }
+  const seen = new Map<string, number>();
+  leaf.expected.forEach((e: unknown, i: number) => {
+    const field = `leafnodes.expected[${i}]`;
+    const entry = e as { name?: unknown; account?: unknown } | null;
+    if (!entry || typeof entry !== "object") {
+      add(field, 'not a leaf; write { name: "<the leaf server\'s server_name>", account?: "$G" }');
+      return;
+    }
+    if (!checkText(add, `${field}.name`, entry.name, "leaf server name")) return;
+    if (entry.account !== undefined && !checkText(add, `${field}.account`, entry.account, "account name")) return;
+    const key = `${entry.name as string}\u0000${(entry.account as string | undefined) ?? DEFAULT_LEAF_ACCOUNT}`;
+    const first = seen.get(key);
+    if (first !== undefined)
+      add(
+        `${field}.name`,
+        `leaf "${entry.name as string}" is already leafnodes.expected[${first}]; list each leaf once`,
+      );
+    else seen.set(key, i);
+  });
+}
+
+/**
+ * `hub`: this cluster as a leaf of a hub. Only what this engine can render safely: URLs without credentials (a
+ * password in a URL would sit in plain text in the config and in every log that quotes it) and without TLS to the hub
+ * (its CA is not part of this spec yet), and no JetStream (a leaf with JetStream needs a JetStream domain of its own,
+ * or its meta group and the hub's would be one; not supported yet).
+ */
+function checkHub(add: AddProblem, spec: ClusterSpec): void {
+  const hub = spec.hub;
+  if (hub === undefined) return;
+  if (!hub || typeof hub !== "object" || !Array.isArray(hub.urls) || hub.urls.length === 0) {
+    add("hub.urls", 'no hub URL; give some of the hub\'s leafnode URLs, e.g. ["nats-leaf://10.2.0.11:7422"]');
+    return;
+  }
+  if (spec.jetstream?.enabled) {
+    add(
+      "hub",
+      "a leaf cluster with JetStream is not supported yet (it needs a JetStream domain of its own, or its meta group " +
+        "and the hub's become one); turn jetstream off for this cluster, or drop hub",
+    );
+  }
+  (hub.urls as ReadonlyArray<unknown>).forEach((url: unknown, i: number) => {
+    const field = `hub.urls[${i}]`;
+    if (!checkText(add, field, url, "hub URL")) return;
+    const text = url as string;
+    if (/^[a-z-]+:\/\/[^/]*@/i.test(text)) {
+      add(
+        field,
+        "credentials in a hub URL are not supported (they would be plain text in the config and in logs); let the hub " +
+          "accept this cluster's leaves without them, or leave hub out",
+      );
+    } else if (/^(tls|wss?):/i.test(text)) {
+      add(
+        field,
+        `"${text}": TLS to the hub is not supported yet (the hub's CA is not part of this spec); use nats-leaf://`,
+      );
+    } else if (!/^(nats-leaf|nats):\/\/([^\s/:[\]@]+|\[[0-9a-fA-F:]+\])(:\d{1,5})?$/.test(text)) {
+      add(field, `"${text}" is not a leafnode URL; write nats-leaf://host:port, e.g. nats-leaf://10.2.0.11:7422`);
+    }
   });
 }
 
@@ -437,6 +535,8 @@ export function validateClusterSpec(spec: ClusterSpec): Problem[] {
   checkLameDuck(add, spec);
   checkRoutes(add, spec);
   checkGateways(add, spec);
+  checkLeafNodes(add, spec);
+  checkHub(add, spec);
   checkJetStream(add, spec);
   if (spec.auth) checkAuth(add, spec.auth);
   checkTls(add, spec, labelledServers(spec));

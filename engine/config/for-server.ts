@@ -1,4 +1,4 @@
-import { DEFAULT_GATEWAY_PORT } from "../defaults";
+import { DEFAULT_GATEWAY_PORT, DEFAULT_LEAFNODE_PORT } from "../defaults";
 import { HostLayout } from "../hosts/driver";
 import { createHash } from "node:crypto";
 import { ClusterSpec, clientTlsMode, clusterUrl, routeTlsOn, ServerEndpoint } from "../spec";
@@ -104,6 +104,7 @@ export function serverConfigFor(
           },
         }
       : {}),
+    ...leafnodesOf(spec, server, isSurge, listenHost, files, clients === "required"),
     ...(runsJetStream ? { jetstream: { ...spec.jetstream, storeDir: layout.storeDir } } : {}),
     lameDuck: spec.lameDuck,
     pidFile: layout.pidFile,
@@ -125,4 +126,41 @@ export function serverConfigFor(
 /** The gateway port `server` listens on: its own, else the spec's, else nats' conventional 7222. */
 export function gatewayPortOf(spec: ClusterSpec, server: ServerEndpoint): number {
   return server.gatewayPort ?? spec.gateways?.port ?? DEFAULT_GATEWAY_PORT;
+}
+
+/** The leafnode port `server` listens on: its own, else the spec's, else nats-server's default 7422. */
+export function leafnodePortOf(spec: ClusterSpec, server: ServerEndpoint): number {
+  return server.leafnodePort ?? spec.leafnodes?.port ?? DEFAULT_LEAFNODE_PORT;
+}
+
+/**
+ * The `leafnodes {}` of one server: accepting leaves on members only (the surge server is temporary, and a leaf that
+ * moved onto it would have to move again), with the client TLS when clients must use TLS (`optional` is refused by
+ * validation: the leafnode port has no allow_non_tls); connecting out to the hub on every server, the surge too.
+ */
+function leafnodesOf(
+  spec: ClusterSpec,
+  server: ServerEndpoint,
+  isSurge: boolean,
+  listenHost: string,
+  files: TlsFiles | undefined,
+  clientTlsRequired: boolean,
+): Pick<ServerConfig, "leafnodes"> {
+  const accepts = spec.leafnodes !== undefined && !isSurge;
+  if (!accepts && !spec.hub) return {};
+  const verify = spec.tls?.verify !== undefined ? { verify: spec.tls.verify } : {};
+  return {
+    leafnodes: {
+      ...(accepts
+        ? {
+            listen: {
+              listenHost,
+              port: leafnodePortOf(spec, server),
+              ...(files && clientTlsRequired ? { tls: { ...files, ...verify } } : {}),
+            },
+          }
+        : {}),
+      ...(spec.hub ? { remotes: [{ urls: spec.hub.urls }] } : {}),
+    },
+  };
 }

@@ -29,6 +29,8 @@ export const RENDERED_KEYS: ReadonlySet<string> = new Set([
   "lame_duck_grace_period",
   "cluster",
   "gateway",
+  "leafnodes",
+  "leaf",
   "jetstream",
   "authorization",
   "accounts",
@@ -211,6 +213,27 @@ export function renderServerConfig(cfg: ServerConfig): string {
         `name: ${quote(gw.name, "gateway.name")}`,
         `listen: ${hostPort(gw.listenHost, gw.port, "gatewayPort")}`,
         ...list("gateways", remotes),
+      ]),
+    );
+  }
+
+  const leaf = cfg.leafnodes;
+  if (leaf) {
+    const listen = leaf.listen;
+    const tlsLines = listen?.tls
+      ? block("tls", [
+          ...tlsFileLines(listen.tls, "leafnodes.tls"),
+          ...(listen.tls.verify !== undefined ? [`verify: ${listen.tls.verify ? "true" : "false"}`] : []),
+        ])
+      : [];
+    const remotes = (leaf.remotes ?? []).map(
+      (r) => `{ urls: [${r.urls.map((u, j) => quote(u, `hub.urls[${j}]`)).join(", ")}] }`,
+    );
+    lines.push(
+      "",
+      ...block("leafnodes", [
+        ...(listen ? [`listen: ${hostPort(listen.listenHost, listen.port, "leafnodePort")}`, ...tlsLines] : []),
+        ...(leaf.remotes ? list("remotes", remotes) : []),
       ]),
     );
   }

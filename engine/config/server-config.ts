@@ -33,6 +33,19 @@ export interface ServerConfig {
     readonly port: number;
     readonly remotes: ReadonlyArray<{ readonly name: string; readonly urls: ReadonlyArray<string> }>;
   };
+  /**
+   * `leafnodes {}`: where this member accepts leaf-node connections (`listen`, with the client TLS when clients use
+   * TLS: leaves are authenticated as clients are, no block of their own; absent on the surge server), and the hub
+   * this server connects out to as a leaf (`remotes`, every server).
+   */
+  readonly leafnodes?: {
+    readonly listen?: {
+      readonly listenHost: string;
+      readonly port: number;
+      readonly tls?: TlsFiles & { readonly verify?: boolean };
+    };
+    readonly remotes?: ReadonlyArray<{ readonly urls: ReadonlyArray<string> }>;
+  };
   /** undefined: no `jetstream` block (the client-only surge server). */
   readonly jetstream?: JetStreamSpec & { readonly storeDir: string };
   readonly lameDuck: LameDuckSpec;

@@ -3,7 +3,16 @@ import { ServerEndpoint } from "../spec";
 
 /** The health gates a server must pass, in the order they are checked. */
 export type GateName =
-  "ready" | "version" | "routes" | "gateways" | "jetstream" | "client-probe" | "config-reloaded" | "tls";
+  | "ready"
+  | "version"
+  | "routes"
+  | "gateways"
+  | "leafnodes"
+  | "hub"
+  | "jetstream"
+  | "client-probe"
+  | "config-reloaded"
+  | "tls";
 
 /** One look at a server: did the gate pass, and what did the server say (quoted in progress and failure reports). */
 export interface GateObservation {

@@ -1,7 +1,7 @@
-import { decodeConnz, decodeGatewayz, decodeHealthz, decodeJsz, decodeRoutez, decodeVarz } from "./decode";
+import { decodeConnz, decodeGatewayz, decodeHealthz, decodeJsz, decodeLeafz, decodeRoutez, decodeVarz } from "./decode";
 import { MonitorError } from "./errors";
 import { HealthzOptions, JszOptions, PLACEMENT_JSZ, ServerMonitor } from "./monitor";
-import { Connz, Gatewayz, HealthzResult, Jsz, Routez, Varz } from "./types";
+import { Connz, Gatewayz, HealthzResult, Jsz, Leafz, Routez, Varz } from "./types";
 
 export { MonitorError } from "./errors";
 
@@ -33,6 +33,9 @@ export class MonitorClient implements ServerMonitor {
   }
   gatewayz(): Promise<Gatewayz> {
     return this.json("/gatewayz", decodeGatewayz);
+  }
+  leafz(): Promise<Leafz> {
+    return this.json("/leafz", decodeLeafz);
   }
   jsz(options: JszOptions = {}): Promise<Jsz> {
     const q = query([

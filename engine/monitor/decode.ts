@@ -5,7 +5,7 @@
  * of each answer passes through as nats-server sent it.
  */
 import { MonitorError } from "./errors";
-import { Connz, Gatewayz, Healthz, Jsz, MetaClusterInfo, Routez, Varz } from "./types";
+import { Connz, Gatewayz, Healthz, Jsz, Leafz, MetaClusterInfo, Routez, Varz } from "./types";
 
 type Json = Record<string, unknown>;
 
@@ -114,6 +114,21 @@ export function decodeGatewayz(url: string, value: unknown): Gatewayz {
       throw new MonitorError(url, `${key} is not an object`);
   }
   return g as unknown as Gatewayz;
+}
+
+/** `/leafz`: the leaf connections, each with the remote server's name and the account it is bound to. */
+export function decodeLeafz(url: string, value: unknown): Leafz {
+  const l = object(url, value, "/leafz");
+  expect(url, l, "server_id", "string");
+  expect(url, l, "leafnodes", "number");
+  list(url, l.leafs, "leafs").forEach((leaf, i) => {
+    const entry = object(url, leaf, `leafs[${i}]`);
+    expect(url, entry, "name", "string");
+    expect(url, entry, "account", "string");
+    expect(url, entry, "is_spoke", "boolean", true);
+    expect(url, entry, "subscriptions", "number", true);
+  });
+  return l as unknown as Leafz;
 }
 
 export function decodeHealthz(url: string, value: unknown): Healthz {

@@ -1,4 +1,4 @@
-import { Connz, Gatewayz, HealthzResult, Jsz, Routez, Varz } from "./types";
+import { Connz, Gatewayz, HealthzResult, Jsz, Leafz, Routez, Varz } from "./types";
 
 /**
  * What `/jsz` (HTTP) or `JSZ` (system account) should include. HTTP spells them `accounts=true&streams=true&
@@ -41,6 +41,8 @@ export interface ServerMonitor {
   routez(): Promise<Routez>;
   /** This server's gateway connections to the other clusters of a supercluster. */
   gatewayz(): Promise<Gatewayz>;
+  /** This server's leaf-node connections (on a hub: the leaf servers connected to it). */
+  leafz(): Promise<Leafz>;
   jsz(options?: JszOptions): Promise<Jsz>;
   /**
    * Where every Raft group with a replica on this server lives: `jsz` with every account's streams and their

@@ -9,12 +9,12 @@
 import { ErrorCode, NatsConnection, NatsError } from "nats";
 import { connectSystemTo } from "../nats-client";
 import { ClusterSpec, clientUrl, ServerEndpoint } from "../spec";
-import { decodeConnz, decodeGatewayz, decodeHealthz, decodeJsz, decodeRoutez, decodeVarz } from "./decode";
+import { decodeConnz, decodeGatewayz, decodeHealthz, decodeJsz, decodeLeafz, decodeRoutez, decodeVarz } from "./decode";
 import { MonitorError } from "./errors";
 import { HealthzOptions, JszOptions, PLACEMENT_JSZ, ServerMonitor } from "./monitor";
-import { Connz, Gatewayz, HealthzResult, Jsz, Routez, Varz } from "./types";
+import { Connz, Gatewayz, HealthzResult, Jsz, Leafz, Routez, Varz } from "./types";
 
-type Endpoint = "VARZ" | "ROUTEZ" | "GATEWAYZ" | "JSZ" | "CONNZ" | "HEALTHZ";
+type Endpoint = "VARZ" | "ROUTEZ" | "GATEWAYZ" | "LEAFZ" | "JSZ" | "CONNZ" | "HEALTHZ";
 
 /** The reply envelope of a `$SYS.REQ.SERVER.*` request (nats-server's ServerAPIResponse). */
 interface ServerApiResponse {
@@ -78,6 +78,9 @@ export class SystemAccountMonitor implements ServerMonitor {
   }
   gatewayz(): Promise<Gatewayz> {
     return this.request("GATEWAYZ", undefined, decodeGatewayz);
+  }
+  leafz(): Promise<Leafz> {
+    return this.request("LEAFZ", undefined, decodeLeafz);
   }
   jsz(options: JszOptions = {}): Promise<Jsz> {
     return this.request("JSZ", jszRequestBody(options), decodeJsz);

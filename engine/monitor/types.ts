@@ -138,6 +138,34 @@ export interface Gatewayz {
   readonly inbound_gateways?: Readonly<Record<string, ReadonlyArray<RemoteGatewayz>>> | null;
 }
 
+/** One leaf-node connection of `/leafz` (nats-server's LeafInfo, server/monitor.go; the part the engine reads). */
+export interface LeafInfo {
+  /** The connection id on this server. */
+  readonly id?: number;
+  /** The server name of the other side (the leaf server, on a hub). */
+  readonly name: string;
+  /** True on the side that solicited the connection (the leaf); a hub reports the leaves it accepted as false. */
+  readonly is_spoke?: boolean;
+  /** The account of this server the connection is bound to (`$G` without accounts). */
+  readonly account: string;
+  readonly ip?: string;
+  readonly port?: number;
+  readonly rtt?: string;
+  readonly in_msgs?: number;
+  readonly out_msgs?: number;
+  /** How many subscriptions (interest) the other side has sent over this connection. */
+  readonly subscriptions?: number;
+}
+
+/** `/leafz`: this server's leaf-node connections (nats-server's Leafz). */
+export interface Leafz {
+  readonly server_id: string;
+  readonly now?: string;
+  /** How many leaf connections follow. */
+  readonly leafnodes: number;
+  readonly leafs: ReadonlyArray<LeafInfo> | null;
+}
+
 /** `/healthz` body. With `details=true` (2.10+) failures are listed in `errors`. */
 export interface Healthz {
   readonly status: "ok" | "unavailable" | "error" | string;

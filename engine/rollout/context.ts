@@ -2,6 +2,7 @@ import { configTextFor } from "../config/text";
 import { clientProbeGate } from "../gates/client-probe";
 import { configReloadedGate, gatewaysGate, jetstreamGate, readyGate, routesGate, versionGate } from "../gates/checks";
 import { Gate, GateExpectation, GateName, GateTarget } from "../gates/gate";
+import { hubGate, leafnodesGate } from "../gates/leafnodes";
 import { tlsGate } from "../gates/tls";
 import { runGates, GateRunResult } from "../gates/run";
 import { HostDriver } from "../hosts/driver";
@@ -78,6 +79,8 @@ export interface GateOptions {
    * cluster's own stack starts it; the gateways come up as the others do, and every later step waits for them).
    */
   readonly withoutGateways?: boolean;
+  /** Do not wait for the expected leaf servers: a first start, before any leaf could have connected. */
+  readonly withoutLeafNodes?: boolean;
   /**
    * The server was just given the spec's config: check the TLS it runs (engine/gates/tls.ts). Not asked of the
    * other members (during a certificate rotation they still serve the previous one, rightly).
@@ -206,10 +209,25 @@ export class RolloutContext {
     return this.spec.gateways ? [gatewaysGate(this.spec.gateways.remotes.map((r) => r.name))] : [];
   }
 
+  /**
+   * With expected leaf servers: each connected to some member (cluster-wide, engine/gates/leafnodes.ts). After a
+   * member restarts, its leaves come back through the other members; the next member is not touched before. As a
+   * leaf of a hub: the server's own connection to the hub.
+   */
+  private leafGates(): Gate[] {
+    const gates: Gate[] = [];
+    const expected = this.spec.leafnodes?.expected ?? [];
+    const hub = () => this.spec.members.map((m) => ({ name: m.name, monitor: this.monitor(m) }));
+    if (expected.length > 0) gates.push(leafnodesGate(expected, hub));
+    // A leaf of a hub: this server's own connection out to the hub (each leaf server makes its own).
+    if (this.spec.hub) gates.push(hubGate);
+    return gates;
+  }
+
   /** The gates a member other than the one being changed must pass for the cluster to be whole (not its version). */
   wholeClusterGates(view: ClusterView): Gate[] {
     const gates = [readyGate, routesGate((name) => this.monitors.get(name))];
-    gates.push(...this.gatewayGates());
+    gates.push(...this.gatewayGates(), ...this.leafGates());
     if (this.spec.jetstream.enabled) gates.push(jetstreamGate((name) => this.monitors.get(name)));
     if (this.policy.clientProbe) gates.push(clientProbeGate(this.clientSpec, (s) => this.probePeer(s, view)));
     return gates;
@@ -223,6 +241,8 @@ export class RolloutContext {
     gates.push(routesGate((name) => this.monitors.get(name)));
     // Another cluster reached through this server's gateways: a restarted member must be joined to all of them again.
     if (!opts.withoutGateways) gates.push(...this.gatewayGates());
+    // Leaf servers connected to the cluster: a restarted member may have held some; they must be back (anywhere).
+    if (!opts.withoutLeafNodes) gates.push(...this.leafGates());
     const jetstreamOnServer = this.spec.jetstream.enabled && (!this.isSurge(server) || this.spec.surge.jetstream);
     if (jetstreamOnServer) gates.push(jetstreamGate((name) => this.monitors.get(name)));
     if (this.policy.clientProbe) gates.push(clientProbeGate(this.clientSpec, (s) => this.probePeer(s, view)));

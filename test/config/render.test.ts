@@ -220,6 +220,52 @@ describe("renderServerConfig variants pass `nats-server -t` of every pinned vers
     expectAcceptedByEveryVersion(text);
   });
 
+  test("leafnodes: members listen on the default 7422 (or their own port); the surge server accepts no leaf", () => {
+    const s = spec({ leafnodes: { expected: [{ name: "leaf-1" }] } });
+    const text = renderServerConfig(memberConfig(s, 0));
+    expect(text).toContain('leafnodes {\n  listen: "0.0.0.0:7422"\n}');
+    expectAcceptedByEveryVersion(text);
+    const own = { ...s, members: s.members.map((m, i) => (i === 1 ? { ...m, leafnodePort: 7433 } : m)) };
+    expect(renderServerConfig(memberConfig(own, 1))).toContain('listen: "0.0.0.0:7433"');
+    expect(renderServerConfig(surgeConfig(s))).not.toContain("leafnodes");
+  });
+
+  test("leafnodes with client TLS required: the leafnode port takes the clients' certificate, CA and verify", () => {
+    const { certFile, keyFile } = selfSignedCert();
+    const s = spec({
+      tls: { certFile, keyFile, caFile: certFile, verify: true, clients: "required" },
+      auth: { users: [{ user: "leaf", password: "pw" }] },
+      leafnodes: { port: 7500 },
+    });
+    const text = renderServerConfig(memberConfig(s));
+    expect(text).toContain(
+      `leafnodes {\n  listen: "0.0.0.0:7500"\n  tls {\n    cert_file: "${certFile}"\n    key_file: "${keyFile}"\n` +
+        `    ca_file: "${certFile}"\n    verify: true\n  }\n}`,
+    );
+    expectAcceptedByEveryVersion(text);
+    // Plaintext clients (routes may still run TLS): a plaintext leafnode port, as the client port is.
+    const plain = renderServerConfig(memberConfig({ ...s, tls: { ...s.tls!, clients: "off" } }));
+    expect(plain).toContain('leafnodes {\n  listen: "0.0.0.0:7500"\n}');
+    expectAcceptedByEveryVersion(plain);
+  });
+
+  test("a leaf of a hub: every server, the surge too, connects out to the hub's URLs", () => {
+    const s = spec({
+      jetstream: { enabled: false },
+      hub: { urls: ["nats-leaf://10.2.0.11:7422", "nats-leaf://10.2.0.12:7422"] },
+    });
+    const text = renderServerConfig(memberConfig(s));
+    expect(text).toContain(
+      'leafnodes {\n  remotes: [\n    { urls: ["nats-leaf://10.2.0.11:7422", "nats-leaf://10.2.0.12:7422"] }\n  ]\n}',
+    );
+    expectAcceptedByEveryVersion(text);
+    expect(renderServerConfig(surgeConfig(s))).toContain("remotes: [");
+    // A hub that is itself a leaf of another (tiers): listen and remotes in one block.
+    const both = renderServerConfig(memberConfig({ ...s, leafnodes: {} }));
+    expect(both).toMatch(/leafnodes \{\n  listen: "0\.0\.0\.0:7422"\n  remotes: \[/);
+    expectAcceptedByEveryVersion(both);
+  });
+
   test("extra settings are rendered verbatim, sorted by key", () => {
     const text = renderServerConfig(
       memberConfig(spec({ extraSettings: { write_deadline: "10s", max_payload: 2097152, debug: false } })),

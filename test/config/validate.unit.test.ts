@@ -339,3 +339,60 @@ describe("gateways to the other clusters of a supercluster", () => {
     expect(errorAt(s, "gateways")).toMatch(/gateways with JetStream are not supported yet/);
   });
 });
+
+describe("leaf-node connections (this cluster as a hub)", () => {
+  /** Loopback members share a host: each gets a leafnode port of its own (7422 for all would clash, rightly). */
+  const hub = (leafnodes: unknown, overrides: Partial<ClusterSpec> = {}): ClusterSpec => {
+    const s = spec({ leafnodes: leafnodes as ClusterSpec["leafnodes"], ...overrides });
+    return { ...s, members: s.members.map((m, i) => ({ ...m, leafnodePort: 17_400 + i })) };
+  };
+  it("accepts expected leaves by server name, with or without an account", () => {
+    expect(validateClusterSpec(hub({ expected: [{ name: "leaf-1" }, { name: "leaf-1", account: "APP" }] }))).toEqual(
+      [],
+    );
+    expect(validateClusterSpec(hub({}))).toEqual([]);
+  });
+  it("names each bad leaf: no name, a repeat (same account), not a list", () => {
+    expect(errorAt(hub({ expected: [{ name: "" }] }), "leafnodes.expected[0].name")).toMatch(/non-empty string/);
+    expect(
+      errorAt(hub({ expected: [{ name: "l" }, { name: "l", account: "$G" }] }), "leafnodes.expected[1].name"),
+    ).toMatch(/already leafnodes\.expected\[0\]; list each leaf once/);
+    expect(errorAt(hub({ expected: "leaf-1" }), "leafnodes.expected")).toMatch(/not a list/);
+  });
+  it("the members' default 7422 clashes on one host, and a port taken by another listener is named", () => {
+    const s = spec({ leafnodes: {} });
+    expect(errorAt(s, "members[1].leafnodePort")).toMatch(/port 7422 on 127\.0\.0\.1 is already members\[0\]/);
+    const h = hub({});
+    const clash = {
+      ...h,
+      members: [{ ...h.members[0], leafnodePort: h.members[0].monitorPort }, ...h.members.slice(1)],
+    };
+    expect(errorAt(clash, "members[0].leafnodePort")).toMatch(/is already members\[0\]\.monitorPort/);
+  });
+  it("refuses tls.clients optional: the leafnode port has no allow_non_tls", () => {
+    const tls = { certFile: "/c.pem", keyFile: "/k.pem", caFile: "/ca.pem", clients: "optional" as const };
+    expect(errorAt(hub({}, { tls }), "leafnodes")).toMatch(/tls\.clients "optional" with leafnodes is not supported/);
+    expect(validateClusterSpec(hub({}, { tls: { ...tls, clients: "required" } }))).toEqual([]);
+  });
+});
+
+describe("this cluster as a leaf of a hub", () => {
+  const leaf = (urls: unknown, overrides: Partial<ClusterSpec> = {}): ClusterSpec =>
+    spec({ jetstream: { enabled: false }, hub: { urls } as ClusterSpec["hub"], ...overrides });
+  it("accepts the hub's leafnode URLs", () => {
+    expect(validateClusterSpec(leaf(["nats-leaf://10.2.0.11:7422", "nats://[::1]:7422"]))).toEqual([]);
+  });
+  it("names each bad URL: none, credentials in it, TLS, not a URL", () => {
+    expect(errorAt(leaf([]), "hub.urls")).toMatch(/no hub URL/);
+    expect(errorAt(leaf(["nats-leaf://u:secret@10.2.0.11:7422"]), "hub.urls[0]")).toMatch(
+      /credentials in a hub URL are not supported/,
+    );
+    expect(errorAt(leaf(["tls://10.2.0.11:7422"]), "hub.urls[0]")).toMatch(/TLS to the hub is not supported yet/);
+    expect(errorAt(leaf(["http://10.2.0.11:7422"]), "hub.urls[0]")).toMatch(/is not a leafnode URL/);
+  });
+  it("refuses JetStream on a leaf cluster until JetStream domains are supported", () => {
+    expect(errorAt(leaf(["nats-leaf://a:7422"], { jetstream: { enabled: true } }), "hub")).toMatch(
+      /a leaf cluster with JetStream is not supported yet/,
+    );
+  });
+});

@@ -67,6 +67,7 @@ export class FakeMonitors {
       varz: () => answer("varz", varz),
       routez: () => answer("routez", routez),
       gatewayz: () => answer("gatewayz", () => ({ server_id: `ID-${name}` })),
+      leafz: () => answer("leafz", () => ({ server_id: `ID-${name}`, leafnodes: 0, leafs: [] })),
       jsz: () => answer("jsz", jsz),
       jszPlacement: () => answer("jsz", jsz),
       connz: () => answer("connz", connz),
