@@ -1,4 +1,4 @@
-import { nkeys } from "nats";
+import * as nkeys from "@nats-io/nkeys";
 import { RENDERED_KEYS } from "./config/render";
 import { gatewayPortOf } from "./config/for-server";
 import { DEFAULT_POLICY, MIN_LAME_DUCK_SECONDS } from "./defaults";

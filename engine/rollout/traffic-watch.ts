@@ -1,4 +1,5 @@
-import { connect, NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
 import { clientOptions } from "../nats-client";
 import { ClusterSpec, ServerEndpoint } from "../spec";
 

@@ -6,7 +6,7 @@
  * other, and with the other cluster gone pre-flight refuses, naming the missing gateway,
  * before anything is touched.
  */
-import { NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
 import { gatewaysGate } from "../../engine/gates/checks";
 import { MonitorClient } from "../../engine/monitor/client";
 import { formatEvent } from "../../engine/rollout/events";

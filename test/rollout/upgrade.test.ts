@@ -3,7 +3,8 @@
  * R3 file stream, a publisher publishing with acks and a request/reply client running throughout; upgrade to the
  * newer minor, then downgrade back the same path.
  */
-import { NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { CLIENT_ONLY_SURGE_SOAK_SECONDS } from "../../engine/defaults";
 import { MonitorClient } from "../../engine/monitor/client";
 import { formatEvent, RolloutEvent } from "../../engine/rollout/events";
@@ -68,13 +69,13 @@ describe("rolling upgrade of a JetStream cluster under traffic", () => {
   }
 
   async function expectAllAcked(publisher: AckedPublisher): Promise<void> {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     const info = await jsm.streams.info("ORDERS");
     expect(publisher.acked.size).toBeGreaterThan(20);
     expect(info.state.messages).toBeGreaterThanOrEqual(publisher.acked.size);
     for (const [seq, id] of publisher.acked) {
       const msg = await jsm.streams.getMessage("ORDERS", { seq });
-      expect(new TextDecoder().decode(msg.data)).toBe(id);
+      expect(msg?.string()).toBe(id);
     }
   }
 
