@@ -518,6 +518,7 @@ const POLICY_RULES: {
     why: "1 is one member at a time",
     whole: "a count of members; write e.g. 3",
   },
+  watchPublishing: { kind: "boolean" },
 };
 
 /** The policy fields, for messages and decoders. */
