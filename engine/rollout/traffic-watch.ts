@@ -177,11 +177,9 @@ export class TrafficWatch {
 
   async stop(): Promise<TrafficSummary> {
     this.running = false;
-    // The publishers first: their stream is deleted whatever happens below.
-    const publishing: PublishSummary | undefined =
-      this.options.publishing === "off"
-        ? { skipped: "turned off (rollout.watchPublishing: false)", perMember: [] }
-        : await this.publishing?.stop();
+    // The publishers wind down (read their stream back, delete it) while the pairs do; the pairs' figures are taken
+    // as soon as their own loops end, so the read-back's time is no gap of theirs.
+    const publishingStopped = this.publishing?.stop();
     await Promise.all(this.loops);
     const now = Date.now();
     const perMember = this.pairs.map((p): MemberTraffic => {
@@ -190,6 +188,10 @@ export class TrafficWatch {
       const [maxGapMs, maxGapEndedAtMs] = open > p.maxGapMs ? [open, now] : [p.maxGapMs, p.maxGapEndedAt];
       return { member: p.member, requests: p.requests, failures: p.failures, maxGapMs, maxGapEndedAtMs };
     });
+    const publishing: PublishSummary | undefined =
+      this.options.publishing === "off"
+        ? { skipped: "turned off (rollout.watchPublishing: false)", perMember: [] }
+        : await publishingStopped;
     await this.close();
     const longest = perMember.reduce<MemberTraffic | undefined>(
       (a, p) => (!a || p.maxGapMs > a.maxGapMs ? p : a),
