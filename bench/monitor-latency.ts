@@ -5,7 +5,8 @@
  * bounded number of times each, HTTP and $SYS alternated call by call so both see the same machine. Sequential calls,
  * warm (the first calls, which open connections, are left out): the per-poll cost of a gate. Not a test.
  */
-import { connect } from "nats";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { MonitorClient } from "../engine/monitor/client";
 import { ServerMonitor } from "../engine/monitor/monitor";
 import { SystemAccountMonitor } from "../engine/monitor/system-client";
@@ -57,7 +58,7 @@ export async function benchMonitorLatency(calls: number): Promise<LatencyRow[]> 
     await cluster.bootstrap(POLICY);
     const nc = await connect(appOptions(cluster.spec, "bench-latency", { user: "app", pass: "app-pass" }));
     await createR3Stream(nc, "LAT", "lat.>");
-    const js = nc.jetstream();
+    const js = jetstream(nc);
     for (let i = 0; i < 100; i++) await js.publish("lat.x", new TextEncoder().encode(`m${i}`));
     const member = cluster.spec.members[0];
     const http = new MonitorClient(monitorUrl(member));

@@ -14,7 +14,9 @@
  * Not a test: it asserts nothing, it measures.
  */
 import * as os from "node:os";
-import { connect, NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { surgeSoakSeconds } from "../engine/defaults";
 import { installBinary } from "../engine/hosts/driver";
 import { MonitorClient } from "../engine/monitor/client";
@@ -110,7 +112,7 @@ async function benchOne(members: number): Promise<Record<string, number | string
     process.stdout.write(formatReport(report) + "\n");
 
     // Acked messages lost: every acknowledged sequence must still hold its message.
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     let lost = 0;
     for (const [seq, id] of publisher.acked) {
       const msg = await jsm.streams.getMessage("BENCH", { seq }).catch(() => undefined);

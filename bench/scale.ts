@@ -8,7 +8,9 @@
  * zone (placed by per-server tags). Members of one zone share no stream, so a zone can be down together; the meta
  * leader goes last, alone.
  */
-import { connect, NatsConnection, StorageType } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager, StorageType } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { MonitorClient } from "../engine/monitor/client";
 import { formatEvent } from "../engine/rollout/events";
 import { runRollout } from "../engine/rollout/execute";
@@ -94,7 +96,7 @@ export async function benchScaleRow(
   try {
     await cluster.bootstrap(policy);
     nc = await connect(appOptions(cluster.spec, "bench-scale"));
-    const jsm = jetstream ? await nc.jetstreamManager() : undefined;
+    const jsm = jetstream ? await jetstreamManager(nc) : undefined;
     for (const [k] of streams.entries()) {
       await jsm!.streams.add({
         name: `S${k + 1}`,

@@ -2,21 +2,31 @@
  * Ctrl-C during `pulumi up`: what the RollingUpgrade does with it.
  *
  * Pulumi runs providers in a process group of their own, so the terminal's SIGINT never reaches this process; on
- * the first Ctrl-C the CLI calls the provider's `Cancel` RPC and waits for operations in flight. The Node
- * dynamic-provider server answers `Cancel` without telling the provider, so this module watches the gRPC server's
- * handler lookup for that call (grpc-js `Server.prototype._retrieveHandler`, the one instance the dynamic-provider
- * process uses). A SIGINT or SIGTERM sent to this process (by `kill`, or by the CLI shutting plugins down) counts
- * the same. What the engine does then: finish the member in progress, stop before the next, keep the surge server
- * serving, and report how to resume (`pulumi up` again, which continues from what the servers report). The same
- * when the pulumi process that started this provider dies (SIGKILL): see the orphan watch below.
+ * the first Ctrl-C the CLI calls the provider's `Cancel` RPC and waits for operations in flight. A dynamic provider
+ * has no supported way to learn of it (read in @pulumi/pulumi 3.260.0):
+ * - `cmd/dynamic-provider/index.js` lines 93-95, the server every dynamic provider runs in: `cancel(call, callback)
+ *   { callback(undefined, new emptyproto.Empty()); }`, answered without telling the provider;
+ * - `dynamic/index.d.ts` line 136, `interface ResourceProvider`: configure, check, diff, create, read, update,
+ *   delete, and no cancel;
+ * - `provider/server.js` lines 63-65 does call `provider.cancel()`, but that server is `pulumi.provider.main`'s, for a
+ *   provider plugin of its own (`provider/provider.d.ts` line 272), not for a dynamic resource like this one.
+ * So this module watches the gRPC server's handler lookup for that call: grpc-js `Server.prototype._retrieveHandler`
+ * (private; grpc-js 1.14.7 `build/src/server.js` line 919, called for every incoming call at lines 959 and 1020),
+ * on the grpc-js that @pulumi/pulumi itself loads. test/pulumi/stop-request.unit.test.ts fails when that method is
+ * gone or the SDK's Cancel answer changes (a hook may then exist: use it instead), and test/pulumi/provider.test.ts
+ * sends a real Cancel to a real dynamic-provider process. A SIGINT or SIGTERM sent to this process (by `kill`, or by
+ * the CLI shutting plugins down) counts the same. What the engine does then: finish the member in progress, stop
+ * before the next, keep the surge server serving, and report how to resume (`pulumi up` again, which continues from
+ * what the servers report). The same when the pulumi process that started this provider dies (SIGKILL): see the
+ * orphan watch below.
  *
  * If a future grpc-js renames the method, the watch degrades to signals only and says so once.
  */
 import * as path from "node:path";
 
-const CANCEL_PATH = "/pulumirpc.ResourceProvider/Cancel";
+export const CANCEL_PATH = "/pulumirpc.ResourceProvider/Cancel";
 
-interface GrpcServerPrototype {
+export interface GrpcServerPrototype {
   _retrieveHandler?: (this: unknown, handlerPath: string) => unknown;
   __natsClusterCancelWatch?: boolean;
 }
@@ -36,15 +46,19 @@ function stopState(): StopState {
   return (g.__natsClusterStop ??= {});
 }
 
-function watchCancelRpc(): boolean {
+/** The grpc-js that @pulumi/pulumi loads (its dependency, not ours): the one the dynamic-provider server runs on. */
+export function pulumiGrpcServer(): { prototype: GrpcServerPrototype } {
+  const pulumiDir = path.dirname(require.resolve("@pulumi/pulumi/package.json", { paths: [process.cwd(), __dirname] }));
+  const grpc = require(require.resolve("@grpc/grpc-js", { paths: [pulumiDir] })) as {
+    Server: { prototype: GrpcServerPrototype };
+  };
+  return grpc.Server;
+}
+
+/** Watch the Cancel RPC's handler lookup; false when grpc-js has no such private method any more. */
+export function watchCancelRpc(): boolean {
   try {
-    const pulumiDir = path.dirname(
-      require.resolve("@pulumi/pulumi/package.json", { paths: [process.cwd(), __dirname] }),
-    );
-    const grpc = require(require.resolve("@grpc/grpc-js", { paths: [pulumiDir] })) as {
-      Server: { prototype: GrpcServerPrototype };
-    };
-    const proto = grpc.Server.prototype;
+    const proto = pulumiGrpcServer().prototype;
     if (proto.__natsClusterCancelWatch) return true;
     const original = proto._retrieveHandler;
     if (typeof original !== "function") return false;

@@ -49,6 +49,7 @@ export const DEFAULT_POLICY: RolloutPolicy = {
   allowUnsafeDowngrade: false,
   clientProbe: true,
   maxUnavailable: 1,
+  watchPublishing: true,
 };
 
 /**
@@ -114,3 +115,13 @@ export const LEASE_HEARTBEAT_MS = 15_000;
  * probably dead: eight missed heartbeats. It is still broken only when the operator asks (`--break-lease`).
  */
 export const LEASE_STALE_MS = 120_000;
+
+/**
+ * The rollout's client watch names its short-lived stream (engine/rollout/publish-watch.ts) with this prefix: the
+ * placement reads (observe.ts) leave such streams out, and an operator can tell a left-over one.
+ */
+export const WATCH_STREAM_PREFIX = "NATS_ROLLOUT_WATCH_";
+
+export function isWatchStream(name: string): boolean {
+  return name.startsWith(WATCH_STREAM_PREFIX);
+}

@@ -1,4 +1,5 @@
-import { connect, ConnectionOptions, NatsConnection, nkeyAuthenticator } from "nats";
+import { NatsConnection, nkeyAuthenticator } from "@nats-io/nats-core";
+import { connect, NodeConnectionOptions } from "@nats-io/transport-node";
 import { ClusterSpec, clientTlsMode, clientUrl, ServerEndpoint } from "./spec";
 
 /**
@@ -8,9 +9,9 @@ import { ClusterSpec, clientTlsMode, clientUrl, ServerEndpoint } from "./spec";
 export function clientOptions(
   spec: ClusterSpec,
   servers: ReadonlyArray<ServerEndpoint>,
-  extra: Partial<ConnectionOptions> = {},
-): ConnectionOptions {
-  const options: ConnectionOptions = {
+  extra: Partial<NodeConnectionOptions> = {},
+): NodeConnectionOptions {
+  const options: NodeConnectionOptions = {
     servers: servers.map(clientUrl),
     name: "nats-cluster-rollout",
     timeout: 2000,
@@ -42,8 +43,8 @@ export function clientOptions(
 export function systemClientOptions(
   spec: ClusterSpec,
   servers: ReadonlyArray<ServerEndpoint>,
-  extra: Partial<ConnectionOptions> = {},
-): ConnectionOptions | undefined {
+  extra: Partial<NodeConnectionOptions> = {},
+): NodeConnectionOptions | undefined {
   const sys = spec.auth?.systemAccount;
   if (!sys) return undefined;
   const options = clientOptions(spec, servers, { name: "nats-cluster-rollout-system", ...extra });
@@ -65,7 +66,7 @@ export function connectTo(spec: ClusterSpec, server: ServerEndpoint): Promise<Na
 export function connectSystemTo(
   spec: ClusterSpec,
   server: ServerEndpoint,
-  extra: Partial<ConnectionOptions> = {},
+  extra: Partial<NodeConnectionOptions> = {},
 ): Promise<NatsConnection> {
   const options = systemClientOptions(spec, [server], {
     ignoreClusterUpdates: true,

@@ -260,6 +260,13 @@ export interface RolloutPolicy {
    * servers left up (the surge server included) have room for; the meta leader still goes last, alone.
    */
   readonly maxUnavailable: number;
+  /**
+   * With JetStream, the rollout's client watch also publishes with acks, one publisher first connected to each member,
+   * to a short-lived memory stream of its own (engine/rollout/publish-watch.ts), and reports per member what was
+   * published, acked, timed out and lost. Default true; false when the engine's client account must hold no stream
+   * of the engine's, not even for the length of a rollout.
+   */
+  readonly watchPublishing: boolean;
 }
 
 /** Every server of the spec, members first, the surge server last. */

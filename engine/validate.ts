@@ -1,4 +1,4 @@
-import { nkeys } from "nats";
+import * as nkeys from "@nats-io/nkeys";
 import { RENDERED_KEYS } from "./config/render";
 import { gatewayPortOf, leafnodePortOf } from "./config/for-server";
 import { DEFAULT_LEAF_ACCOUNT, DEFAULT_POLICY, MIN_LAME_DUCK_SECONDS } from "./defaults";
@@ -618,6 +618,7 @@ const POLICY_RULES: {
     why: "1 is one member at a time",
     whole: "a count of members; write e.g. 3",
   },
+  watchPublishing: { kind: "boolean" },
 };
 
 /** The policy fields, for messages and decoders. */

@@ -1,4 +1,4 @@
-import { createInbox, NatsConnection } from "nats";
+import { createInbox, NatsConnection } from "@nats-io/nats-core";
 import { connectTo } from "../nats-client";
 import { ClusterSpec, ServerEndpoint } from "../spec";
 import { describeError, Gate } from "./gate";

@@ -6,7 +6,7 @@
  * the same decoders as the HTTP answer and the gates read the same facts. Nothing but the client port has to be
  * reachable from the engine: the monitoring port (which serves `/connz` to anyone) can stay on the host.
  */
-import { ErrorCode, NatsConnection, NatsError } from "nats";
+import { errors, NatsConnection } from "@nats-io/nats-core";
 import { connectSystemTo } from "../nats-client";
 import { ClusterSpec, clientUrl, ServerEndpoint } from "../spec";
 import { decodeConnz, decodeGatewayz, decodeHealthz, decodeJsz, decodeLeafz, decodeRoutez, decodeVarz } from "./decode";
@@ -51,9 +51,10 @@ export function healthzRequestBody(options: HealthzOptions): Record<string, bool
  * answer is a {@link MonitorError} with the reason, as the HTTP client's "unreachable". A request that timed out also
  * drops the connection, so a connection left half-open by a host that vanished is not reused.
  *
- * Known limit (nats.js 2.29): when a server accepts the TCP connection but sends no INFO before the connect timeout
- * (a frozen process), nats.js rejects the connect but leaves that socket open until the peer closes it (its
- * transport's close() returns early for a connection that never completed). A nats-server that wakes up closes it at
+ * Known limit (nats.js 3.4, as in 2.29): when a server accepts the TCP connection but sends no INFO before the connect
+ * timeout (a frozen process), nats.js rejects the connect but leaves that socket open until the peer closes it
+ * (@nats-io/transport-node's `_closed()` returns at once for a transport that never completed: `if
+ * (!this.connected) return`). A nats-server that wakes up closes it at
  * its auth timeout; one that never does keeps it, and with it the event loop, until the process exits (the command
  * line exits explicitly). Seen in test/monitor/system-client.test.ts.
  */
@@ -151,24 +152,19 @@ export class SystemAccountMonitor implements ServerMonitor {
       });
       raw = reply.data;
     } catch (err) {
-      const code = (err as NatsError).code;
-      // nats.js fails the requests in flight with TIMEOUT when their connection closes, too: before the deadline
-      // (or with the connection closed) it is the connection that went, not a server that kept silent.
+      const failure = requestFailure(err);
+      // A timeout before the deadline, or with the connection closed, is the connection that went, not a server that
+      // kept silent.
       const early = Date.now() - sent < this.timeoutMs * 0.9;
-      if (
-        nc.isClosed() ||
-        code === ErrorCode.ConnectionClosed ||
-        code === ErrorCode.Disconnect ||
-        (code === ErrorCode.Timeout && early)
-      ) {
+      if (failure === "connection-gone" || nc.isClosed() || (failure === "timeout" && early)) {
         await this.drop(nc);
         throw new MonitorError(where, "the connection closed (the server stopped or restarted)");
       }
-      if (code === ErrorCode.Timeout) {
+      if (failure === "timeout") {
         await this.drop(nc);
         throw new MonitorError(where, `no answer within ${this.timeoutMs} ms`);
       }
-      if (code === ErrorCode.NoResponders) {
+      if (failure === "no-responders") {
         throw new MonitorError(
           where,
           `no responder for ${subject} (the server's system account is not enabled, or the user is not in it)`,
@@ -234,26 +230,48 @@ export class SystemAccountMonitor implements ServerMonitor {
   }
 }
 
+/** What became of a request that failed, from the error nats.js 3.x rejects it with. */
+export type RequestFailure = "timeout" | "no-responders" | "connection-gone" | "other";
+
+/**
+ * nats.js 3.x rejects a request with a `TimeoutError` at its deadline; with a `RequestError` whose cause is a
+ * `NoRespondersError` when nobody subscribes; with a `RequestError` "connection closed" (its cause the same) when the
+ * connection closes with the request in flight (MuxSubscription.close); with `ClosedConnectionError` when it was
+ * already closed; and with a `RequestError` caused by a `PermissionViolationError` when the user may not publish there.
+ */
+export function requestFailure(err: unknown): RequestFailure {
+  if (err instanceof errors.TimeoutError) return "timeout";
+  if (err instanceof errors.NoRespondersError) return "no-responders";
+  if (err instanceof errors.ClosedConnectionError || err instanceof errors.DrainingConnectionError) {
+    return "connection-gone";
+  }
+  if (err instanceof errors.RequestError) {
+    if (err.isNoResponders()) return "no-responders";
+    let root: unknown = err;
+    while (root instanceof Error && root.cause instanceof Error) root = root.cause;
+    return root instanceof errors.RequestError || root instanceof errors.ClosedConnectionError
+      ? "connection-gone"
+      : "other";
+  }
+  return "other";
+}
+
 function describe(err: unknown): string {
-  const e = err as Partial<NatsError>;
-  return e.code && e.message && e.code !== e.message ? `${e.code}: ${e.message}` : (e.message ?? String(err));
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error && err.cause.message !== err.message ? ` (${err.cause.message})` : "";
+  return err.name && err.name !== "Error" && !err.message.startsWith(err.name)
+    ? `${err.name}: ${err.message}${cause}`
+    : `${err.message}${cause}`;
 }
 
 /** Why a connection could not be opened, in the HTTP client's words where they mean the same. */
 function connectFailure(err: unknown, timeoutMs: number): string {
-  const e = err as Partial<NatsError> & { isAuthError?: () => boolean };
-  switch (e.code) {
-    case ErrorCode.ConnectionRefused:
-      return "unreachable (CONNECTION_REFUSED)";
-    case ErrorCode.ConnectionTimeout:
-    case ErrorCode.Timeout:
-      return `no answer within ${timeoutMs} ms (connecting)`;
-    case ErrorCode.AuthorizationViolation:
-    case ErrorCode.BadAuthentication:
-    case ErrorCode.AuthenticationExpired:
-    case ErrorCode.AuthenticationTimeout:
-      return `the system-account credentials were refused (${describe(err)}): check auth.systemAccount`;
-    default:
-      return `unreachable (${describe(err)})`;
+  if (err instanceof errors.ConnectionError && err.message === "connection refused") {
+    return "unreachable (CONNECTION_REFUSED)";
   }
+  if (err instanceof errors.TimeoutError) return `no answer within ${timeoutMs} ms (connecting)`;
+  if (err instanceof errors.AuthorizationError || err instanceof errors.UserAuthenticationExpiredError) {
+    return `the system-account credentials were refused (${describe(err)}): check auth.systemAccount`;
+  }
+  return `unreachable (${describe(err)})`;
 }

@@ -136,7 +136,8 @@ export class RolloutContext {
     this.clientSpec = clientSpec;
     this.createMonitor = seams.monitors ?? ((spec, server) => createMonitor(spec, server));
     this.pace = { ...REAL_PACE, ...seams.pace };
-    this.watchClientTraffic = () => (seams.traffic ?? ((spec) => new TrafficWatch(spec)))(clientSpec);
+    const publishing = !spec.jetstream.enabled ? "none" : options.policy.watchPublishing !== false ? "on" : "off";
+    this.watchClientTraffic = () => (seams.traffic ?? ((spec) => new TrafficWatch(spec, { publishing })))(clientSpec);
     this.leaving = options.leaving ?? [];
     // A leaving server may be the meta leader the gates ask: it has a monitor like every other server.
     this.monitors = new Map(

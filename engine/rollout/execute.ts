@@ -173,17 +173,22 @@ async function rollOut(
     leaving: new Set(ctx.leaving.map((m) => m.name)),
   };
   let watched: WatchResult | undefined;
-  for (const part of partsOf(plan.steps)) {
-    const { stopRequested } = options;
-    // The member steps of a batched rollout go one batch at a time, each planned again from the servers.
-    const progress =
-      part.kind === "batches"
-        ? await runBatches(run, part.steps, view, watched, stopRequested)
-        : await performOne(run, part.step, view, watched, { metaLeader: observed.metaLeader, stopRequested });
-    if (progress.kind === "ended") return progress.outcome;
-    ({ view, watched } = progress);
+  try {
+    for (const part of partsOf(plan.steps)) {
+      const { stopRequested } = options;
+      // The member steps of a batched rollout go one batch at a time, each planned again from the servers.
+      const progress =
+        part.kind === "batches"
+          ? await runBatches(run, part.steps, view, watched, stopRequested)
+          : await performOne(run, part.step, view, watched, { metaLeader: observed.metaLeader, stopRequested });
+      if (progress.kind === "ended") return progress.outcome;
+      ({ view, watched } = progress);
+    }
+    return { status: "done", report: await run.finish("succeeded") };
+  } finally {
+    // An error that escaped every step: the watch's connections and stream must not outlive the rollout.
+    await run.stopWatch();
   }
-  return { status: "done", report: await run.finish("succeeded") };
 }
 
 /**

@@ -79,6 +79,30 @@ export async function rolloutMetricsText(report: RolloutReport, cluster: string,
       perFailures.set({ member: m.member }, m.failures);
       perGap.set({ member: m.member }, m.maxGapMs / 1000);
     }
+    // Acked publishing, by the member each publisher was first connected to (absent when it was not measured).
+    const publishing = c.publishing?.perMember ?? [];
+    if (publishing.length) {
+      const pub = (name: string, help: string) => gauge(`nats_rollout_last_member_publish_${name}`, help, ["member"]);
+      const published = pub("published", "Acked-publishing watch: publishes sent, by publisher's member.");
+      const acked = pub("acked", "Of those, publishes the stream acknowledged.");
+      const timedOut = pub("timed_out", "Of those, publishes with no ack before the deadline.");
+      const failed = pub("failed", "Of those, publishes refused at once (no stream leader, connection closed).");
+      const lost = pub("lost", "Acked messages the stream did not hold at the end (data loss).");
+      const gap = pub("max_gap_seconds", "Longest time between two acks, by publisher's member.");
+      for (const m of publishing) {
+        const labels = { member: m.member };
+        published.set(labels, m.published);
+        acked.set(labels, m.acked);
+        timedOut.set(labels, m.timedOut);
+        failed.set(labels, m.failed);
+        if (m.lost !== undefined) lost.set(labels, m.lost);
+        gap.set(labels, m.maxGapMs / 1000);
+      }
+    }
+    gauge(
+      "nats_rollout_last_client_publishing_measured",
+      "1 when the watch measured acked publishing, 0 when it could not or was turned off.",
+    ).set(publishing.length ? 1 : 0);
   }
   return registry.metrics();
 }

@@ -1,4 +1,4 @@
-import { OBSERVE_CONCURRENCY } from "../defaults";
+import { isWatchStream, OBSERVE_CONCURRENCY } from "../defaults";
 import { HostDriver } from "../hosts/driver";
 import { createMonitor } from "../monitor/factory";
 import { serverClientSpec } from "./client-tls";
@@ -125,6 +125,8 @@ export function raftGroupsOf(reporter: string, jsz: Jsz): RaftGroup[] {
   for (const account of jsz.account_details ?? []) {
     const prefix = account.name === "$G" ? "" : `${account.name}/`;
     for (const stream of account.stream_detail ?? []) {
+      // The rollout's own watch stream (publish-watch.ts) must never slow a batch or refuse a removal.
+      if (isWatchStream(stream.name)) continue;
       groups.push({ kind: "stream", name: `stream ${prefix}${stream.name}`, peers: peersOf(reporter, stream.cluster) });
       for (const consumer of stream.consumer_detail ?? []) {
         groups.push({

@@ -1,6 +1,7 @@
 import { GateTiming } from "../gates/run";
 import { seconds } from "../util/duration";
 import { FailedAt, StepKind } from "./events";
+import type { MemberPublishing } from "./publish-tally";
 import { TrafficSummary } from "./traffic-watch";
 
 export interface MemberReport {
@@ -98,6 +99,13 @@ export interface RolloutReport {
   readonly clientImpact?: TrafficSummary;
 }
 
+/** One publisher's figures, as the by-member line shows them after its request/reply pair's. */
+function publishedText(p: MemberPublishing): string {
+  const lost = p.lost === undefined ? "lost not checked" : `${p.lost} lost`;
+  const failed = p.failed ? `, ${p.failed} failed` : "";
+  return `, acked ${p.acked}/${p.published} (${p.timedOut} timed out${failed}, ${lost}), ack gap ${seconds(p.maxGapMs)}`;
+}
+
 /** The report as text, for the console and `pulumi up` output. */
 export function formatReport(r: RolloutReport): string {
   const what = r.kind === "bootstrap" ? "Start of the cluster at" : "Rollout to";
@@ -124,11 +132,34 @@ export function formatReport(r: RolloutReport): string {
     lines.push(
       `  clients: ${c.requests} requests, ${c.failures} failed, longest gap without a reply ${seconds(c.maxGapMs)}, ${c.reconnects} reconnects`,
     );
-    if (c.perMember?.length) {
-      // Where the failures and the gaps were: by the member each pair's responder was first connected to.
-      const each = c.perMember.map((m) => `${m.member} ${m.failures}/${m.requests} failed, gap ${seconds(m.maxGapMs)}`);
-      lines.push(`    by member (responder's first server): ${each.join("; ")}`);
+    const pub = c.publishing;
+    const published = pub?.perMember ?? [];
+    if (published.length) {
+      const sum = (f: (m: MemberPublishing) => number) => published.reduce((n, m) => n + f(m), 0);
+      const lost = published.every((m) => m.lost !== undefined)
+        ? `${sum((m) => m.lost ?? 0)} lost`
+        : "lost not checked";
+      lines.push(
+        `  acked publishing: ${sum((m) => m.published)} published, ${sum((m) => m.acked)} acked, ` +
+          `${sum((m) => m.timedOut)} timed out, ${sum((m) => m.failed)} failed, ${lost}, ` +
+          `longest gap without an ack ${seconds(Math.max(...published.map((m) => m.maxGapMs)))}`,
+      );
     }
+    if (c.perMember?.length) {
+      // Where the failures and the gaps were: by the member each pair's responder (and each publisher) was first
+      // connected to.
+      const each = c.perMember.map((m) => {
+        const p = published.find((q) => q.member === m.member);
+        return (
+          `${m.member} ${m.failures}/${m.requests} failed, gap ${seconds(m.maxGapMs)}` + (p ? publishedText(p) : "")
+        );
+      });
+      const whose = published.length ? "responder's and publisher's first server" : "responder's first server";
+      lines.push(`    by member (${whose}): ${each.join("; ")}`);
+    }
+    if (pub?.skipped) lines.push(`    acked publishing not measured: ${pub.skipped}`);
+    if (pub?.readBack) lines.push(`    acked publishing: ${pub.readBack}`);
+    if (pub?.cleanup) lines.push(`    WATCH STREAM LEFT: ${pub.cleanup}`);
   }
   if (r.interrupted) {
     lines.push(`  INTERRUPTED before ${r.interrupted.before}: ${r.interrupted.advice}`);

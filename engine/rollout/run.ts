@@ -31,12 +31,22 @@ export class Run {
       .catch((err) => this.ctx.log.emit({ kind: "warning", message: `traffic watch not started: ${err}` }));
   }
 
+  /**
+   * Stop the watch once (its connections closed, its stream deleted) and return what it saw; undefined when it never
+   * ran or was stopped already. finish() calls it; so does the executor when a step throws, so nothing is left behind.
+   */
+  async stopWatch(): Promise<RolloutReport["clientImpact"]> {
+    if (!this.watching) return undefined;
+    this.watching = false;
+    return this.traffic?.stop().catch(() => undefined);
+  }
+
   async finish(
     result: RolloutReport["result"],
     extra: Pick<RolloutReport, "halt" | "interrupted"> = {},
   ): Promise<RolloutReport> {
     const { ctx } = this;
-    const clientImpact = this.watching ? await this.traffic?.stop().catch(() => undefined) : undefined;
+    const clientImpact = await this.stopWatch();
     const surge = ctx.spec.surge;
     const surgeRemoved = !(await ctx.driver.isRunning(surge).catch(() => true));
     return {

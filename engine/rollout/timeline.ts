@@ -9,6 +9,7 @@
  */
 import { seconds } from "../util/duration";
 import { RolloutReport } from "./report";
+import type { MemberPublishing } from "./publish-tally";
 
 const WIDTH = 960;
 const LABEL = 150;
@@ -82,6 +83,28 @@ export function timelineSvg(report: RolloutReport, cluster: string): string | un
           toMs: to,
           colour: COLOURS.gap,
           label: `longest gap ${seconds(c.maxGapMs)}${c.maxGapMember ? ` (${c.maxGapMember}'s pair)` : ""}; ${c.failures}/${c.requests} failed`,
+        },
+      ],
+    });
+  }
+  // The longest time any publisher went without an ack, where it was.
+  const longestAckGap = (c?.publishing?.perMember ?? []).reduce<MemberPublishing | undefined>(
+    (a, m) => (m.maxGapEndedAtMs !== undefined && m.maxGapMs > 0 && (!a || m.maxGapMs > a.maxGapMs) ? m : a),
+    undefined,
+  );
+  if (longestAckGap?.maxGapEndedAtMs !== undefined) {
+    const to = longestAckGap.maxGapEndedAtMs - start;
+    const all = c!.publishing!.perMember;
+    const acked = all.reduce((n, m) => n + m.acked, 0);
+    const published = all.reduce((n, m) => n + m.published, 0);
+    rows.push({
+      label: "acked publishing",
+      bars: [
+        {
+          fromMs: Math.max(0, to - longestAckGap.maxGapMs),
+          toMs: to,
+          colour: COLOURS.gap,
+          label: `longest gap without an ack ${seconds(longestAckGap.maxGapMs)} (${longestAckGap.member}'s publisher); ${acked}/${published} acked`,
         },
       ],
     });

@@ -1,6 +1,8 @@
-import { connect, NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
 import { clientOptions } from "../nats-client";
 import { ClusterSpec, ServerEndpoint } from "../spec";
+import { PublishSummary, PublishWatch } from "./publish-watch";
 
 /** What the request/reply pair homed on one member felt. */
 export interface MemberTraffic {
@@ -26,6 +28,18 @@ export interface TrafficSummary {
   readonly maxGapMember?: string;
   /** The same, per member (absent from reports written before it was measured per member). */
   readonly perMember?: ReadonlyArray<MemberTraffic>;
+  /** Acked JetStream publishing, per member (absent without JetStream, and from reports written before it). */
+  readonly publishing?: PublishSummary;
+}
+
+export interface TrafficWatchOptions {
+  /** Pause between two requests of a pair, and two publishes of a publisher. Default 250 ms. */
+  readonly intervalMs?: number;
+  /**
+   * Acked publishing (publish-watch.ts): "on" when the cluster runs JetStream, "off" when the policy turned it off
+   * (the report says so), "none" without JetStream (nothing said). Default "none".
+   */
+  readonly publishing?: "on" | "off" | "none";
 }
 
 /** One responder homed on a member, and a requester homed on the next member asking it. */
@@ -48,19 +62,23 @@ interface Pair {
  * connections do. A single pair connected anywhere could sit out the whole rollout on the surge server and report
  * nothing; one pair per member is sure to live through that member's restart.
  *
- * Not measured here: acknowledged JetStream publishing. It needs a stream, and the engine does not create streams
- * in the operator's account; the tests measure it with their own acked publisher (test/support/traffic.ts).
+ * With JetStream, acked publishing too: one publisher first connected to each member, to a stream of the watch's own
+ * (publish-watch.ts says which account, and what happens when it cannot be had).
  */
 export class TrafficWatch {
   private pairs: Pair[] = [];
   private running = false;
   private loops: Array<Promise<void>> = [];
   private reconnects = 0;
+  private readonly intervalMs: number;
+  private publishing?: PublishWatch;
 
   constructor(
     private readonly spec: ClusterSpec,
-    private readonly intervalMs = 250,
-  ) {}
+    private readonly options: TrafficWatchOptions = {},
+  ) {
+    this.intervalMs = options.intervalMs ?? 250;
+  }
 
   /** Every server to reconnect to, `home` first (connected to first, tried first again). */
   private serversFrom(home: ServerEndpoint): ServerEndpoint[] {
@@ -122,6 +140,16 @@ export class TrafficWatch {
       pair.lastReply = started;
       return this.ask(pair);
     });
+    if (this.options.publishing === "on") {
+      const byName = new Map(members.map((m) => [m.name, m]));
+      this.publishing = new PublishWatch(
+        members.map((m) => m.name),
+        (name, role) => this.connectTo(byName.get(name)!, role),
+        this.intervalMs,
+      );
+      // Never throws: a stream that cannot be had is a line in the report, not a failed watch.
+      await this.publishing.start();
+    }
   }
 
   private async ask(pair: Pair): Promise<void> {
@@ -149,6 +177,9 @@ export class TrafficWatch {
 
   async stop(): Promise<TrafficSummary> {
     this.running = false;
+    // The publishers wind down (read their stream back, delete it) while the pairs do; the pairs' figures are taken
+    // as soon as their own loops end, so the read-back's time is no gap of theirs.
+    const publishingStopped = this.publishing?.stop();
     await Promise.all(this.loops);
     const now = Date.now();
     const perMember = this.pairs.map((p): MemberTraffic => {
@@ -157,6 +188,10 @@ export class TrafficWatch {
       const [maxGapMs, maxGapEndedAtMs] = open > p.maxGapMs ? [open, now] : [p.maxGapMs, p.maxGapEndedAt];
       return { member: p.member, requests: p.requests, failures: p.failures, maxGapMs, maxGapEndedAtMs };
     });
+    const publishing: PublishSummary | undefined =
+      this.options.publishing === "off"
+        ? { skipped: "turned off (rollout.watchPublishing: false)", perMember: [] }
+        : await publishingStopped;
     await this.close();
     const longest = perMember.reduce<MemberTraffic | undefined>(
       (a, p) => (!a || p.maxGapMs > a.maxGapMs ? p : a),
@@ -169,6 +204,7 @@ export class TrafficWatch {
       reconnects: this.reconnects,
       ...(longest ? { maxGapEndedAtMs: longest.maxGapEndedAtMs, maxGapMember: longest.member } : {}),
       perMember,
+      ...(publishing ? { publishing } : {}),
     };
   }
 }

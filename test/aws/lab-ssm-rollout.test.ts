@@ -11,7 +11,8 @@
  *
  * Root only (the lab): skips, saying why, elsewhere.
  */
-import { NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { SsmHostDriver } from "../../engine/hosts/aws/ssm-driver";
 import { configParameterName, tlsParameterName } from "../../engine/hosts/aws/names";
 import { formatEvent, RolloutEvent } from "../../engine/rollout/events";
@@ -248,13 +249,13 @@ class DownWatch {
     expect(await versions()).toEqual([NEW_MINOR, NEW_MINOR, NEW_MINOR]);
 
     // No acknowledged message lost.
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     expect(publisher.acked.size).toBeGreaterThan(50);
     const info = await jsm.streams.info("ORDERS");
     expect(info.state.messages).toBeGreaterThanOrEqual(publisher.acked.size);
     for (const [seq, id] of publisher.acked) {
       const msg = await jsm.streams.getMessage("ORDERS", { seq });
-      expect(new TextDecoder().decode(msg.data)).toBe(id);
+      expect(msg?.string()).toBe(id);
     }
     // Never two members down at once (sampled every 250 ms), and request/reply kept being answered.
     expect(down.samples).toBeGreaterThan(100);
@@ -332,7 +333,7 @@ class DownWatch {
       "enabled\n/dev/sdf\n",
     );
     // Its JetStream data came back with the volume: the stream is whole on all three again.
-    const jsm = await nc!.jetstreamManager();
+    const jsm = await jetstreamManager(nc!);
     const info = await jsm.streams.info("ORDERS");
     expect(info.cluster?.replicas?.every((r) => r.current)).toBe(true);
   }, 600_000);

@@ -6,7 +6,10 @@ import { ChildProcess, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { connect, NatsConnection, nkeys } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import * as nkeys from "@nats-io/nkeys";
+import { connect } from "@nats-io/transport-node";
 import { serverConfigFor } from "../../engine/config/for-server";
 import { renderServerConfig } from "../../engine/config/render";
 import { ServerConfig } from "../../engine/config/server-config";
@@ -416,9 +419,9 @@ describe.each(NATS_VERSIONS)("a real nats-server v%s cluster with the rendered a
 
     const nc: NatsConnection = await connect({ servers, user: "app", pass: password, reconnect: false, timeout: 5000 });
     try {
-      const jsm = await nc.jetstreamManager();
+      const jsm = await jetstreamManager(nc);
       await jsm.streams.add({ name: "RENDER", subjects: ["render.>"], num_replicas: 3 });
-      const ack = await nc.jetstream().publish("render.test", "hello");
+      const ack = await jetstream(nc).publish("render.test", "hello");
       expect(ack.stream).toBe("RENDER");
       expect((await jsm.getAccountInfo()).streams).toBe(1);
     } finally {

@@ -1,4 +1,4 @@
-import { nkeys } from "nats";
+import * as nkeys from "@nats-io/nkeys";
 import { ClusterSpec, MemberSpec } from "../../engine/spec";
 import { assertValidClusterSpec, clusterSpecWarnings, SpecError, validateClusterSpec } from "../../engine/validate";
 import { sampleServer } from "../support/sample-spec";

@@ -18,7 +18,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { MonitorClient } from "../../engine/monitor/client";
 import { TrafficWatch } from "../../engine/rollout/traffic-watch";
 import { ClusterSpec, monitorUrl, ServerEndpoint } from "../../engine/spec";
@@ -111,7 +112,7 @@ const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}
 
   /** A stream's peers (leader and replicas), sorted. */
   async function streamPeers(stream: string): Promise<string[]> {
-    const info = await (await nc!.jetstreamManager()).streams.info(stream);
+    const info = await (await jetstreamManager(nc!)).streams.info(stream);
     return [info.cluster?.leader, ...(info.cluster?.replicas ?? []).map((r) => r.name)]
       .filter((p): p is string => !!p)
       .sort();

@@ -13,7 +13,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
 import { MonitorClient } from "../../engine/monitor/client";
 import { TrafficWatch } from "../../engine/rollout/traffic-watch";
 import { ClusterSpec, monitorUrl, ServerEndpoint, TlsPem } from "../../engine/spec";

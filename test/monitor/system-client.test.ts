@@ -8,7 +8,8 @@
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
-import { AckPolicy, NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { MonitorClient } from "../../engine/monitor/client";
 import { MonitorError } from "../../engine/monitor/errors";
 import { createMonitor } from "../../engine/monitor/factory";
@@ -69,9 +70,9 @@ describe("SystemAccountMonitor against a 3-member JetStream cluster", () => {
     await cluster.bootstrap(FAST);
     nc = await connect(appOptions(cluster.spec, "sysmon-test", { user: "app", pass: "app-pass" }));
     await createR3Stream(nc, "ORDERS", "orders.>");
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     await jsm.consumers.add("ORDERS", { durable_name: "C1", ack_policy: AckPolicy.Explicit });
-    const js = nc.jetstream();
+    const js = jetstream(nc);
     for (let i = 0; i < 5; i++) await js.publish("orders.new", new TextEncoder().encode(`m${i}`));
   });
 

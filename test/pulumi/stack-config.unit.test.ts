@@ -152,14 +152,26 @@ describe("bad config names the key and the fix", () => {
       ...local(),
       jetstream: "yes",
       lameDuckGracePeriodSeconds: "ten",
-      rollout: { minHealthySeconds: -1, autoRollback: "maybe", bogus: 1 },
+      rollout: { minHealthySeconds: -1, autoRollback: "maybe", watchPublishing: "no", bogus: 1 },
     });
     expect(message).toContain('nats-cluster:jetstream: "yes" is not true or false; write true or false');
     expect(message).toContain('nats-cluster:lameDuckGracePeriodSeconds: "ten" is not a whole number');
     // The rollout's rules are the engine's validatePolicy, reported under the config key.
     expect(message).toContain("nats-cluster:rollout.minHealthySeconds: -1 is below the minimum of 0");
     expect(message).toContain('nats-cluster:rollout.autoRollback: "maybe" is not true or false');
+    expect(message).toContain('nats-cluster:rollout.watchPublishing: "no" is not true or false');
     expect(message).toContain("nats-cluster:rollout.bogus: unknown setting");
+  });
+
+  it("rollout.watchPublishing: false turns the watch's acked publishing off", () => {
+    const config = parseStackConfig(
+      { ...local(), rollout: { watchPublishing: false } },
+      {
+        stack: "test",
+        projectDir: "/project",
+      },
+    );
+    expect(config.rollout.watchPublishing).toBe(false);
   });
 
   it("auth problems map to auth and systemAccount keys without echoing secrets", () => {

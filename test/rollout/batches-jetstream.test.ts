@@ -5,7 +5,8 @@
  * and never take both down together. Watched from outside: no Raft group ever has more peers down than its quorum
  * allows, every stream's leader comes back within an election, every acknowledged message is kept.
  */
-import { AckPolicy, NatsConnection, StorageType } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { AckPolicy, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { MonitorClient } from "../../engine/monitor/client";
 import { formatEvent, RolloutEvent } from "../../engine/rollout/events";
 import { previewRollout, runRollout } from "../../engine/rollout/execute";
@@ -85,7 +86,7 @@ describe("quorum-aware batches of a JetStream cluster (7 members, maxUnavailable
 
   /** Where a stream's replicas are, as its leader reports them (once it has all of them current). */
   async function peersOf(stream: string, expected?: string[]): Promise<string[]> {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     for (let attempt = 0; ; attempt++) {
       const info = await jsm.streams.info(stream).catch(() => undefined);
       const c = info?.cluster;
@@ -101,7 +102,7 @@ describe("quorum-aware batches of a JetStream cluster (7 members, maxUnavailable
   }
 
   it("batches by placement, plans again when a stream moved, and no Raft group ever loses its quorum", async () => {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     const cluster_ = cluster.spec.name;
     const place = async (name: string, replicas: number, tag: string) => {
       await jsm.streams.add({
@@ -212,7 +213,7 @@ describe("quorum-aware batches of a JetStream cluster (7 members, maxUnavailable
       expect(pub.acked.size).toBeGreaterThan(10);
       for (const [seq, id] of pub.acked) {
         const msg = await jsm.streams.getMessage(stream, { seq });
-        expect(new TextDecoder().decode(msg.data)).toBe(id);
+        expect(msg?.string()).toBe(id);
       }
     }
   }, 300_000);

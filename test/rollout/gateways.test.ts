@@ -9,7 +9,7 @@
  * into east (the east server holding it had exited; nats-server reconnects it after a fixed second), or the requester
  * was being moved off its server by a lame duck.
  */
-import { NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
 import { gatewaysGate } from "../../engine/gates/checks";
 import { MonitorClient } from "../../engine/monitor/client";
 import { formatEvent } from "../../engine/rollout/events";

@@ -2,7 +2,8 @@
  * Lame duck really drains: clients connected only to the first member to be restarted are moved by lame duck mode to
  * other servers (the surge server among them) before that member's process exits, and none of them errors.
  */
-import { connect, NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
 import { runRollout } from "../../engine/rollout/execute";
 import { clientUrl, RolloutPolicy } from "../../engine/spec";
 import { LocalTestCluster } from "../support/local-cluster";
@@ -44,7 +45,7 @@ describe("lame duck drains clients before the member exits", () => {
       void (async () => {
         for await (const s of nc.status()) {
           if (s.type === "ldm") ldmNotices.push(i);
-          if (s.type === "reconnect") moves.push({ client: i, at: Date.now(), to: String(s.data) });
+          if (s.type === "reconnect") moves.push({ client: i, at: Date.now(), to: s.server });
         }
       })();
     }

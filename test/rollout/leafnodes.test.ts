@@ -15,7 +15,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ChildProcess } from "node:child_process";
-import { NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
 import { MonitorClient } from "../../engine/monitor/client";
 import { formatEvent, RolloutEvent } from "../../engine/rollout/events";
 import { executeRollout } from "../../engine/rollout/execute";

@@ -4,7 +4,8 @@
  * acknowledged message is lost, and the plans name each step. Then a removal that must be refused: an R3 stream
  * and 3 → 2 members: refused naming the stream, nothing touched.
  */
-import { AckPolicy, ClusterInfo, NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { AckPolicy, ClusterInfo, jetstreamManager } from "@nats-io/jetstream";
 import { MonitorClient } from "../../engine/monitor/client";
 import { formatEvent } from "../../engine/rollout/events";
 import { executeRollout, previewRollout, RolloutOptions } from "../../engine/rollout/execute";
@@ -103,7 +104,7 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
 
     // Move one replica of the stream (and of its consumer) onto a new member, as the meta leader places streams
     // over time: the removal below must then wait for it to be whole on the members that stay.
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     await jsm.consumers.add(STREAM, { durable_name: "C1", ack_policy: AckPolicy.Explicit });
     const moved = await nc.request(`$JS.API.STREAM.PEER.REMOVE.${STREAM}`, JSON.stringify({ peer: "mb2" }));
     expect(JSON.parse(new TextDecoder().decode(moved.data))).toMatchObject({ success: true });
@@ -161,7 +162,7 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
       expect(await cluster.driver.readConfig(l)).toBeUndefined();
     }
     // The stream is whole on the three that stay.
-    const info = await (await nc.jetstreamManager()).streams.info(STREAM);
+    const info = await (await jetstreamManager(nc)).streams.info(STREAM);
     expect([info.cluster?.leader, ...(info.cluster?.replicas ?? []).map((r) => r.name)].sort()).toEqual([
       "mb1",
       "mb2",
@@ -209,7 +210,7 @@ describe("adding and removing members (JetStream, R3 stream, acked publisher)", 
     expect(outcome.report.members[0].note).toMatch(/^its host was empty: prepared, started with an empty store/);
     expect(await metaPeersOf(spec.members)).toEqual(["mb1", "mb2", "mb3"]);
     // Its replica of the stream is current and holds what the others hold.
-    const info = await (await nc.jetstreamManager()).streams.info(STREAM);
+    const info = await (await jetstreamManager(nc)).streams.info(STREAM);
     const peers = [info.cluster?.leader, ...(info.cluster?.replicas ?? []).map((r) => r.name)].sort();
     expect(peers).toEqual(["mb1", "mb2", "mb3"]);
     expect(info.cluster?.replicas?.every((r) => r.current)).toBe(true);

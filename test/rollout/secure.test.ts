@@ -10,7 +10,8 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConnectionOptions, NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { NodeConnectionOptions } from "@nats-io/transport-node";
 import { MonitorClient } from "../../engine/monitor/client";
 import { routePeers } from "../../engine/monitor/types";
 import { formatEvent } from "../../engine/rollout/events";
@@ -32,12 +33,12 @@ const APP = { user: "app", password: "app-pw-$ecret" };
 const AUTH = { users: [APP], systemAccount: { user: "sys", password: "sys-pw-$ecret" } };
 
 /** A client of the cluster the way an application connects: every member, TLS with the CA, the app's password. */
-function secureOptions(spec: ClusterSpec, name: string, caPem: string): ConnectionOptions {
+function secureOptions(spec: ClusterSpec, name: string, caPem: string): NodeConnectionOptions {
   return appOptions(spec, name, { tls: { ca: caPem }, user: APP.user, pass: APP.password });
 }
 
 /** What connecting once gives: "connected" or the error's text. */
-async function tryConnect(opts: ConnectionOptions): Promise<string> {
+async function tryConnect(opts: NodeConnectionOptions): Promise<string> {
   try {
     const nc = await connect({ ...opts, reconnect: false, timeout: 3000, maxReconnectAttempts: 0 });
     await nc.close();
@@ -169,7 +170,7 @@ describe("a secure cluster: TLS material delivered by the engine, routes authent
 
       const eavesdropper = await connect({ servers: `nats://127.0.0.1:${client}`, reconnect: false });
       let heard = 0;
-      eavesdropper.subscribe("cards.>", { callback: () => heard++ });
+      eavesdropper.subscribe("cards.>", { callback: () => void heard++ });
       await eavesdropper.flush();
       const monitors = cluster.spec.members.map((m) => new MonitorClient(monitorUrl(m)));
       const seenPeers = new Set<string>();

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { connect } from "nats";
+import { connect } from "@nats-io/transport-node";
 import { runRollout } from "../../engine/rollout/execute";
 import { clientUrl, RolloutPolicy, TlsSpec } from "../../engine/spec";
 import { LocalTestCluster } from "../support/local-cluster";

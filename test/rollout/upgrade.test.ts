@@ -3,8 +3,9 @@
  * R3 file stream, a publisher publishing with acks and a request/reply client running throughout; upgrade to the
  * newer minor, then downgrade back the same path.
  */
-import { NatsConnection } from "nats";
-import { CLIENT_ONLY_SURGE_SOAK_SECONDS } from "../../engine/defaults";
+import { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { CLIENT_ONLY_SURGE_SOAK_SECONDS, isWatchStream } from "../../engine/defaults";
 import { MonitorClient } from "../../engine/monitor/client";
 import { formatEvent, RolloutEvent } from "../../engine/rollout/events";
 import { runRollout } from "../../engine/rollout/execute";
@@ -68,14 +69,40 @@ describe("rolling upgrade of a JetStream cluster under traffic", () => {
   }
 
   async function expectAllAcked(publisher: AckedPublisher): Promise<void> {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     const info = await jsm.streams.info("ORDERS");
     expect(publisher.acked.size).toBeGreaterThan(20);
     expect(info.state.messages).toBeGreaterThanOrEqual(publisher.acked.size);
     for (const [seq, id] of publisher.acked) {
       const msg = await jsm.streams.getMessage("ORDERS", { seq });
-      expect(new TextDecoder().decode(msg.data)).toBe(id);
+      expect(msg?.string()).toBe(id);
     }
+  }
+
+  /**
+   * The rollout's own watch published with acks through every member (its publishers homed one per member) and lost
+   * nothing, and its stream is gone.
+   */
+  async function expectWatchPublished(report: RolloutReport): Promise<void> {
+    const pub = report.clientImpact?.publishing;
+    expect(pub?.skipped).toBeUndefined();
+    expect(pub?.cleanup).toBeUndefined();
+    expect(pub?.readBack).toBeUndefined();
+    expect(pub?.stream).toMatch(/^NATS_ROLLOUT_WATCH_/);
+    expect(pub?.perMember.map((m) => m.member)).toEqual(cluster.spec.members.map((m) => m.name));
+    for (const m of pub?.perMember ?? []) {
+      process.stdout.write(
+        `watch publisher on ${m.member}: ${m.published} published, ${m.acked} acked, ${m.timedOut} timed out, ` +
+          `${m.failed} failed, ${m.lost} lost, longest gap ${m.maxGapMs} ms\n`,
+      );
+      expect(m.acked).toBeGreaterThan(0);
+      expect(m.lost).toBe(0);
+      expect(m.published).toBe(m.acked + m.timedOut + m.failed);
+    }
+    expect(formatReport(report)).toMatch(/\n {2}acked publishing: \d+ published, \d+ acked, .* 0 lost, /);
+    const left: string[] = [];
+    for await (const name of (await jetstreamManager(nc)).streams.names()) if (isWatchStream(name)) left.push(name);
+    expect(left).toEqual([]);
   }
 
   async function expectClusterAt(version: string): Promise<void> {
@@ -101,6 +128,7 @@ describe("rolling upgrade of a JetStream cluster under traffic", () => {
     expect(report.surge?.removed).toBe(true);
     await expectClusterAt(NEW_MINOR);
     await expectAllAcked(publisher);
+    await expectWatchPublished(report);
     // Request/reply kept working: report the longest gap, and it must be far below a member's downtime budget.
     process.stdout.write(
       `request/reply: ${felt.requests} requests, ${felt.failures} failed, max gap ${felt.maxGapMs} ms\n`,
@@ -132,6 +160,7 @@ describe("rolling upgrade of a JetStream cluster under traffic", () => {
     expect(report.result).toBe("succeeded");
     await expectClusterAt(OLD_MINOR);
     await expectAllAcked(publisher);
+    await expectWatchPublished(report);
   });
 
   it("a second run with nothing to change does nothing", async () => {

@@ -11,7 +11,9 @@
  * Skips, printing why, where the lab cannot run (not root, no systemd-nspawn and no way to install it, …).
  */
 import { createHash, X509Certificate } from "node:crypto";
-import { ConnectionOptions, NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { jetstream } from "@nats-io/jetstream";
+import { NodeConnectionOptions } from "@nats-io/transport-node";
 import { VM_LISTEN_HOST } from "../../engine/defaults";
 import { MonitorClient } from "../../engine/monitor/client";
 import { routePeers } from "../../engine/monitor/types";
@@ -100,7 +102,7 @@ async function roll(
 }
 
 /** Connects once the server listens (tries for up to 15 s). */
-async function connectWhenUp(opts: ConnectionOptions): Promise<NatsConnection> {
+async function connectWhenUp(opts: NodeConnectionOptions): Promise<NatsConnection> {
   const until = Date.now() + 15_000;
   for (;;) {
     try {
@@ -281,13 +283,13 @@ async function expectSecretsNowhere(
         servers: `nats://${rogue.host}:${rogue.clientPort}`,
         reconnect: false,
       });
-      eavesdropper.subscribe(">", { callback: () => heard++ });
+      eavesdropper.subscribe(">", { callback: () => void heard++ });
       await eavesdropper.flush();
       const monitors = spec.members.map((m) => new MonitorClient(monitorUrl(m)));
       // The rogue retries its route every second: give it several tries while the members carry traffic.
       for (let i = 0; i < 20; i++) {
         nc!.publish("orders.card", new TextEncoder().encode('{"card":"4111-1111"}'));
-        await nc!.jetstream().publish("orders.card", new TextEncoder().encode(`{"n":${i}}`));
+        await jetstream(nc!).publish("orders.card", new TextEncoder().encode(`{"n":${i}}`));
         for (const m of monitors) routePeers(await m.routez()).forEach((p) => seenPeers.add(p));
         await new Promise((r) => setTimeout(r, 250));
       }

@@ -11,7 +11,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { createHostDriver, SshHostDriver } from "../../engine/hosts/ssh";
 import { Ssh2Transport } from "../../engine/hosts/ssh/transport";
 import { MonitorClient } from "../../engine/monitor/client";
@@ -181,11 +182,11 @@ const SYS_PASSWORD = `sys-${Math.random().toString(36).slice(2)}`;
     expect(reach.rounds.length).toBeGreaterThan(50);
     expect(reach.maxDownAtOnce()).toBeLessThanOrEqual(1);
     // No acknowledged message lost.
-    const jsm = await nc!.jetstreamManager();
+    const jsm = await jetstreamManager(nc!);
     expect(publisher.acked.size).toBeGreaterThan(20);
     for (const [seq, id] of publisher.acked) {
       const msg = await jsm.streams.getMessage("ORDERS", { seq });
-      expect(new TextDecoder().decode(msg.data)).toBe(id);
+      expect(msg?.string()).toBe(id);
     }
     // The surge server is gone: not running, its unit and config removed from its VM.
     expect(report.surge?.removed).toBe(true);

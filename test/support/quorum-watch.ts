@@ -2,7 +2,8 @@
  * Watchers that look at a cluster from outside while a rollout runs, for the batching tests and the benchmark:
  * which members are not serving at each moment, and how long each stream goes without a leader.
  */
-import { NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { MonitorClient } from "../../engine/monitor/client";
 import { monitorUrl, ServerEndpoint } from "../../engine/spec";
 
@@ -80,7 +81,7 @@ export class StreamLeaderWatch {
   ) {}
 
   async start(): Promise<void> {
-    const jsm = await this.nc.jetstreamManager({ timeout: 1000 });
+    const jsm = await jetstreamManager(this.nc, { timeout: 1000 });
     const since = new Map<string, number | undefined>();
     this.running = true;
     this.loop = (async () => {

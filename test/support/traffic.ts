@@ -1,14 +1,20 @@
-import { connect, ConnectionOptions, JetStreamClient, NatsConnection, RetentionPolicy, StorageType } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { jetstream, JetStreamClient, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { connect, NodeConnectionOptions } from "@nats-io/transport-node";
 import { clientUrl, ClusterSpec } from "../../engine/spec";
 
 /** Options that reconnect forever across every member (what a well-configured application does). */
-export function appOptions(spec: ClusterSpec, name: string, extra: Partial<ConnectionOptions> = {}): ConnectionOptions {
+export function appOptions(
+  spec: ClusterSpec,
+  name: string,
+  extra: Partial<NodeConnectionOptions> = {},
+): NodeConnectionOptions {
   return { servers: spec.members.map(clientUrl), name, maxReconnectAttempts: -1, reconnectTimeWait: 100, ...extra };
 }
 
 /** An R3 file stream to prove no acknowledged write is lost during a rollout. */
 export async function createR3Stream(nc: NatsConnection, name: string, subject: string): Promise<void> {
-  const jsm = await nc.jetstreamManager();
+  const jsm = await jetstreamManager(nc);
   await jsm.streams.add({
     name,
     subjects: [subject],
@@ -39,7 +45,7 @@ export class AckedPublisher {
   ) {}
 
   start(): void {
-    this.js = this.nc.jetstream({ timeout: 2000 });
+    this.js = jetstream(this.nc, { timeout: 2000 });
     this.running = true;
     this.loop = (async () => {
       let n = 0;
@@ -68,10 +74,10 @@ export class AckedPublisher {
 
   /** The acknowledged sequences whose message is not in `stream` as it was published (empty: nothing lost). */
   async lostMessages(nc: NatsConnection, stream: string): Promise<number[]> {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     const lost: number[] = [];
     for (const [seq, id] of this.acked) {
-      const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
+      const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
       if (!msg || new TextDecoder().decode(msg.data) !== id) lost.push(seq);
     }
     return lost;

@@ -51,6 +51,13 @@ const report: RolloutReport = {
       { member: "n1", requests: 40, failures: 0, maxGapMs: 300 },
       { member: "n2", requests: 40, failures: 2, maxGapMs: 1800 },
     ],
+    publishing: {
+      stream: "NATS_ROLLOUT_WATCH_X",
+      perMember: [
+        { member: "n1", published: 200, acked: 198, timedOut: 2, failed: 0, lost: 0, maxGapMs: 2100 },
+        { member: "n2", published: 190, acked: 190, timedOut: 0, failed: 0, maxGapMs: 400 },
+      ],
+    },
   },
 };
 
@@ -75,11 +82,20 @@ describe("the rollout's metrics", () => {
       'nats_rollout_last_client_max_gap_seconds{cluster="prod"} 1.8',
       'nats_rollout_last_member_client_failures{member="n2",cluster="prod"} 2',
       'nats_rollout_last_member_client_max_gap_seconds{member="n1",cluster="prod"} 0.3',
+      'nats_rollout_last_member_publish_published{member="n1",cluster="prod"} 200',
+      'nats_rollout_last_member_publish_acked{member="n1",cluster="prod"} 198',
+      'nats_rollout_last_member_publish_timed_out{member="n1",cluster="prod"} 2',
+      'nats_rollout_last_member_publish_failed{member="n2",cluster="prod"} 0',
+      'nats_rollout_last_member_publish_lost{member="n1",cluster="prod"} 0',
+      'nats_rollout_last_member_publish_max_gap_seconds{member="n1",cluster="prod"} 2.1',
+      'nats_rollout_last_client_publishing_measured{cluster="prod"} 1',
     ];
     for (const line of expected) expect(lines).toContain(line);
     expect(text).toContain("# TYPE nats_rollout_last_member_down_seconds gauge");
     // A member with no drain (n2's was not measured) has no drain line rather than a made-up 0.
     expect(text).not.toMatch(/nats_rollout_last_member_drain_seconds\{member="n2"/);
+    // Nor a lost line where the stream could not be read back.
+    expect(text).not.toMatch(/nats_rollout_last_member_publish_lost\{member="n2"/);
   });
 
   it("writes the file whole, renamed into place, and refuses a path the textfile collector would not read", async () => {

@@ -48,6 +48,51 @@ it("what clients felt is reported per member too: where the failures and the lon
   );
 });
 
+it("acked publishing is reported per member on the same line, and why it was not measured when it was not", async () => {
+  const perMember = [
+    { member: "n1", requests: 40, failures: 0, maxGapMs: 300 },
+    { member: "n2", requests: 40, failures: 2, maxGapMs: 1800 },
+  ];
+  const publishing = {
+    stream: "NATS_ROLLOUT_WATCH_X",
+    perMember: [
+      { member: "n1", published: 160, acked: 160, timedOut: 0, failed: 0, lost: 0, maxGapMs: 260 },
+      { member: "n2", published: 150, acked: 146, timedOut: 3, failed: 1, lost: 0, maxGapMs: 2300 },
+    ],
+  };
+  const summary = { requests: 80, failures: 2, maxGapMs: 1800, reconnects: 2, perMember, publishing };
+  // A fresh cluster each time (a rollout that is done has nothing left to do).
+  const run = (traffic: FakeTraffic) => {
+    const f = fakeRollout(fakeSpec(), { extra: { watchTraffic: true } });
+    return executeRollout({ ...f.options, seams: { ...f.options.seams, traffic: () => traffic } }).then(reportOf);
+  };
+  const text = formatReport(await run(new FakeTraffic(summary)));
+  expect(text).toContain(
+    "  acked publishing: 310 published, 306 acked, 3 timed out, 1 failed, 0 lost, longest gap without an ack 2.3s",
+  );
+  expect(text).toContain(
+    "    by member (responder's and publisher's first server): " +
+      "n1 0/40 failed, gap 0.3s, acked 160/160 (0 timed out, 0 lost), ack gap 0.3s; " +
+      "n2 2/40 failed, gap 1.8s, acked 146/150 (3 timed out, 1 failed, 0 lost), ack gap 2.3s",
+  );
+  const refused = {
+    ...summary,
+    publishing: { skipped: "stream NATS_ROLLOUT_WATCH_Y was refused (no memory)", perMember: [] },
+  };
+  const refusedText = formatReport(await run(new FakeTraffic(refused)));
+  expect(refusedText).toContain(
+    "    acked publishing not measured: stream NATS_ROLLOUT_WATCH_Y was refused (no memory)",
+  );
+  expect(refusedText).toContain("    by member (responder's first server): n1 0/40 failed");
+  const left = {
+    ...summary,
+    publishing: { ...publishing, cleanup: "stream NATS_ROLLOUT_WATCH_X could not be deleted" },
+  };
+  expect(formatReport(await run(new FakeTraffic(left)))).toContain(
+    "    WATCH STREAM LEFT: stream NATS_ROLLOUT_WATCH_X could not be deleted",
+  );
+});
+
 it("a traffic watch that cannot connect costs a warning, not the rollout", async () => {
   const f = fakeRollout(fakeSpec(), { extra: { watchTraffic: true } });
   const traffic = new FakeTraffic(undefined, "no servers available");

@@ -24,6 +24,31 @@ const report: RolloutReport = {
     reconnects: 2,
     maxGapEndedAtMs: T0 + 32_000,
     maxGapMember: "n2",
+    publishing: {
+      stream: "NATS_ROLLOUT_WATCH_X",
+      perMember: [
+        {
+          member: "n1",
+          published: 200,
+          acked: 200,
+          timedOut: 0,
+          failed: 0,
+          lost: 0,
+          maxGapMs: 400,
+          maxGapEndedAtMs: T0 + 13_000,
+        },
+        {
+          member: "n2",
+          published: 196,
+          acked: 193,
+          timedOut: 3,
+          failed: 0,
+          lost: 0,
+          maxGapMs: 3000,
+          maxGapEndedAtMs: T0 + 33_000,
+        },
+      ],
+    },
   },
 };
 
@@ -51,6 +76,9 @@ describe("the rollout's timeline", () => {
     expect(surge.width).toBeCloseTo(50 * perSecond, 0);
     const gap = barOf(svg, "clients: longest gap 2.0s \\(n2's pair\\); 1/100 failed");
     expect(gap.x).toBeCloseTo(150 + 30 * perSecond, 0);
+    const ackGap = barOf(svg, "acked publishing: longest gap without an ack 3.0s \\(n2's publisher\\); 393/396 acked");
+    expect(ackGap.x).toBeCloseTo(150 + 30 * perSecond, 0);
+    expect(ackGap.width).toBeCloseTo(3 * perSecond, 0);
   });
 
   it("escapes what it writes, and draws nothing without times or members", () => {

@@ -5,7 +5,8 @@
  * spread over the members, request/reply, a TCP reachability watch), all on the host.
  */
 import * as fs from "node:fs";
-import { NatsConnection } from "nats";
+import { NatsConnection } from "@nats-io/nats-core";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { createHostDriver, SshHostDriver } from "../../../engine/hosts/ssh";
 import { SshCommand, SshEndpoint, SshResult, SshTransport, Ssh2Transport } from "../../../engine/hosts/ssh/transport";
 import { MonitorClient } from "../../../engine/monitor/client";
@@ -363,12 +364,12 @@ export class FaultTraffic {
       let nc: NatsConnection | undefined;
       try {
         nc = await connect(appOptions(spec, "faults-verify", { user: appUser.user, pass: appUser.password }));
-        const jsm = await nc.jetstreamManager({ timeout: 5000 });
+        const jsm = await jetstreamManager(nc, { timeout: 5000 });
         const info = await jsm.streams.info(STREAM);
         const last = info.state.last_seq;
         const seen = new Map<number, string>();
         if (last > 0) {
-          const consumer = await nc.jetstream({ timeout: 5000 }).consumers.get(STREAM);
+          const consumer = await jetstream(nc, { timeout: 5000 }).consumers.get(STREAM);
           const messages = await consumer.consume({ max_messages: 2000 });
           const timer = setTimeout(() => messages.stop(), 60_000);
           for await (const m of messages) {

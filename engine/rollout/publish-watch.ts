@@ -1,0 +1,199 @@
+/**
+ * Acknowledged JetStream publishing through the cluster for the duration of a rollout, the other half of what
+ * clients feel (request/reply is traffic-watch.ts): one publisher first connected to each member, publishing with
+ * acks to a stream the watch makes for itself and deletes at the end, whatever the end (done, halted, interrupted, an
+ * error). A publisher homed on the member being restarted feels that member go (its connection moves, its publishes
+ * in flight time out); the stream's replicas feel every member's restart.
+ *
+ * The stream: `NATS_ROLLOUT_WATCH_<time>_<pid>_<random>`, memory storage (nothing written to the members' disks),
+ * min(3, members) replicas, subjects `_nats_cluster.watch_js.<same>.>`, capped (64 MiB, one day; a full stream
+ * refuses new publishes rather than dropping acked ones, which would read as lost). It lives in the account of the
+ * engine's own client credentials (the spec's token, first user, or probe nkey: nats-client.ts), the account the
+ * client probe and the request/reply watch use. Where that account has no JetStream, or the stream is refused (limits,
+ * no memory storage), the watch goes on without publishing and the report says why: the watch never halts a rollout.
+ * The rollout's own placement reads leave this stream out (observe.ts), so it never slows a batch or refuses a removal.
+ */
+import { errors, nanos, NatsConnection } from "@nats-io/nats-core";
+import { DiscardPolicy, jetstream, JetStreamManager, jetstreamManager, StorageType } from "@nats-io/jetstream";
+import { WATCH_STREAM_PREFIX } from "../defaults";
+import { MemberPublishing, PublishTally } from "./publish-tally";
+
+/** Caps of the watch's stream: far above a rollout's publishes (a few per second per member). */
+const MAX_BYTES = 64 * 1024 * 1024;
+const MAX_AGE_MS = 24 * 60 * 60 * 1000;
+/** How long to wait for one ack, and for the JetStream API. */
+const ACK_TIMEOUT_MS = 2000;
+const API_TIMEOUT_MS = 5000;
+/** How long reading the stream back at the end may take before lost is left unclaimed. */
+const READ_BACK_MS = 30_000;
+
+export interface PublishSummary {
+  /** The stream the publishers wrote to (deleted at the end unless `cleanup` says otherwise). */
+  readonly stream?: string;
+  /** Why nothing was published (the account has no JetStream, the stream was refused); then perMember is empty. */
+  readonly skipped?: string;
+  /** Why the stream could not be read back (lost is then absent), or deleted (it is left, named here). */
+  readonly readBack?: string;
+  readonly cleanup?: string;
+  readonly perMember: ReadonlyArray<MemberPublishing>;
+}
+
+interface Publisher {
+  readonly nc: NatsConnection;
+  readonly subject: string;
+  readonly tally: PublishTally;
+}
+
+export class PublishWatch {
+  private publishers: Publisher[] = [];
+  private admin?: NatsConnection;
+  private jsm?: JetStreamManager;
+  private stream?: string;
+  private skipped?: string;
+  private running = false;
+  private loops: Array<Promise<void>> = [];
+
+  constructor(
+    /** The members, in spec order: one publisher each. */
+    private readonly members: ReadonlyArray<string>,
+    /** A connection first to `member`, reconnecting to the others (the request/reply watch's connect). */
+    private readonly connect: (member: string, role: string) => Promise<NatsConnection>,
+    private readonly intervalMs = 250,
+  ) {}
+
+  /**
+   * Make the stream and connect the publishers. Never throws: what could not be had becomes `skipped` (and nothing
+   * is left behind).
+   */
+  async start(): Promise<void> {
+    const unique = `${Date.now().toString(36)}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`.toUpperCase();
+    const name = `${WATCH_STREAM_PREFIX}${unique}`;
+    const base = `_nats_cluster.watch_js.${unique}`;
+    try {
+      this.admin = await this.connect(this.members[0], "jetstream-admin");
+      this.jsm = await jetstreamManager(this.admin, { timeout: API_TIMEOUT_MS });
+    } catch (err) {
+      this.skipped = `the watch's account has no JetStream (${describe(err)})`;
+      await this.close();
+      return;
+    }
+    try {
+      await this.jsm.streams.add({
+        name,
+        subjects: [`${base}.>`],
+        storage: StorageType.Memory,
+        num_replicas: Math.min(3, this.members.length),
+        max_bytes: MAX_BYTES,
+        max_age: nanos(MAX_AGE_MS),
+        discard: DiscardPolicy.New,
+      });
+      this.stream = name;
+    } catch (err) {
+      this.skipped = `stream ${name} was refused (${describe(err)})`;
+      await this.close();
+      return;
+    }
+    const connected: Array<{ readonly member: string; readonly nc: NatsConnection }> = [];
+    try {
+      for (const member of this.members) connected.push({ member, nc: await this.connect(member, "publisher") });
+    } catch (err) {
+      this.skipped = `a publisher could not connect (${describe(err)})`;
+      await Promise.all(connected.map(({ nc }) => nc.close().catch(() => undefined)));
+      await this.deleteStream();
+      await this.close();
+      return;
+    }
+    const started = Date.now();
+    this.publishers = connected.map(({ member, nc }) => ({
+      nc,
+      subject: `${base}.${member}`,
+      tally: new PublishTally(member, started),
+    }));
+    this.running = true;
+    this.loops = this.publishers.map((p) => this.publish(p));
+  }
+
+  private async publish(p: Publisher): Promise<void> {
+    const js = jetstream(p.nc, { timeout: ACK_TIMEOUT_MS });
+    let n = 0;
+    while (this.running) {
+      const payload = `${p.tally.member}-${++n}`;
+      p.tally.sent();
+      try {
+        const ack = await js.publish(p.subject, payload);
+        p.tally.acknowledged(ack.seq, payload, Date.now());
+      } catch (err) {
+        if (err instanceof errors.TimeoutError) p.tally.timedOutOnce();
+        else p.tally.failedOnce();
+      }
+      await new Promise((r) => setTimeout(r, this.intervalMs));
+    }
+  }
+
+  /** Stop publishing, read the stream back (lost by sequence), delete it, close every connection. */
+  async stop(): Promise<PublishSummary> {
+    if (this.skipped !== undefined) return { skipped: this.skipped, perMember: [] };
+    this.running = false;
+    await Promise.all(this.loops);
+    const now = Date.now();
+    let stored: Map<number, string> | undefined;
+    let readBack: string | undefined;
+    try {
+      stored = await this.readBack();
+    } catch (err) {
+      readBack = `the stream could not be read back, so nothing is said of lost messages (${describe(err)})`;
+    }
+    const perMember = this.publishers.map((p) => p.tally.summary(now, this.intervalMs, stored));
+    const cleanup = await this.deleteStream();
+    await this.close();
+    return {
+      stream: this.stream,
+      perMember,
+      ...(readBack ? { readBack } : {}),
+      ...(cleanup ? { cleanup } : {}),
+    };
+  }
+
+  /** Sequence → payload of every message the stream holds, read with an ordered consumer. */
+  private async readBack(): Promise<Map<number, string>> {
+    const stored = new Map<number, string>();
+    const info = await this.jsm!.streams.info(this.stream!);
+    const last = info.state.last_seq;
+    if (info.state.messages === 0) return stored;
+    const consumer = await jetstream(this.admin!, { timeout: API_TIMEOUT_MS }).consumers.get(this.stream!);
+    const messages = await consumer.consume();
+    const timer = setTimeout(() => void messages.stop(), READ_BACK_MS);
+    try {
+      for await (const m of messages) {
+        stored.set(m.seq, m.string());
+        if (m.seq >= last) break;
+      }
+    } finally {
+      clearTimeout(timer);
+      await messages.close().catch(() => undefined);
+    }
+    if (!stored.has(last)) throw new Error(`read ${stored.size} of ${info.state.messages} messages in time`);
+    return stored;
+  }
+
+  /** Delete the watch's stream; what went wrong, naming the stream left behind, or undefined. */
+  private async deleteStream(): Promise<string | undefined> {
+    const name = this.stream;
+    if (!name || !this.jsm) return undefined;
+    try {
+      await this.jsm.streams.delete(name);
+      return undefined;
+    } catch (err) {
+      return `stream ${name} could not be deleted (${describe(err)}); delete it with \`nats stream rm ${name}\``;
+    }
+  }
+
+  private async close(): Promise<void> {
+    const all = [...this.publishers.map((p) => p.nc), ...(this.admin ? [this.admin] : [])];
+    await Promise.all(all.map((nc) => nc.close().catch(() => undefined)));
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,127 @@
+/**
+ * The rollout's acked-publishing watch (engine/rollout/publish-watch.ts) where things do not go to plan, against
+ * real servers: a rollout that halts still reports what its publishers felt and deletes its stream; a stream the
+ * servers refuse, or an account without JetStream, leaves request/reply measured and the report saying why.
+ * The watch through a whole upgrade is in upgrade.test.ts.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { isWatchStream } from "../../engine/defaults";
+import { formatEvent } from "../../engine/rollout/events";
+import { RolloutHalted, runRollout } from "../../engine/rollout/execute";
+import { formatReport } from "../../engine/rollout/report";
+import { TrafficWatch } from "../../engine/rollout/traffic-watch";
+import { RolloutPolicy } from "../../engine/spec";
+import { LocalTestCluster } from "../support/local-cluster";
+import { appOptions, connect } from "../support/traffic";
+import { OLD_MINOR } from "../support/versions";
+
+const FAST: Partial<RolloutPolicy> = { minHealthySeconds: 1, pollIntervalMs: 250, healthyDeadlineSeconds: 8 };
+const BROKEN = "2.99.0"; // a binary that exits at once: the first member's restart halts the rollout
+
+async function watchStreams(nc: NatsConnection): Promise<string[]> {
+  const names: string[] = [];
+  for await (const name of (await jetstreamManager(nc)).streams.names()) if (isWatchStream(name)) names.push(name);
+  return names;
+}
+
+/** Run a watch of `spec`'s cluster for about a second, as a rollout would with JetStream. */
+async function briefWatch(spec: LocalTestCluster["spec"]) {
+  const watch = new TrafficWatch(spec, { publishing: "on", intervalMs: 100 });
+  await watch.start();
+  await new Promise((r) => setTimeout(r, 1000));
+  return watch.stop();
+}
+
+describe("the acked-publishing watch when a rollout halts", () => {
+  let cluster: LocalTestCluster;
+  let fakes: string;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    fakes = fs.mkdtempSync("/tmp/nats-fake-bins-");
+    const broken = path.join(fakes, "broken");
+    fs.writeFileSync(broken, "#!/bin/sh\necho 'nats-server: simulated fatal error' >&2\nexit 1\n", { mode: 0o755 });
+    cluster = await LocalTestCluster.create({
+      members: 3,
+      version: OLD_MINOR,
+      jetstream: true,
+      namePrefix: "pw",
+      extraBinaries: { [BROKEN]: broken },
+    });
+    await cluster.bootstrap(FAST);
+    nc = await connect(appOptions(cluster.spec, "publish-watch-test"));
+  });
+
+  afterAll(async () => {
+    await nc?.close().catch(() => undefined);
+    await cluster?.destroy();
+    fs.rmSync(fakes, { recursive: true, force: true });
+  });
+
+  it("reports every member's publisher, nothing lost, and deletes its stream", async () => {
+    const err = await runRollout({
+      ...cluster.options(FAST),
+      spec: { ...cluster.spec, version: BROKEN },
+      onEvent: (e) => process.stdout.write(formatEvent(e) + "\n"),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RolloutHalted);
+    const report = (err as RolloutHalted).report;
+    process.stdout.write(formatReport(report) + "\n");
+    const pub = report.clientImpact?.publishing;
+    expect(pub?.skipped).toBeUndefined();
+    expect(pub?.cleanup).toBeUndefined();
+    expect(pub?.perMember.map((m) => m.member)).toEqual(cluster.spec.members.map((m) => m.name));
+    for (const m of pub?.perMember ?? []) {
+      expect(m.acked).toBeGreaterThan(0);
+      expect(m.lost).toBe(0);
+    }
+    expect(await watchStreams(nc)).toEqual([]);
+  });
+});
+
+describe("the acked-publishing watch without a stream to publish to", () => {
+  let noJetStream: LocalTestCluster;
+  let tiny: LocalTestCluster;
+
+  beforeAll(async () => {
+    noJetStream = await LocalTestCluster.create({ members: 3, version: OLD_MINOR, namePrefix: "pwn" });
+    // 1 MiB of memory storage per server: the watch's stream (capped at 64 MiB) does not fit.
+    tiny = await LocalTestCluster.create({
+      members: 3,
+      version: OLD_MINOR,
+      namePrefix: "pwt",
+      overrides: { jetstream: { enabled: true, maxMemoryBytes: 1024 * 1024 } },
+    });
+    await Promise.all([noJetStream.bootstrap(FAST), tiny.bootstrap(FAST)]);
+  });
+
+  afterAll(async () => {
+    await noJetStream?.destroy();
+    await tiny?.destroy();
+  });
+
+  it("an account without JetStream: request/reply measured, publishing skipped with the reason", async () => {
+    const felt = await briefWatch(noJetStream.spec);
+    process.stdout.write(`no JetStream: ${JSON.stringify(felt.publishing)}\n`);
+    expect(felt.requests).toBeGreaterThan(0);
+    expect(felt.publishing?.perMember).toEqual([]);
+    expect(felt.publishing?.skipped).toMatch(/^the watch's account has no JetStream \(.+\)$/);
+  });
+
+  it("a stream the servers refuse: publishing skipped naming the stream and why, nothing left behind", async () => {
+    const felt = await briefWatch(tiny.spec);
+    process.stdout.write(`refused: ${JSON.stringify(felt.publishing)}\n`);
+    expect(felt.requests).toBeGreaterThan(0);
+    expect(felt.publishing?.perMember).toEqual([]);
+    expect(felt.publishing?.skipped).toMatch(/^stream NATS_ROLLOUT_WATCH_\S+ was refused \(.+\)$/);
+    const nc = await connect(appOptions(tiny.spec, "publish-watch-test"));
+    try {
+      expect(await watchStreams(nc)).toEqual([]);
+    } finally {
+      await nc.close();
+    }
+  });
+});
