@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `nats-rollout`: the engine's reconcile path from a shell, without `pulumi up`: for the operator at 3 a.m. who
  * wants to see the plan or finish a rollout by hand, for the main job on a machine without a Pulumi engine, and
