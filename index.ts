@@ -3,8 +3,15 @@
  * Change `nats-cluster:version` and run `pulumi preview` to see the rollout plan, `pulumi up` to perform it.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { staleBuildProblem } from "./components/build-stamp";
 import { readStackConfig } from "./components/config/read";
 import { NatsCluster } from "./components/nats-cluster";
+
+// This program runs the components from source, but their providers load the engine compiled in dist/: one not built
+// from these sources is refused here, before anything is planned (the providers check again, for other programs).
+// Only under the Pulumi engine (which sets PULUMI_NODEJS_MONITOR): unit tests run this program under mocks, unbuilt.
+const stale = process.env.PULUMI_NODEJS_MONITOR ? staleBuildProblem(__dirname) : undefined;
+if (stale) throw new pulumi.RunError(stale);
 
 const config = readStackConfig();
 const cluster = new NatsCluster(config.clusterName, {
