@@ -13,7 +13,7 @@ import { ServerEndpoint } from "../engine/spec";
 import { LastReport } from "./last-report";
 import { NatsServer } from "./nats-server";
 import { loadClusterPlatform } from "./platforms";
-import { PlatformClusterFacts, ServerPlacement } from "./platforms/platform";
+import { ClusterPlatform, PlatformClusterFacts, ServerPlacement } from "./platforms/platform";
 import { PublicClusterSpec } from "./rolling-upgrade-provider";
 import { RollingUpgrade } from "./rolling-upgrade";
 
@@ -28,7 +28,8 @@ export interface NatsClusterArgs {
   readonly platformSettings: unknown;
   /**
    * Providers for the platform's resources, by package, instead of the one it builds from stack config: `aws`, an
-   * `aws.Provider` (the stack's `aws:*` settings are then not read; see README, Platforms).
+   * `aws.Provider` (the stack's `aws:*` settings are then not read; see README, Platforms). The component options'
+   * `providers` (or `provider`, or a parent's) work the same; a provider given here wins over them.
    */
   readonly providers?: Readonly<Record<string, pulumi.ProviderResource>>;
   /** The platform's secrets (an SSH private key, …); kept secret. */
@@ -80,6 +81,12 @@ export interface NatsClusterArgs {
   readonly extraSettings?: pulumi.Input<Record<string, string | number | boolean>>;
 }
 
+/**
+ * A nats-server cluster on one platform, rolled to a new version or config by `pulumi up` (surge server, lame duck,
+ * health gates). Component options reach every child: `protect` (Pulumi refuses to delete any of them), `providers`
+ * (an `aws` provider is used for every AWS resource, as `args.providers.aws` is), `aliases` (a renamed or re-parented
+ * cluster keeps its resources: the children, named `${name}-…`, follow the component's alias).
+ */
 export class NatsCluster extends pulumi.ComponentResource {
   /** The members, in config order. */
   readonly servers: ReadonlyArray<NatsServer>;
@@ -105,6 +112,7 @@ export class NatsCluster extends pulumi.ComponentResource {
     const platform = loadClusterPlatform(args.platform);
     const lameDuck = args.lameDuck ?? DEFAULT_LAME_DUCK;
     const jetstream = args.jetstream ?? { enabled: true };
+    const providers = { ...this.optionProviders(platform), ...args.providers };
     const facts: PlatformClusterFacts = {
       stack: args.stack,
       clusterName: args.clusterName,
@@ -114,7 +122,7 @@ export class NatsCluster extends pulumi.ComponentResource {
       surge: args.surge,
       stopTimeoutSeconds: args.rollout?.stopTimeoutSeconds ?? DEFAULT_POLICY.stopTimeoutSeconds,
       tlsMaterial: Boolean(args.tlsPem || args.tlsGenerate),
-      ...(args.providers ? { providers: args.providers } : {}),
+      ...(Object.keys(providers).length > 0 ? { providers } : {}),
     };
     const secrets = args.platformSecrets ? pulumi.secret(args.platformSecrets) : undefined;
     const shared = platform.createShared(name, facts, args.platformSettings, secrets, this);
@@ -199,6 +207,19 @@ export class NatsCluster extends pulumi.ComponentResource {
       lastRolloutReport: this.lastRolloutReport,
       lastRolloutSummary: this.lastRolloutSummary,
     });
+  }
+
+  /**
+   * The providers the component options give for the platform's packages: Pulumi hands `providers` down to children
+   * by package, but the platform passes its own explicit provider to every resource, so it must be told of them.
+   */
+  private optionProviders(platform: ClusterPlatform): Record<string, pulumi.ProviderResource> {
+    const found: Record<string, pulumi.ProviderResource> = {};
+    for (const pkg of platform.providerPackages ?? []) {
+      const provider = this.getProvider(`${pkg}::`);
+      if (provider) found[pkg] = provider;
+    }
+    return found;
   }
 
   /** The stack's own CA and server certificate, for every member's and the surge server's host. */

@@ -88,6 +88,11 @@ export interface ClusterPlatform<Settings = unknown, Shared = unknown> {
   readonly members: MemberRules;
   /** Top-level keys holding this platform's secrets (`nats-cluster:<key>`, set with `--secret`), if any. */
   readonly secretKeys?: ReadonlyArray<string>;
+  /**
+   * Provider packages of its resources (`aws`): a provider for one of them in the cluster's component options
+   * (`providers`, `provider`, or inherited from a parent) is handed to the platform like `NatsClusterArgs.providers`.
+   */
+  readonly providerPackages?: ReadonlyArray<string>;
   /** Secret keys these settings need, as the problem to report when one is missing. */
   requiredSecrets?(settings: Settings): ReadonlyArray<Problem>;
   /**

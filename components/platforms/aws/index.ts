@@ -251,6 +251,7 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
     memberExample: "a name, or { name, clientPort?, clusterPort?, monitorPort? }",
     surgeExample: "{ host: <a fixed private IP in the first subnet, e.g. 10.0.1.250>, name?, jetstream? }",
   },
+  providerPackages: ["aws"],
 
   decodeSettings: (raw, p) => decode(raw, p),
 

@@ -19,6 +19,12 @@ export interface Registration {
   /** URNs of explicit dependencies (dependsOn). */
   readonly dependencies: ReadonlyArray<string>;
   readonly additionalSecretOutputs: ReadonlyArray<string>;
+  /** The `protect` option as sent (a child inherits its parent's). */
+  readonly protect: boolean;
+  /** The provider reference (`urn::id`) a custom resource was registered with, "" for none. */
+  readonly provider: string;
+  /** The names in the aliases the SDK sent (alias specs; a child's inherited aliases are the engine's business). */
+  readonly aliasNames: ReadonlyArray<string>;
   /** Inputs as serialized by the SDK: secrets are `{ [SECRET_SIG_KEY]: SECRET_SIG, value }`. */
   readonly wireInputs: Record<string, unknown>;
 }
@@ -29,6 +35,9 @@ interface RegisterRequest {
   getParent(): string;
   getDependenciesList(): string[];
   getAdditionalsecretoutputsList(): string[];
+  getProtect(): boolean | undefined;
+  getProvider(): string;
+  getAliasesList(): Array<{ getSpec(): { getName(): string } | undefined }>;
   getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 }
 interface RegisterResponse {
@@ -55,6 +64,9 @@ export function recordRegistrations(): void {
           parent: req.getParent(),
           dependencies: req.getDependenciesList(),
           additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+          protect: req.getProtect() ?? false,
+          provider: req.getProvider(),
+          aliasNames: req.getAliasesList().flatMap((a) => (a.getSpec()?.getName() ? [a.getSpec()!.getName()] : [])),
           wireInputs: req.getObject()?.toJavaScript() ?? {},
         });
       }
