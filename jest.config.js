@@ -14,6 +14,8 @@ module.exports = {
   transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.test.json" }] },
   // Longest file first, from jest's own cache or, on a machine that never ran the suite, test/durations.json.
   testSequencer: "<rootDir>/test/support/sequencer.js",
+  // The examples import the package by name (examples/*/index.ts); run under mocks here, that is its source.
+  moduleNameMapper: { "^nats-cluster$": "<rootDir>/components/index.ts" },
   // Holds the unit tier's files to its promise (no process, no socket), here as in the unit tier; others untouched.
   setupFilesAfterEnv: ["<rootDir>/test/support/unit-guard.ts"],
   testTimeout: 120000,
