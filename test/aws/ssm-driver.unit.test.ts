@@ -822,12 +822,14 @@ describe("SsmHostDriver: the stack's identity (aws:assumeRoles, aws:endpoints, a
     expect(configs).toEqual([{ region: "eu-west-1", profile: "ops" }]);
   });
 
-  it("the surge VM carries the stack's default tags, under the driver's own", async () => {
+  it("the surge VM and its volumes carry the stack's default tags, under the driver's own", async () => {
     const { aws, driver } = setup({
       defaultTags: { CostCenter: "cc-42", Owner: "platform", [TAG_ROLE]: "not-this", Name: "not-this-either" },
     });
     await driver.provision(surge);
     const [run] = aws.sentOf<RunInstancesCommandInput>("RunInstancesCommand");
+    expect(run.TagSpecifications?.map((t) => t.ResourceType)).toEqual(["instance", "volume"]);
+    expect(run.TagSpecifications?.[1]?.Tags).toEqual(run.TagSpecifications?.[0]?.Tags);
     expect(run.TagSpecifications?.[0]?.Tags).toEqual([
       { Key: "CostCenter", Value: "cc-42" },
       { Key: "Owner", Value: "platform" },

@@ -106,6 +106,13 @@ export class Ec2LaunchedHosts {
     const sdk = loadEc2();
     // One token per launch: the SDK's own retries of this request then cannot start a second VM.
     const clientToken = randomUUID();
+    const tags = Object.entries({
+      ...this.defaultTags,
+      Name: `${this.clusterName}-${server.name}`,
+      [TAG_CLUSTER]: this.clusterName,
+      [TAG_SERVER]: server.name,
+      [TAG_ROLE]: "surge",
+    }).map(([Key, Value]) => ({ Key, Value }));
     for (;;) {
       try {
         const out = (await this.ec2.send(
@@ -119,20 +126,11 @@ export class Ec2LaunchedHosts {
             SubnetId: this.launch.subnetId,
             PrivateIpAddress: server.host,
             ClientToken: clientToken,
-            TagSpecifications: [
-              {
-                ResourceType: "instance",
-                // A tag-enforcing policy (an SCP on ec2:RunInstances) sees the stack's default tags, as on every
-                // resource Pulumi creates; the driver's own come last, so the VM is always found by them.
-                Tags: Object.entries({
-                  ...this.defaultTags,
-                  Name: `${this.clusterName}-${server.name}`,
-                  [TAG_CLUSTER]: this.clusterName,
-                  [TAG_SERVER]: server.name,
-                  [TAG_ROLE]: "surge",
-                }).map(([Key, Value]) => ({ Key, Value })),
-              },
-            ],
+            // A tag-enforcing policy (an SCP on ec2:RunInstances, which also creates the root volume) sees the
+            // stack's default tags on the VM and its volumes, as on every resource Pulumi creates; the driver's own
+            // come last, so the VM is always found by them. The launch template tags the volume too: both are given,
+            // so the volume has every tag whether EC2 merges the two or takes the request's.
+            TagSpecifications: (["instance", "volume"] as const).map((ResourceType) => ({ ResourceType, Tags: tags })),
           }),
         )) as RunInstancesCommandOutput;
         const instanceId = out.Instances?.[0]?.InstanceId;
