@@ -509,19 +509,32 @@ function sha(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
+/** Who a fake STS says the caller is (GetCallerIdentity), and the record of each time it was asked. */
+export interface FakeCaller {
+  readonly account: string;
+  readonly arn: string;
+  /** Every GetCallerIdentity, with the credentials it was signed with (undefined: the default chain's). */
+  readonly checks: Array<{ readonly source?: AwsCredentials }>;
+}
+
 /**
  * A fake STS: answers AssumeRole (the real SDK command object) with credentials named after the role, expiring in an
- * hour, and records every call with the credentials its client was given.
+ * hour, and records every call with the credentials its client was given; answers GetCallerIdentity with `caller`.
  */
 export class FakeSts implements AwsSdkClient {
   constructor(
     /** Every AssumeRole, with the credentials this client signs it with (undefined: the default chain's). */
     readonly calls: Array<{ readonly input: AssumeRoleCommandInput; readonly source?: AwsCredentials }>,
     private readonly source?: () => Promise<AwsCredentials>,
+    private readonly caller?: FakeCaller,
   ) {}
 
   async send(command: object): Promise<unknown> {
     const name = command.constructor.name;
+    if (name === "GetCallerIdentityCommand" && this.caller) {
+      this.caller.checks.push(this.source ? { source: await this.source() } : {});
+      return { Account: this.caller.account, Arn: this.caller.arn, UserId: "AROAFAKE:nats-rollout" };
+    }
     if (name !== "AssumeRoleCommand") throw new Error(`FakeSts: unexpected ${name}`);
     const input = (command as { input: AssumeRoleCommandInput }).input;
     this.calls.push({ input, ...(this.source ? { source: await this.source() } : {}) });

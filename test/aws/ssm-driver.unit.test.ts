@@ -17,7 +17,7 @@ import {
   clientConfigFor,
   realClients,
 } from "../../engine/hosts/aws/sdk";
-import { FakeAws, FakeSts } from "./fake-aws";
+import { FakeAws, FakeCaller, FakeSts } from "./fake-aws";
 
 const endpoint = (name: string, host: string): ServerEndpoint => ({
   name,
@@ -703,6 +703,72 @@ describe("SsmHostDriver: the surge address", () => {
     );
     expect(Date.now() - started).toBeLessThan(5000);
     expect(aws.sentOf("RunInstancesCommand")).toHaveLength(1);
+  });
+});
+
+describe("SsmHostDriver: the stack's account guard (aws:allowedAccountIds, aws:forbiddenAccountIds)", () => {
+  const ROLE = "arn:aws:iam::222222222222:role/nats-deployer";
+  const ASSUMED = "arn:aws:sts::222222222222:assumed-role/nats-deployer/nats-rollout";
+
+  function guarded(extra: Partial<SsmHostDriverOptions>, account = "222222222222") {
+    const aws = new FakeAws();
+    for (const id of Object.values(MEMBER_INSTANCES)) aws.addMember(id);
+    const caller: FakeCaller = { account, arn: ASSUMED.replace("222222222222", account), checks: [] };
+    const clients: AwsClientFactory = (service, config) =>
+      service === "sts"
+        ? new FakeSts([], config.credentials, caller)
+        : { send: async (command: object) => (await config.credentials?.(), aws.send(command)) };
+    const { driver, log } = setup({
+      ssmClient: undefined,
+      ec2Client: undefined,
+      clients,
+      assumeRoles: [{ roleArn: ROLE }],
+      ...extra,
+    });
+    return { aws, driver, caller, log };
+  }
+
+  it("asks STS once, as the assumed role, and acts when the account is allowed", async () => {
+    const { aws, driver, caller, log } = guarded({ allowedAccountIds: ["111111111111", "222222222222"] });
+    await driver.isRunning(n1);
+    expect(aws.sent.length).toBeGreaterThan(0);
+    await driver.provision(surge);
+    expect(caller.checks).toEqual([{ source: expect.objectContaining({ accessKeyId: "AKIA-nats-deployer" }) }]);
+    expect(aws.sentOf("RunInstancesCommand")).toHaveLength(1);
+    expect(log).toContain(`aws: acting as ${ASSUMED} (account 222222222222, allowed by the stack's account guard)`);
+  });
+
+  it("refuses before any SSM or EC2 call when the identity's account is not allowed, naming it and the key", async () => {
+    const { aws, driver } = guarded({ allowedAccountIds: ["111111111111"] }, "333333333333");
+    const refusal =
+      "the rollout's AWS identity (arn:aws:sts::333333333333:assumed-role/nats-deployer/nats-rollout, account " +
+      "333333333333) is not in aws:allowedAccountIds (111111111111): set the driver's identity (aws:profile, " +
+      "aws:assumeRoles) to the stack's account, or correct the list";
+    await expect(driver.isRunning(n1)).rejects.toThrow(refusal);
+    await expect(driver.provision(surge)).rejects.toThrow(refusal);
+    expect(aws.sent).toEqual([]);
+  });
+
+  it("refuses an account of aws:forbiddenAccountIds", async () => {
+    const { aws, driver } = guarded({ forbiddenAccountIds: ["222222222222"] });
+    await expect(driver.isRunning(n1)).rejects.toThrow(/is in aws:forbiddenAccountIds \(222222222222\)/);
+    expect(aws.sent).toEqual([]);
+  });
+
+  it("without a guard, STS is not asked", async () => {
+    const { driver, caller } = guarded({});
+    await driver.isRunning(n1);
+    expect(caller.checks).toEqual([]);
+  });
+
+  it("the platform's settings carry the guard to the driver; bad ones are refused", () => {
+    const base = { region: "eu-west-1", clusterName: "c", instanceIds: {} };
+    expect(settingsProblems({ ...base, allowedAccountIds: ["222222222222"] })).toEqual([]);
+    expect(
+      settingsProblems({ ...base, allowedAccountIds: ["12"], forbiddenAccountIds: ["222222222222"] }).map(
+        (p) => p.field,
+      ),
+    ).toEqual(["allowedAccountIds", "forbiddenAccountIds"]);
   });
 });
 

@@ -138,12 +138,13 @@ describe("the stack's aws:* settings reach the platform's provider and the drive
     expect(calls.some((c) => c.provider?.includes("::fwd-aws::"))).toBe(true);
   });
 
-  it("the driver gets the same role chain, the ec2/ssm endpoints and the default tags", () => {
+  it("the driver gets the same role chain, the ec2/ssm endpoints, the default tags and the account guard", () => {
     expect(driverSettings).toMatchObject({
       region: "eu-central-1",
       assumeRoles: [{ roleArn: ROLE, externalId: "ext-77", sessionName: "deploy", durationSeconds: 3600 }],
       endpoints: { ssm: "https://ssm.vpce.example", ec2: "https://ec2.vpce.example" },
       defaultTags: { CostCenter: "cc-42", Owner: "platform" },
+      allowedAccountIds: ["222222222222"],
     });
   });
 });

@@ -30,6 +30,9 @@ export interface StackAws {
   readonly assumeRoles?: ReadonlyArray<AwsAssumeRole>;
   readonly endpoints?: AwsEndpoints;
   readonly defaultTags?: Readonly<Record<string, string>>;
+  /** The account guard, which the driver checks too (engine/hosts/aws/account-guard.ts). */
+  readonly allowedAccountIds?: ReadonlyArray<string>;
+  readonly forbiddenAccountIds?: ReadonlyArray<string>;
 }
 
 const ROLE_FIELDS = [
@@ -238,5 +241,7 @@ export function readStackAws(get: (key: string) => string | undefined, region: s
     ...(roles.length ? { assumeRoles: roles.map((r) => r.driver) } : {}),
     ...(Object.keys(driverEndpoints).length ? { endpoints: driverEndpoints } : {}),
     ...(defaultTags && Object.keys(defaultTags).length ? { defaultTags } : {}),
+    ...(allowed?.length ? { allowedAccountIds: allowed } : {}),
+    ...(forbidden?.length ? { forbiddenAccountIds: forbidden } : {}),
   };
 }

@@ -28,6 +28,10 @@ export interface AwsSettings {
   readonly endpoints?: AwsEndpoints;
   /** Tags the surge VM carries besides the driver's own: the stack provider's `defaultTags`. */
   readonly defaultTags?: Readonly<Record<string, string>>;
+  /** The stack provider's `allowedAccountIds`: the driver acts in no other account (account-guard.ts). */
+  readonly allowedAccountIds?: ReadonlyArray<string>;
+  /** The stack provider's `forbiddenAccountIds`: the driver acts in none of these. */
+  readonly forbiddenAccountIds?: ReadonlyArray<string>;
   /** `cluster.name`: tags and the default config parameter prefix. */
   readonly clusterName: string;
   /** Member name → EC2 instance id (the surge VM is found by its tags). */
@@ -110,6 +114,13 @@ function identityProblems(s: Partial<AwsSettings>): Problem[] {
     problems.push({ field: "endpoints", message: "must map ec2, ssm or sts to a URL" });
   if (s.defaultTags !== undefined && !isTextMap(s.defaultTags))
     problems.push({ field: "defaultTags", message: "must map tag keys to text values" });
+  for (const field of ["allowedAccountIds", "forbiddenAccountIds"] as const) {
+    const ids = s[field];
+    if (ids !== undefined && (!Array.isArray(ids) || ids.some((id) => typeof id !== "string" || !/^\d{12}$/.test(id))))
+      problems.push({ field, message: "must be a list of 12-digit AWS account ids" });
+  }
+  if (s.allowedAccountIds?.length && s.forbiddenAccountIds?.length)
+    problems.push({ field: "forbiddenAccountIds", message: "is set with allowedAccountIds; keep one" });
   return problems;
 }
 
@@ -125,6 +136,8 @@ export function createHostDriver(
     assumeRoles: s.assumeRoles,
     endpoints: s.endpoints,
     defaultTags: s.defaultTags,
+    ...(s.allowedAccountIds ? { allowedAccountIds: s.allowedAccountIds } : {}),
+    ...(s.forbiddenAccountIds ? { forbiddenAccountIds: s.forbiddenAccountIds } : {}),
     clusterName: s.clusterName,
     instanceIdFor: (server) => s.instanceIds[server.name],
     surge: s.surge,

@@ -185,9 +185,9 @@ async function assumeRole(sts: AwsSdkClient, role: AwsAssumeRole): Promise<AwsCr
   };
 }
 
-/** What the driver's SSM or EC2 client is built with: region, profile, endpoint and, with roles, the assumed ones. */
+/** What a client of the driver (SSM, EC2, STS) is built with: region, profile, endpoint and any assumed role. */
 export function clientConfigFor(
-  service: "ssm" | "ec2",
+  service: AwsService,
   identity: AwsIdentity,
   credentials: (() => Promise<AwsCredentials>) | undefined,
 ): AwsClientConfig {

@@ -24,6 +24,7 @@ import { leaseResultOf, leaseScript } from "../systemd/lease-script";
 import { activateScriptFor, HostReleaseOptions, HostReleases } from "../systemd/install-scripts";
 import { assertHostPaths, DEFAULT_HOST_PATHS, HostPaths, storeDirOf, tlsDirOf } from "../systemd/paths";
 import * as systemd from "../systemd/scripts";
+import { accountGuardProblem, callerIdentity, guardedClient, hasAccountGuard } from "./account-guard";
 import { SsmConfigStore } from "./config-store";
 import { Ec2LaunchedHosts, SurgeLaunchSettings } from "./ec2-hosts";
 import { DATA_VOLUME_DEVICE, DATA_VOLUME_WAIT_SECONDS, defaultConfigParameterPrefix } from "./names";
@@ -64,6 +65,10 @@ export interface SsmHostDriverOptions extends HostReleaseOptions {
    * resource: a tag-enforcing policy would refuse the launch without them. The driver's own tags win a conflict.
    */
   readonly defaultTags?: Readonly<Record<string, string>>;
+  /** The stack's `aws:allowedAccountIds`: the driver refuses to act as an identity of any other account. */
+  readonly allowedAccountIds?: ReadonlyArray<string>;
+  /** The stack's `aws:forbiddenAccountIds`: the driver refuses to act as an identity of these accounts. */
+  readonly forbiddenAccountIds?: ReadonlyArray<string>;
   /** `cluster.name`: tags the surge VM and names the default config parameter prefix. */
   readonly clusterName: string;
   /**
@@ -128,6 +133,8 @@ export class SsmHostDriver implements HostDriver {
   private ssmClient?: AwsSdkClient;
   private ec2Client?: AwsSdkClient;
   private credentials?: () => Promise<AwsCredentials>;
+  /** The account guard's verdict, asked once (a refusal stays a refusal). */
+  private accountChecked?: Promise<void>;
   /** The surge VM this driver launched or adopted: EC2's tag filters can lag behind a fresh instance. */
   private readonly launchedIds = new Map<string, string>();
   /** Members found registered with SSM and prepared (boot done, or prepared again) by this driver. */
@@ -147,8 +154,8 @@ export class SsmHostDriver implements HostDriver {
     this.log = options.log ?? (() => undefined);
     this.pollMs = options.pollMs ?? 1000;
     this.commandTimeoutSeconds = options.commandTimeoutSeconds ?? 60;
-    this.ssmClient = options.ssmClient;
-    this.ec2Client = options.ec2Client;
+    this.ssmClient = options.ssmClient && this.guarded(options.ssmClient);
+    this.ec2Client = options.ec2Client && this.guarded(options.ec2Client);
   }
 
   // Clients are created on first use: constructing the driver (e.g. for a preview's config rendering) loads no SDK.
@@ -165,7 +172,22 @@ export class SsmHostDriver implements HostDriver {
   private makeClient(service: "ssm" | "ec2"): AwsSdkClient {
     const clients = this.options.clients ?? realClients;
     if (this.options.assumeRoles?.length) this.credentials ??= assumedRoleCredentials(this.options, clients);
-    return clients(service, clientConfigFor(service, this.options, this.credentials));
+    return this.guarded(clients(service, clientConfigFor(service, this.options, this.credentials)));
+  }
+  /** With an account guard, `client` acts only once STS has said whose credentials these are (account-guard.ts). */
+  private guarded(client: AwsSdkClient): AwsSdkClient {
+    if (!hasAccountGuard(this.options)) return client;
+    return guardedClient(client, () => (this.accountChecked ??= this.checkAccount()));
+  }
+  private async checkAccount(): Promise<void> {
+    const clients = this.options.clients ?? realClients;
+    if (this.options.assumeRoles?.length) this.credentials ??= assumedRoleCredentials(this.options, clients);
+    const { account, arn } = await callerIdentity(
+      clients("sts", clientConfigFor("sts", this.options, this.credentials)),
+    );
+    const problem = accountGuardProblem(account, arn, this.options);
+    if (problem) throw new Error(problem);
+    this.log(`aws: acting as ${arn} (account ${account}, allowed by the stack's account guard)`);
   }
   private get runner(): SsmCommandRunner {
     return new SsmCommandRunner(this.ssm, this.pollMs, this.log);
