@@ -93,9 +93,13 @@ function factsOf(clusterName: string, providers?: PlatformClusterFacts["provider
 }
 
 /** A whole platform (shared resources, one member, the driver's settings), settled. */
-async function build(clusterName: string, providers?: PlatformClusterFacts["providers"]) {
+async function build(
+  clusterName: string,
+  providers?: PlatformClusterFacts["providers"],
+  raw: Record<string, unknown> = {},
+) {
   const facts = factsOf(clusterName, providers);
-  const settings = settingsOf();
+  const settings = settingsOf(raw);
   const parent = new Parent(clusterName);
   const shared = awsPlatform.createShared(clusterName, facts, settings, undefined, parent);
   const members = facts.members.map((m, i) => ({
@@ -160,6 +164,51 @@ describe("a caller's own provider", () => {
     expect(calls.some((c) => c.provider?.includes("::callers::"))).toBe(true);
     expect(driverSettings.assumeRoles).toBeUndefined();
     expect(driverSettings.defaultTags).toBeUndefined();
+  });
+
+  it("with aws.identity, the driver gets that provider's role chain, endpoints, default tags and account guard", async () => {
+    const identity = {
+      assumeRoles: [{ roleArn: ROLE, sessionName: "own" }],
+      allowedAccountIds: ["222222222222"],
+      defaultTags: { tags: { Team: "messaging" } },
+      endpoints: [{ sts: "https://sts.vpce.example" }],
+    };
+    const mine = new aws.Provider("callers-described", { region: "eu-central-1", ...identity });
+    const driverSettings = await build("described", { aws: mine }, { identity });
+    expect(resources.some((r) => r.type === "pulumi:providers:aws" && r.name === "described-aws")).toBe(false);
+    expect(driverSettings).toMatchObject({
+      assumeRoles: [{ roleArn: ROLE, sessionName: "own" }],
+      allowedAccountIds: ["222222222222"],
+      defaultTags: { Team: "messaging" },
+      endpoints: { sts: "https://sts.vpce.example" },
+    });
+  });
+
+  it("aws.identity without a provider of one's own is refused, naming the setting", () => {
+    const facts = factsOf("stray");
+    const settings = settingsOf({ identity: { assumeRoles: [{ roleArn: ROLE }] } });
+    expect(() => awsPlatform.createShared("stray", facts, settings, undefined, new Parent("stray"))).toThrow(
+      "nats-cluster:aws.identity: describes a provider of your own (providers.aws), and none was given",
+    );
+  });
+
+  it("a bad aws.identity is a decoding problem at aws.identity, naming the key inside it", () => {
+    const p = new Problems([]);
+    awsPlatform.decodeSettings(
+      {
+        region: "eu-central-1",
+        vpcId: "vpc-0abc",
+        subnetIds: ["subnet-0a"],
+        clientCidrs: ["10.0.0.0/16"],
+        adminCidr: "203.0.113.10/32",
+        identity: { assumeRoles: [{ sessionName: "x" }] },
+      },
+      p,
+      { stack: "prod", projectDir: "/tmp" },
+    );
+    expect(p.list).toEqual([
+      { field: "aws.identity", message: expect.stringMatching(/^aws:assumeRoles\[0\]\.roleArn: missing/) },
+    ]);
   });
 
   it("refuses something that is not an aws.Provider, naming the argument", () => {

@@ -12,8 +12,9 @@
  * otherwise ignore. The engine's driver gets the same region, profile, role chain, endpoints and default tags: the
  * instances and the SSM commands can never be in two regions or accounts.
  * `nats-cluster:aws`: `{ region, vpcId, subnetIds, clientCidrs, adminCidr, instanceType?, arch?, amiId?,
- * volumeSizeGb?, retainDataVolumes?, keyName?, profile?, releaseBaseUrl?, releaseSha256?, resizeMember?, exporter? }`
- * (`exporter`: engine/exporter.ts; installed by the user data, its port opened to the admin CIDR).
+ * volumeSizeGb?, retainDataVolumes?, keyName?, profile?, releaseBaseUrl?, releaseSha256?, resizeMember?, exporter?,
+ * identity? }` (`exporter`: engine/exporter.ts; installed by the user data, its port opened to the admin CIDR;
+ * `identity`: with a provider of your own, the `aws:*` settings it was made with, for the driver).
  * Verified with Pulumi mocks and, for the hosts, on lab VMs; nothing here has run against a real AWS account.
  */
 import * as aws from "@pulumi/aws";
@@ -78,6 +79,12 @@ export interface AwsPlatformSettings {
   /** The one member allowed to take a changed `instanceType` in this `pulumi up` (a stop, resize, start). */
   readonly resizeMember?: string;
   /**
+   * With a provider of your own (`providers.aws`), the `aws:*` settings it was made with (keys without `aws:`, e.g.
+   * `{ assumeRoles: [{ roleArn }], allowedAccountIds: [...], defaultTags: { tags } }`): the rollout's driver cannot
+   * read them from the provider, so it gets its role chain, endpoints, default tags and account guard from here.
+   */
+  readonly identity?: Readonly<Record<string, unknown>>;
+  /**
    * A metrics exporter installed beside nats-server by the user data (engine/exporter.ts), its port opened to the
    * admin CIDR. At first boot only: a change reaches the surge VM at its next launch and a member at its replacement.
    */
@@ -119,6 +126,7 @@ const FIELDS = [
   ...RELEASE_SETTING_FIELDS,
   "resizeMember",
   "exporter",
+  "identity",
 ];
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
@@ -192,6 +200,21 @@ function decode(raw: unknown, p: Problems): AwsPlatformSettings {
   const exporter = readExporterSetting(p, "aws", obj, arch);
   const retainDataVolumes = readBool(p, "aws.retainDataVolumes", obj.retainDataVolumes) ?? true;
   const resizeMember = readString(p, "aws.resizeMember", obj.resizeMember, "write one member's name");
+  const identity = readObject(p, "aws.identity", obj.identity, "write your provider's aws:* settings: { assumeRoles }");
+  if (identity && region) {
+    try {
+      identityOf(identity, region);
+    } catch (err) {
+      // readStackAws lists its problems under a heading: keep the problems, on one line.
+      p.add(
+        "aws.identity",
+        (err as Error).message
+          .replace(/^[^\n]*\n/, "")
+          .trim()
+          .replace(/\s*\n\s*/g, "; "),
+      );
+    }
+  }
   const instanceType =
     readString(p, "aws.instanceType", obj.instanceType, "write an instance type such as t3.small") ??
     DEFAULT_INSTANCE_TYPE[arch];
@@ -211,13 +234,24 @@ function decode(raw: unknown, p: Problems): AwsPlatformSettings {
     ...release,
     ...(resizeMember ? { resizeMember } : {}),
     ...(exporter ? { exporter } : {}),
+    ...(identity ? { identity } : {}),
   };
+}
+
+/** The driver's side of `aws.identity`, read like the stack's `aws:*` (structured values as JSON text). */
+function identityOf(identity: Readonly<Record<string, unknown>>, region: string): Omit<StackAws, "providerArgs"> {
+  const { providerArgs: _unused, ...driverSide } = readStackAws((key) => {
+    const value = identity[key];
+    return value === undefined || typeof value === "string" ? value : JSON.stringify(value);
+  }, region);
+  return driverSide;
 }
 
 /**
  * The provider of every resource: the caller's own (`NatsClusterArgs.providers.aws`: the stack's `aws:*` are then
- * not read, and the driver gets `aws.profile` only), or one built from `aws.region`, the profile (`aws.profile`, else
- * `aws:profile`) and the stack's other `aws:*` settings, whose role chain, endpoints and default tags the driver gets.
+ * not read, and the driver gets `aws.profile` and what `aws.identity` says of that provider), or one built from
+ * `aws.region`, the profile (`aws.profile`, else `aws:profile`) and the stack's other `aws:*` settings, whose role
+ * chain, endpoints, default tags and account guard the driver gets.
  */
 function awsProvider(
   name: string,
@@ -228,8 +262,15 @@ function awsProvider(
   if (own !== undefined) {
     if (!aws.Provider.isInstance(own))
       throw new Error("NatsClusterArgs.providers.aws: not an aws.Provider; pass one made with new aws.Provider(…)");
-    return { provider: own, identity: settings.profile ? { profile: settings.profile } : {} };
+    const described = settings.identity ? identityOf(settings.identity, settings.region) : {};
+    const profile = settings.profile ?? described.profile;
+    return { provider: own, identity: { ...described, ...(profile ? { profile } : {}) } };
   }
+  if (settings.identity)
+    throw new Error(
+      "nats-cluster:aws.identity: describes a provider of your own (providers.aws), and none was given: the platform " +
+        "makes its provider from the stack's aws:* settings and gives the driver the same; remove aws.identity",
+    );
   const stackConfig = new pulumi.Config("aws");
   const { providerArgs, ...stack } = readStackAws((key) => stackConfig.get(key), settings.region);
   const profile = settings.profile ?? stack.profile;
