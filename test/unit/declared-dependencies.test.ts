@@ -1,10 +1,11 @@
 /**
- * Every package the shipped code loads is declared in package.json `dependencies`: engine/, components/, cli/ and
- * index.ts run in the Pulumi program, the dynamic provider and the command line, where devDependencies may be absent
- * (a production install). An undeclared one works here only because something else pulled it into node_modules (as
- * `js-yaml` once did). Read with the TypeScript parser: static imports and re-exports, `import x = require()`,
- * `require("…")` and `import("…")` with a literal name. Type-only imports are erased from the JavaScript; they may
- * name any declared package, devDependencies included.
+ * Every package the shipped code loads is declared in package.json `dependencies` (or `peerDependencies`: the
+ * program's own `@pulumi/pulumi`, which npm installs with the package, so a program has one Pulumi runtime):
+ * engine/, components/, cli/ and index.ts run in the Pulumi program, the dynamic provider and the command line, where
+ * devDependencies may be absent (a production install). An undeclared one works here only because something else
+ * pulled it into node_modules (as `js-yaml` once did). Read with the TypeScript parser: static imports and
+ * re-exports, `import x = require()`, `require("…")` and `import("…")` with a literal name. Type-only imports are
+ * erased from the JavaScript; they may name any declared package, devDependencies included.
  */
 import * as fs from "node:fs";
 import { builtinModules } from "node:module";
@@ -16,9 +17,12 @@ const SHIPPED = ["engine", "components", "cli", "index.ts"];
 
 interface PackageJson {
   readonly dependencies?: Record<string, string>;
+  readonly peerDependencies?: Record<string, string>;
   readonly devDependencies?: Record<string, string>;
 }
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as PackageJson;
+/** What a production install of the package brings: its dependencies and its peers. */
+const installed = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})];
 
 function tsFiles(entry: string): string[] {
   const full = path.join(ROOT, entry);
@@ -110,8 +114,8 @@ describe("the packages the shipped code loads", () => {
     }
   });
 
-  it("are every one declared in dependencies", () => {
-    const declared = new Set(Object.keys(pkg.dependencies ?? {}));
+  it("are every one declared in dependencies (or peerDependencies)", () => {
+    const declared = new Set(installed);
     const missing = uses
       .filter((u) => !u.typeOnly && !declared.has(u.pkg) && !LOADED_FROM[u.pkg])
       .map((u) => `${u.pkg} (${u.where})`);
@@ -120,7 +124,7 @@ describe("the packages the shipped code loads", () => {
 
   it("what is loaded from another package's dependencies is one of that declared package's dependencies", () => {
     for (const [name, { from }] of Object.entries(LOADED_FROM)) {
-      expect(Object.keys(pkg.dependencies ?? {})).toContain(from);
+      expect(installed).toContain(from);
       const theirs = JSON.parse(
         fs.readFileSync(require.resolve(`${from}/package.json`, { paths: [ROOT] }), "utf8"),
       ) as PackageJson;
@@ -129,7 +133,7 @@ describe("the packages the shipped code loads", () => {
   });
 
   it("type-only imports name a declared package (dependencies or devDependencies)", () => {
-    const declared = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})]);
+    const declared = new Set([...installed, ...Object.keys(pkg.devDependencies ?? {})]);
     const missing = uses.filter((u) => u.typeOnly && !declared.has(u.pkg)).map((u) => `${u.pkg} (${u.where})`);
     expect(missing).toEqual([]);
   });
