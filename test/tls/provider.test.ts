@@ -266,7 +266,8 @@ describeEngine("ClusterCertificates through the real Pulumi CLI (file backend)",
     for (const d of ["state", "home", "project"]) fs.mkdirSync(path.join(dir, d));
     fs.writeFileSync(
       path.join(project, "Pulumi.yaml"),
-      "name: certs-test\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n",
+      // main: the copied package.json's `main` is the library entry (dist/components), not this program.
+      "name: certs-test\nmain: index.ts\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n",
     );
     fs.copyFileSync(path.join(REPO, "tsconfig.json"), path.join(project, "tsconfig.json"));
     fs.copyFileSync(path.join(REPO, "package.json"), path.join(project, "package.json"));
