@@ -119,6 +119,16 @@ function routeTlsLoads(
     if (m.routeTlsLoaded === want) continue;
     const target = desired.get(m.name);
     if (readRestartDigest(m.configText) !== readRestartDigest(target)) {
+      if (spec.gateways) {
+        // Gateway TLS follows route TLS, and nats-server refuses a reload that changes the gateway block ("config
+        // reload not supported for Gateway"); the other clusters would have to change at the same moment too.
+        refusals.push(
+          `tls.routes: ${m.name} has gateways, and route TLS brings gateway TLS, which nats-server does not reload ` +
+            "and the other clusters' gateways must match: drop gateways, turn route TLS on or off, then add the " +
+            "gateways back once every cluster of the supercluster has the same TLS",
+        );
+        continue;
+      }
       refusals.push(
         `tls.routes: ${m.name} needs a restart for another config change too (listeners, names, routes, client TLS ` +
           "on/off, JetStream or extra settings); route TLS is turned on or off by a reload on every member first, " +

@@ -335,7 +335,7 @@ describe("SsmHostDriver: TLS material and the cluster's KMS key", () => {
     );
   });
 
-  it("deprovision removes the TLS files and all four parameters; a config without TLS stays on the default key", async () => {
+  it("deprovision removes the TLS files and every parameter (the gateway CA bundle's too, if any); a config without TLS stays on the default key", async () => {
     const { aws, driver } = setup({ kmsKeyId: KEY });
     await driver.writeConfig(n1, config, tls);
     await driver.deprovision(n1);
@@ -346,6 +346,7 @@ describe("SsmHostDriver: TLS material and the cluster's KMS key", () => {
       "/nats-cluster/nats-dev/n1/tls/server-cert.pem",
       "/nats-cluster/nats-dev/n1/tls/server-key.pem",
       "/nats-cluster/nats-dev/n1/tls/ca.pem",
+      "/nats-cluster/nats-dev/n1/tls/gateway-ca.pem",
     ]);
     expect([...aws.params.keys()]).toEqual([]);
 
