@@ -1,4 +1,10 @@
-import { readDataVolumeGiB, readRestartDigest, readTlsPosture, routesStartedWithTls } from "../config/text";
+import {
+  readDataVolumeGiB,
+  readGatewayTls,
+  readRestartDigest,
+  readTlsPosture,
+  routesStartedWithTls,
+} from "../config/text";
 import { ESTIMATE_SECONDS, surgeSoakSeconds } from "../defaults";
 import { ClusterSpec, routeTlsOn, RolloutPolicy } from "../spec";
 import { compareVersions, downgradeProblem } from "../versions";
@@ -171,6 +177,29 @@ function clientTlsRefusals(observed: ObservedCluster, spec: ClusterSpec, desired
 }
 
 /**
+ * Gateways going from plaintext to TLS (or back) while routes keep theirs: a cluster deployed before gateway TLS
+ * existed, whose routes already run TLS. A TLS gateway and a plaintext one cannot connect, and the other clusters
+ * change by their own rollouts, so the first restarted member would never pass its gateways gate (and be rolled
+ * back). Refused, with the way through; a route TLS change is refused by routeTlsLoads.
+ */
+function gatewayTlsRefusals(observed: ObservedCluster, desired: DesiredConfigs): string[] {
+  for (const m of observed.members) {
+    if (!m.reachable) continue;
+    const now = readGatewayTls(m.configText);
+    const want = readGatewayTls(desired.get(m.name));
+    if (now === undefined || want === undefined || now === want) continue;
+    if (routesStartedWithTls(readTlsPosture(m.configText)) !== readTlsPosture(desired.get(m.name)).routes) continue;
+    return [
+      `gateways: ${m.name} runs ${now ? "TLS" : "plaintext"} gateways, and this config makes them ` +
+        `${want ? "TLS (they follow route TLS)" : "plaintext"}; a TLS gateway and a plaintext one cannot connect, ` +
+        "and the other clusters change by their own rollouts: drop gateways on every cluster of the supercluster, " +
+        "then add them back once each runs this version",
+    ];
+  }
+  return [];
+}
+
+/**
  * Rough duration of a plan, in seconds: the one estimate, for observed and assumed plans alike. The members of one
  * batch change at the same time, so a batch costs what its longest step costs.
  */
@@ -263,6 +292,7 @@ export function planRollout(
   const refusals: string[] = [
     ...loads.refusals,
     ...clientTlsRefusals(observed, spec, desired),
+    ...gatewayTlsRefusals(observed, desired),
     ...removalRefusals(
       observed,
       spec,

@@ -7,8 +7,11 @@
  */
 import { deliveredTls, GATEWAY_CA_FILE_NAME, serverConfigFor, TLS_FILE_NAMES } from "../../engine/config/for-server";
 import { renderServerConfig } from "../../engine/config/render";
-import { restartDigest } from "../../engine/config/text";
-import { HostLayout } from "../../engine/hosts/driver";
+import { configTextFor, readGatewayTls, restartDigest } from "../../engine/config/text";
+import { DEFAULT_POLICY } from "../../engine/defaults";
+import { HostDriver, HostLayout } from "../../engine/hosts/driver";
+import { ObservedServer } from "../../engine/rollout/observe";
+import { planRollout } from "../../engine/rollout/plan";
 import { ClusterSpec, TlsPem } from "../../engine/spec";
 import { issueCertificateAuthority, issueServerCertificate, PemPair } from "../../engine/tls/pki";
 import { clusterSpecWarnings, validateClusterSpec } from "../../engine/validate";
@@ -169,5 +172,63 @@ describe("gateway { tls {} }: rendered, delivered, and what a change of it costs
     });
     const rotated = { ...eastPem, certPem: next.certPem, keyPem: next.keyPem };
     expect(digest(east({ tls: { pem: rotated } }, westCa.certPem))).toBe(before);
+  });
+});
+
+describe("the planner and gateway TLS: a trust change is a rolling restart; a posture change is refused", () => {
+  const driver = { layout: () => LAYOUT } as unknown as HostDriver;
+  const textsOf = (s: ClusterSpec) => new Map(s.members.map((m) => [m.name, configTextFor(s, m, driver)]));
+  const plan = (now: Map<string, string>, s: ClusterSpec) =>
+    planRollout(
+      {
+        members: s.members.map((m): ObservedServer => ({
+          name: m.name,
+          running: true,
+          reachable: true,
+          version: s.version,
+          installedVersion: s.version,
+          configText: now.get(m.name),
+        })),
+        surge: { name: s.surge.name, running: false, reachable: false, error: "not running" },
+      },
+      s,
+      textsOf(s),
+      DEFAULT_POLICY,
+    );
+
+  it("new trusted CAs: every member restarts, nothing refused", async () => {
+    const north = await issueCertificateAuthority({ commonName: "north CA", validityDays: 30 });
+    const s = east({ tls: { pem: eastPem } }, `${westCa.certPem}${north.certPem}`);
+    const p = plan(textsOf(east({ tls: { pem: eastPem } }, westCa.certPem)), s);
+    expect(p.refusals).toEqual([]);
+    expect(
+      p.steps
+        .filter((x) => x.kind === "restart-member")
+        .map((x) => x.server)
+        .sort(),
+    ).toEqual(["n1", "n2", "n3"]);
+  });
+
+  it("plaintext gateways written before gateway TLS existed, routes already TLS: refused with the way through", () => {
+    const s = east({ tls: { pem: eastPem } }, westCa.certPem);
+    const before = new Map(
+      [...textsOf(s)].map(([name, text]) => [
+        name,
+        text.replace(/\n {2}tls \{\n[^}]*\n {2}\}\n {2}# gateway[^\n]*/, ""),
+      ]),
+    );
+    expect(readGatewayTls(before.get("n1"))).toBe(false);
+    expect(readGatewayTls(textsOf(s).get("n1"))).toBe(true);
+    expect(plan(before, s).refusals).toEqual([
+      "gateways: n1 runs plaintext gateways, and this config makes them TLS (they follow route TLS); a TLS gateway " +
+        "and a plaintext one cannot connect, and the other clusters change by their own rollouts: drop gateways on " +
+        "every cluster of the supercluster, then add them back once each runs this version",
+    ]);
+  });
+
+  it("route TLS turned on for a cluster with gateways: refused, naming the gateways", () => {
+    const p = plan(textsOf(east()), east({ tls: { pem: eastPem, clients: "off" } }, westCa.certPem));
+    expect(p.refusals.length).toBeGreaterThan(0);
+    for (const r of p.refusals) expect(r).toMatch(/^tls\.routes: n\d has gateways, and route TLS brings gateway TLS/);
   });
 });
