@@ -1,0 +1,216 @@
+/**
+ * Gateway TLS on real nats-server processes: two clusters, each with a CA of its own (as two stacks with
+ * `tls.generate` have), each trusting the other's through `gateways.trustedCaPem`. The rendered blocks join them over
+ * mutual TLS (every member's gateways gate passes; `/gatewayz` reports a TLS version on each gateway connection), a
+ * request from one cluster is answered in the other, and a third server with a certificate of a CA neither trusts,
+ * which trusts east's CA itself and is configured to join east as a gateway, never becomes one: east's members log the
+ * handshake error, and neither east's `/gatewayz` nor its own lists the other.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { NatsConnection } from "@nats-io/nats-core";
+import { gatewaysGate } from "../../engine/gates/checks";
+import { MonitorClient } from "../../engine/monitor/client";
+import { ClusterSpec, monitorUrl, RolloutPolicy, TlsPem } from "../../engine/spec";
+import { makeTestCa, TestCa } from "../support/certificates";
+import { LocalTestCluster } from "../support/local-cluster";
+import { stopServer } from "../support/nats-process";
+import { freePorts } from "../support/ports";
+import { appOptions, connect } from "../support/traffic";
+import { natsServerBinary, NEW_MINOR, OLD_MINOR } from "../support/versions";
+
+const POLICY: Partial<RolloutPolicy> = { minHealthySeconds: 1, pollIntervalMs: 250, healthyDeadlineSeconds: 30 };
+
+/** Gateway ports for each server of `spec`, and its gateway URLs (members only) for the other cluster. */
+async function withGatewayPorts(spec: ClusterSpec): Promise<{ spec: ClusterSpec; urls: string[] }> {
+  const ports = await freePorts(spec.members.length + 1);
+  const members = spec.members.map((m, i) => ({ ...m, gatewayPort: ports[i] }));
+  const surge = { ...spec.surge, gatewayPort: ports[spec.members.length] };
+  return { spec: { ...spec, members, surge }, urls: members.map((m) => `nats://127.0.0.1:${m.gatewayPort}`) };
+}
+
+/** `/gatewayz` as nats-server sends it, for what the typed view leaves out (each connection's TLS version). */
+interface RawGatewayz {
+  readonly outbound_gateways?: Record<string, { connection?: { tls_version?: string } }>;
+  readonly inbound_gateways?: Record<string, Array<{ connection?: { tls_version?: string } }>>;
+}
+async function rawGatewayz(monitorPort: number): Promise<RawGatewayz> {
+  const res = await fetch(`http://127.0.0.1:${monitorPort}/gatewayz`);
+  return (await res.json()) as RawGatewayz;
+}
+
+const until = async (what: string, ok: () => Promise<boolean>, tries = 60, ms = 250): Promise<void> => {
+  for (let i = 0; i < tries; i++) {
+    if (await ok()) return;
+    await new Promise((r) => setTimeout(r, ms));
+  }
+  throw new Error(`${what}: not seen in ${(tries * ms) / 1000} s`);
+};
+
+describe("gateways between clusters of different CAs: mutual TLS, each trusting the other's CA", () => {
+  let east: LocalTestCluster;
+  let west: LocalTestCluster;
+  let eastCa: TestCa;
+  let westCa: TestCa;
+  let rogueCa: TestCa;
+  let eastPem: TlsPem;
+  let westPem: TlsPem;
+  let rogue: ChildProcess | undefined;
+  let rogueDir: string | undefined;
+  const ncs: NatsConnection[] = [];
+
+  beforeAll(async () => {
+    eastCa = makeTestCa("east-ca");
+    westCa = makeTestCa("west-ca");
+    rogueCa = makeTestCa("rogue-ca");
+    eastPem = eastCa.issue({ cn: "east" });
+    westPem = westCa.issue({ cn: "west" });
+    east = await LocalTestCluster.create({
+      members: 2,
+      version: OLD_MINOR,
+      namePrefix: "ta",
+      overrides: { tls: { pem: eastPem } },
+    });
+    west = await LocalTestCluster.create({
+      members: 2,
+      version: NEW_MINOR,
+      namePrefix: "tw",
+      overrides: { tls: { pem: westPem } },
+    });
+    const e = await withGatewayPorts({ ...east.spec, name: "east" });
+    const w = await withGatewayPorts({ ...west.spec, name: "west" });
+    east.spec = { ...e.spec, gateways: { remotes: [{ name: "west", urls: w.urls }], trustedCaPem: westCa.caPem } };
+    west.spec = { ...w.spec, gateways: { remotes: [{ name: "east", urls: e.urls }], trustedCaPem: eastCa.caPem } };
+    await east.bootstrap(POLICY);
+    await west.bootstrap(POLICY);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const nc of ncs) await nc.close().catch(() => undefined);
+    if (rogue) await stopServer(rogue);
+    if (rogueDir) fs.rmSync(rogueDir, { recursive: true, force: true });
+    await east?.destroy();
+    await west?.destroy();
+    for (const ca of [eastCa, westCa, rogueCa]) ca?.dispose();
+  });
+
+  const gateOf = (cluster: LocalTestCluster, remote: string) =>
+    Promise.all(
+      cluster.spec.members.map((m) =>
+        gatewaysGate([remote]).check({
+          server: m,
+          monitor: new MonitorClient(monitorUrl(m)),
+          expect: { version: "", routePeers: [] },
+        }),
+      ),
+    );
+
+  it("the delivered bundle is the gateway's alone: routes keep trusting their own CA", async () => {
+    const member = east.spec.members[0];
+    const dir = path.join(east.stateDir, member.name, "tls");
+    const config = (await east.driver.readConfig(member)) ?? "";
+    expect(fs.readFileSync(path.join(dir, "gateway-ca.pem"), "utf8")).toBe(
+      `${eastCa.caPem.trimEnd()}\n${westCa.caPem.trimEnd()}\n`,
+    );
+    expect(fs.readFileSync(path.join(dir, "ca.pem"), "utf8")).toBe(eastCa.caPem);
+    expect(config).toMatch(/^gateway \{[\s\S]*?ca_file: ".*\/gateway-ca\.pem"\n {4}verify: true[\s\S]*?\n\}/m);
+    expect(config).toMatch(/^cluster \{[\s\S]*?ca_file: ".*\/tls\/ca\.pem"[\s\S]*?\n\}/m);
+  });
+
+  it("every member has its gateway out to the other cluster, over TLS, and a request crosses", async () => {
+    await until("gateways up both ways", async () =>
+      [...(await gateOf(east, "west")), ...(await gateOf(west, "east"))].every((s) => s.ok),
+    );
+    const seen = [...(await gateOf(east, "west")), ...(await gateOf(west, "east"))];
+    console.log(seen.map((s) => s.observation).join("\n"));
+    expect(seen.every((s) => s.ok)).toBe(true);
+    const versions: string[] = [];
+    for (const m of [...east.spec.members, ...west.spec.members]) {
+      const g = await rawGatewayz(m.monitorPort);
+      for (const out of Object.values(g.outbound_gateways ?? {})) versions.push(out.connection?.tls_version ?? "none");
+      for (const list of Object.values(g.inbound_gateways ?? {}))
+        for (const inbound of list) versions.push(inbound.connection?.tls_version ?? "none");
+    }
+    console.log(`gateway connections' TLS versions: ${versions.join(", ")}`);
+    expect(versions.length).toBeGreaterThanOrEqual(2 * (east.spec.members.length + west.spec.members.length));
+    expect(versions.filter((v) => !/^1\.[23]$/.test(v))).toEqual([]);
+
+    const responder = await connect(appOptions(west.spec, "west-responder", { tls: { ca: westCa.caPem } }));
+    const requester = await connect(appOptions(east.spec, "east-requester", { tls: { ca: eastCa.caPem } }));
+    ncs.push(responder, requester);
+    const sub = responder.subscribe("across.>");
+    void (async () => {
+      for await (const m of sub) m.respond(new TextEncoder().encode(`west:${m.string()}`));
+    })();
+    await responder.flush();
+    // West's interest crosses asynchronously after the subscription (README, "Superclusters"): ask until answered.
+    let answer = "";
+    await until("a request from east answered in west", async () => {
+      answer = await requester.request("across.ping", "hello", { timeout: 500 }).then(
+        (m) => m.string(),
+        () => "",
+      );
+      return answer !== "";
+    });
+    expect(answer).toBe("west:hello");
+  }, 60_000);
+
+  it("a server whose certificate is of a CA east does not trust never becomes east's gateway", async () => {
+    const [client, http, gw] = await freePorts(3);
+    rogueDir = fs.mkdtempSync(path.join(os.tmpdir(), "nats-rogue-"));
+    const file = (name: string, text: string) => {
+      fs.writeFileSync(path.join(rogueDir!, name), text, { mode: 0o600 });
+      return JSON.stringify(path.join(rogueDir!, name));
+    };
+    const pem = rogueCa.issue({ cn: "rogue" });
+    const eastUrls = east.spec.members.map((m) => `"nats://127.0.0.1:${m.gatewayPort}"`).join(", ");
+    // It trusts east's CA itself, so only east's refusal of its certificate keeps it out.
+    const config = [
+      'server_name: "rogue"',
+      `listen: "127.0.0.1:${client}"`,
+      `http: "127.0.0.1:${http}"`,
+      "gateway {",
+      '  name: "rogue"',
+      `  listen: "127.0.0.1:${gw}"`,
+      `  gateways: [ { name: "east", urls: [${eastUrls}] } ]`,
+      "  tls {",
+      `    cert_file: ${file("cert.pem", pem.certPem)}`,
+      `    key_file: ${file("key.pem", pem.keyPem)}`,
+      `    ca_file: ${file("ca.pem", `${rogueCa.caPem}${eastCa.caPem}`)}`,
+      "    verify: true",
+      "  }",
+      "}",
+      "",
+    ].join("\n");
+    const confFile = path.join(rogueDir, "rogue.conf");
+    fs.writeFileSync(confFile, config, { mode: 0o600 });
+    let rogueLog = "";
+    rogue = spawn(natsServerBinary(NEW_MINOR), ["-c", confFile], { stdio: ["ignore", "pipe", "pipe"] });
+    rogue.stdout?.on("data", (c: Buffer) => (rogueLog += c.toString()));
+    rogue.stderr?.on("data", (c: Buffer) => (rogueLog += c.toString()));
+
+    // East refuses its certificate at the handshake, and says so in its log; the rogue sees the refusal.
+    const eastLogs = async () =>
+      (await Promise.all(east.spec.members.map((m) => east.driver.readLog(m, 400)))).join("\n");
+    await until("east's handshake error for the rogue's certificate", async () =>
+      /TLS gateway handshake error: .*(unknown authority|bad certificate|certificate)/.test(await eastLogs()),
+    );
+    await until("the rogue's own handshake error", () => Promise.resolve(/TLS gateway handshake error/.test(rogueLog)));
+    const eastErrors = (await eastLogs()).split("\n").filter((l) => /TLS gateway handshake error/.test(l));
+    console.log(`east: ${eastErrors[0]}\nrogue: ${rogueLog.split("\n").find((l) => /handshake error/.test(l))}`);
+    expect(eastErrors[0]).toMatch(/unknown authority/);
+
+    for (const m of east.spec.members) {
+      const g = await rawGatewayz(m.monitorPort);
+      expect(Object.keys(g.inbound_gateways ?? {})).not.toContain("rogue");
+      expect(Object.keys(g.outbound_gateways ?? {})).not.toContain("rogue");
+    }
+    const own = await rawGatewayz(http);
+    expect(own.outbound_gateways?.east?.connection).toBeUndefined();
+    expect(Object.keys(own.inbound_gateways ?? {})).toEqual([]);
+    // And east's gateways to west are untouched.
+    expect((await gateOf(east, "west")).every((s) => s.ok)).toBe(true);
+  }, 60_000);
+});
