@@ -91,7 +91,7 @@ export function memberChange(
           reason: routes
             ? `route list changes (${routes}): routes change only by a restart (a reloaded shorter list leaves the ` +
               "mesh broken)"
-            : "config change that needs a restart (listeners, names, routes, client TLS on/off, JetStream or extra settings)",
+            : "config change that needs a restart (listeners, names, routes, gateways, client TLS on/off, JetStream or extra settings)",
         }
       : {
           kind: "reload-member",

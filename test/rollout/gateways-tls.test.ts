@@ -14,6 +14,9 @@ import * as path from "node:path";
 import { NatsConnection } from "@nats-io/nats-core";
 import { gatewaysGate } from "../../engine/gates/checks";
 import { MonitorClient } from "../../engine/monitor/client";
+import { previewRollout, runRollout } from "../../engine/rollout/execute";
+import { formatPlan } from "../../engine/rollout/plan";
+import { formatReport } from "../../engine/rollout/report";
 import { ClusterSpec, monitorUrl, RolloutPolicy, TlsPem } from "../../engine/spec";
 import { makeTestCa, TestCa } from "../support/certificates";
 import { LocalTestCluster } from "../support/local-cluster";
@@ -58,6 +61,7 @@ describe("gateways between clusters of different CAs: mutual TLS, each trusting 
   let rogueCa: TestCa;
   let eastPem: TlsPem;
   let westPem: TlsPem;
+  let north: TestCa | undefined;
   const rogues: ChildProcess[] = [];
   const rogueDirs: string[] = [];
   const ncs: NatsConnection[] = [];
@@ -94,7 +98,7 @@ describe("gateways between clusters of different CAs: mutual TLS, each trusting 
     for (const dir of rogueDirs) fs.rmSync(dir, { recursive: true, force: true });
     await east?.destroy();
     await west?.destroy();
-    for (const ca of [eastCa, westCa, rogueCa]) ca?.dispose();
+    for (const ca of [eastCa, westCa, rogueCa, north]) ca?.dispose();
   });
 
   const gateOf = (cluster: LocalTestCluster, remote: string) =>
@@ -258,4 +262,37 @@ describe("gateways between clusters of different CAs: mutual TLS, each trusting 
     expect(await expectKeptOut("plain", plain, before)).toMatch(/TLS gateway handshake error/);
     await stopServer(plain.child);
   }, 60_000);
+
+  it("a new trusted CA is a rolling restart of east, gated on its gateways; turning route TLS off is refused", async () => {
+    north = makeTestCa("north-ca");
+    const trusted = `${westCa.caPem}${north.caPem}`;
+    const pids = east.spec.members.map((m) => east.driver.pid(m));
+    east.spec = { ...east.spec, gateways: { ...east.spec.gateways!, trustedCaPem: trusted } };
+    const { plan } = await previewRollout(east.options(POLICY));
+    console.log(formatPlan(plan));
+    expect(plan.refusals).toEqual([]);
+    expect(
+      plan.steps
+        .filter((x) => x.kind === "restart-member")
+        .map((x) => x.server)
+        .sort(),
+    ).toEqual(east.spec.members.map((m) => m.name).sort());
+    const report = await runRollout(east.options(POLICY));
+    console.log(formatReport(report));
+    const after = east.spec.members.map((m) => east.driver.pid(m));
+    after.forEach((pid, i) => expect(pid).not.toBe(pids[i]));
+    const bundle = fs.readFileSync(
+      path.join(east.stateDir, east.spec.members[0].name, "tls", "gateway-ca.pem"),
+      "utf8",
+    );
+    expect(bundle).toBe(`${eastCa.caPem.trimEnd()}\n${trusted.trimEnd()}\n`);
+    expect((await gateOf(east, "west")).every((g) => g.ok)).toBe(true);
+
+    const off = { ...east.spec, tls: { ...east.spec.tls!, routes: false } };
+    const refused = await previewRollout({
+      ...east.options(POLICY),
+      spec: { ...off, gateways: { remotes: off.gateways!.remotes } },
+    });
+    expect(refused.plan.refusals.join("\n")).toMatch(/has gateways, and route TLS brings gateway TLS/);
+  }, 120_000);
 });
