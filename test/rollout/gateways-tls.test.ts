@@ -5,7 +5,8 @@
  * request from one cluster is answered in the other, and a third server with a certificate of a CA neither trusts,
  * which trusts east's CA itself and is configured to join east as a gateway, never becomes one: east's members log the
  * handshake error, the rogue's outbound connection is closed, and neither east's `/gatewayz` nor its own lists the
- * other.
+ * other; nor does a server with a plaintext gateway. Last, a new trusted CA is rolled out to east by the engine (a
+ * restart of each member, gated on its gateways), and turning route TLS off for it is refused at preview.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
