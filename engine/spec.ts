@@ -109,6 +109,14 @@ export interface TlsSpec {
   readonly probeKeyFile?: string;
 }
 
+/**
+ * What the platform delivers into a host's TLS directory: the spec's material, and the gateway's CA bundle (this
+ * cluster's CA and `gateways.trustedCaPem`) when the gateway trusts other CAs too.
+ */
+export interface DeliveredTls extends TlsPem {
+  readonly gatewayCaPem?: string;
+}
+
 /** Client TLS as the spec asks for it (`off` without a `tls` block). */
 export function clientTlsMode(spec: Pick<ClusterSpec, "tls">): ClientTlsMode {
   return spec.tls ? (spec.tls.clients ?? "required") : "off";
@@ -119,6 +127,15 @@ export function routeTlsOn(spec: Pick<ClusterSpec, "tls">): boolean {
   const tls = spec.tls;
   if (!tls) return false;
   return tls.routes ?? tls.pem !== undefined;
+}
+
+/**
+ * Whether the gateways run mutual TLS: with route TLS, when the servers have a CA to verify with (delivered, or
+ * `tls.caFile`). Gateways follow routes: both are server-to-server links, authenticated the same way.
+ */
+export function gatewayTlsOn(spec: Pick<ClusterSpec, "tls" | "gateways">): boolean {
+  if (!spec.gateways || !routeTlsOn(spec)) return false;
+  return spec.tls?.pem !== undefined || spec.tls?.caFile !== undefined;
 }
 
 export interface JetStreamSpec {
@@ -148,11 +165,21 @@ export interface RemoteGateway {
  * The gateways that join this cluster to the other clusters of a supercluster (`gateway {}`): every server of this
  * cluster (the surge server too: a server without a gateway forwards nothing to the other clusters) listens on its
  * gateway port and connects out to each remote cluster.
+ * With route TLS on, the gateways run mutual TLS too, with the servers' certificate (nats-server makes gateway TLS
+ * mutual whatever `verify` says): a server joins as a gateway only with a certificate of a CA the gateway trusts, which
+ * is this cluster's CA and `trustedCaPem`. Without route TLS they are plaintext and unauthenticated (a warning).
  */
 export interface GatewaySpec {
   /** The gateway port of a server that does not set its own `gatewayPort`. Default 7222. */
   readonly port?: number;
   readonly remotes: ReadonlyArray<RemoteGateway>;
+  /**
+   * The CA certificates (PEM, one or more) of the other clusters, when they are not this cluster's own CA (a stack
+   * with `tls.generate` makes a CA of its own): the gateway trusts them besides `tls.pem.caPem`, routes and clients
+   * do not. Public material; delivered with `tls.pem` as a bundle the gateway block alone names. Needs route TLS
+   * with `tls.pem`. A change of it is a restart: a reload would keep the gateways already made with the old trust.
+   */
+  readonly trustedCaPem?: string;
 }
 
 /** A leaf server expected to be connected to this cluster: the leafnodes gate waits for it after every restart. */

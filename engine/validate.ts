@@ -4,7 +4,7 @@ import { gatewayPortOf, leafnodePortOf } from "./config/for-server";
 import { DEFAULT_LEAF_ACCOUNT, DEFAULT_POLICY, MIN_LAME_DUCK_SECONDS } from "./defaults";
 import { AddProblem, Problem } from "./problem";
 import { AuthSpec, clientTlsMode, ClusterSpec, RolloutPolicy, ServerEndpoint } from "./spec";
-import { checkTls, tlsWarnings } from "./tls/material-check";
+import { checkGatewayTrust, checkTls, gatewayTlsWarnings, tlsWarnings } from "./tls/material-check";
 import { versionProblem } from "./versions";
 
 /**
@@ -540,6 +540,7 @@ export function validateClusterSpec(spec: ClusterSpec): Problem[] {
   checkJetStream(add, spec);
   if (spec.auth) checkAuth(add, spec.auth);
   checkTls(add, spec, labelledServers(spec));
+  checkGatewayTrust(add, spec);
   checkEngineProbeCertificate(add, spec);
   checkExtraSettings(add, spec);
   checkMonitoring(add, spec);
@@ -584,6 +585,7 @@ export function clusterSpecWarnings(spec: ClusterSpec): Problem[] {
     );
   }
   tlsWarnings(add, spec);
+  gatewayTlsWarnings(add, spec);
   if (spec.tls?.verify === true && spec.tls.probeCertFile === undefined) {
     add(
       "tls.probeCertFile",

@@ -1,7 +1,15 @@
 import { DEFAULT_GATEWAY_PORT, DEFAULT_LEAFNODE_PORT } from "../defaults";
 import { HostLayout } from "../hosts/driver";
 import { createHash } from "node:crypto";
-import { ClusterSpec, clientTlsMode, clusterUrl, routeTlsOn, ServerEndpoint } from "../spec";
+import {
+  ClusterSpec,
+  clientTlsMode,
+  clusterUrl,
+  DeliveredTls,
+  gatewayTlsOn,
+  routeTlsOn,
+  ServerEndpoint,
+} from "../spec";
 import { ServerConfig, TlsFiles } from "./server-config";
 
 export interface ServerConfigOptions {
@@ -17,6 +25,12 @@ export const MONITOR_LOOPBACK_HOST = "127.0.0.1";
 /** The file names the delivered TLS material has in the host's TLS directory (HostLayout.tlsDir). */
 export const TLS_FILE_NAMES = { cert: "server-cert.pem", key: "server-key.pem", ca: "ca.pem" } as const;
 
+/**
+ * The gateway's CA bundle in the same directory, delivered only when the gateway trusts other clusters' CAs
+ * (`gateways.trustedCaPem`); routes and clients keep `ca.pem`, this cluster's CA alone.
+ */
+export const GATEWAY_CA_FILE_NAME = "gateway-ca.pem";
+
 /** Where the server's certificate, key and CA are: delivered into the host's TLS directory, or the operator's paths. */
 function tlsFilesOf(spec: ClusterSpec, layout: HostLayout): TlsFiles | undefined {
   const tls = spec.tls;
@@ -31,6 +45,36 @@ function tlsFilesOf(spec: ClusterSpec, layout: HostLayout): TlsFiles | undefined
     certFile: tls.certFile,
     keyFile: tls.keyFile,
     ...(tls.caFile !== undefined ? { caFile: tls.caFile } : {}),
+  };
+}
+
+/** The gateway's CA bundle: this cluster's CA, then the other clusters' (`gateways.trustedCaPem`); or undefined. */
+export function gatewayCaBundle(spec: ClusterSpec): string | undefined {
+  const trusted = spec.gateways?.trustedCaPem;
+  const own = spec.tls?.pem?.caPem;
+  if (trusted === undefined || own === undefined || !gatewayTlsOn(spec)) return undefined;
+  return `${own.trimEnd()}\n${trusted.trimEnd()}\n`;
+}
+
+/** What the platform writes into each host's TLS directory: the spec's material and the gateway's CA bundle. */
+export function deliveredTls(spec: ClusterSpec): DeliveredTls | undefined {
+  const pem = spec.tls?.pem;
+  if (!pem) return undefined;
+  const bundle = gatewayCaBundle(spec);
+  return bundle === undefined ? pem : { ...pem, gatewayCaPem: bundle };
+}
+
+/** The gateway block's TLS: the servers' certificate, and its CA bundle when it trusts other clusters' CAs. */
+function gatewayTlsOf(spec: ClusterSpec, layout: HostLayout, files: TlsFiles | undefined) {
+  if (!files || !gatewayTlsOn(spec)) return {};
+  const bundle = gatewayCaBundle(spec);
+  if (bundle === undefined) return { tls: files };
+  return {
+    tls: {
+      ...files,
+      caFile: `${layout.tlsDir}/${GATEWAY_CA_FILE_NAME}`,
+      trust: `sha256:${createHash("sha256").update(bundle).digest("hex")}`,
+    },
   };
 }
 
@@ -101,6 +145,7 @@ export function serverConfigFor(
             listenHost,
             port: gatewayPortOf(spec, server),
             remotes: spec.gateways.remotes,
+            ...gatewayTlsOf(spec, layout, files),
           },
         }
       : {}),

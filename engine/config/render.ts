@@ -167,6 +167,19 @@ function routeTlsLines(files: TlsFiles): string[] {
   return block("tls", [...tlsFileLines(files, "cluster.tls"), "verify: true"]);
 }
 
+/**
+ * Gateway TLS. nats-server makes it mutual whatever `verify` says (server/opts.go getTLSConfig: "For
+ * clusters/gateways, we will force strict verification", RequireAndVerifyClientCert, and the CA pool as the roots of
+ * its own outbound connections too), so the CA file decides both which servers may connect in and which it connects
+ * out to. The trust digest is a comment: a new set of trusted CAs at the same path changes the text.
+ */
+function gatewayTlsLines(tls: NonNullable<NonNullable<ServerConfig["gateway"]>["tls"]>): string[] {
+  return [
+    ...block("tls", [...tlsFileLines(tls, "gateway.tls"), "verify: true"]),
+    ...(tls.trust ? [`# gateway trusted CAs: ${tls.trust}`] : []),
+  ];
+}
+
 function extraLines(extra: Readonly<Record<string, string | number | boolean>>): string[] {
   // Plain code-unit order, not localeCompare: the text must not depend on the machine's locale.
   const keys = Object.keys(extra).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -213,6 +226,7 @@ export function renderServerConfig(cfg: ServerConfig): string {
         `name: ${quote(gw.name, "gateway.name")}`,
         `listen: ${hostPort(gw.listenHost, gw.port, "gatewayPort")}`,
         ...list("gateways", remotes),
+        ...(gw.tls ? gatewayTlsLines(gw.tls) : []),
       ]),
     );
   }

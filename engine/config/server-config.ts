@@ -32,6 +32,17 @@ export interface ServerConfig {
     readonly listenHost: string;
     readonly port: number;
     readonly remotes: ReadonlyArray<{ readonly name: string; readonly urls: ReadonlyArray<string> }>;
+    /**
+     * Gateway TLS (`gateway { tls {} }`): always mutual, the CA file (this cluster's CA, and the other clusters' when
+     * `trust` is set: a bundle of the gateway's own) is the only trust.
+     */
+    readonly tls?: TlsFiles & {
+      /**
+       * `sha256:…` of the gateway's CA bundle when it trusts other clusters' CAs: written into the file and part of
+       * the restart digest, so a change of the trusted CAs is a restart (a reload keeps gateways made before).
+       */
+      readonly trust?: string;
+    };
   };
   /**
    * `leafnodes {}`: where this member accepts leaf-node connections (`listen`, with the client TLS when clients use

@@ -123,6 +123,15 @@ export function routesStartedWithTls(posture: ConfigTlsPosture): boolean {
   return posture.routesLoadedByReload ? !posture.routes : posture.routes;
 }
 
+/**
+ * Whether a config file's `gateway {}` runs TLS (a `tls {` block inside it), or undefined when it has no gateway
+ * block. Read from the block itself, so a file written before gateway TLS existed reads as plaintext.
+ */
+export function readGatewayTls(configText: string | undefined): boolean | undefined {
+  const block = configText?.match(/^gateway \{\n([\s\S]*?)^\}$/m)?.[1];
+  return block === undefined ? undefined : /^ {2}tls \{$/m.test(block);
+}
+
 /** The data volume size a config file records (`HostLayout.dataVolumeGiB` when it was written), if any. */
 export function readDataVolumeGiB(configText: string | undefined): number | undefined {
   const size = configText?.match(DATA_VOLUME_LINE)?.[1];

@@ -1,5 +1,5 @@
 import { Problem } from "../problem";
-import { ServerEndpoint, TlsPem } from "../spec";
+import { DeliveredTls, ServerEndpoint } from "../spec";
 
 /** Where a server keeps its files on its host; the rendered config points at these. */
 export interface HostLayout {
@@ -63,10 +63,10 @@ export interface HostDriver {
   installedVersion(server: ServerEndpoint): Promise<string | undefined>;
   /**
    * Replace the server's config file, and first the TLS material it refers to when there is some (into
-   * `layout().tlsDir`, mode 0600). Text and material can hold secrets: never log them, never put them on a command
-   * line.
+   * `layout().tlsDir`, mode 0600: the certificate, key and CA, and the gateway's CA bundle when there is one). Text
+   * and material can hold secrets: never log them, never put them on a command line.
    */
-  writeConfig(server: ServerEndpoint, configText: string, tls?: TlsPem): Promise<void>;
+  writeConfig(server: ServerEndpoint, configText: string, tls?: DeliveredTls): Promise<void>;
   /** The config file as it is on the host now, or undefined. */
   readConfig(server: ServerEndpoint): Promise<string | undefined>;
   /** Start the server from its installed binary and config; resolves once the process is running. */

@@ -1,4 +1,5 @@
 import { configTextFor } from "../config/text";
+import { deliveredTls } from "../config/for-server";
 import { clientProbeGate } from "../gates/client-probe";
 import { configReloadedGate, gatewaysGate, jetstreamGate, readyGate, routesGate, versionGate } from "../gates/checks";
 import { Gate, GateExpectation, GateName, GateTarget } from "../gates/gate";
@@ -174,11 +175,12 @@ export class RolloutContext {
   }
 
   /**
-   * Write a server's config text, and the spec's TLS material with it when the platform delivers it (`tls.pem`).
-   * The material is always the spec's: a rollback puts back the previous config text, whose paths are the same.
+   * Write a server's config text, and the spec's TLS material with it when the platform delivers it (`tls.pem`,
+   * and the gateway's CA bundle). The material is always the spec's: a rollback puts back the previous config text,
+   * whose paths are the same (so a rollback of a change of `gateways.trustedCaPem` keeps the new bundle).
    */
   writeConfig(server: ServerEndpoint, configText: string): Promise<void> {
-    return this.driver.writeConfig(server, configText, this.spec.tls?.pem);
+    return this.driver.writeConfig(server, configText, deliveredTls(this.spec));
   }
 
   isSurge(server: ServerEndpoint): boolean {

@@ -1,4 +1,10 @@
-import { readDataVolumeGiB, readRestartDigest, readTlsPosture, routesStartedWithTls } from "../config/text";
+import {
+  readDataVolumeGiB,
+  readGatewayTls,
+  readRestartDigest,
+  readTlsPosture,
+  routesStartedWithTls,
+} from "../config/text";
 import { ESTIMATE_SECONDS, surgeSoakSeconds } from "../defaults";
 import { ClusterSpec, routeTlsOn, RolloutPolicy } from "../spec";
 import { compareVersions, downgradeProblem } from "../versions";
@@ -85,7 +91,7 @@ export function memberChange(
           reason: routes
             ? `route list changes (${routes}): routes change only by a restart (a reloaded shorter list leaves the ` +
               "mesh broken)"
-            : "config change that needs a restart (listeners, names, routes, client TLS on/off, JetStream or extra settings)",
+            : "config change that needs a restart (listeners, names, routes, gateways, client TLS on/off, JetStream or extra settings)",
         }
       : {
           kind: "reload-member",
@@ -119,6 +125,16 @@ function routeTlsLoads(
     if (m.routeTlsLoaded === want) continue;
     const target = desired.get(m.name);
     if (readRestartDigest(m.configText) !== readRestartDigest(target)) {
+      if (spec.gateways) {
+        // Gateway TLS follows route TLS, and nats-server refuses a reload that changes the gateway block ("config
+        // reload not supported for Gateway"); the other clusters would have to change at the same moment too.
+        refusals.push(
+          `tls.routes: ${m.name} has gateways, and route TLS brings gateway TLS, which nats-server does not reload ` +
+            "and the other clusters' gateways must match: drop gateways, turn route TLS on or off, then add the " +
+            "gateways back once every cluster of the supercluster has the same TLS",
+        );
+        continue;
+      }
       refusals.push(
         `tls.routes: ${m.name} needs a restart for another config change too (listeners, names, routes, client TLS ` +
           "on/off, JetStream or extra settings); route TLS is turned on or off by a reload on every member first, " +
@@ -158,6 +174,29 @@ function clientTlsRefusals(observed: ObservedCluster, spec: ClusterSpec, desired
     }
   }
   return refusals;
+}
+
+/**
+ * Gateways going from plaintext to TLS (or back) while routes keep theirs: a cluster deployed before gateway TLS
+ * existed, whose routes already run TLS. A TLS gateway and a plaintext one cannot connect, and the other clusters
+ * change by their own rollouts, so the first restarted member would never pass its gateways gate (and be rolled
+ * back). Refused, with the way through; a route TLS change is refused by routeTlsLoads.
+ */
+function gatewayTlsRefusals(observed: ObservedCluster, desired: DesiredConfigs): string[] {
+  for (const m of observed.members) {
+    if (!m.reachable) continue;
+    const now = readGatewayTls(m.configText);
+    const want = readGatewayTls(desired.get(m.name));
+    if (now === undefined || want === undefined || now === want) continue;
+    if (routesStartedWithTls(readTlsPosture(m.configText)) !== readTlsPosture(desired.get(m.name)).routes) continue;
+    return [
+      `gateways: ${m.name} runs ${now ? "TLS" : "plaintext"} gateways, and this config makes them ` +
+        `${want ? "TLS (they follow route TLS)" : "plaintext"}; a TLS gateway and a plaintext one cannot connect, ` +
+        "and the other clusters change by their own rollouts: drop gateways on every cluster of the supercluster, " +
+        "then add them back once each runs this version",
+    ];
+  }
+  return [];
 }
 
 /**
@@ -253,6 +292,7 @@ export function planRollout(
   const refusals: string[] = [
     ...loads.refusals,
     ...clientTlsRefusals(observed, spec, desired),
+    ...gatewayTlsRefusals(observed, desired),
     ...removalRefusals(
       observed,
       spec,

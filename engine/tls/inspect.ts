@@ -29,7 +29,8 @@ export interface CertificateFacts {
   readonly ipAddresses: string[];
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+/** One PEM certificate block (global: every block of a bundle). */
+export const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /** Every certificate of a PEM bundle, in order; an error when there is none. */
 export function parseCertificates(pem: string, what = "the PEM text"): X509Certificate[] {

@@ -2,7 +2,8 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { TLS_EXPIRY_WARNING_DAYS } from "../defaults";
 import { AddProblem } from "../problem";
-import { ClusterSpec, ServerEndpoint, TlsPem } from "../spec";
+import { PEM_CERTIFICATE } from "./inspect";
+import { ClusterSpec, gatewayTlsOn, routeTlsOn, ServerEndpoint, TlsPem } from "../spec";
 
 /**
  * Checks of TLS material before anything reaches a host (`pulumi preview`): a certificate that nats-server would
@@ -135,4 +136,78 @@ export function tlsWarnings(add: AddProblem, spec: ClusterSpec, now = new Date()
         "and `pulumi up`: a new certificate is a rolling reload, no restart",
     );
   }
+}
+
+/**
+ * `gateways.trustedCaPem`: the other clusters' CAs, which the gateway trusts besides this cluster's. Each block must
+ * be a CA certificate in force (a server certificate here would trust nothing, an expired CA nothing either), the
+ * text holds no key (it is public material, kept in plain stack config), and the gateways must run TLS at all.
+ */
+export function checkGatewayTrust(add: AddProblem, spec: ClusterSpec, now = new Date()): void {
+  const field = "gateways.trustedCaPem";
+  const pem: unknown = spec.gateways?.trustedCaPem;
+  if (pem === undefined) return;
+  if (typeof pem !== "string") {
+    add(field, "must be PEM text of the other clusters' CA certificates (-----BEGIN CERTIFICATE-----)");
+    return;
+  }
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+    // Never quoted: the message must not carry the key.
+    add(field, "holds a private key; give only the other clusters' CA certificates (public), never a key");
+    return;
+  }
+  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) {
+    add(field, "holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the other clusters' CA certificates");
+    return;
+  }
+  blocks.forEach((block, i) => {
+    const which = blocks.length === 1 ? "the certificate" : `certificate ${i + 1} of ${blocks.length}`;
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(block);
+    } catch (err) {
+      add(field, `${which} is not a certificate nats-server can read (${(err as Error).message})`);
+      return;
+    }
+    const subject = cert.subject.replace(/\n/g, ", ");
+    if (!cert.ca)
+      add(
+        field,
+        `${which} (${subject}) is not a CA certificate (basicConstraints CA:TRUE): a gateway trusts the CA that ` +
+          "issued the other cluster's servers, give that CA's certificate (its stack's caPem)",
+      );
+    else if (cert.validToDate.getTime() <= now.getTime())
+      add(field, `${which} (${subject}) expired on ${cert.validToDate.toISOString()}; give that cluster's current CA`);
+  });
+  if (gatewayTlsOn(spec)) {
+    if (spec.tls?.pem === undefined)
+      add(
+        field,
+        "is delivered as the gateway's CA bundle with tls.pem, and this cluster's material is files on the hosts " +
+          "(tls.caFile); use tls.pem, or drop it and put the other clusters' CAs into the file tls.caFile names " +
+          "(routes then trust them too)",
+      );
+    return;
+  }
+  add(
+    field,
+    !spec.tls
+      ? "the gateways have no TLS (this cluster has no tls block), so there is nothing to trust with; set tls " +
+          "(tls.pem with routes on: the gateways then run mutual TLS), or drop trustedCaPem"
+      : !routeTlsOn(spec)
+        ? "gateway TLS follows route TLS, which is off (tls.routes: false); turn tls.routes on, or drop trustedCaPem"
+        : "gateway TLS needs a CA to verify with; give tls.pem or tls.caFile, or drop trustedCaPem",
+  );
+}
+
+/** Warning: gateways without TLS, which any server that reaches a gateway port can join (shown by preview). */
+export function gatewayTlsWarnings(add: AddProblem, spec: ClusterSpec): void {
+  if (!spec.gateways || gatewayTlsOn(spec)) return;
+  add(
+    "gateways",
+    "the gateways are plaintext and unauthenticated: any server that reaches a gateway port joins the supercluster " +
+      "as a gateway and receives its traffic; turn on route TLS (tls.pem, routes on), which makes the gateways " +
+      "mutual TLS too, on every cluster of the supercluster",
+  );
 }

@@ -323,6 +323,18 @@ describe("SsmHostDriver: TLS material and the cluster's KMS key", () => {
     for (const text of visible) for (const s of secret) expect(text).not.toContain(s);
   });
 
+  it("the gateway's CA bundle, when there is one, is one more SecureString the host writes beside ca.pem", async () => {
+    const { aws, driver } = setup({ kmsKeyId: KEY });
+    const gatewayCaPem = `${tls.caPem}-----BEGIN CERTIFICATE-----\nwest\n-----END CERTIFICATE-----\n`;
+    await driver.writeConfig(n1, config, { ...tls, gatewayCaPem });
+    expect(aws.hosts.get(MEMBER_INSTANCES.n1)?.tlsFiles.get("/etc/nats/tls/gateway-ca.pem")).toBe(gatewayCaPem);
+    expect(aws.sentOf<{ Name: string }>("PutParameterCommand").map((p) => p.Name)).toContain(
+      "/nats-cluster/nats-dev/n1/tls/gateway-ca.pem",
+    );
+    const script = aws.scripts().find((s) => s.includes("aws ssm get-parameter")) ?? "";
+    expect(script.match(/chmod 0600 "\$t"/g)).toHaveLength(4);
+  });
+
   it("refuses a host whose certificate is not the one stored", async () => {
     const { aws, driver } = setup({ kmsKeyId: KEY });
     await driver.writeConfig(n1, config, tls);
@@ -335,7 +347,7 @@ describe("SsmHostDriver: TLS material and the cluster's KMS key", () => {
     );
   });
 
-  it("deprovision removes the TLS files and all four parameters; a config without TLS stays on the default key", async () => {
+  it("deprovision removes the TLS files and every parameter (the gateway CA bundle's too, if any); a config without TLS stays on the default key", async () => {
     const { aws, driver } = setup({ kmsKeyId: KEY });
     await driver.writeConfig(n1, config, tls);
     await driver.deprovision(n1);
@@ -346,6 +358,7 @@ describe("SsmHostDriver: TLS material and the cluster's KMS key", () => {
       "/nats-cluster/nats-dev/n1/tls/server-cert.pem",
       "/nats-cluster/nats-dev/n1/tls/server-key.pem",
       "/nats-cluster/nats-dev/n1/tls/ca.pem",
+      "/nats-cluster/nats-dev/n1/tls/gateway-ca.pem",
     ]);
     expect([...aws.params.keys()]).toEqual([]);
 

@@ -10,11 +10,12 @@ import { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import * as nkeys from "@nats-io/nkeys";
 import { connect } from "@nats-io/transport-node";
-import { serverConfigFor } from "../../engine/config/for-server";
+import { deliveredTls, GATEWAY_CA_FILE_NAME, serverConfigFor, TLS_FILE_NAMES } from "../../engine/config/for-server";
 import { renderServerConfig } from "../../engine/config/render";
 import { ServerConfig } from "../../engine/config/server-config";
 import { HostLayout } from "../../engine/hosts/driver";
 import { ClusterSpec } from "../../engine/spec";
+import { makeTestCa } from "../support/certificates";
 import { freePorts } from "../support/ports";
 import { sampleSpec } from "../support/sample-spec";
 import { startServer, stopServer } from "../support/nats-process";
@@ -250,6 +251,53 @@ describe("renderServerConfig variants pass `nats-server -t` of every pinned vers
     const plain = renderServerConfig(memberConfig({ ...s, tls: { ...s.tls!, clients: "off" } }));
     expect(plain).toContain('leafnodes {\n  listen: "0.0.0.0:7500"\n}');
     expectAcceptedByEveryVersion(plain);
+  });
+
+  test("gateways with route TLS: mutual gateway TLS on members and the surge server, files or delivered", () => {
+    const remotes = [{ name: "west", urls: ["nats://10.1.0.11:7222"] }];
+    // Files on the hosts: the gateway takes the routes' certificate and CA.
+    const { certFile, keyFile } = selfSignedCert();
+    const files = spec({
+      jetstream: { enabled: false },
+      tls: { certFile, keyFile, caFile: certFile, routes: true, clients: "off" },
+      gateways: { remotes },
+    });
+    for (const text of [renderServerConfig(memberConfig(files)), renderServerConfig(surgeConfig(files))]) {
+      expect(text).toContain(
+        `  gateways: [\n    { name: "west", urls: ["nats://10.1.0.11:7222"] }\n  ]\n  tls {\n` +
+          `    cert_file: "${certFile}"\n    key_file: "${keyFile}"\n    ca_file: "${certFile}"\n    verify: true\n  }\n}`,
+      );
+      expectAcceptedByEveryVersion(text);
+    }
+    // Delivered material with the other clusters' CAs: the gateway names its own bundle, the routes ca.pem.
+    const east = makeTestCa("render-east");
+    const west = makeTestCa("render-west");
+    try {
+      const pem = east.issue({ hosts: ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.9"] });
+      const delivered = spec({
+        jetstream: { enabled: false },
+        tls: { pem },
+        gateways: { remotes, trustedCaPem: west.caPem },
+      });
+      const tlsDir = path.join(tmp, "delivered-tls");
+      const material = deliveredTls(delivered)!;
+      fs.mkdirSync(tlsDir, { recursive: true });
+      fs.writeFileSync(path.join(tlsDir, TLS_FILE_NAMES.cert), material.certPem);
+      fs.writeFileSync(path.join(tlsDir, TLS_FILE_NAMES.key), material.keyPem, { mode: 0o600 });
+      fs.writeFileSync(path.join(tlsDir, TLS_FILE_NAMES.ca), material.caPem);
+      fs.writeFileSync(path.join(tlsDir, GATEWAY_CA_FILE_NAME), material.gatewayCaPem!);
+      const text = renderServerConfig(
+        serverConfigFor(delivered, delivered.members[0], { ...layout("delivered"), tlsDir }),
+      );
+      expect(text).toContain(
+        `    ca_file: "${tlsDir}/${GATEWAY_CA_FILE_NAME}"\n    verify: true\n  }\n  # gateway trusted CAs: sha256:`,
+      );
+      expect(text).toMatch(/^cluster \{[\s\S]*ca_file: ".*\/ca\.pem"[\s\S]*?\n\}/m);
+      expectAcceptedByEveryVersion(text);
+    } finally {
+      east.dispose();
+      west.dispose();
+    }
   });
 
   test("a leaf of a hub: every server, the surge too, connects out to the hub's URLs", () => {

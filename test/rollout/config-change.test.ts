@@ -57,7 +57,7 @@ describe("config changes without a version change", () => {
     const { plan } = await previewRollout(opts());
     expect(plan.steps.filter((s) => s.kind === "restart-member").map((s) => s.reason)).toEqual(
       Array(3).fill(
-        "config change that needs a restart (listeners, names, routes, client TLS on/off, JetStream or extra settings)",
+        "config change that needs a restart (listeners, names, routes, gateways, client TLS on/off, JetStream or extra settings)",
       ),
     );
     const report = await runRollout(opts());

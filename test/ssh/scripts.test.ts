@@ -135,6 +135,20 @@ function run(cmd: string, args: string[], input?: string): string | undefined {
     expect(systemctlCalls()).toContain(`chown nats:nats ${tlsDir}/.server-key.pem.`);
   });
 
+  it("writeConfigScript delivers the gateway's CA bundle beside ca.pem when there is one, 0600 too", () => {
+    const tls = {
+      certPem: "-----BEGIN CERTIFICATE-----\ncert\n-----END CERTIFICATE-----\n",
+      keyPem: "-----BEGIN PRIVATE KEY-----\nkey\n-----END PRIVATE KEY-----\n",
+      caPem: "-----BEGIN CERTIFICATE-----\nown\n-----END CERTIFICATE-----\n",
+      gatewayCaPem: "-----BEGIN CERTIFICATE-----\nown\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nwest\n",
+    };
+    sandbox([writeConfigScript(paths, "gateway {}\n", tls)]);
+    const tlsDir = `${dir}/etc/tls`;
+    expect(fs.readFileSync(`${tlsDir}/gateway-ca.pem`, "utf8")).toBe(tls.gatewayCaPem);
+    expect(fs.readFileSync(`${tlsDir}/ca.pem`, "utf8")).toBe(tls.caPem);
+    expect(fs.statSync(`${tlsDir}/gateway-ca.pem`).mode & 0o777).toBe(0o600);
+  });
+
   /** The TLS material as writeConfigScript delivers it (tls/ beside the config): deprovision must take it away. */
   function deliverTls(): void {
     fs.mkdirSync(`${dir}/etc/tls`, { mode: 0o700 });

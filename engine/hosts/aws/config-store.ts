@@ -15,8 +15,8 @@
  * shim); never against a real AWS account.
  */
 import type { GetParameterCommandOutput, PutParameterCommandOutput } from "@aws-sdk/client-ssm";
-import { TLS_FILE_NAMES } from "../../config/for-server";
-import { TlsPem } from "../../spec";
+import { GATEWAY_CA_FILE_NAME, TLS_FILE_NAMES } from "../../config/for-server";
+import { DeliveredTls } from "../../spec";
 import { configParameterName, tlsParameterName } from "./names";
 import { AwsSdkClient, awsErrorName, loadSsm } from "./sdk";
 
@@ -33,11 +33,12 @@ export interface StoredTlsFile extends StoredConfig {
   readonly fileName: string;
 }
 
-/** The delivered material's files, in the order the host writes them. */
-const TLS_FILES: ReadonlyArray<[keyof TlsPem, string]> = [
+/** The delivered material's files, in the order the host writes them (the gateway's CA bundle only when given). */
+const TLS_FILES: ReadonlyArray<[keyof DeliveredTls, string]> = [
   ["certPem", TLS_FILE_NAMES.cert],
   ["keyPem", TLS_FILE_NAMES.key],
   ["caPem", TLS_FILE_NAMES.ca],
+  ["gatewayCaPem", GATEWAY_CA_FILE_NAME],
 ];
 
 export class SsmConfigStore {
@@ -72,15 +73,17 @@ export class SsmConfigStore {
    * Stores the delivered TLS material (certificate, key, CA) as new versions of the server's three SecureStrings,
    * one per file, under the same prefix and key as its config. The values go only into PutParameter requests.
    */
-  async putTls(serverName: string, tls: TlsPem): Promise<StoredTlsFile[]> {
+  async putTls(serverName: string, tls: DeliveredTls): Promise<StoredTlsFile[]> {
     const stored: StoredTlsFile[] = [];
     for (const [field, fileName] of TLS_FILES) {
+      const text = tls[field];
+      if (text === undefined) continue;
       const name = tlsParameterName(this.prefix, serverName, fileName);
       const version = await this.putValue(
         serverName,
         name,
-        tls[field],
-        `its TLS file ${fileName} is ${tls[field].length} bytes`,
+        text,
+        `its TLS file ${fileName} is ${text.length} bytes`,
         "use a shorter chain or key",
         `${fileName} of ${serverName} (written by the nats-cluster rollout; base64)`,
       );

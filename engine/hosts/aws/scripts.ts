@@ -7,7 +7,7 @@
  * fake SSM in test/aws/lab-ssm-rollout.test.ts; never against a real AWS account.
  */
 import { BOOT_STATUS_PATH } from "../systemd/host-prep";
-import { TLS_FILE_NAMES } from "../../config/for-server";
+import { GATEWAY_CA_FILE_NAME, TLS_FILE_NAMES } from "../../config/for-server";
 import { HostPaths, NATS_USER, tlsDirOf } from "../systemd/paths";
 import { shellQuote } from "../systemd/scripts";
 
@@ -70,7 +70,7 @@ function fetchLine(region: string, name: string, version: number, target: string
 function tlsFilesLines(args: WriteConfigScriptArgs): string[] {
   const files = args.tlsFiles ?? [];
   if (files.length === 0) return [];
-  const known: string[] = Object.values(TLS_FILE_NAMES);
+  const known: string[] = [...Object.values(TLS_FILE_NAMES), GATEWAY_CA_FILE_NAME];
   const dir = tlsDirOf(args.paths);
   const lines = [`install -d -m 0700 -o ${NATS_USER} -g ${NATS_USER} ${shellQuote(dir)}`];
   for (const file of files) {

@@ -16,7 +16,7 @@
 import { ExporterRelease } from "../../exporter";
 import { removeExporterScript } from "../systemd/exporter-scripts";
 import { createHash } from "node:crypto";
-import { ServerEndpoint, TlsPem } from "../../spec";
+import { DeliveredTls, ServerEndpoint } from "../../spec";
 import { describeError } from "../../util/async";
 import { HostDriver, HostLayout, LeaseOnHost, LeaseRequest } from "../driver";
 import { hostPrepScript } from "../systemd/host-prep";
@@ -476,7 +476,7 @@ export class SsmHostDriver implements HostDriver {
    * key, then has the host fetch exactly those versions: the TLS files first, then the config. Neither the text nor
    * the material is ever in a command; the host answers with the certificate's digest, checked here.
    */
-  async writeConfig(server: ServerEndpoint, configText: string, tls?: TlsPem): Promise<void> {
+  async writeConfig(server: ServerEndpoint, configText: string, tls?: DeliveredTls): Promise<void> {
     await this.ready(server);
     const target = await this.target(server, "write its config");
     const tlsFiles = tls ? await this.configs.putTls(server.name, tls) : undefined;

@@ -2,8 +2,8 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { TLS_FILE_NAMES } from "../../config/for-server";
-import { ServerEndpoint, TlsPem } from "../../spec";
+import { GATEWAY_CA_FILE_NAME, TLS_FILE_NAMES } from "../../config/for-server";
+import { DeliveredTls, ServerEndpoint } from "../../spec";
 import { sleep } from "../../util/async";
 import { HostDriver, HostLayout, LeaseOnHost, LeaseRequest } from "../driver";
 import { leaseOp } from "./lease-file";
@@ -88,7 +88,7 @@ export class LocalProcessDriver implements HostDriver {
     return this.file(server, "tls");
   }
 
-  async writeConfig(server: ServerEndpoint, configText: string, tls?: TlsPem): Promise<void> {
+  async writeConfig(server: ServerEndpoint, configText: string, tls?: DeliveredTls): Promise<void> {
     await this.provision(server);
     if (tls) {
       // The material first, each file 0600 in a 0700 directory: the config that refers to it comes after.
@@ -96,6 +96,8 @@ export class LocalProcessDriver implements HostDriver {
       writeAtomically(path.join(this.tlsDir(server), TLS_FILE_NAMES.cert), tls.certPem, 0o600);
       writeAtomically(path.join(this.tlsDir(server), TLS_FILE_NAMES.key), tls.keyPem, 0o600);
       writeAtomically(path.join(this.tlsDir(server), TLS_FILE_NAMES.ca), tls.caPem, 0o600);
+      if (tls.gatewayCaPem !== undefined)
+        writeAtomically(path.join(this.tlsDir(server), GATEWAY_CA_FILE_NAME), tls.gatewayCaPem, 0o600);
     }
     // 0600: the config can hold tokens and passwords.
     writeAtomically(this.configPath(server), configText, 0o600);

@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { DEFAULT_STOP_TIMEOUT_SECONDS } from "../../defaults";
-import { ServerEndpoint, TlsPem } from "../../spec";
+import { DeliveredTls, ServerEndpoint } from "../../spec";
 import { DeprovisionOptions, HostDriver, HostLayout, LeaseOnHost, LeaseRequest, StoreUsage } from "../driver";
 import { leaseResultOf, leaseScript } from "../systemd/lease-script";
 import { ExporterRelease } from "../../exporter";
@@ -194,7 +194,7 @@ export class SshHostDriver implements HostDriver {
    * The text travels inside the script on the session's stdin (base64, in a heredoc), never on a command line; the
    * host writes it atomically, 0600 for the nats user, and answers with its digest, checked here.
    */
-  async writeConfig(server: ServerEndpoint, configText: string, tls?: TlsPem): Promise<void> {
+  async writeConfig(server: ServerEndpoint, configText: string, tls?: DeliveredTls): Promise<void> {
     const out = await this.run(
       server,
       `write ${this.paths.configPath}${tls ? " and its TLS material" : ""}`,

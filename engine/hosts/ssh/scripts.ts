@@ -5,8 +5,8 @@
  * through SSM, which keeps command text and output in its history: the aws platform has its own way
  * (engine/hosts/aws/scripts.ts). Everything else is every systemd platform's (engine/hosts/systemd/scripts.ts).
  */
-import { TLS_FILE_NAMES } from "../../config/for-server";
-import { TlsPem } from "../../spec";
+import { GATEWAY_CA_FILE_NAME, TLS_FILE_NAMES } from "../../config/for-server";
+import { DeliveredTls } from "../../spec";
 import { dirOf, HostPaths, NATS_USER, tlsDirOf } from "../systemd/paths";
 import { shellQuote } from "../systemd/scripts";
 
@@ -19,7 +19,7 @@ const HEREDOC_END = "NATS_CONFIG_BASE64_END";
  * owned by the nats user, then renamed over the config, so nats-server never reads half a file. Prints
  * `config_sha256=<hex>` of what is on disk now, which the driver checks against the text it sent.
  */
-export function writeConfigScript(paths: HostPaths, configText: string, tls?: TlsPem): string {
+export function writeConfigScript(paths: HostPaths, configText: string, tls?: DeliveredTls): string {
   const conf = shellQuote(paths.configPath);
   const dir = dirOf(paths.configPath);
   return [
@@ -49,11 +49,12 @@ function base64Heredoc(target: string, text: string): string[] {
  * The TLS material into its directory (0700, owned by the nats user), each file 0600 and renamed into place, written
  * before the config that refers to it. Prints `tls_cert_sha256=` of the certificate now on disk.
  */
-function tlsFilesLines(tlsDir: string, tls: TlsPem): string[] {
+function tlsFilesLines(tlsDir: string, tls: DeliveredTls): string[] {
   const files: Array<[string, string]> = [
     [TLS_FILE_NAMES.cert, tls.certPem],
     [TLS_FILE_NAMES.key, tls.keyPem],
     [TLS_FILE_NAMES.ca, tls.caPem],
+    ...(tls.gatewayCaPem !== undefined ? [[GATEWAY_CA_FILE_NAME, tls.gatewayCaPem] as [string, string]] : []),
   ];
   const lines = [`install -d -m 0700 -o ${NATS_USER} -g ${NATS_USER} ${shellQuote(tlsDir)}`];
   for (const [name, text] of files) {
