@@ -1,10 +1,4 @@
-import {
-  readDataVolumeGiB,
-  readGatewayTls,
-  readRestartDigest,
-  readTlsPosture,
-  routesStartedWithTls,
-} from "../config/text";
+import { readDataVolumeGiB, readRestartDigest, readTlsPosture, routesStartedWithTls } from "../config/text";
 import { ESTIMATE_SECONDS, surgeSoakSeconds } from "../defaults";
 import { ClusterSpec, routeTlsOn, RolloutPolicy } from "../spec";
 import { compareVersions, downgradeProblem } from "../versions";
@@ -20,7 +14,8 @@ import {
   routeListChange,
 } from "./membership-plan";
 import { ObservedCluster, ObservedServer } from "./observe";
-import { CheckStep, MemberChange, MemberStep, PlannedStep, SurgeStep } from "./planned-step";
+import { CheckStep, DesiredConfigs, MemberChange, MemberStep, PlannedStep, SurgeStep } from "./planned-step";
+import { clientTlsRefusals, gatewayTlsRefusals } from "./tls-refusals";
 
 export * from "./planned-step";
 export { planBatches, type BatchInputs, type Batching } from "./batch-plan";
@@ -39,9 +34,6 @@ export interface RolloutPlan {
   /** Set when the servers were not observed: the plan is from the stack's inputs, and this says why. */
   readonly assumed?: string;
 }
-
-/** The config each server should have: rendered text (compared by restart digest and then by text). */
-export type DesiredConfigs = ReadonlyMap<string, string>;
 
 /**
  * What a running member needs to reach the spec, from what it reports now (undefined: nothing). The one rule: the
@@ -151,52 +143,6 @@ function routeTlsLoads(
     });
   }
   return { steps, refusals };
-}
-
-/**
- * Client TLS may move one step at a time: plaintext → optional (`allow_non_tls`: both) → required, and back. A jump
- * from plaintext to required (or back) would cut every client of a member at its restart that has not moved yet.
- */
-function clientTlsRefusals(observed: ObservedCluster, spec: ClusterSpec, desired: DesiredConfigs): string[] {
-  const refusals: string[] = [];
-  for (const m of observed.members) {
-    if (!m.reachable) continue;
-    const now = readTlsPosture(m.configText).clients;
-    const want = readTlsPosture(desired.get(m.name)).clients;
-    if ((now === "off" && want === "required") || (now === "required" && want === "off")) {
-      refusals.push(
-        `tls.clients: ${m.name} accepts ${now === "off" ? "plaintext clients only" : "TLS clients only"} now; ` +
-          `going straight to ${want === "off" ? "plaintext" : "TLS only"} would cut every client that has not moved. ` +
-          'Set tls.clients: "optional" (both accepted) and `pulumi up`, move the clients, then set ' +
-          `tls.clients: "${want}"`,
-      );
-      break;
-    }
-  }
-  return refusals;
-}
-
-/**
- * Gateways going from plaintext to TLS (or back) while routes keep theirs: a cluster deployed before gateway TLS
- * existed, whose routes already run TLS. A TLS gateway and a plaintext one cannot connect, and the other clusters
- * change by their own rollouts, so the first restarted member would never pass its gateways gate (and be rolled
- * back). Refused, with the way through; a route TLS change is refused by routeTlsLoads.
- */
-function gatewayTlsRefusals(observed: ObservedCluster, desired: DesiredConfigs): string[] {
-  for (const m of observed.members) {
-    if (!m.reachable) continue;
-    const now = readGatewayTls(m.configText);
-    const want = readGatewayTls(desired.get(m.name));
-    if (now === undefined || want === undefined || now === want) continue;
-    if (routesStartedWithTls(readTlsPosture(m.configText)) !== readTlsPosture(desired.get(m.name)).routes) continue;
-    return [
-      `gateways: ${m.name} runs ${now ? "TLS" : "plaintext"} gateways, and this config makes them ` +
-        `${want ? "TLS (they follow route TLS)" : "plaintext"}; a TLS gateway and a plaintext one cannot connect, ` +
-        "and the other clusters change by their own rollouts: drop gateways on every cluster of the supercluster, " +
-        "then add them back once each runs this version",
-    ];
-  }
-  return [];
 }
 
 /**

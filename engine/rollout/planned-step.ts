@@ -88,3 +88,6 @@ export interface MemberChange {
   readonly kind: "restart-member" | "reload-member";
   readonly reason: string;
 }
+
+/** The config each server should have: rendered text (compared by restart digest and then by text). */
+export type DesiredConfigs = ReadonlyMap<string, string>;
