@@ -508,6 +508,14 @@ $(vm_diagnostics "$n")"
   done
   if [ "$st" = degraded ]; then
     lab_log "$vm: systemd is degraded: $(nsenter -t "$leader" -a systemctl --failed --no-legend --plain 2>/dev/null | awk '{print $1}' | tr '\n' ' ')"
+    # systemd-user-sessions removes /run/nologin; while it is failed, pam_nologin refuses every user but root, so ops
+    # (the ssh platform's user) could never log in. Seen when several labs boot at once on a loaded machine (its
+    # start timed out); it only removes a file, so starting it again is safe. Its journal goes to the log first.
+    if nsenter -t "$leader" -a systemctl is-failed --quiet systemd-user-sessions.service 2>/dev/null; then
+      lab_log "$vm: systemd-user-sessions.service failed ($(nsenter -t "$leader" -a journalctl -u systemd-user-sessions.service -n 3 --no-pager -o cat 2>/dev/null | tr '\n' ' ')); starting it again"
+      nsenter -t "$leader" -a systemctl restart systemd-user-sessions.service 2>/dev/null ||
+        lab_log "$vm: systemd-user-sessions.service did not start again: ops will not log in"
+    fi
   fi
 }
 
