@@ -13,13 +13,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { NatsConnection } from "@nats-io/nats-core";
-import { gatewaysGate } from "../../engine/gates/checks";
-import { MonitorClient } from "../../engine/monitor/client";
 import { previewRollout, runRollout } from "../../engine/rollout/execute";
 import { formatPlan } from "../../engine/rollout/plan";
 import { formatReport } from "../../engine/rollout/report";
-import { ClusterSpec, monitorUrl, RolloutPolicy, TlsPem } from "../../engine/spec";
+import { ClusterSpec, RolloutPolicy, TlsPem } from "../../engine/spec";
 import { makeTestCa, TestCa } from "../support/certificates";
+import { gatewaysGateOf } from "../support/gateways";
 import { LocalTestCluster } from "../support/local-cluster";
 import { stopServer } from "../support/nats-process";
 import { freePorts } from "../support/ports";
@@ -102,16 +101,7 @@ describe("gateways between clusters of different CAs: mutual TLS, each trusting 
     for (const ca of [eastCa, westCa, rogueCa, north]) ca?.dispose();
   });
 
-  const gateOf = (cluster: LocalTestCluster, remote: string) =>
-    Promise.all(
-      cluster.spec.members.map((m) =>
-        gatewaysGate([remote]).check({
-          server: m,
-          monitor: new MonitorClient(monitorUrl(m)),
-          expect: { version: "", routePeers: [] },
-        }),
-      ),
-    );
+  const gateOf = gatewaysGateOf;
 
   it("the delivered bundle is the gateway's alone: routes keep trusting their own CA", async () => {
     const member = east.spec.members[0];

@@ -10,12 +10,12 @@
  * was being moved off its server by a lame duck.
  */
 import { NatsConnection } from "@nats-io/nats-core";
-import { gatewaysGate } from "../../engine/gates/checks";
 import { MonitorClient } from "../../engine/monitor/client";
 import { formatEvent } from "../../engine/rollout/events";
 import { executeRollout } from "../../engine/rollout/execute";
 import { formatReport } from "../../engine/rollout/report";
 import { ClusterSpec, monitorUrl, RolloutPolicy } from "../../engine/spec";
+import { gatewaysGateOf } from "../support/gateways";
 import { LocalTestCluster } from "../support/local-cluster";
 import { freePorts } from "../support/ports";
 import { appOptions, connect } from "../support/traffic";
@@ -56,17 +56,7 @@ describe("two clusters joined by gateways", () => {
     await west?.destroy();
   });
 
-  /** What the gateways gate says of each member of `cluster`. */
-  const gateOf = async (cluster: LocalTestCluster, remote: string) =>
-    Promise.all(
-      cluster.spec.members.map((m) =>
-        gatewaysGate([remote]).check({
-          server: m,
-          monitor: new MonitorClient(monitorUrl(m)),
-          expect: { version: "", routePeers: [] },
-        }),
-      ),
-    );
+  const gateOf = gatewaysGateOf;
 
   it("the rendered gateway blocks join the clusters: every member has its gateway out; each cluster has some in", async () => {
     for (let i = 0; i < 40; i++) {
