@@ -4,6 +4,7 @@ import { gatewayPortOf, leafnodePortOf } from "./config/for-server";
 import { DEFAULT_LEAF_ACCOUNT, DEFAULT_POLICY, MIN_LAME_DUCK_SECONDS } from "./defaults";
 import { AddProblem, Problem } from "./problem";
 import { AuthSpec, clientTlsMode, ClusterSpec, RolloutPolicy, ServerEndpoint } from "./spec";
+import { isFetchBlockedPort } from "./util/fetch-ports";
 import { checkGatewayTrust, checkTls, gatewayTlsWarnings, tlsWarnings } from "./tls/material-check";
 import { versionProblem } from "./versions";
 
@@ -127,6 +128,14 @@ function checkServers(add: AddProblem, spec: ClusterSpec): void {
             : server[field];
       if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
         add(`${label}.${field}`, `port ${String(port)} is not an integer in 1..65535; pick another port`);
+        continue;
+      }
+      if (field === "monitorPort" && isFetchBlockedPort(port)) {
+        add(
+          `${label}.monitorPort`,
+          `port ${port} is one HTTP clients refuse to connect to (the Fetch standard's "bad port" list), so the ` +
+            "engine could never read this server's /varz or /healthz; pick another port, e.g. 8222",
+        );
         continue;
       }
       if (!hostOk) continue;

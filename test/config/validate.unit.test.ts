@@ -71,6 +71,18 @@ describe("validateClusterSpec", () => {
     }
   });
 
+  test("a monitoring port fetch refuses is named, with a port to use instead", () => {
+    // Node's fetch refuses 10080 ("bad port"): a server monitored there could never be read, a rollout never gated.
+    const blocked = spec({ members: [member(1), { ...member(2), monitorPort: 10080 }, member(3)] });
+    expect(errorAt(blocked, "members[1].monitorPort")).toMatch(
+      /port 10080 .*"bad port".*pick another port, e\.g\. 8222/,
+    );
+    // The same port as a client port is fine: nats-server's clients do not use fetch.
+    expect(validateClusterSpec(spec({ members: [member(1), { ...member(2), clientPort: 10080 }, member(3)] }))).toEqual(
+      [],
+    );
+  });
+
   test("no two listeners share a port on one host, naming both owners", () => {
     const clash = spec({ members: [member(1), member(2), { ...member(3), monitorPort: 8221 }] });
     expect(errorAt(clash, "members[2].monitorPort")).toBe(

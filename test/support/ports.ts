@@ -1,4 +1,5 @@
 import * as net from "node:net";
+import { isFetchBlockedPort } from "../../engine/util/fetch-ports";
 
 /** Tests pick ports here: above the well-known ones, below the usual Linux ephemeral range (32768+). */
 const LOW = 10000;
@@ -20,7 +21,8 @@ function isFree(port: number): Promise<boolean> {
 const handedOut = new Set<number>();
 
 async function tryClaim(port: number): Promise<boolean> {
-  if (handedOut.has(port) || port > HIGH) return false;
+  // A port fetch refuses (10080 is in this range) would make a server's monitoring port unreadable: never hand it out.
+  if (handedOut.has(port) || port > HIGH || isFetchBlockedPort(port)) return false;
   if (!(await isFree(port))) return false;
   handedOut.add(port);
   return true;

@@ -93,15 +93,20 @@ export class TlsCluster {
 
   private async waitHealthy(server: TlsServer): Promise<void> {
     const deadline = Date.now() + 20_000;
+    let last: string;
     for (;;) {
       try {
-        if ((await monitor<{ status: string }>(server, "healthz")).status === "ok") return;
-      } catch {
-        /* not listening yet */
+        const health = await monitor<{ status: string }>(server, "healthz");
+        if (health.status === "ok") return;
+        last = `/healthz said ${JSON.stringify(health)}`;
+      } catch (err) {
+        // Not listening yet, or a port the client refuses: the cause is kept for the message.
+        const cause = (err as { cause?: { message?: string } }).cause?.message;
+        last = `${(err as Error).message}${cause ? ` (${cause})` : ""}`;
       }
       if (Date.now() > deadline) {
         const log = fs.existsSync(server.logFile) ? fs.readFileSync(server.logFile, "utf8") : "";
-        throw new Error(`${server.name} did not become healthy within 20 s; its log:\n${log}`);
+        throw new Error(`${server.name} did not become healthy within 20 s (last: ${last}); its log:\n${log}`);
       }
       await sleep(100);
     }
