@@ -6,7 +6,7 @@
  * running again: clusters already at the target plan nothing.
  */
 import { EventLog, EventSink } from "../rollout/events";
-import { driverOf, leavingOf, planFor, resolvePolicy } from "../rollout/execute";
+import { driverOf, leavingOf, othersOf, planFor, resolvePolicy } from "../rollout/execute";
 import { observeCluster, observeOptionsFor, ObservedCluster } from "../rollout/observe";
 import { reconcile, ReconcileOutcome } from "../rollout/reconcile";
 import { clusterOptions } from "./clusters";
@@ -22,7 +22,7 @@ async function observeAll(options: SuperclusterOptions, full: boolean): Promise<
   const seen: ObservedCluster[] = [];
   for (let i = 0; i < options.clusters.length; i++) {
     const o = clusterOptions(options, i);
-    const what = full ? observeOptionsFor(o.spec, resolvePolicy(o.policy), leavingOf(o)) : {};
+    const what = full ? observeOptionsFor(o.spec, resolvePolicy(o.policy), leavingOf(o), othersOf(o)) : {};
     seen.push(await observeCluster(o.spec, driverOf(o), what, options.seams?.monitors));
   }
   return seen;
