@@ -176,7 +176,10 @@ describe("the rollout order across clusters", () => {
 });
 
 describe("validateSupercluster", () => {
-  const east = cluster("east", 1, 3, ["west"], { leafnodes: { expected: [{ name: "edge1" }] } });
+  const east = cluster("east", 1, 3, ["west"], {
+    leafnodes: { expected: [{ name: "edge1" }] },
+    auth: { systemAccount: { user: "sys", password: "a-long-enough-password" } },
+  });
   const west = cluster("west", 2, 3, ["east"]);
   const edge = cluster("edge", 4, 1, [], {
     gateways: undefined,
