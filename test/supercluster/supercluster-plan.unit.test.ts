@@ -210,6 +210,15 @@ describe("validateSupercluster", () => {
     );
   });
 
+  it("names a host:port two clusters' servers would both listen on", () => {
+    const sameHost = { ...west, members: west.members.map((m, i) => (i === 1 ? { ...m, host: "10.1.0.2" } : m)) };
+    const problems = validateSupercluster([east, sameHost]);
+    expect(at(problems, "clusters[1].members[1].clientPort")[0]).toMatch(
+      /10\.1\.0\.2:4222 is already clusters\[0\]\.members\[1\]\.clientPort, in another cluster/,
+    );
+    expect(validateSupercluster([east, west])).toEqual([]);
+  });
+
   it("each cluster's gateways name exactly the others, at their servers' gateway ports", () => {
     const north = cluster("north", 3, 3, ["east", "west"]);
     const problems = validateSupercluster([east, west, north]);

@@ -9,7 +9,8 @@ import { desiredConfigs } from "../../engine/rollout/execute";
 import { RolloutEvent } from "../../engine/rollout/events";
 import { reconcile } from "../../engine/rollout/reconcile";
 import { ClusterSpec, ServerEndpoint } from "../../engine/spec";
-import { formatSuperclusterReport } from "../../engine/supercluster/format";
+import { formatSuperclusterPlan, formatSuperclusterReport } from "../../engine/supercluster/format";
+import { previewSupercluster } from "../../engine/supercluster/preview";
 import { reconcileSupercluster } from "../../engine/supercluster/reconcile";
 import { SuperclusterOptions } from "../../engine/supercluster/types";
 import { FakeHosts } from "../support/fakes/fake-hosts";
@@ -126,6 +127,26 @@ describe("reconcileSupercluster (fakes)", () => {
     });
     expect(outcome.status).toBe("interrupted");
     expect(outcome.left).toEqual(["east", "west"]);
+    expect(touched(hosts, "")).toEqual([]);
+  });
+
+  it("preview plans every cluster in rollout order and touches nothing", async () => {
+    const { hosts, options } = fakeSupercluster([east, west]);
+    const preview = await previewSupercluster(options);
+    expect(preview.plan.refusals).toEqual([]);
+    expect(
+      preview.plan.order.map((o) => [o.cluster, o.plan.steps.filter((s) => s.kind === "restart-member").length]),
+    ).toEqual([
+      ["east", 3],
+      ["west", 3],
+    ]);
+    expect(preview.observed.map((o) => o.cluster)).toEqual(["east", "west"]);
+    const text = formatSuperclusterPlan(preview.plan);
+    expect(text).toMatch(/Supercluster of 2 clusters, one at a time/);
+    expect(text.indexOf("1. cluster east: joined by gateways, in config order")).toBeLessThan(
+      text.indexOf("2. cluster west"),
+    );
+    expect(text).toMatch(/restart-member {2}w3 +2\.14\.9 → 2\.15\.2/);
     expect(touched(hosts, "")).toEqual([]);
   });
 
