@@ -6,7 +6,9 @@
  * the leaf receiving what west publishes (west → gateway → east → leaf). Started, upgraded, then downgraded, each
  * run asserting the order (the leaf first, the cluster holding the meta leader last), at most one meta-leader
  * election, no acknowledged message lost, every /gatewayz whole and no ghost peer; the longest gaps are printed.
- * Last, a leaf binary that cannot start halts the run in its first cluster: the others are left untouched, named.
+ * Then, with maxUnavailable 3, each cluster goes two members at once and one (the meta group of 6 keeps its quorum
+ * of 4 with 2 down), never 3. Last, a leaf binary that cannot start halts the run in its first cluster: the others are
+ * left untouched, named.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
