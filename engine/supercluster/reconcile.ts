@@ -49,8 +49,10 @@ export async function reconcileSupercluster(options: SuperclusterOptions): Promi
     };
   }
 
-  // Every cluster's plan before anything is touched: a refusal anywhere (a downgrade across a storage format, a
-  // TLS move not done, a cluster not whole) refuses the whole run, rather than after half of it is rolled.
+  // Every cluster's plan before anything is touched: a plan's refusal anywhere (a downgrade across a storage format,
+  // a TLS change no order of steps makes safe, a removal that would cost a quorum) refuses the whole run, rather than
+  // after half of it is rolled. Each cluster's pre-flight (is it whole?) runs when it is reached, not here: a leaf
+  // found down is recovered by its own cluster's rollout, which its hub's pre-flight (expected leaves) waits for.
   let observed = await observeAll(options, true);
   const plans = observed.map((o, i) => planFor(clusterOptions(options, i), o));
   const refusals = plans.flatMap((p, i) => p.refusals.map((r) => `cluster ${names[i]}: ${r}`));
