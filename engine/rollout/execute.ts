@@ -19,6 +19,8 @@ import { applyHalt } from "./halt";
 import { observeCluster, observeOptionsFor, ObservedCluster } from "./observe";
 import { reportOrThrow, RolloutOutcome } from "./outcome";
 import { BatchedStep, DesiredConfigs, formatPlan, isBatched, planRollout, PlannedStep, RolloutPlan } from "./plan";
+import { metaPeersSeen } from "./membership-plan";
+import { OtherCluster, otherMetaPeers, SuperclusterPeers } from "./other-clusters";
 import { withReleaseRefusals } from "./release-refusals";
 import { RolloutReport } from "./report";
 import { ended, Progress, Run } from "./run";
@@ -50,11 +52,22 @@ export interface RolloutOptions {
    * (engine/rollout/removal.ts); one already gone costs nothing. Names that are members of the spec are ignored.
    */
   readonly leaving?: LeavingServers;
+  /**
+   * The other clusters of the supercluster this cluster is rolled in (engine/supercluster/ fills it): their
+   * JetStream servers are peers of this cluster's meta group, the meta leader may be one of them, and the group's
+   * quorum counts them. Absent: a cluster of its own (a spec with gateways and JetStream is then refused).
+   */
+  readonly supercluster?: SuperclusterPeers;
 }
 
 export interface LeavingServers {
   readonly members: ReadonlyArray<ServerEndpoint>;
   readonly driver?: HostDriver;
+}
+
+/** The other clusters of the supercluster the rollout is part of (none for a lone cluster). */
+export function othersOf(options: Pick<RolloutOptions, "supercluster">): ReadonlyArray<OtherCluster> {
+  return options.supercluster?.others ?? [];
 }
 
 /** The leaving servers that really left (not a member or the surge server of the spec). */
@@ -98,11 +111,11 @@ export function planFor(options: RolloutOptions, observed: ObservedCluster): Rol
 export async function previewRollout(
   options: RolloutOptions,
 ): Promise<{ observed: ObservedCluster; plan: RolloutPlan }> {
-  assertValidClusterSpec(options.spec);
+  assertValidClusterSpec(options.spec, { inSupercluster: options.supercluster !== undefined });
   const observed = await observeCluster(
     options.spec,
     driverOf(options),
-    observeOptionsFor(options.spec, resolvePolicy(options.policy), leavingOf(options)),
+    observeOptionsFor(options.spec, resolvePolicy(options.policy), leavingOf(options), othersOf(options)),
     options.seams?.monitors,
   );
   return { observed, plan: planFor(options, observed) };
@@ -130,14 +143,19 @@ export async function executeRollout(options: RolloutOptions): Promise<RolloutOu
   const driver = driverOf(options);
   const leaving = leavingOf(options);
   const policy = resolvePolicy(options.policy);
-  assertValidClusterSpec(spec);
+  assertValidClusterSpec(spec, { inSupercluster: options.supercluster !== undefined });
   const desired = desiredConfigs(spec, driver, options.listenHost);
-  const what = observeOptionsFor(spec, policy, leaving);
+  const others = othersOf(options);
+  const what = observeOptionsFor(spec, policy, leaving, others);
   const observed = await observeCluster(spec, driver, what, options.seams?.monitors);
   const log = new EventLog(options.onEvent);
   const clientSpec = engineClientSpec(spec, observed);
   const { listenHost, seams } = options;
-  const ctx = new RolloutContext({ spec, driver, policy, log, listenHost, clientSpec, seams, leaving });
+  const otherPeers = otherMetaPeers(observed.others ?? [], metaPeersSeen(observed));
+  const ctx = new RolloutContext({
+    ...{ spec, driver, policy, log, listenHost, clientSpec, seams, leaving },
+    ...{ others, otherPeers },
+  });
   try {
     return await rollOut(ctx, options, desired, observed);
   } finally {
