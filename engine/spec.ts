@@ -215,12 +215,37 @@ export interface LeafNodeSpec {
 
 /**
  * This cluster is a leaf of a hub cluster: every server (the surge server too, so clients moved onto it still reach
- * the hub) connects out to the hub (`leafnodes { remotes: [{ urls }] }`), into the hub's account of a user without
- * credentials. Leaf servers are rolled before their hub (engine/defaults.ts LEAF_ROLLOUT_ORDER).
+ * the hub) connects out to the hub (`leafnodes { remotes: [{ urls }] }`). A hub accepts a leaf the way it accepts a
+ * client, so the leaf authenticates as a user of the hub's client auth (`user`), and over TLS when the hub's clients
+ * must use TLS (`tls`). Leaf servers are rolled before their hub (engine/defaults.ts LEAF_ROLLOUT_ORDER).
  */
 export interface HubSpec {
-  /** Leafnode URLs of some of the hub's servers (`nats-leaf://host:7422`); the hub gossips the rest. */
+  /**
+   * Leafnode URLs of some of the hub's servers (`nats-leaf://host:7422`), without credentials; the hub gossips the
+   * rest. Public: they go to state and to the engine's reports as written here.
+   */
   readonly urls: ReadonlyArray<string>;
+  /**
+   * The user of this cluster's `auth.users` the leaf connects to the hub as (the hub must know it with the same
+   * password: in a supercluster the auth is shared by every cluster). Only the name is here: the password is taken
+   * from `auth.users` when the config file is rendered (into the remote's URL, percent-encoded), so the spec, its
+   * state and the engine's reports never hold it. Required when this cluster has `auth.users`; absent: the leaf
+   * connects without credentials (a hub without client auth).
+   */
+  readonly user?: string;
+  /**
+   * Connect to the hub over TLS, verifying it with this cluster's CA (`tls.pem.caPem` or `tls.caFile`: in a
+   * supercluster the one CA of every cluster) and presenting this cluster's certificate (for a hub with
+   * `tls.verify`). Needed when the hub's clients must use TLS (its leafnode port is then TLS only). Default: on when
+   * this cluster's own clients must use TLS (`tls.clients` "required"), off otherwise.
+   */
+  readonly tls?: boolean;
+}
+
+/** Whether this cluster's leaf connection to its hub runs TLS ({@link HubSpec.tls}; false without a hub). */
+export function hubTlsOn(spec: Pick<ClusterSpec, "tls" | "hub">): boolean {
+  if (!spec.hub) return false;
+  return spec.hub.tls ?? clientTlsMode(spec) === "required";
 }
 
 /** How members find each other (the docs' "explicit routes" vs "seed servers"). */

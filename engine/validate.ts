@@ -3,7 +3,7 @@ import { RENDERED_KEYS } from "./config/render";
 import { gatewayPortOf, leafnodePortOf } from "./config/for-server";
 import { DEFAULT_LEAF_ACCOUNT, DEFAULT_POLICY, MIN_LAME_DUCK_SECONDS } from "./defaults";
 import { AddProblem, Problem } from "./problem";
-import { AuthSpec, clientTlsMode, ClusterSpec, RolloutPolicy, ServerEndpoint } from "./spec";
+import { AuthSpec, clientTlsMode, ClusterSpec, HubSpec, hubTlsOn, RolloutPolicy, ServerEndpoint } from "./spec";
 import { isFetchBlockedPort } from "./util/fetch-ports";
 import { checkGatewayTrust, checkTls, gatewayTlsWarnings, tlsWarnings } from "./tls/material-check";
 import { versionProblem } from "./versions";
@@ -339,10 +339,10 @@ function checkLeafNodes(add: AddProblem, spec: ClusterSpec): void {
 }
 
 /**
- * `hub`: this cluster as a leaf of a hub. Only what this engine can render safely: URLs without credentials (a
- * password in a URL would sit in plain text in the config and in every log that quotes it) and without TLS to the hub
- * (its CA is not part of this spec yet), and no JetStream (a leaf with JetStream needs a JetStream domain of its own,
- * or its meta group and the hub's would be one; not supported yet).
+ * `hub`: this cluster as a leaf of a hub. URLs without credentials (a password in a URL would sit in state and in
+ * every report that quotes it: the leaf's user is named by `hub.user` and its password rendered from `auth.users`),
+ * TLS to the hub by `hub.tls` with this cluster's CA, and no JetStream (a leaf with JetStream needs a JetStream domain
+ * of its own, or its meta group and the hub's would be one; not supported yet).
  */
 function checkHub(add: AddProblem, spec: ClusterSpec): void {
   const hub = spec.hub;
@@ -366,20 +366,78 @@ function checkHub(add: AddProblem, spec: ClusterSpec): void {
     if (!checkText(add, field, url, "hub URL")) return;
     const text = url as string;
     if (/^[a-z-]+:\/\/[^/]*@/i.test(text)) {
+      // Not quoted back: the part before @ may be a password.
       add(
         field,
-        "credentials in a hub URL are not supported (they would be plain text in the config and in logs); let the hub " +
-          "accept this cluster's leaves without them, or leave hub out",
+        "credentials in a hub URL are not supported (they would be plain text in state and in reports); name the " +
+          "leaf's user in hub.user (a user of auth.users: its password is rendered into the config file only)",
       );
     } else if (/^(tls|wss?):/i.test(text)) {
-      add(
-        field,
-        `"${text}": TLS to the hub is not supported yet (the hub's CA is not part of this spec); use nats-leaf://`,
-      );
+      add(field, `"${text}": write nats-leaf://host:port, and set hub.tls for TLS to the hub`);
     } else if (!/^(nats-leaf|nats):\/\/([^\s/:[\]@]+|\[[0-9a-fA-F:]+\])(:\d{1,5})?$/.test(text)) {
       add(field, `"${text}" is not a leafnode URL; write nats-leaf://host:port, e.g. nats-leaf://10.2.0.11:7422`);
     }
   });
+  checkHubUser(add, spec, hub);
+  checkHubTls(add, spec, hub);
+}
+
+/**
+ * `hub.user`: a hub accepts a leaf as it accepts a client, so a cluster with client users (a supercluster shares its
+ * auth, so the hub has them too) must name the one its leaves connect as. Only users with passwords: a token or
+ * nkeys auth has no user a leaf remote can present from this spec (nats-server's remote takes an nkey SEED or a
+ * credentials file, secrets this spec does not hold for a leaf).
+ */
+function checkHubUser(add: AddProblem, spec: ClusterSpec, hub: HubSpec): void {
+  const auth = spec.auth;
+  const users = Array.isArray(auth?.users) ? auth.users : undefined;
+  if (auth?.token !== undefined || auth?.nkeys !== undefined) {
+    add(
+      "hub",
+      `a leaf cluster with auth.${auth.token !== undefined ? "token" : "nkeys"} is not supported: a leaf ` +
+        "authenticates to its hub as a user of auth.users (hub.user), by name and password; use auth.users",
+    );
+    return;
+  }
+  if (hub.user === undefined) {
+    if (users && users.length > 0)
+      add(
+        "hub.user",
+        "this cluster has client users (auth.users), so its hub refuses a leaf without credentials; name the user " +
+          `the leaf connects as, e.g. hub.user: ${JSON.stringify(users[0]?.user ?? "leaf")}`,
+      );
+    return;
+  }
+  if (!checkText(add, "hub.user", hub.user, "user name")) return;
+  if (!users || !users.some((u) => u?.user === hub.user))
+    add(
+      "hub.user",
+      `"${hub.user}" is not a user of auth.users${users ? ` (${users.map((u) => u?.user).join(", ")})` : " (there are none)"}; ` +
+        "name one of them, or add it to auth.users (the hub must know it with the same password)",
+    );
+}
+
+/** `hub.tls`: TLS to the hub verifies it with this cluster's CA, so this cluster must have one. */
+function checkHubTls(add: AddProblem, spec: ClusterSpec, hub: HubSpec): void {
+  if (hub.tls !== undefined && typeof hub.tls !== "boolean") {
+    add("hub.tls", "not true or false; set true to reach the hub over TLS (verified with this cluster's CA)");
+    return;
+  }
+  if (!hubTlsOn(spec)) return;
+  const tls = spec.tls;
+  if (tls?.pem === undefined && tls?.caFile === undefined) {
+    add(
+      "hub.tls",
+      "TLS to the hub verifies it with this cluster's CA, and there is none; give this cluster tls.pem (its caPem " +
+        "is the CA of the hub's certificate) or tls.caFile, or set hub.tls to false for a hub without client TLS",
+    );
+  } else if (tls?.pem === undefined && (tls?.certFile === undefined || tls?.keyFile === undefined)) {
+    add(
+      "hub.tls",
+      "TLS to the hub presents this cluster's certificate (a hub with tls.verify asks for one); set tls.certFile " +
+        "and tls.keyFile, or use tls.pem",
+    );
+  }
 }
 
 function checkJetStream(add: AddProblem, spec: ClusterSpec): void {

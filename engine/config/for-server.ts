@@ -7,10 +7,12 @@ import {
   clusterUrl,
   DeliveredTls,
   gatewayTlsOn,
+  HubSpec,
+  hubTlsOn,
   routeTlsOn,
   ServerEndpoint,
 } from "../spec";
-import { ServerConfig, TlsFiles } from "./server-config";
+import { LeafRemote, ServerConfig, TlsFiles } from "./server-config";
 
 export interface ServerConfigOptions {
   /** Host every listener binds to. Default "0.0.0.0" (a VM reached by its address); tests use "127.0.0.1". */
@@ -179,6 +181,26 @@ export function leafnodePortOf(spec: ClusterSpec, server: ServerEndpoint): numbe
 }
 
 /**
+ * The remote to the hub: its URLs, the password of `hub.user` from `auth.users` (render time only: the spec names the
+ * user, never the password), and TLS with this cluster's CA and certificate when `hub.tls` is on.
+ */
+function hubRemoteOf(spec: ClusterSpec, hub: HubSpec, files: TlsFiles | undefined): LeafRemote {
+  let credentials: LeafRemote["credentials"];
+  if (hub.user !== undefined) {
+    const user = spec.auth?.users?.find((u) => u.user === hub.user);
+    if (!user) throw new Error(`hub.user "${hub.user}" is not a user of auth.users`);
+    credentials = { user: user.user, password: user.password };
+  }
+  let tls: TlsFiles | undefined;
+  if (hubTlsOn(spec)) {
+    if (!files?.caFile)
+      throw new Error("hub.tls: this cluster has no CA to verify the hub with (tls.pem or tls.caFile)");
+    tls = files;
+  }
+  return { urls: hub.urls, ...(credentials ? { credentials } : {}), ...(tls ? { tls } : {}) };
+}
+
+/**
  * The `leafnodes {}` of one server: accepting leaves on members only (the surge server is temporary, and a leaf that
  * moved onto it would have to move again), with the client TLS when clients must use TLS (`optional` is refused by
  * validation: the leafnode port has no allow_non_tls); connecting out to the hub on every server, the surge too.
@@ -205,7 +227,7 @@ function leafnodesOf(
             },
           }
         : {}),
-      ...(spec.hub ? { remotes: [{ urls: spec.hub.urls }] } : {}),
+      ...(spec.hub ? { remotes: [hubRemoteOf(spec, spec.hub, files)] } : {}),
     },
   };
 }

@@ -1,5 +1,5 @@
 import { AuthSpec } from "../spec";
-import { ServerConfig, TlsFiles } from "./server-config";
+import { LeafRemote, ServerConfig, TlsFiles } from "./server-config";
 
 /**
  * Turns a ServerConfig into nats-server config file text.
@@ -180,6 +180,27 @@ function gatewayTlsLines(tls: NonNullable<NonNullable<ServerConfig["gateway"]>["
   ];
 }
 
+/**
+ * A leaf remote's user info in each URL (`nats-leaf://user:pass@host:7422`, user and password percent-encoded: Go's
+ * url.Parse decodes them, and nats-server sends them in the leaf's CONNECT). nats-server's remotes have no user or
+ * password field (server/opts.go parseRemoteLeafNodes: urls, credentials, nkey seed, tls, …); the URL is the way, and
+ * nats-server redacts the password when it logs a remote URL (`nats-leaf://user:xxxxx@host:7422`).
+ */
+export function leafRemoteUrl(url: string, credentials: LeafRemote["credentials"]): string {
+  if (!credentials) return url;
+  const at = url.indexOf("://");
+  if (at < 0) throw new Error("hub.urls: a hub URL has no scheme (write nats-leaf://host:port)");
+  const info = `${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@`;
+  return `${url.slice(0, at + 3)}${info}${url.slice(at + 3)}`;
+}
+
+/** One `remotes` entry: the URLs (with the leaf's credentials), and TLS to the hub (the CA verifies the hub). */
+function remoteEntry(r: LeafRemote): string {
+  const urls = r.urls.map((u, j) => quote(leafRemoteUrl(u, r.credentials), `hub.urls[${j}]`));
+  const tls = r.tls ? `, tls: { ${tlsFileLines(r.tls, "hub.tls").join(", ")} }` : "";
+  return `{ urls: [${urls.join(", ")}]${tls} }`;
+}
+
 function extraLines(extra: Readonly<Record<string, string | number | boolean>>): string[] {
   // Plain code-unit order, not localeCompare: the text must not depend on the machine's locale.
   const keys = Object.keys(extra).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -240,9 +261,7 @@ export function renderServerConfig(cfg: ServerConfig): string {
           ...(listen.tls.verify !== undefined ? [`verify: ${listen.tls.verify ? "true" : "false"}`] : []),
         ])
       : [];
-    const remotes = (leaf.remotes ?? []).map(
-      (r) => `{ urls: [${r.urls.map((u, j) => quote(u, `hub.urls[${j}]`)).join(", ")}] }`,
-    );
+    const remotes = (leaf.remotes ?? []).map(remoteEntry);
     lines.push(
       "",
       ...block("leafnodes", [

@@ -55,7 +55,7 @@ export interface ServerConfig {
       readonly port: number;
       readonly tls?: TlsFiles & { readonly verify?: boolean };
     };
-    readonly remotes?: ReadonlyArray<{ readonly urls: ReadonlyArray<string> }>;
+    readonly remotes?: ReadonlyArray<LeafRemote>;
   };
   /** undefined: no `jetstream` block (the client-only surge server). */
   readonly jetstream?: JetStreamSpec & { readonly storeDir: string };
@@ -74,6 +74,19 @@ export interface ServerConfig {
    */
   readonly tlsMaterial?: string;
   readonly extraSettings?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** One `leafnodes { remotes }` entry: the hub this server connects out to as a leaf. */
+export interface LeafRemote {
+  /** The hub's leafnode URLs, as the spec gives them (no credentials). */
+  readonly urls: ReadonlyArray<string>;
+  /**
+   * The user the leaf connects as, and its password (a secret: rendered into each URL's user info, percent-encoded,
+   * the way nats-server's remotes take it; never logged).
+   */
+  readonly credentials?: { readonly user: string; readonly password: string };
+  /** TLS to the hub: the CA that verifies the hub, and the certificate presented to a hub that verifies clients. */
+  readonly tls?: TlsFiles;
 }
 
 /** Certificate, key and CA paths on the server's host. */

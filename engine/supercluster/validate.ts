@@ -6,7 +6,7 @@
 import { gatewayPortOf, leafnodePortOf } from "../config/for-server";
 import { DEFAULT_LEAFNODE_PORT } from "../defaults";
 import { AddProblem, Problem } from "../problem";
-import { allServers, ClusterSpec } from "../spec";
+import { allServers, clientTlsMode, ClusterSpec, hubTlsOn } from "../spec";
 import { SpecError, validateClusterSpec } from "../validate";
 
 /**
@@ -217,7 +217,56 @@ function checkLeaves(add: AddProblem, specs: ReadonlyArray<ClusterSpec>): void {
         `clusters[${i}].hub.urls`,
         `the URLs reach ${[...hubs].join(" and ")}: a leaf has one hub cluster; keep the URLs of one`,
       );
+    const hub = hubs.size === 1 ? specs.find((s) => s.name === [...hubs][0]) : undefined;
+    if (hub) checkLeafReachesHub(add, `clusters[${i}].hub`, spec, hub);
   });
+}
+
+/**
+ * The hub accepts this leaf as it accepts a client: the leaf's user must be one the hub has, with the same password
+ * (compared, never quoted), and the leaf must speak TLS exactly when the hub's leafnode port does (client TLS
+ * required on the hub).
+ */
+function checkLeafReachesHub(add: AddProblem, field: string, leaf: ClusterSpec, hub: ClusterSpec): void {
+  const hubUsers = Array.isArray(hub.auth?.users) ? hub.auth.users : [];
+  const user = leaf.hub?.user;
+  if (user === undefined) {
+    // With users of its own the leaf's rules already asked for hub.user (engine/validate.ts).
+    if (hubUsers.length > 0 && !(leaf.auth?.users?.length ?? 0))
+      add(
+        `${field}.user`,
+        `the hub "${hub.name}" has client users (auth.users), so it refuses a leaf without credentials; name the ` +
+          "user this leaf connects as (one of the hub's, in this cluster's auth.users too)",
+      );
+  } else if (typeof user === "string") {
+    const mine = leaf.auth?.users?.find((u) => u?.user === user);
+    const theirs = hubUsers.find((u) => u?.user === user);
+    if (!theirs)
+      add(
+        `${field}.user`,
+        `the hub "${hub.name}" has no user "${user}" in its auth.users, so it would refuse the leaf; add it there ` +
+          "(same password), or name one it has",
+      );
+    else if (mine && mine.password !== theirs.password)
+      add(
+        `${field}.user`,
+        `"${user}" has another password in the hub "${hub.name}"'s auth.users than in this cluster's, so the hub ` +
+          "would refuse the leaf; give both the same password",
+      );
+  }
+  const hubTls = clientTlsMode(hub) === "required";
+  if (hubTls && !hubTlsOn(leaf))
+    add(
+      `${field}.tls`,
+      `the hub "${hub.name}" requires client TLS, so its leafnode port is TLS only and refuses this leaf in ` +
+        "plaintext; set hub.tls: true (with this cluster's tls.pem: the CA of the hub's certificate)",
+    );
+  else if (!hubTls && hubTlsOn(leaf))
+    add(
+      `${field}.tls`,
+      `the hub "${hub.name}" has no client TLS required, so its leafnode port is plaintext and a TLS leaf fails its ` +
+        "handshake; set hub.tls: false, or require client TLS on the hub",
+    );
 }
 
 /** The hub cluster of a leaf cluster (by its hub URLs), when the supercluster has it. */

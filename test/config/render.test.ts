@@ -317,6 +317,28 @@ describe("renderServerConfig variants pass `nats-server -t` of every pinned vers
     expectAcceptedByEveryVersion(both);
   });
 
+  test("a leaf with hub.user and hub.tls: the user's password in each URL (percent-encoded), the CA verifies the hub", () => {
+    const { certFile, keyFile } = selfSignedCert();
+    const s = spec({
+      jetstream: { enabled: false },
+      auth: { users: [{ user: "edge leaf", password: 'p@ss w$rd:"}#' }] },
+      tls: { certFile, keyFile, caFile: certFile, routes: false, clients: "required" },
+      hub: { urls: ["nats-leaf://10.2.0.11:7422", "nats-leaf://[::1]:7422"], user: "edge leaf" },
+    });
+    const text = renderServerConfig(memberConfig(s));
+    const info = "edge%20leaf:p%40ss%20w%24rd%3A%22%7D%23@";
+    expect(text).toContain(
+      `  remotes: [\n    { urls: ["nats-leaf://${info}10.2.0.11:7422", "nats-leaf://${info}[::1]:7422"], ` +
+        `tls: { cert_file: "${certFile}", key_file: "${keyFile}", ca_file: "${certFile}" } }\n  ]`,
+    );
+    expectAcceptedByEveryVersion(text);
+    expect(renderServerConfig(surgeConfig(s))).toContain(`nats-leaf://${info}10.2.0.11:7422`);
+    // TLS off explicitly (a hub without client TLS): no tls in the remote, the credentials stay.
+    const plain = renderServerConfig(memberConfig({ ...s, hub: { ...s.hub!, tls: false } }));
+    expect(plain).toContain(`{ urls: ["nats-leaf://${info}10.2.0.11:7422", "nats-leaf://${info}[::1]:7422"] }`);
+    expectAcceptedByEveryVersion(plain);
+  });
+
   test("extra settings are rendered verbatim, sorted by key", () => {
     const text = renderServerConfig(
       memberConfig(spec({ extraSettings: { write_deadline: "10s", max_payload: 2097152, debug: false } })),

@@ -408,8 +408,47 @@ describe("this cluster as a leaf of a hub", () => {
     expect(errorAt(leaf(["nats-leaf://u:secret@10.2.0.11:7422"]), "hub.urls[0]")).toMatch(
       /credentials in a hub URL are not supported/,
     );
-    expect(errorAt(leaf(["tls://10.2.0.11:7422"]), "hub.urls[0]")).toMatch(/TLS to the hub is not supported yet/);
+    expect(errorAt(leaf(["nats-leaf://u:secret@10.2.0.11:7422"]), "hub.urls[0]")).not.toContain("secret");
+    expect(errorAt(leaf(["tls://10.2.0.11:7422"]), "hub.urls[0]")).toMatch(
+      /write nats-leaf:\/\/host:port, and set hub\.tls/,
+    );
     expect(errorAt(leaf(["http://10.2.0.11:7422"]), "hub.urls[0]")).toMatch(/is not a leafnode URL/);
+  });
+  it("a cluster with client users names the user its leaves connect to the hub as: one of auth.users", () => {
+    const users = [{ user: "app", password: "an app password" }];
+    const withUsers = (hub: object) =>
+      spec({ jetstream: { enabled: false }, auth: { users }, hub: { urls: ["nats-leaf://a:7422"], ...hub } });
+    expect(validateClusterSpec(withUsers({ user: "app" }))).toEqual([]);
+    expect(errorAt(withUsers({}), "hub.user")).toMatch(/refuses a leaf without credentials; .*hub\.user: "app"/);
+    expect(errorAt(withUsers({ user: "nobody" }), "hub.user")).toMatch(/"nobody" is not a user of auth\.users \(app\)/);
+    // No client users: the leaf may connect without credentials, but a user it names must exist.
+    expect(validateClusterSpec(leaf(["nats-leaf://a:7422"]))).toEqual([]);
+    expect(
+      errorAt(leaf(["nats-leaf://a:7422"], { hub: { urls: ["nats-leaf://a:7422"], user: "app" } }), "hub.user"),
+    ).toMatch(/not a user of auth\.users \(there are none\)/);
+  });
+  it("refuses a leaf cluster with token or nkeys auth: a leaf authenticates by a user and password", () => {
+    const [seed, publicKey] = (() => {
+      const kp = nkeys.createUser();
+      return [new TextDecoder().decode(kp.getSeed()), kp.getPublicKey()];
+    })();
+    const nk = leaf(["nats-leaf://a:7422"], { auth: { nkeys: [publicKey], probeNkeySeed: seed } });
+    expect(errorAt(nk, "hub")).toMatch(/auth\.nkeys is not supported: a leaf authenticates .* use auth\.users/);
+    expect(errorAt(leaf(["nats-leaf://a:7422"], { auth: { token: "a-long-token-value" } }), "hub")).toMatch(
+      /auth\.token is not supported/,
+    );
+  });
+  it("TLS to the hub (default with client TLS required) needs this cluster's CA", () => {
+    const noCa = { certFile: "/c.pem", keyFile: "/k.pem", routes: false };
+    const tlsLeaf = (hub: object, tls: object) =>
+      leaf(["nats-leaf://a:7422"], { hub: { urls: ["nats-leaf://a:7422"], ...hub }, tls: tls as ClusterSpec["tls"] });
+    expect(errorAt(tlsLeaf({}, noCa), "hub.tls")).toMatch(/verifies it with this cluster's CA, and there is none/);
+    expect(errorAt(tlsLeaf({ tls: true }, { ...noCa, clients: "off" }), "hub.tls")).toMatch(/there is none/);
+    expect(validateClusterSpec(tlsLeaf({ tls: false }, noCa)).filter((p) => p.field === "hub.tls")).toEqual([]);
+    expect(validateClusterSpec(tlsLeaf({}, { ...noCa, caFile: "/ca.pem" }))).toEqual([]);
+    expect(
+      errorAt(leaf(["nats-leaf://a:7422"], { hub: { urls: ["nats-leaf://a:7422"], tls: true } }), "hub.tls"),
+    ).toMatch(/there is none; give this cluster tls\.pem/);
   });
   it("refuses JetStream on a leaf cluster until JetStream domains are supported", () => {
     expect(errorAt(leaf(["nats-leaf://a:7422"], { jetstream: { enabled: true } }), "hub")).toMatch(

@@ -329,6 +329,32 @@ describe("validateSupercluster", () => {
     expect(at(validateSupercluster([east, west, gw]), "clusters[0].gateways.remotes[0].name")).toEqual([]);
   });
 
+  it("a leaf reaches its hub as a user the hub has (same password), over TLS exactly when the hub requires it", () => {
+    const users = [{ user: "leaf", password: "the leaf password" }];
+    const hubWithUsers = { ...east, auth: { ...east.auth, users } };
+    const problems = (leaf: ClusterSpec, hub: ClusterSpec = hubWithUsers) =>
+      validateSupercluster([{ ...hub }, west, leaf]).filter((p) => p.field.startsWith("clusters[2].hub"));
+    expect(problems({ ...edge, auth: { users }, hub: { ...edge.hub!, user: "leaf" } })).toEqual([]);
+    expect(at(validateSupercluster([hubWithUsers, west, edge]), "clusters[2].hub.user")[0]).toMatch(
+      /the hub "east" has client users \(auth\.users\), so it refuses a leaf without credentials/,
+    );
+    const other = [{ user: "leaf", password: "another password" }];
+    const wrong = problems({ ...edge, auth: { users: other }, hub: { ...edge.hub!, user: "leaf" } });
+    expect(wrong.map((p) => p.message)).toEqual([expect.stringMatching(/another password in the hub "east"/)]);
+    expect(JSON.stringify(wrong)).not.toMatch(/the leaf password|another password"/);
+    const stranger = [{ user: "edge-only", password: "the leaf password" }];
+    expect(
+      problems({ ...edge, auth: { users: stranger }, hub: { ...edge.hub!, user: "edge-only" } })[0].message,
+    ).toMatch(/the hub "east" has no user "edge-only"/);
+    const tls = { certFile: "/c.pem", keyFile: "/k.pem", caFile: "/ca.pem", routes: false } as const;
+    expect(problems({ ...edge, hub: { ...edge.hub!, tls: false } }, { ...east, tls })[0]).toEqual({
+      field: "clusters[2].hub.tls",
+      message: expect.stringMatching(/the hub "east" requires client TLS, .* set hub\.tls: true/),
+    });
+    expect(problems({ ...edge, tls, hub: { ...edge.hub! } }, { ...east, tls })).toEqual([]);
+    expect(problems({ ...edge, tls, hub: { ...edge.hub! } }, east)[0].message).toMatch(/set hub\.tls: false/);
+  });
+
   it("a leaf with JetStream is still refused (it would need a JetStream domain of its own)", () => {
     const jsLeaf = { ...edge, members: [...edge.members, ep("edge2", "10.4.0.2", 0), ep("edge3", "10.4.0.3", 0)] };
     const problems = validateSupercluster([east, west, { ...jsLeaf, jetstream: { enabled: true } }]);

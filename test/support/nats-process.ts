@@ -1,9 +1,20 @@
 import { ChildProcess, spawn } from "node:child_process";
 import { natsServerBinary } from "./versions";
 
-/** Start nats-server on a config and wait for "Server is ready"; the caller stops it by PID. */
-export async function startServer(version: string, file: string): Promise<ChildProcess> {
+/**
+ * Start nats-server on a config and wait for "Server is ready"; the caller stops it by PID. `onOutput` sees every
+ * line it prints from its first (a test that reads the whole log, the start included).
+ */
+export async function startServer(
+  version: string,
+  file: string,
+  onOutput?: (chunk: string) => void,
+): Promise<ChildProcess> {
   const child = spawn(natsServerBinary(version), ["-c", file], { stdio: ["ignore", "pipe", "pipe"] });
+  if (onOutput) {
+    child.stdout?.on("data", (c: Buffer) => onOutput(c.toString()));
+    child.stderr?.on("data", (c: Buffer) => onOutput(c.toString()));
+  }
   let log = "";
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`nats-server v${version} not ready in 15s:\n${log}`)), 15000);
