@@ -218,11 +218,14 @@ export function removalRefusals(
   refusals.push(...unreachableRefusals(observed, leaving, meta));
   // Who will be down when the removal comes: members that do not answer now and are not started before it, and
   // leaving servers already stopped (not the one being removed).
-  const down = new Set(
-    [...observed.members, ...(observed.leaving ?? [])]
+  // The other clusters' JetStream servers (a supercluster) found down take from the meta group's margin too.
+  const othersDown = (observed.others ?? []).flatMap((o) => [...o.members, ...(o.surge ? [o.surge] : [])]);
+  const down = new Set([
+    ...[...observed.members, ...(observed.leaving ?? [])]
       .filter((m) => !m.reachable && !startedFirst.includes(m.name))
       .map((m) => m.name),
-  );
+    ...othersDown.filter((m) => !m.reachable).map((m) => m.name),
+  ]);
   for (const l of leaving) {
     for (const g of placement.groups.filter((g) => g.peers.includes(l))) {
       // Stopping l (if it is not down already) takes one peer; the group must keep its majority without it.
