@@ -14,10 +14,15 @@ import { ClusterSpec } from "../spec";
 import { ObservedCluster, ObservedServer, RaftGroup } from "./observe";
 import { MemberStep, RemoveMemberStep } from "./planned-step";
 
-/** The meta group's peers as the servers that answer report them (a stopped peer is still listed by the others). */
+/**
+ * The meta group's peers as the servers that answer report them (a stopped peer is still listed by the others); in a
+ * supercluster, the other clusters' servers too (one meta group, and only its leader's /varz lists every peer).
+ */
 export function metaPeersSeen(observed: ObservedCluster): Set<string> {
   const peers = new Set<string>();
-  for (const m of [...observed.members, ...(observed.leaving ?? [])]) for (const p of m.metaPeers ?? []) peers.add(p);
+  const others = (observed.others ?? []).flatMap((o) => o.members);
+  for (const m of [...observed.members, ...(observed.leaving ?? []), ...others])
+    for (const p of m.metaPeers ?? []) peers.add(p);
   return peers;
 }
 

@@ -6,7 +6,9 @@
  * the leaf receiving what west publishes (west → gateway → east → leaf). Started, upgraded, then downgraded, each
  * run asserting the order (the leaf first, the cluster holding the meta leader last), at most one meta-leader
  * election, no acknowledged message lost, every /gatewayz whole and no ghost peer; the longest gaps are printed.
- * Last, a leaf binary that cannot start halts the run in its first cluster: the others are left untouched, named.
+ * Then, with maxUnavailable 3, each cluster goes two members at once and one (the meta group of 6 keeps its quorum
+ * of 4 with 2 down), never 3. Last, a leaf binary that cannot start halts the run in its first cluster: the others are
+ * left untouched, named; with the cause fixed, the same run again resumes and takes every cluster to the target.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -23,6 +25,7 @@ import { formatSuperclusterPlan } from "../../engine/supercluster/format";
 import { gatewaysGateOf } from "../support/gateways";
 import { LocalTestCluster } from "../support/local-cluster";
 import { metaPeersOf } from "../support/meta-peers";
+import { DownWatch } from "../support/quorum-watch";
 import { freePorts } from "../support/ports";
 import { AckedPublisher, appOptions, connect } from "../support/traffic";
 import { NEW_MINOR, OLD_MINOR } from "../support/versions";
@@ -96,9 +99,9 @@ describe("a supercluster of two JetStream clusters and a leaf, rolled by one rec
   const ncs: NatsConnection[] = [];
   const clusters = () => [east, west, edge];
   const jsMembers = () => [...east.spec.members, ...west.spec.members];
-  const run = (extra: { onEvent?: (e: RolloutEvent) => void } = {}) =>
+  const run = (extra: { onEvent?: (e: RolloutEvent) => void; policy?: Partial<RolloutPolicy> } = {}) =>
     reconcileSupercluster({
-      clusters: clusters().map((c) => ({ ...c.options(POLICY), watchTraffic: false })),
+      clusters: clusters().map((c) => ({ ...c.options({ ...POLICY, ...extra.policy }), watchTraffic: false })),
       onEvent: (e) => {
         extra.onEvent?.(e);
         process.stdout.write(formatEvent(e) + "\n");
@@ -337,7 +340,48 @@ describe("a supercluster of two JetStream clusters and a leaf, rolled by one rec
 
   it("downgrades the whole supercluster under traffic", () => rollUnderTraffic(OLD_MINOR), 900_000);
 
-  it("a halt in the first cluster (the leaf's binary cannot start) leaves the others untouched, named as left", async () => {
+  it("maxUnavailable 3: the meta group of 6 (quorum 4) lets at most 2 of a cluster's members down at once", async () => {
+    // No stream of the test's may hold its own quorum against the batches: delete them (an R3 stream on all three
+    // members of a cluster would make it one at a time, the stream's own rule).
+    const admin = await connect(appOptions(east.spec, "stream-admin"));
+    ncs.push(admin);
+    const jsm = await jetstreamManager(admin);
+    for await (const name of jsm.streams.names()) await jsm.streams.delete(name);
+    for (const c of clusters()) c.spec = { ...c.spec, version: NEW_MINOR };
+    const policy = { maxUnavailable: 3 };
+    const preview = await previewSupercluster({
+      clusters: clusters().map((c) => c.options({ ...POLICY, ...policy })),
+    });
+    console.log(formatSuperclusterPlan(preview.plan));
+    const batches = (cluster: string) => {
+      const plan = preview.plan.order.find((o) => o.cluster === cluster)!.plan;
+      const out: string[][] = [];
+      for (const s of plan.steps) if (s.batch !== undefined) (out[s.batch - 1] ??= []).push(s.server!);
+      return out;
+    };
+    const leaderCluster = preview.plan.metaLeader!.cluster;
+    const follower = leaderCluster === "east" ? "west" : "east";
+    // All three of the other cluster are followers: two together, then one; the leader's cluster: two, then it.
+    expect(batches(follower).map((b) => b.length)).toEqual([2, 1]);
+    expect(batches(leaderCluster).map((b) => b.length)).toEqual([2, 1]);
+    expect(batches(leaderCluster)[1]).toEqual([preview.plan.metaLeader!.server]);
+
+    const down = new DownWatch(jsMembers(), 100);
+    down.start();
+    const outcome = await run({ policy });
+    await down.stop();
+    console.log(formatSuperclusterReport(outcome));
+    const most = (c: LocalTestCluster) => down.maxDownOf(c.spec.members.map((m) => m.name));
+    console.log(`most members down at once (${down.samples} samples): east ${most(east)}, west ${most(west)}`);
+    expect(outcome.status).toBe("done");
+    expect(most(east)).toBeLessThanOrEqual(2);
+    expect(most(west)).toBeLessThanOrEqual(2);
+    await expectWhole(NEW_MINOR);
+    for (const c of clusters()) c.spec = { ...c.spec, version: OLD_MINOR };
+    expect((await run()).status).toBe("done");
+  }, 900_000);
+
+  it("a halt in the first cluster (the leaf's binary cannot start) leaves the others untouched, named as left; run again, it resumes", async () => {
     const pids = jsMembers().map((m) => [east, west].find((c) => c.spec.members.includes(m))!.driver.pid(m));
     edge.spec = { ...edge.spec, version: BROKEN };
     east.spec = { ...east.spec, version: NEW_MINOR };
@@ -353,5 +397,15 @@ describe("a supercluster of two JetStream clusters and a leaf, rolled by one rec
     for (const m of jsMembers()) expect((await new MonitorClient(monitorUrl(m)).varz()).version).toBe(OLD_MINOR);
     // The leaf was rolled back to the version it ran, and serves.
     expect((await new MonitorClient(monitorUrl(edge.spec.members[0])).varz()).version).toBe(OLD_MINOR);
-  }, 600_000);
+
+    // The cause fixed, the same run again is the resume: every cluster, from what the servers report.
+    edge.spec = { ...edge.spec, version: NEW_MINOR };
+    const events: RolloutEvent[] = [];
+    const resumed = await run({ onEvent: (e) => events.push(e) });
+    console.log(formatSuperclusterReport(resumed));
+    expect(resumed.status).toBe("done");
+    expect(orderOf(events)[0]).toBe("edge");
+    expect(resumed.clusters.map((c) => c.name).sort()).toEqual(["east", "edge", "west"]);
+    await expectWhole(NEW_MINOR);
+  }, 900_000);
 });
