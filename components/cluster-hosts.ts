@@ -51,6 +51,8 @@ export class ClusterHosts {
   readonly hosts: pulumi.Output<string[]>;
   /** The engine driver's settings and secrets for this cluster. */
   readonly driver: DriverInputs;
+  /** What the platform made for the members to share (its `createShared`): a supercluster's links need it. */
+  readonly shared: unknown;
 
   constructor(name: string, args: ClusterHostsArgs, parent: pulumi.ComponentResource) {
     const platform = loadClusterPlatform(args.platform);
@@ -69,6 +71,7 @@ export class ClusterHosts {
     };
     const secrets = args.platformSecrets ? pulumi.secret(args.platformSecrets) : undefined;
     const shared = platform.createShared(name, facts, args.platformSettings, secrets, parent);
+    this.shared = shared;
     this.servers = args.members.map(
       (member, index) =>
         new NatsServer(

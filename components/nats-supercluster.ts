@@ -19,7 +19,7 @@ import type {
 } from "../engine";
 import { DEFAULT_LAME_DUCK, DEFAULT_POLICY } from "../engine/defaults";
 import { ClusterHosts, generatedCertificates } from "./cluster-hosts";
-import { superclusterLinks } from "./config/links";
+import { clusterLinkPorts, superclusterLinks } from "./config/links";
 import { NatsServer } from "./nats-server";
 import { ServerPlacement } from "./platforms/platform";
 import { publicSpec } from "./public-spec";
@@ -152,6 +152,7 @@ export class NatsSupercluster extends pulumi.ComponentResource {
         ),
     );
     this.servers = Object.fromEntries(args.clusters.map((c, i) => [c.name, hosts[i].servers]));
+    const links = this.openLinks(name, args.clusters, hosts);
 
     const clusters = pulumi
       .all([
@@ -201,7 +202,7 @@ export class NatsSupercluster extends pulumi.ComponentResource {
         ...(args.metricsFile !== undefined ? { metricsFile: args.metricsFile } : {}),
         ...(args.timelineFile !== undefined ? { timelineFile: args.timelineFile } : {}),
       },
-      { parent: this, dependsOn: hosts.flatMap((h) => [...h.servers]) },
+      { parent: this, dependsOn: [...hosts.flatMap((h) => [...h.servers]), ...links] },
     );
 
     const byCluster = (urls: (s: NatsServer) => pulumi.Output<string>) =>
@@ -222,5 +223,31 @@ export class NatsSupercluster extends pulumi.ComponentResource {
       lastRolloutReport: this.lastRolloutReport,
       lastRolloutSummary: this.lastRolloutSummary,
     });
+  }
+
+  /**
+   * The platform's firewall opened for the links between clusters (gateways both ways, leaves to their hub), where
+   * it keeps one (aws); the resources made, which the rollout waits for.
+   */
+  private openLinks(
+    name: string,
+    clusters: ReadonlyArray<SuperclusterClusterArgs>,
+    hosts: ReadonlyArray<ClusterHosts>,
+  ): pulumi.Resource[] {
+    const platform = hosts[0]?.platform;
+    if (!platform?.allowClusterLink) return [];
+    const byName = new Map(clusters.map((c, i) => [c.name, hosts[i]]));
+    return clusterLinkPorts(clusters).flatMap((link) =>
+      platform.allowClusterLink!(
+        {
+          name: `${name}-${link.to}-${link.kind}-from-${link.from}`,
+          kind: link.kind,
+          from: { cluster: link.from, shared: byName.get(link.from)!.shared },
+          to: { cluster: link.to, shared: byName.get(link.to)!.shared },
+          ports: link.ports,
+        },
+        this,
+      ),
+    );
   }
 }

@@ -72,3 +72,55 @@ export function superclusterLinks(clusters: ReadonlyArray<LinkedCluster>): Clust
     return links;
   });
 }
+
+/** A cluster as its firewall links are derived: only names and ports matter (hosts may not be known yet). */
+export interface PortedCluster {
+  readonly name: string;
+  readonly members: ReadonlyArray<Pick<ServerEndpoint, "gatewayPort" | "leafnodePort">>;
+  /** The surge server: it joins the gateways too (clients moved onto it still reach the other clusters). */
+  readonly surge?: Pick<ServerEndpoint, "gatewayPort">;
+  readonly gatewayPort?: number;
+  readonly leafnodes?: { readonly port?: number };
+  readonly hub?: string;
+}
+
+/** The ports one cluster's hosts must accept from another's, where a platform has a firewall between them. */
+export interface ClusterLinkPorts {
+  /** The cluster whose hosts connect. */
+  readonly from: string;
+  /** The cluster whose hosts listen. */
+  readonly to: string;
+  readonly kind: "gateway" | "leafnode";
+  /** Distinct ports, ascending. */
+  readonly ports: ReadonlyArray<number>;
+}
+
+/**
+ * Every link a firewall must let through, from the same rules as {@link superclusterLinks}: gateways both ways
+ * between every two joined clusters (a server connects out to every server of the other cluster that gossip names,
+ * the surge server included, and is connected to the same way), and a leaf cluster's servers to its hub's members'
+ * leafnode ports (one way: the leaf connects out).
+ */
+export function clusterLinkPorts(clusters: ReadonlyArray<PortedCluster>): ClusterLinkPorts[] {
+  const distinct = (ports: number[]) => [...new Set(ports)].sort((a, b) => a - b);
+  const gatewayPorts = (c: PortedCluster) =>
+    distinct(
+      [...c.members, ...(c.surge ? [c.surge] : [])].map((s) => s.gatewayPort ?? c.gatewayPort ?? DEFAULT_GATEWAY_PORT),
+    );
+  const joined = clusters.filter((c) => c.hub === undefined);
+  const links: ClusterLinkPorts[] = [];
+  if (joined.length > 1) {
+    for (const to of joined) {
+      for (const from of joined.filter((c) => c !== to)) {
+        links.push({ from: from.name, to: to.name, kind: "gateway", ports: gatewayPorts(to) });
+      }
+    }
+  }
+  for (const leaf of clusters.filter((c) => c.hub !== undefined)) {
+    const hub = clusters.find((c) => c.name === leaf.hub && c !== leaf);
+    if (!hub) continue;
+    const ports = distinct(hub.members.map((m) => m.leafnodePort ?? hub.leafnodes?.port ?? DEFAULT_LEAFNODE_PORT));
+    links.push({ from: leaf.name, to: hub.name, kind: "leafnode", ports });
+  }
+  return links;
+}
