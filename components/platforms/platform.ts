@@ -17,6 +17,10 @@ export interface ServerPlacement {
   readonly clientPort: number;
   readonly clusterPort: number;
   readonly monitorPort: number;
+  /** Its gateway port, in a supercluster (default the cluster's `gatewayPort`, else 7222). */
+  readonly gatewayPort?: number;
+  /** Its leafnode port, on a member of a hub cluster (default the cluster's `leafnodes.port`, else 7422). */
+  readonly leafnodePort?: number;
 }
 
 /** How the platform's servers are written in stack config. */
@@ -82,6 +86,16 @@ export interface DecodeContext {
   readonly projectDir: string;
 }
 
+/** A link between two clusters of a supercluster: `to`'s hosts accept `ports` from `from`'s hosts. */
+export interface ClusterLink<Shared = unknown> {
+  /** Names the resources made for it (`${supercluster}-${to}-${kind}-from-${from}`). */
+  readonly name: string;
+  readonly kind: "gateway" | "leafnode";
+  readonly from: { readonly cluster: string; readonly shared: Shared };
+  readonly to: { readonly cluster: string; readonly shared: Shared };
+  readonly ports: ReadonlyArray<number>;
+}
+
 /** One platform of the Pulumi layer. `Settings` is its decoded stack-config block; `Shared` what its members share. */
 export interface ClusterPlatform<Settings = unknown, Shared = unknown> {
   readonly name: string;
@@ -126,6 +140,13 @@ export interface ClusterPlatform<Settings = unknown, Shared = unknown> {
    * line can drive a stack file without Pulumi state); undefined elsewhere.
    */
   driverSettingsFromConfig?(settings: Settings, servers: ConfiguredServers): Record<string, unknown>;
+  /**
+   * Let a supercluster's link through where the platform keeps its own firewall between clusters (aws: each cluster's
+   * security group accepts the other's on the gateway ports, a hub's on its leafnode ports from its leaves); the
+   * resources made, which the rollout waits for (a first start's gateways gate needs them). Left out where hosts
+   * reach each other already (local, ssh).
+   */
+  allowClusterLink?(link: ClusterLink<Shared>, parent: pulumi.Resource): pulumi.Resource[];
   /** The settings and secrets the engine's driver of the same name is built from. */
   driverInputs(
     facts: PlatformClusterFacts,

@@ -38,7 +38,7 @@ import { ClusterPlatform } from "../platform";
 import { AwsArch, DEFAULT_INSTANCE_TYPE } from "./ami";
 import { NatsInstanceProfile } from "./instance-profile";
 import { createAwsMemberHost } from "./member-host";
-import { ClusterSecurityGroup } from "./security-group";
+import { allowFromGroup, ClusterSecurityGroup } from "./security-group";
 import { SurgeAddress } from "./surge-address";
 import { readStackAws, StackAws } from "./stack-aws";
 import { SurgeLaunchTemplate } from "./surge-template";
@@ -424,6 +424,22 @@ export const platform: ClusterPlatform<AwsPlatformSettings, AwsShared> = {
     return { endpoint: host.endpoint, hostId: host.instanceId };
   },
 
+  allowClusterLink(link, parent) {
+    // Each cluster has a group of its own; the link opens the listening cluster's group to the connecting one's hosts.
+    const what = link.kind === "gateway" ? "NATS gateways" : "NATS leaf connections";
+    return link.ports.map((port) =>
+      allowFromGroup(
+        link.to.shared.securityGroup,
+        link.from.shared.securityGroup,
+        {
+          name: link.ports.length === 1 ? link.name : `${link.name}-p${port}`,
+          port,
+          description: `${what} from the hosts of cluster ${link.from.cluster}`,
+        },
+        { parent, provider: link.to.shared.provider },
+      ),
+    );
+  },
   driverInputs(facts, settings, shared, members) {
     const instanceIds = pulumi
       .all(members.map((m) => pulumi.all([m.placement.name, m.host.hostId ?? ""])))

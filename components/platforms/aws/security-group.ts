@@ -231,6 +231,32 @@ export class ClusterSecurityGroup extends pulumi.ComponentResource {
   }
 }
 
+/**
+ * An ingress rule on `port` from another cluster's group (a supercluster's gateway or leafnode link): only the hosts
+ * of that cluster, never a CIDR. Both groups are in the stack's one VPC (`aws.vpcId`), where a group may be
+ * referenced by id.
+ */
+export function allowFromGroup(
+  to: ClusterSecurityGroup,
+  from: ClusterSecurityGroup,
+  rule: { readonly name: string; readonly port: number; readonly description: string },
+  opts: pulumi.CustomResourceOptions,
+): aws.vpc.SecurityGroupIngressRule {
+  checkPort("port", rule.port);
+  return new aws.vpc.SecurityGroupIngressRule(
+    rule.name,
+    {
+      securityGroupId: to.securityGroupId,
+      ipProtocol: "tcp",
+      fromPort: rule.port,
+      toPort: rule.port,
+      referencedSecurityGroupId: from.securityGroupId,
+      description: checkRuleDescription(rule.name, rule.description),
+    },
+    opts,
+  );
+}
+
 function checkPorts(ports: ServerPorts): void {
   checkPort("clientPort", ports.clientPort);
   checkPort("clusterPort", ports.clusterPort);
