@@ -46,6 +46,12 @@ export interface SuperclusterClusterArgs {
   readonly leafnodes?: { readonly port?: number; readonly expected?: ReadonlyArray<ExpectedLeaf> };
   /** The name of the cluster of this supercluster it is a leaf of; its servers then join no gateway. */
   readonly hub?: string;
+  /**
+   * The user of `auth.users` a leaf cluster's servers connect to their hub as (the hub accepts leaves as it accepts
+   * clients); its password is taken from `auth` when the config is rendered, so only the name is in state. Needed when
+   * `auth` has users. TLS to the hub follows `tls` (clients "required": the leaf verifies the hub with the CA).
+   */
+  readonly hubUser?: string;
 }
 
 /** Arguments of {@link NatsSupercluster}: the clusters, and everything they share. */

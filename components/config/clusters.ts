@@ -1,11 +1,12 @@
 /**
  * `nats-cluster:clusters`: the clusters of a supercluster stack, each `{ name, members, surge, routeMode?, seeds?,
- * version?, jetstream?, gatewayPort?, leafnodes?: { port?, expected? }, hub? }`, with everything else (platform,
- * version, TLS, auth, lame duck, rollout, …) shared at the top level. The gateways and hub URLs are derived (links.ts),
- * never written. What only the whole stack can tell is checked here: names, hubs, and servers of different clusters
- * on the same host and port; each cluster's own rules are the engine's (decode.ts runs them on every cluster's spec).
+ * version?, jetstream?, gatewayPort?, leafnodes?: { port?, expected? }, hub?, hubUser? }`, with everything else
+ * (platform, version, TLS, auth, lame duck, rollout, …) shared at the top level. The gateways and hub URLs are derived
+ * (links.ts), never written. What only the whole stack can tell is checked here: names, hubs (and the user a leaf
+ * connects to its hub as), and servers of different clusters on the same host and port; each cluster's own rules
+ * are the engine's (decode.ts runs them on every cluster's spec).
  */
-import { clientTlsMode, DEFAULT_GATEWAY_PORT, DEFAULT_LEAFNODE_PORT, ExpectedLeaf } from "../../engine";
+import { DEFAULT_GATEWAY_PORT, DEFAULT_LEAFNODE_PORT, ExpectedLeaf } from "../../engine";
 import { versionProblem } from "../../engine/versions";
 import { ClusterPlatform, ServerPlacement } from "../platforms/platform";
 import { endpointOf } from "./spec-of";
@@ -29,6 +30,7 @@ export const CLUSTER_FIELDS = [
   "gatewayPort",
   "leafnodes",
   "hub",
+  "hubUser",
 ] as const;
 
 /** The top-level keys that describe one cluster: with `clusters`, each cluster says them itself. */
@@ -80,6 +82,9 @@ function decodeCluster(
   const versionBad = version === undefined ? undefined : versionProblem(version);
   if (versionBad) p.add(`${at}version`, versionBad);
   const hub = readString(p, `${at}hub`, obj.hub, "write the name of another cluster of the stack");
+  const hubUser = readString(p, `${at}hubUser`, obj.hubUser, "write the name of a user of nats-cluster:auth");
+  if (hubUser !== undefined && hub === undefined)
+    p.add(`${at}hubUser`, "only a leaf cluster connects to a hub as a user; set hub too, or remove hubUser");
   const members = decodeMembers(p, obj, platform, name || `cluster-${index + 1}`, at, LINK_PORT_FIELDS);
   const surge = decodeSurge(p, obj, platform, name || `cluster-${index + 1}`, at, ["gatewayPort"]);
   const gatewayPort = readInt(p, `${at}gatewayPort`, obj.gatewayPort, "write a port number such as 7222");
@@ -102,6 +107,7 @@ function decodeCluster(
     ...(gatewayPort !== undefined ? { gatewayPort } : {}),
     ...(leafnodes ? { leafnodes } : {}),
     ...(hub !== undefined ? { hub } : {}),
+    ...(hub !== undefined && hubUser !== undefined ? { hubUser } : {}),
   };
 }
 
@@ -169,21 +175,46 @@ function hubProblems(
       p.add(key, `no cluster "${cluster.hub}"; clusters are ${names.join(", ")}`);
     } else if (hub.hub !== undefined) {
       p.add(key, `"${hub.name}" is itself a leaf of "${hub.hub}"; name a cluster without hub (${roots(clusters)})`);
-    } else if (clientTlsMode(shared) === "required") {
-      // The hub's leafnode port takes the clients' TLS, and a leaf cannot be given the hub's CA yet.
-      p.add(
-        key,
-        `"${hub.name}" requires TLS of its leaves (nats-cluster:tls: clients "required" puts TLS on the leafnode ` +
-          'port) and a leaf cluster cannot use TLS to its hub yet; set nats-cluster:tls.clients to "off" (routes ' +
-          "and gateways keep their TLS), or remove hub",
-      );
-    } else if (shared.auth && (shared.auth.token || shared.auth.users?.length || shared.auth.nkeys?.length)) {
-      p.add(
-        key,
-        `"${hub.name}" accepts leaves as it accepts clients (the users of nats-cluster:auth), and a leaf cluster ` +
-          "cannot present credentials yet; remove hub, or nats-cluster:auth",
-      );
+    } else {
+      hubUserProblems(p, cluster, hub, shared);
     }
+  }
+}
+
+/**
+ * The hub accepts a leaf as it accepts a client, with the stack's client auth (every cluster's): a leaf cluster
+ * connects as one of `nats-cluster:auth` users, named by `hubUser` (its password stays in auth, a secret, and is
+ * rendered into the leaf's config file only). TLS to the hub needs no key: it follows `nats-cluster:tls` (clients
+ * "required" puts TLS on the hub's leafnode port, and the leaf verifies it with the stack's CA).
+ */
+function hubUserProblems(
+  p: Problems,
+  cluster: ClusterConfig & { index: number },
+  hub: ClusterConfig,
+  shared: SharedStackConfig,
+): void {
+  const key = `clusters[${cluster.index}].hubUser`;
+  const auth = shared.auth;
+  const users = auth?.users ?? [];
+  if (auth?.token !== undefined || (auth?.nkeys?.length ?? 0) > 0) {
+    p.add(
+      `clusters[${cluster.index}].hub`,
+      `"${hub.name}" accepts leaves as it accepts clients, and a leaf authenticates as a user of nats-cluster:auth ` +
+        `users (hubUser), not by ${auth?.token !== undefined ? "token" : "nkey"}; use users in nats-cluster:auth`,
+    );
+  } else if (cluster.hubUser === undefined) {
+    if (users.length > 0)
+      p.add(
+        key,
+        `"${hub.name}" accepts leaves as it accepts clients (the users of nats-cluster:auth), so it refuses a leaf ` +
+          `without credentials; name the user this cluster's servers connect as, e.g. hubUser: ${users[0].user}`,
+      );
+  } else if (!users.some((u) => u.user === cluster.hubUser)) {
+    p.add(
+      key,
+      `"${cluster.hubUser}" is not a user of nats-cluster:auth` +
+        `${users.length ? ` (${users.map((u) => u.user).join(", ")})` : " (it has none)"}; name one of them, or add it there`,
+    );
   }
 }
 

@@ -483,6 +483,9 @@ function clusterOrigins(shared: FieldOrigins, rawClusters: unknown, i: number, c
   origins.set("gateways.port", `${at}.gatewayPort`);
   origins.set("leafnodes", `${at}.leafnodes`);
   origins.set("hub", `${at}.hub`);
+  origins.set("hub.user", `${at}.hubUser`);
+  // TLS to the hub follows the stack's TLS (the engine's default); a problem with it is one of nats-cluster:tls.
+  origins.set("hub.tls", "tls");
   return origins;
 }
 
@@ -513,7 +516,7 @@ function reportEngineProblems(
   ];
   for (const { x: problem, origins } of problems) {
     // Generated material does not exist yet: the rollout's check validates it once it does.
-    if (shared.tlsGenerate && /^tls\.(certFile|keyFile|routes)$/.test(problem.field)) continue;
+    if (shared.tlsGenerate && /^(tls\.(certFile|keyFile|routes)|hub\.tls)$/.test(problem.field)) continue;
     const key = origins ? origins.keyOf(problem.field) : problem.field;
     if (
       versionKeys.has(key) ||

@@ -20,6 +20,8 @@ export interface LinkedCluster {
   readonly leafnodes?: { readonly port?: number; readonly expected?: ReadonlyArray<ExpectedLeaf> };
   /** The cluster (by name) this one is a leaf of. */
   readonly hub?: string;
+  /** The user (of the stack's client auth) a leaf cluster's servers connect to their hub as; never its password. */
+  readonly hubUser?: string;
 }
 
 /** One cluster's share of the links, in the engine's words. */
@@ -68,7 +70,13 @@ export function superclusterLinks(clusters: ReadonlyArray<LinkedCluster>): Clust
       };
     }
     const hub = cluster.hub === undefined ? undefined : byName.get(cluster.hub);
-    if (hub && hub !== cluster) links.hub = { urls: hub.members.map((m) => leafnodeUrl(hub, m)) };
+    // TLS to the hub is the engine's default (on when clients must use TLS: the stack's TLS is every cluster's, so
+    // the hub's leafnode port is TLS exactly then); the user's password is rendered from auth, never put here.
+    if (hub && hub !== cluster)
+      links.hub = {
+        urls: hub.members.map((m) => leafnodeUrl(hub, m)),
+        ...(cluster.hubUser !== undefined ? { user: cluster.hubUser } : {}),
+      };
     return links;
   });
 }

@@ -113,6 +113,11 @@ export interface ClusterConfig {
   readonly leafnodes?: { readonly port?: number; readonly expected?: ReadonlyArray<ExpectedLeaf> };
   /** `clusters[i].hub`: the name of the cluster of the stack this one is a leaf of. */
   readonly hub?: string;
+  /**
+   * `clusters[i].hubUser`: the user of `nats-cluster:auth` users a leaf cluster's servers connect to their hub as
+   * (the hub accepts leaves as it accepts clients). Required when the stack has client users.
+   */
+  readonly hubUser?: string;
 }
 
 /** A stack of several clusters (`nats-cluster:clusters`) joined by gateways, and leaf clusters on a hub. */

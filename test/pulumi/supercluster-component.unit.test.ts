@@ -21,6 +21,13 @@ const SC_ROLLOUT = "pulumi-nodejs:dynamic/nats-cluster:SuperclusterRollout";
 const LOCAL_PROCESS = "pulumi-nodejs:dynamic/nats-cluster:LocalNatsProcess";
 const STACK = "local-supercluster";
 const SYSTEM_ACCOUNT = { user: "sys", password: "mock-sc-system-password-77ad" };
+const LEAF_PASSWORD = "mock-sc-leaf-password-3b1e";
+const AUTH = {
+  users: [
+    { user: "app", password: "mock-sc-app-password-52c0" },
+    { user: "leaf", password: LEAF_PASSWORD },
+  ],
+};
 
 /** What a SuperclusterRollout's create would return, so the outputs have values. */
 function rolloutState(inputs: Record<string, unknown>): Record<string, unknown> {
@@ -52,11 +59,13 @@ beforeAll(async () => {
 
 describe("the local-supercluster stack's program", () => {
   let program: Record<string, pulumi.Output<unknown>>;
-  // The stack as committed, with the secret it needs (a hub with gateways and leaves needs a system account).
+  // The stack as committed, with the secrets it needs (a hub with gateways and leaves needs a system account; the
+  // leaf connects to its hub as a client user).
   beforeAll(async () => {
-    pulumi.runtime.setAllConfig(asPulumiConfig({ ...readStackFile(STACK), systemAccount: SYSTEM_ACCOUNT }), [
-      "nats-cluster:systemAccount",
-    ]);
+    pulumi.runtime.setAllConfig(
+      asPulumiConfig({ ...readStackFile(STACK), systemAccount: SYSTEM_ACCOUNT, auth: AUTH }),
+      ["nats-cluster:systemAccount", "nats-cluster:auth"],
+    );
     program = require("../../index") as Record<string, pulumi.Output<unknown>>;
     await valueOf(program.versions);
   });
@@ -97,7 +106,8 @@ describe("the local-supercluster stack's program", () => {
     });
     expect(west.gateways!.remotes.map((r) => r.name)).toEqual(["east"]);
     expect(east.leafnodes).toEqual({ expected: [{ name: "edge-a" }] });
-    expect(edge.hub).toEqual({ urls: [17422, 17423, 17424].map((p) => `nats-leaf://127.0.0.1:${p}`) });
+    // The leaf's user by name only: its password stays in the secret auth input.
+    expect(edge.hub).toEqual({ urls: [17422, 17423, 17424].map((p) => `nats-leaf://127.0.0.1:${p}`), user: "leaf" });
     expect(edge.gateways).toBeUndefined();
     expect([east.jetstream.enabled, west.jetstream.enabled, edge.jetstream.enabled]).toEqual([true, true, false]);
     expect(east.members[0]).toMatchObject({ name: "east-a", gatewayPort: 17222, leafnodePort: 17422 });
@@ -117,6 +127,7 @@ describe("the local-supercluster stack's program", () => {
     expect(isWireSecret(rollout.wireInputs.auth)).toBe(true);
     for (const r of registrations) {
       expect(JSON.stringify({ ...r.wireInputs, auth: undefined })).not.toContain(SYSTEM_ACCOUNT.password);
+      expect(JSON.stringify({ ...r.wireInputs, auth: undefined })).not.toContain(LEAF_PASSWORD);
     }
     expect(rollout.additionalSecretOutputs).toEqual(expect.arrayContaining(["auth", "platformSecrets", "tlsPem"]));
   });

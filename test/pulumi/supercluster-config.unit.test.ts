@@ -12,9 +12,19 @@ import {
 } from "../../components/config/decode";
 import { readStackFile } from "./support/stack-files";
 
-/** The stack file, and the secret it needs set: a hub with gateways and leaves needs a system account. */
+/**
+ * The stack file, and the secrets it needs set: a hub with gateways and leaves needs a system account, and the client
+ * users (the leaf connects to its hub as one of them, `hubUser: leaf`).
+ */
 const SYSTEM_ACCOUNT = { user: "sys", password: "sc-config-test-password" };
-const example = () => ({ ...readStackFile("local-supercluster"), systemAccount: SYSTEM_ACCOUNT });
+const LEAF_PASSWORD = "sc-config-leaf-password";
+const AUTH = {
+  users: [
+    { user: "app", password: "sc-config-app-password" },
+    { user: "leaf", password: LEAF_PASSWORD },
+  ],
+};
+const example = () => ({ ...readStackFile("local-supercluster"), systemAccount: SYSTEM_ACCOUNT, auth: AUTH });
 type Entry = Record<string, unknown>;
 const clustersOf = (raw: Record<string, unknown>) => (raw.clusters as Entry[]).map((c) => ({ ...c }));
 
@@ -73,9 +83,12 @@ describe("Pulumi.local-supercluster.yaml", () => {
     expect(east.leafnodes).toEqual({ expected: [{ name: "edge-a" }] });
     expect(west.leafnodes).toBeUndefined();
     expect(edge.gateways).toBeUndefined();
+    // The leaf's user by name (its password stays in auth); TLS to the hub is the engine's default from the stack's.
     expect(edge.hub).toEqual({
       urls: ["nats-leaf://127.0.0.1:17422", "nats-leaf://127.0.0.1:17423", "nats-leaf://127.0.0.1:17424"],
+      user: "leaf",
     });
+    expect(JSON.stringify(edge)).not.toContain(LEAF_PASSWORD);
   });
 
   it("a cluster's own version wins over the shared one (region by region); gatewayPort is every server's default", () => {
@@ -184,13 +197,44 @@ describe("bad supercluster config names the key and the fix", () => {
     );
   });
 
-  it("a leaf cluster whose hub requires TLS of clients, or client auth: refused with the fix", () => {
-    const tls = { generate: true, clients: "required" };
-    expect(errorOf({ ...example(), tls })).toMatch(
-      /nats-cluster:clusters\[2\]\.hub: "east" requires TLS of its leaves .* set nats-cluster:tls\.clients to "off"/,
+  it("a leaf cluster connects as hubUser, a user of nats-cluster:auth: required with client users, named in the error", () => {
+    const clusters = clustersOf(example());
+    delete clusters[2].hubUser;
+    expect(errorOf({ ...example(), clusters })).toMatch(
+      /nats-cluster:clusters\[2\]\.hubUser: "east" accepts leaves as it accepts clients .* e\.g\. hubUser: app/,
     );
+    clusters[2].hubUser = "leef";
+    expect(errorOf({ ...example(), clusters })).toMatch(
+      /nats-cluster:clusters\[2\]\.hubUser: "leef" is not a user of nats-cluster:auth \(app, leaf\)/,
+    );
+    const onHub = clustersOf(example());
+    onHub[0].hubUser = "leaf";
+    expect(errorOf({ ...example(), clusters: onHub })).toMatch(
+      /nats-cluster:clusters\[0\]\.hubUser: only a leaf cluster connects to a hub as a user; set hub too/,
+    );
+    // Without client users the leaf connects without credentials (the hub asks for none).
+    const { auth: _a, ...open } = example();
+    expect(decode({ ...open, clusters: clustersOf(open).map(({ hubUser: _u, ...c }) => c) }).clusters[2].hubUser).toBe(
+      undefined,
+    );
+  });
+
+  it("a token or nkeys auth is refused for a leaf cluster: it authenticates by user and password", () => {
     expect(errorOf({ ...example(), auth: { token: "s3cret-token-value" } })).toMatch(
-      /nats-cluster:clusters\[2\]\.hub: "east" accepts leaves as it accepts clients/,
+      /nats-cluster:clusters\[2\]\.hub: "east" accepts leaves as it accepts clients, and a leaf authenticates as a user .* not by token/,
+    );
+  });
+
+  it("TLS to the hub follows nats-cluster:tls: on with clients required (the default), off with plaintext clients", () => {
+    const specTls = (tls: unknown) => {
+      const config = decode({ ...example(), tls });
+      return linksOfConfig(config.clusters)[2].hub;
+    };
+    // The engine decides from the spec's tls (hub.tls absent); the decoded stack passes the engine's rules both ways.
+    expect(specTls({ generate: true })).not.toHaveProperty("tls");
+    expect(specTls({ generate: true, clients: "off" })).not.toHaveProperty("tls");
+    expect(errorOf({ ...example(), tls: { certFile: "/c.pem", keyFile: "/k.pem", routes: false } })).toMatch(
+      /nats-cluster:tls: TLS to the hub verifies it with this cluster's CA, and there is none/,
     );
   });
 
