@@ -1,11 +1,13 @@
 /**
  * A supercluster on real nats-server processes, rolled by one `reconcileSupercluster`: clusters `east` and `west` (3
  * JetStream members and a surge server each) joined by gateways, one JetStream meta group spanning both, and a leaf
- * cluster `edge` (one member, no JetStream) whose hub is east. Traffic throughout: an acked publisher to an R3 stream
- * placed in each cluster, a requester in east asking a responder in west (across the gateway), and a subscriber on
- * the leaf receiving what west publishes (west → gateway → east → leaf). Started, upgraded, then downgraded, each
- * run asserting the order (the leaf first, the cluster holding the meta leader last), at most one meta-leader
- * election, no acknowledged message lost, every /gatewayz whole and no ghost peer; the longest gaps are printed.
+ * cluster `edge` (one member, no JetStream) whose hub is east, every cluster with client users (the leaf connects to
+ * its hub as one of them, `hub.user`; the password in no event or report). Traffic throughout: an acked publisher
+ * to an R3 stream placed in each cluster, a requester in east asking a responder in west (across the gateway), and a
+ * subscriber on the leaf receiving what west publishes (west → gateway → east → leaf). Started, upgraded, then
+ * downgraded, each run asserting the order (the leaf first, the cluster holding the meta leader last), at most one
+ * meta-leader election, no acknowledged message lost, every /gatewayz whole and no ghost peer; the longest gaps are
+ * printed.
  * Then, with maxUnavailable 3, each cluster goes two members at once and one (the meta group of 6 keeps its quorum
  * of 4 with 2 down), never 3. Last, a leaf binary that cannot start halts the run in its first cluster: the others are
  * left untouched, named; with the cause fixed, the same run again resumes and takes every cluster to the target.
@@ -98,6 +100,13 @@ describe("a supercluster of two JetStream clusters and a leaf, rolled by one rec
   let fakes: string;
   const ncs: NatsConnection[] = [];
   const clusters = () => [east, west, edge];
+  /** The client users of every cluster: the application's, and the one the leaf connects to its hub as. */
+  const APP = { user: "app", pass: "supercluster-test-app-password" };
+  const USERS = [
+    { user: APP.user, password: APP.pass },
+    { user: "leaf", password: "supercluster-test-leaf-password" },
+  ];
+  const app = (spec: ClusterSpec, name: string) => appOptions(spec, name, APP);
   const jsMembers = () => [...east.spec.members, ...west.spec.members];
   const run = (extra: { onEvent?: (e: RolloutEvent) => void; policy?: Partial<RolloutPolicy> } = {}) =>
     reconcileSupercluster({
@@ -127,8 +136,9 @@ describe("a supercluster of two JetStream clusters and a leaf, rolled by one rec
     const leafPorts = await freePorts(e.spec.members.length);
     const eastMembers = e.spec.members.map((m, i) => ({ ...m, leafnodePort: leafPorts[i] }));
     // A system account on both (one name across the gateways): nats-server needs it for gateways with leaf nodes,
-    // and the engine steps the meta leader down through it before restarting it.
-    const auth = { systemAccount: { user: "sys", password: "supercluster-test-system-password" } };
+    // and the engine steps the meta leader down through it before restarting it. Client users, every cluster's: the
+    // hub accepts its leaf as it accepts clients, so the leaf connects as one of them (hub.user).
+    const auth = { users: USERS, systemAccount: { user: "sys", password: "supercluster-test-system-password" } };
     east.spec = {
       ...e.spec,
       auth,
@@ -140,7 +150,8 @@ describe("a supercluster of two JetStream clusters and a leaf, rolled by one rec
     edge.spec = {
       ...edge.spec,
       name: "edge",
-      hub: { urls: eastMembers.map((m) => `nats-leaf://127.0.0.1:${m.leafnodePort}`) },
+      auth: { users: USERS },
+      hub: { urls: eastMembers.map((m) => `nats-leaf://127.0.0.1:${m.leafnodePort}`), user: "leaf" },
     };
   }, 60_000);
 
@@ -185,6 +196,9 @@ describe("a supercluster of two JetStream clusters and a leaf, rolled by one rec
     expect(outcome.status).toBe("done");
     expect(outcome.left).toEqual([]);
     expect(orderOf(events)[0]).toBe("edge");
+    // The leaf's password is rendered into its config file only: no event, no report quotes it.
+    const said = `${events.map(formatEvent).join("\n")}\n${formatSuperclusterReport(outcome)}\n${JSON.stringify(outcome)}`;
+    expect(said).not.toContain(USERS[1].password);
     await expectWhole(OLD_MINOR);
   }, 600_000);
 
@@ -194,7 +208,7 @@ describe("a supercluster of two JetStream clusters and a leaf, rolled by one rec
     // Streams placed in each cluster, an acked publisher each.
     const streams: Array<{ name: string; pub: AckedPublisher }> = [];
     for (const c of [east, west]) {
-      const nc = await connect(appOptions(c.spec, `${c.spec.name}-publisher`));
+      const nc = await connect(app(c.spec, `${c.spec.name}-publisher`));
       ncs.push(nc);
       const name = `${c.spec.name.toUpperCase()}_${version.replace(/\./g, "_")}`;
       const subject = `${c.spec.name}.orders.${version}`;
@@ -214,8 +228,8 @@ describe("a supercluster of two JetStream clusters and a leaf, rolled by one rec
       streams.push({ name, pub });
     }
     // A requester in east, a responder in west: each reply crosses the gateway.
-    const responder = await connect(appOptions(west.spec, "west-responder"));
-    const requester = await connect(appOptions(east.spec, "east-requester"));
+    const responder = await connect(app(west.spec, "west-responder"));
+    const requester = await connect(app(east.spec, "east-requester"));
     ncs.push(responder, requester);
     const sub = responder.subscribe("across.>");
     void (async () => {
@@ -232,12 +246,13 @@ describe("a supercluster of two JetStream clusters and a leaf, rolled by one rec
     }
     // A subscriber on the leaf, fed from west: west → gateway → east → leaf connection.
     const leafSub = await connect({
+      ...APP,
       servers: edge.spec.members.map(clientUrl),
       name: "leaf-subscriber",
       maxReconnectAttempts: -1,
       reconnectTimeWait: 100,
     });
-    const westPub = await connect(appOptions(west.spec, "west-to-leaf"));
+    const westPub = await connect(app(west.spec, "west-to-leaf"));
     ncs.push(leafSub, westPub);
     const leafGaps = new Gaps();
     const ticks = leafSub.subscribe("to.leaf");
@@ -302,7 +317,7 @@ describe("a supercluster of two JetStream clusters and a leaf, rolled by one rec
     const lost: Record<string, number> = {};
     for (const s of streams) {
       const cluster = s.name.startsWith("EAST") ? east : west;
-      const reader = await connect(appOptions(cluster.spec, `${s.name}-reader`));
+      const reader = await connect(app(cluster.spec, `${s.name}-reader`));
       ncs.push(reader);
       for (let attempt = 1; lost[s.name] === undefined; attempt++) {
         try {
@@ -343,7 +358,7 @@ describe("a supercluster of two JetStream clusters and a leaf, rolled by one rec
   it("maxUnavailable 3: the meta group of 6 (quorum 4) lets at most 2 of a cluster's members down at once", async () => {
     // No stream of the test's may hold its own quorum against the batches: delete them (an R3 stream on all three
     // members of a cluster would make it one at a time, the stream's own rule).
-    const admin = await connect(appOptions(east.spec, "stream-admin"));
+    const admin = await connect(app(east.spec, "stream-admin"));
     ncs.push(admin);
     const jsm = await jetstreamManager(admin);
     for await (const name of jsm.streams.names()) await jsm.streams.delete(name);
