@@ -113,3 +113,20 @@ export {
   sansCover,
   LOOPBACK_HOSTS,
 } from "./tls/names";
+export { type OtherCluster, type SuperclusterPeers } from "./rollout/other-clusters";
+export { type PreviewFallback } from "./rollout/reconcile";
+export { type SpecContext } from "./validate";
+export {
+  type SuperclusterCluster,
+  type SuperclusterOptions,
+  type SuperclusterPlan,
+  type ClusterInOrder,
+  type SuperclusterPreview,
+  type SuperclusterPreviewFallback,
+  type SuperclusterOutcome,
+} from "./supercluster/types";
+export { validateSupercluster, assertValidSupercluster } from "./supercluster/validate";
+export { rolloutOrder, type OrderedCluster, type MetaLeaderSeen } from "./supercluster/order";
+export { previewSupercluster } from "./supercluster/preview";
+export { reconcileSupercluster } from "./supercluster/reconcile";
+export { formatSuperclusterPlan, formatSuperclusterReport } from "./supercluster/format";

@@ -214,17 +214,27 @@ function checkByteLimit(add: AddProblem, field: string, value: unknown): void {
   }
 }
 
+/**
+ * How a spec is validated: alone (a stack of one cluster), or as one cluster of a supercluster whose other clusters
+ * are validated and rolled with it (engine/supercluster/validate.ts adds the rules across them).
+ */
+export interface SpecContext {
+  /** The spec is one cluster of a supercluster described whole (every cluster its gateways join is in it). */
+  readonly inSupercluster?: boolean;
+}
+
 /** `gateway {}`: other clusters by a name each, none this cluster's own, each with nats:// URLs of some servers. */
-function checkGateways(add: AddProblem, spec: ClusterSpec): void {
+function checkGateways(add: AddProblem, spec: ClusterSpec, context: SpecContext): void {
   const gw = spec.gateways;
   if (gw === undefined) return;
-  if (spec.jetstream?.enabled) {
-    // One meta group then spans every cluster: the jetstream gate would count the other clusters' servers as ghost
-    // peers and refuse every step. Refused here, before anything is touched, until the gates read the supercluster.
+  if (spec.jetstream?.enabled && !context.inSupercluster) {
+    // One meta group then spans every cluster: the gates, the batch planner and the ghost-peer check must know the
+    // other clusters' JetStream servers, which a stack of one cluster cannot. Refused before anything is touched.
     add(
       "gateways",
-      "gateways with JetStream are not supported yet (the JetStream meta group spans every cluster of the " +
-        "supercluster, and the gates read one cluster's); turn jetstream off for this cluster, or drop gateways",
+      "gateways with JetStream need every cluster of the supercluster in one stack (one JetStream meta group spans " +
+        "them all, and a stack of one cluster cannot know the other clusters' peers): describe all the clusters " +
+        "in one stack (a supercluster: engine reconcileSupercluster), or turn jetstream off, or drop gateways",
     );
   }
   if (!Array.isArray(gw.remotes) || gw.remotes.length === 0) {
@@ -323,6 +333,9 @@ function checkHub(add: AddProblem, spec: ClusterSpec): void {
     return;
   }
   if (spec.jetstream?.enabled) {
+    // Without a `jetstream { domain }` of its own, a leaf's JetStream servers would join the hub's meta group over
+    // the leaf connection (or, with one, run a second meta group the engine would have to gate apart): neither is
+    // rendered nor gated here yet. A leaf without JetStream still reaches the hub's streams through the hub.
     add(
       "hub",
       "a leaf cluster with JetStream is not supported yet (it needs a JetStream domain of its own, or its meta group " +
@@ -526,7 +539,7 @@ function checkExtraSettings(add: AddProblem, spec: ClusterSpec): void {
 }
 
 /** Every error in the spec (empty when it is valid). Warnings are separate: {@link clusterSpecWarnings}. */
-export function validateClusterSpec(spec: ClusterSpec): Problem[] {
+export function validateClusterSpec(spec: ClusterSpec, context: SpecContext = {}): Problem[] {
   const problems: Problem[] = [];
   const add: AddProblem = (field, message) => problems.push({ field, message });
   checkClusterName(add, spec);
@@ -534,7 +547,7 @@ export function validateClusterSpec(spec: ClusterSpec): Problem[] {
   checkServers(add, spec);
   checkLameDuck(add, spec);
   checkRoutes(add, spec);
-  checkGateways(add, spec);
+  checkGateways(add, spec, context);
   checkLeafNodes(add, spec);
   checkHub(add, spec);
   checkJetStream(add, spec);
@@ -596,8 +609,8 @@ export function clusterSpecWarnings(spec: ClusterSpec): Problem[] {
 }
 
 /** Throws a {@link SpecError} listing every problem when the spec is invalid. */
-export function assertValidClusterSpec(spec: ClusterSpec): void {
-  const problems = validateClusterSpec(spec);
+export function assertValidClusterSpec(spec: ClusterSpec, context: SpecContext = {}): void {
+  const problems = validateClusterSpec(spec, context);
   if (problems.length > 0) throw new SpecError(problems);
 }
 

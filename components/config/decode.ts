@@ -13,36 +13,43 @@ import {
   AuthSpec,
   ClusterSpec,
   DEFAULT_LAME_DUCK,
-  DEFAULT_PORTS,
-  JetStreamSpec,
   LameDuckSpec,
   Problem,
   RolloutPolicy,
-  RouteMode,
   TlsPem,
   TlsSpec,
 } from "../../engine";
 import { validateClusterSpec, validatePolicy, POLICY_FIELDS } from "../../engine/validate";
 import { versionProblem } from "../../engine/versions";
 import { clusterPlatformNames, findClusterPlatform } from "../platforms";
-import { ClusterPlatform, DecodeContext, ServerPlacement } from "../platforms/platform";
+import { ClusterPlatform, DecodeContext } from "../platforms/platform";
+import { decodeClusters, linksOfConfig } from "./clusters";
 import { exporterPortClash } from "./exporter";
 import type { ExporterRelease } from "../../engine/exporter";
+import { FieldOrigins } from "./origins";
+import { decodeJetStream, decodeMembers, decodeRoutes, decodeSurge } from "./servers";
+import { specOf } from "./spec-of";
+import type { ClusterConfig, SharedStackConfig, StackConfig, SuperclusterStackConfig, TlsGenerate } from "./types";
 import {
   booleanish,
-  decodeJson,
   didYouMean,
   numberish,
-  Obj,
   Problems,
   readBool,
   readInt,
-  readList,
   readObject,
   readString,
-  readStringList,
   refuseUnknownFields,
 } from "./values";
+
+export type {
+  ClusterConfig,
+  SharedStackConfig,
+  StackConfig,
+  SuperclusterStackConfig,
+  SurgePlacement,
+  TlsGenerate,
+} from "./types";
 
 /** The config namespace: every key is `nats-cluster:<key>` (the Pulumi project name). */
 export const CONFIG_NAMESPACE = "nats-cluster";
@@ -52,6 +59,7 @@ export const CORE_KEYS = [
   "platform",
   "version",
   "clusterName",
+  "clusters",
   "members",
   "memberCount",
   "surge",
@@ -72,73 +80,6 @@ export const CORE_KEYS = [
 
 /** The core keys whose values are secrets: set them with `pulumi config set --secret`. */
 export const SECRET_KEYS: ReadonlyArray<string> = ["auth", "systemAccount", "tlsPem"];
-
-/** The surge server as configured: a server, optionally running JetStream. */
-export type SurgePlacement = ServerPlacement & { readonly jetstream?: boolean };
-
-/** The stack config, decoded and validated. `auth` and `platformSecrets` are plain here: callers keep them secret. */
-export interface StackConfig {
-  /** `nats-cluster:platform`: the folder name of a platform (local, aws, ssh, …). */
-  readonly platform: string;
-  /** `nats-cluster:<platform>`, decoded by the platform. */
-  readonly platformSettings: unknown;
-  /** The platform's secret keys (e.g. an SSH private key), by key. */
-  readonly platformSecrets?: Readonly<Record<string, string>>;
-  /** `nats-cluster:clusterName`, the `cluster.name` of every server. Default `nats-<stack>`. */
-  readonly clusterName: string;
-  /** `nats-cluster:version`, the nats-server version every member should run. */
-  readonly version: string;
-  /** `nats-cluster:members` / `nats-cluster:memberCount`. */
-  readonly members: ReadonlyArray<ServerPlacement>;
-  /** `nats-cluster:surge`. */
-  readonly surge: SurgePlacement;
-  /** `nats-cluster:jetstream` (a boolean, or an object with limits). Default enabled. */
-  readonly jetstream: JetStreamSpec;
-  /** `nats-cluster:lameDuckDurationSeconds` and `nats-cluster:lameDuckGracePeriodSeconds`. */
-  readonly lameDuck: LameDuckSpec;
-  /** `nats-cluster:routeMode` (explicit) and `nats-cluster:seeds` (default: the first member). */
-  readonly routes: RouteMode;
-  /** `nats-cluster:rollout`: RolloutPolicy fields to override. */
-  readonly rollout: Partial<RolloutPolicy>;
-  /**
-   * `nats-cluster:rollout.eventsFile`: the file `pulumi up` appends the rollout's events to, one JSON line each
-   * (`~/` is the home directory, a relative path is the project directory's). Not a policy field: where events go
-   * changes nothing on the servers.
-   */
-  readonly eventsFile?: string;
-  /**
-   * `nats-cluster:rollout.metricsFile`: where `pulumi up` writes the last rollout's figures in Prometheus' text
-   * format, for node_exporter's textfile collector (a `.prom` file in its directory). Not a policy field either.
-   */
-  readonly metricsFile?: string;
-  /** `nats-cluster:rollout.timelineFile`: where `pulumi up` draws the rollout as a picture (an `.svg` file). */
-  readonly timelineFile?: string;
-  /**
-   * `nats-cluster:tls`: what clients and routes run (`clients`, `routes`, `verify`) and where the material comes
-   * from: `generate` (a CA the stack makes for itself), `nats-cluster:tlsPem` (secret), or paths on the hosts.
-   */
-  readonly tls?: Omit<TlsSpec, "pem">;
-  /** `nats-cluster:tlsPem` (secret): the servers' certificate, key and CA as PEM, delivered by the platform. */
-  readonly tlsPem?: TlsPem;
-  /** `nats-cluster:tls.generate`: the stack makes its own CA and server certificate (ClusterCertificates). */
-  readonly tlsGenerate?: TlsGenerate;
-  /** `nats-cluster:monitoring`: `http` or `system-account` (the monitoring port then binds to 127.0.0.1). */
-  readonly monitoring?: "http" | "system-account";
-  /** `nats-cluster:noAdvertise`. */
-  readonly noAdvertise?: boolean;
-  /** `nats-cluster:extraSettings`: restart-relevant settings rendered verbatim. */
-  readonly extraSettings?: Readonly<Record<string, string | number | boolean>>;
-  /** `nats-cluster:auth` merged with `nats-cluster:systemAccount` (both secret). */
-  readonly auth?: AuthSpec;
-}
-
-/** `nats-cluster:tls.generate`: a CA of the stack's own and a server certificate for every host. */
-export interface TlsGenerate {
-  /** How long the server certificate is valid. Default 365. */
-  readonly validityDays?: number;
-  /** Bump it to issue a new server certificate (a rolling reload). */
-  readonly rotation?: number;
-}
 
 /** Bad stack config: the message lists every problem as `nats-cluster:<key>: <what is wrong; how to fix it>`. */
 export class StackConfigError extends Error {
@@ -166,26 +107,6 @@ export interface DecodeOptions {
 
 type Raw = Readonly<Record<string, unknown>>;
 
-/**
- * Which config key each engine field came from, recorded as the decoder fills the spec: an engine problem at
- * `lameDuck.durationSeconds` is reported at `nats-cluster:lameDuckDurationSeconds`.
- */
-class FieldOrigins {
-  private readonly origins = new Map<string, string>();
-  set(engineField: string, configKey: string): void {
-    this.origins.set(engineField, configKey);
-  }
-  /** The config key of an engine field path: its longest recorded prefix, with the rest of the path kept. */
-  keyOf(field: string): string {
-    let best = "";
-    for (const prefix of this.origins.keys()) {
-      const matches = field === prefix || field.startsWith(`${prefix}.`) || field.startsWith(`${prefix}[`);
-      if (matches && prefix.length > best.length) best = prefix;
-    }
-    return best ? this.origins.get(best)! + field.slice(best.length) : field;
-  }
-}
-
 function decodePlatform(p: Problems, raw: Raw): ClusterPlatform | undefined {
   const names = clusterPlatformNames();
   const name = readString(p, "platform", raw.platform, `write one of ${names.join(", ")}`);
@@ -202,142 +123,6 @@ function decodePlatform(p: Problems, raw: Raw): ClusterPlatform | undefined {
       `${p.show("platform", name)} is not a platform; write one of ${names.map((n) => `"${n}"`).join(", ")}`,
     );
   return found;
-}
-
-const ENDPOINT_FIELDS = ["name", "host", "clientPort", "clusterPort", "monitorPort"] as const;
-type PortField = keyof typeof DEFAULT_PORTS;
-
-/** A server entry: a name (where the platform places servers) or an object with name, host and ports. */
-function decodeServer(
-  p: Problems,
-  key: string,
-  value: unknown,
-  platform: ClusterPlatform,
-  extraFields: ReadonlyArray<string> = [],
-): (ServerPlacement & Obj) | undefined {
-  const v = decodeJson(value);
-  const rules = platform.members;
-  if (typeof v === "string" && rules.host === "assigned" && !rules.portsRequired) return { name: v, ...DEFAULT_PORTS };
-  const obj = readObject(p, key, v, `write ${rules.memberExample}`);
-  if (!obj) return undefined;
-  refuseUnknownFields(p, key, obj, [...ENDPOINT_FIELDS, ...extraFields]);
-  const name = readString(p, `${key}.name`, obj.name, "give the server a name such as nats-a") ?? "";
-  if (obj.name === undefined) p.add(`${key}.name`, "missing; give the server a name such as nats-a");
-  let host = readString(p, `${key}.host`, obj.host, "write an IP address or DNS name");
-  if (host === undefined && rules.host === "loopback") host = "127.0.0.1";
-  if (host === undefined && obj.host === undefined && rules.host === "required") {
-    p.add(`${key}.host`, `missing; the ${platform.name} platform needs each server's address (${rules.memberExample})`);
-  }
-  const port = (field: PortField): number => {
-    const n = readInt(p, `${key}.${field}`, obj[field], "write a port number such as 4222");
-    if (n !== undefined) return n;
-    if (obj[field] === undefined && rules.portsRequired) {
-      p.add(
-        `${key}.${field}`,
-        `missing; every ${platform.name} server needs ports of its own (e.g. ${DEFAULT_PORTS[field]})`,
-      );
-    }
-    return DEFAULT_PORTS[field];
-  };
-  const ports = { clientPort: port("clientPort"), clusterPort: port("clusterPort"), monitorPort: port("monitorPort") };
-  return { ...obj, name, ...(host !== undefined ? { host } : {}), ...ports };
-}
-
-function placement(server: ServerPlacement & Obj): ServerPlacement {
-  const { name, host, clientPort, clusterPort, monitorPort } = server;
-  return { name, ...(host !== undefined ? { host } : {}), clientPort, clusterPort, monitorPort };
-}
-
-function decodeMembers(
-  p: Problems,
-  raw: Raw,
-  platform: ClusterPlatform,
-  clusterName: string,
-  origins: FieldOrigins,
-): ServerPlacement[] {
-  const count = readInt(p, "memberCount", raw.memberCount, "write the number of members, 3 or 5");
-  origins.set("members", raw.memberCount !== undefined ? "memberCount" : "members");
-  if (raw.members !== undefined && raw.memberCount !== undefined) {
-    p.add("memberCount", "set either members or memberCount, not both; remove one");
-    return [];
-  }
-  if (raw.members === undefined && count === undefined) {
-    p.add(
-      "members",
-      platform.members.countAllowed
-        ? "missing; set memberCount (3 or 5) or list member names"
-        : `missing; list the members as ${platform.members.memberExample}`,
-    );
-    return [];
-  }
-  if (count !== undefined) {
-    if (!platform.members.countAllowed) {
-      p.add(
-        "memberCount",
-        `the ${platform.name} platform needs each member described; list them under members instead`,
-      );
-      return [];
-    }
-    if (count < 1 || count > 15) {
-      p.add("memberCount", `${count} members is not a cluster size this supports; use 3 or 5`);
-      return [];
-    }
-    return Array.from({ length: count }, (_, i) => ({ name: `${clusterName}-${i + 1}`, ...DEFAULT_PORTS }));
-  }
-  const list = readList(p, "members", raw.members, "list the members") ?? [];
-  return list
-    .map((m, i) => decodeServer(p, `members[${i}]`, m, platform))
-    .filter((m): m is ServerPlacement & Obj => m !== undefined)
-    .map(placement);
-}
-
-function decodeSurge(p: Problems, raw: Raw, platform: ClusterPlatform, clusterName: string): SurgePlacement {
-  const fallback = { name: `${clusterName}-surge`, ...DEFAULT_PORTS };
-  if (raw.surge === undefined) {
-    p.add("surge", `missing; describe the temporary surge server: ${platform.members.surgeExample}`);
-    return fallback;
-  }
-  const obj = readObject(p, "surge", raw.surge, `write ${platform.members.surgeExample}`);
-  if (!obj) return fallback;
-  const server = decodeServer(p, "surge", { name: fallback.name, ...obj }, platform, ["jetstream"]);
-  if (!server) return fallback;
-  const jetstream = readBool(p, "surge.jetstream", obj.jetstream);
-  return { ...placement(server), ...(jetstream !== undefined ? { jetstream } : {}) };
-}
-
-function decodeJetStream(p: Problems, raw: Raw): JetStreamSpec {
-  const v = decodeJson(raw.jetstream);
-  if (v === undefined) return { enabled: true };
-  if (typeof v === "boolean" || typeof v === "string") return { enabled: readBool(p, "jetstream", v) ?? true };
-  const obj = readObject(p, "jetstream", v, "write true, false, or { enabled, maxMemoryBytes?, maxFileBytes? }");
-  if (!obj) return { enabled: true };
-  refuseUnknownFields(p, "jetstream", obj, ["enabled", "maxMemoryBytes", "maxFileBytes"]);
-  const maxMemoryBytes = readInt(p, "jetstream.maxMemoryBytes", obj.maxMemoryBytes, "write a number of bytes");
-  const maxFileBytes = readInt(p, "jetstream.maxFileBytes", obj.maxFileBytes, "write a number of bytes");
-  return {
-    enabled: readBool(p, "jetstream.enabled", obj.enabled) ?? true,
-    ...(maxMemoryBytes !== undefined ? { maxMemoryBytes } : {}),
-    ...(maxFileBytes !== undefined ? { maxFileBytes } : {}),
-  };
-}
-
-function decodeRoutes(p: Problems, raw: Raw, members: ReadonlyArray<ServerPlacement>): RouteMode {
-  const mode = readString(p, "routeMode", raw.routeMode, 'write "explicit" or "seed"') ?? "explicit";
-  const seeds = readStringList(p, "seeds", raw.seeds, "list member names");
-  if (mode === "explicit") {
-    if (seeds !== undefined)
-      p.add("seeds", 'seeds are used only with routeMode "seed"; remove seeds or set routeMode to seed');
-    return { kind: "explicit" };
-  }
-  if (mode !== "seed") {
-    p.add(
-      "routeMode",
-      `${p.show("routeMode", mode)} is not a route mode; write "explicit" (every member lists every member) ` +
-        'or "seed" (members list the seeds)',
-    );
-    return { kind: "explicit" };
-  }
-  return { kind: "seed", seeds: seeds ?? (members[0] ? [members[0].name] : []) };
 }
 
 /**
@@ -483,39 +268,35 @@ export function knownKeys(): string[] {
 /** The engine's spec of a decoded config; hosts the platform assigns later get a placeholder (`<name>.host.invalid`).
  * */
 export function clusterSpecOf(config: StackConfig, hosts?: ReadonlyArray<string>): ClusterSpec {
-  const server = (s: ServerPlacement, host?: string) => ({
-    name: s.name,
-    host: host ?? s.host ?? `${s.name}.host.invalid`,
-    clientPort: s.clientPort,
-    clusterPort: s.clusterPort,
-    monitorPort: s.monitorPort,
-  });
-  return {
-    name: config.clusterName,
-    version: config.version,
-    members: config.members.map((m, i) => server(m, hosts?.[i])),
-    surge: {
-      ...server(config.surge),
-      ...(config.surge.jetstream !== undefined ? { jetstream: config.surge.jetstream } : {}),
-    },
-    routes: config.routes,
-    jetstream: config.jetstream,
-    lameDuck: config.lameDuck,
-    ...(config.auth ? { auth: config.auth } : {}),
-    ...(config.tls || config.tlsPem
-      ? { tls: { ...config.tls, ...(config.tlsPem ? { pem: config.tlsPem } : {}) } }
-      : {}),
-    ...(config.monitoring ? { monitoring: config.monitoring } : {}),
-    ...(config.noAdvertise !== undefined ? { noAdvertise: config.noAdvertise } : {}),
-    ...(config.extraSettings ? { extraSettings: config.extraSettings } : {}),
-  };
+  return specOf(config, { ...config, name: config.clusterName }, {}, hosts);
 }
 
 /**
- * Decode and validate the raw `nats-cluster:*` values (keys without the namespace). Pure: no Pulumi, no I/O.
- * Throws a StackConfigError naming every bad key and its fix; never quotes a secret value.
+ * Decode and validate a stack of one cluster (the command line drives one): a supercluster stack is refused, naming
+ * `nats-cluster:clusters`. See {@link decodeAnyStackConfig}.
  */
 export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackConfig {
+  const config = decodeAnyStackConfig(raw, options);
+  if (config.clusters === undefined) return config;
+  throw new StackConfigError(
+    [
+      {
+        field: "clusters",
+        message:
+          "this stack is a supercluster, and this reads a stack of one cluster; run it with `pulumi preview` / " +
+          "`pulumi up`, or remove clusters",
+      },
+    ],
+    options.stack,
+  );
+}
+
+/**
+ * Decode and validate the raw `nats-cluster:*` values (keys without the namespace): a stack of one cluster, or a
+ * supercluster when `nats-cluster:clusters` is set. Pure: no Pulumi, no I/O. Throws a StackConfigError naming every
+ * bad key and its fix; never quotes a secret value.
+ */
+export function decodeAnyStackConfig(raw: Raw, options: DecodeOptions = {}): StackConfig | SuperclusterStackConfig {
   const context: DecodeContext = { stack: options.stack ?? "dev", projectDir: options.projectDir ?? process.cwd() };
   // Another platform's module is loaded only when a key may be one of its secret keys: a local stack must not load
   // the aws platform (and @pulumi/aws with it) on every preview. The key's own platform is loaded anyway.
@@ -538,15 +319,63 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
   }
 
   const platform = decodePlatform(p, raw);
+  // Without a known platform, member and surge rules are the local platform's (the messages still help).
+  const rules = platform ?? findClusterPlatform("local")!;
+  const shared = decodeShared(p, raw, platform, context, origins);
+
+  if (raw.clusters !== undefined) {
+    const clusters = decodeClusters(p, raw, rules, shared);
+    if (platform) {
+      const exporter = (shared.platformSettings as { exporter?: ExporterRelease } | undefined)?.exporter;
+      exporterPortClash(
+        p,
+        platform.name,
+        exporter,
+        clusters.flatMap((c) => [...c.members, c.surge]),
+      );
+    }
+    const links = linksOfConfig(clusters);
+    const specs = clusters.map((cluster, i) => ({
+      spec: specOf(shared, cluster, links[i]),
+      origins: clusterOrigins(origins, raw.clusters, i, cluster),
+    }));
+    reportEngineProblems(p, shared, specs);
+    if (p.list.length > 0) throw new StackConfigError(p.list, options.stack);
+    return { ...shared, name: `nats-${context.stack}`, clusters };
+  }
+
+  const clusterName =
+    readString(p, "clusterName", raw.clusterName, "write a name such as nats-prod") ?? `nats-${context.stack}`;
+  origins.set("name", "clusterName");
+  origins.set("members", raw.memberCount !== undefined ? "memberCount" : "members");
+  const members = decodeMembers(p, raw, rules, clusterName);
+  const surge = decodeSurge(p, raw, rules, clusterName);
+  const config: StackConfig = { ...shared, clusterName, members, surge, routes: decodeRoutes(p, raw, members) };
+
+  // An exporter on one of the servers' own ports would answer the install's check with nats-server's monitoring.
+  if (platform) {
+    const exporter = (shared.platformSettings as { exporter?: ExporterRelease } | undefined)?.exporter;
+    exporterPortClash(p, platform.name, exporter, [...members, config.surge]);
+  }
+  reportEngineProblems(p, shared, [{ spec: clusterSpecOf(config), origins }]);
+  if (p.list.length > 0) throw new StackConfigError(p.list, options.stack);
+  return config;
+}
+
+/** What every cluster of the stack shares: the platform, the version, TLS, auth, lame duck, the rollout's policy. */
+function decodeShared(
+  p: Problems,
+  raw: Raw,
+  platform: ClusterPlatform | undefined,
+  context: DecodeContext,
+  origins: FieldOrigins,
+): SharedStackConfig {
   const version = readString(p, "version", raw.version, "write a nats-server version such as 2.15.2") ?? "";
   origins.set("version", "version");
   if (raw.version === undefined) {
     p.add("version", "missing; set the nats-server version, e.g. `pulumi config set nats-cluster:version 2.15.2`");
   } else if (version && versionProblem(version)) p.add("version", versionProblem(version)!);
 
-  const clusterName =
-    readString(p, "clusterName", raw.clusterName, "write a name such as nats-prod") ?? `nats-${context.stack}`;
-  origins.set("name", "clusterName");
   const lameDuck: LameDuckSpec = {
     durationSeconds:
       readInt(p, "lameDuckDurationSeconds", raw.lameDuckDurationSeconds, "write a number of seconds, 30 or more") ??
@@ -572,16 +401,13 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
   origins.set("routes.seeds", "seeds");
   origins.set("policy", "rollout");
 
-  // Without a known platform, member and surge rules are the local platform's (the messages still help).
-  const rules = platform ?? findClusterPlatform("local")!;
-  const members = decodeMembers(p, raw, rules, clusterName, origins);
   const noAdvertise = readBool(p, "noAdvertise", raw.noAdvertise);
   const extraSettings = readObject(
     p,
     "extraSettings",
     raw.extraSettings,
     "write { setting: value }, e.g. { max_payload: 2097152 }",
-  ) as StackConfig["extraSettings"] | undefined;
+  ) as SharedStackConfig["extraSettings"] | undefined;
   const { tls, tlsPem, tlsGenerate } = decodeTls(p, raw);
   const monitoring = decodeMonitoring(p, raw);
   const auth = decodeAuth(p, raw);
@@ -613,17 +439,13 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
     }
   }
 
-  const config: StackConfig = {
+  return {
     platform: platform?.name ?? "",
     platformSettings,
     ...(platformSecrets ? { platformSecrets } : {}),
-    clusterName,
     version,
-    members,
-    surge: decodeSurge(p, raw, rules, clusterName),
-    jetstream: decodeJetStream(p, raw),
+    jetstream: decodeJetStream(p, "jetstream", raw.jetstream),
     lameDuck,
-    routes: decodeRoutes(p, raw, members),
     rollout,
     ...(eventsFile !== undefined ? { eventsFile } : {}),
     ...(metricsFile !== undefined ? { metricsFile } : {}),
@@ -636,33 +458,60 @@ export function decodeStackConfig(raw: Raw, options: DecodeOptions = {}): StackC
     ...(extraSettings ? { extraSettings } : {}),
     ...(auth ? { auth } : {}),
   };
+}
 
-  // An exporter on one of the servers' own ports would answer the install's check with nats-server's monitoring.
-  if (platform) {
-    const exporter = (platformSettings as { exporter?: ExporterRelease } | undefined)?.exporter;
-    exporterPortClash(p, platform.name, exporter, [...members, config.surge]);
+/**
+ * Where one cluster of `nats-cluster:clusters` got each engine field: its own entry, or the shared key it did not
+ * override. The gateways and the hub's URLs are derived from the other clusters, so their problems name the cluster.
+ */
+function clusterOrigins(shared: FieldOrigins, rawClusters: unknown, i: number, cluster: ClusterConfig): FieldOrigins {
+  const at = `clusters[${i}]`;
+  const entry = (Array.isArray(rawClusters) ? rawClusters[i] : undefined) as Record<string, unknown> | undefined;
+  const own = (field: string) => entry?.[field] !== undefined;
+  const origins = shared.copy();
+  origins.set("name", `${at}.name`);
+  origins.set("version", own("version") ? `${at}.version` : "version");
+  origins.set("members", `${at}.${own("memberCount") ? "memberCount" : "members"}`);
+  origins.set("surge", `${at}.surge`);
+  for (const field of ["routes", "routes.kind"]) origins.set(field, `${at}.routeMode`);
+  origins.set("routes.seeds", `${at}.seeds`);
+  for (const field of ["jetstream", "jetstream.enabled"]) {
+    origins.set(field, own("jetstream") ? `${at}.${field}` : cluster.hub ? `${at}.hub` : field);
   }
+  origins.set("gateways", at);
+  origins.set("gateways.port", `${at}.gatewayPort`);
+  origins.set("leafnodes", `${at}.leafnodes`);
+  origins.set("hub", `${at}.hub`);
+  return origins;
+}
 
-  // The engine's rules, on the spec and policy this config describes; a key already reported in the config's own
-  // words (the version's grammar, a wrong type) is not reported twice.
-  const engineProblems = [
-    ...validateClusterSpec(clusterSpecOf(config)),
-    ...validatePolicy(rollout, lameDuck.durationSeconds),
-  ];
+/**
+ * The engine's rules, on each cluster's spec and on the policy; a key already reported in the config's own words
+ * (the version's grammar, a wrong type) is not reported twice.
+ */
+function reportEngineProblems(
+  p: Problems,
+  shared: SharedStackConfig,
+  specs: ReadonlyArray<{ spec: ClusterSpec; origins: FieldOrigins }>,
+): void {
   const alreadyReported = p.list.map((x) => x.field);
-  for (const problem of engineProblems) {
-    // Generated material does not exist yet: the RollingUpgrade's check validates it once it does.
-    if (tlsGenerate && /^tls\.(certFile|keyFile|routes)$/.test(problem.field)) continue;
-    const key = origins.keyOf(problem.field);
+  const versionKeys = new Set(["version", ...specs.map(({ origins }) => origins.keyOf("version"))]);
+  const problems = [
+    ...specs.flatMap(({ spec, origins }) => validateClusterSpec(spec).map((x) => ({ x, origins }))),
+    ...validatePolicy(shared.rollout, shared.lameDuck.durationSeconds).map((x) => ({ x, origins: specs[0]?.origins })),
+  ];
+  for (const { x: problem, origins } of problems) {
+    // Generated material does not exist yet: the rollout's check validates it once it does.
+    if (shared.tlsGenerate && /^tls\.(certFile|keyFile|routes)$/.test(problem.field)) continue;
+    const key = origins ? origins.keyOf(problem.field) : problem.field;
     if (
-      key === "version" ||
-      alreadyReported.some((k) => key === k || key.startsWith(`${k}.`) || key.startsWith(`${k}[`))
+      versionKeys.has(key) ||
+      alreadyReported.some((k) => key === k || key.startsWith(`${k}.`) || key.startsWith(`${k}[`)) ||
+      p.list.some((y) => y.field === key && y.message === problem.message)
     )
       continue;
     p.add(key, problem.message);
   }
-  if (p.list.length > 0) throw new StackConfigError(p.list, options.stack);
-  return config;
 }
 
 /** The `nats-cluster:*` entries of a full config map (`ns:key` → value), keyed without the namespace. */

@@ -17,6 +17,10 @@ export interface ServerPlacement {
   readonly clientPort: number;
   readonly clusterPort: number;
   readonly monitorPort: number;
+  /** Its gateway port, in a supercluster (default the cluster's `gatewayPort`, else 7222). */
+  readonly gatewayPort?: number;
+  /** Its leafnode port, on a member of a hub cluster (default the cluster's `leafnodes.port`, else 7422). */
+  readonly leafnodePort?: number;
 }
 
 /** How the platform's servers are written in stack config. */

@@ -41,7 +41,8 @@ export function eventRecord(event: RolloutEvent, cluster: string, at: Date = new
     schema: EVENT_SCHEMA,
     time: at.toISOString(),
     elapsedMs: event.elapsedMs,
-    cluster,
+    // The event's own cluster when a supercluster run set one, else the cluster the file was opened for.
+    cluster: event.cluster ?? cluster,
     kind: event.kind,
     ...(event.step !== undefined ? { step: event.step } : {}),
     ...(event.server !== undefined ? { server: event.server } : {}),

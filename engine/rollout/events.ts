@@ -37,17 +37,23 @@ export interface RolloutEvent {
   /** How long the step or the gates took, for `step-done` and `gate-pass`. */
   readonly durationMs?: number;
   readonly message: string;
+  /** The cluster it belongs to, when the run rolls several (a supercluster); absent for a lone cluster. */
+  readonly cluster?: string;
 }
 
 export type EventSink = (event: RolloutEvent) => void;
 
-/** One readable line per event: `[  12.3s] nats-b  restart-member  gate routes waiting 4.0s: /routez peers [...]`. */
+/**
+ * One readable line per event: `[  12.3s] nats-b  restart-member  gate routes waiting 4.0s: /routez peers [...]`,
+ * with `cluster east: ` after the time when the run rolls several clusters.
+ */
 export function formatEvent(e: RolloutEvent): string {
   const at = `[${seconds(e.elapsedMs).padStart(7)}]`;
   const who = (e.server ?? "cluster").padEnd(14);
   const what = e.gate ? `gate ${e.gate}` : (e.step ?? "");
   const mark = e.kind === "halt" ? "HALT " : e.kind === "warning" ? "WARN " : "";
-  return `${at} ${who} ${mark}${what ? `${what}: ` : ""}${e.message}`;
+  const where = e.cluster !== undefined ? `cluster ${e.cluster}: ` : "";
+  return `${at} ${where}${who} ${mark}${what ? `${what}: ` : ""}${e.message}`;
 }
 
 /** An EventSink that also records every event (reports and tests read them back). */

@@ -19,6 +19,7 @@ import { applyHalt } from "./halt";
 import { observeCluster, observeOptionsFor, ObservedCluster } from "./observe";
 import { reportOrThrow, RolloutOutcome } from "./outcome";
 import { BatchedStep, DesiredConfigs, formatPlan, isBatched, planRollout, PlannedStep, RolloutPlan } from "./plan";
+import { SuperclusterPeers } from "./other-clusters";
 import { withReleaseRefusals } from "./release-refusals";
 import { RolloutReport } from "./report";
 import { ended, Progress, Run } from "./run";
@@ -50,6 +51,12 @@ export interface RolloutOptions {
    * (engine/rollout/removal.ts); one already gone costs nothing. Names that are members of the spec are ignored.
    */
   readonly leaving?: LeavingServers;
+  /**
+   * The other clusters of the supercluster this cluster is rolled in (engine/supercluster/ fills it): their
+   * JetStream servers are peers of this cluster's meta group, the meta leader may be one of them, and the group's
+   * quorum counts them. Absent: a cluster of its own (a spec with gateways and JetStream is then refused).
+   */
+  readonly supercluster?: SuperclusterPeers;
 }
 
 export interface LeavingServers {
@@ -98,7 +105,7 @@ export function planFor(options: RolloutOptions, observed: ObservedCluster): Rol
 export async function previewRollout(
   options: RolloutOptions,
 ): Promise<{ observed: ObservedCluster; plan: RolloutPlan }> {
-  assertValidClusterSpec(options.spec);
+  assertValidClusterSpec(options.spec, { inSupercluster: options.supercluster !== undefined });
   const observed = await observeCluster(
     options.spec,
     driverOf(options),
@@ -130,7 +137,7 @@ export async function executeRollout(options: RolloutOptions): Promise<RolloutOu
   const driver = driverOf(options);
   const leaving = leavingOf(options);
   const policy = resolvePolicy(options.policy);
-  assertValidClusterSpec(spec);
+  assertValidClusterSpec(spec, { inSupercluster: options.supercluster !== undefined });
   const desired = desiredConfigs(spec, driver, options.listenHost);
   const what = observeOptionsFor(spec, policy, leaving);
   const observed = await observeCluster(spec, driver, what, options.seams?.monitors);

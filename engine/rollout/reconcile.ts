@@ -71,7 +71,7 @@ export async function previewReconcile(
   options: RolloutOptions,
   fallback: PreviewFallback = {},
 ): Promise<ReconcilePreview> {
-  assertValidClusterSpec(options.spec);
+  assertValidClusterSpec(options.spec, { inSupercluster: options.supercluster !== undefined });
   let observed: ObservedCluster;
   try {
     const deadline = fallback.deadlineMs ?? PREVIEW_OBSERVE_DEADLINE_MS;

@@ -331,12 +331,14 @@ describe("gateways to the other clusters of a supercluster", () => {
     const clash = { ...s, members: [{ ...s.members[0], gatewayPort: s.members[0].clientPort }, ...s.members.slice(1)] };
     expect(errorAt(clash, "members[0].gatewayPort")).toMatch(/is already members\[0\]\.clientPort/);
   });
-  it("refuses gateways with JetStream until the gates read the supercluster's meta group", () => {
+  it("refuses gateways with JetStream in a lone cluster, and says to describe the supercluster in one stack", () => {
     const s = spec({
       jetstream: { enabled: true },
       gateways: { remotes: [{ name: "west", urls: ["nats://a:7222"] }] },
     });
-    expect(errorAt(s, "gateways")).toMatch(/gateways with JetStream are not supported yet/);
+    expect(errorAt(s, "gateways")).toMatch(/need every cluster of the supercluster in one stack/);
+    // As one cluster of a supercluster described whole, the rule across clusters is engine/supercluster's.
+    expect(validateClusterSpec(s, { inSupercluster: true }).filter((p) => p.field === "gateways")).toEqual([]);
   });
 });
 

@@ -1,0 +1,96 @@
+/**
+ * Roll a supercluster: one cluster at a time, each through today's single-cluster reconcile (surge server, followers
+ * first, the meta leader last), told of the other clusters (their JetStream peers, the meta leader wherever it is).
+ * The order is decided again from what the servers report before each cluster (order.ts); a halt, an interruption
+ * or a refusal in any cluster stops the whole run, and the outcome says what was done and what is left. Resuming is
+ * running again: clusters already at the target plan nothing.
+ */
+import { EventLog, EventSink } from "../rollout/events";
+import { driverOf, leavingOf, planFor, resolvePolicy } from "../rollout/execute";
+import { observeCluster, observeOptionsFor, ObservedCluster } from "../rollout/observe";
+import { reconcile, ReconcileOutcome } from "../rollout/reconcile";
+import { clusterOptions } from "./clusters";
+import { superclusterMetaLeader } from "./meta-leader";
+import { rolloutOrder } from "./order";
+import { assertValidSupercluster } from "./validate";
+import { specsOf, SuperclusterOptions, SuperclusterOutcome } from "./types";
+
+type Reached = SuperclusterOutcome["clusters"][number];
+
+/** Every cluster observed as its rollout would observe it (placement when it batches or removes members). */
+async function observeAll(options: SuperclusterOptions, full: boolean): Promise<ObservedCluster[]> {
+  const seen: ObservedCluster[] = [];
+  for (let i = 0; i < options.clusters.length; i++) {
+    const o = clusterOptions(options, i);
+    const what = full ? observeOptionsFor(o.spec, resolvePolicy(o.policy), leavingOf(o)) : {};
+    seen.push(await observeCluster(o.spec, driverOf(o), what, options.seams?.monitors));
+  }
+  return seen;
+}
+
+/** The run's sink for one cluster: each event names the cluster, its time counted from the run's start. */
+function sinkFor(cluster: string, run: EventLog): EventSink {
+  return ({ elapsedMs: _ownClock, ...e }) => run.emit({ ...e, cluster });
+}
+
+export async function reconcileSupercluster(options: SuperclusterOptions): Promise<SuperclusterOutcome> {
+  const specs = specsOf(options.clusters);
+  assertValidSupercluster(specs);
+  const names = specs.map((s) => s.name);
+  const run = new EventLog(options.onEvent);
+  if (specs.length === 1) {
+    // A supercluster of one is today's reconcile, event for event.
+    const outcome = await reconcile(clusterOptions(options, 0));
+    return {
+      status: outcome.status,
+      clusters: [{ name: names[0], why: "the only cluster", outcome }],
+      left: [],
+      refusals: [],
+    };
+  }
+
+  // Every cluster's plan before anything is touched: a refusal anywhere (a downgrade across a storage format, a
+  // TLS move not done, a cluster not whole) refuses the whole run, rather than after half of it is rolled.
+  let observed = await observeAll(options, true);
+  const refusals = observed.flatMap((o, i) =>
+    planFor(clusterOptions(options, i), o).refusals.map((r) => `cluster ${names[i]}: ${r}`),
+  );
+  if (refusals.length > 0) {
+    for (const r of refusals) run.emit({ kind: "halt", message: `refused, nothing touched: ${r}` });
+    return { status: "refused", clusters: [], left: names, refusals };
+  }
+
+  const reached: Reached[] = [];
+  const remaining = () => names.filter((n) => !reached.some((r) => r.name === n));
+  while (remaining().length > 0) {
+    const todo = specs.filter((s) => remaining().includes(s.name));
+    const leader = superclusterMetaLeader(specs.map((spec, i) => ({ spec, observed: observed[i] })));
+    const [next, ...after] = rolloutOrder(todo, leader, specs);
+    const stop = options.stopRequested?.();
+    if (stop) {
+      run.emit({ kind: "halt", cluster: next.cluster, message: `stop requested (${stop}) before this cluster` });
+      return { status: "interrupted", clusters: reached, left: remaining(), refusals: [] };
+    }
+    run.emit({
+      kind: "info",
+      cluster: next.cluster,
+      message:
+        `supercluster: cluster ${next.cluster} now (${next.why})` +
+        (after.length ? `; then ${after.map((a) => a.cluster).join(", ")}` : "; the last one"),
+    });
+    const index = names.indexOf(next.cluster);
+    const outcome: ReconcileOutcome = await reconcile(clusterOptions(options, index, sinkFor(next.cluster, run)));
+    reached.push({ name: next.cluster, why: next.why, outcome });
+    if (outcome.status !== "done") {
+      run.emit({
+        kind: "halt",
+        cluster: next.cluster,
+        message: `supercluster run stopped (${outcome.status}); not reached: ${remaining().join(", ") || "none"}`,
+      });
+      return { status: outcome.status, clusters: reached, left: remaining(), refusals: [] };
+    }
+    // Where the meta leader is now (the cluster just rolled may have moved it): decides what comes next.
+    if (remaining().length > 0) observed = await observeAll(options, false);
+  }
+  return { status: "done", clusters: reached, left: [], refusals: [] };
+}
