@@ -12,7 +12,7 @@
  */
 import { NatsConnection } from "@nats-io/nats-core";
 import { RolloutPolicy } from "../engine/spec";
-import { formatEvent } from "../engine/rollout/events";
+import { formatEvent, RolloutEvent } from "../engine/rollout/events";
 import { reconcileSupercluster } from "../engine/supercluster/reconcile";
 import { formatSuperclusterReport } from "../engine/supercluster/format";
 import { atLeastOnce } from "../test/support/at-least-once";
@@ -102,12 +102,14 @@ export async function benchSupercluster(policy: Partial<RolloutPolicy>): Promise
   const { east, west, leaf } = await makeSupercluster();
   const clusters = [east, west, leaf];
   const ncs: NatsConnection[] = [];
-  const run = (version: string, onEvent?: Parameters<typeof reconcileSupercluster>[0]["onEvent"]) => {
+  const run = (version: string, onEvent?: (e: RolloutEvent) => void) => {
     for (const c of clusters) c.spec = { ...c.spec, version };
     return reconcileSupercluster({ clusters: clusters.map((c) => c.options(policy)), onEvent });
   };
+  // BENCH_EVENTS=1: the runs' progress lines too (where the time goes).
+  const events = process.env.BENCH_EVENTS ? (e: RolloutEvent) => console.log(formatEvent(e)) : undefined;
   try {
-    const start = await run(OLD_MINOR);
+    const start = await run(OLD_MINOR, events);
     if (start.status !== "done") throw new Error(`the supercluster did not start:\n${formatSuperclusterReport(start)}`);
     const eastNc = await connect(appOptions(east.spec, "bench-sc-east"));
     const westNc = await connect(appOptions(west.spec, "bench-sc-west"));
@@ -124,8 +126,7 @@ export async function benchSupercluster(policy: Partial<RolloutPolicy>): Promise
     publishers.forEach((p) => p.start());
 
     const started = Date.now();
-    // BENCH_EVENTS=1: the rollout's progress lines too (where the time goes).
-    const outcome = await run(NEW_MINOR, process.env.BENCH_EVENTS ? (e) => console.log(formatEvent(e)) : undefined);
+    const outcome = await run(NEW_MINOR, events);
     const seconds = (Date.now() - started) / 1000;
     await Promise.all(publishers.map((p) => p.stop()));
     const electionCount = await elections.stop();
