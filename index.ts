@@ -1,11 +1,13 @@
 /**
- * The Pulumi program: stack config (stacks/Pulumi.<stack>.yaml) → one NatsCluster → exports.
+ * The Pulumi program: stack config (stacks/Pulumi.<stack>.yaml) → one NatsCluster, or a NatsSupercluster when the
+ * stack lists `nats-cluster:clusters` → exports.
  * Change `nats-cluster:version` and run `pulumi preview` to see the rollout plan, `pulumi up` to perform it.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { staleBuildProblem } from "./components/build-stamp";
-import { readStackConfig } from "./components/config/read";
+import { readAnyStackConfig, SecretStackConfig, SecretSuperclusterConfig } from "./components/config/read";
 import { NatsCluster } from "./components/nats-cluster";
+import { NatsSupercluster } from "./components/nats-supercluster";
 
 // This program runs the components from source, but their providers load the engine compiled in dist/: one not built
 // from these sources is refused here, before anything is planned (the providers check again, for other programs).
@@ -13,46 +15,88 @@ import { NatsCluster } from "./components/nats-cluster";
 const stale = process.env.PULUMI_NODEJS_MONITOR ? staleBuildProblem(__dirname) : undefined;
 if (stale) throw new pulumi.RunError(stale);
 
-const config = readStackConfig();
-const cluster = new NatsCluster(config.clusterName, {
-  platform: config.platform,
-  platformSettings: config.platformSettings,
-  platformSecrets: config.platformSecrets,
-  stack: pulumi.getStack(),
-  clusterName: config.clusterName,
-  version: config.version,
-  members: config.members,
-  surge: config.surge,
-  jetstream: config.jetstream,
-  lameDuck: config.lameDuck,
-  routes: config.routes,
-  rollout: config.rollout,
-  eventsFile: config.eventsFile,
-  metricsFile: config.metricsFile,
-  timelineFile: config.timelineFile,
-  auth: config.auth,
-  tls: config.tls,
-  tlsPem: config.tlsPem,
-  tlsGenerate: config.tlsGenerate,
-  monitoring: config.monitoring,
-  noAdvertise: config.noAdvertise,
-  extraSettings: config.extraSettings,
-});
+const config = readAnyStackConfig();
 
-/** `nats://host:port` of every member. */
-export const clientUrls = cluster.clientUrls;
-/** The same, comma-joined: `nats --server "$(pulumi stack output clientUrl)"`. */
-export const clientUrl = cluster.clientUrl;
-/** `http://host:port` of every member's monitoring endpoint. */
-export const monitorUrls = cluster.monitorUrls;
+/** What the stack exports, from either component. */
+function outputsOf(c: NatsCluster | NatsSupercluster, clientUrl: pulumi.Output<unknown>) {
+  const { clientUrls, monitorUrls, caPem, versions, lastRolloutReport, lastRolloutSummary } = c;
+  return { clientUrls, clientUrl, monitorUrls, caPem, versions, lastRolloutReport, lastRolloutSummary };
+}
+
+/** One cluster (`nats-cluster:members`, …): a NatsCluster, as every stack before superclusters. */
+function oneCluster(c: SecretStackConfig) {
+  const cluster = new NatsCluster(c.clusterName, {
+    platform: c.platform,
+    platformSettings: c.platformSettings,
+    platformSecrets: c.platformSecrets,
+    stack: pulumi.getStack(),
+    clusterName: c.clusterName,
+    version: c.version,
+    members: c.members,
+    surge: c.surge,
+    jetstream: c.jetstream,
+    lameDuck: c.lameDuck,
+    routes: c.routes,
+    rollout: c.rollout,
+    eventsFile: c.eventsFile,
+    metricsFile: c.metricsFile,
+    timelineFile: c.timelineFile,
+    auth: c.auth,
+    tls: c.tls,
+    tlsPem: c.tlsPem,
+    tlsGenerate: c.tlsGenerate,
+    monitoring: c.monitoring,
+    noAdvertise: c.noAdvertise,
+    extraSettings: c.extraSettings,
+  });
+  return outputsOf(cluster, cluster.clientUrl);
+}
+
+/** Several clusters (`nats-cluster:clusters`): a NatsSupercluster; the outputs are by cluster name. */
+function supercluster(c: SecretSuperclusterConfig) {
+  const sc = new NatsSupercluster(c.name, {
+    platform: c.platform,
+    platformSettings: c.platformSettings,
+    platformSecrets: c.platformSecrets,
+    stack: pulumi.getStack(),
+    version: c.version,
+    clusters: c.clusters,
+    jetstream: c.jetstream,
+    lameDuck: c.lameDuck,
+    rollout: c.rollout,
+    eventsFile: c.eventsFile,
+    metricsFile: c.metricsFile,
+    timelineFile: c.timelineFile,
+    auth: c.auth,
+    tls: c.tls,
+    tlsPem: c.tlsPem,
+    tlsGenerate: c.tlsGenerate,
+    monitoring: c.monitoring,
+    noAdvertise: c.noAdvertise,
+    extraSettings: c.extraSettings,
+  });
+  const clientUrl = sc.clientUrls.apply((byCluster) =>
+    Object.fromEntries(Object.entries(byCluster).map(([name, urls]) => [name, urls.join(",")])),
+  );
+  return outputsOf(sc, clientUrl);
+}
+
+const deployed = config.clusters === undefined ? oneCluster(config) : supercluster(config);
+
+/** `nats://host:port` of every member (a supercluster: by cluster name). */
+export const clientUrls: pulumi.Output<unknown> = deployed.clientUrls;
+/** The same, comma-joined: `nats --server "$(pulumi stack output clientUrl)"` (a supercluster: by cluster name). */
+export const clientUrl: pulumi.Output<unknown> = deployed.clientUrl;
+/** `http://host:port` of every member's monitoring endpoint (a supercluster: by cluster name). */
+export const monitorUrls: pulumi.Output<unknown> = deployed.monitorUrls;
 /** The CA clients verify the servers with (PEM), when the platform delivers TLS material (`nats --tlsca`). */
-export const caPem = cluster.caPem;
-/** Member name → the version its `/varz` reported when last seen. */
-export const versions = cluster.versions;
-/** The last bootstrap or rollout report (text). */
-export const lastRolloutReport = cluster.lastRolloutReport;
-/** The same report as data: per member from → to, result, time down; the halt, if any. */
-export const lastRolloutSummary = cluster.lastRolloutSummary;
+export const caPem = deployed.caPem;
+/** Member name → the version its `/varz` reported when last seen (a supercluster: cluster name → that). */
+export const versions: pulumi.Output<unknown> = deployed.versions;
+/** The last bootstrap or rollout report (text; a supercluster's: every cluster reached, and what is left). */
+export const lastRolloutReport = deployed.lastRolloutReport;
+/** The same report as data: per member from → to, result, time down; the halt, if any (a supercluster: per cluster). */
+export const lastRolloutSummary: pulumi.Output<unknown> = deployed.lastRolloutSummary;
 
 // What a preview costs, for the benchmark (`npm run bench`): set NATS_CLUSTER_TIMINGS to print it.
 if (process.env.NATS_CLUSTER_TIMINGS) {

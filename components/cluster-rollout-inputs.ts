@@ -149,6 +149,7 @@ export async function inputProblems(
   engine: EngineModule,
   olds: Partial<RollingUpgradeInputs> | undefined,
   news: RollingUpgradeInputs,
+  { inSupercluster = false }: { readonly inSupercluster?: boolean } = {},
 ): Promise<Problem[]> {
   const problems: Problem[] = [];
   const platformNames = engine.hostPlatformNames();
@@ -168,7 +169,8 @@ export async function inputProblems(
     problems.push({ field: `settings.${problem.field}`, message: problem.message });
   }
   const spec = fullSpec(news);
-  for (const problem of engine.validateClusterSpec(spec)) {
+  // In a supercluster the spec's rules are the supercluster's (validateSupercluster, run by its provider once).
+  for (const problem of inSupercluster ? [] : engine.validateClusterSpec(spec)) {
     problems.push({
       field: problem.field.startsWith("auth")
         ? problem.field

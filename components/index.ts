@@ -1,5 +1,6 @@
 /**
- * The package's entry point (`import { NatsCluster } from "nats-cluster"`): the NatsCluster component, its argument
+ * The package's entry point (`import { NatsCluster } from "nats-cluster"`): the NatsCluster and NatsSupercluster
+ * components, their argument
  * types, and what a program needs to fill them in. The compiled engine ships in the same package
  * (`nats-cluster/engine`); the component's providers find it from the program's node_modules (engine-module.ts).
  *
@@ -19,9 +20,14 @@
  */
 export { NatsCluster } from "./nats-cluster";
 export type { NatsClusterArgs } from "./nats-cluster";
+export { NatsSupercluster } from "./nats-supercluster";
+export type { NatsSuperclusterArgs, SuperclusterClusterArgs } from "./nats-supercluster";
 export { NatsServer } from "./nats-server";
 export type { NatsServerArgs } from "./nats-server";
 export { RollingUpgrade } from "./rolling-upgrade";
+export { SuperclusterRollout } from "./supercluster-rollout";
+export type { SuperclusterRolloutArgs } from "./supercluster-rollout";
+export type { SuperclusterLastReport } from "./supercluster-rollout-provider";
 export type { RollingUpgradeArgs } from "./rolling-upgrade";
 export { ClusterCertificates } from "./cluster-certificates";
 export type { LastReport } from "./last-report";
@@ -31,8 +37,8 @@ export type { AwsPlatformSettings } from "./platforms/aws";
 export type { SshPlatformSettings } from "./platforms/ssh";
 export { decodePlatformSettings, PlatformSettingsError } from "./platform-settings";
 export type { PlatformSettingsContext } from "./platform-settings";
-export { readStackConfig } from "./config/read";
-export type { SecretStackConfig } from "./config/read";
+export { readAnyStackConfig, readStackConfig } from "./config/read";
+export type { SecretStackConfig, SecretSuperclusterConfig } from "./config/read";
 export { StackConfigError } from "./config/decode";
 export type {
   AuthSpec,

@@ -7,13 +7,13 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { AuthSpec, JetStreamSpec, LameDuckSpec, RolloutPolicy, RouteMode, TlsPem, TlsSpec } from "../engine";
-import { ClusterCertificates } from "./cluster-certificates";
 import { DEFAULT_LAME_DUCK, DEFAULT_POLICY } from "../engine/defaults";
 import { ServerEndpoint } from "../engine/spec";
+import { ClusterHosts, generatedCertificates } from "./cluster-hosts";
 import { LastReport } from "./last-report";
 import { NatsServer } from "./nats-server";
-import { loadClusterPlatform } from "./platforms";
-import { ClusterPlatform, PlatformClusterFacts, ServerPlacement } from "./platforms/platform";
+import { ServerPlacement } from "./platforms/platform";
+import { publicSpec } from "./public-spec";
 import { PublicClusterSpec } from "./rolling-upgrade-provider";
 import { RollingUpgrade } from "./rolling-upgrade";
 
@@ -109,40 +109,30 @@ export class NatsCluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: NatsClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nats-cluster:index:NatsCluster", name, { platform: args.platform, clusterName: args.clusterName }, opts);
-    const platform = loadClusterPlatform(args.platform);
     const lameDuck = args.lameDuck ?? DEFAULT_LAME_DUCK;
     const jetstream = args.jetstream ?? { enabled: true };
-    const providers = { ...this.optionProviders(platform), ...args.providers };
-    const facts: PlatformClusterFacts = {
-      stack: args.stack,
-      clusterName: args.clusterName,
-      version: args.version,
-      jetstream: jetstream.enabled,
-      members: args.members,
-      surge: args.surge,
-      stopTimeoutSeconds: args.rollout?.stopTimeoutSeconds ?? DEFAULT_POLICY.stopTimeoutSeconds,
-      tlsMaterial: Boolean(args.tlsPem || args.tlsGenerate),
-      ...(Object.keys(providers).length > 0 ? { providers } : {}),
-    };
-    const secrets = args.platformSecrets ? pulumi.secret(args.platformSecrets) : undefined;
-    const shared = platform.createShared(name, facts, args.platformSettings, secrets, this);
-    this.servers = args.members.map(
-      (member, index) =>
-        new NatsServer(
-          `${name}-${member.name}`,
-          { member, index, platform, settings: args.platformSettings, shared, facts },
-          { parent: this },
-        ),
+    const tlsMaterial = Boolean(args.tlsPem || args.tlsGenerate);
+    const hosts = new ClusterHosts(
+      name,
+      {
+        platform: args.platform,
+        platformSettings: args.platformSettings,
+        ...(args.providers ? { providers: args.providers } : {}),
+        ...(args.platformSecrets ? { platformSecrets: args.platformSecrets } : {}),
+        stack: args.stack,
+        clusterName: args.clusterName,
+        version: args.version,
+        members: args.members,
+        surge: args.surge,
+        jetstream: jetstream.enabled,
+        stopTimeoutSeconds: args.rollout?.stopTimeoutSeconds ?? DEFAULT_POLICY.stopTimeoutSeconds,
+        tlsMaterial,
+      },
+      this,
     );
+    this.servers = hosts.servers;
     const spec: pulumi.Output<PublicClusterSpec> = pulumi
-      .all([
-        pulumi.all(this.servers.map((s) => s.endpoint)),
-        args.version,
-        args.routes,
-        args.tls,
-        args.noAdvertise,
-        args.extraSettings,
-      ])
+      .all([hosts.endpoints, args.version, args.routes, args.tls, args.noAdvertise, args.extraSettings])
       .apply(
         ([members, version, routes, tls, noAdvertise, extraSettings]: [
           ServerEndpoint[],
@@ -151,28 +141,26 @@ export class NatsCluster extends pulumi.ComponentResource {
           TlsSpec?,
           boolean?,
           Record<string, string | number | boolean>?,
-        ]) => ({
-          name: args.clusterName,
-          version,
-          members,
-          surge: { ...args.surge, host: args.surge.host ?? "" },
-          routes: routes ?? { kind: "explicit" },
-          jetstream,
-          lameDuck,
-          ...(tls || args.tlsPem || args.tlsGenerate ? { tls: tls ?? {} } : {}),
-          ...(args.monitoring ? { monitoring: args.monitoring } : {}),
-          ...(noAdvertise !== undefined ? { noAdvertise } : {}),
-          ...(extraSettings ? { extraSettings } : {}),
-        }),
+        ]) =>
+          publicSpec({
+            name: args.clusterName,
+            version,
+            members,
+            surge: args.surge,
+            routes,
+            jetstream,
+            lameDuck,
+            tls,
+            tlsMaterial,
+            monitoring: args.monitoring,
+            noAdvertise,
+            extraSettings,
+          }),
       );
-    const driver = platform.driverInputs(
-      facts,
-      args.platformSettings,
-      shared,
-      this.servers.map((s, i) => ({ placement: args.members[i], host: { endpoint: s.endpoint, hostId: s.hostId } })),
-    );
-
-    const tlsPem = args.tlsGenerate ? this.generatedCertificates(name, args) : args.tlsPem;
+    const driver = hosts.driver;
+    const tlsPem = args.tlsGenerate
+      ? generatedCertificates(name, args.clusterName, hosts.hosts, args.tlsGenerate, this)
+      : args.tlsPem;
 
     this.upgrade = new RollingUpgrade(
       `${name}-rollout`,
@@ -207,40 +195,5 @@ export class NatsCluster extends pulumi.ComponentResource {
       lastRolloutReport: this.lastRolloutReport,
       lastRolloutSummary: this.lastRolloutSummary,
     });
-  }
-
-  /**
-   * The providers the component options give for the platform's packages: Pulumi hands `providers` down to children
-   * by package, but the platform passes its own explicit provider to every resource, so it must be told of them.
-   */
-  private optionProviders(platform: ClusterPlatform): Record<string, pulumi.ProviderResource> {
-    const found: Record<string, pulumi.ProviderResource> = {};
-    for (const pkg of platform.providerPackages ?? []) {
-      const provider = this.getProvider(`${pkg}::`);
-      if (provider) found[pkg] = provider;
-    }
-    return found;
-  }
-
-  /** The stack's own CA and server certificate, for every member's and the surge server's host. */
-  private generatedCertificates(name: string, args: NatsClusterArgs): pulumi.Output<TlsPem> {
-    const hosts = pulumi
-      .all(this.servers.map((s) => s.endpoint))
-      .apply((members) => [...new Set([...members.map((m) => m.host), ...(args.surge.host ? [args.surge.host] : [])])]);
-    const certificates = new ClusterCertificates(
-      `${name}-certificates`,
-      {
-        clusterName: args.clusterName,
-        hosts,
-        ...(args.tlsGenerate?.validityDays !== undefined ? { validityDays: args.tlsGenerate.validityDays } : {}),
-        ...(args.tlsGenerate?.rotation !== undefined ? { rotation: args.tlsGenerate.rotation } : {}),
-      },
-      { parent: this },
-    );
-    return pulumi.secret(
-      pulumi
-        .all([certificates.certPem, certificates.keyPem, certificates.caPem])
-        .apply(([certPem, keyPem, caPem]) => ({ certPem, keyPem, caPem })),
-    );
   }
 }

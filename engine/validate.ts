@@ -237,6 +237,16 @@ function checkGateways(add: AddProblem, spec: ClusterSpec, context: SpecContext)
         "in one stack (a supercluster: engine reconcileSupercluster), or turn jetstream off, or drop gateways",
     );
   }
+  if ((spec.leafnodes !== undefined || spec.hub !== undefined) && !spec.auth?.systemAccount) {
+    // Seen with 2.14.9 at start: nats-server exits with this, so a rollout would stop a member only to find its new
+    // config cannot start.
+    add(
+      "auth.systemAccount",
+      'nats-server refuses to start a server with both gateways and leaf nodes without a system account ("leaf ' +
+        'nodes and gateways (both being defined) require a system account to also be configured"); set ' +
+        "auth.systemAccount, or drop leafnodes/hub or gateways",
+    );
+  }
   if (!Array.isArray(gw.remotes) || gw.remotes.length === 0) {
     add("gateways.remotes", 'no other cluster; list each as { name, urls: ["nats://host:7222"] }, or drop gateways');
     return;

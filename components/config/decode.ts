@@ -20,6 +20,7 @@ import {
   TlsSpec,
 } from "../../engine";
 import { validateClusterSpec, validatePolicy, POLICY_FIELDS } from "../../engine/validate";
+import { validateSupercluster } from "../../engine/supercluster/validate";
 import { versionProblem } from "../../engine/versions";
 import { clusterPlatformNames, findClusterPlatform } from "../platforms";
 import { ClusterPlatform, DecodeContext } from "../platforms/platform";
@@ -339,7 +340,7 @@ export function decodeAnyStackConfig(raw: Raw, options: DecodeOptions = {}): Sta
       spec: specOf(shared, cluster, links[i]),
       origins: clusterOrigins(origins, raw.clusters, i, cluster),
     }));
-    reportEngineProblems(p, shared, specs);
+    reportEngineProblems(p, shared, specs, true);
     if (p.list.length > 0) throw new StackConfigError(p.list, options.stack);
     return { ...shared, name: `nats-${context.stack}`, clusters };
   }
@@ -493,11 +494,21 @@ function reportEngineProblems(
   p: Problems,
   shared: SharedStackConfig,
   specs: ReadonlyArray<{ spec: ClusterSpec; origins: FieldOrigins }>,
+  supercluster = false,
 ): void {
   const alreadyReported = p.list.map((x) => x.field);
   const versionKeys = new Set(["version", ...specs.map(({ origins }) => origins.keyOf("version"))]);
+  // One cluster: its own rules. Several: the supercluster's, each problem at `clusters[i].<field of that cluster>`.
+  const clusterProblems =
+    specs.length === 1 && !supercluster
+      ? validateClusterSpec(specs[0].spec).map((x) => ({ x, origins: specs[0].origins }))
+      : validateSupercluster(specs.map(({ spec }) => spec)).map((x) => {
+          const m = /^clusters\[(\d+)\]\.(.*)$/.exec(x.field);
+          const origins = m ? specs[Number(m[1])]?.origins : undefined;
+          return { x: m && origins ? { ...x, field: m[2] } : x, origins };
+        });
   const problems = [
-    ...specs.flatMap(({ spec, origins }) => validateClusterSpec(spec).map((x) => ({ x, origins }))),
+    ...clusterProblems,
     ...validatePolicy(shared.rollout, shared.lameDuck.durationSeconds).map((x) => ({ x, origins: specs[0]?.origins })),
   ];
   for (const { x: problem, origins } of problems) {

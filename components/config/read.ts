@@ -9,21 +9,30 @@ import * as pulumi from "@pulumi/pulumi";
 import { AuthSpec, TlsPem } from "../../engine";
 import {
   CONFIG_NAMESPACE,
-  decodeStackConfig,
+  decodeAnyStackConfig,
   DecodeOptions,
   namespaceEntries,
   SECRET_KEYS,
   StackConfig,
   StackConfigError,
+  SuperclusterStackConfig,
 } from "./decode";
 import { findClusterPlatform } from "../platforms";
 
-/** The decoded config with its secrets as secret Outputs. */
-export interface SecretStackConfig extends Omit<StackConfig, "auth" | "platformSecrets" | "tlsPem"> {
+/** The secrets of a decoded config, as secret Outputs. */
+interface SecretOutputs {
   readonly auth?: pulumi.Output<AuthSpec>;
   readonly tlsPem?: pulumi.Output<TlsPem>;
   readonly platformSecrets?: pulumi.Output<Readonly<Record<string, string>>>;
 }
+
+type Secret = "auth" | "platformSecrets" | "tlsPem";
+
+/** A stack of one cluster, with its secrets as secret Outputs. */
+export interface SecretStackConfig extends Omit<StackConfig, Secret>, SecretOutputs {}
+
+/** A supercluster stack (`nats-cluster:clusters`), with its secrets as secret Outputs. */
+export interface SecretSuperclusterConfig extends Omit<SuperclusterStackConfig, Secret>, SecretOutputs {}
 
 /** Whether a config key holds a secret (internal SDK helper, present at run time though not in the typings). */
 function isSecretConfigKey(fullKey: string): boolean | undefined {
@@ -32,15 +41,28 @@ function isSecretConfigKey(fullKey: string): boolean | undefined {
 }
 
 /**
- * Read and validate the stack's config. A problem ends the program with a `RunError` carrying only the message:
- * Pulumi prints it as the error of the update, without the program's stack trace.
+ * Read and validate the config of a stack of one cluster. A problem ends the program with a `RunError` carrying only
+ * the message: Pulumi prints it as the error of the update, without the program's stack trace. A supercluster stack
+ * is such a problem (naming `nats-cluster:clusters`): read it with {@link readAnyStackConfig}.
  */
 export function readStackConfig(options: DecodeOptions = {}): SecretStackConfig {
+  const config = readAnyStackConfig(options);
+  if (config.clusters === undefined) return config;
+  throw new pulumi.RunError(
+    new StackConfigError(
+      [{ field: "clusters", message: "this stack is a supercluster: read it with readAnyStackConfig" }],
+      options.stack ?? pulumi.getStack(),
+    ).message,
+  );
+}
+
+/** The stack's config, one cluster or a supercluster (`clusters` set), read as {@link readStackConfig} reads. */
+export function readAnyStackConfig(options: DecodeOptions = {}): SecretStackConfig | SecretSuperclusterConfig {
   const stack = options.stack ?? pulumi.getStack();
   const raw = namespaceEntries(pulumi.runtime.allConfig());
-  let config: StackConfig;
+  let config: StackConfig | SuperclusterStackConfig;
   try {
-    config = decodeStackConfig(raw, { ...options, stack });
+    config = decodeAnyStackConfig(raw, { ...options, stack });
   } catch (err) {
     if (err instanceof StackConfigError) throw new pulumi.RunError(err.message);
     throw err;

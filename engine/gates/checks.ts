@@ -151,7 +151,8 @@ export function jetstreamGate(monitorFor: (serverName: string) => ServerMonitor 
         // A member known to be down may be absent too: one that never started (a new member not added yet).
         const absent = metaPeers.filter((p) => !known.includes(p) && !mayLag.includes(p));
         const leaving = expect.metaPeersLeaving ?? [];
-        const extra = known.filter((p) => !metaPeers.includes(p) && !leaving.includes(p));
+        const optional = expect.metaPeersOptional ?? [];
+        const extra = known.filter((p) => !metaPeers.includes(p) && !leaving.includes(p) && !optional.includes(p));
         const problems = [
           leaving.some((p) => known.includes(p))
             ? `leaving: ${leaving.filter((p) => known.includes(p)).join(", ")}`

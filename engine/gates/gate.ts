@@ -41,6 +41,11 @@ export interface GateExpectation {
    * offline or not, never required. Any other peer beyond `metaPeers` is unexpected (a ghost) and fails the gate.
    */
   readonly metaPeersLeaving?: ReadonlyArray<string>;
+  /**
+   * Peers of the other clusters of a supercluster that may be in the meta group or not (a member not started yet,
+   * a JetStream surge server): never required, never unexpected.
+   */
+  readonly metaPeersOptional?: ReadonlyArray<string>;
   /** After a reload: `/varz` config_load_time must be later than this ISO time. */
   readonly configLoadedAfter?: string;
 }

@@ -150,7 +150,12 @@ export function batchInputsOf(
   candidates: ReadonlyArray<string>,
   surgeIn: boolean,
 ): BatchInputs {
-  const known = new Set([...spec.members.map((m) => m.name), spec.surge.name]);
+  // The other clusters' JetStream servers (a supercluster) are peers of the meta group like this cluster's: they
+  // count in its size and quorum, and one of them that does not answer uses up its margin like a ghost does.
+  const others = observed.others ?? [];
+  const otherServers = others.flatMap((o) => [...o.members, ...(o.surge ? [o.surge] : [])]);
+  const known = new Set([...spec.members.map((m) => m.name), spec.surge.name, ...otherServers.map((s) => s.name)]);
+  const otherDown = otherServers.filter((s) => !s.reachable).map((s) => s.name);
   const alone = new Map<string, string>();
   let groups: ReadonlyArray<RaftGroup> | undefined;
   if (spec.jetstream.enabled) {
@@ -161,7 +166,8 @@ export function batchInputsOf(
       for (const u of observed.placement.unread) alone.set(u, `alone: its placement (/jsz) could not be read`);
     }
   }
-  const down = new Set((groups ?? []).flatMap((g) => g.peers).filter((p) => !known.has(p)));
+  const peers = new Set((groups ?? []).flatMap((g) => g.peers));
+  const down = new Set([...[...peers].filter((p) => !known.has(p)), ...otherDown.filter((p) => peers.has(p))]);
 
   let capacity: BatchInputs["capacity"];
   const reachable = observed.members.filter((m) => m.reachable);

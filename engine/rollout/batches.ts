@@ -74,7 +74,7 @@ export async function runBatches(
 async function observeBeforeBatch(run: Run, view: ClusterView): Promise<ObservedCluster> {
   const { ctx } = run;
   for (let look = 1; ; look++) {
-    const options = observeOptionsFor(ctx.spec, ctx.policy);
+    const options = observeOptionsFor(ctx.spec, ctx.policy, [], ctx.others);
     const observed = await observeCluster(ctx.spec, ctx.driver, options, ctx.createMonitor);
     if (look >= 3 || observed.members.every((m) => m.reachable || view.down.has(m.name))) return observed;
     await sleep(ctx.policy.pollIntervalMs);

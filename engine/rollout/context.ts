@@ -13,6 +13,7 @@ import { allServers, ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec"
 import { seconds } from "../util/duration";
 import { EventLog, StepKind } from "./events";
 import { REAL_PACE, RolloutPace } from "./pace";
+import { NO_OTHER_PEERS, OtherCluster, OtherMetaPeers } from "./other-clusters";
 import { TrafficWatch } from "./traffic-watch";
 
 /** Makes the monitor of one server, connecting with `clientSpec` (engine/monitor/factory.ts createMonitor). */
@@ -102,6 +103,12 @@ export interface RolloutContextOptions {
   readonly seams?: RolloutSeams;
   /** Servers leaving the cluster (not in the spec): the driver reaches their hosts, and they get monitors. */
   readonly leaving?: ReadonlyArray<ServerEndpoint>;
+  /**
+   * The other clusters of the supercluster (RolloutOptions.supercluster): their JetStream servers get monitors (the
+   * meta leader may be one of them), and `otherPeers` says which of them the meta group must or may hold.
+   */
+  readonly others?: ReadonlyArray<OtherCluster>;
+  readonly otherPeers?: OtherMetaPeers;
 }
 
 /**
@@ -120,6 +127,9 @@ export class RolloutContext {
   readonly monitors: ReadonlyMap<string, ServerMonitor>;
   /** Servers leaving the cluster (see RolloutContextOptions.leaving). */
   readonly leaving: ReadonlyArray<ServerEndpoint>;
+  /** The other clusters of the supercluster, and their meta peers (see RolloutContextOptions.others). */
+  readonly others: ReadonlyArray<OtherCluster>;
+  readonly otherPeers: OtherMetaPeers;
   readonly pace: RolloutPace;
   /** How this context makes monitors: a look at one server with another client spec uses it too. */
   readonly createMonitor: MonitorFactory;
@@ -140,10 +150,19 @@ export class RolloutContext {
     const publishing = !spec.jetstream.enabled ? "none" : options.policy.watchPublishing !== false ? "on" : "off";
     this.watchClientTraffic = () => (seams.traffic ?? ((spec) => new TrafficWatch(spec, { publishing })))(clientSpec);
     this.leaving = options.leaving ?? [];
-    // A leaving server may be the meta leader the gates ask: it has a monitor like every other server.
-    this.monitors = new Map(
-      [...allServers(spec), ...this.leaving].map((s) => [s.name, this.createMonitor(clientSpec, s)]),
-    );
+    this.others = options.others ?? [];
+    this.otherPeers = options.otherPeers ?? NO_OTHER_PEERS;
+    // A leaving server may be the meta leader the gates ask: it has a monitor like every other server. So has every
+    // server of the other clusters, made from its own cluster's spec (the leader may be any of them).
+    this.monitors = new Map([
+      ...[...allServers(spec), ...this.leaving].map((s): [string, ServerMonitor] => [
+        s.name,
+        this.createMonitor(clientSpec, s),
+      ]),
+      ...this.others.flatMap((o) =>
+        allServers(o.spec).map((s): [string, ServerMonitor] => [s.name, this.createMonitor(o.spec, s)]),
+      ),
+    ]);
   }
 
   /** Close every monitor's connection (idempotent; a monitor used after it fails instead of opening a new one). */
@@ -194,12 +213,15 @@ export class RolloutContext {
     return peers.filter((p) => p !== server.name);
   }
 
-  /** The JetStream meta group as it should be: every member, plus a JetStream surge server while it is in. */
+  /**
+   * The JetStream meta group as it should be: every member, plus a JetStream surge server while it is in, plus the
+   * other clusters' JetStream servers it already had (a supercluster: one meta group spans every cluster).
+   */
   metaPeers(view: ClusterView): string[] | undefined {
     if (!this.spec.jetstream.enabled) return undefined;
     const peers = this.spec.members.map((m) => m.name);
     if (view.surgeIn && this.spec.surge.jetstream) peers.push(this.spec.surge.name);
-    return peers;
+    return [...peers, ...this.otherPeers.expected];
   }
 
   /** Another member that is up, to receive a client probe published through `server`. */
@@ -262,6 +284,7 @@ export class RolloutContext {
       metaPeers: this.metaPeers(view),
       metaPeersAllowedOffline: [...view.down],
       metaPeersLeaving: [...(view.leaving ?? [])],
+      metaPeersOptional: this.otherPeers.optional,
       configLoadedAfter: opts.reloadedAfter,
     };
     return { server, monitor: this.monitor(server), expect };

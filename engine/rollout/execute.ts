@@ -19,7 +19,8 @@ import { applyHalt } from "./halt";
 import { observeCluster, observeOptionsFor, ObservedCluster } from "./observe";
 import { reportOrThrow, RolloutOutcome } from "./outcome";
 import { BatchedStep, DesiredConfigs, formatPlan, isBatched, planRollout, PlannedStep, RolloutPlan } from "./plan";
-import { SuperclusterPeers } from "./other-clusters";
+import { metaPeersSeen } from "./membership-plan";
+import { OtherCluster, otherMetaPeers, SuperclusterPeers } from "./other-clusters";
 import { withReleaseRefusals } from "./release-refusals";
 import { RolloutReport } from "./report";
 import { ended, Progress, Run } from "./run";
@@ -62,6 +63,11 @@ export interface RolloutOptions {
 export interface LeavingServers {
   readonly members: ReadonlyArray<ServerEndpoint>;
   readonly driver?: HostDriver;
+}
+
+/** The other clusters of the supercluster the rollout is part of (none for a lone cluster). */
+export function othersOf(options: Pick<RolloutOptions, "supercluster">): ReadonlyArray<OtherCluster> {
+  return options.supercluster?.others ?? [];
 }
 
 /** The leaving servers that really left (not a member or the surge server of the spec). */
@@ -109,7 +115,7 @@ export async function previewRollout(
   const observed = await observeCluster(
     options.spec,
     driverOf(options),
-    observeOptionsFor(options.spec, resolvePolicy(options.policy), leavingOf(options)),
+    observeOptionsFor(options.spec, resolvePolicy(options.policy), leavingOf(options), othersOf(options)),
     options.seams?.monitors,
   );
   return { observed, plan: planFor(options, observed) };
@@ -139,12 +145,17 @@ export async function executeRollout(options: RolloutOptions): Promise<RolloutOu
   const policy = resolvePolicy(options.policy);
   assertValidClusterSpec(spec, { inSupercluster: options.supercluster !== undefined });
   const desired = desiredConfigs(spec, driver, options.listenHost);
-  const what = observeOptionsFor(spec, policy, leaving);
+  const others = othersOf(options);
+  const what = observeOptionsFor(spec, policy, leaving, others);
   const observed = await observeCluster(spec, driver, what, options.seams?.monitors);
   const log = new EventLog(options.onEvent);
   const clientSpec = engineClientSpec(spec, observed);
   const { listenHost, seams } = options;
-  const ctx = new RolloutContext({ spec, driver, policy, log, listenHost, clientSpec, seams, leaving });
+  const otherPeers = otherMetaPeers(observed.others ?? [], metaPeersSeen(observed));
+  const ctx = new RolloutContext({
+    ...{ spec, driver, policy, log, listenHost, clientSpec, seams, leaving },
+    ...{ others, otherPeers },
+  });
   try {
     return await rollOut(ctx, options, desired, observed);
   } finally {

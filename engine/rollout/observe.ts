@@ -6,6 +6,7 @@ import { ServerMonitor } from "../monitor/monitor";
 import { silentAtLeader } from "../gates/checks";
 import { Jsz, MetaClusterInfo, RaftClusterInfo } from "../monitor/types";
 import { ClusterSpec, RolloutPolicy, ServerEndpoint } from "../spec";
+import type { OtherCluster } from "./other-clusters";
 import { describeError, mapBounded } from "../util/async";
 import { isVersion } from "../versions";
 
@@ -87,6 +88,19 @@ export interface ObservedCluster {
    * observation is assumed from the stack's inputs, and this says why.
    */
   readonly assumed?: string;
+  /**
+   * The JetStream servers of the other clusters of the supercluster (ObserveOptions.others), each through its own
+   * cluster's spec and driver: peers of the one meta group, which the gates and the batch planner count. Absent for
+   * a lone cluster, or without JetStream.
+   */
+  readonly others?: ReadonlyArray<ObservedOtherCluster>;
+}
+
+/** Another cluster's JetStream servers as observed: its members, and its surge server when it runs JetStream. */
+export interface ObservedOtherCluster {
+  readonly cluster: string;
+  readonly members: ReadonlyArray<ObservedServer>;
+  readonly surge?: ObservedServer;
 }
 
 /** What to observe beyond versions and configs. */
@@ -95,6 +109,8 @@ export interface ObserveOptions {
   readonly placement?: boolean;
   /** Servers that left the spec, observed too (through the driver given: see engine/hosts/routed.ts). */
   readonly leaving?: ReadonlyArray<ServerEndpoint>;
+  /** The other clusters of the supercluster whose JetStream servers are peers of this cluster's meta group. */
+  readonly others?: ReadonlyArray<OtherCluster>;
 }
 
 /**
@@ -105,10 +121,13 @@ export function observeOptionsFor(
   spec: ClusterSpec,
   policy: Pick<RolloutPolicy, "maxUnavailable">,
   leaving: ReadonlyArray<ServerEndpoint> = [],
+  /** The other clusters of a supercluster: those with JetStream are observed too (one meta group spans them). */
+  others: ReadonlyArray<OtherCluster> = [],
 ): ObserveOptions {
   // A removal reads placement too: which streams have a replica on the leaving member decides whether it may leave.
   const placement = spec.jetstream.enabled && (policy.maxUnavailable > 1 || leaving.length > 0);
-  return leaving.length > 0 ? { placement, leaving } : { placement };
+  const peers = spec.jetstream.enabled ? others.filter((o) => o.spec.jetstream.enabled) : [];
+  return { placement, ...(leaving.length > 0 ? { leaving } : {}), ...(peers.length > 0 ? { others: peers } : {}) };
 }
 
 /** The peers of a group as one of its replicas reports it: itself, the leader, and the replicas it lists. */
@@ -232,13 +251,45 @@ export async function observeCluster(
   const left = seen.slice(spec.members.length + 1);
   // A leaving member still in the cluster votes for the meta leader and reports the groups it holds like any other.
   const inCluster = [...members, ...left];
+  const others = options.others?.length ? await observeOthers(options.others, monitorFor) : undefined;
   const observed: ObservedCluster = {
     members,
     surge,
     metaLeader: majorityMetaLeader(inCluster),
     ...(leaving.length > 0 ? { leaving: left } : {}),
+    ...(others ? { others } : {}),
   };
   return options.placement ? { ...observed, placement: mergePlacement(spec, inCluster) } : observed;
+}
+
+/**
+ * The other clusters' JetStream servers (members, and a JetStream surge server), each through its own cluster's
+ * driver and a monitor made from its own spec, the way this cluster's are observed. No placement: their streams'
+ * groups have no peer here; the meta group they share is read from this cluster's members.
+ */
+async function observeOthers(
+  others: ReadonlyArray<OtherCluster>,
+  monitorFor: (clientSpec: ClusterSpec, server: ServerEndpoint) => ServerMonitor,
+): Promise<ObservedOtherCluster[]> {
+  return Promise.all(
+    others.map(async ({ spec, driver }) => {
+      const servers = spec.surge.jetstream ? [...spec.members, spec.surge] : [...spec.members];
+      const seen = await mapBounded(servers, OBSERVE_CONCURRENCY, async (s) => {
+        let monitor: ServerMonitor | undefined;
+        const monitorOf = (configText: string | undefined) =>
+          (monitor = monitorFor(serverClientSpec(spec, configText), s));
+        try {
+          return await observeServer(s, driver, monitorOf);
+        } finally {
+          await monitor?.close();
+        }
+      });
+      const members = seen.slice(0, spec.members.length);
+      return spec.surge.jetstream
+        ? { cluster: spec.name, members, surge: seen[spec.members.length] }
+        : { cluster: spec.name, members };
+    }),
+  );
 }
 
 /**

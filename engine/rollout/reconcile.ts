@@ -8,7 +8,7 @@ import { describeError, withDeadline } from "../util/async";
 import { assertValidClusterSpec } from "../validate";
 import { PREVIEW_OBSERVE_DEADLINE_MS } from "../defaults";
 import { EventLog } from "./events";
-import { driverOf, executeRollout, leavingOf, planFor, resolvePolicy, RolloutOptions } from "./execute";
+import { driverOf, executeRollout, leavingOf, othersOf, planFor, resolvePolicy, RolloutOptions } from "./execute";
 import { settleDrainingMembers } from "./settle";
 import { assumeObserved, observeCluster, ObservedCluster, observeOptionsFor } from "./observe";
 import { RolloutOutcome } from "./outcome";
@@ -77,7 +77,8 @@ export async function previewReconcile(
     const deadline = fallback.deadlineMs ?? PREVIEW_OBSERVE_DEADLINE_MS;
     // Raft placement only when the plan batches members of a JetStream cluster: maxUnavailable 1 reads no more.
     // and when members leave (which streams they hold decides whether they may).
-    const what = observeOptionsFor(options.spec, resolvePolicy(options.policy), leavingOf(options));
+    const policy = resolvePolicy(options.policy);
+    const what = observeOptionsFor(options.spec, policy, leavingOf(options), othersOf(options));
     observed = await withDeadline(
       observeCluster(options.spec, driverOf(options), what, options.seams?.monitors),
       deadline,

@@ -49,7 +49,7 @@ export async function removeLeavingMember(run: Run, step: RemoveMemberStep, view
   const observed = await observeCluster(
     ctx.spec,
     ctx.driver,
-    observeOptionsFor(ctx.spec, ctx.policy, [server]),
+    observeOptionsFor(ctx.spec, ctx.policy, [server], ctx.others),
     ctx.createMonitor,
   );
   const now = observed.leaving?.[0];

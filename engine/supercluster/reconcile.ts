@@ -6,7 +6,7 @@
  * running again: clusters already at the target plan nothing.
  */
 import { EventLog, EventSink } from "../rollout/events";
-import { driverOf, leavingOf, planFor, resolvePolicy } from "../rollout/execute";
+import { driverOf, leavingOf, othersOf, planFor, resolvePolicy } from "../rollout/execute";
 import { observeCluster, observeOptionsFor, ObservedCluster } from "../rollout/observe";
 import { reconcile, ReconcileOutcome } from "../rollout/reconcile";
 import { clusterOptions } from "./clusters";
@@ -22,7 +22,7 @@ async function observeAll(options: SuperclusterOptions, full: boolean): Promise<
   const seen: ObservedCluster[] = [];
   for (let i = 0; i < options.clusters.length; i++) {
     const o = clusterOptions(options, i);
-    const what = full ? observeOptionsFor(o.spec, resolvePolicy(o.policy), leavingOf(o)) : {};
+    const what = full ? observeOptionsFor(o.spec, resolvePolicy(o.policy), leavingOf(o), othersOf(o)) : {};
     seen.push(await observeCluster(o.spec, driverOf(o), what, options.seams?.monitors));
   }
   return seen;
@@ -52,9 +52,14 @@ export async function reconcileSupercluster(options: SuperclusterOptions): Promi
   // Every cluster's plan before anything is touched: a refusal anywhere (a downgrade across a storage format, a
   // TLS move not done, a cluster not whole) refuses the whole run, rather than after half of it is rolled.
   let observed = await observeAll(options, true);
-  const refusals = observed.flatMap((o, i) =>
-    planFor(clusterOptions(options, i), o).refusals.map((r) => `cluster ${names[i]}: ${r}`),
-  );
+  const plans = observed.map((o, i) => planFor(clusterOptions(options, i), o));
+  const refusals = plans.flatMap((p, i) => p.refusals.map((r) => `cluster ${names[i]}: ${r}`));
+  // A first start of JetStream clusters joined by gateways: they start together. Seen with 2.14.9: the first
+  // cluster started alone never reports a meta leader ("JetStream has not established contact with a meta
+  // leader") until the other clusters of its gateways run, so starting them one after the other would halt.
+  const together = specs
+    .filter((s, i) => s.hub === undefined && s.jetstream.enabled && plans[i].kind === "bootstrap")
+    .map((s) => s.name);
   if (refusals.length > 0) {
     for (const r of refusals) run.emit({ kind: "halt", message: `refused, nothing touched: ${r}` });
     return { status: "refused", clusters: [], left: names, refusals };
@@ -78,16 +83,36 @@ export async function reconcileSupercluster(options: SuperclusterOptions): Promi
         `supercluster: cluster ${next.cluster} now (${next.why})` +
         (after.length ? `; then ${after.map((a) => a.cluster).join(", ")}` : "; the last one"),
     });
-    const index = names.indexOf(next.cluster);
-    const outcome: ReconcileOutcome = await reconcile(clusterOptions(options, index, sinkFor(next.cluster, run)));
-    reached.push({ name: next.cluster, why: next.why, outcome });
-    if (outcome.status !== "done") {
+    const group = together.includes(next.cluster)
+      ? [next, ...after.filter((a) => together.includes(a.cluster))]
+      : [next];
+    if (group.length > 1) {
+      run.emit({
+        kind: "info",
+        cluster: next.cluster,
+        message:
+          `supercluster: first start of ${group.map((g) => g.cluster).join(", ")} together (JetStream across ` +
+          "gateways elects its one meta leader only once the clusters run)",
+      });
+    }
+    const outcomes = await Promise.all(
+      group.map((g) => reconcile(clusterOptions(options, names.indexOf(g.cluster), sinkFor(g.cluster, run)))),
+    );
+    group.forEach((g, i) =>
+      reached.push({
+        name: g.cluster,
+        why: group.length > 1 ? `${g.why}; started together` : g.why,
+        outcome: outcomes[i],
+      }),
+    );
+    const stopped: ReconcileOutcome | undefined = outcomes.find((o) => o.status !== "done");
+    if (stopped) {
       run.emit({
         kind: "halt",
-        cluster: next.cluster,
-        message: `supercluster run stopped (${outcome.status}); not reached: ${remaining().join(", ") || "none"}`,
+        cluster: group[outcomes.indexOf(stopped)].cluster,
+        message: `supercluster run stopped (${stopped.status}); not reached: ${remaining().join(", ") || "none"}`,
       });
-      return { status: outcome.status, clusters: reached, left: remaining(), refusals: [] };
+      return { status: stopped.status, clusters: reached, left: remaining(), refusals: [] };
     }
     // Where the meta leader is now (the cluster just rolled may have moved it): decides what comes next.
     if (remaining().length > 0) observed = await observeAll(options, false);

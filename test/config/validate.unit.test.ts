@@ -331,6 +331,13 @@ describe("gateways to the other clusters of a supercluster", () => {
     const clash = { ...s, members: [{ ...s.members[0], gatewayPort: s.members[0].clientPort }, ...s.members.slice(1)] };
     expect(errorAt(clash, "members[0].gatewayPort")).toMatch(/is already members\[0\]\.clientPort/);
   });
+  it("gateways with leaf nodes need a system account (nats-server refuses to start without one)", () => {
+    const s = gateways([{ name: "west", urls: ["nats://a:7222"] }]);
+    const hub = { ...s, leafnodes: {} };
+    expect(errorAt(hub, "auth.systemAccount")).toMatch(/leaf nodes and gateways \(both being defined\) require/);
+    const sys = { systemAccount: { user: "sys", password: "a-long-enough-password" } };
+    expect(validateClusterSpec({ ...hub, auth: sys }).filter((p) => p.field === "auth.systemAccount")).toEqual([]);
+  });
   it("refuses gateways with JetStream in a lone cluster, and says to describe the supercluster in one stack", () => {
     const s = spec({
       jetstream: { enabled: true },

@@ -6,7 +6,7 @@ import { namespaceEntries } from "../../../components/config/decode";
 const yaml = require("js-yaml") as { load(text: string): unknown };
 
 export const STACKS = ["local", "dev", "staging", "prod"] as const;
-export type StackName = (typeof STACKS)[number] | "lab";
+export type StackName = (typeof STACKS)[number] | "lab" | "local-supercluster";
 
 /** Found by walking up, so this also works compiled (dist/test/pulumi/support, npm run faults). */
 export const STACKS_DIR = (() => {

@@ -1,0 +1,226 @@
+/**
+ * `NatsSupercluster`: several nats-server clusters on one platform, joined by gateways (and leaf clusters on a hub),
+ * rolled as a whole by one SuperclusterRollout. Per cluster it makes the hosts a NatsCluster makes (ClusterHosts:
+ * `${name}-${cluster}-${member}`); the gateway remotes and the hub URLs are derived from the other clusters' hosts
+ * (config/links.ts), never written by hand. The rollout depends on every host, so on `up` the hosts exist before any
+ * cluster is started or rolled, and on `destroy` it goes first.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type {
+  AuthSpec,
+  ExpectedLeaf,
+  JetStreamSpec,
+  LameDuckSpec,
+  RolloutPolicy,
+  RouteMode,
+  ServerEndpoint,
+  TlsPem,
+  TlsSpec,
+} from "../engine";
+import { DEFAULT_LAME_DUCK, DEFAULT_POLICY } from "../engine/defaults";
+import { ClusterHosts, generatedCertificates } from "./cluster-hosts";
+import { superclusterLinks } from "./config/links";
+import { NatsServer } from "./nats-server";
+import { ServerPlacement } from "./platforms/platform";
+import { publicSpec } from "./public-spec";
+import { SuperclusterRollout } from "./supercluster-rollout";
+import { SuperclusterLastReport } from "./supercluster-rollout-provider";
+
+/** One cluster of a {@link NatsSupercluster}. Fields that shape the resource graph are plain values. */
+export interface SuperclusterClusterArgs {
+  /** `cluster.name` of its servers, and its gateway name: unique in the supercluster. */
+  readonly name: string;
+  /** The nats-server version it runs; default the supercluster's `version` (a leaf may run its own). */
+  readonly version?: pulumi.Input<string>;
+  /** The members: names and ports (and `gatewayPort`, `leafnodePort` where several share a host), addresses. */
+  readonly members: ReadonlyArray<ServerPlacement>;
+  /** The temporary surge server (and whether it runs JetStream; default not). */
+  readonly surge: ServerPlacement & { readonly jetstream?: boolean };
+  /** Explicit routes or seed servers. Default explicit. */
+  readonly routes?: pulumi.Input<RouteMode>;
+  /** JetStream on its members; default the supercluster's, and off on a leaf cluster (not supported there yet). */
+  readonly jetstream?: JetStreamSpec;
+  /** The gateway port of its servers that set none. Default 7222. */
+  readonly gatewayPort?: number;
+  /** Leaf connections its members accept (a hub of the supercluster's leaf clusters accepts them without it). */
+  readonly leafnodes?: { readonly port?: number; readonly expected?: ReadonlyArray<ExpectedLeaf> };
+  /** The name of the cluster of this supercluster it is a leaf of; its servers then join no gateway. */
+  readonly hub?: string;
+}
+
+/** Arguments of {@link NatsSupercluster}: the clusters, and everything they share. */
+export interface NatsSuperclusterArgs {
+  /** The platform of every cluster (a folder of components/platforms). */
+  readonly platform: string;
+  /** The platform's settings, as its decoder returns them (`nats-cluster:<platform>`). */
+  readonly platformSettings: unknown;
+  /** Providers for the platform's resources, by package (see NatsClusterArgs.providers). */
+  readonly providers?: Readonly<Record<string, pulumi.ProviderResource>>;
+  /** The platform's secrets (an SSH private key, …); kept secret. */
+  readonly platformSecrets?: pulumi.Input<Readonly<Record<string, string>>>;
+  /** The stack (names state directories and tags). */
+  readonly stack: string;
+  /** The nats-server version of every cluster that sets none: change it and `pulumi up` rolls them all. */
+  readonly version: pulumi.Input<string>;
+  /** The clusters, in config order (the rollout decides its own order from the servers). */
+  readonly clusters: ReadonlyArray<SuperclusterClusterArgs>;
+  /** JetStream on the members of every cluster but the leaves. Default enabled. */
+  readonly jetstream?: JetStreamSpec;
+  /** `lame_duck_duration` and grace period. Default 30 s and 10 s. */
+  readonly lameDuck?: LameDuckSpec;
+  /** How the rollout behaves (engine defaults for the rest). */
+  readonly rollout?: Partial<RolloutPolicy>;
+  /** The file `pulumi up` appends the run's events to, one JSON line each naming its cluster. */
+  readonly eventsFile?: string;
+  /** Where `pulumi up` writes each cluster's figures (`-<cluster>` before `.prom`). */
+  readonly metricsFile?: string;
+  /** Where `pulumi up` draws each cluster's rollout (`-<cluster>` before `.svg`). */
+  readonly timelineFile?: string;
+  /** Client auth and the system account, every cluster's. Secret. */
+  readonly auth?: pulumi.Input<AuthSpec>;
+  /** TLS for clients, routes and gateways (gateways follow routes), and paths on the hosts. */
+  readonly tls?: pulumi.Input<Omit<TlsSpec, "pem">>;
+  /** The servers' certificate, key and CA (PEM), one for every cluster. Secret. */
+  readonly tlsPem?: pulumi.Input<TlsPem>;
+  /**
+   * Make one CA for the whole supercluster and one server certificate naming every cluster's hosts (a
+   * `${name}-certificates` child): gateways are mutual TLS, so the clusters must trust each other's certificates.
+   */
+  readonly tlsGenerate?: { readonly validityDays?: number; readonly rotation?: number };
+  /** How the engine reads what servers report: `http` (default) or `system-account`. */
+  readonly monitoring?: "http" | "system-account";
+  /** `cluster.no_advertise`. */
+  readonly noAdvertise?: pulumi.Input<boolean>;
+  /** Extra top-level settings that need a restart when changed, rendered verbatim. */
+  readonly extraSettings?: pulumi.Input<Record<string, string | number | boolean>>;
+}
+
+/**
+ * A supercluster on one platform, rolled cluster by cluster by `pulumi up` (leaves before their hub, the JetStream
+ * meta leader's cluster last; within each cluster, the surge server, lame duck and health gates of a NatsCluster).
+ */
+export class NatsSupercluster extends pulumi.ComponentResource {
+  /** Cluster name → its members, in config order. */
+  readonly servers: Readonly<Record<string, ReadonlyArray<NatsServer>>>;
+  /** The one rolling-update resource of every cluster. */
+  readonly rollout: SuperclusterRollout;
+  /** Cluster name → `nats://host:port` of every member. */
+  readonly clientUrls: pulumi.Output<Record<string, string[]>>;
+  /** Cluster name → `http://host:port` of every member's monitoring endpoint. */
+  readonly monitorUrls: pulumi.Output<Record<string, string[]>>;
+  /** Cluster name → member name → the version its `/varz` reported when last seen. */
+  readonly versions: pulumi.Output<Record<string, Record<string, string>>>;
+  /** The last run, as text: each cluster reached with its report, and what is left. */
+  readonly lastRolloutReport: pulumi.Output<string>;
+  /** The last run as data: status, clusters left, each cluster's last report. */
+  readonly lastRolloutSummary: pulumi.Output<SuperclusterLastReport>;
+  /** The CA clients verify every cluster's servers with (PEM, public), when the platform delivers TLS material. */
+  readonly caPem: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: NatsSuperclusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    const names = args.clusters.map((c) => c.name);
+    super("nats-cluster:index:NatsSupercluster", name, { platform: args.platform, clusters: names }, opts);
+    for (const c of args.clusters) {
+      if (c.hub !== undefined && (c.hub === c.name || !names.includes(c.hub)))
+        throw new Error(
+          `NatsSupercluster ${name}: cluster ${c.name}'s hub "${c.hub}" is none of the others (${names})`,
+        );
+    }
+    const lameDuck = args.lameDuck ?? DEFAULT_LAME_DUCK;
+    const tlsMaterial = Boolean(args.tlsPem || args.tlsGenerate);
+    const jetstreamOf = (c: SuperclusterClusterArgs): JetStreamSpec =>
+      c.jetstream ?? (c.hub !== undefined ? { enabled: false } : (args.jetstream ?? { enabled: true }));
+    const hosts = args.clusters.map(
+      (c) =>
+        new ClusterHosts(
+          `${name}-${c.name}`,
+          {
+            platform: args.platform,
+            platformSettings: args.platformSettings,
+            ...(args.providers ? { providers: args.providers } : {}),
+            ...(args.platformSecrets ? { platformSecrets: args.platformSecrets } : {}),
+            stack: args.stack,
+            clusterName: c.name,
+            version: c.version ?? args.version,
+            members: c.members,
+            surge: c.surge,
+            jetstream: jetstreamOf(c).enabled,
+            stopTimeoutSeconds: args.rollout?.stopTimeoutSeconds ?? DEFAULT_POLICY.stopTimeoutSeconds,
+            tlsMaterial,
+          },
+          this,
+        ),
+    );
+    this.servers = Object.fromEntries(args.clusters.map((c, i) => [c.name, hosts[i].servers]));
+
+    const clusters = pulumi
+      .all([
+        pulumi.all(hosts.map((h) => h.endpoints)),
+        pulumi.all(args.clusters.map((c) => c.version ?? args.version)),
+        pulumi.all(args.clusters.map((c) => c.routes)),
+        pulumi.all(hosts.map((h) => h.driver.settings)),
+        pulumi.all([args.tls, args.noAdvertise, args.extraSettings]),
+      ])
+      .apply(([endpoints, versions, routes, settings, [tls, noAdvertise, extraSettings]]) => {
+        const links = superclusterLinks(args.clusters.map((c, i) => ({ ...c, members: endpoints[i] })));
+        return args.clusters.map((c, i) => ({
+          spec: publicSpec({
+            name: c.name,
+            version: versions[i],
+            members: endpoints[i] as ServerEndpoint[],
+            surge: c.surge,
+            routes: routes[i] as RouteMode | undefined,
+            jetstream: jetstreamOf(c),
+            lameDuck,
+            tls: tls as Omit<TlsSpec, "pem"> | undefined,
+            tlsMaterial,
+            monitoring: args.monitoring,
+            noAdvertise: noAdvertise as boolean | undefined,
+            extraSettings: extraSettings as Record<string, string | number | boolean> | undefined,
+            links: links[i],
+          }),
+          settings: settings[i] as Record<string, unknown>,
+        }));
+      });
+
+    // One CA for the supercluster: gateways are mutual TLS, each cluster must trust the others' certificates.
+    const allHosts = pulumi.all(hosts.map((h) => h.hosts)).apply((lists) => [...new Set(lists.flat())]);
+    const tlsPem = args.tlsGenerate ? generatedCertificates(name, name, allHosts, args.tlsGenerate, this) : args.tlsPem;
+
+    this.rollout = new SuperclusterRollout(
+      `${name}-rollout`,
+      {
+        clusters,
+        auth: args.auth,
+        policy: args.rollout ?? {},
+        platform: args.platform,
+        // The platform's secrets are the stack's, the same for every cluster's driver.
+        platformSecrets: hosts[0]?.driver.secrets,
+        tlsPem,
+        ...(args.eventsFile !== undefined ? { eventsFile: args.eventsFile } : {}),
+        ...(args.metricsFile !== undefined ? { metricsFile: args.metricsFile } : {}),
+        ...(args.timelineFile !== undefined ? { timelineFile: args.timelineFile } : {}),
+      },
+      { parent: this, dependsOn: hosts.flatMap((h) => [...h.servers]) },
+    );
+
+    const byCluster = (urls: (s: NatsServer) => pulumi.Output<string>) =>
+      pulumi
+        .all(hosts.map((h) => pulumi.all(h.servers.map(urls))))
+        .apply((lists) => Object.fromEntries(lists.map((list, i) => [names[i], list])));
+    this.clientUrls = byCluster((s) => s.clientUrl);
+    this.monitorUrls = byCluster((s) => s.monitorUrl);
+    this.caPem = tlsPem ? pulumi.output(tlsPem).apply((p) => p.caPem) : pulumi.output(undefined);
+    this.versions = this.rollout.versions;
+    this.lastRolloutSummary = this.rollout.lastReport;
+    this.lastRolloutReport = this.rollout.lastReport.apply((r) => r?.text ?? "");
+    this.registerOutputs({
+      clientUrls: this.clientUrls,
+      monitorUrls: this.monitorUrls,
+      versions: this.versions,
+      caPem: this.caPem,
+      lastRolloutReport: this.lastRolloutReport,
+      lastRolloutSummary: this.lastRolloutSummary,
+    });
+  }
+}
