@@ -57,7 +57,11 @@ const JOINED = [
 const LEAF = { name: "leaf", member: "leaf-a", surge: "leaf-surge", hub: "east" } as const;
 /** Server names in VM order: NAMES[i] runs on VM i+1. */
 const NAMES: ReadonlyArray<string> = [...JOINED.flatMap((c) => [...c.members, c.surge]), LEAF.member, LEAF.surge];
-const APP = { user: "app", password: `app-${Math.random().toString(36).slice(2)}` };
+/**
+ * The system account only: nats-server refuses gateways with leaf nodes without one, and the hub's leaf connections
+ * are accepted as clients are (engine/spec.ts LeafNodeSpec) while the leaf's remote carries no credentials, so the
+ * application's clients here have none either (the `$G` account).
+ */
 const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}` };
 /** A member held on a failing gate halts the run after this long (the stack's rollout.healthyDeadlineSeconds). */
 const DEADLINE_SECONDS = 60;
@@ -131,7 +135,8 @@ function labRssMb(lab: Lab): number {
         .catch(() => "down");
     const onVm = async (name: string, command: string) =>
       (await lab.ssh(lab.vms[NAMES.indexOf(name)], command)).stdout.trim();
-    const auth = { user: APP.user, pass: APP.password, tls: null };
+    /** Plaintext, `tls: null`: nats.js otherwise upgrades to TLS by itself when a server offers it. */
+    const plain = { tls: null };
 
     /** `nats-cluster:clusters` as the operator writes it for this lab: servers by name and address, east the hub. */
     const clustersConfig = () => [
@@ -225,14 +230,20 @@ function labRssMb(lab: Lab): number {
     }
 
     /** Runs `body` (one or more `pulumi up`s) under the application's traffic; returns what it felt. */
-    async function underTraffic(label: string, body: () => Promise<void>): Promise<Felt> {
+    async function underTraffic(label: string, body: () => Promise<void>, giveUpMs?: number): Promise<Felt> {
       const publishers = JOINED.map((c) => new AckedPublisher(c.name === "east" ? east : west, `orders.${c.name}.x`));
-      const requester = await connect(appOptions({ members: membersOf(JOINED[0]) }, `requester-${label}`, auth));
-      const responder = await connect(appOptions({ members: membersOf(JOINED[1]) }, `responder-${label}`, auth));
+      const requester = await connect(appOptions({ members: membersOf(JOINED[0]) }, `requester-${label}`, plain));
+      const responder = await connect(appOptions({ members: membersOf(JOINED[1]) }, `responder-${label}`, plain));
       ncs.push(requester, responder);
       const tag = label.replace(/[^a-z0-9]/gi, "");
-      const stopCross = await atLeastOnce(requester, responder, `cross.${tag}`, "east → west across the gateway");
-      const stopLeaf = await atLeastOnce(requester, leaf, `leaf.${tag}`, "east → the leaf's subscriber");
+      const stopCross = await atLeastOnce(
+        requester,
+        responder,
+        `cross.${tag}`,
+        "east → west across the gateway",
+        giveUpMs,
+      );
+      const stopLeaf = await atLeastOnce(requester, leaf, `leaf.${tag}`, "east → the leaf's subscriber", giveUpMs);
       const elections = new MetaLeaderWatch(allMembers());
       elections.start();
       publishers.forEach((p) => p.start());
@@ -256,33 +267,37 @@ function labRssMb(lab: Lab): number {
 
     /** The checks every finished rollout must pass, and its figures. */
     async function expectWhole(label: string, version: string, felt: Felt, seconds: number, out: string) {
-      for (const name of allMembers().map((m) => m.name)) expect(await varzVersion(name)).toBe(version);
+      // Everything looked at first and kept for the figures, so that a failed assertion still prints what was seen.
+      const versions = await Promise.all(allMembers().map((m) => varzVersion(m.name)));
+      const gateways = await gatewaysWhole();
+      const peers = await metaPeersOf(allMembers());
+      const surges = [...JOINED.map((c) => c.surge), LEAF.surge];
+      const surgesLeft = await Promise.all(surges.map((n) => onVm(n, "pgrep -x nats-server || echo none")));
+      const report = (/(Supercluster rollout:[\s\S]*?)\n\s*\n/.exec(diagnosticsOf(out)) ?? [])[1] ?? "";
+      figures.push(
+        `${label}: pulumi up ${seconds.toFixed(1)}s; ` +
+          Object.keys(felt.acked)
+            .map((s) => `${s} acked ${felt.acked[s]}, lost ${felt.lost[s].length}`)
+            .join("; ") +
+          `; meta-leader elections ${felt.elections} (${felt.leaders.join(" → ")}); meta peers [${peers.join(", ")}]` +
+          `\n  ${felt.cross.summary}\n  ${felt.leaf.summary}\n  /gatewayz:\n` +
+          `${gateways.lines.map((l) => `    ${l}`).join("\n")}\n  report:\n${report.replace(/^/gm, "    ")}`,
+      );
+      expect(versions).toEqual(allMembers().map(() => version));
       for (const stream of Object.keys(felt.acked)) {
         expect(felt.acked[stream]).toBeGreaterThan(0);
         expect(felt.lost[stream]).toEqual([]);
       }
       expect(felt.cross.missing).toEqual([]);
       expect(felt.leaf.missing).toEqual([]);
-      const gateways = await gatewaysWhole();
       expect(gateways.lines.join("\n") + (gateways.ok ? "" : "\nNOT WHOLE")).not.toContain("NOT WHOLE");
       // No ghost: the meta group is exactly the six members (the surge servers left it; the leaf runs no JetStream).
-      expect(await metaPeersOf(allMembers())).toEqual(
+      expect(peers).toEqual(
         allMembers()
           .map((m) => m.name)
           .sort(),
       );
-      for (const surge of [...JOINED.map((c) => c.surge), LEAF.surge])
-        expect(await onVm(surge, "pgrep -x nats-server || echo none")).toBe("none");
-      const report = (/(Rollout[\s\S]*?(?:SUCCEEDED|HALTED)[\s\S]*?)\n\s*\n/.exec(diagnosticsOf(out)) ?? [])[1] ?? "";
-      figures.push(
-        `${label}: pulumi up ${seconds.toFixed(1)}s; ` +
-          Object.keys(felt.acked)
-            .map((s) => `${s} acked ${felt.acked[s]}, lost ${felt.lost[s].length}`)
-            .join("; ") +
-          `; meta-leader elections ${felt.elections} (${felt.leaders.join(" → ")})\n  ${felt.cross.summary}\n  ` +
-          `${felt.leaf.summary}\n  /gatewayz:\n${gateways.lines.map((l) => `    ${l}`).join("\n")}\n  report:\n` +
-          report.replace(/^/gm, "    "),
-      );
+      expect(surgesLeft).toEqual(surges.map(() => "none"));
     }
 
     /** `pulumi up` to `version`, which must succeed: the whole supercluster rolled under traffic. */
@@ -296,7 +311,7 @@ function labRssMb(lab: Lab): number {
         out = await pulumi(["up", "--yes"]);
       });
       const seconds = (Date.now() - started) / 1000;
-      expect(diagnosticsOf(out)).toMatch(/SUCCEEDED/);
+      expect(diagnosticsOf(out)).toMatch(/Supercluster rollout: DONE/);
       expect(diagnosticsOf(out)).not.toMatch(/HALTED/);
       await expectWhole(label, version, felt, seconds, out);
       expect(felt.elections).toBeLessThanOrEqual(1);
@@ -308,26 +323,25 @@ function labRssMb(lab: Lab): number {
         ["config", "set", "--secret", "nats-cluster:sshPrivateKey"],
         fs.readFileSync(lab.sshKeyPath, "utf8"),
       );
-      await pulumi(["config", "set", "--secret", "nats-cluster:auth"], JSON.stringify({ users: [APP] }));
       await pulumi(["config", "set", "--secret", "nats-cluster:systemAccount"], JSON.stringify(SYS));
       const started = Date.now();
       const out = await pulumi(["up", "--yes"]);
       figures.push(
         `first pulumi up (${NAMES.length} VMs prepared over SSH, 3 clusters started): ${((Date.now() - started) / 1000).toFixed(1)}s`,
       );
-      expect(diagnosticsOf(out)).toMatch(/SUCCEEDED/);
+      expect(diagnosticsOf(out)).toMatch(/Supercluster rollout: DONE/);
       figures.push(`the lab's processes' resident memory with the supercluster running: ${labRssMb(lab)} MB`);
       for (const name of [...allMembers().map((m) => m.name), LEAF.member])
         expect(await varzVersion(name)).toBe(OLD_MINOR);
       const gateways = await gatewaysWhole(60_000);
       expect(gateways.lines.join("\n") + (gateways.ok ? "" : "\nNOT WHOLE")).not.toContain("NOT WHOLE");
-      east = await connect(appOptions({ members: membersOf(JOINED[0]) }, "lab-sc-east", auth));
-      west = await connect(appOptions({ members: membersOf(JOINED[1]) }, "lab-sc-west", auth));
+      east = await connect(appOptions({ members: membersOf(JOINED[0]) }, "lab-sc-east", plain));
+      west = await connect(appOptions({ members: membersOf(JOINED[1]) }, "lab-sc-west", plain));
       leaf = await connect({
         servers: [LEAF.member, LEAF.surge].map((n) => `nats://${endpoint(n).host}:4222`),
         name: "lab-sc-leaf",
         maxReconnectAttempts: -1,
-        ...auth,
+        ...plain,
       });
       ncs.push(east, west, leaf);
       for (const c of JOINED)
@@ -381,37 +395,43 @@ function labRssMb(lab: Lab): number {
       let resumed = "";
       let haltSeconds = 0;
       const started = Date.now();
-      const felt = await underTraffic("gateway cut", async () => {
-        try {
-          halted = await pulumiIn(dir, project, ["up", "--yes"]);
-        } finally {
-          watching = false;
-          await watcher;
-        }
-        haltSeconds = (Date.now() - started) / 1000;
-        // The halt as it stands: the member that went down is the one the run halted at, on the gateways gate, and
-        // every other member of both clusters is where it was (at the old version: nothing after it was touched).
-        if (!cut) throw new Error(`no member went down during the run:\n${diagnosticsOf(halted.output)}`);
-        const diagnostics = diagnosticsOf(halted.output);
-        figures.push(
-          `gateway cut: ${cut.cluster.name}'s VMs (${vmsOf(cut.cluster)
-            .map((v) => v.name)
-            .join(
-              ", ",
-            )}) drop port 7222 from the moment ${cut.member} went down; pulumi up exit ${halted.code} after ` +
-            `${haltSeconds.toFixed(1)}s:\n${diagnostics.replace(/^/gm, "    ")}`,
-        );
-        expect(halted.code).not.toBe(0);
-        expect(diagnostics).toMatch(new RegExp(`HALTED at ${cut.member} \\([^)]*\\), gate gateways:`));
-        for (const m of allMembers().filter((s) => s.name !== cut!.member))
-          expect(await varzVersion(m.name)).toBe(OLD_MINOR);
-        // The cut taken back: the gateways join again, and the same stack finishes the upgrade from where it stopped.
-        for (const f of faults.splice(0)) await f.undo();
-        const gateways = await gatewaysWhole(120_000);
-        expect(gateways.ok).toBe(true);
-        resumed = await pulumi(["up", "--yes"]);
-      });
-      expect(diagnosticsOf(resumed)).toMatch(/SUCCEEDED/);
+      // Across the gateway (and to the leaf when east is the cluster cut) nothing gets through while the cut holds,
+      // minutes: each message is retried for up to 10 minutes rather than one.
+      const felt = await underTraffic(
+        "gateway cut",
+        async () => {
+          try {
+            halted = await pulumiIn(dir, project, ["up", "--yes"]);
+          } finally {
+            watching = false;
+            await watcher;
+          }
+          haltSeconds = (Date.now() - started) / 1000;
+          // The halt as it stands: the member that went down is the one the run halted at, on the gateways gate, and
+          // every other member of both clusters is where it was (at the old version: nothing after it was touched).
+          if (!cut) throw new Error(`no member went down during the run:\n${diagnosticsOf(halted.output)}`);
+          const diagnostics = diagnosticsOf(halted.output);
+          figures.push(
+            `gateway cut: ${cut.cluster.name}'s VMs (${vmsOf(cut.cluster)
+              .map((v) => v.name)
+              .join(
+                ", ",
+              )}) drop port 7222 from the moment ${cut.member} went down; pulumi up exit ${halted.code} after ` +
+              `${haltSeconds.toFixed(1)}s:\n${diagnostics.replace(/^/gm, "    ")}`,
+          );
+          expect(halted.code).not.toBe(0);
+          expect(diagnostics).toMatch(new RegExp(`HALTED at ${cut.member} \\([^)]*\\), gate gateways:`));
+          for (const m of allMembers().filter((s) => s.name !== cut!.member))
+            expect(await varzVersion(m.name)).toBe(OLD_MINOR);
+          // The cut taken back: the gateways join again, and the same stack finishes the upgrade from where it stopped.
+          for (const f of faults.splice(0)) await f.undo();
+          const gateways = await gatewaysWhole(120_000);
+          expect(gateways.ok).toBe(true);
+          resumed = await pulumi(["up", "--yes"]);
+        },
+        600_000,
+      );
+      expect(diagnosticsOf(resumed)).toMatch(/Supercluster rollout: DONE/);
       await expectWhole(
         "gateway cut, then the cut taken back and pulumi up again",
         NEW_MINOR,

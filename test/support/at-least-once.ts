@@ -2,8 +2,9 @@
  * Numbered messages from a requester to a responder somewhere else (across a gateway, onto a leaf server), at least
  * once: each request is sent again, 100 ms apart, until the responder acknowledges it (while the responder's side is
  * away, the requester's server answers "no responders" at once, so a retry without a pause would burn through its
- * tries in a moment), for at most a minute per message. What an application that must not lose a request does; what
- * it measures is how long the responder went without a new message.
+ * tries in a moment), for at most `giveUpMs` per message (default a minute; longer where a fault cuts the way for
+ * minutes on purpose). What an application that must not lose a request does; what it measures is how long the
+ * responder went without a new message.
  */
 import { NatsConnection } from "@nats-io/nats-core";
 
@@ -33,6 +34,7 @@ export async function atLeastOnce(
   responder: NatsConnection,
   subject: string,
   label = subject,
+  giveUpMs = 60_000,
 ): Promise<() => Promise<AtLeastOnceResult>> {
   const firstSeen = new Map<number, number>();
   let deliveries = 0;
@@ -53,7 +55,7 @@ export async function atLeastOnce(
   const loop = (async () => {
     while (running) {
       const n = ++sent;
-      for (let attempt = 0; attempt < 600; attempt++) {
+      for (const giveUpAt = Date.now() + giveUpMs; Date.now() < giveUpAt;) {
         const ok = await requester
           .request(`${subject}.${n}`, new Uint8Array(0), { timeout: 500 })
           .then(() => true)
