@@ -30,8 +30,8 @@ export const DEFAULT_LEAF_ACCOUNT = "$G";
  * https://docs.nats.io/reference/config/leafnodes/min_version, nats-io/nats-server#3013), and nothing refuses a leaf
  * for being newer than its hub. A leaf upgraded first is accepted before and after the hub's rollout whatever
  * min_version the hub has; a hub upgraded first with min_version raised would refuse the leaves not yet upgraded.
- * A leaf cluster (`hub: { urls }`) is rolled by its own spec, as each cluster of a supercluster is: until one plan
- * rolls a hub and its leaves (issue 20), this is the order across them, and test/rollout/leafnodes.test.ts runs it.
+ * A supercluster run (engine/supercluster/order.ts) rolls every leaf cluster before the clusters joined by
+ * gateways; test/rollout/leafnodes.test.ts and test/rollout/supercluster.test.ts run it on real servers.
  */
 export const LEAF_ROLLOUT_ORDER = "leaves-before-hub" as const;
 

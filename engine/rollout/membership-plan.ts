@@ -14,10 +14,15 @@ import { ClusterSpec } from "../spec";
 import { ObservedCluster, ObservedServer, RaftGroup } from "./observe";
 import { MemberStep, RemoveMemberStep } from "./planned-step";
 
-/** The meta group's peers as the servers that answer report them (a stopped peer is still listed by the others). */
+/**
+ * The meta group's peers as the servers that answer report them (a stopped peer is still listed by the others); in a
+ * supercluster, the other clusters' servers too (one meta group, and only its leader's /varz lists every peer).
+ */
 export function metaPeersSeen(observed: ObservedCluster): Set<string> {
   const peers = new Set<string>();
-  for (const m of [...observed.members, ...(observed.leaving ?? [])]) for (const p of m.metaPeers ?? []) peers.add(p);
+  const others = (observed.others ?? []).flatMap((o) => o.members);
+  for (const m of [...observed.members, ...(observed.leaving ?? []), ...others])
+    for (const p of m.metaPeers ?? []) peers.add(p);
   return peers;
 }
 
@@ -218,11 +223,14 @@ export function removalRefusals(
   refusals.push(...unreachableRefusals(observed, leaving, meta));
   // Who will be down when the removal comes: members that do not answer now and are not started before it, and
   // leaving servers already stopped (not the one being removed).
-  const down = new Set(
-    [...observed.members, ...(observed.leaving ?? [])]
+  // The other clusters' JetStream servers (a supercluster) found down take from the meta group's margin too.
+  const othersDown = (observed.others ?? []).flatMap((o) => [...o.members, ...(o.surge ? [o.surge] : [])]);
+  const down = new Set([
+    ...[...observed.members, ...(observed.leaving ?? [])]
       .filter((m) => !m.reachable && !startedFirst.includes(m.name))
       .map((m) => m.name),
-  );
+    ...othersDown.filter((m) => !m.reachable).map((m) => m.name),
+  ]);
   for (const l of leaving) {
     for (const g of placement.groups.filter((g) => g.peers.includes(l))) {
       // Stopping l (if it is not down already) takes one peer; the group must keep its majority without it.

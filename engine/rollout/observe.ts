@@ -259,7 +259,7 @@ export async function observeCluster(
     ...(leaving.length > 0 ? { leaving: left } : {}),
     ...(others ? { others } : {}),
   };
-  return options.placement ? { ...observed, placement: mergePlacement(spec, inCluster) } : observed;
+  return options.placement ? { ...observed, placement: mergePlacement(spec, inCluster, others) } : observed;
 }
 
 /**
@@ -296,8 +296,21 @@ async function observeOthers(
  * Every Raft group, its peers the union of what its replicas report (a peer that is down is still listed by the
  * others). The meta group is every member plus any other peer a member lists (a ghost left by a renamed server).
  */
-function mergePlacement(spec: ClusterSpec, members: ReadonlyArray<ObservedServer>): ObservedPlacement {
+function mergePlacement(
+  spec: ClusterSpec,
+  members: ReadonlyArray<ObservedServer>,
+  others: ReadonlyArray<ObservedOtherCluster> = [],
+): ObservedPlacement {
   const meta = new Set(spec.members.map((m) => m.name));
+  // A supercluster's meta group spans every cluster, and a follower's /varz lists only the leader, not the other
+  // peers (seen on 2.14.9: west's members reported [we1, we2, we3, ea2] of a group of 6, which made its quorum look
+  // like 3 of 4): the other clusters' members that answer count, and what their servers list.
+  for (const o of others) {
+    for (const m of o.members) {
+      if (m.reachable) meta.add(m.name);
+      for (const p of m.metaPeers ?? []) meta.add(p);
+    }
+  }
   const groups = new Map<string, { kind: RaftGroup["kind"]; name: string; peers: Set<string> }>();
   for (const m of members) {
     for (const p of m.metaPeers ?? []) meta.add(p);

@@ -36,6 +36,7 @@ export function validateSupercluster(specs: ReadonlyArray<ClusterSpec>): Problem
   });
   if (!inSupercluster) return problems;
   checkNames(add, specs);
+  checkPorts(add, specs);
   checkGatewayMesh(add, specs);
   checkLeaves(add, specs);
   return problems;
@@ -67,6 +68,40 @@ function checkNames(add: AddProblem, specs: ReadonlyArray<ClusterSpec>): void {
             "supercluster (one meta group); rename one",
         );
       else if (first === undefined) servers.set(s.name, field);
+    }
+  });
+}
+
+/**
+ * No two servers of different clusters listen on the same host and port (each cluster checks its own servers): on
+ * one host (loopback, a shared VM) the second would not start. Hosts compared as written.
+ */
+function checkPorts(add: AddProblem, specs: ReadonlyArray<ClusterSpec>): void {
+  const taken = new Map<string, { cluster: number; field: string }>();
+  specs.forEach((spec, i) => {
+    if (!Array.isArray(spec.members)) return;
+    const servers = [
+      ...spec.members.map((s, j) => ({ s, label: `members[${j}]`, member: true })),
+      ...(spec.surge ? [{ s: spec.surge, label: "surge", member: false }] : []),
+    ];
+    for (const { s, label, member } of servers) {
+      if (typeof s?.host !== "string") continue;
+      const ports: Array<[string, number | undefined]> = [
+        ["clientPort", s.clientPort],
+        ["clusterPort", s.clusterPort],
+        ["monitorPort", s.monitorPort],
+        ["gatewayPort", spec.gateways ? gatewayPortOf(spec, s) : undefined],
+        ["leafnodePort", member && spec.leafnodes ? leafnodePortOf(spec, s) : undefined],
+      ];
+      for (const [name, port] of ports) {
+        if (typeof port !== "number") continue;
+        const key = `${s.host.toLowerCase()}:${port}`;
+        const field = `clusters[${i}].${label}.${name}`;
+        const first = taken.get(key);
+        if (first && first.cluster !== i)
+          add(field, `${key} is already ${first.field}, in another cluster; give one of them another port`);
+        else if (!first) taken.set(key, { cluster: i, field });
+      }
     }
   });
 }

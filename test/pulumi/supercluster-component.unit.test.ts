@@ -20,6 +20,7 @@ const TOKEN = "mock-secret-sc-token-91c3";
 const SC_ROLLOUT = "pulumi-nodejs:dynamic/nats-cluster:SuperclusterRollout";
 const LOCAL_PROCESS = "pulumi-nodejs:dynamic/nats-cluster:LocalNatsProcess";
 const STACK = "local-supercluster";
+const SYSTEM_ACCOUNT = { user: "sys", password: "mock-sc-system-password-77ad" };
 
 /** What a SuperclusterRollout's create would return, so the outputs have values. */
 function rolloutState(inputs: Record<string, unknown>): Record<string, unknown> {
@@ -51,10 +52,11 @@ beforeAll(async () => {
 
 describe("the local-supercluster stack's program", () => {
   let program: Record<string, pulumi.Output<unknown>>;
-  // The local stack's clients are plaintext (a leaf cannot use TLS to its hub yet), so auth would be refused with a
-  // leaf; a token is given to a stack without the leaf, further down. Here: the stack as committed.
+  // The stack as committed, with the secret it needs (a hub with gateways and leaves needs a system account).
   beforeAll(async () => {
-    pulumi.runtime.setAllConfig(asPulumiConfig(readStackFile(STACK)));
+    pulumi.runtime.setAllConfig(asPulumiConfig({ ...readStackFile(STACK), systemAccount: SYSTEM_ACCOUNT }), [
+      "nats-cluster:systemAccount",
+    ]);
     program = require("../../index") as Record<string, pulumi.Output<unknown>>;
     await valueOf(program.versions);
   });
@@ -109,9 +111,13 @@ describe("the local-supercluster stack's program", () => {
     expect(String(rollout.wireInputs.__provider)).not.toContain("function reconcileSupercluster");
   });
 
-  it("keeps the generated TLS material secret on its way to the rollout", () => {
+  it("keeps the generated TLS material and the system account secret on their way to the rollout", () => {
     const rollout = ofType(SC_ROLLOUT)[0];
     expect(isWireSecret(rollout.wireInputs.tlsPem)).toBe(true);
+    expect(isWireSecret(rollout.wireInputs.auth)).toBe(true);
+    for (const r of registrations) {
+      expect(JSON.stringify({ ...r.wireInputs, auth: undefined })).not.toContain(SYSTEM_ACCOUNT.password);
+    }
     expect(rollout.additionalSecretOutputs).toEqual(expect.arrayContaining(["auth", "platformSecrets", "tlsPem"]));
   });
 

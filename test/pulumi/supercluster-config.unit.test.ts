@@ -12,7 +12,9 @@ import {
 } from "../../components/config/decode";
 import { readStackFile } from "./support/stack-files";
 
-const example = () => readStackFile("local-supercluster");
+/** The stack file, and the secret it needs set: a hub with gateways and leaves needs a system account. */
+const SYSTEM_ACCOUNT = { user: "sys", password: "sc-config-test-password" };
+const example = () => ({ ...readStackFile("local-supercluster"), systemAccount: SYSTEM_ACCOUNT });
 type Entry = Record<string, unknown>;
 const clustersOf = (raw: Record<string, unknown>) => (raw.clusters as Entry[]).map((c) => ({ ...c }));
 
@@ -93,6 +95,13 @@ describe("Pulumi.local-supercluster.yaml", () => {
       "nats://127.0.0.23:27000",
     ]);
     expect(linksOfConfig(config.clusters)[1].gateways!.port).toBe(27000);
+  });
+
+  it("without the system account it needs, the stack is refused naming the secret to set", () => {
+    const { systemAccount: _s, ...raw } = example();
+    expect(errorOf(raw)).toMatch(
+      /nats-cluster:systemAccount: nats-server refuses to start a server with both gateways and leaf nodes without a system account/,
+    );
   });
 
   it("the command line's decoder (one cluster) refuses a supercluster stack, naming clusters", () => {

@@ -4,6 +4,9 @@
  * JetStream gate expects. Pure, milliseconds.
  */
 import { DEFAULT_LAME_DUCK, DEFAULT_POLICY } from "../../engine/defaults";
+import { jetstreamGate } from "../../engine/gates/checks";
+import { ServerMonitor } from "../../engine/monitor/monitor";
+import { removalRefusals } from "../../engine/rollout/membership-plan";
 import { otherMetaPeers } from "../../engine/rollout/other-clusters";
 import { ObservedCluster, ObservedOtherCluster, ObservedServer, RaftGroup } from "../../engine/rollout/observe";
 import { planRollout } from "../../engine/rollout/plan";
@@ -106,6 +109,22 @@ describe("quorum-aware batches across a supercluster", () => {
     ]);
   });
 
+  it("a removal counts the other cluster's members found down against the meta group's quorum", () => {
+    // 6 peers (quorum 4): removing east3 while west2 and west3 are down would leave 3 up.
+    const leaving = { ...up("east3") };
+    const observed: ObservedCluster = {
+      ...observedOf(east, six, "west1", [otherOf(west, (n) => n === "west1")]),
+      members: east.members.slice(0, 2).map((m) => up(m.name)),
+      leaving: [leaving],
+    };
+    const two = { ...east, members: east.members.slice(0, 2), auth: { systemAccount: { user: "s", password: "p" } } };
+    expect(removalRefusals(observed, two).join("\n")).toMatch(
+      /remove east3: meta \(R6, .*\) would lose its quorum while east3 is stopped \(3 of 6 left, 4 needed\)/,
+    );
+    // With west whole, 5 of 6 stay up: no refusal.
+    expect(removalRefusals({ ...observed, others: [otherOf(west)] }, two)).toEqual([]);
+  });
+
   it("a member of the other cluster found down uses up the margin: one at a time", () => {
     const westDown = [otherOf(west, (n) => n !== "west2")];
     expect(batchesOf(east, observedOf(east, six, "west1", westDown), 3)).toEqual([["east1"], ["east2"], ["east3"]]);
@@ -139,6 +158,46 @@ describe("the other clusters' peers a cluster's JetStream gate expects", () => {
     expect(otherMetaPeers(others, new Set(["w1", "w2", "e1"]))).toEqual({
       expected: ["w1", "w2", "n1"],
       optional: ["w3", "w-surge"],
+    });
+  });
+});
+
+describe("the jetstream gate in a supercluster", () => {
+  /** The meta group as its leader `leader` reports it: `peers`, those in `behind` not current. */
+  const monitor = (leader: string, peers: string[], behind: string[] = []): ServerMonitor =>
+    ({
+      healthz: async () => ({ httpStatus: 200, body: { status: "ok" } }),
+      jsz: async () => ({
+        meta_cluster: {
+          leader,
+          replicas: peers.filter((p) => p !== leader).map((name) => ({ name, current: !behind.includes(name) })),
+        },
+      }),
+    }) as unknown as ServerMonitor;
+  const east = ["e1", "e2", "e3"];
+  /** e1's gate, the leader `leader` (anywhere), this cluster's members plus `expected`, `optional` allowed. */
+  const check = (leader: string, peers: string[], expected: string[], optional: string[], behind: string[] = []) =>
+    jetstreamGate((name) => (name === leader ? monitor(leader, peers, behind) : undefined)).check({
+      server: ep("e1", "127.0.0.1", 0),
+      monitor: monitor(leader, peers, behind),
+      expect: { version: "2.15.2", routePeers: [], metaPeers: [...east, ...expected], metaPeersOptional: optional },
+    });
+
+  it("reads the meta leader in another cluster, and expects the other cluster's peers current", async () => {
+    const all = [...east, "w1", "w2", "w3"];
+    expect(await check("w1", all, ["w1", "w2", "w3"], [])).toMatchObject({ ok: true });
+    expect(await check("w1", all, ["w1", "w2", "w3"], [], ["w3"])).toMatchObject({
+      ok: false,
+      observation: expect.stringMatching(/not current: w3/),
+    });
+  });
+
+  it("allows an optional peer (not started yet, a JetStream surge) present or not; any other peer is a ghost", async () => {
+    expect(await check("e1", [...east, "w1"], ["w1"], ["w2", "w-surge"])).toMatchObject({ ok: true });
+    expect(await check("e1", [...east, "w1", "w-surge"], ["w1"], ["w2", "w-surge"])).toMatchObject({ ok: true });
+    expect(await check("e1", [...east, "w1", "old-w9"], ["w1"], ["w2"])).toMatchObject({
+      ok: false,
+      observation: expect.stringMatching(/unexpected peers: old-w9$/),
     });
   });
 });
@@ -208,6 +267,15 @@ describe("validateSupercluster", () => {
     expect(at(validateSupercluster([east, clash]), "clusters[1].members[0].name")[0]).toMatch(
       /"east1" is already clusters\[0\]\.members\[0\]\.name: .*JetStream peer ids/,
     );
+  });
+
+  it("names a host:port two clusters' servers would both listen on", () => {
+    const sameHost = { ...west, members: west.members.map((m, i) => (i === 1 ? { ...m, host: "10.1.0.2" } : m)) };
+    const problems = validateSupercluster([east, sameHost]);
+    expect(at(problems, "clusters[1].members[1].clientPort")[0]).toMatch(
+      /10\.1\.0\.2:4222 is already clusters\[0\]\.members\[1\]\.clientPort, in another cluster/,
+    );
+    expect(validateSupercluster([east, west])).toEqual([]);
   });
 
   it("each cluster's gateways name exactly the others, at their servers' gateway ports", () => {

@@ -14,6 +14,8 @@ export interface MonitorScript {
   unhealthy?(server: string): string | undefined;
   /** `/varz` reports this version instead of the one it runs. */
   reportsVersion?(server: string, running: string | undefined): string | undefined;
+  /** `/gatewayz`: the gateway name of the server, and the clusters it has an outbound gateway to (default none). */
+  gateways?(server: string): { name: string; outbound: ReadonlyArray<string> } | undefined;
 }
 
 export class FakeMonitors {
@@ -66,7 +68,13 @@ export class FakeMonitors {
       label: `fake://${name}`,
       varz: () => answer("varz", varz),
       routez: () => answer("routez", routez),
-      gatewayz: () => answer("gatewayz", () => ({ server_id: `ID-${name}` })),
+      gatewayz: () =>
+        answer("gatewayz", () => {
+          const g = this.script.gateways?.(name);
+          if (!g) return { server_id: `ID-${name}` };
+          const out = g.outbound.map((c) => [c, { connection: { name: `ID-of-${c}` } }]);
+          return { server_id: `ID-${name}`, name: g.name, outbound_gateways: Object.fromEntries(out) };
+        }),
       leafz: () => answer("leafz", () => ({ server_id: `ID-${name}`, leafnodes: 0, leafs: [] })),
       jsz: () => answer("jsz", jsz),
       jszPlacement: () => answer("jsz", jsz),
