@@ -214,7 +214,7 @@ async function supercluster(): Promise<void> {
     "\nclusters  members   total  per cluster (order rolled)                          acked  lost  elections  " +
       "cross-gateway gap  leaf gap",
   );
-  const perCluster = r.perCluster.map((c) => `${c.name} ${c.seconds}s`).join(", ");
+  const perCluster = r.perCluster.map((c) => `${c.name} ${c.seconds.toFixed(1)}s`).join(", ");
   console.log(
     `${String(r.clusters).padStart(8)}  ${String(r.members).padStart(7)}  ${String(r.seconds).padStart(5)}s  ` +
       `${perCluster.padEnd(50)}  ${String(r.acked).padStart(5)}  ${String(r.lost).padStart(4)}  ` +
