@@ -24,7 +24,7 @@ import { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { MonitorClient } from "../../engine/monitor/client";
 import { monitorUrl, ServerEndpoint } from "../../engine/spec";
-import { createLab, Lab, labSkipReason } from "../support/lab";
+import { Lab, labSkipReason } from "../support/lab";
 import { atLeastOnce, AtLeastOnceResult } from "../support/at-least-once";
 import { gatewayzWhole } from "../support/gateways";
 import { metaPeersOf } from "../support/meta-peers";
@@ -39,7 +39,7 @@ import {
   pulumiOk,
   writeStack,
 } from "../pulumi/support/pulumi-project";
-import { labStackSsh } from "../ssh/support/ssh-lab";
+import { labStackSsh, startSshLab } from "../ssh/support/ssh-lab";
 import { cutGateways, Fault, removeAllFaults, run } from "../faults/support/inject";
 
 const skip = labSkipReason() ?? engineUnavailable();
@@ -67,25 +67,7 @@ const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}
 const DEADLINE_SECONDS = 60;
 
 /** A lab of this test's own: `natssc<digits>` on a /24 in 10.213.250-254, which no other test uses. */
-async function startSuperclusterLab(track: (lab: Lab) => void): Promise<Lab> {
-  let last: unknown;
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const lab = createLab({
-      name: `natssc${1000 + Math.floor(Math.random() * 9000)}`,
-      vms: NAMES.length,
-      subnet: `10.213.${250 + Math.floor(Math.random() * 5)}`,
-      upTimeoutMs: 360_000,
-    });
-    track(lab);
-    try {
-      return await lab.start();
-    } catch (err) {
-      last = err;
-      if (!/overlaps what this machine already has/.test(String(err))) throw err;
-    }
-  }
-  throw last;
-}
+const PLACE = { prefix: "natssc", subnetFrom: 250, subnetCount: 5, upTimeoutMs: 360_000 };
 
 /**
  * What the lab's VMs hold in memory: the resident set of every process in their network namespaces, summed (pages
@@ -174,7 +156,7 @@ function labRssMb(lab: Lab): number {
 
     beforeAll(async () => {
       const started = Date.now();
-      lab = await startSuperclusterLab((l) => labs.push(l));
+      lab = await startSshLab(NAMES.length, (l) => labs.push(l), PLACE);
       figures.push(
         `lab of ${NAMES.length} VMs up in ${((Date.now() - started) / 1000).toFixed(1)}s; ` +
           `its processes' resident memory ${labRssMb(lab)} MB (idle VMs)`,
