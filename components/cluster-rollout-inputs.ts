@@ -169,7 +169,10 @@ export async function inputProblems(
     problems.push({ field: `settings.${problem.field}`, message: problem.message });
   }
   const spec = fullSpec(news);
-  // In a supercluster the spec's rules are the supercluster's (validateSupercluster, run by its provider once).
+  // In a supercluster the spec's rules are the supercluster's (validateSupercluster, run by its provider once); the
+  // version's grammar is checked here, before the release lookup below relies on it.
+  const versionBad = inSupercluster ? engine.versionProblem(spec.version) : undefined;
+  if (versionBad) problems.push({ field: "spec.version", message: versionBad });
   for (const problem of inSupercluster ? [] : engine.validateClusterSpec(spec)) {
     problems.push({
       field: problem.field.startsWith("auth")

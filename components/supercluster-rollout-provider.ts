@@ -287,7 +287,7 @@ async function apply(
         stopRequested: () => stop.requested() ?? lost(),
         onEvent: (event) => {
           events.sink?.(event);
-          progress(`${event.cluster ? `[${event.cluster}] ` : ""}${engine.formatEvent(event)}`);
+          progress(engine.formatEvent(event)); // it names the event's cluster
         },
       }),
     );

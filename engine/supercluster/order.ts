@@ -64,3 +64,26 @@ export function rolloutOrder(
     });
   return order;
 }
+
+/**
+ * The clusters of a first start that start together: the JetStream clusters joined by gateways whose plan is a
+ * bootstrap (no member runs). Seen with 2.14.9: one such cluster started alone never reports a meta leader ("JetStream
+ * has not established contact with a meta leader") until the other clusters of its gateways run, so starting them one
+ * after the other would halt the first.
+ */
+export function startTogether(
+  specs: ReadonlyArray<ClusterSpec>,
+  plans: ReadonlyArray<{ readonly kind: "bootstrap" | "rollout" }>,
+): string[] {
+  const names = specs
+    .filter((s, i) => s.hub === undefined && s.jetstream.enabled && plans[i].kind === "bootstrap")
+    .map((s) => s.name);
+  return names.length > 1 ? names : [];
+}
+
+/** The words a cluster that starts together with others gets after its place in the order. */
+export const togetherWhy = (together: ReadonlyArray<string>, cluster: string): string =>
+  together.includes(cluster)
+    ? `; first start together with ${together.filter((c) => c !== cluster).join(", ")} (JetStream across gateways ` +
+      "elects its one meta leader only once the clusters run)"
+    : "";

@@ -6,7 +6,7 @@ import { describeError } from "../util/async";
 import { previewReconcile, ReconcilePreview } from "../rollout/reconcile";
 import { clusterOptions } from "./clusters";
 import { superclusterMetaLeader } from "./meta-leader";
-import { rolloutOrder } from "./order";
+import { rolloutOrder, startTogether, togetherWhy } from "./order";
 import { assertValidSupercluster } from "./validate";
 import {
   specsOf,
@@ -23,9 +23,13 @@ export function superclusterPlanOf(
 ): SuperclusterPlan {
   const specs = specsOf(options.clusters);
   const metaLeader = superclusterMetaLeader(specs.map((spec, i) => ({ spec, observed: previews[i].observed })));
+  const together = startTogether(
+    specs,
+    previews.map((p) => p.plan),
+  );
   const order = rolloutOrder(specs, metaLeader).map((o) => {
     const plan = previews[specs.findIndex((s) => s.name === o.cluster)].plan;
-    return { ...o, plan };
+    return { ...o, why: o.why + togetherWhy(together, o.cluster), plan };
   });
   const refusals = order.flatMap((o) => o.plan.refusals.map((r) => `cluster ${o.cluster}: ${r}`));
   return { order, refusals, ...(metaLeader ? { metaLeader } : {}) };

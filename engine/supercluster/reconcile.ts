@@ -11,7 +11,7 @@ import { observeCluster, observeOptionsFor, ObservedCluster } from "../rollout/o
 import { reconcile, ReconcileOutcome } from "../rollout/reconcile";
 import { clusterOptions } from "./clusters";
 import { superclusterMetaLeader } from "./meta-leader";
-import { rolloutOrder } from "./order";
+import { rolloutOrder, startTogether, togetherWhy } from "./order";
 import { assertValidSupercluster } from "./validate";
 import { specsOf, SuperclusterOptions, SuperclusterOutcome } from "./types";
 
@@ -49,17 +49,15 @@ export async function reconcileSupercluster(options: SuperclusterOptions): Promi
     };
   }
 
-  // Every cluster's plan before anything is touched: a refusal anywhere (a downgrade across a storage format, a
-  // TLS move not done, a cluster not whole) refuses the whole run, rather than after half of it is rolled.
+  // Every cluster's plan before anything is touched: a plan's refusal anywhere (a downgrade across a storage format,
+  // a TLS change no order of steps makes safe, a removal that would cost a quorum) refuses the whole run, rather than
+  // after half of it is rolled. Each cluster's pre-flight (is it whole?) runs when it is reached, not here: a leaf
+  // found down is recovered by its own cluster's rollout, which its hub's pre-flight (expected leaves) waits for.
   let observed = await observeAll(options, true);
   const plans = observed.map((o, i) => planFor(clusterOptions(options, i), o));
   const refusals = plans.flatMap((p, i) => p.refusals.map((r) => `cluster ${names[i]}: ${r}`));
-  // A first start of JetStream clusters joined by gateways: they start together. Seen with 2.14.9: the first
-  // cluster started alone never reports a meta leader ("JetStream has not established contact with a meta
-  // leader") until the other clusters of its gateways run, so starting them one after the other would halt.
-  const together = specs
-    .filter((s, i) => s.hub === undefined && s.jetstream.enabled && plans[i].kind === "bootstrap")
-    .map((s) => s.name);
+  // A first start of JetStream clusters joined by gateways: they start together (order.ts startTogether says why).
+  const together = startTogether(specs, plans);
   if (refusals.length > 0) {
     for (const r of refusals) run.emit({ kind: "halt", message: `refused, nothing touched: ${r}` });
     return { status: "refused", clusters: [], left: names, refusals };
@@ -101,7 +99,7 @@ export async function reconcileSupercluster(options: SuperclusterOptions): Promi
     group.forEach((g, i) =>
       reached.push({
         name: g.cluster,
-        why: group.length > 1 ? `${g.why}; started together` : g.why,
+        why: group.length > 1 ? g.why + togetherWhy(together, g.cluster) : g.why,
         outcome: outcomes[i],
       }),
     );

@@ -11,7 +11,7 @@ import { otherMetaPeers } from "../../engine/rollout/other-clusters";
 import { ObservedCluster, ObservedOtherCluster, ObservedServer, RaftGroup } from "../../engine/rollout/observe";
 import { planRollout } from "../../engine/rollout/plan";
 import { ClusterSpec, ServerEndpoint } from "../../engine/spec";
-import { rolloutOrder } from "../../engine/supercluster/order";
+import { rolloutOrder, startTogether, togetherWhy } from "../../engine/supercluster/order";
 import { validateSupercluster } from "../../engine/supercluster/validate";
 import { validateClusterSpec } from "../../engine/validate";
 
@@ -231,6 +231,25 @@ describe("the rollout order across clusters", () => {
     const order = rolloutOrder([hub, west], undefined, all);
     expect(order.map((o) => o.cluster)).toEqual(["east", "west"]);
     expect(order[0].why).toMatch(/no JetStream meta leader reported/);
+  });
+});
+
+describe("a first start", () => {
+  const east = cluster("east", 1, 3, ["west"]);
+  const west = cluster("west", 2, 3, ["east"]);
+  const edge = cluster("edge", 4, 1, [], { gateways: undefined, jetstream: { enabled: false }, hub: { urls: [] } });
+  const bootstrap = { kind: "bootstrap" as const };
+  const rollout = { kind: "rollout" as const };
+
+  it("the JetStream clusters joined by gateways that have no member running start together; a leaf does not", () => {
+    expect(startTogether([edge, east, west], [bootstrap, bootstrap, bootstrap])).toEqual(["east", "west"]);
+    expect(togetherWhy(["east", "west"], "east")).toMatch(/first start together with west/);
+  });
+
+  it("a cluster that already runs starts nothing together (a new one joins the running meta group)", () => {
+    expect(startTogether([east, west], [rollout, bootstrap])).toEqual([]);
+    const plain = [east, west].map((s) => ({ ...s, jetstream: { enabled: false } }));
+    expect(startTogether(plain, [bootstrap, bootstrap])).toEqual([]);
   });
 });
 
