@@ -8,6 +8,7 @@ import { staleBuildProblem } from "./components/build-stamp";
 import { readAnyStackConfig, SecretStackConfig, SecretSuperclusterConfig } from "./components/config/read";
 import { NatsCluster } from "./components/nats-cluster";
 import { NatsSupercluster } from "./components/nats-supercluster";
+import type { SharedClusterArgs } from "./components/shared-args";
 
 // This program runs the components from source, but their providers load the engine compiled in dist/: one not built
 // from these sources is refused here, before anything is planned (the providers check again, for other programs).
@@ -23,20 +24,15 @@ function outputsOf(c: NatsCluster | NatsSupercluster, clientUrl: pulumi.Output<u
   return { clientUrls, clientUrl, monitorUrls, caPem, versions, lastRolloutReport, lastRolloutSummary };
 }
 
-/** One cluster (`nats-cluster:members`, …): a NatsCluster, as every stack before superclusters. */
-function oneCluster(c: SecretStackConfig) {
-  const cluster = new NatsCluster(c.clusterName, {
+/** The settings either component takes from the stack config alike (every cluster's, in a supercluster). */
+function sharedArgs(c: SecretStackConfig | SecretSuperclusterConfig): SharedClusterArgs {
+  return {
     platform: c.platform,
     platformSettings: c.platformSettings,
     platformSecrets: c.platformSecrets,
     stack: pulumi.getStack(),
-    clusterName: c.clusterName,
-    version: c.version,
-    members: c.members,
-    surge: c.surge,
     jetstream: c.jetstream,
     lameDuck: c.lameDuck,
-    routes: c.routes,
     rollout: c.rollout,
     eventsFile: c.eventsFile,
     metricsFile: c.metricsFile,
@@ -48,33 +44,25 @@ function oneCluster(c: SecretStackConfig) {
     monitoring: c.monitoring,
     noAdvertise: c.noAdvertise,
     extraSettings: c.extraSettings,
+  };
+}
+
+/** One cluster (`nats-cluster:members`, …): a NatsCluster, as every stack before superclusters. */
+function oneCluster(c: SecretStackConfig) {
+  const cluster = new NatsCluster(c.clusterName, {
+    ...sharedArgs(c),
+    clusterName: c.clusterName,
+    version: c.version,
+    members: c.members,
+    surge: c.surge,
+    routes: c.routes,
   });
   return outputsOf(cluster, cluster.clientUrl);
 }
 
 /** Several clusters (`nats-cluster:clusters`): a NatsSupercluster; the outputs are by cluster name. */
 function supercluster(c: SecretSuperclusterConfig) {
-  const sc = new NatsSupercluster(c.name, {
-    platform: c.platform,
-    platformSettings: c.platformSettings,
-    platformSecrets: c.platformSecrets,
-    stack: pulumi.getStack(),
-    version: c.version,
-    clusters: c.clusters,
-    jetstream: c.jetstream,
-    lameDuck: c.lameDuck,
-    rollout: c.rollout,
-    eventsFile: c.eventsFile,
-    metricsFile: c.metricsFile,
-    timelineFile: c.timelineFile,
-    auth: c.auth,
-    tls: c.tls,
-    tlsPem: c.tlsPem,
-    tlsGenerate: c.tlsGenerate,
-    monitoring: c.monitoring,
-    noAdvertise: c.noAdvertise,
-    extraSettings: c.extraSettings,
-  });
+  const sc = new NatsSupercluster(c.name, { ...sharedArgs(c), version: c.version, clusters: c.clusters });
   const clientUrl = sc.clientUrls.apply((byCluster) =>
     Object.fromEntries(Object.entries(byCluster).map(([name, urls]) => [name, urls.join(",")])),
   );

@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: every section below; `npm run bench -- --classic|--scale|--preview|--monitor` (any of them) runs
- * only those.
+ * `npm run bench`: every section below; `npm run bench -- --classic|--scale|--preview|--monitor|--supercluster` (any
+ * of them) runs only those.
  *
  * classic: a rolling upgrade of 3- and 5-member JetStream clusters of real nats-servers under client load.
  * Prints the rollout's total time, per member time down and time in gates, and the floor: the same servers (surge
@@ -11,6 +11,8 @@
  * preview (bench/preview.ts): `pulumi preview` of a 3- and a 50-member local stack, side by side, with the real CLI.
  * monitor (bench/monitor-latency.ts): each gate's monitoring read over HTTP and over the system account ($SYS), median
  * and p95 (`BENCH_MONITOR_CALLS` calls each, default 300; `npm run bench:monitor`).
+ * supercluster (bench/supercluster.ts): two JetStream clusters of three joined by gateways and a leaf cluster, rolled
+ * by the engine's supercluster run on local processes: total time, time per cluster, elections, gaps.
  * Not a test: it asserts nothing, it measures.
  */
 import * as os from "node:os";
@@ -31,6 +33,7 @@ import { NEW_MINOR, OLD_MINOR } from "../test/support/versions";
 import { benchPreview, PreviewRun } from "./preview";
 import { benchScale, scaleLine } from "./scale";
 import { benchMonitorLatency, printLatency } from "./monitor-latency";
+import { benchSupercluster, superclusterLine } from "./supercluster";
 
 const POLICY: Partial<RolloutPolicy> = { minHealthySeconds: 10, pollIntervalMs: 250 };
 const IDLE_CLIENTS = 12;
@@ -180,7 +183,7 @@ async function benchOne(members: number): Promise<Record<string, number | string
   }
 }
 
-const SECTIONS = ["classic", "scale", "preview", "monitor"] as const;
+const SECTIONS = ["classic", "scale", "preview", "monitor", "supercluster"] as const;
 
 async function main(): Promise<void> {
   const asked = SECTIONS.filter((s) => process.argv.includes(`--${s}`));
@@ -195,6 +198,32 @@ async function main(): Promise<void> {
   if (sections.includes("scale")) await scale();
   if (sections.includes("preview")) await preview();
   if (sections.includes("monitor")) await monitor();
+  if (sections.includes("supercluster")) await supercluster();
+}
+
+/** The supercluster row: every cluster rolled by one run, one at a time. */
+async function supercluster(): Promise<void> {
+  console.log(
+    `\nsupercluster: ${OLD_MINOR} → ${NEW_MINOR} by one supercluster run (engine, local processes), east and west ` +
+      "(3 JetStream members + surge each) joined by gateways, a leaf cluster of one on east; policy " +
+      `${JSON.stringify(POLICY)}, lame duck 30s/2s; an acked publisher per cluster's R3 stream, east → west ` +
+      "requests and east → leaf messages (each retried until answered)",
+  );
+  const r = await benchSupercluster(POLICY);
+  console.log(
+    "\nclusters  members   total  per cluster (order rolled)                          acked  lost  elections  " +
+      "cross-gateway gap  leaf gap",
+  );
+  const perCluster = r.perCluster.map((c) => `${c.name} ${c.seconds.toFixed(1)}s`).join(", ");
+  console.log(
+    `${String(r.clusters).padStart(8)}  ${String(r.members).padStart(7)}  ${String(r.seconds).padStart(5)}s  ` +
+      `${perCluster.padEnd(50)}  ${String(r.acked).padStart(5)}  ${String(r.lost).padStart(4)}  ` +
+      `${String(r.elections).padStart(9)}  ${String(r.crossGapMs).padStart(15)}ms  ${String(r.leafGapMs).padStart(6)}ms` +
+      (r.result === "done" ? "" : `  ${r.result.toUpperCase()}`),
+  );
+  for (const c of r.perCluster) console.log(`  ${c.name}: ${c.why}`);
+  console.log("targets: 0 acked messages lost, <= 1 meta-leader election for the whole supercluster");
+  console.log(superclusterLine(r));
 }
 
 /** Each gate's monitoring read over HTTP and over the system account, side by side. */

@@ -20,6 +20,7 @@
  */
 export { NatsCluster } from "./nats-cluster";
 export type { NatsClusterArgs } from "./nats-cluster";
+export type { SharedClusterArgs } from "./shared-args";
 export { NatsSupercluster } from "./nats-supercluster";
 export type { NatsSuperclusterArgs, SuperclusterClusterArgs } from "./nats-supercluster";
 export { NatsServer } from "./nats-server";

@@ -6,7 +6,7 @@
  * once here by the platform (components/platforms/<name>).
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { AuthSpec, JetStreamSpec, LameDuckSpec, RolloutPolicy, RouteMode, TlsPem, TlsSpec } from "../engine";
+import type { RouteMode, TlsSpec } from "../engine";
 import { DEFAULT_LAME_DUCK, DEFAULT_POLICY } from "../engine/defaults";
 import { ServerEndpoint } from "../engine/spec";
 import { ClusterHosts, generatedCertificates } from "./cluster-hosts";
@@ -16,26 +16,13 @@ import { ServerPlacement } from "./platforms/platform";
 import { publicSpec } from "./public-spec";
 import { PublicClusterSpec } from "./rolling-upgrade-provider";
 import { RollingUpgrade } from "./rolling-upgrade";
+import type { SharedClusterArgs } from "./shared-args";
 
 /**
  * Arguments of {@link NatsCluster}. Fields that shape the resource graph (the platform, the members, JetStream's
  * volumes, the stop timeout hosts are built with) are plain values; the rest may be Outputs.
  */
-export interface NatsClusterArgs {
-  /** The platform (a folder of components/platforms: `local`, `aws`, `ssh`, …). */
-  readonly platform: string;
-  /** The platform's settings, as its decoder returns them (`nats-cluster:<platform>`). */
-  readonly platformSettings: unknown;
-  /**
-   * Providers for the platform's resources, by package, instead of the one it builds from stack config: `aws`, an
-   * `aws.Provider` (the stack's `aws:*` settings are then not read; see README, Platforms). The component options'
-   * `providers` (or `provider`, or a parent's) work the same; a provider given here wins over them.
-   */
-  readonly providers?: Readonly<Record<string, pulumi.ProviderResource>>;
-  /** The platform's secrets (an SSH private key, …); kept secret. */
-  readonly platformSecrets?: pulumi.Input<Readonly<Record<string, string>>>;
-  /** The stack (names state directories and tags). */
-  readonly stack: string;
+export interface NatsClusterArgs extends SharedClusterArgs {
   /** `cluster.name` of every server. */
   readonly clusterName: string;
   /** The nats-server version every member runs: change it and `pulumi up` rolls the cluster. */
@@ -44,41 +31,8 @@ export interface NatsClusterArgs {
   readonly members: ReadonlyArray<ServerPlacement>;
   /** The temporary surge server (and whether it runs JetStream; default not). */
   readonly surge: ServerPlacement & { readonly jetstream?: boolean };
-  /** JetStream on the members. Default enabled. */
-  readonly jetstream?: JetStreamSpec;
-  /** `lame_duck_duration` and grace period. Default 30 s and 10 s (the Helm chart). */
-  readonly lameDuck?: LameDuckSpec;
   /** Explicit routes (every member lists every member) or seed servers. Default explicit. */
   readonly routes?: pulumi.Input<RouteMode>;
-  /** How the rollout behaves (engine defaults for the rest). */
-  readonly rollout?: Partial<RolloutPolicy>;
-  /** `rollout.eventsFile`: the file `pulumi up` appends the rollout's events to, one JSON line each. */
-  readonly eventsFile?: string;
-  /** `rollout.metricsFile`: where `pulumi up` writes the last rollout's figures (Prometheus text, a `.prom` file). */
-  readonly metricsFile?: string;
-  /** `rollout.timelineFile`: where `pulumi up` draws the rollout (an `.svg`: down windows, surge, clients' gap). */
-  readonly timelineFile?: string;
-  /** Client auth and the system account. Secret. */
-  readonly auth?: pulumi.Input<AuthSpec>;
-  /**
-   * TLS for clients and routes: modes (`clients`, `routes`, `verify`), and paths on the hosts when the operator put
-   * the material there. Material the platform delivers comes from `tlsPem` or `tlsGenerate`.
-   */
-  readonly tls?: pulumi.Input<Omit<TlsSpec, "pem">>;
-  /** The servers' certificate, key and CA (PEM), delivered by the platform to every host. Secret. */
-  readonly tlsPem?: pulumi.Input<TlsPem>;
-  /**
-   * Make a CA of the cluster's own and a server certificate naming every member's and the surge server's host
-   * (a `${name}-certificates` child, keys secret in state); re-issued with the same CA before it expires, when a host
-   * changes or when `rotation` is bumped. Exclusive with `tlsPem`.
-   */
-  readonly tlsGenerate?: { readonly validityDays?: number; readonly rotation?: number };
-  /** How the engine reads what servers report: `http` (default) or `system-account` (monitoring port on 127.0.0.1). */
-  readonly monitoring?: "http" | "system-account";
-  /** `cluster.no_advertise`. */
-  readonly noAdvertise?: pulumi.Input<boolean>;
-  /** Extra top-level settings that need a restart when changed, rendered verbatim. */
-  readonly extraSettings?: pulumi.Input<Record<string, string | number | boolean>>;
 }
 
 /**

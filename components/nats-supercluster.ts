@@ -6,23 +6,14 @@
  * cluster is started or rolled, and on `destroy` it goes first.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type {
-  AuthSpec,
-  ExpectedLeaf,
-  JetStreamSpec,
-  LameDuckSpec,
-  RolloutPolicy,
-  RouteMode,
-  ServerEndpoint,
-  TlsPem,
-  TlsSpec,
-} from "../engine";
+import type { ExpectedLeaf, JetStreamSpec, RouteMode, ServerEndpoint, TlsSpec } from "../engine";
 import { DEFAULT_LAME_DUCK, DEFAULT_POLICY } from "../engine/defaults";
 import { ClusterHosts, generatedCertificates } from "./cluster-hosts";
 import { clusterLinkPorts, superclusterLinks } from "./config/links";
 import { NatsServer } from "./nats-server";
 import { ServerPlacement } from "./platforms/platform";
 import { publicSpec } from "./public-spec";
+import type { SharedClusterArgs } from "./shared-args";
 import { SuperclusterRollout } from "./supercluster-rollout";
 import { SuperclusterLastReport } from "./supercluster-rollout-provider";
 
@@ -55,50 +46,11 @@ export interface SuperclusterClusterArgs {
 }
 
 /** Arguments of {@link NatsSupercluster}: the clusters, and everything they share. */
-export interface NatsSuperclusterArgs {
-  /** The platform of every cluster (a folder of components/platforms). */
-  readonly platform: string;
-  /** The platform's settings, as its decoder returns them (`nats-cluster:<platform>`). */
-  readonly platformSettings: unknown;
-  /** Providers for the platform's resources, by package (see NatsClusterArgs.providers). */
-  readonly providers?: Readonly<Record<string, pulumi.ProviderResource>>;
-  /** The platform's secrets (an SSH private key, …); kept secret. */
-  readonly platformSecrets?: pulumi.Input<Readonly<Record<string, string>>>;
-  /** The stack (names state directories and tags). */
-  readonly stack: string;
+export interface NatsSuperclusterArgs extends SharedClusterArgs {
   /** The nats-server version of every cluster that sets none: change it and `pulumi up` rolls them all. */
   readonly version: pulumi.Input<string>;
   /** The clusters, in config order (the rollout decides its own order from the servers). */
   readonly clusters: ReadonlyArray<SuperclusterClusterArgs>;
-  /** JetStream on the members of every cluster but the leaves. Default enabled. */
-  readonly jetstream?: JetStreamSpec;
-  /** `lame_duck_duration` and grace period. Default 30 s and 10 s. */
-  readonly lameDuck?: LameDuckSpec;
-  /** How the rollout behaves (engine defaults for the rest). */
-  readonly rollout?: Partial<RolloutPolicy>;
-  /** The file `pulumi up` appends the run's events to, one JSON line each naming its cluster. */
-  readonly eventsFile?: string;
-  /** Where `pulumi up` writes each cluster's figures (`-<cluster>` before `.prom`). */
-  readonly metricsFile?: string;
-  /** Where `pulumi up` draws each cluster's rollout (`-<cluster>` before `.svg`). */
-  readonly timelineFile?: string;
-  /** Client auth and the system account, every cluster's. Secret. */
-  readonly auth?: pulumi.Input<AuthSpec>;
-  /** TLS for clients, routes and gateways (gateways follow routes), and paths on the hosts. */
-  readonly tls?: pulumi.Input<Omit<TlsSpec, "pem">>;
-  /** The servers' certificate, key and CA (PEM), one for every cluster. Secret. */
-  readonly tlsPem?: pulumi.Input<TlsPem>;
-  /**
-   * Make one CA for the whole supercluster and one server certificate naming every cluster's hosts (a
-   * `${name}-certificates` child): gateways are mutual TLS, so the clusters must trust each other's certificates.
-   */
-  readonly tlsGenerate?: { readonly validityDays?: number; readonly rotation?: number };
-  /** How the engine reads what servers report: `http` (default) or `system-account`. */
-  readonly monitoring?: "http" | "system-account";
-  /** `cluster.no_advertise`. */
-  readonly noAdvertise?: pulumi.Input<boolean>;
-  /** Extra top-level settings that need a restart when changed, rendered verbatim. */
-  readonly extraSettings?: pulumi.Input<Record<string, string | number | boolean>>;
 }
 
 /**

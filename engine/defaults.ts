@@ -125,3 +125,9 @@ export const WATCH_STREAM_PREFIX = "NATS_ROLLOUT_WATCH_";
 export function isWatchStream(name: string): boolean {
   return name.startsWith(WATCH_STREAM_PREFIX);
 }
+
+/**
+ * A watch stream older than this is one an earlier rollout could not delete (its meta group split, its connection
+ * gone): the next rollout deletes it. A day is the stream's own max age, far beyond any rollout still running.
+ */
+export const WATCH_STREAM_LEFTOVER_MS = 24 * 60 * 60 * 1000;

@@ -15,12 +15,12 @@
  */
 import { errors, nanos, NatsConnection } from "@nats-io/nats-core";
 import { DiscardPolicy, jetstream, JetStreamManager, jetstreamManager, StorageType } from "@nats-io/jetstream";
-import { WATCH_STREAM_PREFIX } from "../defaults";
+import { WATCH_STREAM_LEFTOVER_MS, WATCH_STREAM_PREFIX } from "../defaults";
 import { MemberPublishing, PublishTally } from "./publish-tally";
 
 /** Caps of the watch's stream: far above a rollout's publishes (a few per second per member). */
 const MAX_BYTES = 64 * 1024 * 1024;
-const MAX_AGE_MS = 24 * 60 * 60 * 1000;
+const MAX_AGE_MS = WATCH_STREAM_LEFTOVER_MS;
 /** How long to wait for one ack, and for the JetStream API. */
 const ACK_TIMEOUT_MS = 2000;
 const API_TIMEOUT_MS = 5000;
@@ -35,6 +35,8 @@ export interface PublishSummary {
   /** Why the stream could not be read back (lost is then absent), or deleted (it is left, named here). */
   readonly readBack?: string;
   readonly cleanup?: string;
+  /** Watch streams of earlier rollouts, left behind and older than a day, deleted by this one. */
+  readonly swept?: ReadonlyArray<string>;
   readonly perMember: ReadonlyArray<MemberPublishing>;
 }
 
@@ -52,6 +54,7 @@ export class PublishWatch {
   private skipped?: string;
   private running = false;
   private loops: Array<Promise<void>> = [];
+  private swept: string[] = [];
 
   constructor(
     /** The members, in spec order: one publisher each. */
@@ -77,6 +80,7 @@ export class PublishWatch {
       await this.close();
       return;
     }
+    this.swept = await this.sweepLeftovers();
     try {
       await this.jsm.streams.add({
         name,
@@ -151,7 +155,26 @@ export class PublishWatch {
       perMember,
       ...(readBack ? { readBack } : {}),
       ...(cleanup ? { cleanup } : {}),
+      ...(this.swept.length > 0 ? { swept: this.swept } : {}),
     };
+  }
+
+  /**
+   * Delete the watch streams earlier rollouts left behind (the report of that rollout named each one), once they are
+   * older than a day: by then no rollout is still using one. Never throws: a sweep that fails leaves them for the next.
+   */
+  private async sweepLeftovers(): Promise<string[]> {
+    const swept: string[] = [];
+    try {
+      const names: string[] = [];
+      for await (const name of this.jsm!.streams.names()) names.push(name);
+      for (const name of leftoverWatchStreams(names, Date.now())) {
+        if (await this.jsm!.streams.delete(name).catch(() => false)) swept.push(name);
+      }
+    } catch {
+      /* listing refused or timed out: the next rollout sweeps */
+    }
+    return swept;
   }
 
   /** Sequence → payload of every message the stream holds, read with an ordered consumer. */
@@ -192,6 +215,19 @@ export class PublishWatch {
     const all = [...this.publishers.map((p) => p.nc), ...(this.admin ? [this.admin] : [])];
     await Promise.all(all.map((nc) => nc.close().catch(() => undefined)));
   }
+}
+
+/**
+ * The watch streams among `names` made more than a day before `now`, by the time in their names
+ * (`NATS_ROLLOUT_WATCH_<base-36 milliseconds>_<pid>_<random>`, as start() names them). A name that does not parse is
+ * not the watch's and is kept.
+ */
+export function leftoverWatchStreams(names: ReadonlyArray<string>, now: number): string[] {
+  return names.filter((name) => {
+    if (!name.startsWith(WATCH_STREAM_PREFIX)) return false;
+    const made = parseInt(name.slice(WATCH_STREAM_PREFIX.length).split("_")[0].toLowerCase(), 36);
+    return Number.isFinite(made) && made > 0 && now - made > WATCH_STREAM_LEFTOVER_MS;
+  });
 }
 
 function describe(err: unknown): string {

@@ -160,6 +160,8 @@ export function formatReport(r: RolloutReport): string {
     if (pub?.skipped) lines.push(`    acked publishing not measured: ${pub.skipped}`);
     if (pub?.readBack) lines.push(`    acked publishing: ${pub.readBack}`);
     if (pub?.cleanup) lines.push(`    WATCH STREAM LEFT: ${pub.cleanup}`);
+    if (pub?.swept?.length)
+      lines.push(`    left by earlier rollouts, over a day old, deleted: ${pub.swept.join(", ")}`);
   }
   if (r.interrupted) {
     lines.push(`  INTERRUPTED before ${r.interrupted.before}: ${r.interrupted.advice}`);

@@ -24,6 +24,7 @@ import { monitorUrl, RolloutPolicy } from "../../engine/spec";
 import { LocalTestCluster } from "../support/local-cluster";
 import { startServer, stopServer } from "../support/nats-process";
 import { freePorts } from "../support/ports";
+import { atLeastOnce } from "../support/at-least-once";
 import { appOptions, connect } from "../support/traffic";
 import { NEW_MINOR, OLD_MINOR } from "../support/versions";
 
@@ -93,61 +94,11 @@ describe("a hub cluster and its leaves, rolled leaves first", () => {
     return on;
   };
 
-  /**
-   * Numbered messages from the hub to a subscriber `on` a leaf, at least once: each sent again, 100 ms apart (while
-   * the leaf is away the hub answers "no responders" at once), until the subscriber acknowledges it, for at most a
-   * minute. `stop()` returns what was sent, acknowledged and seen, and the leaf's longest gap between new messages.
-   */
-  const atLeastOnce = async (on: NatsConnection, subject: string) => {
+  /** Numbered messages from a requester in the hub to a subscriber `on` a leaf, at least once. */
+  const hubToLeaf = async (on: NatsConnection, subject: string) => {
     const requester = await connect(appOptions(hub.spec, `hub-requester-${subject}`));
     ncs.push(requester);
-    const firstSeen = new Map<number, number>();
-    let deliveries = 0;
-    const sub = on.subscribe(`${subject}.>`);
-    void (async () => {
-      for await (const m of sub) {
-        deliveries++;
-        const n = Number(m.subject.split(".").pop());
-        if (!firstSeen.has(n)) firstSeen.set(n, Date.now());
-        m.respond();
-      }
-    })();
-    await on.flush();
-    let running = true;
-    let sent = 0;
-    let retries = 0;
-    const acked = new Set<number>();
-    const loop = (async () => {
-      while (running) {
-        const n = ++sent;
-        for (let attempt = 0; attempt < 600; attempt++) {
-          const ok = await requester
-            .request(`${subject}.${n}`, new Uint8Array(0), { timeout: 500 })
-            .then(() => true)
-            .catch(() => false);
-          if (ok) {
-            acked.add(n);
-            break;
-          }
-          retries++;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
-    return async () => {
-      running = false;
-      await loop;
-      sub.unsubscribe();
-      const times = [...firstSeen.entries()].sort(([a], [b]) => a - b).map(([, t]) => t);
-      const longestGapMs = Math.max(0, ...times.slice(1).map((t, i) => t - times[i]));
-      const missing = Array.from({ length: sent }, (_, i) => i + 1).filter((n) => !firstSeen.has(n));
-      const summary =
-        `hub → leaf (${subject}): ${sent} messages, ${acked.size} acknowledged, ${retries} retries, ` +
-        `${deliveries} deliveries, ${firstSeen.size} distinct at the leaf; ` +
-        `the leaf's longest gap ${(longestGapMs / 1000).toFixed(2)}s`;
-      return { sent, acked: acked.size, missing, summary };
-    };
+    return atLeastOnce(requester, on, subject, `hub → leaf (${subject})`);
   };
 
   it("the rendered leafnodes block accepts the leaf on one member; /leafz there names it, bound to $G", async () => {
@@ -166,7 +117,7 @@ describe("a hub cluster and its leaves, rolled leaves first", () => {
   it("rolls the leaf cluster first, each of its servers gated on its own connection back to the hub", async () => {
     const subscriber = await connect(appOptions(site.spec, "site-subscriber"));
     ncs.push(subscriber);
-    const stop = await atLeastOnce(subscriber, "to.site");
+    const stop = await hubToLeaf(subscriber, "to.site");
     site.spec = { ...site.spec, version: NEW_MINOR };
     const outcome = await executeRollout(
       site.options(POLICY, { onEvent: (e) => process.stdout.write(formatEvent(e) + "\n") }),
@@ -192,7 +143,7 @@ describe("a hub cluster and its leaves, rolled leaves first", () => {
       maxReconnectAttempts: -1,
     });
     ncs.push(subscriber);
-    const stop = await atLeastOnce(subscriber, "to.leaf");
+    const stop = await hubToLeaf(subscriber, "to.leaf");
 
     const samples: Sample[] = [];
     let watching = true;

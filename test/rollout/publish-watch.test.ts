@@ -1,14 +1,15 @@
 /**
  * The rollout's acked-publishing watch (engine/rollout/publish-watch.ts) where things do not go to plan, against
  * real servers: a rollout that halts still reports what its publishers felt and deletes its stream; a stream the
- * servers refuse, or an account without JetStream, leaves request/reply measured and the report saying why.
+ * servers refuse, or an account without JetStream, leaves request/reply measured and the report saying why; a watch
+ * stream an earlier rollout left behind over a day ago is deleted, and nothing else.
  * The watch through a whole upgrade is in upgrade.test.ts.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { NatsConnection } from "@nats-io/nats-core";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { isWatchStream } from "../../engine/defaults";
+import { jetstreamManager, StorageType } from "@nats-io/jetstream";
+import { isWatchStream, WATCH_STREAM_LEFTOVER_MS, WATCH_STREAM_PREFIX } from "../../engine/defaults";
 import { formatEvent } from "../../engine/rollout/events";
 import { RolloutHalted, runRollout } from "../../engine/rollout/execute";
 import { formatReport } from "../../engine/rollout/report";
@@ -79,6 +80,30 @@ describe("the acked-publishing watch when a rollout halts", () => {
       expect(m.lost).toBe(0);
     }
     expect(await watchStreams(nc)).toEqual([]);
+  });
+
+  it("deletes the watch streams earlier rollouts left over a day ago, and nothing else", async () => {
+    // Streams named as the watch names its own: one made two days ago (left by a rollout whose meta group split),
+    // one an hour ago (a rollout that may still run), and an application stream.
+    const named = (at: number) => `${WATCH_STREAM_PREFIX}${at.toString(36).toUpperCase()}_1_LEFT`;
+    const stale = named(Date.now() - 2 * WATCH_STREAM_LEFTOVER_MS);
+    const recent = named(Date.now() - 60 * 60 * 1000);
+    const jsm = await jetstreamManager(nc);
+    for (const [name, subject] of [
+      [stale, "left.stale"],
+      [recent, "left.recent"],
+      ["APP_ORDERS", "app.orders"],
+    ]) {
+      await jsm.streams.add({ name, subjects: [subject], storage: StorageType.Memory, num_replicas: 1 });
+    }
+    try {
+      const felt = await briefWatch(cluster.spec);
+      expect(felt.publishing?.swept).toEqual([stale]);
+      expect(await watchStreams(nc)).toEqual([recent]);
+      expect((await jsm.streams.info("APP_ORDERS")).config.name).toBe("APP_ORDERS");
+    } finally {
+      for (const name of [recent, "APP_ORDERS"]) await jsm.streams.delete(name).catch(() => false);
+    }
   });
 });
 

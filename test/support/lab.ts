@@ -24,8 +24,11 @@ const REPO = (() => {
 })();
 const LAB_SH = path.join(REPO, "scripts", "lab.sh");
 const STATE_ROOT = "/var/lib/nats-cluster-lab";
-/** Test labs are named `nlt<digits>`; README's demo lab is `natslab` on 10.213.0. */
-const TEST_LAB_NAME = /^nlt\d+$/;
+/**
+ * Test labs are named `nlt<digits>` (and the supercluster test's `natssc<digits>`, 10.213.250-254); README's demo
+ * lab is `natslab` on 10.213.0.
+ */
+const TEST_LAB_NAME = /^(nlt|natssc)\d+$/;
 
 /** One VM of lab.json. */
 export interface LabVm {

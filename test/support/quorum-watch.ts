@@ -1,6 +1,7 @@
 /**
  * Watchers that look at a cluster from outside while a rollout runs, for the batching tests and the benchmark:
- * which members are not serving at each moment, and how long each stream goes without a leader.
+ * which members are not serving at each moment, how long each stream goes without a leader, and how many times the
+ * JetStream meta leader changed.
  */
 import { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -107,5 +108,52 @@ export class StreamLeaderWatch {
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
+  }
+}
+
+/**
+ * Counts JetStream meta-leader elections while a rollout runs: every `intervalMs` the first server that names a
+ * leader (`/jsz` meta_cluster.leader) is believed, and each change of that name is one election. A supercluster's
+ * meta group spans every cluster, so `servers` are all of them. A leader handed over and handed back between two
+ * polls counts as none: this is a floor on elections, which is what "at most one per rollout" needs.
+ */
+export class MetaLeaderWatch {
+  private running = false;
+  private loop?: Promise<void>;
+  private leader?: string;
+  /** Each leader seen, in order (the first one and every change). */
+  readonly leaders: string[] = [];
+
+  constructor(
+    private readonly servers: ReadonlyArray<ServerEndpoint>,
+    private readonly intervalMs = 200,
+  ) {}
+
+  start(): void {
+    const monitors = this.servers.map((s) => new MonitorClient(monitorUrl(s), 1000));
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        for (const m of monitors) {
+          const seen = (await m.jsz().catch(() => undefined))?.meta_cluster?.leader;
+          if (!seen) continue;
+          if (seen !== this.leader) this.leaders.push(seen);
+          this.leader = seen;
+          break;
+        }
+        await sleep(this.intervalMs);
+      }
+    })();
+  }
+
+  /** Stops watching; the number of elections seen (leader changes after the first leader seen). */
+  async stop(): Promise<number> {
+    this.running = false;
+    await this.loop;
+    return this.elections;
+  }
+
+  get elections(): number {
+    return Math.max(0, this.leaders.length - 1);
   }
 }

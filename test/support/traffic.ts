@@ -5,15 +5,23 @@ import { clientUrl, ClusterSpec } from "../../engine/spec";
 
 /** Options that reconnect forever across every member (what a well-configured application does). */
 export function appOptions(
-  spec: ClusterSpec,
+  spec: Pick<ClusterSpec, "members">,
   name: string,
   extra: Partial<NodeConnectionOptions> = {},
 ): NodeConnectionOptions {
   return { servers: spec.members.map(clientUrl), name, maxReconnectAttempts: -1, reconnectTimeWait: 100, ...extra };
 }
 
-/** An R3 file stream to prove no acknowledged write is lost during a rollout. */
-export async function createR3Stream(nc: NatsConnection, name: string, subject: string): Promise<void> {
+/**
+ * An R3 file stream to prove no acknowledged write is lost during a rollout; in a supercluster, `cluster` places it
+ * in that cluster (its three replicas on that cluster's servers).
+ */
+export async function createR3Stream(
+  nc: NatsConnection,
+  name: string,
+  subject: string,
+  cluster?: string,
+): Promise<void> {
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({
     name,
@@ -21,6 +29,7 @@ export async function createR3Stream(nc: NatsConnection, name: string, subject: 
     num_replicas: 3,
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
+    ...(cluster ? { placement: { cluster, tags: [] } } : {}),
   });
 }
 

@@ -9,6 +9,9 @@
  * - a full volume: the JetStream store's file system filled with fallocate;
  * - the operator's machine cut off: a table `inet faults_<lab>` in the host namespace's forward hook (priority
  *   before the lab's own table) dropping everything to and from the operator namespace's address;
+ * - a gateway cut: the same table in each VM of one cluster of a supercluster, dropping every packet to or from the
+ *   gateway port (both ends: the cluster's own gateways, in and out, and its connections to the other clusters'),
+ *   routes, clients and monitoring untouched;
  * - latency and loss between the VMs: see ./netdelay.ts.
  */
 import { spawnSync } from "node:child_process";
@@ -57,6 +60,33 @@ export function partition(lab: Lab, vm: LabVm): Fault {
   return {
     what: `partition of ${vm.name} from ${others.join(", ")}`,
     undo: async () => dropTable(vm.netns, table),
+  };
+}
+
+/**
+ * Cut one cluster of a supercluster off from the others at the gateways: in each of `vms` (that cluster's servers),
+ * every TCP packet to or from `port` is dropped silently, both directions, so neither its gateways to the other
+ * clusters nor theirs to it carry anything, while routes inside the cluster, clients and monitoring go on. Existing
+ * gateway connections go quiet rather than closing (nats-server finds them stale by its pings, minutes later); a
+ * server started while the cut holds cannot make any.
+ */
+export function cutGateways(lab: Lab, vms: ReadonlyArray<LabVm>, port = 7222): Fault {
+  const table = faultTable(lab);
+  for (const vm of vms) {
+    nft(
+      vm.netns,
+      `table inet ${table} {
+  chain input { type filter hook input priority -10; policy accept; tcp dport ${port} drop; tcp sport ${port} drop; }
+  chain output { type filter hook output priority -10; policy accept; tcp dport ${port} drop; tcp sport ${port} drop; }
+}
+`,
+    );
+  }
+  return {
+    what: `gateway port ${port} cut on ${vms.map((v) => v.name).join(", ")}`,
+    undo: async () => {
+      for (const vm of vms) dropTable(vm.netns, table);
+    },
   };
 }
 

@@ -8,14 +8,31 @@ import { SshSettings } from "../../../engine/hosts/ssh";
 import { SshCommand, SshEndpoint, SshResult, SshTransport } from "../../../engine/hosts/ssh/transport";
 import { createLab, Lab, LabVm } from "../../support/lab";
 
-/** Starts a lab of its own; `track` learns each lab created, so afterAll can stop it even if start() failed. */
-export async function startSshLab(vms: number, track: (lab: Lab) => void): Promise<Lab> {
+/** Where a test's lab lives: its name's prefix, and the /24s it picks from (10.213.<from> to <from + count - 1>). */
+export interface LabPlace {
+  /** Followed by 5 random digits, fewer where a lab name's 10 characters leave less room. Default `ssht`. */
+  readonly prefix?: string;
+  /** Default 200 and 50: 10.213.200-249, away from the lab tests' 100-199. */
+  readonly subnetFrom?: number;
+  readonly subnetCount?: number;
+  /** Deadline for `up`; default lab.ts's. */
+  readonly upTimeoutMs?: number;
+}
+
+/**
+ * Starts a lab of its own; `track` learns each lab created, so afterAll can stop it even if start() failed. A /24
+ * another lab holds is tried again elsewhere in the range.
+ */
+export async function startSshLab(vms: number, track: (lab: Lab) => void, place: LabPlace = {}): Promise<Lab> {
+  const { prefix = "ssht", subnetFrom = 200, subnetCount = 50, upTimeoutMs } = place;
+  const digits = Math.min(5, 10 - prefix.length);
   let last: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
     const lab = createLab({
-      name: `ssht${10000 + Math.floor(Math.random() * 90000)}`,
+      name: `${prefix}${10 ** (digits - 1) + Math.floor(Math.random() * 9 * 10 ** (digits - 1))}`,
       vms,
-      subnet: `10.213.${200 + Math.floor(Math.random() * 50)}`,
+      subnet: `10.213.${subnetFrom + Math.floor(Math.random() * subnetCount)}`,
+      ...(upTimeoutMs !== undefined ? { upTimeoutMs } : {}),
     });
     track(lab);
     try {
