@@ -138,6 +138,11 @@ async function check(
     for (const p of engine.validateSupercluster(specs)) {
       add({ ...p, field: p.field.replace(/^(clusters\[\d+\])\./, "$1.spec.") });
     }
+    // A leaf's new hub credentials must be ones its hub, as last applied, already accepts (leaves roll first).
+    const before = (olds?.clusters ?? []).flatMap((c) => (c.spec ? [fullSpec(oldView(olds, c.spec.name)!)] : []));
+    for (const p of engine.hubCredentialsChangeProblems(before, specs)) {
+      add({ ...p, field: p.field.replace(/^(clusters\[\d+\])\./, "$1.spec.") });
+    }
   }
   return { inputs: news, failures: checkFailures(problems) };
 }

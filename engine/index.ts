@@ -126,6 +126,7 @@ export {
   type SuperclusterOutcome,
 } from "./supercluster/types";
 export { validateSupercluster, assertValidSupercluster } from "./supercluster/validate";
+export { hubCredentialsChangeProblems } from "./supercluster/credentials-change";
 export { rolloutOrder, type OrderedCluster, type MetaLeaderSeen } from "./supercluster/order";
 export { previewSupercluster } from "./supercluster/preview";
 export { reconcileSupercluster } from "./supercluster/reconcile";
