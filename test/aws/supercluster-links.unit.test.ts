@@ -6,10 +6,9 @@
  * rules' inputs are checked, not how EC2 would take them. The ports themselves come from clusterLinkPorts, tested
  * first without Pulumi.
  */
-import * as pulumi from "@pulumi/pulumi";
 import { decodePlatformSettings, NatsSupercluster, SuperclusterClusterArgs } from "../../components";
 import { clusterLinkPorts } from "../../components/config/links";
-import { recordRegistrations, Registration, registrations, valueOf } from "../pulumi/support/mock-program";
+import { Registration, registrations, valueOf, setAwsMocks } from "../pulumi/support/mock-program";
 
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 const GROUP = "aws:ec2/securityGroup:SecurityGroup";
@@ -44,30 +43,7 @@ describe("a supercluster on aws", () => {
   let mine: Registration[];
 
   beforeAll(async () => {
-    recordRegistrations();
-    await pulumi.runtime.setMocks(
-      {
-        newResource: (args) => ({
-          id: `${args.name}-id`,
-          state: {
-            ...args.inputs,
-            ...(args.type === "aws:ec2/instance:Instance" ? { privateIp: "10.0.1.10" } : {}),
-            ...(args.type === "aws:ec2/launchTemplate:LaunchTemplate" ? { latestVersion: 1 } : {}),
-            ...(args.type === "aws:iam/instanceProfile:InstanceProfile" ? { name: `${args.name}-name` } : {}),
-            ...(args.type === "aws:kms/key:Key" ? { arn: `arn:aws:kms:eu-west-1:123456789012:key/${args.name}` } : {}),
-          },
-        }),
-        call: (args) => {
-          if (args.token === "aws:ec2/getSubnet:getSubnet") return { id: args.inputs.id, cidrBlock: "10.0.1.0/24" };
-          if (args.token === "aws:ec2/getAmi:getAmi") return { id: "ami-0123456789abcdef0" };
-          if (args.token === "aws:index/getPartition:getPartition") return { partition: "aws" };
-          return {};
-        },
-      },
-      "consumer",
-      "prod",
-      false,
-    );
+    await setAwsMocks("consumer", "prod");
     const PORTS = { clientPort: 4222, clusterPort: 6222, monitorPort: 8222 };
     const cluster = (name: string, surgeIp: string, extra: Partial<SuperclusterClusterArgs> = {}) => ({
       name,

@@ -8,33 +8,10 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { decodePlatformSettings, NatsCluster, NatsClusterArgs, PlatformSettingsError } from "../../components";
-import { recordRegistrations, Registration, registrations, valueOf } from "./support/mock-program";
+import { Registration, registrations, valueOf, setAwsMocks } from "./support/mock-program";
 
 beforeAll(async () => {
-  recordRegistrations();
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => ({
-        id: `${args.name}-id`,
-        state: {
-          ...args.inputs,
-          ...(args.type === "aws:ec2/instance:Instance" ? { privateIp: "10.0.1.10" } : {}),
-          ...(args.type === "aws:ec2/launchTemplate:LaunchTemplate" ? { latestVersion: 1 } : {}),
-          ...(args.type === "aws:iam/instanceProfile:InstanceProfile" ? { name: `${args.name}-name` } : {}),
-          ...(args.type === "aws:kms/key:Key" ? { arn: `arn:aws:kms:eu-west-1:123456789012:key/${args.name}` } : {}),
-        },
-      }),
-      call: (args) => {
-        if (args.token === "aws:ec2/getSubnet:getSubnet") return { id: args.inputs.id, cidrBlock: "10.0.1.0/24" };
-        if (args.token === "aws:ec2/getAmi:getAmi") return { id: "ami-0123456789abcdef0" };
-        if (args.token === "aws:index/getPartition:getPartition") return { partition: "aws" };
-        return {};
-      },
-    },
-    "consumer",
-    "dev",
-    false,
-  );
+  await setAwsMocks("consumer", "dev");
 });
 
 const PORTS = (i: number) => ({ clientPort: 4222 + i, clusterPort: 6222 + i, monitorPort: 8222 + i });

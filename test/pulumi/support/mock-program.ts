@@ -97,3 +97,35 @@ export function isWireSecret(value: unknown): boolean {
     typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG
   );
 }
+
+/**
+ * Pulumi mocks that answer an AWS cluster's resources and lookups with the few outputs its components read (an
+ * instance's private IP, a launch template's version, …), every registration recorded: one stand-in for the AWS API
+ * for the tests that build aws clusters under mocks.
+ */
+export async function setAwsMocks(project: string, stack: string): Promise<void> {
+  recordRegistrations();
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => ({
+        id: `${args.name}-id`,
+        state: {
+          ...args.inputs,
+          ...(args.type === "aws:ec2/instance:Instance" ? { privateIp: "10.0.1.10" } : {}),
+          ...(args.type === "aws:ec2/launchTemplate:LaunchTemplate" ? { latestVersion: 1 } : {}),
+          ...(args.type === "aws:iam/instanceProfile:InstanceProfile" ? { name: `${args.name}-name` } : {}),
+          ...(args.type === "aws:kms/key:Key" ? { arn: `arn:aws:kms:eu-west-1:123456789012:key/${args.name}` } : {}),
+        },
+      }),
+      call: (args) => {
+        if (args.token === "aws:ec2/getSubnet:getSubnet") return { id: args.inputs.id, cidrBlock: "10.0.1.0/24" };
+        if (args.token === "aws:ec2/getAmi:getAmi") return { id: "ami-0123456789abcdef0" };
+        if (args.token === "aws:index/getPartition:getPartition") return { partition: "aws" };
+        return {};
+      },
+    },
+    project,
+    stack,
+    false,
+  );
+}
