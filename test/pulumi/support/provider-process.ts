@@ -55,6 +55,8 @@ function partialOf(err: grpc.ServiceError): RpcFailure["partial"] {
 export class ProviderProcess {
   /** Everything the process printed (the provider's console.log goes to stdout, as in a real deployment). */
   output = "";
+  /** When the process last printed: `call` waits for a quiet moment before it returns (see `settled`). */
+  private lastOutputAt = Date.now();
 
   private constructor(
     private readonly child: ChildProcess,
@@ -90,8 +92,12 @@ export class ProviderProcess {
     const client = new providerGrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const p = new ProviderProcess(child, client, serialized.text);
     p.output = output;
-    child.stdout!.on("data", (chunk: Buffer) => (p.output += chunk.toString()));
-    child.stderr!.on("data", (chunk: Buffer) => (p.output += chunk.toString()));
+    const collect = (chunk: Buffer): void => {
+      p.output += chunk.toString();
+      p.lastOutputAt = Date.now();
+    };
+    child.stdout!.on("data", collect);
+    child.stderr!.on("data", collect);
     return p;
   }
 
@@ -101,14 +107,32 @@ export class ProviderProcess {
   }
 
   /** One unary RPC; a failure rejects with an RpcFailure (message and partial state). */
-  private call<Res>(invoke: (callback: (err: grpc.ServiceError | null, res: Res) => void) => void): Promise<Res> {
-    return new Promise((resolve, reject) =>
-      invoke((err, res) =>
-        err
-          ? reject({ message: err.details || err.message, partial: partialOf(err) } satisfies RpcFailure)
-          : resolve(res),
-      ),
-    );
+  private async call<Res>(
+    invoke: (callback: (err: grpc.ServiceError | null, res: Res) => void) => void,
+  ): Promise<Res> {
+    try {
+      return await new Promise<Res>((resolve, reject) =>
+        invoke((err, res) =>
+          err
+            ? reject({ message: err.details || err.message, partial: partialOf(err) } satisfies RpcFailure)
+            : resolve(res),
+        ),
+      );
+    } finally {
+      await this.settled();
+    }
+  }
+
+  /**
+   * Wait until the process has printed nothing for a moment. What it printed before answering is already in its
+   * stdout pipe, but the answer comes on another socket, and this side may read that one first: a test that looks at
+   * `output` right after a call would then miss the lines (a CI run saw an empty plan after a `diff` that had printed it).
+   */
+  private async settled(quietMs = 100, capMs = 3_000): Promise<void> {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const deadline = Date.now() + capMs;
+    await sleep(25); // one turn of the event loop's I/O poll reads what is already in the pipe
+    while (Date.now() - this.lastOutputAt < quietMs && Date.now() < deadline) await sleep(25);
   }
 
   async check(
