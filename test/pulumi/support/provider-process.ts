@@ -107,9 +107,7 @@ export class ProviderProcess {
   }
 
   /** One unary RPC; a failure rejects with an RpcFailure (message and partial state). */
-  private async call<Res>(
-    invoke: (callback: (err: grpc.ServiceError | null, res: Res) => void) => void,
-  ): Promise<Res> {
+  private async call<Res>(invoke: (callback: (err: grpc.ServiceError | null, res: Res) => void) => void): Promise<Res> {
     try {
       return await new Promise<Res>((resolve, reject) =>
         invoke((err, res) =>
@@ -126,7 +124,8 @@ export class ProviderProcess {
   /**
    * Wait until the process has printed nothing for a moment. What it printed before answering is already in its
    * stdout pipe, but the answer comes on another socket, and this side may read that one first: a test that looks at
-   * `output` right after a call would then miss the lines (a CI run saw an empty plan after a `diff` that had printed it).
+   * `output` right after a call would then miss the lines (a CI run saw an empty plan after a `diff` that printed
+   * it).
    */
   private async settled(quietMs = 100, capMs = 3_000): Promise<void> {
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
