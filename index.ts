@@ -77,8 +77,11 @@ export const clientUrls: pulumi.Output<unknown> = deployed.clientUrls;
 export const clientUrl: pulumi.Output<unknown> = deployed.clientUrl;
 /** `http://host:port` of every member's monitoring endpoint (a supercluster: by cluster name). */
 export const monitorUrls: pulumi.Output<unknown> = deployed.monitorUrls;
-/** The CA clients verify the servers with (PEM), when the platform delivers TLS material (`nats --tlsca`). */
-export const caPem = deployed.caPem;
+/**
+ * The CA clients verify the servers with (PEM), when the platform delivers TLS material (`nats --tlsca`); null when
+ * TLS is off (an undefined stack output makes Pulumi warn on every run that it will not show).
+ */
+export const caPem = config.tlsPem || config.tlsGenerate ? deployed.caPem : null;
 /** Member name → the version its `/varz` reported when last seen (a supercluster: cluster name → that). */
 export const versions: pulumi.Output<unknown> = deployed.versions;
 /** The last bootstrap or rollout report (text; a supercluster's: every cluster reached, and what is left). */
