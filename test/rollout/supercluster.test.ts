@@ -4,13 +4,14 @@
  * cluster `edge` (one member, no JetStream) whose hub is east, every cluster with client users (the leaf connects to
  * its hub as one of them, `hub.user`; the password in no event or report). Traffic throughout: an acked publisher
  * to an R3 stream placed in each cluster, a requester in east asking a responder in west (across the gateway), and a
- * subscriber on the leaf receiving what west publishes (west → gateway → east → leaf). Started, upgraded, then
- * downgraded, each run asserting the order (the leaf first, the cluster holding the meta leader last), at most one
- * meta-leader election, no acknowledged message lost, every /gatewayz whole and no ghost peer; the longest gaps are
- * printed.
- * Then, with maxUnavailable 3, each cluster goes two members at once and one (the meta group of 6 keeps its quorum
- * of 4 with 2 down), never 3. Last, a leaf binary that cannot start halts the run in its first cluster: the others are
- * left untouched, named; with the cause fixed, the same run again resumes and takes every cluster to the target.
+ * subscriber on the leaf receiving what west publishes (west → gateway → east → leaf). Started, then upgraded,
+ * asserting the order (the leaf first, the cluster holding the meta leader last), at most one meta-leader election,
+ * no acknowledged message lost, every /gatewayz whole and no ghost peer; the longest gaps are printed.
+ * Then the downgrade, with maxUnavailable 3: each cluster goes two members at once and one (the meta group of 6 keeps
+ * its quorum of 4 with 2 down), never 3. (The downgrade is the upgrade's path backwards; rolling it once more without
+ * batches would cost the suite over a minute and test nothing new.) Last, a leaf binary that cannot start halts the
+ * run in its first cluster: the others are left untouched, named; with the cause fixed, the same run again resumes
+ * and takes every cluster to the target.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -353,16 +354,14 @@ describe("a supercluster of two JetStream clusters and a leaf, rolled by one rec
 
   it("upgrades the whole supercluster under traffic", () => rollUnderTraffic(NEW_MINOR), 900_000);
 
-  it("downgrades the whole supercluster under traffic", () => rollUnderTraffic(OLD_MINOR), 900_000);
-
-  it("maxUnavailable 3: the meta group of 6 (quorum 4) lets at most 2 of a cluster's members down at once", async () => {
+  it("the downgrade with maxUnavailable 3: the meta group of 6 (quorum 4) lets at most 2 of a cluster's members down at once", async () => {
     // No stream of the test's may hold its own quorum against the batches: delete them (an R3 stream on all three
     // members of a cluster would make it one at a time, the stream's own rule).
     const admin = await connect(app(east.spec, "stream-admin"));
     ncs.push(admin);
     const jsm = await jetstreamManager(admin);
     for await (const name of jsm.streams.names()) await jsm.streams.delete(name);
-    for (const c of clusters()) c.spec = { ...c.spec, version: NEW_MINOR };
+    for (const c of clusters()) c.spec = { ...c.spec, version: OLD_MINOR };
     const policy = { maxUnavailable: 3 };
     const preview = await previewSupercluster({
       clusters: clusters().map((c) => c.options({ ...POLICY, ...policy })),
@@ -391,9 +390,7 @@ describe("a supercluster of two JetStream clusters and a leaf, rolled by one rec
     expect(outcome.status).toBe("done");
     expect(most(east)).toBeLessThanOrEqual(2);
     expect(most(west)).toBeLessThanOrEqual(2);
-    await expectWhole(NEW_MINOR);
-    for (const c of clusters()) c.spec = { ...c.spec, version: OLD_MINOR };
-    expect((await run()).status).toBe("done");
+    await expectWhole(OLD_MINOR);
   }, 900_000);
 
   it("a halt in the first cluster (the leaf's binary cannot start) leaves the others untouched, named as left; run again, it resumes", async () => {
