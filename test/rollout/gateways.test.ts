@@ -209,7 +209,11 @@ describe("two clusters joined by gateways", () => {
     const pids = east.spec.members.map((m) => east.driver.pid(m));
     for (const m of west.spec.members) await west.driver.kill(m);
     east.spec = { ...east.spec, version: OLD_MINOR };
-    const outcome = await executeRollout(east.options({ ...POLICY, healthyDeadlineSeconds: 5 }));
+    // Pre-flight gives a sick member a minute (engine/defaults.ts PREFLIGHT_DEADLINE_MS, for a network just healed);
+    // the refusal is the same after 5 s, and the suite is a minute shorter.
+    const outcome = await executeRollout(
+      east.options({ ...POLICY, healthyDeadlineSeconds: 5 }, { seams: { pace: { preflightDeadlineMs: 5_000 } } }),
+    );
     expect(outcome.status).not.toBe("done");
     const text = JSON.stringify(outcome);
     if (outcome.status === "refused") console.log(`refused: ${outcome.plan.refusals.join("; ")}`);
