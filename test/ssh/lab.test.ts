@@ -2,9 +2,10 @@
  * The ssh platform end to end on real systemd VMs (the lab: systemd-nspawn containers in network namespaces on
  * this machine, reached by SSH as the non-root `ops` user with sudo, host keys pinned): bare VMs provisioned by the
  * driver, a 3-member JetStream cluster bootstrapped at the older minor through the engine, then a rolling upgrade
- * to the newer minor and a downgrade back under real client traffic (an acked publisher to an R3 file stream,
- * request/reply), with a temporary surge server on a fourth VM. Also: a wrong pinned host key is refused, and a
- * download that fails leaves the member running, untouched.
+ * to the newer minor under real client traffic (an acked publisher to an R3 file stream, request/reply), with a
+ * temporary surge server on a fourth VM. Also: a wrong pinned host key is refused, and a download that fails leaves
+ * the member running, untouched. (The downgrade on this platform, the same path backwards, is test/lab/lab-stack's,
+ * through Pulumi and over TLS; rolling it here too cost the suite a minute.)
  * Skips, printing why, where the lab cannot run (not root, no systemd-nspawn and no way to install it, …).
  */
 import { spawnSync } from "node:child_process";
@@ -219,10 +220,6 @@ const SYS_PASSWORD = `sys-${Math.random().toString(36).slice(2)}`;
     await rollTo(NEW_MINOR);
   }, 600_000);
 
-  it(`downgrades back to ${OLD_MINOR} by the same path`, async () => {
-    await rollTo(OLD_MINOR);
-  }, 600_000);
-
   it("a download that fails (404) halts before the member is touched: it keeps running its version", async () => {
     const mainPid = (m: ServerEndpoint) => onVm(m, "systemctl show -p MainPID --value nats-server");
     const pidsBefore = await Promise.all(spec.members.map(mainPid));
@@ -248,8 +245,8 @@ const SYS_PASSWORD = `sys-${Math.random().toString(36).slice(2)}`;
     // Untouched: same processes, same version, same link, nothing left of the failed download.
     expect(await Promise.all(spec.members.map(mainPid))).toEqual(pidsBefore);
     for (const m of spec.members) {
-      expect(await varzVersion(m)).toBe(OLD_MINOR);
-      expect(await driver.installedVersion(m)).toBe(OLD_MINOR);
+      expect(await varzVersion(m)).toBe(NEW_MINOR);
+      expect(await driver.installedVersion(m)).toBe(NEW_MINOR);
       expect(await onVm(m, "ls -a /opt/nats")).not.toMatch(new RegExp(`${NEW_MINOR_PREV_PATCH}|partial`));
     }
   }, 300_000);
