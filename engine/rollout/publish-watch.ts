@@ -16,6 +16,7 @@
 import { errors, nanos, NatsConnection } from "@nats-io/nats-core";
 import { DiscardPolicy, jetstream, JetStreamManager, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { WATCH_STREAM_LEFTOVER_MS, WATCH_STREAM_PREFIX } from "../defaults";
+import { describeError, retryWhileTransient } from "../util/async";
 import { MemberPublishing, PublishTally } from "./publish-tally";
 
 /** Caps of the watch's stream: far above a rollout's publishes (a few per second per member). */
@@ -26,6 +27,10 @@ const ACK_TIMEOUT_MS = 2000;
 const API_TIMEOUT_MS = 5000;
 /** How long reading the stream back at the end may take before lost is left unclaimed. */
 const READ_BACK_MS = 30_000;
+/** How long a stream refused for a passing reason is asked for again (see addStream). */
+const STREAM_ADD_RETRY_MS = 10_000;
+/** JetStream's answers that pass once the meta leader has heard from every peer. */
+export const TRANSIENT_STREAM_ADD = /peer offline|temporarily unavailable/i;
 
 export interface PublishSummary {
   /** The stream the publishers wrote to (deleted at the end unless `cleanup` says otherwise). */
@@ -76,13 +81,13 @@ export class PublishWatch {
       this.admin = await this.connect(this.members[0], "jetstream-admin");
       this.jsm = await jetstreamManager(this.admin, { timeout: API_TIMEOUT_MS });
     } catch (err) {
-      this.skipped = `the watch's account has no JetStream (${describe(err)})`;
+      this.skipped = `the watch's account has no JetStream (${describeError(err)})`;
       await this.close();
       return;
     }
     this.swept = await this.sweepLeftovers();
     try {
-      await this.jsm.streams.add({
+      await this.addStream({
         name,
         subjects: [`${base}.>`],
         storage: StorageType.Memory,
@@ -93,7 +98,7 @@ export class PublishWatch {
       });
       this.stream = name;
     } catch (err) {
-      this.skipped = `stream ${name} was refused (${describe(err)})`;
+      this.skipped = `stream ${name} was refused (${describeError(err)})`;
       await this.close();
       return;
     }
@@ -101,7 +106,7 @@ export class PublishWatch {
     try {
       for (const member of this.members) connected.push({ member, nc: await this.connect(member, "publisher") });
     } catch (err) {
-      this.skipped = `a publisher could not connect (${describe(err)})`;
+      this.skipped = `a publisher could not connect (${describeError(err)})`;
       await Promise.all(connected.map(({ nc }) => nc.close().catch(() => undefined)));
       await this.deleteStream();
       await this.close();
@@ -115,6 +120,21 @@ export class PublishWatch {
     }));
     this.running = true;
     this.loops = this.publishers.map((p) => this.publish(p));
+  }
+
+  /**
+   * Add the stream, asking again for a few seconds while JetStream says a peer is offline or it is briefly
+   * unavailable: right after a cluster starts (or a member rejoins), the meta leader may not have heard from every
+   * peer yet, and a CI run saw an R3 placement refused with "no suitable peers for placement, peer offline" although
+   * pre-flight had found every member healthy. Anything else (no JetStream, limits) is final at once.
+   */
+  private addStream(config: Parameters<JetStreamManager["streams"]["add"]>[0]): Promise<unknown> {
+    return retryWhileTransient(
+      () => this.jsm!.streams.add(config),
+      (err) => TRANSIENT_STREAM_ADD.test(describeError(err)),
+      STREAM_ADD_RETRY_MS,
+      500,
+    );
   }
 
   private async publish(p: Publisher): Promise<void> {
@@ -145,7 +165,7 @@ export class PublishWatch {
     try {
       stored = await this.readBack();
     } catch (err) {
-      readBack = `the stream could not be read back, so nothing is said of lost messages (${describe(err)})`;
+      readBack = `the stream could not be read back, so nothing is said of lost messages (${describeError(err)})`;
     }
     const perMember = this.publishers.map((p) => p.tally.summary(now, this.intervalMs, stored));
     const cleanup = await this.deleteStream();
@@ -207,7 +227,7 @@ export class PublishWatch {
       await this.jsm.streams.delete(name);
       return undefined;
     } catch (err) {
-      return `stream ${name} could not be deleted (${describe(err)}); delete it with \`nats stream rm ${name}\``;
+      return `stream ${name} could not be deleted (${describeError(err)}); delete it with \`nats stream rm ${name}\``;
     }
   }
 
@@ -228,8 +248,4 @@ export function leftoverWatchStreams(names: ReadonlyArray<string>, now: number):
     const made = parseInt(name.slice(WATCH_STREAM_PREFIX.length).split("_")[0].toLowerCase(), 36);
     return Number.isFinite(made) && made > 0 && now - made > WATCH_STREAM_LEFTOVER_MS;
   });
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -37,3 +37,24 @@ export async function mapBounded<T, R>(
 export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * `op`, asked again every `pauseMs` while it fails with an error `transient` accepts, until `withinMs` have passed;
+ * any other error, or a transient one past the deadline, is thrown as it came.
+ */
+export async function retryWhileTransient<T>(
+  op: () => Promise<T>,
+  transient: (err: unknown) => boolean,
+  withinMs: number,
+  pauseMs: number,
+): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      return await op();
+    } catch (err) {
+      if (!transient(err) || Date.now() + pauseMs > deadline) throw err;
+      await sleep(pauseMs);
+    }
+  }
+}
