@@ -29,6 +29,7 @@ import {
 } from "./cluster-rollout-inputs";
 import { EngineModule, loadEngine } from "./engine-module";
 import { LastReport, reportOf } from "./last-report";
+import { planHandover } from "./plan-handover";
 import { progress, progressShown } from "./progress";
 import { watchForStop } from "./stop-request";
 
@@ -67,7 +68,7 @@ async function check(
   // first deployment (no old inputs) is not planned here: `create` follows, with no `diff`, and starts the cluster.
   if (failures.length > 0 || hostsUnknown(news) || olds?.spec === undefined) return { inputs: news, failures };
   const plan = await timed("check", news, loadMs, () => previewPlan(engine, news, olds));
-  handedOver()[news.spec.name] = { key: previewKey(news, olds), plan, at: Date.now() };
+  handover.put(news.spec.name, previewKey(news, olds), plan);
   // A plan made without the servers is left to `diff`, which plans from the versions last recorded.
   if (plan.assumed !== undefined) return { inputs: news, failures };
   return { inputs: { ...news, plannedRollout: engine.planDocument(plan, news.spec.name) }, failures };
@@ -101,26 +102,11 @@ async function timed<T>(method: string, news: RollingUpgradeInputs, loadMs: numb
 }
 
 /**
- * The plan `check` made, by cluster, for the `diff` that follows it with the same inputs (Pulumi calls the two in
- * turn for a resource, in this process): the servers are observed once per preview. Taken once, only while fresh,
- * and dropped by `create` and `update`. On `globalThis`, as {@link shownPlans}. The key holds what the plan depends
- * on: the compared inputs and the servers leaving (`check` finds them in the old inputs, `diff` in the old outputs;
- * they differ after a halted removal, and `diff` then plans again).
+ * The plan `check` made, by cluster, for the `diff` that follows it with the same inputs (plan-handover.ts). The key
+ * holds what the plan depends on: the compared inputs and the servers leaving (`check` finds them in the old inputs,
+ * `diff` in the old outputs; they differ after a halted removal, and `diff` then plans again).
  */
-function handedOver(): Record<string, HandedOver> {
-  const g = globalThis as { __natsClusterHandedOver?: Record<string, HandedOver> };
-  return (g.__natsClusterHandedOver ??= {});
-}
-
-interface HandedOver {
-  readonly key: string;
-  readonly plan: RolloutPlan;
-  /** When `check` made it (ms since the epoch). */
-  readonly at: number;
-}
-
-/** How long a plan `check` made is `diff`'s to take (the two are called in turn; this is ample). */
-const HANDOVER_FRESH_MS = 60_000;
+const handover = planHandover<RolloutPlan>("__natsClusterHandedOver");
 
 function previewKey(news: RollingUpgradeInputs, olds: Partial<RollingUpgradeInputs> | undefined): string {
   const leaving = leavingMembers(news, olds);
@@ -137,11 +123,7 @@ async function diffPlan(
   news: RollingUpgradeInputs,
   { engine, loadMs }: { engine: EngineModule; loadMs: number },
 ): Promise<RolloutPlan> {
-  const all = handedOver();
-  const entry = all[news.spec.name];
-  delete all[news.spec.name];
-  const fresh = entry !== undefined && Date.now() - entry.at < HANDOVER_FRESH_MS;
-  const handed = fresh && entry.key === previewKey(news, olds) ? entry.plan : undefined;
+  const handed = handover.take(news.spec.name, previewKey(news, olds));
   if (!handed) return timed("diff", news, loadMs, () => previewPlan(engine, news, olds));
   if (handed.assumed === undefined) return handed;
   const options = optionsFor(engine, await plannedInputs(engine, news, olds), olds);
@@ -202,7 +184,7 @@ async function apply(
   previous?: RollingUpgradeOutputs,
 ): Promise<RollingUpgradeOutputs> {
   const engine = loadEngine();
-  delete handedOver()[inputs.spec.name];
+  handover.drop(inputs.spec.name);
   if (inputs.eventsFile === undefined) return reconcileLeased(engine, id, inputs, previous);
   const file = outputFiles(engine, inputs).eventsFile!;
   const events = engine.openEventsFile(file, inputs.spec.name, (message) => console.log(`warning: ${message}`));
