@@ -14,6 +14,7 @@ import type {
   SuperclusterCluster,
   SuperclusterOutcome,
   SuperclusterPlan,
+  SuperclusterPlanDocument,
   TlsPem,
 } from "../engine";
 import { canonicalJson } from "../engine/util/json";
@@ -35,6 +36,7 @@ import {
 } from "./cluster-rollout-inputs";
 import { EngineModule, loadEngine } from "./engine-module";
 import { LastReport, reportOf } from "./last-report";
+import { planHandover } from "./plan-handover";
 import { progress, progressShown } from "./progress";
 import { watchForStop } from "./stop-request";
 
@@ -67,6 +69,14 @@ export interface SuperclusterRolloutInputs {
   readonly metricsFile?: string;
   /** Where each cluster's rollout is drawn: `-<cluster>` before the `.svg` ending. Not compared. */
   readonly timelineFile?: string;
+  /**
+   * The plan as data (`nats-cluster/supercluster-plan@1`: the order, and each cluster's `nats-cluster/plan@1`), set
+   * by `check` from the servers, not by the program: `pulumi preview --json` shows it in the resource's new state
+   * (`newState.inputs.plannedRollout`), and after `pulumi up` the output is the plan that update was made from.
+   * Absent when no plan was made from the servers: the first deployment, hosts not created yet, or a cluster whose
+   * servers did not answer. Not compared by `diff`.
+   */
+  readonly plannedRollout?: SuperclusterPlanDocument;
 }
 
 /** The last supercluster run: how it ended, as text, and each cluster's own last report. */
@@ -95,7 +105,7 @@ const COMPARED_INPUTS = ["clusters", "auth", "policy", "platform", "platformSecr
 
 /** Cluster `i` of the inputs, looked at as a RollingUpgrade's inputs (what the per-cluster helpers take). */
 function clusterView(inputs: SuperclusterRolloutInputs, i: number): RollingUpgradeInputs {
-  const { clusters: _clusters, ...shared } = inputs;
+  const { clusters: _clusters, plannedRollout: _plan, ...shared } = inputs;
   return { ...shared, spec: inputs.clusters[i].spec, settings: inputs.clusters[i].settings };
 }
 
@@ -144,7 +154,24 @@ async function check(
       add({ ...p, field: p.field.replace(/^(clusters\[\d+\])\./, "$1.spec.") });
     }
   }
-  return { inputs: news, failures: checkFailures(problems) };
+  // Planned from the servers once the input is sound and the hosts are known, as a RollingUpgrade's check does; a
+  // first deployment is not planned (`create` follows, with no `diff`, and starts every cluster).
+  if (!known || problems.length > 0 || olds?.clusters === undefined) {
+    return { inputs: news, failures: checkFailures(problems) };
+  }
+  const plan = await previewPlan(engine, news, olds);
+  // A plan of a cluster whose servers did not answer is left to `diff`, which falls back on the versions recorded.
+  if (plan.order.some((o) => o.plan.assumed !== undefined)) return { inputs: news, failures: [] };
+  handover.put(nameOf(news), previewKey(news, olds), plan);
+  return { inputs: { ...news, plannedRollout: engine.superclusterPlanDocument(plan) }, failures: [] };
+}
+
+/** The plan `check` made, for the `diff` that follows it with the same inputs (plan-handover.ts). */
+const handover = planHandover<SuperclusterPlan>("__natsSuperclusterHandedOver");
+
+/** What a plan depends on: the compared inputs, and the clusters as last applied (their leaving members). */
+function previewKey(news: SuperclusterRolloutInputs, olds: Partial<SuperclusterRolloutInputs> | undefined): string {
+  return canonicalJson([COMPARED_INPUTS.map((k) => news[k]), olds?.clusters]);
 }
 
 /** The engine's options of every cluster (planned with a stand-in certificate while this update issues one). */
@@ -198,7 +225,9 @@ async function diff(
   const changed = COMPARED_INPUTS.filter((k) => canonicalJson(olds[k]) !== canonicalJson(news[k]));
   const unknown = news.clusters.some((_, i) => hostsUnknown(clusterView(news, i)));
   const engine = loadEngine();
-  const plan = unknown ? undefined : await previewPlan(engine, news, olds);
+  const plan = unknown
+    ? undefined
+    : (handover.take(nameOf(news), previewKey(news, olds)) ?? (await previewPlan(engine, news, olds)));
   const work = plan !== undefined && (plan.refusals.length > 0 || plan.order.some((o) => o.plan.steps.length > 0));
   const changes = changed.length > 0 || unknown || work;
   if (changes) {
@@ -282,6 +311,7 @@ async function apply(
   previous?: SuperclusterRolloutOutputs,
 ): Promise<SuperclusterRolloutOutputs> {
   const engine = loadEngine();
+  handover.drop(nameOf(inputs));
   const clusters = await clustersFor(engine, inputs, previous, false);
   const events = eventsSink(engine, inputs);
   const stop = watchForStop();

@@ -5,7 +5,7 @@
  * updated by Pulumi in parallel could not do. The provider (supercluster-rollout-provider.ts) is the adapter.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { AuthSpec, RolloutPolicy, TlsPem } from "../engine";
+import type { AuthSpec, RolloutPolicy, SuperclusterPlanDocument, TlsPem } from "../engine";
 import {
   SuperclusterLastReport,
   SuperclusterRolloutCluster,
@@ -45,6 +45,12 @@ export class SuperclusterRollout extends pulumi.dynamic.Resource {
   declare readonly surgeRunning: pulumi.Output<Record<string, boolean>>;
   /** The last run: its status, the clusters left, each cluster's last report, the whole as text. */
   declare readonly lastReport: pulumi.Output<SuperclusterLastReport>;
+  /**
+   * The plan as data (`nats-cluster/supercluster-plan@1`): in `pulumi preview --json`, the plan of the update
+   * previewed (the step's `newState.inputs.plannedRollout`); after `pulumi up`, the plan that update was made from.
+   * Absent when it was not planned from the servers (first deployment, servers not answering).
+   */
+  declare readonly plannedRollout: pulumi.Output<SuperclusterPlanDocument | undefined>;
 
   constructor(name: string, args: SuperclusterRolloutArgs, opts: pulumi.CustomResourceOptions = {}) {
     super(
@@ -65,6 +71,7 @@ export class SuperclusterRollout extends pulumi.dynamic.Resource {
         versions: undefined,
         surgeRunning: undefined,
         lastReport: undefined,
+        plannedRollout: undefined,
       },
       // The provider receives inputs in plain text and returns them as outputs: secrets must be re-marked secret.
       {

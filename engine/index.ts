@@ -131,3 +131,8 @@ export { rolloutOrder, type OrderedCluster, type MetaLeaderSeen } from "./superc
 export { previewSupercluster } from "./supercluster/preview";
 export { reconcileSupercluster } from "./supercluster/reconcile";
 export { formatSuperclusterPlan, formatSuperclusterReport } from "./supercluster/format";
+export {
+  superclusterPlanDocument,
+  type SuperclusterPlanDocument,
+  SUPERCLUSTER_PLAN_SCHEMA,
+} from "./supercluster/plan-json";

@@ -21,7 +21,14 @@ import { ServerEndpoint } from "../../engine/spec";
 import type { LastReport } from "../../components/last-report";
 import { expectRollingUpgradeDocument } from "../support/plans";
 import { NEW_MINOR, OLD_MINOR } from "../support/versions";
-import { engineUnavailable, loopbackServers, projectCopy, pulumiOk, writeStack } from "./support/pulumi-project";
+import {
+  engineUnavailable,
+  loopbackServers,
+  PreviewJson,
+  projectCopy,
+  pulumiOk,
+  writeStack,
+} from "./support/pulumi-project";
 
 const PASSWORD = "json-test-password-8e30c4";
 const FAST = { lameDuckGracePeriodSeconds: 1 };
@@ -31,19 +38,6 @@ const unavailable = engineUnavailable();
 if (unavailable)
   console.warn(`test/pulumi/json.test.ts SKIPPED: the real Pulumi engine is not available: ${unavailable}`);
 const describeEngine = unavailable ? describe.skip : describe;
-
-/**
- * What `pulumi preview --json` prints: the steps it would take, each with the resource's new state (its inputs as
- * the provider's check returned them: a preview has no outputs yet), and the diagnostics (what diff printed).
- */
-interface PreviewJson {
-  readonly steps?: ReadonlyArray<{
-    readonly op: string;
-    readonly urn: string;
-    readonly newState?: { readonly inputs?: Record<string, unknown> };
-  }>;
-  readonly diagnostics?: ReadonlyArray<{ readonly message?: string }>;
-}
 
 describeEngine("the plan and the events as data, through the real Pulumi engine", () => {
   let dir: string;

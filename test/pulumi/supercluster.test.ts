@@ -18,7 +18,16 @@ import { MonitorClient } from "../../engine/monitor/client";
 import { monitorUrl, ServerEndpoint } from "../../engine/spec";
 import { freePorts } from "../support/ports";
 import { NEW_MINOR, OLD_MINOR } from "../support/versions";
-import { diagnosticsOf, engineUnavailable, isAlive, projectCopy, pulumiOk, writeStack } from "./support/pulumi-project";
+import type { SuperclusterPlanDocument } from "../../engine/supercluster/plan-json";
+import {
+  diagnosticsOf,
+  engineUnavailable,
+  isAlive,
+  PreviewJson,
+  projectCopy,
+  pulumiOk,
+  writeStack,
+} from "./support/pulumi-project";
 
 const STACK = "sc";
 const FAST = { lameDuckGracePeriodSeconds: 1, rollout: { minHealthySeconds: 1, pollIntervalMs: 250 } };
@@ -120,17 +129,35 @@ describeEngine("a supercluster of two clusters through the real Pulumi engine", 
     expect(outputs.clientUrls.west).toEqual(clusters.west.members.map((m) => `nats://127.0.0.1:${m.clientPort}`));
   }, 600_000);
 
-  it("after `config set version`, preview shows the plan cluster by cluster and touches nothing", async () => {
+  it("after `config set version`, preview (--json) shows the plan cluster by cluster, as text and as data; touches nothing", async () => {
     await pulumi("config", "set", "nats-cluster:version", NEW_MINOR);
-    const out = await pulumi("preview");
+    const preview = JSON.parse(await pulumi("preview", "--json")) as PreviewJson;
+    const out = (preview.diagnostics ?? []).map((d) => d.message ?? "").join("");
     console.log(`pulumi preview of the supercluster's upgrade:\n${out}`);
     expect(out).toMatch(/Supercluster of 2 clusters, one at a time, in this order/);
-    expect(out).toMatch(/1\. cluster (east|west): /);
-    expect(out).toMatch(/2\. cluster (east|west): /);
+    const printedOrder = [1, 2].map((n) => new RegExp(`${n}\\. cluster (east|west): `).exec(out)?.[1]);
     const [from, to] = [OLD_MINOR, NEW_MINOR].map((v) => v.replace(/\./g, "\\."));
     for (const m of [...clusters.east.members, ...clusters.west.members]) {
       expect(out).toMatch(new RegExp(`restart-member\\s+${m.name}\\s+${from} → ${to}`));
     }
+    // The same plan as data, in the SuperclusterRollout's new state: check planned it from the servers, and diff
+    // printed that plan (one observation per preview).
+    const step = preview.steps?.find((s) => s.urn.includes("SuperclusterRollout"));
+    expect(step?.op).toBe("update");
+    const doc = step?.newState?.inputs?.plannedRollout as SuperclusterPlanDocument;
+    console.log(`its plannedRollout:\n${JSON.stringify(doc, null, 2)}`);
+    expect(doc.schema).toBe("nats-cluster/supercluster-plan@1");
+    expect(doc.refusals).toEqual([]);
+    expect(doc.clusters.map((c) => c.cluster)).toEqual(printedOrder);
+    expect(doc.clusters.map((c) => c.index)).toEqual([1, 2]);
+    for (const c of doc.clusters) {
+      expect(c.plan).toMatchObject({ schema: "nats-cluster/plan@1", cluster: c.cluster, targetVersion: NEW_MINOR });
+      const restarts = c.plan.steps.filter((st) => st.kind === "restart-member");
+      expect(restarts.map((st) => [st.server, st.from, st.to]).sort()).toEqual(
+        clusters[c.cluster as keyof typeof clusters].members.map((m) => [m.name, OLD_MINOR, NEW_MINOR]).sort(),
+      );
+    }
+    expect(doc.estimatedSeconds).toBe(doc.clusters.reduce((sum, c) => sum + c.plan.estimatedSeconds, 0));
     for (const m of [...clusters.east.members, ...clusters.west.members]) {
       expect((await varz(m)).version).toBe(OLD_MINOR);
     }

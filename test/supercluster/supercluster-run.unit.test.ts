@@ -11,6 +11,8 @@ import { reconcile } from "../../engine/rollout/reconcile";
 import { ClusterSpec, ServerEndpoint } from "../../engine/spec";
 import { formatSuperclusterPlan, formatSuperclusterReport } from "../../engine/supercluster/format";
 import { previewSupercluster } from "../../engine/supercluster/preview";
+import { superclusterPlanDocument } from "../../engine/supercluster/plan-json";
+import { planDocument } from "../../engine/rollout/plan-json";
 import { reconcileSupercluster } from "../../engine/supercluster/reconcile";
 import { SuperclusterOptions } from "../../engine/supercluster/types";
 import { FakeHosts } from "../support/fakes/fake-hosts";
@@ -148,6 +150,31 @@ describe("reconcileSupercluster (fakes)", () => {
     );
     expect(text).toMatch(/restart-member {2}w3 +2\.14\.9 → 2\.15\.2/);
     expect(touched(hosts, "")).toEqual([]);
+  });
+
+  it("the preview's plan as data: the order, why, and each cluster's plan@1 document, deterministic", async () => {
+    const { options } = fakeSupercluster([east, west]);
+    const preview = await previewSupercluster(options);
+    const doc = superclusterPlanDocument(preview.plan);
+    expect(doc.schema).toBe("nats-cluster/supercluster-plan@1");
+    expect(doc.refusals).toEqual([]);
+    expect(doc.clusters.map((c) => [c.index, c.cluster, c.why])).toEqual(
+      preview.plan.order.map((o, i) => [i + 1, o.cluster, o.why]),
+    );
+    for (const [i, c] of doc.clusters.entries()) {
+      expect(c.plan).toEqual(planDocument(preview.plan.order[i].plan, c.cluster));
+    }
+    expect(doc.clusters[1].plan.steps.filter((st) => st.kind === "restart-member").map((st) => st.server)).toEqual([
+      "w1",
+      "w2",
+      "w3",
+    ]);
+    expect(doc.estimatedSeconds).toBe(preview.plan.order.reduce((sum, o) => sum + o.plan.estimatedSeconds, 0));
+    // The same plan, the same document (a preview with nothing new shows no change); it survives JSON as it is.
+    expect(superclusterPlanDocument((await previewSupercluster(fakeSupercluster([east, west]).options)).plan)).toEqual(
+      doc,
+    );
+    expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
   });
 
   it("a supercluster of one is reconcile, event for event", async () => {

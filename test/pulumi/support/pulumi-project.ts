@@ -173,3 +173,16 @@ export function diagnosticsOf(output: string): string {
   const from = output.indexOf("Diagnostics:", Math.max(0, updating));
   return from < 0 ? "" : output.slice(from);
 }
+
+/**
+ * What `pulumi preview --json` prints: the steps it would take, each with the resource's new state (its inputs as
+ * the provider's check returned them: a preview has no outputs yet), and the diagnostics (what diff printed).
+ */
+export interface PreviewJson {
+  readonly steps?: ReadonlyArray<{
+    readonly op: string;
+    readonly urn: string;
+    readonly newState?: { readonly inputs?: Record<string, unknown> };
+  }>;
+  readonly diagnostics?: ReadonlyArray<{ readonly message?: string }>;
+}
