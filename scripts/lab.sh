@@ -643,9 +643,26 @@ up_failed() {
   exit "$rc"
 }
 
+# Each VM's systemd (PID 1, journald, logind, …) holds about seven of root's inotify instances, and the kernel allows
+# a user 128 by default: with some 18 VMs up at once (the full suite runs several labs side by side) the next
+# systemd-nspawn exits 255 without a word (a CI run with four jest workers: "systemd-nspawn did not start" at a lab's
+# third VM, 126 of 128 instances in use). The limit is raised host-wide, as container hosts (LXD, …) set it.
+LAB_INOTIFY_INSTANCES=8192
+ensure_inotify_headroom() {
+  local now
+  now="$(sysctl -n fs.inotify.max_user_instances 2>/dev/null || echo 0)"
+  [ "$now" -ge "$LAB_INOTIFY_INSTANCES" ] && return 0
+  if sysctl -qw "fs.inotify.max_user_instances=$LAB_INOTIFY_INSTANCES" 2>/dev/null; then
+    lab_log "up: fs.inotify.max_user_instances $now → $LAB_INOTIFY_INSTANCES (each VM's systemd holds several)"
+  else
+    lab_log "up: warning: fs.inotify.max_user_instances is $now and cannot be raised here: beyond about $((now / 8)) VMs up at once, systemd-nspawn fails to start"
+  fi
+}
+
 lab_up() {
   local started=$EPOCHREALTIME n
   lab_ensure_host_tools
+  ensure_inotify_headroom
   image_dir="$(lab_ensure_image)"
   if healthy_as_requested; then
     # shellcheck disable=SC1091
