@@ -123,6 +123,8 @@ ssh_opts() {
 
 need_root() { [ "$(id -u)" -eq 0 ] || lab_die "the lab needs root (network namespaces, systemd-nspawn, loop devices)"; }
 lock_file="/run/nats-cluster-lab-$LAB_NAME.lock"
+# Held by `up` while it checks its /24 is free and takes it (every lab's, so host-wide).
+networks_lock="/run/nats-cluster-lab-networks.lock"
 # One lab.sh at a time per lab. `down` deletes the lock file (no litter per test lab in /run), so a waiter that got
 # the lock of a deleted file tries again with the new one.
 take_lock() {
@@ -402,7 +404,7 @@ start_release_server() {
   local pidf="$state/release-server.pid" log="$state/release-server.log" i first="${release_versions%% *}"
   command -v node >/dev/null || lab_die "node is needed for the release server: source ~/.cache/nats-cluster/env.sh (scripts/provision.sh writes it)"
   rm -f "$pidf"
-  setsid node "$here/lab/release-server.js" --lab "$LAB_NAME" --root "$release_www" --host "$host_ip" --port "$LAB_RELEASE_PORT" --pid-file "$pidf" </dev/null >>"$log" 2>&1 7>&- 8>&- &
+  setsid node "$here/lab/release-server.js" --lab "$LAB_NAME" --root "$release_www" --host "$host_ip" --port "$LAB_RELEASE_PORT" --pid-file "$pidf" </dev/null >>"$log" 2>&1 6>&- 7>&- 8>&- &
   for i in $(seq 100); do
     [ -s "$pidf" ] && curl -fsS --max-time 2 -o /dev/null "$release_base_url/v$first/SHA256SUMS" 2>/dev/null && return 0
     lab_alive "$!" || break
@@ -464,7 +466,7 @@ boot_vm() {
   # shellcheck disable=SC2016
   setsid bash -c 'pidf="$1"; shift; "$@" & echo "$!" > "$pidf.tmp"; mv "$pidf.tmp" "$pidf"; wait "$!"; rc=$?
     echo "=== lab.sh: $(date -u +%FT%TZ) systemd-nspawn exited with status $rc"' lab-vm "$dir/nspawn.pid" "${args[@]}" \
-    </dev/null >>"$dir/console.log" 2>&1 7>&- 8>&- &
+    </dev/null >>"$dir/console.log" 2>&1 6>&- 7>&- 8>&- &
   for i in $(seq 50); do [ -s "$dir/nspawn.pid" ] && break; sleep 0.1; done
   # The pid is written right after the fork, before the child has exec'd systemd-nspawn (its comm still reads bash
   # for a moment on a busy machine): wait for the exec, or for the process to be gone (a real failure).
@@ -676,6 +678,11 @@ lab_up() {
     lab_log "up: lab $LAB_NAME exists but is not the one requested or not fully up: removing it first"
     lab_down >&2
   fi
+  # The /24 is claimed under a host-wide lock, from the overlap check until the bridge holds its address: two labs
+  # starting at once once picked the same random /24, both passed the check, and the second's release server found
+  # the first's on its address (EADDRINUSE).
+  exec 6>>"$networks_lock"
+  flock -w 300 6 || lab_die "timed out waiting for $networks_lock (another lab.sh claiming a subnet)"
   # Nothing of this lab exists at this point: a refusal leaves no lock file behind either.
   check_subnet || { rm -f "$lock_file"; exit 1; }
   # Interrupted (Ctrl-C, a test runner's SIGTERM, a closed pipe): tear down what was made, as on any failure.
@@ -686,10 +693,11 @@ lab_up() {
   mkdir -p "$state/ssh" "$state/vms"
   echo "$LAB_NAME" > "$marker"
   [ -z "${LAB_OWNER_PID:-}" ] || echo "$LAB_OWNER_PID" > "$state/owner.pid"
+  make_network
+  exec 6>&-
   ssh-keygen -q -t ed25519 -N '' -C "nats-cluster-lab-$LAB_NAME" -f "$ssh_key"
   prepare_release
   save_config
-  make_network
   start_release_server
   lab_log "up: bridge $bridge, release server $release_base_url"
   for n in $(seq "$LAB_VMS"); do
