@@ -171,11 +171,19 @@ export class ProviderProcess {
     return { id: res.getId(), outs: (res.getProperties()?.toJavaScript() ?? {}) as Props };
   }
 
+  /**
+   * The old outputs go without their serialized provider (`__provider`, some 50 KB): an update that fails answers
+   * with its partial state in one trailer, the old outputs included, and Node's HTTP/2 cannot read a header over
+   * 64 KiB (nghttp2's limit; this side saw "Received RST_STREAM with code 2 … Protocol error"), where the Pulumi
+   * engine (grpc-go) reads up to 16 MiB. The provider takes its code from the new inputs' `__provider` anyway; `read`
+   * and `delete` give a state without one the provider's.
+   */
   async update(urn: string, id: string, olds: Props, news: Props): Promise<Props> {
     const req = new providerPb.UpdateRequest();
     req.setUrn(urn);
     req.setId(id);
-    req.setOlds(struct(olds));
+    const { __provider: _old, ...oldsWithoutProvider } = olds;
+    req.setOlds(struct(oldsWithoutProvider));
     req.setNews(struct(this.withProvider(news)));
     const res = await this.call<providerPb.UpdateResponse>((cb) => this.client.update(req, cb));
     return (res.getProperties()?.toJavaScript() ?? {}) as Props;
@@ -185,7 +193,7 @@ export class ProviderProcess {
     const req = new providerPb.ReadRequest();
     req.setUrn(urn);
     req.setId(id);
-    req.setProperties(struct(props));
+    req.setProperties(struct(props.__provider ? props : this.withProvider(props)));
     const res = await this.call<providerPb.ReadResponse>((cb) => this.client.read(req, cb));
     return (res.getProperties()?.toJavaScript() ?? {}) as Props;
   }
@@ -194,7 +202,7 @@ export class ProviderProcess {
     const req = new providerPb.DeleteRequest();
     req.setUrn(urn);
     req.setId(id);
-    req.setProperties(struct(props));
+    req.setProperties(struct(props.__provider ? props : this.withProvider(props)));
     await this.call((cb) => this.client.delete(req, cb));
   }
 
