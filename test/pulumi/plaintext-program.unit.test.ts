@@ -6,26 +6,13 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { readStackFile } from "./support/stack-files";
-import { asPulumiConfig, ofType, recordRegistrations, valueOf } from "./support/mock-program";
+import { asPulumiConfig, ofType, setProgramMocks, valueOf } from "./support/mock-program";
 
-beforeAll(async () => {
-  recordRegistrations();
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => ({
-        id: `${args.name}-id`,
-        state:
-          args.type === "pulumi-nodejs:dynamic/nats-cluster:RollingUpgrade"
-            ? { ...args.inputs, versions: {}, surgeRunning: false }
-            : args.inputs,
-      }),
-      call: () => ({}),
-    },
-    "nats-cluster",
-    "plaintext",
-    false,
-  );
-});
+beforeAll(() =>
+  setProgramMocks("plaintext", {
+    "pulumi-nodejs:dynamic/nats-cluster:RollingUpgrade": (inputs) => ({ ...inputs, versions: {}, surgeRunning: false }),
+  }),
+);
 
 describe("a stack without TLS", () => {
   let program: Record<string, unknown>;

@@ -7,14 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { SuperclusterRolloutCluster } from "../../components/supercluster-rollout-provider";
 import { readStackFile } from "./support/stack-files";
-import {
-  asPulumiConfig,
-  isWireSecret,
-  ofType,
-  recordRegistrations,
-  registrations,
-  valueOf,
-} from "./support/mock-program";
+import { asPulumiConfig, isWireSecret, ofType, registrations, setProgramMocks, valueOf } from "./support/mock-program";
 
 const TOKEN = "mock-secret-sc-token-91c3";
 const SC_ROLLOUT = "pulumi-nodejs:dynamic/nats-cluster:SuperclusterRollout";
@@ -41,21 +34,7 @@ function rolloutState(inputs: Record<string, unknown>): Record<string, unknown> 
   };
 }
 
-beforeAll(async () => {
-  recordRegistrations();
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => ({
-        id: `${args.name}-id`,
-        state: args.type === SC_ROLLOUT ? rolloutState(args.inputs) : args.inputs,
-      }),
-      call: () => ({}),
-    },
-    "nats-cluster",
-    STACK,
-    false,
-  );
-});
+beforeAll(() => setProgramMocks(STACK, { [SC_ROLLOUT]: rolloutState }));
 
 describe("the local-supercluster stack's program", () => {
   let program: Record<string, pulumi.Output<unknown>>;

@@ -129,3 +129,27 @@ export async function setAwsMocks(project: string, stack: string): Promise<void>
     false,
   );
 }
+
+/**
+ * Mocks for running this project's program (index.ts) as `stack`, every registration recorded: a resource's state is
+ * its inputs, or, for a type in `states`, what that function makes of them (a rollout resource's outputs, which only
+ * its provider would fill in). No data source is called.
+ */
+export async function setProgramMocks(
+  stack: string,
+  states: Readonly<Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>>> = {},
+): Promise<void> {
+  recordRegistrations();
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => ({
+        id: `${args.name}-id`,
+        state: states[args.type]?.(args.inputs) ?? args.inputs,
+      }),
+      call: () => ({}),
+    },
+    "nats-cluster",
+    stack,
+    false,
+  );
+}
