@@ -302,9 +302,31 @@ export class RolloutContext {
     opts: GateOptions = {},
   ): Promise<GateRunResult> {
     const soakMs = opts.soak === false ? 0 : (opts.soakSeconds ?? this.policy.minHealthySeconds) * 1000;
-    const lastSeen = new Map<GateName, string>();
-    const result = await runGates(this.target(server, version, view, opts), this.gatesFor(server, view, opts), {
+    return this.runWithProgress(step, this.target(server, version, view, opts), this.gatesFor(server, view, opts), {
       deadlineMs: opts.deadlineMs ?? this.policy.healthyDeadlineSeconds * 1000,
+      soakMs,
+    });
+  }
+
+  /**
+   * Run `gates` on a server of another cluster of the supercluster (its monitor is one of this context's), one look
+   * after another until the deadline, no soak: what this cluster's rollout may have disturbed there (its gateways).
+   */
+  gateElsewhere(step: StepKind, server: ServerEndpoint, gates: Gate[], deadlineMs: number): Promise<GateRunResult> {
+    const target: GateTarget = { server, monitor: this.monitor(server), expect: { version: "", routePeers: [] } };
+    return this.runWithProgress(step, target, gates, { deadlineMs, soakMs: 0 });
+  }
+
+  private async runWithProgress(
+    step: StepKind,
+    target: GateTarget,
+    gates: Gate[],
+    { deadlineMs, soakMs }: { deadlineMs: number; soakMs: number },
+  ): Promise<GateRunResult> {
+    const server = target.server;
+    const lastSeen = new Map<GateName, string>();
+    const result = await runGates(target, gates, {
+      deadlineMs,
       pollMs: this.policy.pollIntervalMs,
       soakMs,
       onWaiting: (gate, elapsedMs, last) =>

@@ -121,6 +121,49 @@ describe("reconcileSupercluster (fakes)", () => {
     expect(formatSuperclusterReport(outcome)).toMatch(/not reached: west; run again to resume/);
   });
 
+  it("a cluster's final check waits for the other cluster's gateways back (the last surge server's leaving)", async () => {
+    const { hosts, monitors, events, options } = fakeSupercluster([east, west]);
+    // w2's one outbound gateway to east was to e-surge: gone when e-surge left, back two looks later.
+    const healthy = monitors.script.gateways!;
+    let looksWithout = 0;
+    hosts.script.after = (call) => {
+      if (call.op === "deprovision" && call.server === "e-surge") {
+        monitors.script.gateways = (server) =>
+          server === "w2" && looksWithout++ < 2 ? { name: "west", outbound: [] } : healthy(server);
+      }
+    };
+    const outcome = await reconcileSupercluster(options);
+    expect(outcome.status).toBe("done");
+    expect(looksWithout).toBeGreaterThan(2);
+    const eastFinal = events.filter((e) => e.cluster === "east" && e.step === "final-check" && e.server === "w2");
+    // Looked again after the two misses, then passed: east's run is not done before w2 is back.
+    expect(eastFinal.map((e) => e.kind)).toEqual(["gate-pass"]);
+  });
+
+  it("a server of the other cluster that never finds its way back halts the run at the final check", async () => {
+    const { hosts, monitors, options } = fakeSupercluster([east, west]);
+    const healthy = monitors.script.gateways!;
+    hosts.script.after = (call) => {
+      if (call.op === "deprovision" && call.server === "e-surge") {
+        monitors.script.gateways = (server) => (server === "w2" ? { name: "west", outbound: [] } : healthy(server));
+      }
+    };
+    const outcome = await reconcileSupercluster(options);
+    expect(outcome.status).toBe("halted");
+    expect(outcome.left).toEqual(["west"]);
+    const first = outcome.clusters[0].outcome;
+    expect(first.status === "halted" && first.report.halt).toMatchObject({
+      code: "FinalCheckFailed",
+      server: "w2",
+      step: "final-check",
+      gate: "gateways",
+      observation: expect.stringContaining("no outbound gateway to east"),
+    });
+    // Every member of east stays at the target; west untouched.
+    for (const m of east.members) expect(hosts.server(m.name).runningVersion).toBe(NEW);
+    expect(touched(hosts, "w")).toEqual([]);
+  });
+
   it("a stop requested before a cluster ends the run there, with it and the rest left", async () => {
     const { hosts, options } = fakeSupercluster([east, west]);
     const outcome = await reconcileSupercluster({
