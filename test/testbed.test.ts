@@ -8,7 +8,8 @@ import { MonitorClient } from "../engine/monitor/client";
 import { routePeers } from "../engine/monitor/types";
 import { bootstrapCluster } from "../engine/rollout/bootstrap";
 import { monitorUrl } from "../engine/spec";
-import { isAlive, LocalTestCluster } from "./support/local-cluster";
+import { LocalTestCluster } from "./support/local-cluster";
+import { isOurs } from "./support/owned-pids";
 import { NATS_VERSIONS, natsServerBinary, OLD_MINOR } from "./support/versions";
 
 describe("test bed", () => {
@@ -29,7 +30,7 @@ describe("test bed", () => {
     afterAll(async () => {
       await cluster.destroy();
       expect(pids).toHaveLength(3);
-      for (const pid of pids) expect(isAlive(pid)).toBe(false); // every pid is gone
+      for (const pid of pids) expect(isOurs(pid, cluster.stateDir)).toBe(false); // every pid is gone
     });
 
     it("form a full mesh seen through /routez as distinct peers", async () => {

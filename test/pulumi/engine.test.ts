@@ -24,7 +24,6 @@ import {
   copyProject,
   diagnosticsOf,
   engineUnavailable,
-  isAlive,
   loopbackServers,
   projectCopy,
   pulumiIn,
@@ -32,6 +31,7 @@ import {
   pulumiSpawn,
   writeStack,
 } from "./support/pulumi-project";
+import { OwnedPids } from "../support/owned-pids";
 
 const TOKEN = "engine-test-token-7c1e9b";
 const SECRET_PASSWORD = "engine-test-password-4d2f88";
@@ -51,12 +51,14 @@ describeEngine("the local stack through the real Pulumi engine", () => {
   let members: ServerEndpoint[];
   let surge: ServerEndpoint;
   let driver: LocalProcessDriver;
-  const pids = new Set<number>();
+  /** Every server pid seen, for the teardown and the destroy test (only while still ours: ../support/owned-pids.ts). */
+  let pids: OwnedPids;
   const pulumi = (...args: string[]) => pulumiOk(dir, project, args);
-  const recordPids = () => [...members, surge].forEach((s) => driver.pid(s) && pids.add(driver.pid(s)!));
+  const recordPids = () => [...members, surge].forEach((s) => pids.add(driver.pid(s)));
 
   beforeAll(async () => {
     ({ dir, project } = projectCopy("nats-pulumi-engine-"));
+    pids = new OwnedPids(dir);
     ({ members, surge } = await loopbackServers());
     const stateDir = path.join(dir, "servers");
     writeStack(project, "local", { version: OLD_MINOR, members, surge, ...FAST, local: { stateDir } });
@@ -66,13 +68,7 @@ describeEngine("the local stack through the real Pulumi engine", () => {
   afterAll(async () => {
     if (!dir) return;
     recordPids();
-    for (const pid of pids) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* already gone */
-      }
-    }
+    pids.killAll();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -205,7 +201,7 @@ describeEngine("the local stack through the real Pulumi engine", () => {
     recordPids();
     expect(pids.size).toBeGreaterThanOrEqual(3);
     await pulumi("destroy", "--yes");
-    expect([...pids].filter(isAlive)).toEqual([]);
+    expect(pids.alive()).toEqual([]);
     for (const m of members) expect(fs.existsSync(driver.dir(m))).toBe(false);
   });
 });

@@ -23,7 +23,8 @@ import { LocalProcessDriver } from "../../engine/hosts/local";
 import { MonitorClient } from "../../engine/monitor/client";
 import { monitorUrl, ServerEndpoint } from "../../engine/spec";
 import { OLD_MINOR } from "../support/versions";
-import { engineUnavailable, isAlive, loopbackServers, pulumiIn, pulumiOk, REPO } from "./support/pulumi-project";
+import { engineUnavailable, loopbackServers, pulumiIn, pulumiOk, REPO } from "./support/pulumi-project";
+import { OwnedPids } from "../support/owned-pids";
 
 const run = promisify(execFile);
 const PASSWORD = "example-test-password-91c3e0";
@@ -46,9 +47,10 @@ describeEngine("examples/local-cluster, using the packed package, through the re
   let surge: ServerEndpoint;
   let driver: LocalProcessDriver;
   let stackMade = false;
-  const pids = new Set<number>();
+  /** Every server pid seen, for the teardown and the destroy test (only while still ours: ../support/owned-pids.ts). */
+  let pids: OwnedPids;
   const pulumi = (...args: string[]) => pulumiOk(dir, project, args);
-  const recordPids = () => [...members, surge].forEach((s) => driver.pid(s) && pids.add(driver.pid(s)!));
+  const recordPids = () => [...members, surge].forEach((s) => pids.add(driver.pid(s)));
 
   beforeAll(async () => {
     // `npm pack` runs `npm run build` (prepack); here the suite has built already (scripts/test.sh), and rebuilding
@@ -58,6 +60,7 @@ describeEngine("examples/local-cluster, using the packed package, through the re
     const stale = staleBuildProblem(REPO);
     if (stale) throw new Error(`this test packs dist/ as it is: ${stale}`);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "nats-example-package-"));
+    pids = new OwnedPids(dir);
     for (const d of ["state", "home"]) fs.mkdirSync(path.join(dir, d));
     await run("npm", ["pack", "--ignore-scripts", "--pack-destination", dir], { cwd: REPO });
     project = path.join(dir, "examples", "local-cluster");
@@ -89,13 +92,7 @@ describeEngine("examples/local-cluster, using the packed package, through the re
     if (!dir) return;
     if (stackMade) await pulumiIn(dir, project, ["destroy", "--yes", "--stack", "local"]);
     if (driver) recordPids();
-    for (const pid of pids) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* already gone */
-      }
-    }
+    pids.killAll();
     fs.rmSync(dir, { recursive: true, force: true });
   }, 300_000);
 
@@ -181,7 +178,7 @@ describeEngine("examples/local-cluster, using the packed package, through the re
   it("destroy stops every server", async () => {
     await pulumi("destroy", "--yes");
     stackMade = false;
-    for (const pid of pids) expect(`${pid}: ${isAlive(pid)}`).toBe(`${pid}: false`);
+    expect(pids.alive()).toEqual([]);
     for (const m of members) expect(await driver.isRunning(m)).toBe(false);
   });
 });

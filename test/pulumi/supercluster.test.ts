@@ -22,12 +22,12 @@ import type { SuperclusterPlanDocument } from "../../engine/supercluster/plan-js
 import {
   diagnosticsOf,
   engineUnavailable,
-  isAlive,
   PreviewJson,
   projectCopy,
   pulumiOk,
   writeStack,
 } from "./support/pulumi-project";
+import { OwnedPids } from "../support/owned-pids";
 
 const STACK = "sc";
 const FAST = { lameDuckGracePeriodSeconds: 1, rollout: { minHealthySeconds: 1, pollIntervalMs: 250 } };
@@ -46,10 +46,11 @@ describeEngine("a supercluster of two clusters through the real Pulumi engine", 
   let project: string;
   let driver: LocalProcessDriver;
   const clusters: Record<"east" | "west", { members: Server[]; surge: Server }> = {} as never;
-  const pids = new Set<number>();
+  /** Every server pid seen, for the teardown and the destroy test (only while still ours: ../support/owned-pids.ts). */
+  let pids: OwnedPids;
   const pulumi = (...args: string[]) => pulumiOk(dir, project, args);
   const every = () => Object.values(clusters).flatMap((c) => [...c.members, c.surge]);
-  const recordPids = () => every().forEach((s) => driver.pid(s) && pids.add(driver.pid(s)!));
+  const recordPids = () => every().forEach((s) => pids.add(driver.pid(s)));
 
   /** The gateways gate on every member of `name`, for the other cluster. */
   async function gatewaysOf(name: "east" | "west"): Promise<string[]> {
@@ -68,6 +69,7 @@ describeEngine("a supercluster of two clusters through the real Pulumi engine", 
 
   beforeAll(async () => {
     ({ dir, project } = projectCopy("nats-pulumi-supercluster-"));
+    pids = new OwnedPids(dir);
     const ports = await freePorts(24);
     const at = (name: string, i: number): Server => ({
       name,
@@ -100,13 +102,7 @@ describeEngine("a supercluster of two clusters through the real Pulumi engine", 
   afterAll(async () => {
     if (!dir) return;
     recordPids();
-    for (const pid of pids) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* already gone */
-      }
-    }
+    pids.killAll();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -196,6 +192,6 @@ describeEngine("a supercluster of two clusters through the real Pulumi engine", 
     recordPids();
     expect(pids.size).toBeGreaterThanOrEqual(4);
     await pulumi("destroy", "--yes");
-    expect([...pids].filter(isAlive)).toEqual([]);
+    expect(pids.alive()).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import { DEFAULT_LAME_DUCK } from "../../engine/defaults";
 import { ClusterSpec, allServers, ServerEndpoint, RolloutPolicy } from "../../engine/spec";
 import { bootstrapCluster } from "../../engine/rollout/bootstrap";
 import { RolloutOptions } from "../../engine/rollout/execute";
+import { OwnedPids } from "./owned-pids";
 import { freePorts } from "./ports";
 import { BIN_CACHE } from "./versions";
 
@@ -37,7 +38,7 @@ export class LocalTestCluster {
   readonly driver: LocalProcessDriver;
   spec: ClusterSpec;
   /** Every pid any server of this cluster ever had, so teardown can be sure nothing is left. */
-  private readonly pids = new Set<number>();
+  readonly pids: OwnedPids;
 
   private constructor(
     spec: ClusterSpec,
@@ -47,6 +48,7 @@ export class LocalTestCluster {
   ) {
     this.spec = spec;
     this.stateDir = stateDir;
+    this.pids = new OwnedPids(stateDir);
     this.driver = new LocalProcessDriver({ stateDir, binaries });
     if (configSuffix) {
       const write = this.driver.writeConfig.bind(this.driver);
@@ -64,8 +66,7 @@ export class LocalTestCluster {
       try {
         await start(server);
       } finally {
-        const pid = this.driver.pid(server);
-        if (pid) this.pids.add(pid);
+        this.pids.add(this.driver.pid(server));
       }
     };
   }
@@ -109,31 +110,14 @@ export class LocalTestCluster {
     await bootstrapCluster(this.options(policy));
   }
 
-  /** Stop every process by pid (SIGKILL: a test teardown must not wait out lame duck), then remove the state dir. */
+  /**
+   * Stop every process by pid (SIGKILL: a test teardown must not wait out lame duck), then remove the state dir. Only
+   * pids that are still this cluster's servers are killed: see ./owned-pids.ts.
+   */
   async destroy(): Promise<void> {
-    for (const server of allServers(this.spec)) {
-      const pid = this.driver.pid(server);
-      if (pid) this.pids.add(pid);
-    }
-    for (const pid of this.pids) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* already gone */
-      }
-    }
+    for (const server of allServers(this.spec)) this.pids.add(this.driver.pid(server));
+    await this.pids.killAndWait();
     for (const server of allServers(this.spec)) await this.driver.waitForExit(server, 5000);
-    // And every pid ever seen, directly: a test asserts none is left.
-    for (let i = 0; i < 50 && [...this.pids].some(isAlive); i++) await new Promise((r) => setTimeout(r, 100));
     fs.rmSync(this.stateDir, { recursive: true, force: true });
-  }
-}
-
-/** A pid is alive when /proc has it and it is not a zombie (an exited child its parent has yet to reap). */
-export function isAlive(pid: number): boolean {
-  try {
-    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
   }
 }

@@ -214,7 +214,9 @@ export class ProviderProcess {
   /** Stop the process (it holds no servers: they are detached, and stopped by the test's teardown). */
   async stop(): Promise<void> {
     this.client.close();
-    if (this.child.exitCode !== null) return;
+    // Gone already, by its own exit or by a signal (a CI run's teardown hung here on a provider killed by SIGKILL:
+    // its exitCode stays null, and "exit" had already fired).
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((resolve) => this.child.once("exit", resolve));
     this.child.kill("SIGTERM");
     // A provider in the middle of a rollout treats SIGTERM as "stop after this step": give it a moment, then kill it

@@ -153,20 +153,6 @@ export function pulumiSpawn(
   return { child, output: () => output, exit };
 }
 
-/**
- * Whether a process is alive. A zombie is not: the servers outlive the provider process that started them, so they
- * are reparented to the container's init, which may never reap them.
- */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = fs.existsSync(`/proc/${pid}/stat`) ? fs.readFileSync(`/proc/${pid}/stat`, "utf8") : "";
-  return !/\) Z /.test(stat);
-}
-
 /** The part of a pulumi output after its "Diagnostics:" header of the update (what is kept for the summary). */
 export function diagnosticsOf(output: string): string {
   const updating = output.lastIndexOf("Updating (");
