@@ -90,6 +90,8 @@ export interface LabOptions {
   readonly userDataFile?: string;
   /** Deadline for `up`; default 240 s. */
   readonly upTimeoutMs?: number;
+  /** A fault for the lab's own test: this VM's (1-based) host-key unit fails at its first start. */
+  readonly failHostKeysOnceOn?: number;
 }
 
 export interface CommandResult {
@@ -151,6 +153,8 @@ export class Lab {
   private state: LabState | undefined;
   private upProcess: ReturnType<typeof spawn> | undefined;
   private stopped = false;
+  /** What the last successful `up` logged (lab.sh logs to stderr). */
+  upLog = "";
 
   constructor(private readonly options: LabOptions) {
     this.name = options.name ?? `nlt${random(10000, 99999)}`;
@@ -170,6 +174,7 @@ export class Lab {
         trackAsUp: true,
       });
       if (result.code === 0) {
+        this.upLog = result.stderr;
         this.refresh();
         console.log(`[lab ${this.name}] ${result.stdout.split("\n")[0]}`);
         return this;
@@ -335,6 +340,8 @@ export class Lab {
       LAB_VOLUME_VMS: (this.options.volumeVms ?? []).join(" "),
       LAB_OWNER_PID: String(process.pid),
       LAB_USER_DATA: this.options.userDataFile ?? "",
+      LAB_FAIL_HOSTKEYS_ONCE:
+        this.options.failHostKeysOnceOn === undefined ? "" : String(this.options.failHostKeysOnceOn),
     };
     return run(
       "bash",
