@@ -9,7 +9,7 @@ import { routePeers } from "../engine/monitor/types";
 import { bootstrapCluster } from "../engine/rollout/bootstrap";
 import { monitorUrl } from "../engine/spec";
 import { LocalTestCluster } from "./support/local-cluster";
-import { isOurs } from "./support/owned-pids";
+import { OwnedPids } from "./support/owned-pids";
 import { NATS_VERSIONS, natsServerBinary, OLD_MINOR } from "./support/versions";
 
 describe("test bed", () => {
@@ -22,15 +22,15 @@ describe("test bed", () => {
 
   describe("three servers of the oldest pinned version", () => {
     let cluster: LocalTestCluster;
-    const pids: number[] = [];
+    const pids = new OwnedPids();
 
     beforeAll(async () => {
       cluster = await LocalTestCluster.create({ members: 3, version: OLD_MINOR, namePrefix: "bed" });
     });
     afterAll(async () => {
       await cluster.destroy();
-      expect(pids).toHaveLength(3);
-      for (const pid of pids) expect(isOurs(pid, cluster.stateDir)).toBe(false); // every pid is gone
+      expect(pids.size).toBe(3);
+      expect(pids.alive()).toEqual([]); // every server is gone
     });
 
     it("form a full mesh seen through /routez as distinct peers", async () => {
@@ -43,7 +43,7 @@ describe("test bed", () => {
       for (const m of cluster.spec.members) {
         const pid = cluster.driver.pid(m);
         expect(pid).toBeDefined();
-        pids.push(pid!);
+        pids.add(pid);
         const monitor = new MonitorClient(monitorUrl(m));
         expect((await monitor.varz()).version).toBe(OLD_MINOR);
         const routez = await monitor.routez();

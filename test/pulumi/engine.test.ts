@@ -51,14 +51,13 @@ describeEngine("the local stack through the real Pulumi engine", () => {
   let members: ServerEndpoint[];
   let surge: ServerEndpoint;
   let driver: LocalProcessDriver;
-  /** Every server pid seen, for the teardown and the destroy test (only while still ours: ../support/owned-pids.ts). */
-  let pids: OwnedPids;
+  /** Every server seen, for the teardown and the destroy test (killed only while still itself: owned-pids.ts). */
+  const pids = new OwnedPids();
   const pulumi = (...args: string[]) => pulumiOk(dir, project, args);
   const recordPids = () => [...members, surge].forEach((s) => pids.add(driver.pid(s)));
 
   beforeAll(async () => {
     ({ dir, project } = projectCopy("nats-pulumi-engine-"));
-    pids = new OwnedPids(dir);
     ({ members, surge } = await loopbackServers());
     const stateDir = path.join(dir, "servers");
     writeStack(project, "local", { version: OLD_MINOR, members, surge, ...FAST, local: { stateDir } });

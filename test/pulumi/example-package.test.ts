@@ -47,8 +47,8 @@ describeEngine("examples/local-cluster, using the packed package, through the re
   let surge: ServerEndpoint;
   let driver: LocalProcessDriver;
   let stackMade = false;
-  /** Every server pid seen, for the teardown and the destroy test (only while still ours: ../support/owned-pids.ts). */
-  let pids: OwnedPids;
+  /** Every server seen, for the teardown and the destroy test (killed only while still itself: owned-pids.ts). */
+  const pids = new OwnedPids();
   const pulumi = (...args: string[]) => pulumiOk(dir, project, args);
   const recordPids = () => [...members, surge].forEach((s) => pids.add(driver.pid(s)));
 
@@ -60,7 +60,6 @@ describeEngine("examples/local-cluster, using the packed package, through the re
     const stale = staleBuildProblem(REPO);
     if (stale) throw new Error(`this test packs dist/ as it is: ${stale}`);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "nats-example-package-"));
-    pids = new OwnedPids(dir);
     for (const d of ["state", "home"]) fs.mkdirSync(path.join(dir, d));
     await run("npm", ["pack", "--ignore-scripts", "--pack-destination", dir], { cwd: REPO });
     project = path.join(dir, "examples", "local-cluster");

@@ -23,7 +23,7 @@ import {
   rollingUpgradeProvider,
 } from "../../components/rolling-upgrade-provider";
 import { LocalTestCluster } from "../support/local-cluster";
-import { isOurs } from "../support/owned-pids";
+import { OwnedPids } from "../support/owned-pids";
 import { FakeReleaseServer } from "../support/release-server";
 import { BIN_CACHE, NEW_MINOR, OLD_MINOR, natsServerBinary } from "../support/versions";
 import { ProviderProcess, RpcFailure } from "./support/provider-process";
@@ -529,7 +529,9 @@ describe("through the real dynamic-provider process, on a real cluster", () => {
     expect(fs.existsSync(cluster.driver.dir(cluster.spec.surge))).toBe(false);
     expect(await Promise.all(cluster.spec.members.map((m) => cluster.driver.isRunning(m)))).toEqual([true, true, true]);
 
-    const pids = cluster.spec.members.map((m) => cluster.driver.pid(m)!);
+    const pids = new OwnedPids();
+    for (const m of cluster.spec.members) pids.add(cluster.driver.pid(m));
+    expect(pids.size).toBe(3);
     const { lines } = await printed(() =>
       Promise.all(
         cluster.spec.members.map((m) =>
@@ -542,7 +544,7 @@ describe("through the real dynamic-provider process, on a real cluster", () => {
       ),
     );
     expect(lines).toMatch(/pv1: lame duck, then removing its directory/);
-    expect(pids.filter((pid) => isOurs(pid, cluster.stateDir))).toEqual([]);
+    expect(pids.alive()).toEqual([]);
     for (const m of cluster.spec.members) expect(fs.existsSync(cluster.driver.dir(m))).toBe(false);
   });
 });

@@ -46,8 +46,8 @@ describeEngine("a supercluster of two clusters through the real Pulumi engine", 
   let project: string;
   let driver: LocalProcessDriver;
   const clusters: Record<"east" | "west", { members: Server[]; surge: Server }> = {} as never;
-  /** Every server pid seen, for the teardown and the destroy test (only while still ours: ../support/owned-pids.ts). */
-  let pids: OwnedPids;
+  /** Every server seen, for the teardown and the destroy test (killed only while still itself: owned-pids.ts). */
+  const pids = new OwnedPids();
   const pulumi = (...args: string[]) => pulumiOk(dir, project, args);
   const every = () => Object.values(clusters).flatMap((c) => [...c.members, c.surge]);
   const recordPids = () => every().forEach((s) => pids.add(driver.pid(s)));
@@ -69,7 +69,6 @@ describeEngine("a supercluster of two clusters through the real Pulumi engine", 
 
   beforeAll(async () => {
     ({ dir, project } = projectCopy("nats-pulumi-supercluster-"));
-    pids = new OwnedPids(dir);
     const ports = await freePorts(24);
     const at = (name: string, i: number): Server => ({
       name,

@@ -38,7 +38,7 @@ export class LocalTestCluster {
   readonly driver: LocalProcessDriver;
   spec: ClusterSpec;
   /** Every pid any server of this cluster ever had, so teardown can be sure nothing is left. */
-  readonly pids: OwnedPids;
+  readonly pids = new OwnedPids();
 
   private constructor(
     spec: ClusterSpec,
@@ -48,7 +48,6 @@ export class LocalTestCluster {
   ) {
     this.spec = spec;
     this.stateDir = stateDir;
-    this.pids = new OwnedPids(stateDir);
     this.driver = new LocalProcessDriver({ stateDir, binaries });
     if (configSuffix) {
       const write = this.driver.writeConfig.bind(this.driver);
@@ -112,7 +111,7 @@ export class LocalTestCluster {
 
   /**
    * Stop every process by pid (SIGKILL: a test teardown must not wait out lame duck), then remove the state dir. Only
-   * pids that are still this cluster's servers are killed: see ./owned-pids.ts.
+   * processes that still run as this cluster's servers are killed (a pid may have been reused): see ./owned-pids.ts.
    */
   async destroy(): Promise<void> {
     for (const server of allServers(this.spec)) this.pids.add(this.driver.pid(server));

@@ -10,13 +10,15 @@ import * as path from "node:path";
 import { copyProject, pulumiIn, pulumiOk, pulumiSpawn, writeStack } from "../../pulumi/support/pulumi-project";
 import { labStackSsh } from "../../ssh/support/ssh-lab";
 import { FAULT_POLICY, FaultCluster, NAMES } from "./cluster";
+import { OwnedPids } from "../../support/owned-pids";
 
 export const STACK = "faults";
 
 export class PulumiStack {
   readonly project: string;
   /** Provider and language-host processes left running by a killed `pulumi up` (killed by pid at the end). */
-  readonly orphans = new Set<number>();
+  /** What a killed `pulumi up` left: killed only while still that process (../../support/owned-pids.ts). */
+  readonly orphans = new OwnedPids();
   private running?: ChildProcess;
 
   constructor(
@@ -95,7 +97,7 @@ export class PulumiStack {
 
   /** The processes a killed `pulumi up` left that still run. */
   liveOrphans(): number[] {
-    return [...this.orphans].filter((pid) => alive(pid));
+    return this.orphans.alive();
   }
 
   async destroy(): Promise<void> {
@@ -104,16 +106,8 @@ export class PulumiStack {
       for (const pid of descendants(this.running.pid!)) this.orphans.add(pid);
       this.running.kill("SIGKILL");
     }
-    for (const pid of this.liveOrphans()) kill(pid);
+    this.orphans.killAll();
     await pulumiIn(this.dir, this.project, ["cancel", "--yes", "--stack", STACK]).catch(() => undefined);
-  }
-}
-
-function kill(pid: number): void {
-  try {
-    process.kill(pid, "SIGKILL");
-  } catch {
-    /* gone */
   }
 }
 
