@@ -27,7 +27,8 @@
 #   cloud-init user data), LAB_ROOT_MODE (overlay: the image under a per-VM overlayfs upper directory; copy: cp -a of
 #   the image; overlay falls back to copy when the mount fails), LAB_BOOT_TIMEOUT (180 s), LAB_STOP_TIMEOUT (30 s),
 #   LAB_KEEP_FAILED=1 (a failed `up` leaves the lab for inspection instead of tearing it down), LAB_OWNER_PID (recorded
-#   as $LAB_STATE_DIR/owner.pid: test/support/lab.ts removes test labs whose owner process is gone).
+#   as $LAB_STATE_DIR/owner.pid: test/support/lab.ts removes test labs whose owner process is gone), LAB_DOWN_HARD=1
+#   (`down` kills each VM at once, as `poweroff` does, instead of halting it: for test teardowns, which keep nothing).
 set -euo pipefail
 shopt -s inherit_errexit
 export LC_ALL=C
@@ -203,12 +204,19 @@ vm_ssh_ok() { # n [user]
 
 # --- down ----------------------------------------------------------------------------------------------------------
 lab_down() {
-  local started=$EPOCHREALTIME pids=() x n pid
+  local started=$EPOCHREALTIME pids=() x n pid leader
   # Containers: the pids recorded (when they are still this lab's nspawn) and any other nspawn named after this lab.
   for n in $(seq "$LAB_VMS"); do pid="$(vm_nspawn_pid "$n")"; [ -n "$pid" ] && pids+=("$pid"); done
   mapfile -t -O "${#pids[@]}" pids < <(find_nspawn)
   mapfile -t pids < <(printf '%s\n' "${pids[@]}" | sort -un | sed '/^$/d')
-  if [ "${#pids[@]}" -gt 0 ]; then
+  if [ "${#pids[@]}" -gt 0 ] && [ "${LAB_DOWN_HARD:-}" = 1 ]; then
+    # SIGKILL to each container's PID 1 ends its whole PID namespace at once; nspawn then exits by itself. A halt
+    # stops every unit first (nats-server's lame duck included): 25-40 s per lab, of no use to a test's teardown.
+    lab_log "down: killing ${#pids[@]} container(s) (SIGKILL to each VM's systemd)"
+    for pid in "${pids[@]}"; do leader="$(leader_of "$pid" || true)"; kill -KILL "${leader:-$pid}" 2>/dev/null || true; done
+    lab_wait_gone 10 "${pids[@]}" || lab_log "down: warning: nspawn survived SIGKILL: ${pids[*]}"
+    lab_log "down: containers gone"
+  elif [ "${#pids[@]}" -gt 0 ]; then
     lab_log "down: halting ${#pids[@]} container(s) (SIGTERM to nspawn, SIGKILL after ${LAB_STOP_TIMEOUT}s)"
     kill -TERM "${pids[@]}" 2>/dev/null || true
     lab_wait_gone "$LAB_STOP_TIMEOUT" "${pids[@]}" || lab_log "down: warning: nspawn survived SIGKILL: ${pids[*]}"
