@@ -174,6 +174,7 @@ describe("quorum-aware batches of a JetStream cluster (7 members, maxUnavailable
     process.stdout.write(formatReport(report) + "\n");
     process.stdout.write(
       `down sets seen (${down.samples} samples): ${JSON.stringify(down.downSets)}\n` +
+        `why: ${down.downDetails.join(" ")}\n` +
         `longest leaderless: ${JSON.stringify(Object.fromEntries(leaders.longestLeaderlessMs))} ms\n`,
     );
 
@@ -201,7 +202,8 @@ describe("quorum-aware batches of a JetStream cluster (7 members, maxUnavailable
     // from outside, never more than 3 down, no R3 group with 2 peers down.
     expect(rolled.maxDown).toBeGreaterThanOrEqual(2);
     expect(down.maxDown).toBeLessThanOrEqual(3);
-    for (const peers of Object.values(groups)) expect(down.maxDownOf(peers)).toBeLessThanOrEqual(1);
+    for (const [stream, peers] of Object.entries(groups))
+      expect([stream, down.maxDownOf(peers) <= 1, down.downDetails]).toEqual([stream, true, down.downDetails]);
     for (const [stream, ms] of leaders.longestLeaderlessMs) {
       expect([stream, ms < ELECTION_MS]).toEqual([stream, true]);
     }

@@ -10,15 +10,22 @@ import { monitorUrl, ServerEndpoint } from "../../engine/spec";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long the down watch waits for a member's answer (see DownWatch). */
+const WATCH_TIMEOUT_MS = 3000;
+
 /**
  * Samples every member's readiness (`/healthz?js-server-only=true`, all members at once) every `intervalMs`: a
  * member in lame duck (its JetStream already stopped), exited or starting counts as down. Keeps every distinct set
- * of members seen down together.
+ * of members seen down together, each with why (the first time that set was seen).
+ *
+ * A member that is down answers at once (connection refused, or 503); only a member that is up but starved of CPU is
+ * slow. So the wait for an answer is generous (WATCH_TIMEOUT_MS): with 1 s, a CI run on a saturated machine counted
+ * a member that had passed every gate minutes before as down beside one being restarted, and failed a quorum check.
  */
 export class DownWatch {
   private running = false;
   private loop?: Promise<void>;
-  private readonly seen = new Map<string, ReadonlyArray<string>>();
+  private readonly seen = new Map<string, { names: ReadonlyArray<string>; why: string }>();
   samples = 0;
 
   constructor(
@@ -27,20 +34,29 @@ export class DownWatch {
   ) {}
 
   start(): void {
-    const monitors = this.members.map((m) => ({ name: m.name, monitor: new MonitorClient(monitorUrl(m), 1000) }));
+    const monitors = this.members.map((m) => ({
+      name: m.name,
+      monitor: new MonitorClient(monitorUrl(m), WATCH_TIMEOUT_MS),
+    }));
     this.running = true;
     this.loop = (async () => {
       while (this.running) {
-        const ready = await Promise.all(
+        const problems = await Promise.all(
           monitors.map(({ monitor }) =>
             monitor
               .healthz({ jsServerOnly: true })
-              .then((r) => r.httpStatus === 200)
-              .catch(() => false),
+              .then((r) => (r.httpStatus === 200 ? undefined : `HTTP ${r.httpStatus} ${r.body.error ?? r.body.status}`))
+              .catch((err: unknown) => (err instanceof Error ? err.message : String(err))),
           ),
         );
-        const down = monitors.filter((_, i) => !ready[i]).map((m) => m.name);
-        this.seen.set(down.join(","), down);
+        const down = monitors.filter((_, i) => problems[i] !== undefined).map((m) => m.name);
+        const key = down.join(",");
+        if (!this.seen.has(key)) {
+          const why = monitors
+            .flatMap((m, i) => (problems[i] === undefined ? [] : [`${m.name}: ${problems[i]}`]))
+            .join("; ");
+          this.seen.set(key, { names: down, why });
+        }
         this.samples++;
         await sleep(this.intervalMs);
       }
@@ -54,7 +70,12 @@ export class DownWatch {
 
   /** Every distinct set of members seen down at one moment. */
   get downSets(): ReadonlyArray<ReadonlyArray<string>> {
-    return [...this.seen.values()];
+    return [...this.seen.values()].map((s) => s.names);
+  }
+
+  /** Each distinct set seen down, with why each of its members counted as down the first time. */
+  get downDetails(): ReadonlyArray<string> {
+    return [...this.seen.values()].filter((s) => s.names.length).map((s) => `[${s.why}]`);
   }
 
   /** The most members seen down at one moment. */
