@@ -52,7 +52,7 @@ function firstBytes(host: string, port: number): Promise<string> {
 (skip ? describe.skip : describe)("lab: real systemd VMs on this machine", () => {
   // 3 VMs, the third with a 400 MB loop volume (mkfs.xfs wants at least 300 MB); the second's host-key unit fails at
   // its first start, as one did in a CI run: up must start it again, and every later test finds that VM like the rest.
-  const lab = createLab({ vms: 3, volumeMb: 400, volumeVms: [3], failHostKeysOnceOn: 2 });
+  const lab = createLab({ vms: 3, volumeMb: 400, volumeVms: [3], failHostKeysOnceOn: 2, cloudInit: true });
   const vm = (n: number): LabVm => lab.vm(n);
 
   beforeAll(() => lab.start(), 300_000);
