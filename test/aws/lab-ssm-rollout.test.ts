@@ -32,8 +32,10 @@ const skip = labSkipReason();
 if (skip) console.warn(`[lab] AWS SSM lab tests skipped: ${skip}`);
 
 const CLUSTER = "labaws";
+// Soak and lame-duck grace as the other lab suites have them (2 s): the SSM path is what this file is about, and at 5 s
+// and 10 s they were about 45 s of its waiting.
 const POLICY: Partial<RolloutPolicy> = {
-  minHealthySeconds: 5,
+  minHealthySeconds: 2,
   pollIntervalMs: 500,
   healthyDeadlineSeconds: 120,
   stopTimeoutSeconds: 150,
@@ -150,7 +152,7 @@ class DownWatch {
       surge: { name: `${CLUSTER}-surge`, host: lab.vm(4).ip, clientPort: 4222, clusterPort: 6222, monitorPort: 8222 },
       routes: { kind: "explicit" },
       jetstream: { enabled: true },
-      lameDuck: { durationSeconds: 30, gracePeriodSeconds: 10 },
+      lameDuck: { durationSeconds: 30, gracePeriodSeconds: 2 },
       // TLS material delivered through SecureStrings (one per file), fetched by each host into /etc/nats/tls.
       // Issued as test/ssh/lab-secure.test.ts issues it (the client probe's TLS check named localhost without it).
       tls: {

@@ -123,7 +123,8 @@ export class LocalSshd {
 
 /** The child was started detached (its own process group): kill the group, so `sleep` under `sh -s` goes too. */
 function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined || child.exitCode !== null) return;
+  // Gone and reaped (by exit or by a signal): its pid, the group's id, may belong to another process group by now.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
     process.kill(-child.pid, "SIGKILL");
   } catch {
