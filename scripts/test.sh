@@ -8,6 +8,10 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo/scripts/provision.sh" --for test
 # shellcheck disable=SC1091
 source "${NATS_CLUSTER_CACHE:-$HOME/.cache/nats-cluster}/env.sh"
+# Node's on-disk code cache (Node >= 22.1) for every Node process of the run: the suite starts hundreds (Pulumi
+# programs, dynamic providers, the CLI under test) and the two cores are saturated. A `pulumi preview` took 13 % less
+# CPU with it (3.04 s against 3.51 s, mean of 3 each). Outside the repo; a missing or stale cache only costs a compile.
+export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-${NATS_CLUSTER_CACHE:-$HOME/.cache/nats-cluster}/node-compile-cache}"
 cd "$repo"
 echo "[test] building the engine's JavaScript (the Pulumi provider require()s it)"
 npm run --silent build
