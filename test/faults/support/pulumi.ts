@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { copyProject, pulumiIn, pulumiOk, pulumiSpawn, writeStack } from "../../pulumi/support/pulumi-project";
 import { labStackSsh } from "../../ssh/support/ssh-lab";
 import { FAULT_POLICY, FaultCluster, NAMES } from "./cluster";
-import { OwnedPids } from "../../support/owned-pids";
+import { OwnedPids, startTimeOf } from "../../support/owned-pids";
 
 export const STACK = "faults";
 
@@ -111,13 +111,9 @@ export class PulumiStack {
   }
 }
 
+/** A live process (not a zombie): the one reading of /proc/<pid>/stat, in ../../support/owned-pids.ts. */
 export function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !/\) [ZX] /.test(stat);
-  } catch {
-    return false;
-  }
+  return startTimeOf(pid) !== undefined;
 }
 
 export function describe(pid: number): string {
