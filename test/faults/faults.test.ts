@@ -33,7 +33,9 @@ const CI_FAULTS = ["peer-dies", "partition"];
       rows.push(row);
       const context = `${machineLine(row)}\n${lines.slice(-60).join("\n")}`;
       expect({ error: row.error, context }).toEqual({ error: undefined, context });
-      expect(def.expected).toContain(row.outcome);
+      // A wrong outcome shows the halt (member, gate, what the servers said) and the engine's last lines beside it.
+      const expected = expect.stringMatching(new RegExp(`^(${def.expected.join("|")})$`));
+      expect({ outcome: row.outcome, halt: row.halt, context }).toEqual({ outcome: expected, halt: row.halt, context });
       expect(row.clients.acked).toBeGreaterThan(100);
       expect(row.clients.lost).toBe(0);
       expect(row.clients.maxDownByRollout).toBeLessThanOrEqual(1);

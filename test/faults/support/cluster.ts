@@ -25,7 +25,10 @@ import { killRecordedNetDelay, removeNetDelayRules, stopNetDelay } from "./netde
 
 export const NAMES = ["nats-a", "nats-b", "nats-c", "nats-surge"];
 export const STREAM = "ORDERS";
-/** The policy of every fault run: short soaks, a 60 s healthy deadline (a fault must end within it). */
+/**
+ * The policy of every fault run: short soaks, a 60 s healthy deadline (a fault must end within it). A row may set its
+ * own over it (FaultDef.policy).
+ */
 export const FAULT_POLICY: Partial<RolloutPolicy> = {
   minHealthySeconds: 2,
   pollIntervalMs: 250,

@@ -7,6 +7,7 @@
 import { ChildProcess, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { RolloutPolicy } from "../../../engine/spec";
 import { copyProject, pulumiIn, pulumiOk, pulumiSpawn, writeStack } from "../../pulumi/support/pulumi-project";
 import { labStackSsh } from "../../ssh/support/ssh-lab";
 import { FAULT_POLICY, FaultCluster, NAMES } from "./cluster";
@@ -24,6 +25,8 @@ export class PulumiStack {
   constructor(
     private readonly cluster: FaultCluster,
     private readonly dir: string,
+    /** The stack's `rollout` setting. */
+    private readonly policy: Partial<RolloutPolicy> = FAULT_POLICY,
   ) {
     this.project = path.join(dir, "project");
   }
@@ -46,7 +49,7 @@ export class PulumiStack {
         members: spec.members.map((m) => ({ name: m.name, host: m.host })),
         surge: { name: spec.surge.name, host: spec.surge.host },
         lameDuckGracePeriodSeconds: spec.lameDuck.gracePeriodSeconds,
-        rollout: FAULT_POLICY,
+        rollout: this.policy,
         ssh: labStackSsh(lab, NAMES),
       },
       "lab",

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LEASE_STALE_MS, VM_LISTEN_HOST } from "../../../engine/defaults";
+import { RolloutPolicy } from "../../../engine/spec";
 import { formatEvent } from "../../../engine/rollout/events";
 import { reconcile } from "../../../engine/rollout/reconcile";
 import { formatReport } from "../../../engine/rollout/report";
@@ -56,6 +57,13 @@ export interface FaultDef {
   readonly rerun?: boolean;
   /** Outcomes acceptable for the first run (the CI test checks them). */
   readonly expected: ReadonlyArray<Outcome>;
+  /** The rollout policy over {@link FAULT_POLICY} for this fault's runs (every engine). */
+  readonly policy?: Partial<RolloutPolicy>;
+}
+
+/** The rollout policy of `def`'s runs: the matrix's, with the fault's own on top. */
+export function policyOf(def: FaultDef): Partial<RolloutPolicy> {
+  return { ...FAULT_POLICY, ...def.policy };
 }
 
 export interface FaultRow {
@@ -107,7 +115,7 @@ const CLI = path.join(REPO, "dist", "cli", "nats-rollout.js");
 export async function runFault(def: FaultDef, log: (line: string) => void): Promise<FaultRow> {
   const cluster = new FaultCluster({ volumeMb: def.volumeMb, log });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `faults-${def.name}-`));
-  const stack = def.engine === "pulumi" ? new PulumiStack(cluster, tmp) : undefined;
+  const stack = def.engine === "pulumi" ? new PulumiStack(cluster, tmp, policyOf(def)) : undefined;
   const notes: string[] = [];
   const pending: Array<Promise<unknown>> = [];
   let fault: Fault | undefined;
@@ -162,8 +170,17 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
       stack
         ? runPulumi(stack, onLine, (kill) => (killEngine = kill))
         : def.engine === undefined || def.engine === "in-process"
-          ? runInProcess(cluster, onLine)
-          : runCli(cluster, tmp, operator?.netns, onLine, (kill) => (killEngine = kill), label, extraArgs);
+          ? runInProcess(cluster, policyOf(def), onLine)
+          : runCli(
+              cluster,
+              policyOf(def),
+              tmp,
+              operator?.netns,
+              onLine,
+              (kill) => (killEngine = kill),
+              label,
+              extraArgs,
+            );
     let downWatch: NodeJS.Timeout | undefined;
     if (def.atMemberDown !== undefined) {
       const seenDown = new Set<string>();
@@ -299,14 +316,18 @@ async function describeState(cluster: FaultCluster): Promise<string> {
 }
 
 /** The engine in this process, through `reconcile` (what the Pulumi provider calls). */
-async function runInProcess(cluster: FaultCluster, onLine: (line: string) => void): Promise<EngineRun> {
+async function runInProcess(
+  cluster: FaultCluster,
+  policy: Partial<RolloutPolicy>,
+  onLine: (line: string) => void,
+): Promise<EngineRun> {
   const started = Date.now();
   const lines: string[] = [];
   const outcome = await reconcile({
     spec: { ...cluster.spec, version: NEW_MINOR },
     driver: cluster.driver,
     listenHost: VM_LISTEN_HOST,
-    policy: FAULT_POLICY,
+    policy,
     onEvent: (e) => {
       const line = formatEvent(e);
       lines.push(line);
@@ -333,6 +354,7 @@ async function runInProcess(cluster: FaultCluster, onLine: (line: string) => voi
 /** The engine's command line (`node dist/cli/nats-rollout.js rollout --spec …`), optionally in a namespace. */
 async function runCli(
   cluster: FaultCluster,
+  policy: Partial<RolloutPolicy>,
   tmp: string,
   netns: string | undefined,
   onLine: (line: string) => void,
@@ -356,7 +378,7 @@ async function runCli(
     "--secrets-file",
     secrets,
     "--policy",
-    JSON.stringify(FAULT_POLICY),
+    JSON.stringify(policy),
     ...extraArgs,
   ];
   const argv = netns ? ["ip", "netns", "exec", netns, process.execPath, ...args] : [process.execPath, ...args];
