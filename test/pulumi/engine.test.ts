@@ -29,6 +29,7 @@ import {
   pulumiIn,
   pulumiOk,
   pulumiSpawn,
+  WITH_PREVIEW,
   writeStack,
 } from "./support/pulumi-project";
 import { OwnedPids } from "../support/owned-pids";
@@ -101,7 +102,8 @@ describeEngine("the local stack through the real Pulumi engine", () => {
   });
 
   it("up performs the rollout with live progress, kept out of the closing Diagnostics", async () => {
-    const out = await pulumi("up", "--yes");
+    // The operator's whole `pulumi up`: its preview phase too (the other tests' `up`s skip it).
+    const out = await pulumi("up", "--yes", WITH_PREVIEW);
     // Each member's gates line appears live, once; the summary keeps the plan and the report, not the progress.
     expect(out.match(/restart-member: gates passed in [0-9.]+s \(ready [0-9.]+s, version [0-9.]+s/g)).toHaveLength(3);
     const summary = diagnosticsOf(out);
