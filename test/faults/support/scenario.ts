@@ -115,7 +115,8 @@ const CLI = path.join(REPO, "dist", "cli", "nats-rollout.js");
 export async function runFault(def: FaultDef, log: (line: string) => void): Promise<FaultRow> {
   const cluster = new FaultCluster({ volumeMb: def.volumeMb, log });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `faults-${def.name}-`));
-  const stack = def.engine === "pulumi" ? new PulumiStack(cluster, tmp, policyOf(def)) : undefined;
+  const policy = policyOf(def);
+  const stack = def.engine === "pulumi" ? new PulumiStack(cluster, tmp, policy) : undefined;
   const notes: string[] = [];
   const pending: Array<Promise<unknown>> = [];
   let fault: Fault | undefined;
@@ -170,17 +171,8 @@ export async function runFault(def: FaultDef, log: (line: string) => void): Prom
       stack
         ? runPulumi(stack, onLine, (kill) => (killEngine = kill))
         : def.engine === undefined || def.engine === "in-process"
-          ? runInProcess(cluster, policyOf(def), onLine)
-          : runCli(
-              cluster,
-              policyOf(def),
-              tmp,
-              operator?.netns,
-              onLine,
-              (kill) => (killEngine = kill),
-              label,
-              extraArgs,
-            );
+          ? runInProcess(cluster, policy, onLine)
+          : runCli(cluster, policy, tmp, operator?.netns, onLine, (kill) => (killEngine = kill), label, extraArgs);
     let downWatch: NodeJS.Timeout | undefined;
     if (def.atMemberDown !== undefined) {
       const seenDown = new Set<string>();
