@@ -25,7 +25,9 @@ const types = { ".gz": "application/gzip", "": "text/plain; charset=utf-8" };
 
 const server = http.createServer((req, res) => {
   const started = Date.now();
-  const done = (status, size) => console.log(`${new Date().toISOString()} ${req.socket.remoteAddress} ${req.method} ${req.url} ${status} ${size} ${Date.now() - started}ms`);
+  // Read now: once the client has gone, the socket's remoteAddress is undefined.
+  const peer = req.socket.remoteAddress;
+  const done = (status, size) => console.log(`${new Date().toISOString()} ${peer} ${req.method} ${req.url} ${status} ${size} ${Date.now() - started}ms`);
   if (req.method !== "GET" && req.method !== "HEAD") {
     res.writeHead(405, { allow: "GET, HEAD" }).end();
     return done(405, 0);
@@ -53,9 +55,16 @@ const server = http.createServer((req, res) => {
       res.end();
       return done(200, 0);
     }
+    // Logged when the response closes, not at the file stream's end: a client that has every byte (it knows the
+    // length) may close first, and then the file stream, unpiped, never ends; its download would go unlogged.
     const stream = fs.createReadStream(file);
+    let sent = 0;
+    stream.on("data", (chunk) => (sent += chunk.length));
     stream.on("error", () => res.destroy());
-    stream.on("end", () => done(200, info.size));
+    res.on("close", () => {
+      stream.destroy();
+      done(200, sent === info.size ? sent : `${sent} of ${info.size} (the client left early)`);
+    });
     stream.pipe(res);
   });
 });
