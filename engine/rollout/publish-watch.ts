@@ -46,14 +46,18 @@ export interface PublishSummary {
 }
 
 interface Publisher {
+  /** Borrowed from the request/reply watch (its connection homed on the member): never closed here. */
   readonly nc: NatsConnection;
   readonly subject: string;
   readonly tally: PublishTally;
 }
 
+/**
+ * Publishes over connections it borrows and never closes: the request/reply watch's, one homed on each member (each
+ * connection is a client a member's lame duck waits for, about a second each, so the watch keeps to one per member).
+ */
 export class PublishWatch {
   private publishers: Publisher[] = [];
-  private admin?: NatsConnection;
   private jsm?: JetStreamManager;
   private stream?: string;
   private skipped?: string;
@@ -64,8 +68,11 @@ export class PublishWatch {
   constructor(
     /** The members, in spec order: one publisher each. */
     private readonly members: ReadonlyArray<string>,
-    /** A connection first to `member`, reconnecting to the others (the request/reply watch's connect). */
-    private readonly connect: (member: string, role: string) => Promise<NatsConnection>,
+    /**
+     * The connection homed on `member` (first connected to it, reconnecting to the others), owned by the caller, who
+     * closes it after stop(). The first member's also manages the stream and reads it back.
+     */
+    private readonly connectionOf: (member: string) => NatsConnection,
     private readonly intervalMs = 250,
   ) {}
 
@@ -78,11 +85,9 @@ export class PublishWatch {
     const name = `${WATCH_STREAM_PREFIX}${unique}`;
     const base = `_nats_cluster.watch_js.${unique}`;
     try {
-      this.admin = await this.connect(this.members[0], "jetstream-admin");
-      this.jsm = await jetstreamManager(this.admin, { timeout: API_TIMEOUT_MS });
+      this.jsm = await jetstreamManager(this.connectionOf(this.members[0]), { timeout: API_TIMEOUT_MS });
     } catch (err) {
       this.skipped = `the watch's account has no JetStream (${describeError(err)})`;
-      await this.close();
       return;
     }
     this.swept = await this.sweepLeftovers();
@@ -99,22 +104,11 @@ export class PublishWatch {
       this.stream = name;
     } catch (err) {
       this.skipped = `stream ${name} was refused (${describeError(err)})`;
-      await this.close();
-      return;
-    }
-    const connected: Array<{ readonly member: string; readonly nc: NatsConnection }> = [];
-    try {
-      for (const member of this.members) connected.push({ member, nc: await this.connect(member, "publisher") });
-    } catch (err) {
-      this.skipped = `a publisher could not connect (${describeError(err)})`;
-      await Promise.all(connected.map(({ nc }) => nc.close().catch(() => undefined)));
-      await this.deleteStream();
-      await this.close();
       return;
     }
     const started = Date.now();
-    this.publishers = connected.map(({ member, nc }) => ({
-      nc,
+    this.publishers = this.members.map((member) => ({
+      nc: this.connectionOf(member),
       subject: `${base}.${member}`,
       tally: new PublishTally(member, started),
     }));
@@ -154,7 +148,7 @@ export class PublishWatch {
     }
   }
 
-  /** Stop publishing, read the stream back (lost by sequence), delete it, close every connection. */
+  /** Stop publishing, read the stream back (lost by sequence) and delete it; the connections stay the caller's. */
   async stop(): Promise<PublishSummary> {
     if (this.skipped !== undefined) return { skipped: this.skipped, perMember: [] };
     this.running = false;
@@ -169,7 +163,6 @@ export class PublishWatch {
     }
     const perMember = this.publishers.map((p) => p.tally.summary(now, this.intervalMs, stored));
     const cleanup = await this.deleteStream();
-    await this.close();
     return {
       stream: this.stream,
       perMember,
@@ -203,7 +196,9 @@ export class PublishWatch {
     const info = await this.jsm!.streams.info(this.stream!);
     const last = info.state.last_seq;
     if (info.state.messages === 0) return stored;
-    const consumer = await jetstream(this.admin!, { timeout: API_TIMEOUT_MS }).consumers.get(this.stream!);
+    const consumer = await jetstream(this.connectionOf(this.members[0]), { timeout: API_TIMEOUT_MS }).consumers.get(
+      this.stream!,
+    );
     const messages = await consumer.consume();
     const timer = setTimeout(() => void messages.stop(), READ_BACK_MS);
     try {
@@ -229,11 +224,6 @@ export class PublishWatch {
     } catch (err) {
       return `stream ${name} could not be deleted (${describeError(err)}); delete it with \`nats stream rm ${name}\``;
     }
-  }
-
-  private async close(): Promise<void> {
-    const all = [...this.publishers.map((p) => p.nc), ...(this.admin ? [this.admin] : [])];
-    await Promise.all(all.map((nc) => nc.close().catch(() => undefined)));
   }
 }
 

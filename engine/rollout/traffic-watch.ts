@@ -42,11 +42,13 @@ export interface TrafficWatchOptions {
   readonly publishing?: "on" | "off" | "none";
 }
 
-/** One responder homed on a member, and a requester homed on the next member asking it. */
+/** The responder homed on a member, and the requester homed on the next member asking it. */
 interface Pair {
   readonly member: string;
   readonly subject: string;
+  /** The member's home connection. */
   readonly responder: NatsConnection;
+  /** The next member's home connection (the member's own with a single member). */
   readonly requester: NatsConnection;
   requests: number;
   failures: number;
@@ -57,15 +59,22 @@ interface Pair {
 
 /**
  * Request/reply through the cluster for the duration of a rollout, so the report can say what clients felt, the
- * way clients sit: for each member, a responder first connected to it and a requester first connected to the next
- * member (every request crosses a route), each reconnecting elsewhere when its server leaves, as an application's
- * connections do. A single pair connected anywhere could sit out the whole rollout on the surge server and report
+ * way clients sit: one connection first connected to each member (its home), reconnecting elsewhere when its server
+ * leaves, as an application's connections do. Each answers requests on its own subject and asks the previous
+ * member's connection (so every request crosses a route): the pair of a member is its responder and the next
+ * member's requester. A single pair connected anywhere could sit out the whole rollout on the surge server and report
  * nothing; one pair per member is sure to live through that member's restart.
  *
- * With JetStream, acked publishing too: one publisher first connected to each member, to a stream of the watch's own
- * (publish-watch.ts says which account, and what happens when it cannot be had).
+ * With JetStream, each connection also publishes with acks to a stream of the watch's own (publish-watch.ts says
+ * which account, and what happens when it cannot be had).
+ *
+ * One connection per member, not one per role: nats-server's lame duck closes the clients of a member about one a
+ * second (its lame_duck_duration spread over them, at most a second apart), and a member's restart waits for that, so
+ * every extra connection of the watch made each member's drain a second longer.
  */
 export class TrafficWatch {
+  /** One connection first connected to each member, in spec order. */
+  private homes: NatsConnection[] = [];
   private pairs: Pair[] = [];
   private running = false;
   private loops: Array<Promise<void>> = [];
@@ -85,44 +94,40 @@ export class TrafficWatch {
     return [home, ...this.spec.members.filter((m) => m.name !== home.name), this.spec.surge];
   }
 
-  private connectTo(home: ServerEndpoint, role: string): Promise<NatsConnection> {
+  private connectTo(home: ServerEndpoint): Promise<NatsConnection> {
     const opts = clientOptions(this.spec, this.serversFrom(home), {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       waitOnFirstConnect: false,
       noRandomize: true,
     });
-    return connect({ ...opts, name: `nats-cluster-rollout-watch-${role}-${home.name}` });
+    return connect({ ...opts, name: `nats-cluster-rollout-watch-${home.name}` });
   }
 
   async start(): Promise<void> {
     const members = this.spec.members;
     const base = `_nats_cluster.watch.${Date.now()}.${process.pid}`;
     try {
+      for (const member of members) {
+        const nc = await this.connectTo(member);
+        this.homes.push(nc);
+        void (async () => {
+          for await (const s of nc.status()) if (s.type === "reconnect") this.reconnects++;
+        })();
+      }
       for (const [i, member] of members.entries()) {
-        const responder = await this.connectTo(member, "responder");
-        const requester = await this.connectTo(members[(i + 1) % members.length], "requester").catch(
-          async (err: unknown) => {
-            await responder.close().catch(() => undefined);
-            throw err;
-          },
-        );
+        const responder = this.homes[i];
         const subject = `${base}.${member.name}`;
         const sub = responder.subscribe(subject);
         void (async () => {
           for await (const msg of sub) msg.respond(msg.data);
         })();
-        for (const nc of [responder, requester]) {
-          void (async () => {
-            for await (const s of nc.status()) if (s.type === "reconnect") this.reconnects++;
-          })();
-        }
         await responder.flush();
         this.pairs.push({
           member: member.name,
           subject,
           responder,
-          requester,
+          requester: this.homes[(i + 1) % members.length],
           requests: 0,
           failures: 0,
           maxGapMs: 0,
@@ -141,10 +146,10 @@ export class TrafficWatch {
       return this.ask(pair);
     });
     if (this.options.publishing === "on") {
-      const byName = new Map(members.map((m) => [m.name, m]));
+      const homeOf = new Map(members.map((m, i) => [m.name, this.homes[i]]));
       this.publishing = new PublishWatch(
         members.map((m) => m.name),
-        (name, role) => this.connectTo(byName.get(name)!, role),
+        (name) => homeOf.get(name)!,
         this.intervalMs,
       );
       // Never throws: a stream that cannot be had is a line in the report, not a failed watch.
@@ -171,14 +176,14 @@ export class TrafficWatch {
   }
 
   private async close(): Promise<void> {
-    const all = this.pairs.flatMap((p) => [p.requester, p.responder]);
-    await Promise.all(all.map((nc) => nc.close().catch(() => undefined)));
+    await Promise.all(this.homes.map((nc) => nc.close().catch(() => undefined)));
   }
 
   async stop(): Promise<TrafficSummary> {
     this.running = false;
     // The publishers wind down (read their stream back, delete it) while the pairs do; the pairs' figures are taken
-    // as soon as their own loops end, so the read-back's time is no gap of theirs.
+    // as soon as their own loops end, so the read-back's time is no gap of theirs. The connections, shared by both,
+    // close only once both are done.
     const publishingStopped = this.publishing?.stop();
     await Promise.all(this.loops);
     const now = Date.now();
