@@ -48,7 +48,12 @@ export function memberChange(
   if (version !== spec.version) {
     if (version === undefined) return { kind: "restart-member", reason: `to ${spec.version}` };
     const direction = compareVersions(spec.version, version) < 0 ? "downgrade" : "upgrade";
-    return { kind: "restart-member", reason: `${direction} ${version} → ${spec.version}` };
+    // The same restart writes the new config: say so, or the preview hides a setting that changes with the version.
+    const withConfig = desired !== undefined && configText !== undefined && configText !== desired;
+    return {
+      kind: "restart-member",
+      reason: `${direction} ${version} → ${spec.version}${withConfig ? ", and a config change by the same restart" : ""}`,
+    };
   }
   if (desired === undefined) return undefined;
   // A grown data volume: JetStream sizes its store from the free space it finds at start, and the host grows the
