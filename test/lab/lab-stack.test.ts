@@ -16,6 +16,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { NatsConnection } from "@nats-io/nats-core";
 import { MonitorClient } from "../../engine/monitor/client";
+import { routePeers } from "../../engine/monitor/types";
 import { ClusterSpec, monitorUrl, ServerEndpoint, TlsPem } from "../../engine/spec";
 import { certificateFacts, servedCertificate } from "../../engine/tls/inspect";
 import { Lab, labSkipReason } from "../support/lab";
@@ -244,6 +245,7 @@ const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}
   }, 600_000);
 
   it("turns route TLS on for the running cluster: every member loads it by reload, then restarts", async () => {
+    const pidsBefore = await mainPids();
     const { preview } = await rollout(
       "route TLS on (clients still plaintext)",
       async () => {
@@ -256,9 +258,20 @@ const SYS = { user: "sys", password: `sys-${Math.random().toString(36).slice(2)}
     expect(preview).toMatch(/route TLS on: its routes are re-made with TLS only by a restart/);
     const pem = await issuedPem();
     spec = { ...spec, tls: { pem, clients: "off" } };
+    // Restarted (new MainPIDs), routes with the issued certificate, clients still plaintext, a full mesh.
+    const pidsAfter = await mainPids();
+    pidsAfter.forEach((pid, i) => expect(pid).not.toBe(pidsBefore[i]));
     for (const m of spec.members) {
-      expect((await new MonitorClient(monitorUrl(m)).varz()).cluster?.tls_cert_not_after).toBeDefined();
+      const monitor = new MonitorClient(monitorUrl(m));
+      const v = await monitor.varz();
+      expect(Date.parse(v.cluster!.tls_cert_not_after!)).toBe(certificateFacts(pem.certPem).notAfter.getTime());
+      expect(v.tls_cert_not_after).toBeUndefined();
+      expect(routePeers(await monitor.routez())).toEqual(
+        spec.members.filter((o) => o.name !== m.name).map((o) => o.name),
+      );
     }
+    // The surge VM keeps nothing of the cluster: no config, no TLS material.
+    expect(await onVm(3, "ls /etc/nats/ 2>&1 || true")).not.toMatch(/nats\.conf|tls/);
   }, 600_000);
 
   it("moves clients to TLS optional (both accepted) by pulumi up; the application then connects with TLS", async () => {

@@ -5,8 +5,8 @@
  * checked on each VM); a plain nats-server started by hand on the surge VM with the cluster's name and a route to a
  * member never joins and hears nothing; a new certificate is a rolling reload (systemd's MainPID unchanged, the new
  * expiry in /varz, no acknowledged message lost); the key and the passwords are in no journal, no log file, no event
- * and no driver log line, and on the VMs in no file but the one they belong in. Then, on a fresh lab with a
- * plaintext cluster, route TLS is turned on (reload on every member, then a rolling restart) under traffic.
+ * and no driver log line, and on the VMs in no file but the one they belong in. Turning route TLS on for a running
+ * plaintext cluster on these VMs is test/lab/lab-stack.test.ts's (the same ssh platform, through `pulumi up`).
  * Certificates come from openssl (test/support/certificates.ts), not from the engine.
  * Skips, printing why, where the lab cannot run (not root, no systemd-nspawn and no way to install it, …).
  */
@@ -27,7 +27,6 @@ import { labSkipReason } from "../support/lab";
 import { AckedPublisher, appOptions, connect, createR3Stream } from "../support/traffic";
 import { NEW_MINOR } from "../support/versions";
 import { LAB_POLICY, runPassword, SshLabCluster } from "./support/lab-cluster";
-import { routeTlsChangeSteps } from "../support/plans";
 
 const skip = labSkipReason();
 if (skip) console.warn(`[ssh lab secure] TLS tests on real VMs skipped: ${skip}`);
@@ -401,103 +400,4 @@ async function expectSecretsNowhere(
       log_lines: found.logLines,
     });
   }, 180_000);
-});
-
-(skip ? describe.skip : describe)("turning route TLS on for a running plaintext cluster on real systemd VMs", () => {
-  const cluster = new SshLabCluster();
-  const events: RolloutEvent[] = [];
-  let ca: TestCa;
-  let pem: TlsPem;
-  let plaintext: ClusterSpec;
-  let nc: NatsConnection | undefined;
-
-  beforeAll(async () => {
-    await cluster.start();
-    ca = makeTestCa("lab-turn-on-ca");
-    pem = ca.issue({ hosts: hostsOf(cluster) });
-    plaintext = baseSpec(cluster, "lab-plain");
-  }, 360_000);
-
-  afterAll(async () => {
-    await nc?.close().catch(() => undefined);
-    ca?.dispose();
-    await cluster.stop();
-  }, 180_000);
-
-  it("bootstraps the cluster plaintext (passwords, no TLS)", async () => {
-    const { report } = await roll(cluster, plaintext, events, { watchTraffic: false });
-    expect(report.result).toBe("succeeded");
-    for (const m of plaintext.members) expect((await varz(m)).cluster?.tls_cert_not_after).toBeUndefined();
-    nc = await connect(appOptions(plaintext, "lab-plain-app", { user: "app", pass: APP_PASSWORD }));
-    await createR3Stream(nc, "ORDERS", "orders.>");
-  }, 300_000);
-
-  it("route TLS on: load-route-tls on every member, then a rolling restart; 0 acked lost; then nothing to do", async () => {
-    const spec: ClusterSpec = { ...plaintext, tls: { pem, clients: "off" } };
-    const pidsBefore = await Promise.all(spec.members.map((m) => mainPid(cluster, m)));
-    const publisher = new AckedPublisher(nc!, "orders.turn-on");
-    publisher.start();
-    let rolled: Rolled;
-    try {
-      rolled = await roll(cluster, spec, events);
-    } finally {
-      await publisher.stop();
-    }
-    const { plan, report, ms } = rolled;
-    expect(plan.refusals).toEqual([]);
-    expect(plan.steps.map((s) => s.kind)).toEqual(routeTlsChangeSteps(3));
-    expect(report.result).toBe("succeeded");
-    expect(report.surge?.removed).toBe(true);
-    const lost = await publisher.lostMessages(nc!, "ORDERS");
-    expect(publisher.acked.size).toBeGreaterThan(20);
-    expect(lost).toEqual([]);
-    const impact = report.clientImpact!;
-    expect(impact.requests).toBeGreaterThan(20);
-    expect(impact.maxGapMs).toBeLessThan(10_000);
-    // Restarted (new MainPIDs), route TLS with the delivered certificate, clients still plaintext; a full mesh.
-    const pidsAfter = await Promise.all(spec.members.map((m) => mainPid(cluster, m)));
-    pidsAfter.forEach((p, i) => expect(p).not.toBe(pidsBefore[i]));
-    for (const m of spec.members) {
-      const v = await varz(m);
-      expect(Date.parse(v.cluster!.tls_cert_not_after!)).toBe(notAfterOf(pem.certPem));
-      expect(v.tls_cert_not_after).toBeUndefined();
-      const peers = routePeers(await new MonitorClient(monitorUrl(m)).routez());
-      expect(peers).toEqual(spec.members.filter((o) => o.name !== m.name).map((o) => o.name));
-    }
-    // The surge VM keeps nothing of the cluster: no config, no TLS material.
-    expect(await cluster.onVm(spec.surge, "ls /etc/nats/ 2>&1 || true")).not.toMatch(/nats\.conf|tls/);
-    const again = await previewReconcile({
-      spec,
-      driver: cluster.driver,
-      listenHost: VM_LISTEN_HOST,
-      policy: LAB_POLICY,
-    });
-    process.stdout.write(`${formatPlan(again.plan)}\n`);
-    expect(again.plan.steps).toEqual([]);
-    machineLine({
-      scenario: "turn-on",
-      members: spec.members.length,
-      steps: plan.steps.length,
-      lost: lost.length,
-      acked: publisher.acked.size,
-      restarted: pidsAfter.filter((p, i) => p !== pidsBefore[i]).length,
-      gap_ms: impact.maxGapMs,
-      requests: impact.requests,
-      failed: impact.failures,
-      seconds: ms / 1000,
-    });
-    const found = await expectSecretsNowhere(
-      cluster,
-      [
-        {
-          label: "the server key",
-          needles: bodyLines(pem.keyPem),
-          memberFiles: [`${cluster.driver.layout(spec.members[0]).tlsDir}/server-key.pem`],
-        },
-        { label: "the passwords", needles: [APP_PASSWORD, SYS_PASSWORD], memberFiles: ["/etc/nats/nats.conf"] },
-      ],
-      events,
-    );
-    machineLine({ scenario: "turn-on-secrets", vms: 4, hits: found.hits, journal_bytes: found.journalBytes });
-  }, 420_000);
 });
