@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
+import { freePorts } from "../support/ports";
 
 const SERVER = path.resolve(__dirname, "..", "..", "scripts", "lab", "release-server.js");
 const FILE = "/v9.9.9/nats-server-v9.9.9-linux-amd64.tar.gz";
@@ -51,13 +52,8 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(dir, "www", FILE), crypto.randomBytes(SIZE));
   const log = fs.openSync(path.join(dir, "log"), "a");
   const pidFile = path.join(dir, "pid");
-  // The server listens where it is told (as scripts/lab.sh tells it): a port the OS just found free.
-  port = await new Promise<number>((resolve) => {
-    const probe = http.createServer().listen(0, "127.0.0.1", () => {
-      const { port: free } = probe.address() as { port: number };
-      probe.close(() => resolve(free));
-    });
-  });
+  // The server listens where it is told (as scripts/lab.sh tells it): a port claimed across jest workers.
+  [port] = await freePorts(1);
   server = spawn(
     process.execPath,
     [
