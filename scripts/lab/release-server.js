@@ -27,33 +27,34 @@ const server = http.createServer((req, res) => {
   const started = Date.now();
   // Read now: once the client has gone, the socket's remoteAddress is undefined.
   const peer = req.socket.remoteAddress;
+  // A response without a body is logged before it is sent, so the line is there once the client has its answer.
   const done = (status, size) => console.log(`${new Date().toISOString()} ${peer} ${req.method} ${req.url} ${status} ${size} ${Date.now() - started}ms`);
   if (req.method !== "GET" && req.method !== "HEAD") {
-    res.writeHead(405, { allow: "GET, HEAD" }).end();
-    return done(405, 0);
+    done(405, 0);
+    return res.writeHead(405, { allow: "GET, HEAD" }).end();
   }
   let rel;
   try {
     rel = decodeURIComponent(new URL(req.url ?? "/", "http://lab").pathname);
   } catch {
-    res.writeHead(400).end();
-    return done(400, 0);
+    done(400, 0);
+    return res.writeHead(400).end();
   }
   const file = path.join(root, rel);
   // Only regular files below root; no directory listings, no symlinks out.
   if (!file.startsWith(root + path.sep) || rel.split("/").includes("..")) {
-    res.writeHead(404).end("Not Found\n");
-    return done(404, 0);
+    done(404, 0);
+    return res.writeHead(404).end("Not Found\n");
   }
   fs.lstat(file, (err, info) => {
     if (err || !info.isFile()) {
-      res.writeHead(404, { "content-type": "text/plain" }).end("Not Found\n");
-      return done(404, 0);
+      done(404, 0);
+      return res.writeHead(404, { "content-type": "text/plain" }).end("Not Found\n");
     }
     res.writeHead(200, { "content-type": types[path.extname(file)] ?? "application/octet-stream", "content-length": info.size });
     if (req.method === "HEAD") {
-      res.end();
-      return done(200, 0);
+      done(200, 0);
+      return res.end();
     }
     // Logged when the response closes, not at the file stream's end: a client that has every byte (it knows the
     // length) may close first, and then the file stream, unpiped, never ends; its download would go unlogged.
