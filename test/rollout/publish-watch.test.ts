@@ -10,11 +10,12 @@ import * as path from "node:path";
 import { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { isWatchStream, WATCH_STREAM_LEFTOVER_MS, WATCH_STREAM_PREFIX } from "../../engine/defaults";
+import { MonitorClient } from "../../engine/monitor/client";
 import { formatEvent } from "../../engine/rollout/events";
 import { RolloutHalted, runRollout } from "../../engine/rollout/execute";
 import { formatReport } from "../../engine/rollout/report";
 import { TrafficWatch } from "../../engine/rollout/traffic-watch";
-import { RolloutPolicy } from "../../engine/spec";
+import { monitorUrl, RolloutPolicy, ServerEndpoint } from "../../engine/spec";
 import { LocalTestCluster } from "../support/local-cluster";
 import { appOptions, connect } from "../support/traffic";
 import { OLD_MINOR } from "../support/versions";
@@ -26,6 +27,26 @@ async function watchStreams(nc: NatsConnection): Promise<string[]> {
   const names: string[] = [];
   for await (const name of (await jetstreamManager(nc)).streams.names()) if (isWatchStream(name)) names.push(name);
   return names;
+}
+
+/** Wait (up to 10 s) until `server` answers /healthz with 200. */
+async function waitHealthy(server: ServerEndpoint): Promise<void> {
+  const monitor = new MonitorClient(monitorUrl(server));
+  for (let i = 0; i < 100 && (await monitor.healthz().catch(() => undefined))?.httpStatus !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Make `server` the leader of `stream` (a stepdown with it preferred, asked again until it leads: up to 20 s). */
+async function moveStreamLeader(nc: NatsConnection, stream: string, server: string): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (let i = 0; i < 40; i++) {
+    if ((await jsm.streams.info(stream).catch(() => undefined))?.cluster?.leader === server) return;
+    const body = JSON.stringify({ placement: { preferred: server } });
+    await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, body, { timeout: 2000 }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${server} did not become the leader of ${stream}`);
 }
 
 /** Run a watch of `spec`'s cluster for about a second, as a rollout would with JetStream. */
@@ -80,6 +101,40 @@ describe("the acked-publishing watch when a rollout halts", () => {
       expect(m.lost).toBe(0);
     }
     expect(await watchStreams(nc)).toEqual([]);
+  });
+
+  it("reads its stream back and deletes it while the reading connection moves, through a stream leader election", async () => {
+    // A CI run's read-back, then with an ordered consumer, read 0 of 398 messages in 30 s right at a rollout's end,
+    // when the connection it read through could still be moving (the surge server had just gone). On loopback an
+    // ordered consumer made while its connection reconnected read nothing in 10 s in 3 of 36 tries. The watch now
+    // asks the stream's leader for each message by sequence, and asks again what goes unanswered; so does its delete.
+    // The first member (where the reading connection sits) is killed at once, no lame duck, as stop() begins: once
+    // while it leads the watch's stream (an election follows, 4 to 9 s), once while it does not.
+    const first = cluster.spec.members[0];
+    const other = cluster.spec.members[1];
+    for (const leads of [true, false]) {
+      const watch = new TrafficWatch(cluster.spec, { publishing: "on", intervalMs: 100 });
+      await watch.start();
+      await new Promise((r) => setTimeout(r, 1000));
+      const [stream] = await watchStreams(nc);
+      await moveStreamLeader(nc, stream, leads ? first.name : other.name);
+      await cluster.driver.kill(first);
+      const stopping = Date.now();
+      const felt = await watch.stop();
+      const stopMs = Date.now() - stopping;
+      await cluster.driver.start(first);
+      const pub = felt.publishing;
+      process.stdout.write(`${first.name} ${leads ? "led" : "did not lead"} the stream; stop() took ${stopMs} ms\n`);
+      expect(pub?.readBack).toBeUndefined();
+      expect(pub?.cleanup).toBeUndefined();
+      expect(pub?.perMember.map((m) => m.member)).toEqual(cluster.spec.members.map((m) => m.name));
+      for (const m of pub?.perMember ?? []) {
+        expect(m.acked).toBeGreaterThan(0);
+        expect(m.lost).toBe(0);
+      }
+      await waitHealthy(first);
+      expect(await watchStreams(nc)).toEqual([]);
+    }
   });
 
   it("deletes the watch streams earlier rollouts left over a day ago, and nothing else", async () => {
