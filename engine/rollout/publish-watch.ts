@@ -247,25 +247,22 @@ export class PublishWatch {
 
   /**
    * Delete the watch's stream, asked again for up to DELETE_WITHIN_MS while no answer comes (the connection may be
-   * moving to another server, or the stream's leader being elected); "not found" after a request that went unanswered
-   * means that one did it. What went wrong, naming the stream left behind, or undefined.
+   * moving to another server, or the stream's leader being elected). "Not found" is done: an earlier request that went
+   * unanswered deleted it, or someone else did; either way nothing is left behind. What went wrong, naming the stream
+   * left behind, or undefined.
    */
   private async deleteStream(): Promise<string | undefined> {
     const name = this.stream;
     if (!name || !this.endJsm) return undefined;
-    let asked = false;
+    const jsm = this.endJsm;
     try {
       await retryWhileTransient(
-        async () => {
-          try {
-            await this.endJsm!.streams.delete(name);
-          } catch (err) {
-            if (asked && STREAM_NOT_FOUND.test(describeError(err))) return;
-            asked = true;
-            throw err;
-          }
-        },
-        (err) => !STREAM_NOT_FOUND.test(describeError(err)),
+        () =>
+          jsm.streams.delete(name).catch((err: unknown) => {
+            if (!STREAM_NOT_FOUND.test(describeError(err))) throw err;
+            return true;
+          }),
+        () => true,
         DELETE_WITHIN_MS,
         READ_BACK_PAUSE_MS,
       );
