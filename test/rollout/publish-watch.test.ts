@@ -14,8 +14,9 @@ import { MonitorClient } from "../../engine/monitor/client";
 import { formatEvent } from "../../engine/rollout/events";
 import { RolloutHalted, runRollout } from "../../engine/rollout/execute";
 import { formatReport } from "../../engine/rollout/report";
+import { PublishSummary } from "../../engine/rollout/publish-watch";
 import { TrafficWatch } from "../../engine/rollout/traffic-watch";
-import { monitorUrl, RolloutPolicy, ServerEndpoint } from "../../engine/spec";
+import { ClusterSpec, monitorUrl, RolloutPolicy, ServerEndpoint } from "../../engine/spec";
 import { LocalTestCluster } from "../support/local-cluster";
 import { appOptions, connect } from "../support/traffic";
 import { OLD_MINOR } from "../support/versions";
@@ -27,6 +28,21 @@ async function watchStreams(nc: NatsConnection): Promise<string[]> {
   const names: string[] = [];
   for await (const name of (await jetstreamManager(nc)).streams.names()) if (isWatchStream(name)) names.push(name);
   return names;
+}
+
+/**
+ * The watch published from every member of `spec`, each had acks, and the stream was read back (none lost) and
+ * deleted.
+ */
+function expectEveryMemberPublishedNoneLost(pub: PublishSummary | undefined, spec: ClusterSpec): void {
+  expect(pub?.skipped).toBeUndefined();
+  expect(pub?.readBack).toBeUndefined();
+  expect(pub?.cleanup).toBeUndefined();
+  expect(pub?.perMember.map((m) => m.member)).toEqual(spec.members.map((m) => m.name));
+  for (const m of pub?.perMember ?? []) {
+    expect(m.acked).toBeGreaterThan(0);
+    expect(m.lost).toBe(0);
+  }
 }
 
 /** Wait (up to 10 s) until `server` answers /healthz with 200. */
@@ -92,14 +108,7 @@ describe("the acked-publishing watch when a rollout halts", () => {
     expect(err).toBeInstanceOf(RolloutHalted);
     const report = (err as RolloutHalted).report;
     process.stdout.write(formatReport(report) + "\n");
-    const pub = report.clientImpact?.publishing;
-    expect(pub?.skipped).toBeUndefined();
-    expect(pub?.cleanup).toBeUndefined();
-    expect(pub?.perMember.map((m) => m.member)).toEqual(cluster.spec.members.map((m) => m.name));
-    for (const m of pub?.perMember ?? []) {
-      expect(m.acked).toBeGreaterThan(0);
-      expect(m.lost).toBe(0);
-    }
+    expectEveryMemberPublishedNoneLost(report.clientImpact?.publishing, cluster.spec);
     expect(await watchStreams(nc)).toEqual([]);
   });
 
@@ -123,15 +132,8 @@ describe("the acked-publishing watch when a rollout halts", () => {
       const felt = await watch.stop();
       const stopMs = Date.now() - stopping;
       await cluster.driver.start(first);
-      const pub = felt.publishing;
       process.stdout.write(`${first.name} ${leads ? "led" : "did not lead"} the stream; stop() took ${stopMs} ms\n`);
-      expect(pub?.readBack).toBeUndefined();
-      expect(pub?.cleanup).toBeUndefined();
-      expect(pub?.perMember.map((m) => m.member)).toEqual(cluster.spec.members.map((m) => m.name));
-      for (const m of pub?.perMember ?? []) {
-        expect(m.acked).toBeGreaterThan(0);
-        expect(m.lost).toBe(0);
-      }
+      expectEveryMemberPublishedNoneLost(felt.publishing, cluster.spec);
       await waitHealthy(first);
       expect(await watchStreams(nc)).toEqual([]);
     }
