@@ -30,13 +30,18 @@ const API_TIMEOUT_MS = 5000;
  * answers in milliseconds, and one sent as the connection moves to another server is never answered.
  */
 const END_API_TIMEOUT_MS = 1500;
-/** How long reading the stream back at the end may take before lost is left unclaimed; its requests in flight. */
-const READ_BACK_MS = 30_000;
+/**
+ * How long reading the stream back at the end may take before lost is left unclaimed: two Raft elections
+ * (nats-server's election timeout is 4 to 9 s, server/raft.go) and a reconnect. Not longer: where JetStream stays
+ * unavailable (a gateway cut, a lost quorum) the read fails after all, and a halted rollout's report waits for it.
+ */
+const READ_BACK_MS = 20_000;
+/** The read-back's requests in flight. */
 const READ_BACK_IN_FLIGHT = 8;
 /** The pause before a read-back or delete request that went unanswered (a leader election) is asked again. */
 const READ_BACK_PAUSE_MS = 250;
-/** How long deleting the stream at the end is asked for before it is left, named in the report. */
-const DELETE_WITHIN_MS = 15_000;
+/** How long deleting the stream at the end is asked for before it is left, named in the report: one election. */
+const DELETE_WITHIN_MS = 10_000;
 /** JetStream's answer for a stream that is not there: final, never asked again. */
 const STREAM_NOT_FOUND = /stream not found/i;
 /** How long a stream refused for a passing reason is asked for again (see addStream). */
