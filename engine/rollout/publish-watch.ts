@@ -217,7 +217,7 @@ export class PublishWatch {
    * Sequence → payload of every message the stream holds, each asked of the stream's leader by sequence
    * (`$JS.API.STREAM.MSG.GET`), a few in flight, each asked again when unanswered until READ_BACK_MS have passed.
    * Not an ordered consumer, as before: one made while its connection was moving to another server read nothing for
-   * 10 s in 3 of 36 tries on loopback (and a CI run's read 0 of 398 messages in 30 s at a rollout's end), and one
+   * 10 s in 3 of 24 tries on loopback (and a CI run's read 0 of 398 messages in 30 s at a rollout's end), and one
    * unanswered request (an election, a connection moving) ended the read. A sequence the leader does not hold is
    * simply absent from the map.
    */

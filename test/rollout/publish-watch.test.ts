@@ -115,7 +115,7 @@ describe("the acked-publishing watch when a rollout halts", () => {
   it("reads its stream back and deletes it while the reading connection moves, through a stream leader election", async () => {
     // A CI run's read-back, then with an ordered consumer, read 0 of 398 messages in 30 s right at a rollout's end,
     // when the connection it read through could still be moving (the surge server had just gone). On loopback an
-    // ordered consumer made while its connection reconnected read nothing in 10 s in 3 of 36 tries. The watch now
+    // ordered consumer made while its connection reconnected read nothing in 10 s in 3 of 24 tries. The watch now
     // asks the stream's leader for each message by sequence, and asks again what goes unanswered; so does its delete.
     // The first member (where the reading connection sits) is killed at once, no lame duck, as stop() begins: once
     // while it leads the watch's stream (an election follows, 4 to 9 s), once while it does not.
