@@ -39,7 +39,7 @@ const READ_BACK_MS = 20_000;
 /** The read-back's requests in flight. */
 const READ_BACK_IN_FLIGHT = 8;
 /** The pause before a read-back or delete request that went unanswered (a leader election) is asked again. */
-const READ_BACK_PAUSE_MS = 250;
+const END_RETRY_PAUSE_MS = 250;
 /** How long deleting the stream at the end is asked for before it is left, named in the report: one election. */
 const DELETE_WITHIN_MS = 10_000;
 /** JetStream's answer for a stream that is not there: final, never asked again. */
@@ -230,7 +230,7 @@ export class PublishWatch {
         op,
         (err) => failure === undefined && !STREAM_NOT_FOUND.test(describeError(err)),
         Math.max(0, deadline - Date.now()),
-        READ_BACK_PAUSE_MS,
+        END_RETRY_PAUSE_MS,
       );
     const stored = new Map<number, string>();
     const { state } = await untilDeadline(() => this.endJsm!.streams.info(this.stream!));
@@ -269,7 +269,7 @@ export class PublishWatch {
           }),
         () => true,
         DELETE_WITHIN_MS,
-        READ_BACK_PAUSE_MS,
+        END_RETRY_PAUSE_MS,
       );
       return undefined;
     } catch (err) {

@@ -45,12 +45,14 @@ function expectEveryMemberPublishedNoneLost(pub: PublishSummary | undefined, spe
   }
 }
 
-/** Wait (up to 10 s) until `server` answers /healthz with 200. */
+/** Wait until `server` answers /healthz with 200 (JetStream current too); after 30 s, fail naming it. */
 async function waitHealthy(server: ServerEndpoint): Promise<void> {
   const monitor = new MonitorClient(monitorUrl(server));
-  for (let i = 0; i < 100 && (await monitor.healthz().catch(() => undefined))?.httpStatus !== 200; i++) {
+  for (let i = 0; i < 300; i++) {
+    if ((await monitor.healthz().catch(() => undefined))?.httpStatus === 200) return;
     await new Promise((r) => setTimeout(r, 100));
   }
+  throw new Error(`${server.name} was not healthy (/healthz 200) 30 s after its restart`);
 }
 
 /** Make `server` the leader of `stream` (a stepdown with it preferred, asked again until it leads: up to 20 s). */
